@@ -1,0 +1,17 @@
+// Subcommands of the `mint` binary. Each cmd_<name>.cpp registers its options on a CLI11
+// subcommand and returns the callback that runs it (exit code).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace mint::apps {
+
+using CommandFn = std::function<int()>;
+
+// Registration hooks. Each adds a subcommand to `app` and returns its action.
+CommandFn RegisterGguf(CLI::App& app);
+CommandFn RegisterRun(CLI::App& app);
+
+}  // namespace mint::apps

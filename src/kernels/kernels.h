@@ -1,0 +1,110 @@
+// Kernels: quantized and float math for the model forward pass, on CPU.
+//
+// Every op has a scalar reference and AVX2 / AVX-512 variants, compiled per file (*_avx2.cpp,
+// *_avx512.cpp) and chosen at run time from CPU features. Callers normally pass Isa::kBest;
+// the parity harness passes each available Isa explicitly and compares with kScalar.
+//
+// Thread-safety: all functions are reentrant. Functions that take a ThreadPool* use it for the
+// duration of the call (ThreadPool::Run is not reentrant, so one forward pass owns its pool);
+// a null pool means single-threaded.
+//
+// Layouts: a weight matrix W has `rows` rows of `cols` elements each, row-major, each row
+// DTypeRowBytes(type, cols) bytes (GGUF: ne[0] = cols, ne[1] = rows). Activations are f32,
+// row-major, one row per token.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace mint::kernels {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kBest = 3 };
+const char* IsaName(Isa isa);
+// kBest resolved against this CPU (and MINT_CPU): kAvx512, kAvx2 or kScalar.
+Isa BestIsa();
+// Every concrete variant this CPU can run, kScalar first.
+std::vector<Isa> AvailableIsas();
+
+// ---- Scalar conversions -------------------------------------------------------------------
+float F16ToF32(uint16_t h);
+uint16_t F32ToF16(float f);   // round to nearest even
+float BF16ToF32(uint16_t h);
+uint16_t F32ToBF16(float f);  // round to nearest even, NaN preserved
+
+// ---- Row (de)quantization: bit-exact GGUF block formats -----------------------------------
+// n must be a multiple of DTypeBlockElements(t). Quantization uses the reference algorithms of
+// ggml (quantize_row_*_ref), so files Mint writes load in llama.cpp with the same values.
+void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
+void QuantizeRow(DType t, const float* src, void* dst, int64_t n);
+
+// ---- Matrix multiplication ------------------------------------------------------------------
+struct WeightView {
+  DType type = DType::kF32;
+  const void* data = nullptr;
+  int64_t rows = 0;  // output features
+  int64_t cols = 0;  // input features (contiguous)
+};
+
+// y[t][r] = sum_c W[r][c] * x[t][c] for t in [0, n_tokens), r in [0, rows).
+// x: n_tokens x cols, y: n_tokens x rows (y may not alias x). Quantized weights quantize the
+// activations on the fly (Q8_0 for Q4_0/Q8_0, Q8_K for K-quants) and use integer dot products,
+// as llama.cpp does; the scalar variant of each type is the reference for the others.
+void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,
+            Isa isa = Isa::kBest);
+
+// ---- Elementwise and normalization ops (one row at a time unless noted) ---------------------
+// y = x / sqrt(mean(x^2) + eps) * weight; y may alias x.
+void RmsNorm(const float* x, const float* weight, float* y, int64_t n, float eps,
+             Isa isa = Isa::kBest);
+// out = silu(gate) * up; out may alias gate or up.
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n, Isa isa = Isa::kBest);
+// In-place softmax over n values.
+void Softmax(float* x, int64_t n, Isa isa = Isa::kBest);
+// y += x
+void Add(const float* x, float* y, int64_t n, Isa isa = Isa::kBest);
+
+// ---- Rotary position embedding ---------------------------------------------------------------
+enum class RopeMode {
+  kInterleaved,  // GGUF/llama convention: rotate pairs (x[2i], x[2i+1])
+  kNeox,         // qwen2/qwen3 convention: rotate pairs (x[i], x[i + d/2])
+};
+struct RopeConfig {
+  RopeMode mode = RopeMode::kInterleaved;
+  int64_t head_dim = 0;     // rotated dimensions (n_rot); must be even and <= head size
+  float theta = 10000.0f;   // rope_freq_base
+  float freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
+  // Llama-3 "rope_freqs": per-pair frequency divisors (head_dim / 2 values), empty = none.
+  std::vector<float> freq_factors;
+};
+// Rotates each of n_heads heads (head stride `head_stride` floats) of one token at `pos`.
+void Rope(float* x, int64_t n_heads, int64_t head_stride, int64_t pos, const RopeConfig& cfg,
+          Isa isa = Isa::kBest);
+// Llama-3.1 rope scaling: computes freq_factors the way the llama3 converter does
+// (factor, low_freq_factor, high_freq_factor, original_max_position_embeddings).
+std::vector<float> Llama3RopeFreqFactors(int64_t head_dim, float theta, float factor,
+                                         float low_freq_factor, float high_freq_factor,
+                                         int64_t original_context);
+
+// ---- Attention --------------------------------------------------------------------------------
+// Causal grouped-query attention for a batch of consecutive tokens of one sequence.
+//   q:   n_tokens x (n_head * head_dim); token i is at absolute position pos0 + i.
+//   k,v: the sequence's cache; position p, kv head g starts at k + p * kv_stride + g * head_dim.
+//        Positions [0, pos0 + n_tokens) must be filled.
+//   out: n_tokens x (n_head * head_dim).
+// Query head h uses kv head h / (n_head / n_kv_head). Token i attends to [0, pos0 + i].
+struct AttentionShape {
+  int64_t n_tokens = 1;
+  int64_t pos0 = 0;
+  int64_t n_head = 1;
+  int64_t n_kv_head = 1;
+  int64_t head_dim = 0;
+  int64_t kv_stride = 0;  // floats between consecutive positions in k and v
+  float scale = 1.0f;     // usually 1/sqrt(head_dim)
+};
+void Attention(const float* q, const float* k, const float* v, const AttentionShape& shape,
+               float* out, ThreadPool* pool, Isa isa = Isa::kBest);
+
+}  // namespace mint::kernels
