@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   };
   add(mint::apps::RegisterRun(app));
   add(mint::apps::RegisterGguf(app));
+  add(mint::apps::RegisterTokenize(app));
+  add(mint::apps::RegisterDetokenize(app));
+  add(mint::apps::RegisterTemplate(app));
 
   CLI11_PARSE(app, argc, argv);
   mint::log::Level level;
