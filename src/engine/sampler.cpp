@@ -1,0 +1,129 @@
+#include "engine/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace mint::engine {
+namespace {
+
+Status OutOfRange(const char* field, float v, const char* range) {
+  return Status::InvalidArgument(std::string(field) + " = " + std::to_string(v) + " is outside " +
+                                 range);
+}
+
+}  // namespace
+
+Status SamplingParams::Validate() const {
+  if (!(temperature >= 0.0f) || !std::isfinite(temperature)) {
+    return OutOfRange("temperature", temperature, "[0, inf)");
+  }
+  if (!(top_p > 0.0f && top_p <= 1.0f)) return OutOfRange("top_p", top_p, "(0, 1]");
+  if (!(min_p >= 0.0f && min_p <= 1.0f)) return OutOfRange("min_p", min_p, "[0, 1]");
+  if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty)) {
+    return OutOfRange("repetition_penalty", repetition_penalty, "(0, inf)");
+  }
+  if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f)) {
+    return OutOfRange("frequency_penalty", frequency_penalty, "[-2, 2]");
+  }
+  if (!(presence_penalty >= -2.0f && presence_penalty <= 2.0f)) {
+    return OutOfRange("presence_penalty", presence_penalty, "[-2, 2]");
+  }
+  return Status::Ok();
+}
+
+Sampler::Sampler(const SamplingParams& params, int64_t n_vocab)
+    : params_(params),
+      n_vocab_(n_vocab),
+      rng_(params.has_seed ? params.seed : std::random_device{}()),
+      seen_mask_(static_cast<size_t>(n_vocab), 0) {}
+
+void Sampler::Accept(int32_t token, bool is_prompt) {
+  if (token < 0 || token >= n_vocab_) return;
+  if (!seen_mask_[token]) {
+    seen_mask_[token] = 1;
+    seen_.push_back(token);
+  }
+  if (!is_prompt) ++generated_counts_[token];
+}
+
+void Sampler::ApplyPenalties(std::span<float> logits) const {
+  if (params_.repetition_penalty != 1.0f) {
+    for (int32_t t : seen_) {
+      float& l = logits[t];
+      l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
+    }
+  }
+  if (params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f) {
+    for (const auto& [t, count] : generated_counts_) {
+      logits[t] -= params_.frequency_penalty * count + params_.presence_penalty;
+    }
+  }
+}
+
+int32_t Sampler::Sample(std::span<float> logits) {
+  ApplyPenalties(logits);
+  const int64_t n = std::min<int64_t>(n_vocab_, static_cast<int64_t>(logits.size()));
+  if (params_.greedy()) {
+    // First maximum wins ties, as llama.cpp's and vLLM's argmax do.
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + n) -
+                                logits.begin());
+  }
+  candidates_.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
+  }
+  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first; };
+  size_t keep = candidates_.size();
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
+    keep = static_cast<size_t>(params_.top_k);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(),
+                      by_logit);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+  }
+  candidates_.resize(keep);
+  // Softmax over the survivors (sorted, so candidates_[0] is the maximum).
+  const float max_logit = candidates_[0].first;
+  double total = 0;
+  for (auto& c : candidates_) {
+    c.first = std::exp(c.first - max_logit);
+    total += c.first;
+  }
+  // top-p: smallest prefix with cumulative probability >= top_p. min-p: prob >= min_p * max.
+  double cumulative = 0;
+  size_t cut = candidates_.size();
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    const double p = candidates_[i].first / total;
+    if (params_.min_p > 0 && p < params_.min_p * (candidates_[0].first / total)) {
+      cut = std::max<size_t>(1, i);
+      break;
+    }
+    cumulative += p;
+    if (cumulative >= params_.top_p) {
+      cut = i + 1;
+      break;
+    }
+  }
+  candidates_.resize(cut);
+  double kept = 0;
+  for (const auto& c : candidates_) kept += c.first;
+  // A uniform draw from the 53 high bits: identical across standard libraries for one seed.
+  const double u = static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0) * kept;
+  double acc = 0;
+  for (const auto& c : candidates_) {
+    acc += c.first;
+    if (u < acc) return c.second;
+  }
+  return candidates_.back().second;
+}
+
+void LogSoftmax(std::span<const float> logits, std::span<float> out) {
+  const float max_logit = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l) - max_logit);
+  const float lse = max_logit + static_cast<float>(std::log(sum));
+  for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - lse;
+}
+
+}  // namespace mint::engine

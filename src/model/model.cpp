@@ -1,0 +1,103 @@
+#include "model/model.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "gguf/gguf.h"
+#include "model/arch.h"
+
+namespace mint::model {
+namespace {
+
+// Touches every page of [data, data + n) so later reads do not fault; reports progress.
+void Prefault(const uint8_t* data, uint64_t n, uint64_t* done, uint64_t total,
+              const std::function<void(uint64_t, uint64_t)>& progress) {
+  constexpr uint64_t kChunk = 16 << 20;
+  volatile uint8_t sink = 0;
+  for (uint64_t off = 0; off < n; off += kChunk) {
+    const uint64_t len = std::min(kChunk, n - off);
+    for (uint64_t i = 0; i < len; i += 4096) sink = sink + data[off + i];
+    *done += len;
+    if (progress) progress(*done, total);
+  }
+  (void)sink;
+}
+
+Status LoadRopeFreqs(const gguf::GgufFile& f, ModelConfig* cfg) {
+  const gguf::TensorInfo* t = f.FindTensor("rope_freqs.weight");
+  if (t == nullptr) return Status::Ok();
+  if (t->type != DType::kF32 || t->dims.size() != 1 || t->dims[0] != cfg->rope.head_dim / 2) {
+    return Status::Corruption("rope_freqs.weight must be F32 [" +
+                              std::to_string(cfg->rope.head_dim / 2) + "]");
+  }
+  const float* p = reinterpret_cast<const float*>(t->data);
+  cfg->rope.freq_factors.assign(p, p + t->dims[0]);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string ModelConfig::Summary() const {
+  return arch + (name.empty() ? "" : " (" + name + ")") + ": " + std::to_string(n_layer) +
+         " layers, embd " + std::to_string(n_embd) + ", heads " + std::to_string(n_head) + "/" +
+         std::to_string(n_head_kv) + " x " + std::to_string(head_dim) + ", ffn " +
+         std::to_string(n_ff) + ", vocab " + std::to_string(n_vocab) + ", ctx " +
+         std::to_string(n_ctx_train) + (tied_embeddings ? ", tied embeddings" : "");
+}
+
+void Sequence::Truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
+
+Model::~Model() = default;
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& options) {
+  std::unique_ptr<Model> m(new Model());
+  auto file = gguf::GgufFile::Open(path);
+  if (!file.ok()) return file.status().WithContext(path);
+  m->file_ = std::move(file).value();
+  Status s = internal::Configure(*m->file_, &m->config_);
+  if (s.ok()) s = LoadRopeFreqs(*m->file_, &m->config_);
+  if (s.ok()) s = internal::BindWeights(*m->file_, m->config_, &m->weights_);
+  if (!s.ok()) return s.WithContext(path);
+  m->config_.tied_embeddings = m->file_->FindTensor("output.weight") == nullptr;
+
+  const uint64_t total = m->file_->file_size();
+  uint64_t done = 0;
+  if (options.prefault) {
+    for (const auto& t : m->file_->tensors()) {
+      Prefault(t.data, t.nbytes, &done, total, options.progress);
+    }
+  }
+  if (options.progress) options.progress(total, total);
+  log::Debug("loaded {}: {}", path, m->config_.Summary());
+  return m;
+}
+
+uint64_t Model::WeightBytesPerToken() const {
+  auto bytes = [](const Weight& w) -> uint64_t {
+    if (w.view.data == nullptr) return 0;
+    return static_cast<uint64_t>(DTypeRowBytes(w.view.type, w.view.cols)) * w.view.rows;
+  };
+  uint64_t total = bytes(weights_.output) + bytes(weights_.output_norm) +
+                   DTypeRowBytes(weights_.token_embd.view.type, config_.n_embd);
+  for (const auto& l : weights_.layers) {
+    for (const Weight* w : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv,
+                            &l.q_norm, &l.k_norm, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down}) {
+      total += bytes(*w);
+    }
+  }
+  return total;
+}
+
+std::unique_ptr<Sequence> Model::NewSequence(int64_t max_tokens) const {
+  auto seq = std::unique_ptr<Sequence>(new Sequence());
+  seq->capacity_ = max_tokens > 0 ? max_tokens : config_.n_ctx_train;
+  seq->kv_dim_ = config_.kv_dim();
+  const size_t n = static_cast<size_t>(config_.n_layer * seq->capacity_ * seq->kv_dim_);
+  seq->k_.assign(n, 0.0f);
+  seq->v_.assign(n, 0.0f);
+  return seq;
+}
+
+}  // namespace mint::model
