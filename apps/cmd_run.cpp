@@ -1,16 +1,178 @@
-// `mint run`: one prompt from the command line (filled in with the model component).
+// `mint run`: generate a continuation of one prompt and report prompt / generation speed.
 #include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
+#include "core/cpu.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "engine/generate.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mint::apps {
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::string prompt;
+  std::string tokens;
+  int64_t n_predict = 128;
+  int threads = 0;
+  int64_t ctx = 0;
+  bool no_bos = false;
+  bool ignore_eos = false;
+  bool print_ids = false;
+  engine::SamplingParams sampling;
+  int64_t seed = -1;
+};
+
+Result<std::vector<int32_t>> ParseIds(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::string item;
+  std::stringstream in(text);
+  while (in >> item) {
+    for (char& ch : item) {
+      if (ch == ',') ch = ' ';
+    }
+    std::stringstream parts(item);
+    std::string part;
+    while (parts >> part) {
+      char* end = nullptr;
+      const long v = std::strtol(part.c_str(), &end, 10);
+      if (*end != 0 || v < 0 || v > INT32_MAX) {
+        return Status::InvalidArgument("--tokens: '" + part + "' is not a token id");
+      }
+      ids.push_back(static_cast<int32_t>(v));
+    }
+  }
+  if (ids.empty()) return Status::InvalidArgument("--tokens: no token ids given");
+  return ids;
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+int Run(RunArgs a) {
+  if (a.seed >= 0) {
+    a.sampling.seed = static_cast<uint64_t>(a.seed);
+    a.sampling.has_seed = true;
+  }
+  if (Status s = a.sampling.Validate(); !s.ok()) return Fail(s);
+  if (!a.prompt.empty() && !a.tokens.empty()) {
+    return Fail(Status::InvalidArgument("give either -p or --tokens, not both"));
+  }
+  std::unique_ptr<model::Model> model;
+  {
+    ProgressBar bar("loading " + a.model, /*unit_bytes=*/true);
+    auto loaded = model::Model::Load(a.model, {.progress = [&](uint64_t d, uint64_t t) {
+                                                 bar.Update(d, t);
+                                               }});
+    if (!loaded.ok()) return Fail(loaded.status());
+    model = std::move(loaded).value();
+  }
+  const model::ModelConfig& cfg = model->config();
+  log::Info("model: {}", cfg.Summary());
+  auto tok = tokenizer::Tokenizer::FromGguf(model->file());
+  if (!tok.ok()) return Fail(tok.status().WithContext("tokenizer"));
+  const tokenizer::Tokenizer& tokenizer = **tok;
+
+  std::vector<int32_t> prompt;
+  if (!a.tokens.empty()) {
+    auto ids = ParseIds(a.tokens);
+    if (!ids.ok()) return Fail(ids.status());
+    prompt = *ids;
+  } else if (!a.prompt.empty()) {
+    auto ids = tokenizer.Encode(a.prompt, /*add_special=*/!a.no_bos, /*parse_special=*/false);
+    if (!ids.ok()) return Fail(ids.status());
+    prompt = *ids;
+  }
+  if (prompt.empty()) {
+    if (tokenizer.bos_id() < 0) {
+      return Fail(Status::InvalidArgument("empty prompt and the vocabulary has no BOS token"));
+    }
+    prompt.push_back(tokenizer.bos_id());  // start from BOS alone
+  }
+
+  const int n_threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
+  ThreadPool pool(n_threads);
+  log::Info("threads: {}, kernels: {} (cpu: {})", n_threads,
+            kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+  const int64_t capacity =
+      a.ctx > 0 ? a.ctx : static_cast<int64_t>(prompt.size()) + a.n_predict;
+  auto seq = model->NewSequence(capacity);
+
+  engine::GenerateOptions opts{.max_new_tokens = a.n_predict, .sampling = a.sampling};
+  if (!a.ignore_eos) {
+    opts.is_end_of_generation = [&](int32_t t) { return tokenizer.IsEndOfGeneration(t); };
+  }
+  tokenizer::IncrementalDetokenizer detok(tokenizer);
+  std::vector<int32_t> generated;
+  auto stats = engine::Generate(*model, seq.get(), prompt, opts, &pool,
+                                [&](int32_t token, std::span<const float>) {
+                                  generated.push_back(token);
+                                  if (!tokenizer.IsEndOfGeneration(token) || a.ignore_eos) {
+                                    std::fputs(detok.Push(token).c_str(), stdout);
+                                    std::fflush(stdout);
+                                  }
+                                  return true;
+                                });
+  std::fputs(detok.Flush().c_str(), stdout);
+  std::fputc('\n', stdout);
+  if (!stats.ok()) return Fail(stats.status());
+  if (a.print_ids) {
+    std::string ids;
+    for (int32_t t : generated) ids += std::to_string(t) + " ";
+    std::fprintf(stderr, "generated ids: %s\n", ids.c_str());
+  }
+  std::fprintf(stderr,
+               "prompt: %lld tokens, %.2f tok/s | generation: %lld tokens, %.2f tok/s | "
+               "threads %d\n",
+               static_cast<long long>(stats->prompt_tokens), stats->PrefillTokensPerSecond(),
+               static_cast<long long>(stats->generated_tokens), stats->DecodeTokensPerSecond(),
+               n_threads);
+  return 0;
+}
+
+}  // namespace
 
 CommandFn RegisterRun(CLI::App& app) {
-  app.add_subcommand("run", "Generate a continuation of one prompt");
-  return []() -> int {
-    std::fprintf(stderr, "error: `mint run` is not implemented yet\n");
-    return 1;
-  };
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Generate a continuation of one prompt on CPU and report prompt and generation speed.\n"
+      "With neither -p nor --tokens, generation starts from the BOS token alone.");
+  auto a = std::make_shared<RunArgs>();
+  cmd->add_option("-m,--model", a->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-p,--prompt", a->prompt, "Prompt text (BOS is added unless --no-bos)");
+  cmd->add_option("--tokens", a->tokens, "Prompt as token ids, e.g. \"1 403 407\" or 1,403,407");
+  cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("-t,--threads", a->threads, "Threads (default: all available cores)");
+  cmd->add_option("-c,--ctx", a->ctx, "KV cache positions (default: prompt + n-predict)");
+  cmd->add_option("--temp", a->sampling.temperature, "Temperature; 0 = greedy")
+      ->capture_default_str();
+  cmd->add_option("--top-k", a->sampling.top_k, "Top-k (0 = off)")->capture_default_str();
+  cmd->add_option("--top-p", a->sampling.top_p, "Top-p nucleus mass")->capture_default_str();
+  cmd->add_option("--min-p", a->sampling.min_p, "Min-p relative to the top token")
+      ->capture_default_str();
+  cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty,
+                  "Repetition penalty over prompt and output (1 = off)")->capture_default_str();
+  cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty,
+                  "OpenAI frequency penalty [-2, 2]")->capture_default_str();
+  cmd->add_option("--presence-penalty", a->sampling.presence_penalty,
+                  "OpenAI presence penalty [-2, 2]")->capture_default_str();
+  cmd->add_option("-s,--seed", a->seed, "Sampling seed (same seed, same output); -1 = random")
+      ->capture_default_str();
+  cmd->add_flag("--no-bos", a->no_bos, "Do not add BOS to a text prompt");
+  cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-generation tokens");
+  cmd->add_flag("--print-ids", a->print_ids, "Print the generated token ids to stderr");
+  return [a]() { return Run(*a); };
 }
 
 }  // namespace mint::apps

@@ -23,6 +23,7 @@ struct SynthOptions {
   SynthFileType type = SynthFileType::kF32;
   uint64_t seed = 1;
   // Vocabulary source: a GGUF (its tokenizer.* keys are copied) or a Hugging Face tokenizer.json.
+  // "builtin" = a self-contained 512-token SentencePiece vocabulary (no files needed).
   // Empty = the preset's default under shared_dir.
   std::string vocab;
   std::string shared_dir = "../shared";

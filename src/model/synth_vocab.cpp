@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <cstdio>
 
 #include "gguf/gguf.h"
 
@@ -95,10 +96,51 @@ Result<int64_t> FromTokenizerJson(const std::string& path, const std::string& pr
   return size;
 }
 
+// A self-contained SentencePiece-style vocabulary of 512 tokens: <unk>, <s>, </s>, the 256
+// byte-fallback tokens, then printable pieces with and without the leading "\xe2\x96\x81".
+int64_t BuiltinVocabulary(gguf::GgufWriter* w) {
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {2, kControl, kControl};
+  char buf[8];
+  for (int b = 0; b < 256; ++b) {
+    std::snprintf(buf, sizeof(buf), "<0x%02X>", b);
+    tokens.push_back(buf);
+    types.push_back(6);  // BYTE
+  }
+  const std::string space = "\xe2\x96\x81";
+  for (int c = 33; c < 127 && tokens.size() < 512; ++c) {
+    tokens.push_back(std::string(1, static_cast<char>(c)));
+    types.push_back(kNormal);
+    tokens.push_back(space + static_cast<char>(c));
+    types.push_back(kNormal);
+  }
+  for (int a = 'a'; a <= 'z' && tokens.size() < 512; ++a) {
+    for (int b = 'a'; b <= 'z' && tokens.size() < 512; ++b) {
+      tokens.push_back(space + static_cast<char>(a) + static_cast<char>(b));
+      types.push_back(kNormal);
+    }
+  }
+  std::vector<float> scores(tokens.size());
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = -static_cast<float>(i);
+  w->SetString("tokenizer.ggml.model", "llama");
+  w->SetStringArray("tokenizer.ggml.tokens", tokens);
+  w->SetF32Array("tokenizer.ggml.scores", scores);
+  w->SetI32Array("tokenizer.ggml.token_type", types);
+  w->SetU32("tokenizer.ggml.unknown_token_id", 0);
+  w->SetU32("tokenizer.ggml.bos_token_id", 1);
+  w->SetU32("tokenizer.ggml.eos_token_id", 2);
+  return static_cast<int64_t>(tokens.size());
+}
+
 }  // namespace
 
 Result<int64_t> AddVocabulary(const std::string& path, const std::string& bpe_pre,
                               int64_t n_vocab, gguf::GgufWriter* w) {
+  if (path == "builtin") {
+    const int64_t size = BuiltinVocabulary(w);
+    if (n_vocab > size) return Status::InvalidArgument("the builtin vocabulary has 512 tokens");
+    return size;
+  }
   if (!std::filesystem::exists(path)) {
     return Status::NotFound("vocabulary " + path + " not found (pass --vocab or --shared-dir)");
   }
