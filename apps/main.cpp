@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({}).back(), std::move(fn));
   };
   add(mint::apps::RegisterRun(app));
+  add(mint::apps::RegisterPerf(app));
   add(mint::apps::RegisterGguf(app));
   add(mint::apps::RegisterTokenize(app));
   add(mint::apps::RegisterDetokenize(app));

@@ -1,0 +1,160 @@
+// `mint perf`: engine speed on one model, measured the way llama-bench measures it: prompt
+// processing of -p tokens in one batch (pp), and generation of -n tokens one at a time (tg),
+// each repeated -r times; plus STREAM-triad memory bandwidth and the decode bound it implies.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <vector>
+
+#include "apps/commands.h"
+#include "core/clock.h"
+#include "core/cpu.h"
+#include "core/progress.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+
+namespace mint::apps {
+namespace {
+
+struct PerfArgs {
+  std::string model;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  int threads = 2;
+  int reps = 3;
+  bool triad = true;
+};
+
+struct Sample {
+  double mean = 0, sd = 0;
+};
+
+Sample Summarize(const std::vector<double>& v) {
+  Sample s;
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / (v.size() - 1)) : 0;
+  return s;
+}
+
+// STREAM triad a = b + s * c over arrays far larger than the caches; returns GB/s (3 arrays of
+// traffic counted, as STREAM counts them).
+double TriadBandwidth(ThreadPool* pool) {
+  const int64_t n = int64_t{64} << 20;  // 64 Mi floats = 256 MiB per array
+  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
+  pool->ParallelFor(n, 1 << 16, [&](int64_t s, int64_t e) {
+    std::fill(a.begin() + s, a.begin() + e, 0.0f);
+  });
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const int64_t t0 = SystemClock::Get().NowNanos();
+    pool->ParallelFor(n, 1 << 16, [&](int64_t s, int64_t e) {
+      float* pa = a.data();
+      const float* pb = b.data();
+      const float* pc = c.data();
+      for (int64_t i = s; i < e; ++i) pa[i] = pb[i] + 3.0f * pc[i];
+    });
+    const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
+    best = std::max(best, 3.0 * n * sizeof(float) / secs / 1e9);
+  }
+  return best;
+}
+
+int Run(const PerfArgs& a) {
+  auto loaded = [&]() {
+    ProgressBar bar("loading " + a.model, true);
+    return model::Model::Load(a.model, {.progress = [&](uint64_t d, uint64_t t) {
+                                          bar.Update(d, t);
+                                        }});
+  }();
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "error: %s\n", loaded.status().ToString().c_str());
+    return 1;
+  }
+  const model::Model& m = **loaded;
+  const auto& cfg = m.config();
+  ThreadPool pool(a.threads);
+  std::printf("model: %s\nfile: %s (%.1f MiB), weights read per token: %.1f MiB\n",
+              cfg.Summary().c_str(), a.model.c_str(), m.file().file_size() / 1048576.0,
+              m.WeightBytesPerToken() / 1048576.0);
+  std::printf("threads: %d, kernels: %s, cpu: %s\n", a.threads,
+              kernels::IsaName(kernels::BestIsa()), Cpu().ToString().c_str());
+
+  std::vector<int32_t> prompt(a.n_prompt);
+  for (int64_t i = 0; i < a.n_prompt; ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 1) % cfg.n_vocab);
+  std::vector<float> logits(cfg.n_vocab);
+  std::vector<double> pp, tg;
+  ProgressBar bar("benchmark", false);
+  const int total_runs = a.reps + 1;
+  for (int rep = 0; rep <= a.reps; ++rep) {  // rep 0 warms up and is not counted
+    if (a.n_prompt > 0) {
+      auto seq = m.NewSequence(a.n_prompt);
+      const int64_t t0 = SystemClock::Get().NowNanos();
+      Status s = m.Forward(seq.get(), prompt, logits, false, &pool);
+      const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
+      if (!s.ok()) {
+        std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      if (rep > 0) pp.push_back(a.n_prompt / secs);
+    }
+    if (a.n_gen > 0) {
+      auto seq = m.NewSequence(a.n_gen + 1);
+      int32_t token = prompt.empty() ? 1 : prompt[0];
+      const int64_t t0 = SystemClock::Get().NowNanos();
+      for (int64_t i = 0; i < a.n_gen; ++i) {
+        Status s = m.Forward(seq.get(), std::span(&token, 1), logits, false, &pool);
+        if (!s.ok()) {
+          std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+          return 1;
+        }
+        token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                     logits.begin());
+      }
+      const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
+      if (rep > 0) tg.push_back(a.n_gen / secs);
+    }
+    bar.Update(rep + 1, total_runs);
+  }
+  bar.Finish();
+  std::printf("| test   |          t/s |\n|--------|-------------:|\n");
+  if (!pp.empty()) {
+    Sample s = Summarize(pp);
+    std::printf("| pp%-4lld | %8.2f ± %.2f |\n", static_cast<long long>(a.n_prompt), s.mean, s.sd);
+  }
+  if (!tg.empty()) {
+    Sample s = Summarize(tg);
+    std::printf("| tg%-4lld | %8.2f ± %.2f |\n", static_cast<long long>(a.n_gen), s.mean, s.sd);
+    if (a.triad) {
+      const double bw = TriadBandwidth(&pool);
+      const double bound = bw * 1e9 / m.WeightBytesPerToken();
+      std::printf("triad bandwidth (%d threads): %.2f GB/s -> decode bound %.1f t/s; "
+                  "measured decode = %.0f%% of bound\n",
+                  a.threads, bw, bound, 100.0 * s.mean / bound);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandFn RegisterPerf(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "perf",
+      "Measure engine speed on one model like llama-bench: prompt processing (pp) of -p tokens "
+      "in one batch and generation (tg) of -n tokens at batch 1, averaged over -r runs after a "
+      "warm-up; then memory bandwidth (STREAM triad) and the decode bound it implies.");
+  auto a = std::make_shared<PerfArgs>();
+  cmd->add_option("-m,--model", a->model, "GGUF model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens (0 = skip)")->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens (0 = skip)")->capture_default_str();
+  cmd->add_option("-t,--threads", a->threads, "Threads")->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("-r,--repetitions", a->reps, "Timed runs")->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_flag("!--no-triad", a->triad, "Skip the bandwidth measurement");
+  return [a]() { return Run(*a); };
+}
+
+}  // namespace mint::apps
