@@ -1,0 +1,169 @@
+// Causal grouped-query attention: work partitioning over the pool, dispatch, and the scalar
+// reference kernel.
+//
+// Work item = (query token, kv head, run of up to kMaxAttnRows query heads of that kv head's
+// group). Items are handed out dynamically from an atomic counter, latest token first, because
+// causal rows differ in cost (token i reads pos0 + i + 1 keys): the expensive ones start first and
+// the cheap ones fill the gaps at the end. Each thread owns one scratch buffer of
+// AttnScratchFloats(head_dim) floats, so memory stays O(head_dim) whatever the context length.
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cmath>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/ops_internal.h"
+
+namespace mint::kernels {
+namespace ops_detail {
+
+// Flash-style: keys are scored a block at a time; per row we keep the running max m, the running
+// sum of exp(score - m) l, and acc = sum of exp(score - m) * v, rescaling l and acc when m grows.
+void AttendRowsScalar(const AttnRows& r, float* scratch) {
+  const int64_t hd = r.head_dim;
+  float* acc = scratch;                     // n_rows x hd
+  float* sc = scratch + kMaxAttnRows * hd;  // n_rows x kAttnKeyBlock
+  float m[kMaxAttnRows], l[kMaxAttnRows];
+  for (int rr = 0; rr < r.n_rows; ++rr) {
+    m[rr] = -INFINITY;
+    l[rr] = 0.0f;
+    std::fill(acc + rr * hd, acc + (rr + 1) * hd, 0.0f);
+  }
+  for (int64_t p0 = 0; p0 < r.n_keys; p0 += kAttnKeyBlock) {
+    const int64_t nb = std::min(kAttnKeyBlock, r.n_keys - p0);
+    for (int rr = 0; rr < r.n_rows; ++rr) {
+      const float* q = r.q[rr];
+      float* s = sc + rr * kAttnKeyBlock;
+      for (int64_t j = 0; j < nb; ++j) {
+        const float* k = r.k + (p0 + j) * r.kv_stride;
+        float dot = 0.0f;
+        for (int64_t d = 0; d < hd; ++d) dot += q[d] * k[d];
+        s[j] = dot * r.scale;
+      }
+      float block_max = s[0];
+      for (int64_t j = 1; j < nb; ++j) block_max = std::fmax(block_max, s[j]);
+      const float m_new = std::fmax(m[rr], block_max);
+      const float corr = std::exp(m[rr] - m_new);  // 0 on the first block (m = -inf)
+      float sum = 0.0f;
+      for (int64_t j = 0; j < nb; ++j) {
+        s[j] = std::exp(s[j] - m_new);
+        sum += s[j];
+      }
+      l[rr] = l[rr] * corr + sum;
+      m[rr] = m_new;
+      float* a = acc + rr * hd;
+      for (int64_t d = 0; d < hd; ++d) a[d] *= corr;
+      for (int64_t j = 0; j < nb; ++j) {
+        const float* v = r.v + (p0 + j) * r.kv_stride;
+        const float w = s[j];
+        for (int64_t d = 0; d < hd; ++d) a[d] += w * v[d];
+      }
+    }
+  }
+  for (int rr = 0; rr < r.n_rows; ++rr) {
+    const float inv = 1.0f / l[rr];
+    for (int64_t d = 0; d < hd; ++d) r.out[rr][d] = acc[rr * hd + d] * inv;
+  }
+}
+
+}  // namespace ops_detail
+
+namespace {
+
+using ops_detail::AttnRows;
+using ops_detail::kMaxAttnRows;
+
+using AttendFn = void (*)(const AttnRows&, float*);
+
+AttendFn SelectKernel(Isa isa) {
+  switch (ops_detail::ResolveIsa(isa)) {
+    case Isa::kAvx512:
+      return ops_detail::AttendRowsAvx512;
+    case Isa::kAvx2:
+      return ops_detail::AttendRowsAvx2;
+    default:
+      return ops_detail::AttendRowsScalar;
+  }
+}
+
+// How the (token, head) pairs are cut into work items.
+struct Partition {
+  int64_t rows_per_item = 1;    // query heads per item, all of one kv group
+  int64_t items_per_group = 1;  // ceil(n_rep / rows_per_item)
+  int64_t n_items = 0;
+};
+
+Partition MakePartition(const AttentionShape& s, int n_threads) {
+  const int64_t n_rep = s.n_head / s.n_kv_head;
+  Partition p;
+  p.rows_per_item = std::min<int64_t>(n_rep, kMaxAttnRows);
+  // Sharing K/V loads across a group's heads is worth less than keeping every thread busy
+  // (decode has one token): split groups until there are a few items per thread.
+  for (;;) {
+    p.items_per_group = (n_rep + p.rows_per_item - 1) / p.rows_per_item;
+    p.n_items = s.n_tokens * s.n_kv_head * p.items_per_group;
+    if (p.rows_per_item == 1 || p.n_items >= 4 * static_cast<int64_t>(n_threads)) break;
+    p.rows_per_item = (p.rows_per_item + 1) / 2;
+  }
+  return p;
+}
+
+void RunItem(const float* q, const float* k, const float* v, const AttentionShape& s,
+             const Partition& p, int64_t item, float* out, AttendFn attend, float* scratch) {
+  const int64_t per_token = s.n_kv_head * p.items_per_group;
+  const int64_t token = s.n_tokens - 1 - item / per_token;  // latest (most keys) first
+  const int64_t g = (item % per_token) / p.items_per_group;
+  const int64_t chunk = item % p.items_per_group;
+  const int64_t n_rep = s.n_head / s.n_kv_head;
+  const int64_t h0 = g * n_rep + chunk * p.rows_per_item;
+  const int64_t h1 = std::min(g * n_rep + n_rep, h0 + p.rows_per_item);
+  const int64_t row = s.n_head * s.head_dim;
+
+  AttnRows r;
+  r.n_rows = static_cast<int>(h1 - h0);
+  for (int64_t h = h0; h < h1; ++h) {
+    r.q[h - h0] = q + token * row + h * s.head_dim;
+    r.out[h - h0] = out + token * row + h * s.head_dim;
+  }
+  r.k = k + g * s.head_dim;
+  r.v = v + g * s.head_dim;
+  r.kv_stride = s.kv_stride;
+  r.head_dim = s.head_dim;
+  r.n_keys = s.pos0 + token + 1;
+  r.scale = s.scale;
+  attend(r, scratch);
+}
+
+}  // namespace
+
+void Attention(const float* q, const float* k, const float* v, const AttentionShape& shape,
+               float* out, ThreadPool* pool, Isa isa) {
+  assert(shape.n_kv_head > 0 && shape.n_head % shape.n_kv_head == 0);
+  assert(shape.head_dim > 0 && shape.kv_stride >= shape.n_kv_head * shape.head_dim);
+  assert(shape.pos0 >= 0);
+  if (shape.n_tokens <= 0) return;
+  const AttendFn attend = SelectKernel(isa);
+  const int n_threads = pool ? pool->size() : 1;
+  const Partition part = MakePartition(shape, n_threads);
+  const int64_t scratch_floats = ops_detail::AttnScratchFloats(shape.head_dim);
+
+  if (n_threads == 1 || part.n_items == 1) {
+    std::vector<float> scratch(scratch_floats);
+    for (int64_t it = 0; it < part.n_items; ++it) {
+      RunItem(q, k, v, shape, part, it, out, attend, scratch.data());
+    }
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool->Run([&](int /*ith*/, int /*nth*/) {
+    std::vector<float> scratch(scratch_floats);
+    for (int64_t it = next.fetch_add(1, std::memory_order_relaxed); it < part.n_items;
+         it = next.fetch_add(1, std::memory_order_relaxed)) {
+      RunItem(q, k, v, shape, part, it, out, attend, scratch.data());
+    }
+  });
+}
+
+}  // namespace mint::kernels

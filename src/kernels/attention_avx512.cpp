@@ -1,0 +1,174 @@
+// Attention kernel for one (token, kv head, query-head run) work item, AVX-512F.
+// Same algorithm as AttendRowsScalar (attention.cpp); see there for the online-softmax scheme.
+//
+// Per block of keys: scores for four keys at a time (each key row loaded once for all query
+// rows, the four dot products reduced together), a vectorised exp over the block, then the value
+// rows accumulated into registers 64 dims at a time.
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/ops_internal.h"
+
+namespace mint::kernels::ops_detail {
+namespace {
+
+inline __mmask16 DimMask(int64_t hd, int64_t d) { return TailMask16(hd - d < 16 ? hd - d : 16); }
+
+// Returns the four dot products q.k0 .. q.k3 (n floats each) in one __m128.
+inline __m128 Dot4(const float* q, const float* k0, const float* k1, const float* k2,
+                   const float* k3, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  int64_t d = 0;
+  for (; d + 16 <= n; d += 16) {
+    const __m512 qv = _mm512_loadu_ps(q + d);
+    s0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + d), s0);
+    s1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k1 + d), s1);
+    s2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k2 + d), s2);
+    s3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k3 + d), s3);
+  }
+  if (d < n) {
+    const __mmask16 m = TailMask16(n - d);
+    const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
+    s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k0 + d), s0);
+    s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k1 + d), s1);
+    s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k2 + d), s2);
+    s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k3 + d), s3);
+  }
+  // 512 -> 256 per key, then two rounds of hadd interleave the four keys, then fold 256 -> 128.
+  const __m256 y0 = _mm256_add_ps(_mm512_castps512_ps256(s0), _mm512_extractf32x8_ps(s0, 1));
+  const __m256 y1 = _mm256_add_ps(_mm512_castps512_ps256(s1), _mm512_extractf32x8_ps(s1, 1));
+  const __m256 y2 = _mm256_add_ps(_mm512_castps512_ps256(s2), _mm512_extractf32x8_ps(s2, 1));
+  const __m256 y3 = _mm256_add_ps(_mm512_castps512_ps256(s3), _mm512_extractf32x8_ps(s3, 1));
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+inline float Dot1(const float* q, const float* k, int64_t n) {
+  __m512 s = _mm512_setzero_ps();
+  for (int64_t d = 0; d < n; d += 16) {
+    const __mmask16 m = DimMask(n, d);
+    s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, k + d), s);
+  }
+  return _mm512_reduce_add_ps(s);
+}
+
+// Scores of keys [p0, p0 + nb) for every row, times scale, into sc (row stride kAttnKeyBlock).
+void ScoreBlock(const AttnRows& r, int64_t p0, int64_t nb, float* sc) {
+  const int64_t hd = r.head_dim;
+  const __m128 scale = _mm_set1_ps(r.scale);
+  int64_t j = 0;
+  for (; j + 4 <= nb; j += 4) {
+    const float* k0 = r.k + (p0 + j) * r.kv_stride;
+    const float* k1 = k0 + r.kv_stride;
+    const float* k2 = k1 + r.kv_stride;
+    const float* k3 = k2 + r.kv_stride;
+    for (int rr = 0; rr < r.n_rows; ++rr) {
+      _mm_storeu_ps(sc + rr * kAttnKeyBlock + j,
+                    _mm_mul_ps(Dot4(r.q[rr], k0, k1, k2, k3, hd), scale));
+    }
+  }
+  for (; j < nb; ++j) {
+    const float* kj = r.k + (p0 + j) * r.kv_stride;
+    for (int rr = 0; rr < r.n_rows; ++rr) {
+      sc[rr * kAttnKeyBlock + j] = Dot1(r.q[rr], kj, hd) * r.scale;
+    }
+  }
+}
+
+// Replaces s[0, nb) by exp(s - m_new) and returns their sum.
+float ExpBlock(float* s, int64_t nb, float m_new) {
+  const __m512 mv = _mm512_set1_ps(m_new);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < nb; j += 16) {
+    const __mmask16 m = DimMask(nb, j);
+    const __m512 e = Exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mv));
+    _mm512_mask_storeu_ps(s + j, m, e);
+    sum = _mm512_mask_add_ps(sum, m, sum, e);
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
+float BlockMax(const float* s, int64_t nb) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  for (int64_t j = 0; j < nb; j += 16) {
+    const __mmask16 m = DimMask(nb, j);
+    mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, s + j));
+  }
+  return _mm512_reduce_max_ps(mx);
+}
+
+// a = a * corr + sum_j w[j] * v_j over keys [p0, p0 + nb).
+void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w, float corr,
+                      float* a) {
+  const int64_t hd = r.head_dim;
+  const __m512 cv = _mm512_set1_ps(corr);
+  const float* vb = r.v + p0 * r.kv_stride;
+  int64_t d = 0;
+  for (; d + 64 <= hd; d += 64) {
+    __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(a + d), cv);
+    __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(a + d + 16), cv);
+    __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(a + d + 32), cv);
+    __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(a + d + 48), cv);
+    for (int64_t j = 0; j < nb; ++j) {
+      const float* vj = vb + j * r.kv_stride + d;
+      const __m512 wj = _mm512_set1_ps(w[j]);
+      a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj), a0);
+      a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 16), a1);
+      a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 32), a2);
+      a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 48), a3);
+    }
+    _mm512_storeu_ps(a + d, a0);
+    _mm512_storeu_ps(a + d + 16, a1);
+    _mm512_storeu_ps(a + d + 32, a2);
+    _mm512_storeu_ps(a + d + 48, a3);
+  }
+  for (; d < hd; d += 16) {
+    const __mmask16 m = DimMask(hd, d);
+    __m512 a0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + d), cv);
+    for (int64_t j = 0; j < nb; ++j) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(m, vb + j * r.kv_stride + d),
+                           a0);
+    }
+    _mm512_mask_storeu_ps(a + d, m, a0);
+  }
+}
+
+}  // namespace
+
+void AttendRowsAvx512(const AttnRows& r, float* scratch) {
+  const int64_t hd = r.head_dim;
+  float* acc = scratch;                     // n_rows x hd
+  float* sc = scratch + kMaxAttnRows * hd;  // n_rows x kAttnKeyBlock
+  float m[kMaxAttnRows], l[kMaxAttnRows];
+  for (int rr = 0; rr < r.n_rows; ++rr) {
+    m[rr] = -INFINITY;
+    l[rr] = 0.0f;
+    std::fill(acc + rr * hd, acc + (rr + 1) * hd, 0.0f);
+  }
+  for (int64_t p0 = 0; p0 < r.n_keys; p0 += kAttnKeyBlock) {
+    const int64_t nb = std::min(kAttnKeyBlock, r.n_keys - p0);
+    ScoreBlock(r, p0, nb, sc);
+    for (int rr = 0; rr < r.n_rows; ++rr) {
+      float* s = sc + rr * kAttnKeyBlock;
+      const float m_new = std::fmax(m[rr], BlockMax(s, nb));
+      const float corr = std::exp(m[rr] - m_new);  // 0 on the first block (m = -inf)
+      l[rr] = l[rr] * corr + ExpBlock(s, nb, m_new);
+      m[rr] = m_new;
+      AccumulateValues(r, p0, nb, s, corr, acc + rr * hd);
+    }
+  }
+  for (int rr = 0; rr < r.n_rows; ++rr) {
+    const __m512 inv = _mm512_set1_ps(1.0f / l[rr]);
+    for (int64_t d = 0; d < hd; d += 16) {
+      const __mmask16 mk = DimMask(hd, d);
+      _mm512_mask_storeu_ps(r.out[rr] + d, mk,
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, acc + rr * hd + d), inv));
+    }
+  }
+}
+
+}  // namespace mint::kernels::ops_detail

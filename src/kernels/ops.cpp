@@ -1,0 +1,92 @@
+// Elementwise and normalization ops: the scalar references and the ISA dispatch.
+//
+// The scalar code is the reference the parity harness compares every SIMD variant with, so it
+// favours accuracy over speed (double accumulation, libm exp).
+
+#include <cmath>
+
+#include "kernels/kernels.h"
+#include "kernels/ops_internal.h"
+
+namespace mint::kernels {
+namespace {
+
+void RmsNormScalar(const float* x, const float* weight, float* y, int64_t n, float eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float mean = n > 0 ? static_cast<float>(sum / static_cast<double>(n)) : 0.0f;
+  const float inv = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * inv * weight[i];
+}
+
+void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void SoftmaxScalar(float* x, int64_t n) {
+  if (n <= 0) return;
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void AddScalar(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace
+
+void RmsNorm(const float* x, const float* weight, float* y, int64_t n, float eps, Isa isa) {
+  switch (ops_detail::ResolveIsa(isa)) {
+    case Isa::kAvx512:
+      return ops_detail::RmsNormAvx512(x, weight, y, n, eps);
+    case Isa::kAvx2:
+      return ops_detail::RmsNormAvx2(x, weight, y, n, eps);
+    default:
+      return RmsNormScalar(x, weight, y, n, eps);
+  }
+}
+
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n, Isa isa) {
+  switch (ops_detail::ResolveIsa(isa)) {
+    case Isa::kAvx512:
+      return ops_detail::SwiGluAvx512(gate, up, out, n);
+    case Isa::kAvx2:
+      return ops_detail::SwiGluAvx2(gate, up, out, n);
+    default:
+      return SwiGluScalar(gate, up, out, n);
+  }
+}
+
+void Softmax(float* x, int64_t n, Isa isa) {
+  switch (ops_detail::ResolveIsa(isa)) {
+    case Isa::kAvx512:
+      return ops_detail::SoftmaxAvx512(x, n);
+    case Isa::kAvx2:
+      return ops_detail::SoftmaxAvx2(x, n);
+    default:
+      return SoftmaxScalar(x, n);
+  }
+}
+
+void Add(const float* x, float* y, int64_t n, Isa isa) {
+  switch (ops_detail::ResolveIsa(isa)) {
+    case Isa::kAvx512:
+      return ops_detail::AddAvx512(x, y, n);
+    case Isa::kAvx2:
+      return ops_detail::AddAvx2(x, y, n);
+    default:
+      return AddScalar(x, y, n);
+  }
+}
+
+}  // namespace mint::kernels
