@@ -112,11 +112,30 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
   const float* vb = r.v + p0 * r.kv_stride;
   int64_t d = 0;
   for (; d + 32 <= hd; d += 32) {
+    // Two sets of accumulators (even and odd keys) so consecutive FMAs do not wait on each
+    // other's latency.
     __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(a + d), cv);
     __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(a + d + 8), cv);
     __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(a + d + 16), cv);
     __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(a + d + 24), cv);
-    for (int64_t j = 0; j < nb; ++j) {
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 2 <= nb; j += 2) {
+      const float* vj = vb + j * r.kv_stride + d;
+      const float* vk = vj + r.kv_stride;
+      const __m256 wj = _mm256_broadcast_ss(w + j);
+      const __m256 wk = _mm256_broadcast_ss(w + j + 1);
+      a0 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj), a0);
+      a1 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 8), a1);
+      a2 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 16), a2);
+      a3 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 24), a3);
+      b0 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(vk), b0);
+      b1 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(vk + 8), b1);
+      b2 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(vk + 16), b2);
+      b3 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(vk + 24), b3);
+    }
+    if (j < nb) {
       const float* vj = vb + j * r.kv_stride + d;
       const __m256 wj = _mm256_broadcast_ss(w + j);
       a0 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj), a0);
@@ -124,10 +143,10 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
       a2 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 16), a2);
       a3 = _mm256_fmadd_ps(wj, _mm256_loadu_ps(vj + 24), a3);
     }
-    _mm256_storeu_ps(a + d, a0);
-    _mm256_storeu_ps(a + d + 8, a1);
-    _mm256_storeu_ps(a + d + 16, a2);
-    _mm256_storeu_ps(a + d + 24, a3);
+    _mm256_storeu_ps(a + d, _mm256_add_ps(a0, b0));
+    _mm256_storeu_ps(a + d + 8, _mm256_add_ps(a1, b1));
+    _mm256_storeu_ps(a + d + 16, _mm256_add_ps(a2, b2));
+    _mm256_storeu_ps(a + d + 24, _mm256_add_ps(a3, b3));
   }
   for (; d < hd; d += 8) {
     const __m256i m = TailMask8(hd - d < 8 ? hd - d : 8);

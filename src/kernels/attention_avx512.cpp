@@ -17,27 +17,8 @@ namespace {
 
 inline __mmask16 DimMask(int64_t hd, int64_t d) { return TailMask16(hd - d < 16 ? hd - d : 16); }
 
-// Returns the four dot products q.k0 .. q.k3 (n floats each) in one __m128.
-inline __m128 Dot4(const float* q, const float* k0, const float* k1, const float* k2,
-                   const float* k3, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-  int64_t d = 0;
-  for (; d + 16 <= n; d += 16) {
-    const __m512 qv = _mm512_loadu_ps(q + d);
-    s0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + d), s0);
-    s1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k1 + d), s1);
-    s2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k2 + d), s2);
-    s3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k3 + d), s3);
-  }
-  if (d < n) {
-    const __mmask16 m = TailMask16(n - d);
-    const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
-    s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k0 + d), s0);
-    s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k1 + d), s1);
-    s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k2 + d), s2);
-    s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k3 + d), s3);
-  }
+// Sums each of s0..s3 across its lanes: the four results, in order, in one __m128.
+inline __m128 Reduce4(__m512 s0, __m512 s1, __m512 s2, __m512 s3) {
   // 512 -> 256 per key, then two rounds of hadd interleave the four keys, then fold 256 -> 128.
   const __m256 y0 = _mm256_add_ps(_mm512_castps512_ps256(s0), _mm512_extractf32x8_ps(s0, 1));
   const __m256 y1 = _mm256_add_ps(_mm512_castps512_ps256(s1), _mm512_extractf32x8_ps(s1, 1));
@@ -45,6 +26,50 @@ inline __m128 Dot4(const float* q, const float* k0, const float* k1, const float
   const __m256 y3 = _mm256_add_ps(_mm512_castps512_ps256(s3), _mm512_extractf32x8_ps(s3, 1));
   const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// Dot products of query rows qa and qb with keys k[0..3] (n floats each): two rows share every
+// key load, which keeps the loop under the two-loads-per-cycle limit.
+inline void Dot4x2(const float* qa, const float* qb, const float* const k[4], int64_t n,
+                   __m128* out_a, __m128* out_b) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+  __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+  __m512 b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
+  for (int64_t d = 0; d < n; d += 16) {
+    const __mmask16 m = TailMask16(n - d < 16 ? n - d : 16);
+    const __m512 qav = _mm512_maskz_loadu_ps(m, qa + d);
+    const __m512 qbv = _mm512_maskz_loadu_ps(m, qb + d);
+    __m512 kv = _mm512_maskz_loadu_ps(m, k[0] + d);
+    a0 = _mm512_fmadd_ps(qav, kv, a0);
+    b0 = _mm512_fmadd_ps(qbv, kv, b0);
+    kv = _mm512_maskz_loadu_ps(m, k[1] + d);
+    a1 = _mm512_fmadd_ps(qav, kv, a1);
+    b1 = _mm512_fmadd_ps(qbv, kv, b1);
+    kv = _mm512_maskz_loadu_ps(m, k[2] + d);
+    a2 = _mm512_fmadd_ps(qav, kv, a2);
+    b2 = _mm512_fmadd_ps(qbv, kv, b2);
+    kv = _mm512_maskz_loadu_ps(m, k[3] + d);
+    a3 = _mm512_fmadd_ps(qav, kv, a3);
+    b3 = _mm512_fmadd_ps(qbv, kv, b3);
+  }
+  *out_a = Reduce4(a0, a1, a2, a3);
+  *out_b = Reduce4(b0, b1, b2, b3);
+}
+
+// Single-row version of Dot4x2.
+inline __m128 Dot4(const float* q, const float* const k[4], int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  for (int64_t d = 0; d < n; d += 16) {
+    const __mmask16 m = TailMask16(n - d < 16 ? n - d : 16);
+    const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
+    s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[0] + d), s0);
+    s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[1] + d), s1);
+    s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[2] + d), s2);
+    s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[3] + d), s3);
+  }
+  return Reduce4(s0, s1, s2, s3);
 }
 
 inline float Dot1(const float* q, const float* k, int64_t n) {
@@ -63,12 +88,16 @@ void ScoreBlock(const AttnRows& r, int64_t p0, int64_t nb, float* sc) {
   int64_t j = 0;
   for (; j + 4 <= nb; j += 4) {
     const float* k0 = r.k + (p0 + j) * r.kv_stride;
-    const float* k1 = k0 + r.kv_stride;
-    const float* k2 = k1 + r.kv_stride;
-    const float* k3 = k2 + r.kv_stride;
-    for (int rr = 0; rr < r.n_rows; ++rr) {
-      _mm_storeu_ps(sc + rr * kAttnKeyBlock + j,
-                    _mm_mul_ps(Dot4(r.q[rr], k0, k1, k2, k3, hd), scale));
+    const float* const k[4] = {k0, k0 + r.kv_stride, k0 + 2 * r.kv_stride, k0 + 3 * r.kv_stride};
+    int rr = 0;
+    for (; rr + 2 <= r.n_rows; rr += 2) {
+      __m128 da, db;
+      Dot4x2(r.q[rr], r.q[rr + 1], k, hd, &da, &db);
+      _mm_storeu_ps(sc + rr * kAttnKeyBlock + j, _mm_mul_ps(da, scale));
+      _mm_storeu_ps(sc + (rr + 1) * kAttnKeyBlock + j, _mm_mul_ps(db, scale));
+    }
+    if (rr < r.n_rows) {
+      _mm_storeu_ps(sc + rr * kAttnKeyBlock + j, _mm_mul_ps(Dot4(r.q[rr], k, hd), scale));
     }
   }
   for (; j < nb; ++j) {
@@ -109,11 +138,30 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
   const float* vb = r.v + p0 * r.kv_stride;
   int64_t d = 0;
   for (; d + 64 <= hd; d += 64) {
+    // Two sets of accumulators (even and odd keys) so consecutive FMAs do not wait on each
+    // other's latency.
     __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(a + d), cv);
     __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(a + d + 16), cv);
     __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(a + d + 32), cv);
     __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(a + d + 48), cv);
-    for (int64_t j = 0; j < nb; ++j) {
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    __m512 b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 2 <= nb; j += 2) {
+      const float* vj = vb + j * r.kv_stride + d;
+      const float* vk = vj + r.kv_stride;
+      const __m512 wj = _mm512_set1_ps(w[j]);
+      const __m512 wk = _mm512_set1_ps(w[j + 1]);
+      a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj), a0);
+      a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 16), a1);
+      a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 32), a2);
+      a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 48), a3);
+      b0 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk), b0);
+      b1 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk + 16), b1);
+      b2 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk + 32), b2);
+      b3 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk + 48), b3);
+    }
+    if (j < nb) {
       const float* vj = vb + j * r.kv_stride + d;
       const __m512 wj = _mm512_set1_ps(w[j]);
       a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj), a0);
@@ -121,10 +169,10 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
       a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 32), a2);
       a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 48), a3);
     }
-    _mm512_storeu_ps(a + d, a0);
-    _mm512_storeu_ps(a + d + 16, a1);
-    _mm512_storeu_ps(a + d + 32, a2);
-    _mm512_storeu_ps(a + d + 48, a3);
+    _mm512_storeu_ps(a + d, _mm512_add_ps(a0, b0));
+    _mm512_storeu_ps(a + d + 16, _mm512_add_ps(a1, b1));
+    _mm512_storeu_ps(a + d + 32, _mm512_add_ps(a2, b2));
+    _mm512_storeu_ps(a + d + 48, _mm512_add_ps(a3, b3));
   }
   for (; d < hd; d += 16) {
     const __mmask16 m = DimMask(hd, d);
