@@ -1,0 +1,286 @@
+#include "tokenizer/pretokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <map>
+
+#include "tokenizer/unicode.h"
+
+namespace mint::tokenizer {
+namespace {
+
+// Per-thread PCRE2 scratch: match data (one pair is all we read) and a JIT stack large enough
+// for the backtracking of long whitespace runs.
+struct MatchScratch {
+  pcre2_match_data* data = nullptr;
+  pcre2_match_context* context = nullptr;
+  pcre2_jit_stack* jit_stack = nullptr;
+  MatchScratch() {
+    data = pcre2_match_data_create(1, nullptr);
+    context = pcre2_match_context_create(nullptr);
+    jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
+    if (context != nullptr && jit_stack != nullptr) {
+      pcre2_jit_stack_assign(context, nullptr, jit_stack);
+    }
+  }
+  ~MatchScratch() {
+    pcre2_match_data_free(data);
+    pcre2_match_context_free(context);
+    pcre2_jit_stack_free(jit_stack);
+  }
+};
+
+MatchScratch& Scratch() {
+  thread_local MatchScratch scratch;
+  return scratch;
+}
+
+struct Segment {
+  uint32_t begin;
+  uint32_t end;
+  bool matched;
+};
+
+// Cuts text[span] into matched / unmatched segments, in order, skipping empty matches.
+void Segments(const Regex& re, const std::string& text, Span span, std::vector<Segment>* out) {
+  out->clear();
+  const std::string_view subject(text.data() + span.begin, span.end - span.begin);
+  size_t pos = 0;
+  size_t last = 0;
+  while (pos < subject.size()) {
+    size_t b = 0, e = 0;
+    if (!re.Find(subject, pos, &b, &e)) break;
+    if (e == b) {  // empty match: step over one character
+      pos = b + Utf8LengthFromLead(static_cast<uint8_t>(subject[b < subject.size() ? b : 0]));
+      continue;
+    }
+    if (b > last) out->push_back({span.begin + uint32_t(last), span.begin + uint32_t(b), false});
+    out->push_back({span.begin + uint32_t(b), span.begin + uint32_t(e), true});
+    last = pos = e;
+  }
+  if (last < subject.size()) {
+    out->push_back({span.begin + uint32_t(last), span.end, false});
+  }
+}
+
+// Applies one split step to text[span], appending pieces to *out (Hugging Face semantics of
+// SplitDelimiterBehavior; "delimiter" = matched segment, or unmatched one if inverted).
+void SplitSpan(const PreTokenizerStep& step, const std::string& text, Span span,
+               std::vector<Segment>* segs, std::vector<Span>* out) {
+  Segments(*step.regex, text, span, segs);
+  const size_t first = out->size();
+  const size_t n = segs->size();
+  auto delim = [&](size_t i) { return (*segs)[i].matched != step.invert; };
+  switch (step.behavior) {
+    case SplitBehavior::kIsolated:
+      for (const Segment& seg : *segs) out->push_back({seg.begin, seg.end});
+      break;
+    case SplitBehavior::kRemoved:
+      for (size_t i = 0; i < n; ++i) {
+        if (!delim(i)) out->push_back({(*segs)[i].begin, (*segs)[i].end});
+      }
+      break;
+    case SplitBehavior::kMergedWithPrevious:
+    case SplitBehavior::kContiguous: {
+      const bool contiguous = step.behavior == SplitBehavior::kContiguous;
+      bool prev = false;
+      for (size_t i = 0; i < n; ++i) {
+        const bool d = delim(i);
+        const bool merge = contiguous ? (d && prev) : (d && !prev);
+        if (merge && out->size() > first) {
+          out->back().end = (*segs)[i].end;
+        } else {
+          out->push_back({(*segs)[i].begin, (*segs)[i].end});
+        }
+        prev = d;
+      }
+      break;
+    }
+    case SplitBehavior::kMergedWithNext: {
+      // Walk backwards: a delimiter joins the piece after it unless that one is a delimiter.
+      std::vector<Span> rev;
+      bool prev = false;
+      for (size_t k = n; k-- > 0;) {
+        const bool d = delim(k);
+        if (d && !prev && !rev.empty()) {
+          rev.back().begin = (*segs)[k].begin;
+        } else {
+          rev.push_back({(*segs)[k].begin, (*segs)[k].end});
+        }
+        prev = d;
+      }
+      out->insert(out->end(), rev.rbegin(), rev.rend());
+      break;
+    }
+  }
+}
+
+void ApplyMetaspace(const PreTokenizerStep& step, bool first_segment, std::string* text,
+                    std::vector<Span>* spans) {
+  std::string out;
+  out.reserve(text->size() + step.replacement.size() * 2);
+  const bool prepend = step.prepend == PreTokenizerStep::Prepend::kAlways ||
+                       (step.prepend == PreTokenizerStep::Prepend::kFirst && first_segment);
+  if (prepend && !text->empty() && text->compare(0, step.replacement.size(), step.replacement)) {
+    out.append(step.replacement);
+  }
+  for (char c : *text) {
+    if (c == ' ') {
+      out.append(step.replacement);
+    } else {
+      out.push_back(c);
+    }
+  }
+  *text = std::move(out);
+  spans->clear();
+  if (text->empty()) return;
+  if (!step.split) {
+    spans->push_back({0, uint32_t(text->size())});
+    return;
+  }
+  uint32_t start = 0;
+  size_t pos = text->find(step.replacement, 1);
+  while (pos != std::string::npos && !step.replacement.empty()) {
+    spans->push_back({start, uint32_t(pos)});
+    start = uint32_t(pos);
+    pos = text->find(step.replacement, pos + step.replacement.size());
+  }
+  spans->push_back({start, uint32_t(text->size())});
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Regex>> Regex::Compile(std::string_view pattern) {
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
+  if (code == nullptr) {
+    PCRE2_UCHAR message[256];
+    pcre2_get_error_message(error, message, sizeof(message));
+    return Status::InvalidArgument("regex error at offset " + std::to_string(offset) + ": " +
+                                   reinterpret_cast<const char*>(message) + " in /" +
+                                   std::string(pattern) + "/");
+  }
+  std::shared_ptr<Regex> re(new Regex());
+  re->code_ = code;
+  re->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+  re->pattern_ = std::string(pattern);
+  return std::shared_ptr<const Regex>(std::move(re));
+}
+
+Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
+
+bool Regex::Find(std::string_view subject, size_t start, size_t* begin, size_t* end) const {
+  MatchScratch& s = Scratch();
+  if (s.data == nullptr) return false;
+  auto* code = static_cast<const pcre2_code*>(code_);
+  const auto* subj = reinterpret_cast<PCRE2_SPTR>(subject.data());
+  const int rc = jit_ ? pcre2_jit_match(code, subj, subject.size(), start, 0, s.data, s.context)
+                      : pcre2_match(code, subj, subject.size(), start, PCRE2_NO_UTF_CHECK, s.data,
+                                    s.context);
+  if (rc < 0) return false;
+  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.data);
+  if (ov[0] > ov[1] || ov[1] > subject.size()) return false;  // \K oddities
+  *begin = ov[0];
+  *end = ov[1];
+  return true;
+}
+
+void PreTokenizer::Run(std::string* text, bool first_segment, std::vector<Span>* spans) const {
+  if (add_prefix_space && !text->empty() && (*text)[0] != ' ') text->insert(0, " ");
+  spans->clear();
+  if (text->empty()) return;
+  spans->push_back({0, uint32_t(text->size())});
+  std::vector<Span> next;
+  std::vector<Segment> scratch;
+  for (const PreTokenizerStep& step : steps) {
+    if (step.kind == PreTokenizerStep::Kind::kMetaspace) {
+      ApplyMetaspace(step, first_segment, text, spans);
+      continue;
+    }
+    next.clear();
+    for (const Span& span : *spans) SplitSpan(step, *text, span, &scratch, &next);
+    spans->swap(next);
+  }
+}
+
+const char* const kGpt2Regex =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+namespace {
+
+// Split patterns as documented for each pre-tokenizer (Hugging Face tokenizer.json files and
+// llama.cpp's llama-vocab.cpp list); each applies to the pieces of the one before.
+const char* const kLlama3Regex =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
+    "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const char* const kQwen2Regex =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+"
+    "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// GPT-2's pattern without the final "|\s+" alternative, as llama.cpp applies it.
+const char* const kGpt2RegexLlamaCpp =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+const char* const kDeepseekLlmLetters =
+    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕ"
+    "Ἐ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤ"
+    "Ⳬ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+";
+const char* const kCjk = "[一-龥ࠀ-一가-퟿]+";
+
+const std::map<std::string, std::vector<std::string>>& Presets() {
+  static const auto* presets = new std::map<std::string, std::vector<std::string>>{
+      {"default",
+       {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2RegexLlamaCpp, "\\p{N}+", "[0-9][0-9][0-9]"}},
+      {"llama3", {kLlama3Regex}},
+      {"deepseek-llm",
+       {"[\\r\\n]", kDeepseekLlmLetters, "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", kCjk,
+        "\\p{N}+"}},
+      {"deepseek-coder", {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kCjk, "\\p{N}"}},
+      {"falcon", {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2RegexLlamaCpp, "[0-9][0-9][0-9]"}},
+      {"starcoder", {"\\p{N}", kGpt2RegexLlamaCpp}},
+      {"gpt2", {kGpt2RegexLlamaCpp}},
+      {"qwen2", {kQwen2Regex}},
+      {"poro", {" ?[^(\\s|.,!?…。，、।۔،)]+"}},
+      {"viking", {" ?[^(\\s|.,!?…。，、।۔،)]+", "\\p{N}"}},
+      {"deepseek3",
+       {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+",
+        "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?"
+        "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
+  };
+  return *presets;
+}
+
+// GGUF pre-tokenizer names -> preset.
+const std::map<std::string, std::string>& PresetAliases() {
+  static const auto* aliases = new std::map<std::string, std::string>{
+      {"default", "default"},     {"llama3", "llama3"},         {"llama-v3", "llama3"},
+      {"llama-bpe", "llama3"},    {"falcon3", "llama3"},        {"dbrx", "llama3"},
+      {"smaug-bpe", "llama3"},    {"chatglm-bpe", "llama3"},    {"pixtral", "llama3"},
+      {"deepseek-llm", "deepseek-llm"},  {"deepseek-coder", "deepseek-coder"},
+      {"deepseek-v3", "deepseek3"},      {"falcon", "falcon"},
+      {"starcoder", "starcoder"}, {"refact", "starcoder"},      {"command-r", "starcoder"},
+      {"smollm", "starcoder"},    {"codeshell", "starcoder"},   {"exaone", "starcoder"},
+      {"minerva-7b", "starcoder"},
+      {"gpt-2", "gpt2"},          {"gpt2", "gpt2"},             {"mpt", "gpt2"},
+      {"olmo", "gpt2"},           {"jais", "gpt2"},             {"trillion", "gpt2"},
+      {"qwen2", "qwen2"},         {"qwen2.5", "qwen2"},         {"qwen-2.5", "qwen2"},
+      {"deepseek-r1-qwen", "qwen2"}, {"stablelm2", "qwen2"},    {"hunyuan", "qwen2"},
+      {"poro-chat", "poro"},      {"bloom", "poro"},            {"gpt3-finnish", "poro"},
+      {"viking", "viking"},
+  };
+  return *aliases;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> PresetRegexes(const std::string& pre_name) {
+  const std::string name = pre_name.empty() ? "default" : pre_name;
+  auto it = PresetAliases().find(name);
+  if (it == PresetAliases().end()) {
+    return Status::Unsupported("pre-tokenizer '" + name + "' is not supported");
+  }
+  return Presets().at(it->second);
+}
+
+}  // namespace mint::tokenizer
