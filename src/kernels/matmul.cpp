@@ -1,0 +1,352 @@
+// MatMul: ISA dispatch, activation preparation, threading, and the scalar reference kernels.
+//
+// The scalar kernels define what every type computes; the SIMD variants (matmul_avx2.cpp,
+// matmul_avx512.cpp) must agree with them up to float summation order. Quantized types follow
+// llama.cpp: the activations are quantized once per call (Q8_0 blocks for Q4_0/Q8_0 weights,
+// Q8_K super-blocks for Q4_K/Q6_K) and each block's dot product is exact integer arithmetic,
+// scaled by the product of the two block scales.
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu.h"
+#include "kernels/kernels.h"
+#include "kernels/matmul_internal.h"
+#include "kernels/quant_formats.h"
+
+namespace mint::kernels {
+namespace matmul_detail {
+namespace {
+
+// Round half to even for |x| <= 2^22 (the SIMD quantizers use the same rounding mode).
+int RoundHalfEven(float x) {
+  const float shifted = x + 12582912.0f;  // 1.5 * 2^23
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof(bits));
+  return (bits & 0x007FFFFF) - 0x00400000;
+}
+
+// Quantizes n values symmetrically with one scale; returns the scale and the sum of q.
+float QuantizeSymmetric(const float* x, int n, int8_t* q, int32_t* sum) {
+  float amax = 0.0f;
+  for (int j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int32_t s = 0;
+  for (int j = 0; j < n; ++j) {
+    q[j] = static_cast<int8_t>(RoundHalfEven(x[j] * id));
+    s += q[j];
+  }
+  *sum = s;
+  return amax / 127.0f;
+}
+
+// Unpacks a Q4_K block to q in [0, 15] (value order), sc and m per sub-block of 32.
+void UnpackQ4K(const BlockQ4_K& b, uint8_t* q, int* sc, int* m) {
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    for (int l = 0; l < 32; ++l) {
+      q[64 * chunk + l] = b.qs[32 * chunk + l] & 0xF;
+      q[64 * chunk + 32 + l] = b.qs[32 * chunk + l] >> 4;
+    }
+  }
+  for (int j = 0; j < 8; ++j) {
+    uint8_t s, mm;
+    UnpackQ4KScale(b.scales, j, &s, &mm);
+    sc[j] = s;
+    m[j] = mm;
+  }
+}
+
+// Unpacks a Q6_K block to q - 32 in [-32, 31] (value order).
+void UnpackQ6K(const BlockQ6_K& b, int8_t* q) {
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* ql = b.ql + 64 * half;
+    const uint8_t* qh = b.qh + 32 * half;
+    int8_t* out = q + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      out[l] = static_cast<int8_t>(((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32);
+      out[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32);
+      out[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32);
+      out[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32);
+    }
+  }
+}
+
+float DotQ4_0(const BlockQ4_0* w, const int8_t* a, const float* ad, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b, a += 32) {
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      isum += ((w[b].qs[j] & 0xF) - 8) * a[j] + ((w[b].qs[j] >> 4) - 8) * a[j + 16];
+    }
+    sum += static_cast<float>(isum) * (F16ToF32(w[b].d) * ad[b]);
+  }
+  return sum;
+}
+
+float DotQ8_0(const BlockQ8_0* w, const int8_t* a, const float* ad, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b, a += 32) {
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += w[b].qs[j] * a[j];
+    sum += static_cast<float>(isum) * (F16ToF32(w[b].d) * ad[b]);
+  }
+  return sum;
+}
+
+float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* a, int64_t nb) {
+  float sum = 0.0f;
+  uint8_t q[kQK_K];
+  int sc[8], m[8];
+  for (int64_t b = 0; b < nb; ++b) {
+    UnpackQ4K(w[b], q, sc, m);
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      int32_t dot = 0;
+      for (int l = 0; l < 32; ++l) dot += q[32 * j + l] * a[b].qs[32 * j + l];
+      isum += sc[j] * dot;
+      msum += m[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+    }
+    sum += static_cast<float>(isum) * (F16ToF32(w[b].d) * a[b].d);
+    sum -= static_cast<float>(msum) * (F16ToF32(w[b].dmin) * a[b].d);
+  }
+  return sum;
+}
+
+float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* a, int64_t nb) {
+  float sum = 0.0f;
+  int8_t q[kQK_K];
+  for (int64_t b = 0; b < nb; ++b) {
+    UnpackQ6K(w[b], q);
+    int32_t isum = 0;
+    for (int g = 0; g < 16; ++g) {
+      int32_t dot = 0;
+      for (int l = 0; l < 16; ++l) dot += q[16 * g + l] * a[b].qs[16 * g + l];
+      isum += w[b].scales[g] * dot;
+    }
+    sum += static_cast<float>(isum) * (F16ToF32(w[b].d) * a[b].d);
+  }
+  return sum;
+}
+
+template <class Convert>
+float DotFloat(const void* row, const float* x, int64_t n, Convert convert) {
+  double sum = 0.0;
+  for (int64_t c = 0; c < n; ++c) sum += static_cast<double>(convert(row, c)) * x[c];
+  return static_cast<float>(sum);
+}
+
+float DotRow(const Problem& p, const uint8_t* row, int64_t t) {
+  const int64_t nb32 = p.cols / 32, nbk = p.cols / kQK_K;
+  const float* x = p.x + t * p.cols;
+  switch (p.type) {
+    case DType::kF32:
+      return DotFloat(row, x, p.cols, [](const void* r, int64_t c) {
+        return static_cast<const float*>(r)[c];
+      });
+    case DType::kF16:
+      return DotFloat(row, x, p.cols, [](const void* r, int64_t c) {
+        return F16ToF32(static_cast<const uint16_t*>(r)[c]);
+      });
+    case DType::kBF16:
+      return DotFloat(row, x, p.cols, [](const void* r, int64_t c) {
+        return BF16ToF32(static_cast<const uint16_t*>(r)[c]);
+      });
+    case DType::kQ4_0:
+      return DotQ4_0(reinterpret_cast<const BlockQ4_0*>(row), p.q8_qs + t * p.cols,
+                     p.q8_d + t * nb32, nb32);
+    case DType::kQ8_0:
+      return DotQ8_0(reinterpret_cast<const BlockQ8_0*>(row), p.q8_qs + t * p.cols,
+                     p.q8_d + t * nb32, nb32);
+    case DType::kQ4_K:
+      return DotQ4_K(reinterpret_cast<const BlockQ4_K*>(row), p.q8k + t * nbk, nbk);
+    case DType::kQ6_K:
+      return DotQ6_K(reinterpret_cast<const BlockQ6_K*>(row), p.q8k + t * nbk, nbk);
+  }
+  return 0.0f;
+}
+
+}  // namespace
+
+int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa) {
+  if (weight_type == DType::kQ4_0) return -8;
+  if (weight_type == DType::kQ8_0 && isa == Isa::kAvx512) return -128;
+  return 0;
+}
+
+void QuantizeQ8_0ActsScalar(const float* x, int64_t cols, int8_t* qs, float* d, int32_t* bias,
+                            int32_t bias_multiplier) {
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    int32_t sum;
+    d[b] = QuantizeSymmetric(x + 32 * b, 32, qs + 32 * b, &sum);
+    bias[b] = bias_multiplier * sum;
+  }
+}
+
+void QuantizeQ8_KActsScalar(const float* x, int64_t cols, BlockQ8_K* out) {
+  for (int64_t b = 0; b < cols / kQK_K; ++b, x += kQK_K) {
+    int32_t sum;
+    out[b].d = QuantizeSymmetric(x, kQK_K, out[b].qs, &sum);
+    for (int g = 0; g < 16; ++g) {
+      int32_t s = 0;
+      for (int l = 0; l < 16; ++l) s += out[b].qs[16 * g + l];
+      out[b].bsums[g] = static_cast<int16_t>(s);
+    }
+  }
+}
+
+void MatMulRowsScalar(const Problem& p, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* row = p.w + r * p.row_bytes;
+    for (int64_t t = 0; t < p.n_tokens; ++t) p.y[t * p.rows + r] = DotRow(p, row, t);
+  }
+}
+
+}  // namespace matmul_detail
+
+namespace {
+
+using matmul_detail::ActivationFormat;
+using matmul_detail::Problem;
+
+Isa ResolveMatMulIsa(Isa isa) {
+  const Isa best = BestIsa();
+  if (isa == Isa::kBest) return best;
+  return static_cast<int>(isa) > static_cast<int>(best) ? best : isa;
+}
+
+ActivationFormat FormatFor(DType t, Isa isa) {
+  switch (t) {
+    case DType::kQ4_0: case DType::kQ8_0: return ActivationFormat::kQ8_0;
+    case DType::kQ4_K: case DType::kQ6_K: return ActivationFormat::kQ8_K;
+    case DType::kBF16: return isa == Isa::kAvx512 ? ActivationFormat::kBf16 : ActivationFormat::kF32;
+    default: return ActivationFormat::kF32;
+  }
+}
+
+// Per-thread scratch for prepared activations: grows to the largest call seen, never shrinks,
+// so steady-state calls allocate nothing.
+uint8_t* Scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buffer;
+  if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+  const auto addr = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - addr % 64) % 64);
+}
+
+size_t RoundUp64(size_t n) { return (n + 63) / 64 * 64; }
+
+// Prepares token rows [t0, t1) into the buffers `p` points at.
+void PrepareTokens(const Problem& p, const float* x, Isa isa, int64_t t0, int64_t t1) {
+  namespace md = matmul_detail;
+  const int64_t cols = p.cols, nb32 = cols / 32, nbk = cols / kQK_K;
+  const int32_t bias_mul = md::Q8_0BiasMultiplier(p.type, isa);
+  for (int64_t t = t0; t < t1; ++t) {
+    const float* xt = x + t * cols;
+    switch (FormatFor(p.type, isa)) {
+      case ActivationFormat::kF32: break;
+      case ActivationFormat::kBf16:
+        md::ConvertBf16ActsAvx512(xt, cols, const_cast<uint16_t*>(p.x_bf16 + t * p.bf16_stride));
+        break;
+      case ActivationFormat::kQ8_0: {
+        auto* qs = const_cast<int8_t*>(p.q8_qs + t * cols);
+        auto* d = const_cast<float*>(p.q8_d + t * nb32);
+        auto* bias = const_cast<int32_t*>(p.q8_bias + t * nb32);
+        if (isa == Isa::kAvx512) md::QuantizeQ8_0ActsAvx512(xt, cols, qs, d, bias, bias_mul);
+        else if (isa == Isa::kAvx2) md::QuantizeQ8_0ActsAvx2(xt, cols, qs, d, bias, bias_mul);
+        else md::QuantizeQ8_0ActsScalar(xt, cols, qs, d, bias, bias_mul);
+        break;
+      }
+      case ActivationFormat::kQ8_K: {
+        auto* out = const_cast<BlockQ8_K*>(p.q8k + t * nbk);
+        if (isa == Isa::kAvx512) md::QuantizeQ8_KActsAvx512(xt, cols, out);
+        else if (isa == Isa::kAvx2) md::QuantizeQ8_KActsAvx2(xt, cols, out);
+        else md::QuantizeQ8_KActsScalar(xt, cols, out);
+        break;
+      }
+    }
+  }
+}
+
+// Points `p` at scratch buffers sized for its activation format.
+void LayOutActivations(Problem* p, const float* x, Isa isa) {
+  const auto n = static_cast<size_t>(p->n_tokens);
+  const auto cols = static_cast<size_t>(p->cols);
+  p->x = x;
+  switch (FormatFor(p->type, isa)) {
+    case ActivationFormat::kF32: return;
+    case ActivationFormat::kBf16: {
+      p->bf16_stride = (p->cols + matmul_detail::kBf16Align - 1) / matmul_detail::kBf16Align *
+                       matmul_detail::kBf16Align;
+      p->x_bf16 = reinterpret_cast<const uint16_t*>(Scratch(n * p->bf16_stride * 2));
+      return;
+    }
+    case ActivationFormat::kQ8_0: {
+      const size_t qs_bytes = RoundUp64(n * cols), d_bytes = RoundUp64(n * (cols / 32) * 4);
+      uint8_t* base = Scratch(qs_bytes + 2 * d_bytes);
+      p->q8_qs = reinterpret_cast<const int8_t*>(base);
+      p->q8_d = reinterpret_cast<const float*>(base + qs_bytes);
+      p->q8_bias = reinterpret_cast<const int32_t*>(base + qs_bytes + d_bytes);
+      return;
+    }
+    case ActivationFormat::kQ8_K:
+      p->q8k = reinterpret_cast<const BlockQ8_K*>(Scratch(n * (cols / kQK_K) * sizeof(BlockQ8_K)));
+      return;
+  }
+}
+
+// [begin, end) of `n` items for thread ith of nth, in whole multiples of `grain`.
+std::pair<int64_t, int64_t> Split(int64_t n, int64_t grain, int ith, int nth) {
+  const int64_t chunks = (n + grain - 1) / grain;
+  const int64_t begin = std::min(n, chunks * ith / nth * grain);
+  const int64_t end = std::min(n, chunks * (ith + 1) / nth * grain);
+  return {begin, end};
+}
+
+}  // namespace
+
+void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,
+            Isa isa) {
+  if (w.rows <= 0 || n_tokens <= 0) return;
+  if (w.cols <= 0) {
+    std::fill(y, y + n_tokens * w.rows, 0.0f);
+    return;
+  }
+  isa = ResolveMatMulIsa(isa);
+  Problem p;
+  p.type = w.type;
+  p.w = static_cast<const uint8_t*>(w.data);
+  p.rows = w.rows;
+  p.cols = w.cols;
+  p.row_bytes = DTypeRowBytes(w.type, w.cols);
+  p.n_tokens = n_tokens;
+  p.y = y;
+  LayOutActivations(&p, x, isa);
+
+  const int nth = pool != nullptr ? pool->size() : 1;
+  // Small calls are not worth waking the pool for.
+  const bool parallel = nth > 1 && w.rows * w.cols * n_tokens >= (int64_t{1} << 16);
+  if (parallel && n_tokens >= 8 && FormatFor(w.type, isa) != ActivationFormat::kF32) {
+    pool->Run([&](int ith, int nth_) {
+      const auto [t0, t1] = Split(n_tokens, 1, ith, nth_);
+      PrepareTokens(p, x, isa, t0, t1);
+    });
+  } else {
+    PrepareTokens(p, x, isa, 0, n_tokens);
+  }
+
+  void (*rows_fn)(const Problem&, int64_t, int64_t) = matmul_detail::MatMulRowsScalar;
+  if (isa == Isa::kAvx512) rows_fn = matmul_detail::MatMulRowsAvx512;
+  if (isa == Isa::kAvx2) rows_fn = matmul_detail::MatMulRowsAvx2;
+  if (!parallel) {
+    rows_fn(p, 0, w.rows);
+    return;
+  }
+  constexpr int64_t kRowGrain = 16;  // a multiple of every kernel's row tile
+  pool->Run([&](int ith, int nth_) {
+    const auto [r0, r1] = Split(w.rows, kRowGrain, ith, nth_);
+    if (r0 < r1) rows_fn(p, r0, r1);
+  });
+}
+
+}  // namespace mint::kernels

@@ -1,0 +1,376 @@
+// Row (de)quantization of the GGUF block formats: scalar, bit-exact with ggml.
+//
+// The quantizers re-implement ggml's reference algorithms (quantize_row_*_ref, with
+// make_qkx2_quants for Q4_K and make_qx_quants for Q6_K) step for step, in the same float
+// operation order, so a file Mint writes decodes in llama.cpp to the values Mint computed.
+// Rounding matters for bit-exactness and differs between formats, as it does in ggml:
+//   Q8_0 uses roundf (ties away from zero), Q4_0 truncates x + 8.5, the K-quants use
+//   NearestInt (the float magic-number trick: ties to even).
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/kernels.h"
+#include "kernels/quant_formats.h"
+
+namespace mint::kernels {
+namespace {
+
+constexpr float kGroupMaxEps = 1e-15f;  // ggml's GROUP_MAX_EPS: a group below this is all zero
+
+// ggml's nearest_int: round to nearest, ties to even, for |x| <= 2^22.
+int NearestInt(float x) {
+  const float shifted = x + 12582912.0f;  // 1.5 * 2^23
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof(bits));
+  return (bits & 0x007FFFFF) - 0x00400000;
+}
+
+// ---- Dequantization -------------------------------------------------------------------------
+
+void DequantizeQ4_0(const BlockQ4_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += kQK4_0) {
+    const float d = F16ToF32(b[i].d);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      y[j] = d * static_cast<float>((b[i].qs[j] & 0xF) - 8);
+      y[j + kQK4_0 / 2] = d * static_cast<float>((b[i].qs[j] >> 4) - 8);
+    }
+  }
+}
+
+void DequantizeQ8_0(const BlockQ8_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += kQK8_0) {
+    const float d = F16ToF32(b[i].d);
+    for (int j = 0; j < kQK8_0; ++j) y[j] = d * static_cast<float>(b[i].qs[j]);
+  }
+}
+
+void DequantizeQ4_K(const BlockQ4_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = F16ToF32(b[i].d);
+    const float dmin = F16ToF32(b[i].dmin);
+    const uint8_t* q = b[i].qs;
+    for (int chunk = 0; chunk < 4; ++chunk, q += 32, y += 64) {
+      uint8_t sc, m;
+      UnpackQ4KScale(b[i].scales, 2 * chunk, &sc, &m);
+      const float d_lo = d * sc, m_lo = dmin * m;
+      UnpackQ4KScale(b[i].scales, 2 * chunk + 1, &sc, &m);
+      const float d_hi = d * sc, m_hi = dmin * m;
+      for (int l = 0; l < 32; ++l) y[l] = d_lo * static_cast<float>(q[l] & 0xF) - m_lo;
+      for (int l = 0; l < 32; ++l) y[l + 32] = d_hi * static_cast<float>(q[l] >> 4) - m_hi;
+    }
+  }
+}
+
+void DequantizeQ6_K(const BlockQ6_K* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = F16ToF32(b[i].d);
+    const uint8_t* ql = b[i].ql;
+    const uint8_t* qh = b[i].qh;
+    const int8_t* sc = b[i].scales;
+    for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
+      for (int l = 0; l < 32; ++l) {
+        const int s = l / 16;
+        const int q1 = ((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32;
+        y[l] = d * static_cast<float>(sc[s]) * static_cast<float>(q1);
+        y[l + 32] = d * static_cast<float>(sc[s + 2]) * static_cast<float>(q2);
+        y[l + 64] = d * static_cast<float>(sc[s + 4]) * static_cast<float>(q3);
+        y[l + 96] = d * static_cast<float>(sc[s + 6]) * static_cast<float>(q4);
+      }
+    }
+  }
+}
+
+// ---- Quantization: Q4_0 and Q8_0 --------------------------------------------------------------
+
+void QuantizeQ4_0(const float* x, BlockQ4_0* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += kQK4_0) {
+    // The value of largest magnitude, with its sign, maps to -8 (the one-sided end of [-8, 7]).
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < kQK4_0; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -8;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b[i].d = F32ToF16(d);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      const float x0 = x[j] * id;
+      const float x1 = x[j + kQK4_0 / 2] * id;
+      const uint8_t q0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 8.5f))));
+      const uint8_t q1 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 8.5f))));
+      b[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+void QuantizeQ8_0(const float* x, BlockQ8_0* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += kQK8_0) {
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b[i].d = F32ToF16(d);
+    for (int j = 0; j < kQK8_0; ++j) b[i].qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+  }
+}
+
+// ---- Quantization: Q4_K ---------------------------------------------------------------------
+
+// ggml's make_qkx2_quants: fits x ~ scale * L - min (L in [0, nmax], min >= 0) minimising the
+// weighted squared error, trying the plain max/min fit and nstep + 1 perturbed inverse scales,
+// each refined by weighted least squares. Returns scale; *min_out receives min.
+float FitScaleMin(int n, int nmax, const float* x, const float* w, uint8_t* L, float* min_out,
+                  uint8_t* L_try, float rmin, float rdelta, int nstep) {
+  float min = x[0], max = x[0];
+  float sum_w = w[0], sum_x = w[0] * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    sum_w += w[i];
+    sum_x += w[i] * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *min_out = -min;
+    return 0.0f;
+  }
+  float iscale = nmax / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    L[i] = static_cast<uint8_t>(std::clamp(NearestInt(iscale * (x[i] - min)), 0, nmax));
+    const float diff = scale * L[i] + min - x[i];
+    best_error += w[i] * (diff * diff);
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * is + nmax) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::clamp(NearestInt(iscale * (x[i] - min)), 0, nmax);
+      L_try[i] = static_cast<uint8_t>(l);
+      sum_l += w[i] * l;
+      sum_l2 += w[i] * l * l;
+      sum_xl += w[i] * l * x[i];
+    }
+    const float det = sum_w * sum_l2 - sum_l * sum_l;
+    if (det <= 0) continue;
+    float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+    float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+    if (this_min > 0) {
+      this_min = 0;
+      this_scale = sum_xl / sum_l2;
+    }
+    float error = 0;
+    for (int i = 0; i < n; ++i) {
+      const float diff = this_scale * L_try[i] + this_min - x[i];
+      error += w[i] * (diff * diff);
+    }
+    if (error < best_error) {
+      std::memcpy(L, L_try, static_cast<size_t>(n));
+      best_error = error;
+      scale = this_scale;
+      min = this_min;
+    }
+  }
+  *min_out = -min;
+  return scale;
+}
+
+void QuantizeQ4_K(const float* x, BlockQ4_K* b, int64_t nb) {
+  uint8_t L[kQK_K], L_try[32];
+  float weights[32], mins[8], scales[8];
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+      const float* xs = x + 32 * j;
+      float sum_x2 = 0;
+      for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
+      const float av_x = std::sqrt(sum_x2 / 32);
+      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
+      scales[j] = FitScaleMin(32, 15, xs, weights, L + 32 * j, &mins[j], L_try, -1.0f, 0.1f, 20);
+      max_scale = std::max(max_scale, scales[j]);
+      max_min = std::max(max_min, mins[j]);
+    }
+    // Scales and mins are themselves quantized to 6 bits against the block maxima.
+    const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+    const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    std::memset(b[i].scales, 0, sizeof(b[i].scales));
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t ls = std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_scale * scales[j])));
+      const uint8_t lm = std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_min * mins[j])));
+      if (j < 4) {
+        b[i].scales[j] = ls;
+        b[i].scales[j + 4] = lm;
+      } else {
+        b[i].scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+        b[i].scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+        b[i].scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+      }
+    }
+    b[i].d = F32ToF16(max_scale / 63.0f);
+    b[i].dmin = F32ToF16(max_min / 63.0f);
+    // Re-quantize the values against the scales as stored.
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      UnpackQ4KScale(b[i].scales, j, &sc, &m);
+      const float d = F16ToF32(b[i].d) * sc;
+      if (d == 0.0f) continue;
+      const float dm = F16ToF32(b[i].dmin) * m;
+      for (int l = 0; l < 32; ++l) {
+        L[32 * j + l] = static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, 15));
+      }
+    }
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      for (int l = 0; l < 32; ++l) {
+        b[i].qs[32 * chunk + l] =
+            static_cast<uint8_t>(L[64 * chunk + l] | (L[64 * chunk + 32 + l] << 4));
+      }
+    }
+  }
+}
+
+// ---- Quantization: Q6_K ---------------------------------------------------------------------
+
+// ggml's make_qx_quants with rmse_type 1 (weights x^2): fits x ~ scale * (L - nmax) with
+// L - nmax in [-nmax, nmax - 1], starting from the max-magnitude fit and trying 18 perturbed
+// inverse scales, keeping the one with the best weighted least-squares objective.
+float FitSymmetricScale(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.0f;
+  }
+  auto quant = [&](float iscale, int i) { return std::clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1); };
+  float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = quant(iscale, i);
+    L[i] = static_cast<int8_t>(l + nmax);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(nmax + 0.1f * is) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = quant(iscale, i);
+      const float w = x[i] * x[i];
+      sumlx += w * x[i] * l;
+      suml2 += w * l * l;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(quant(iscale, i) + nmax);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+void QuantizeQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
+  int8_t L[kQK_K];
+  float scales[16];
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float max_scale = 0, max_abs_scale = 0;
+    for (int g = 0; g < 16; ++g) {
+      scales[g] = FitSymmetricScale(16, 32, x + 16 * g, L + 16 * g);
+      if (std::fabs(scales[g]) > max_abs_scale) {
+        max_abs_scale = std::fabs(scales[g]);
+        max_scale = scales[g];
+      }
+    }
+    std::memset(&b[i], 0, sizeof(b[i]));
+    if (max_abs_scale < kGroupMaxEps) continue;  // all zero (d = +0)
+    const float iscale = -128.0f / max_scale;
+    b[i].d = F32ToF16(1 / iscale);
+    for (int g = 0; g < 16; ++g) {
+      b[i].scales[g] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[g])));
+    }
+    for (int g = 0; g < 16; ++g) {
+      const float d = F16ToF32(b[i].d) * b[i].scales[g];
+      if (d == 0.0f) continue;
+      for (int l = 0; l < 16; ++l) {
+        L[16 * g + l] = static_cast<int8_t>(std::clamp(NearestInt(x[16 * g + l] / d), -32, 31) + 32);
+      }
+    }
+    for (int half = 0; half < 2; ++half) {
+      const int8_t* Lh = L + 128 * half;
+      uint8_t* ql = b[i].ql + 64 * half;
+      uint8_t* qh = b[i].qh + 32 * half;
+      for (int l = 0; l < 32; ++l) {
+        const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
+        ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
+        ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
+        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
+  assert(n % DTypeBlockElements(t) == 0);
+  const int64_t nb = n / DTypeBlockElements(t);
+  switch (t) {
+    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::kF16: {
+      const auto* h = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
+      return;
+    }
+    case DType::kBF16: {
+      const auto* h = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(h[i]);
+      return;
+    }
+    case DType::kQ4_0: return DequantizeQ4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
+    case DType::kQ8_0: return DequantizeQ8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
+    case DType::kQ4_K: return DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, nb);
+    case DType::kQ6_K: return DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, nb);
+  }
+}
+
+void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
+  assert(n % DTypeBlockElements(t) == 0);
+  const int64_t nb = n / DTypeBlockElements(t);
+  switch (t) {
+    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::kF16: {
+      auto* h = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) h[i] = F32ToF16(src[i]);
+      return;
+    }
+    case DType::kBF16: {
+      auto* h = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) h[i] = F32ToBF16(src[i]);
+      return;
+    }
+    case DType::kQ4_0: return QuantizeQ4_0(src, static_cast<BlockQ4_0*>(dst), nb);
+    case DType::kQ8_0: return QuantizeQ8_0(src, static_cast<BlockQ8_0*>(dst), nb);
+    case DType::kQ4_K: return QuantizeQ4_K(src, static_cast<BlockQ4_K*>(dst), nb);
+    case DType::kQ6_K: return QuantizeQ6_K(src, static_cast<BlockQ6_K*>(dst), nb);
+  }
+}
+
+}  // namespace mint::kernels

@@ -1,0 +1,83 @@
+// GGUF block layouts, bit-exact with ggml (ggml-common.h), plus Q8_K, the activation format the
+// K-quant dot products use.
+//
+// A row of n elements of a block type is n / kBlockElements consecutive blocks. Halves (ggml_half)
+// are stored as raw uint16_t IEEE binary16 bits; all fields are little-endian as on x86.
+//
+// Thread-safety: plain data.
+#pragma once
+
+#include <cstdint>
+
+namespace mint::kernels {
+
+inline constexpr int kQK4_0 = 32;
+inline constexpr int kQK8_0 = 32;
+inline constexpr int kQK_K = 256;  // K-quant super-block
+inline constexpr int kKScaleBytes = 12;
+
+// y[j] = d * (q[j] - 8); value j < 16 is the low nibble of qs[j], value j + 16 the high nibble.
+struct BlockQ4_0 {
+  uint16_t d;
+  uint8_t qs[kQK4_0 / 2];
+};
+
+// y[j] = d * qs[j].
+struct BlockQ8_0 {
+  uint16_t d;
+  int8_t qs[kQK8_0];
+};
+
+// 8 sub-blocks of 32: y = d * sc[j] * q - dmin * m[j] with 6-bit sc/m packed in `scales`
+// (see UnpackQ4KScales), 4-bit q. Chunk c (64 values) lives in qs[32c, 32c + 32): values
+// 64c + l are low nibbles, 64c + 32 + l high nibbles.
+struct BlockQ4_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[kKScaleBytes];
+  uint8_t qs[kQK_K / 2];
+};
+
+// 16 sub-blocks of 16: y = d * scales[j] * (q - 32), q 6-bit: low 4 bits in ql, high 2 in qh.
+// Each half (128 values) uses 64 bytes of ql, 32 of qh and 8 scales; for l in [0, 32):
+//   value l      = ql[l]      & 15 | (qh[l] >> 0 & 3) << 4
+//   value l + 32 = ql[l + 32] & 15 | (qh[l] >> 2 & 3) << 4
+//   value l + 64 = ql[l]      >> 4 | (qh[l] >> 4 & 3) << 4
+//   value l + 96 = ql[l + 32] >> 4 | (qh[l] >> 6 & 3) << 4
+struct BlockQ6_K {
+  uint8_t ql[kQK_K / 2];
+  uint8_t qh[kQK_K / 4];
+  int8_t scales[kQK_K / 16];
+  uint16_t d;
+};
+
+// Activations for K-quant dot products: y[j] = d * qs[j]; bsums[g] = sum of qs[16g, 16g + 16).
+struct BlockQ8_K {
+  float d;
+  int8_t qs[kQK_K];
+  int16_t bsums[kQK_K / 16];
+};
+
+static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block is 18 bytes per 32 values");
+static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block is 34 bytes per 32 values");
+static_assert(sizeof(BlockQ4_K) == 144, "Q4_K block is 144 bytes per 256 values");
+static_assert(sizeof(BlockQ6_K) == 210, "Q6_K block is 210 bytes per 256 values");
+static_assert(sizeof(BlockQ8_K) == 292, "Q8_K block is 292 bytes per 256 values");
+static_assert(alignof(BlockQ4_0) == 2 && alignof(BlockQ8_0) == 2 && alignof(BlockQ4_K) == 2 &&
+                  alignof(BlockQ6_K) == 2,
+              "weight blocks must pack with no padding between them");
+
+// The 6-bit scale sc[j] and min m[j] of sub-block j in [0, 8) of a Q4_K block (ggml's
+// get_scale_min_k4): j < 4 live in the low 6 bits of bytes j and j + 4; j >= 4 take their low
+// 4 bits from byte j + 4 and their high 2 bits from the top bits of bytes j - 4 and j.
+inline void UnpackQ4KScale(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *m = s[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
+
+}  // namespace mint::kernels

@@ -1,0 +1,165 @@
+// MatMul parity harness: every available Isa of every weight type against the scalar reference,
+// and the scalar reference against a double-precision product of the dequantized weights.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "parity.h"
+
+namespace mint::kernels {
+namespace {
+
+const DType kAllTypes[] = {DType::kF32, DType::kF16,  DType::kBF16, DType::kQ8_0,
+                           DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+
+bool IsQuantized(DType t) { return DTypeBlockElements(t) > 1; }
+
+struct Weights {
+  DType type;
+  int64_t rows, cols;
+  std::vector<uint8_t> bytes;
+  std::vector<float> dequantized;  // rows x cols
+
+  WeightView View() const { return {type, bytes.data(), rows, cols}; }
+};
+
+Weights MakeWeights(DType t, int64_t rows, int64_t cols, uint64_t seed) {
+  Weights w{t, rows, cols, {}, {}};
+  const int64_t row_bytes = DTypeRowBytes(t, cols);
+  w.bytes.resize(static_cast<size_t>(rows * row_bytes));
+  w.dequantized.resize(static_cast<size_t>(rows * cols));
+  const std::vector<float> src = parity::RandomVector(static_cast<size_t>(rows * cols), seed, 0.05f);
+  for (int64_t r = 0; r < rows; ++r) {
+    QuantizeRow(t, src.data() + r * cols, w.bytes.data() + r * row_bytes, cols);
+    DequantizeRow(t, w.bytes.data() + r * row_bytes, w.dequantized.data() + r * cols, cols);
+  }
+  return w;
+}
+
+std::vector<float> RunMatMul(const Weights& w, const std::vector<float>& x, int64_t n_tokens, Isa isa,
+                       ThreadPool* pool) {
+  std::vector<float> y(static_cast<size_t>(n_tokens * w.rows), NAN);
+  MatMul(w.View(), x.data(), n_tokens, y.data(), pool, isa);
+  return y;
+}
+
+std::vector<float> DoubleReference(const Weights& w, const std::vector<float>& x, int64_t n_tokens) {
+  std::vector<float> y(static_cast<size_t>(n_tokens * w.rows));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < w.rows; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        sum += static_cast<double>(w.dequantized[r * w.cols + c]) * x[t * w.cols + c];
+      }
+      y[t * w.rows + r] = static_cast<float>(sum);
+    }
+  }
+  return y;
+}
+
+// Bounds. SIMD vs scalar: quantized types read the same quantized activations, so only float
+// summation order differs; AVX-512 BF16 rounds the activations to bf16 (relative 2^-9 per
+// product), which the scalar reference does not. Scalar vs double: the activation quantization
+// error (8-bit, per 32 or 256 values) dominates for quantized types.
+double SimdBound(DType t, Isa isa) {
+  if (t == DType::kBF16 && isa == Isa::kAvx512) return 2e-5;
+  return IsQuantized(t) ? 1e-9 : 1e-9;
+}
+
+// Per call, a few outputs can have a small norm by chance, so the per-call bound is loose (it
+// still catches a wrong scale or sign, NMSE ~1); the bound over all calls of a type is tight.
+double ReferenceBoundPerCall(DType t) { return IsQuantized(t) ? 5e-3 : 1e-12; }
+double ReferenceBoundOverall(DType t) {
+  switch (t) {
+    case DType::kQ8_0: case DType::kQ4_0: return 1e-4;  // Q8_0 activations, 32 per scale
+    case DType::kQ4_K: case DType::kQ6_K: return 2e-4;  // Q8_K activations, 256 per scale
+    default: return 1e-12;
+  }
+}
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+std::vector<Shape> ShapesFor(DType t) {
+  std::vector<Shape> shapes = {{1, 256}, {37, 512}, {70, 256}, {19, 768}};
+  if (DTypeBlockElements(t) <= 32) shapes.push_back({23, 96});
+  if (DTypeBlockElements(t) <= 32) shapes.push_back({16, 32});
+  if (!IsQuantized(t)) shapes.push_back({9, 45});  // float types take any cols
+  return shapes;
+}
+
+class MatMulParity : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatMulParity, EveryIsaMatchesScalar) {
+  const DType t = GetParam();
+  ThreadPool pool1(1), pool3(3);
+  double worst_simd = 0, ref_num = 0, ref_den = 0;
+  uint64_t seed = 100;
+  for (const Shape& s : ShapesFor(t)) {
+    const Weights w = MakeWeights(t, s.rows, s.cols, ++seed);
+    for (int64_t n_tokens : {1, 2, 3, 7, 16, 33}) {
+      const std::vector<float> x = parity::RandomVector(static_cast<size_t>(n_tokens * s.cols), ++seed);
+      const std::vector<float> ref = RunMatMul(w, x, n_tokens, Isa::kScalar, nullptr);
+      const std::vector<float> exact = DoubleReference(w, x, n_tokens);
+      EXPECT_LE(parity::Nmse(exact.data(), ref.data(), ref.size()), ReferenceBoundPerCall(t))
+          << s.rows << "x" << s.cols << " tokens " << n_tokens;
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ref_num += (static_cast<double>(ref[i]) - exact[i]) * (static_cast<double>(ref[i]) - exact[i]);
+        ref_den += static_cast<double>(exact[i]) * exact[i];
+      }
+      for (Isa isa : AvailableIsas()) {
+        const std::vector<float> y1 = RunMatMul(w, x, n_tokens, isa, &pool1);
+        const std::vector<float> y3 = RunMatMul(w, x, n_tokens, isa, &pool3);
+        const double err = parity::Nmse(ref.data(), y1.data(), ref.size());
+        worst_simd = std::max(worst_simd, err);
+        EXPECT_LE(err, SimdBound(t, isa))
+            << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens " << n_tokens;
+        // Each output is computed by one thread in a fixed order: thread count never changes it.
+        EXPECT_EQ(y1, y3) << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens " << n_tokens;
+      }
+    }
+  }
+  const double ref_nmse = ref_num / ref_den;
+  EXPECT_LE(ref_nmse, ReferenceBoundOverall(t));
+  std::printf("[          ] %-5s NMSE: simd vs scalar (worst call) %.3g, scalar vs double (all) %.3g\n",
+              DTypeName(t), worst_simd, ref_nmse);
+}
+
+// Zero activation blocks, zero weight rows and large magnitudes must not produce NaN or bias.
+TEST_P(MatMulParity, ZerosAndLargeValues) {
+  const DType t = GetParam();
+  const int64_t rows = 9, cols = 512, n_tokens = 5;
+  Weights w = MakeWeights(t, rows, cols, 5);
+  std::vector<float> x = parity::RandomVector(static_cast<size_t>(n_tokens * cols), 6, 1000.0f);
+  for (int64_t c = 0; c < cols; ++c) x[c] = 0;              // token 0 all zero
+  for (int64_t c = 0; c < 256; ++c) x[2 * cols + c] = 0;    // half of token 2 zero
+  const std::vector<float> ref = RunMatMul(w, x, n_tokens, Isa::kScalar, nullptr);
+  for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(ref[r], 0.0f);
+  for (Isa isa : AvailableIsas()) {
+    const std::vector<float> y = RunMatMul(w, x, n_tokens, isa, nullptr);
+    for (float v : y) ASSERT_TRUE(std::isfinite(v)) << IsaName(isa);
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y[r], 0.0f) << IsaName(isa);
+    EXPECT_LE(parity::Nmse(ref.data(), y.data(), ref.size()), SimdBound(t, isa)) << IsaName(isa);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulParity, ::testing::ValuesIn(kAllTypes),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(DTypeName(info.param));
+                         });
+
+TEST(MatMulTest, ZeroColsGivesZeros) {
+  std::vector<float> y(6, 1.0f);
+  const float x = 0;
+  MatMul({DType::kF32, &x, 3, 0}, &x, 2, y.data(), nullptr);
+  for (float v : y) EXPECT_EQ(v, 0.0f);
+}
+
+}  // namespace
+}  // namespace mint::kernels
