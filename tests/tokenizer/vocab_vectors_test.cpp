@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mint::tokenizer {
@@ -186,6 +187,46 @@ TEST(HfTokenizer, TinyStoriesByteFallbackRoundTrip) {
   auto unk = tok->Encode("a\tb 🦙", false, false);
   ASSERT_TRUE(unk.ok());
   EXPECT_NE(std::find(unk->begin(), unk->end(), 0), unk->end());
+}
+
+// llama.cpp's vocab-only GGUFs against their own vectors.
+class GgufVectors : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GgufVectors, MatchLlamaCppVectors) {
+  const std::string vocab = GetParam();
+  const std::string path = SharedPath("tokenizers/llama-cpp-vocab/ggml-vocab-" + vocab + ".gguf");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
+  auto file = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  CheckVectors(**tok, vocab, /*lossless=*/true);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVocabs, GgufVectors,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "deepseek-coder",
+                                           "deepseek-llm", "falcon", "mpt", "starcoder",
+                                           "refact"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(GgufVocab, OthersLoad) {
+  for (const char* vocab : {"baichuan", "gpt-neox"}) {
+    const std::string path =
+        SharedPath(std::string("tokenizers/llama-cpp-vocab/ggml-vocab-") + vocab + ".gguf");
+    if (!std::filesystem::exists(path)) continue;
+    auto tok = Tokenizer::Load(path);
+    ASSERT_TRUE(tok.ok()) << vocab << ": " << tok.status().ToString();
+    auto ids = (*tok)->Encode("Hello world, 123!", true, false);
+    ASSERT_TRUE(ids.ok());
+    EXPECT_FALSE(ids->empty());
+    EXPECT_EQ((*tok)->Decode(*ids, /*skip_special=*/true), "Hello world, 123!") << vocab;
+  }
 }
 
 }  // namespace
