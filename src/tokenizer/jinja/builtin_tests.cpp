@@ -70,7 +70,7 @@ const std::unordered_map<std::string, TestFn>& Tests() {
       {"float", kind_is({K::kFloat})},
       {"boolean", kind_is({K::kBool})},
       {"mapping", kind_is({K::kDict})},
-      {"iterable", kind_is({K::kString, K::kList, K::kTuple, K::kDict, K::kUndefined})},
+      {"iterable", kind_is({K::kString, K::kList, K::kTuple, K::kDict, K::kUndefined, K::kGenerator})},
       {"sequence", kind_is({K::kString, K::kList, K::kTuple, K::kDict})},
       {"callable", kind_is({K::kCallable})},
       {"true", [](Interpreter&, const Value& in, CallArgs&) -> Result<bool> { return in.is_bool() && in.as_bool(); }},

@@ -132,7 +132,7 @@ Result<Value> Unique(Interpreter&, const Value& in, CallArgs& a) {
     seen.push_back(std::move(key));
     out.push_back(std::move(v));
   }
-  return Value::MakeList(std::move(out));
+  return Value::MakeGenerator(std::move(out));
 }
 
 Result<Value> Join(Interpreter&, const Value& in, CallArgs& a) {
@@ -215,6 +215,7 @@ Result<Value> ToFloatFilter(Interpreter&, const Value& in, CallArgs& a) {
 }
 
 Result<Value> MapFilter(Interpreter& interp, const Value& in, CallArgs& a) {
+  if (!in.Truthy()) return Value::MakeGenerator({});  // jinja2: `if value:`
   MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
   List out;
   if (const Value* attr = a.Kwarg("attribute")) {
@@ -224,7 +225,7 @@ Result<Value> MapFilter(Interpreter& interp, const Value& in, CallArgs& a) {
       if (r.is_undefined() && def != nullptr) r = *def;
       out.push_back(std::move(r));
     }
-    return Value::MakeList(std::move(out));
+    return Value::MakeGenerator(std::move(out));
   }
   if (a.positional.empty() || !a.positional[0].is_string()) {
     return Status::InvalidArgument("map requires a filter name or attribute=");
@@ -238,12 +239,13 @@ Result<Value> MapFilter(Interpreter& interp, const Value& in, CallArgs& a) {
     MINT_ASSIGN_OR_RETURN(Value r, ApplyFilter(interp, name, v, rest));
     out.push_back(std::move(r));
   }
-  return Value::MakeList(std::move(out));
+  return Value::MakeGenerator(std::move(out));
 }
 
 // select / reject / selectattr / rejectattr.
 Result<Value> SelectFilter(Interpreter& interp, const Value& in, CallArgs& a, bool keep,
                            bool by_attr) {
+  if (!in.Truthy()) return Value::MakeGenerator({});  // jinja2: `if value:`
   MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
   size_t first = by_attr ? 1 : 0;
   if (by_attr && a.positional.empty()) return Status::InvalidArgument("missing attribute");
@@ -269,7 +271,7 @@ Result<Value> SelectFilter(Interpreter& interp, const Value& in, CallArgs& a, bo
     }
     if (pass == keep) out.push_back(std::move(v));
   }
-  return Value::MakeList(std::move(out));
+  return Value::MakeGenerator(std::move(out));
 }
 
 Result<Value> Batch(Interpreter&, const Value& in, CallArgs& a) {
@@ -291,7 +293,7 @@ Result<Value> Batch(Interpreter&, const Value& in, CallArgs& a) {
     }
     out.push_back(Value::MakeList(std::move(cur)));
   }
-  return Value::MakeList(std::move(out));
+  return Value::MakeGenerator(std::move(out));
 }
 
 Result<Value> ToJsonFilter(Interpreter&, const Value& in, CallArgs& a) {
@@ -323,11 +325,11 @@ Result<Value> ToJsonFilter(Interpreter&, const Value& in, CallArgs& a) {
 }
 
 Result<Value> Items(Interpreter&, const Value& in, CallArgs&) {
-  if (in.is_undefined()) return Value::MakeList();
+  if (in.is_undefined()) return Value::MakeGenerator({});
   if (!in.is_dict()) return Status::InvalidArgument("Can only get item pairs from a mapping.");
   List out;
   for (auto& [k, v] : in.dict().items) out.push_back(Value::MakeTuple({k, v}));
-  return Value::MakeList(std::move(out));
+  return Value::MakeGenerator(std::move(out));
 }
 
 Result<Value> Sum(Interpreter&, const Value& in, CallArgs& a) {
@@ -375,8 +377,17 @@ const std::unordered_map<std::string, FilterFn>& Filters() {
          return in;
        }},
       {"dictsort", DictSort},
-      {"escape", [](Interpreter&, const Value& in, CallArgs&) { return StringOp(in, HtmlEscape); }},
+      {"escape", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
+         if (in.is_markup()) return in;
+         return Value::Markup(HtmlEscape(in.ToString()));
+       }},
       {"first", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
+         if (in.is_generator()) {  // next(iter(gen)) consumes one item
+           if (in.list().empty()) return Value::Undefined("No first item, sequence was empty.");
+           Value v = in.list().front();
+           in.list().erase(in.list().begin());
+           return v;
+         }
          MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
          if (items.empty()) return Value::Undefined("No first item, sequence was empty.");
          return items.front();
@@ -399,6 +410,7 @@ const std::unordered_map<std::string, FilterFn>& Filters() {
       {"items", Items},
       {"join", Join},
       {"last", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
+         if (in.is_generator()) return Status::InvalidArgument("'generator' object is not reversible");
          MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
          if (items.empty()) return Value::Undefined("No last item, sequence was empty.");
          return items.back();
@@ -429,16 +441,22 @@ const std::unordered_map<std::string, FilterFn>& Filters() {
            for (auto it = cps.rbegin(); it != cps.rend(); ++it) out += *it;
            return Value::String(std::move(out));
          }
+         bool was_generator = in.is_generator();
          MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
          std::reverse(items.begin(), items.end());
-         return Value::MakeList(std::move(items));
+         // reversed(seq) is an iterator; a generator falls back to a reversed list.
+         if (was_generator) return Value::MakeList(std::move(items));
+         return Value::MakeGenerator(std::move(items));
        }},
       {"round", Round},
-      {"safe", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> { return Value::String(in.ToString()); }},
+      {"safe", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> { return Value::Markup(in.ToString()); }},
       {"select", [](Interpreter& i, const Value& in, CallArgs& a) { return SelectFilter(i, in, a, true, false); }},
       {"selectattr", [](Interpreter& i, const Value& in, CallArgs& a) { return SelectFilter(i, in, a, true, true); }},
       {"sort", SortFilter},
-      {"string", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> { return Value::String(in.ToString()); }},
+      {"string", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
+         if (in.is_string()) return in;  // soft_str keeps Markup
+         return Value::String(in.ToString());
+       }},
       {"sum", Sum},
       {"title", [](Interpreter&, const Value& in, CallArgs&) { return StringOp(in, JinjaTitle); }},
       {"tojson", ToJsonFilter},

@@ -5,6 +5,7 @@
 
 #include "tokenizer/jinja/builtins.h"
 #include "tokenizer/jinja/interpreter.h"
+#include "tokenizer/jinja/string_util.h"
 #include "tokenizer/jinja/utf8.h"
 
 namespace mint::tokenizer::jinja {
@@ -97,7 +98,13 @@ Result<Value> BinaryOp(std::string_view op, const Value& l, const Value& r) {
   if (r.is_undefined()) return UndefinedError(r);
   if (l.is_number() && r.is_number()) return Arith(op, l, r);
   if (op == "+") {
-    if (l.is_string() && r.is_string()) return Value::String(l.str() + r.str());
+    if (l.is_string() && r.is_string()) {
+      if (l.is_markup() || r.is_markup()) {  // markupsafe escapes the plain operand
+        return Value::Markup((l.is_markup() ? l.str() : HtmlEscape(l.str())) +
+                             (r.is_markup() ? r.str() : HtmlEscape(r.str())));
+      }
+      return Value::String(l.str() + r.str());
+    }
     if (l.kind() == r.kind() && l.is_sequence_like()) {
       List out = l.list();
       out.insert(out.end(), r.list().begin(), r.list().end());
@@ -166,6 +173,17 @@ Result<bool> Contains(const Value& container, const Value& item) {
       return false;
     case Value::Kind::kDict: return container.dict().Find(item) != nullptr;
     case Value::Kind::kUndefined: return false;
+    case Value::Kind::kGenerator: {  // consumes up to the match, as Python does
+      List& rest = container.list();
+      for (size_t i = 0; i < rest.size(); ++i) {
+        if (rest[i].Equals(item)) {
+          rest.erase(rest.begin(), rest.begin() + static_cast<long>(i) + 1);
+          return true;
+        }
+      }
+      rest.clear();
+      return false;
+    }
     default:
       return TypeError(std::string("argument of type '") + container.TypeName() +
                        "' is not iterable");
@@ -311,6 +329,11 @@ Result<List> Iterate(const Value& v) {
       return chars;
     }
     case Value::Kind::kUndefined: return List{};
+    case Value::Kind::kGenerator: {  // one-shot: iterating exhausts it
+      List items = std::move(v.list());
+      v.list().clear();
+      return items;
+    }
     default:
       return TypeError(std::string("'") + v.TypeName() + "' object is not iterable");
   }

@@ -44,6 +44,16 @@ Value Value::String(std::string s) {
   v.s_ = std::move(s);
   return v;
 }
+Value Value::Markup(std::string s) {
+  Value v = String(std::move(s));
+  v.b_ = true;
+  return v;
+}
+Value Value::MakeGenerator(List items) {
+  Value v = MakeList(std::move(items));
+  v.kind_ = Kind::kGenerator;
+  return v;
+}
 Value Value::MakeList(List items) {
   Value v;
   v.kind_ = Kind::kList;
@@ -85,7 +95,8 @@ bool Value::Truthy() const {
     case Kind::kTuple: return !list_->empty();
     case Kind::kDict: return !dict_->items.empty();
     case Kind::kNamespace:
-    case Kind::kCallable: return true;
+    case Kind::kCallable:
+    case Kind::kGenerator: return true;
   }
   return false;
 }
@@ -118,6 +129,7 @@ bool Value::Equals(const Value& o) const {
     }
     case Kind::kNamespace: return dict_ == o.dict_;
     case Kind::kCallable: return fn_ == o.fn_;
+    case Kind::kGenerator: return list_ == o.list_;
     default: return false;
   }
 }
@@ -135,6 +147,7 @@ const char* Value::TypeName() const {
     case Kind::kDict: return "dict";
     case Kind::kNamespace: return "Namespace";
     case Kind::kCallable: return "function";
+    case Kind::kGenerator: return "generator";
   }
   return "object";
 }
@@ -265,6 +278,7 @@ std::string Value::Repr() const {
       return is_namespace() ? "<Namespace " + out + ">" : out;
     }
     case Kind::kCallable: return fn_->Repr();
+    case Kind::kGenerator: return "<generator object>";
   }
   return "";
 }

@@ -27,7 +27,8 @@ using CallablePtr = std::shared_ptr<Callable>;
 class Value {
  public:
   enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kTuple, kDict,
-                    kNamespace, kCallable };
+                    kNamespace, kCallable,
+                    kGenerator };  // a one-shot iterator (what jinja2's select/map/items return)
 
   Value() = default;  // undefined
   static Value Undefined(std::string hint = {});
@@ -36,8 +37,11 @@ class Value {
   static Value Int(int64_t i);
   static Value Float(double f);
   static Value String(std::string s);
+  // A markupsafe.Markup string (from |safe or |escape): `+` with a plain string escapes it.
+  static Value Markup(std::string s);
   static Value MakeList(List items = {});
   static Value MakeTuple(List items = {});
+  static Value MakeGenerator(List items);
   static Value MakeDict();
   static Value MakeNamespace();
   static Value MakeCallable(CallablePtr fn);
@@ -51,6 +55,8 @@ class Value {
   // int, float or bool (Python's bool is an int).
   bool is_number() const { return is_int() || is_float() || is_bool(); }
   bool is_string() const { return kind_ == Kind::kString; }
+  bool is_markup() const { return kind_ == Kind::kString && b_; }
+  bool is_generator() const { return kind_ == Kind::kGenerator; }
   bool is_list() const { return kind_ == Kind::kList; }
   bool is_tuple() const { return kind_ == Kind::kTuple; }
   bool is_sequence_like() const { return is_list() || is_tuple(); }
@@ -62,7 +68,7 @@ class Value {
   int64_t as_int() const { return is_bool() ? (b_ ? 1 : 0) : i_; }
   double as_float() const { return is_float() ? f_ : static_cast<double>(as_int()); }
   const std::string& str() const { return s_; }  // string contents, or undefined hint
-  List& list() const { return *list_; }          // list or tuple
+  List& list() const { return *list_; }          // list, tuple or generator (remaining items)
   const ListPtr& list_ptr() const { return list_; }
   Dict& dict() const { return *dict_; }          // dict or namespace
   const DictPtr& dict_ptr() const { return dict_; }
