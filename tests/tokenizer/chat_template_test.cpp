@@ -34,6 +34,7 @@ struct Scenario {
   json messages;
   json tools;
   bool add_generation_prompt;
+  json extra_context = json::object();
 };
 
 json Tools() {
@@ -71,8 +72,20 @@ std::vector<Scenario> Scenarios() {
   json parts = json::parse(R"([
     {"role": "user", "content": [{"type": "text", "text": "Describe this"},
                                  {"type": "text", "text": " in one word."}]}])");
+  json string_args = tool_done;
+  string_args[2]["content"] = nullptr;
+  string_args[2]["tool_calls"][0]["function"]["arguments"] =
+      R"({"location": "Paris", "unit": "celsius"})";
+  json thinking = json::parse(R"([
+    {"role": "user", "content": "What is 7 * 6?"},
+    {"role": "assistant", "content": "42", "reasoning_content": "7 times 6 is 42."},
+    {"role": "user", "content": "And 6 * 9?"}])");
   return {
       {"system_user", system_user, nullptr, true},
+      {"tools_chat", system_user, Tools(), true},
+      {"tool_calls_string_args", string_args, Tools(), false},
+      {"thinking_off", thinking, nullptr, true, json{{"enable_thinking", false}}},
+      {"thinking_on", thinking, nullptr, true, json{{"enable_thinking", true}}},
       {"multi_turn", multi, nullptr, true},
       {"multi_turn_no_gen", multi_sys, nullptr, false},
       {"tool_calls", tool_done, Tools(), false},
@@ -137,7 +150,7 @@ TEST(ChatTemplateDiffTest, AllTemplatesMatchJinja2) {
       requests.push_back({{"template", t.string()}, {"messages", s.messages}, {"tools", s.tools},
                           {"add_generation_prompt", s.add_generation_prompt},
                           {"bos_token", "<s>"}, {"eos_token", "</s>"},
-                          {"extra_context", json::object()}, {"now", kNow}});
+                          {"extra_context", s.extra_context}, {"now", kNow}});
     }
   }
   json results = RunOracle(requests);
@@ -159,6 +172,7 @@ TEST(ChatTemplateDiffTest, AllTemplatesMatchJinja2) {
       in.bos_token = "<s>";
       in.eos_token = "</s>";
       in.now_unix_seconds = kNow;
+      in.extra_context = s.extra_context;
       Result<std::string> got = parsed.ok() ? (*parsed)->Render(in) : Result<std::string>(parsed.status());
       if (!want["ok"].get<bool>()) {
         ++oracle_errors;
