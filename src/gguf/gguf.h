@@ -82,6 +82,10 @@ struct Value {
   }
 };
 
+// Exact equality: same type, same payload alternative, same items; floats compared bitwise (so a
+// NaN equals an identical NaN).
+bool ValuesEqual(const Value& a, const Value& b);
+
 // Human-readable rendering of a value: strings quoted and escaped (long ones cut), arrays as
 // `[512 strings: "<unk>", "<s>", ...]` showing at most `max_items` items.
 std::string FormatValue(const Value& v, size_t max_items = 8);
@@ -166,11 +170,11 @@ class GgufFile {
 // Builds a GGUF v3 file. Tensors are written in insertion order, each data offset aligned.
 //
 // Setting a key that is already set replaces its value and keeps its original position. Setting
-// `general.alignment` (an unsigned power of two) changes the data alignment; otherwise it is 32
-// and the key is not written. A value SetValue() cannot encode (payload alternative not matching
-// its type, integer out of its type's range, arrays nested deeper than kMaxArrayDepth, array items
-// of another type than elem_type) is not stored; the first such error is kept in status() and
-// returned by WriteFile().
+// `general.alignment` (an integer, nonzero power of two, as the reader requires) changes the data
+// alignment; otherwise it is 32 and the key is not written. A value SetValue() cannot encode
+// (payload alternative not matching its type, integer out of its type's range, arrays nested
+// deeper than kMaxArrayDepth, array items of another type than elem_type) is not stored; the
+// first such error is kept in status() and returned by WriteFile().
 class GgufWriter {
  public:
   GgufWriter();

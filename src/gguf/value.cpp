@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "gguf/format.h"
@@ -172,6 +173,24 @@ Result<std::string> Value::AsString() const {
 }
 
 const Array* Value::AsArray() const { return std::get_if<Array>(&v); }
+
+bool ValuesEqual(const Value& a, const Value& b) {
+  if (a.type != b.type || a.v.index() != b.v.index()) return false;
+  if (const auto* d = std::get_if<double>(&a.v)) {
+    return std::memcmp(d, &std::get<double>(b.v), sizeof(double)) == 0;
+  }
+  if (const auto* u = std::get_if<uint64_t>(&a.v)) return *u == std::get<uint64_t>(b.v);
+  if (const auto* i = std::get_if<int64_t>(&a.v)) return *i == std::get<int64_t>(b.v);
+  if (const auto* t = std::get_if<bool>(&a.v)) return *t == std::get<bool>(b.v);
+  if (const auto* s = std::get_if<std::string>(&a.v)) return *s == std::get<std::string>(b.v);
+  const Array& x = std::get<Array>(a.v);
+  const Array& y = std::get<Array>(b.v);
+  if (x.elem_type != y.elem_type || x.items.size() != y.items.size()) return false;
+  for (size_t i = 0; i < x.items.size(); ++i) {
+    if (!ValuesEqual(x.items[i], y.items[i])) return false;
+  }
+  return true;
+}
 
 std::string FormatValue(const Value& v, size_t max_items) {
   return FormatImpl(v, max_items, kMaxStringShown, /*nested=*/false);

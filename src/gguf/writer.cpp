@@ -177,8 +177,9 @@ void GgufWriter::SetValue(const std::string& key, Value v) {
   Status s = NormalizeValue(&v, /*level=*/0);
   if (s.ok() && key == internal::kAlignmentKey) {
     auto a = v.AsUint();
-    if (!IsUnsignedType(v.type) || !a.ok() || *a == 0 || !std::has_single_bit(*a)) {
-      s = Status::InvalidArgument("must be an unsigned nonzero power of two");
+    const bool integer = IsUnsignedType(v.type) || IsSignedType(v.type);
+    if (!integer || !a.ok() || *a == 0 || !std::has_single_bit(*a)) {
+      s = Status::InvalidArgument("must be an integer that is a nonzero power of two");
     } else {
       alignment_ = *a;
     }
