@@ -36,6 +36,10 @@
 #define MINT_MATMUL_AVX512 0
 #endif
 
+// The register tiles are small fixed-trip loops over rows, tokens and sub-blocks; they must be
+// fully unrolled so the accumulators live in registers (GCC -O2 would keep them in memory).
+#define MINT_UNROLL _Pragma("GCC unroll 16")
+
 namespace mint::kernels::matmul_detail {
 namespace {
 
@@ -123,6 +127,7 @@ void RunTiles(const Problem& p, int64_t row_begin, int64_t row_end, int64_t act_
 // adds their per-lane partial sums (lanes 0-3: values 0-15, lanes 4-7: values 16-31) to *sums.
 inline __m256i Quantize32(const float* x, __m256 id, __m256i* sum_lo, __m256i* sum_hi) {
   __m256i q[4];
+  MINT_UNROLL
   for (int k = 0; k < 4; ++k) {
     const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), id);
     q[k] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -138,6 +143,7 @@ inline __m256i Quantize32(const float* x, __m256 id, __m256i* sum_lo, __m256i* s
 inline float AbsMax(const float* x, int n) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 m = _mm256_setzero_ps();
+  MINT_UNROLL
   for (int k = 0; k < n; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
@@ -162,6 +168,7 @@ void QuantizeQ8_KActsSimd(const float* x, int64_t cols, BlockQ8_K* out) {
     const float amax = AbsMax(x, kQK_K);
     out[b].d = amax / 127.0f;
     const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    MINT_UNROLL
     for (int k = 0; k < 8; ++k) {
       __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs + 32 * k),
@@ -190,97 +197,179 @@ inline Q8_0ActView Q8_0Acts(const Problem& p, int64_t t) {
 // Finishes a tile: y[token j][row i] = sum of acc[i][j]'s lanes.
 template <int NR, int NT>
 inline void StoreTile(const Problem& p, int64_t r, int64_t t, const __m256 (&acc)[NR][NT]) {
+  MINT_UNROLL
   for (int j = 0; j < NT; ++j) {
+    MINT_UNROLL
     for (int i = 0; i < NR; ++i) p.y[(t + j) * p.rows + r + i] = Hsum(acc[i][j]);
   }
 }
 
-struct Q4_0Kernel {
+// Weight codes of one block, ready for DotU8S8 against a Q8_0 activation block.
+struct Q4_0Weights {
+  using Block = BlockQ4_0;
+  static constexpr int kBlockBytes = 18;
+  struct Codes {
+    __m256i u;  // q in [0, 15]: low nibbles (values 0-15) low, high nibbles (16-31) high
+  };
+  static Codes Unpack(const Block& b) {
+    const __m256i packed = _mm256_broadcastsi128_si256(Load128(b.qs));
+    const __m256i shifted = _mm256_srlv_epi32(packed, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    return {_mm256_and_si256(shifted, _mm256_set1_epi8(0x0F))};
+  }
+  // The activations' bias (-8 sum) completes the signed dot product.
+  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
+};
+
+struct Q8_0Weights {
+  using Block = BlockQ8_0;
+  static constexpr int kBlockBytes = 34;
+#if MINT_MATMUL_AVX512
+  struct Codes {
+    __m256i u;  // w + 128; the activations' bias (-128 sum) removes the offset
+  };
+  static Codes Unpack(const Block& b) {
+    return {_mm256_xor_si256(Load256(b.qs), _mm256_set1_epi8(static_cast<char>(0x80)))};
+  }
+  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
+#else
+  struct Codes {
+    __m256i w, abs;
+  };
+  static Codes Unpack(const Block& b) {
+    const __m256i w = Load256(b.qs);
+    return {w, _mm256_sign_epi8(w, w)};
+  }
+  // |w| x (a with w's sign): maddubs needs its first operand unsigned (no bias on AVX2).
+  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) {
+    return DotU8S8(acc, c.abs, _mm256_sign_epi8(a, c.w));
+  }
+#endif
+};
+
+#if MINT_MATMUL_AVX512
+// Lane k = the sum of the lanes of s[k].
+inline __m256i SumLanes8(const __m256i (&s)[8]) {
+  const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]);
+  const __m256i h23 = _mm256_hadd_epi32(s[2], s[3]);
+  const __m256i h45 = _mm256_hadd_epi32(s[4], s[5]);
+  const __m256i h67 = _mm256_hadd_epi32(s[6], s[7]);
+  const __m256i h0123 = _mm256_hadd_epi32(h01, h23);  // [s0..s3 lanes 0-3 | s0..s3 lanes 4-7]
+  const __m256i h4567 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                          _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+// The f16 scales (the first field) of 8 consecutive blocks, as floats: a two-source word permute
+// picks them out of 128 bytes, so no per-block scalar conversion.
+template <int kBlockBytes>
+inline __m256 LoadBlockScales8(const uint8_t* first) {
+  constexpr int kPerPermute = kBlockBytes * 7 + 2 <= 128 ? 8 : 4;
+  static_assert(kBlockBytes % 2 == 0 && kBlockBytes * (kPerPermute - 1) + 2 <= 128 &&
+                kBlockBytes * kPerPermute >= 128, "128-byte loads must stay inside the blocks");
+  alignas(64) static constexpr auto kIndex = [] {
+    std::array<int16_t, 32> idx{};
+    for (int k = 0; k < kPerPermute; ++k) idx[k] = static_cast<int16_t>(k * kBlockBytes / 2);
+    return idx;
+  }();
+  const __m512i index = _mm512_load_si512(kIndex.data());
+  auto pick = [&](const uint8_t* base) {
+    return _mm512_castsi512_si128(
+        _mm512_permutex2var_epi16(_mm512_loadu_si512(base), index, _mm512_loadu_si512(base + 64)));
+  };
+  if constexpr (kPerPermute == 8) {
+    return _mm256_cvtph_ps(pick(first));
+  } else {
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(pick(first), pick(first + 4 * kBlockBytes)));
+  }
+}
+#endif
+
+// Q4_0 / Q8_0 weights x Q8_0 activations. Per block the integer dot product is scaled by
+// d_w * d_a. On AVX-512, tiles of few tokens (decode) take 8 blocks at a time: the 8 integer
+// dot products are reduced to one vector (lane k = block k) and scaled with one conversion and
+// one FMA, and the 8 weight scales come from one permute instead of 8 scalar conversions.
+template <class W>
+struct Q8_0FamilyKernel {
   static constexpr int kRows = 4;
   static constexpr int kTokens = MINT_MATMUL_AVX512 ? 4 : 2;
+  static constexpr int kGroupedMaxTokens = 2;
 
   template <int NR, int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
+    using Block = typename W::Block;
     const int64_t nb = p.cols / 32;
-    const BlockQ4_0* w[NR];
-    for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const BlockQ4_0*>(p.w + (r + i) * p.row_bytes);
+    const Block* w[NR];
+    MINT_UNROLL
+    for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const Block*>(p.w + (r + i) * p.row_bytes);
     Q8_0ActView a[NT];
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) a[j] = Q8_0Acts(p, t + j);
     __m256 acc[NR][NT];
+    MINT_UNROLL
     for (auto& row : acc) for (auto& v : row) v = _mm256_setzero_ps();
-    // Low nibbles (values 0-15) in the low 128 bits, high nibbles (16-31) in the high 128.
-    const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
-    for (int64_t b = 0; b < nb; ++b) {
-      __m256i q[NR];
+    int64_t b = 0;
+#if MINT_MATMUL_AVX512
+    if constexpr (NT <= kGroupedMaxTokens) {
+      for (; b + 8 <= nb; b += 8) GroupOf8<NR, NT>(w, a, b, acc);
+    }
+#endif
+    for (; b < nb; ++b) {
+      typename W::Codes q[NR];
       __m256 dw[NR];
+      MINT_UNROLL
       for (int i = 0; i < NR; ++i) {
-        const __m256i packed = _mm256_broadcastsi128_si256(Load128(w[i][b].qs));
-        q[i] = _mm256_and_si256(_mm256_srlv_epi32(packed, shift), nibble);
+        q[i] = W::Unpack(w[i][b]);
         dw[i] = _mm256_set1_ps(F16(w[i][b].d));
       }
+      MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         const __m256i av = Load256(a[j].qs + 32 * b);
         const __m256 da = _mm256_set1_ps(a[j].d[b]);
         const __m256i bias = _mm256_zextsi128_si256(_mm_cvtsi32_si128(a[j].bias[b]));
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
-          const __m256 dot = _mm256_cvtepi32_ps(DotU8S8(bias, q[i], av));
+          const __m256 dot = _mm256_cvtepi32_ps(W::Dot(bias, q[i], av));
           acc[i][j] = _mm256_fmadd_ps(dot, _mm256_mul_ps(dw[i], da), acc[i][j]);
         }
       }
     }
     StoreTile<NR, NT>(p, r, t, acc);
   }
-};
 
-struct Q8_0Kernel {
-  static constexpr int kRows = 4;
-  static constexpr int kTokens = MINT_MATMUL_AVX512 ? 4 : 2;
-
+#if MINT_MATMUL_AVX512
   template <int NR, int NT>
-  static void Tile(const Problem& p, int64_t r, int64_t t) {
-    const int64_t nb = p.cols / 32;
-    const BlockQ8_0* w[NR];
-    for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const BlockQ8_0*>(p.w + (r + i) * p.row_bytes);
-    Q8_0ActView a[NT];
-    for (int j = 0; j < NT; ++j) a[j] = Q8_0Acts(p, t + j);
-    __m256 acc[NR][NT];
-    for (auto& row : acc) for (auto& v : row) v = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      __m256i q[NR];
-#if !MINT_MATMUL_AVX512
-      __m256i qabs[NR];
-#endif
-      __m256 dw[NR];
-      for (int i = 0; i < NR; ++i) {
-        q[i] = Load256(w[i][b].qs);
-#if MINT_MATMUL_AVX512
-        q[i] = _mm256_xor_si256(q[i], _mm256_set1_epi8(static_cast<char>(0x80)));  // w + 128
-#else
-        qabs[i] = _mm256_sign_epi8(q[i], q[i]);
-#endif
-        dw[i] = _mm256_set1_ps(F16(w[i][b].d));
-      }
+  static void GroupOf8(const typename W::Block* const (&w)[NR], const Q8_0ActView (&a)[NT],
+                       int64_t b, __m256 (&acc)[NR][NT]) {
+    __m256 da[NT];
+    __m256i bias[NT];
+    MINT_UNROLL
+    for (int j = 0; j < NT; ++j) {
+      da[j] = _mm256_loadu_ps(a[j].d + b);
+      bias[j] = Load256(a[j].bias + b);
+    }
+    MINT_UNROLL
+    for (int i = 0; i < NR; ++i) {
+      const __m256 dw = LoadBlockScales8<W::kBlockBytes>(reinterpret_cast<const uint8_t*>(w[i] + b));
+      typename W::Codes q[8];
+      MINT_UNROLL
+      for (int k = 0; k < 8; ++k) q[k] = W::Unpack(w[i][b + k]);
+      MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
-        const __m256i av = Load256(a[j].qs + 32 * b);
-        const __m256 da = _mm256_set1_ps(a[j].d[b]);
-#if MINT_MATMUL_AVX512
-        const __m256i bias = _mm256_zextsi128_si256(_mm_cvtsi32_si128(a[j].bias[b]));
-#endif
-        for (int i = 0; i < NR; ++i) {
-#if MINT_MATMUL_AVX512
-          const __m256i isum = DotU8S8(bias, q[i], av);
-#else
-          // |w| x (a with w's sign): maddubs needs its first operand unsigned.
-          const __m256i isum = DotU8S8(_mm256_setzero_si256(), qabs[i], _mm256_sign_epi8(av, q[i]));
-#endif
-          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw[i], da), acc[i][j]);
+        __m256i s[8];
+        MINT_UNROLL
+        for (int k = 0; k < 8; ++k) {
+          s[k] = W::Dot(_mm256_setzero_si256(), q[k], Load256(a[j].qs + 32 * (b + k)));
         }
+        const __m256i sums = _mm256_add_epi32(SumLanes8(s), bias[j]);
+        acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, da[j]), acc[i][j]);
       }
     }
-    StoreTile<NR, NT>(p, r, t, acc);
   }
+#endif
 };
+
+using Q4_0Kernel = Q8_0FamilyKernel<Q4_0Weights>;
+using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
 
 }  // namespace
 }  // namespace mint::kernels::matmul_detail

@@ -64,23 +64,32 @@ struct FloatKernel {
     // With one token, two accumulators per row hide the FMA latency.
     constexpr int U = NT == 1 ? 2 : 1;
     const Elem* w[NR];
+    MINT_UNROLL
     for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const Elem*>(p.w + (r + i) * p.row_bytes);
     const float* x[NT];
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) x[j] = p.x + (t + j) * p.cols;
     VecF acc[U][NR][NT];
+    MINT_UNROLL
     for (auto& u : acc) for (auto& row : u) for (auto& v : row) v = ZeroF();
     int64_t c = 0;
     for (; c + U * kLanes <= p.cols; c += U * kLanes) {
+      MINT_UNROLL
       for (int u = 0; u < U; ++u) {
         VecF wv[NR];
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) wv[i] = W::Load(w[i] + c + u * kLanes);
+        MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           const VecF xv = LoadF(x[j] + c + u * kLanes);
+          MINT_UNROLL
           for (int i = 0; i < NR; ++i) acc[u][i][j] = Fma(wv[i], xv, acc[u][i][j]);
         }
       }
     }
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) {
+      MINT_UNROLL
       for (int i = 0; i < NR; ++i) {
         float sum = HsumF(acc[0][i][j]);
         if constexpr (U == 2) sum += HsumF(acc[1][i][j]);
@@ -102,18 +111,25 @@ struct Bf16DotKernel {
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     constexpr int U = NT == 1 ? 2 : 1;
     const uint16_t* w[NR];
+    MINT_UNROLL
     for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const uint16_t*>(p.w + (r + i) * p.row_bytes);
     const uint16_t* x[NT];
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) x[j] = p.x_bf16 + (t + j) * p.bf16_stride;
     __m512 acc[U][NR][NT];
+    MINT_UNROLL
     for (auto& u : acc) for (auto& row : u) for (auto& v : row) v = _mm512_setzero_ps();
     int64_t c = 0;
     for (; c + 32 * U <= p.cols; c += 32 * U) {
+      MINT_UNROLL
       for (int u = 0; u < U; ++u) {
         __m512bh wv[NR];
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) wv[i] = (__m512bh)_mm512_loadu_si512(w[i] + c + 32 * u);
+        MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           const __m512bh xv = (__m512bh)_mm512_load_si512(x[j] + c + 32 * u);
+          MINT_UNROLL
           for (int i = 0; i < NR; ++i) acc[u][i][j] = _mm512_dpbf16_ps(acc[u][i][j], wv[i], xv);
         }
       }
@@ -122,15 +138,19 @@ struct Bf16DotKernel {
     for (; c < p.cols; c += 32) {
       const int n = static_cast<int>(std::min<int64_t>(32, p.cols - c));
       const __mmask32 mask = n == 32 ? ~__mmask32{0} : ((__mmask32{1} << n) - 1);
+      MINT_UNROLL
       for (int i = 0; i < NR; ++i) {
         const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask, w[i] + c);
+        MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           const __m512bh xv = (__m512bh)_mm512_load_si512(x[j] + c);
           acc[0][i][j] = _mm512_dpbf16_ps(acc[0][i][j], wv, xv);
         }
       }
     }
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) {
+      MINT_UNROLL
       for (int i = 0; i < NR; ++i) {
         float sum = HsumF(acc[0][i][j]);
         if constexpr (U == 2) sum += HsumF(acc[1][i][j]);

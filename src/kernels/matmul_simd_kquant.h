@@ -23,6 +23,7 @@ inline void UnpackQ4KScalesSimd(const BlockQ4_K& blk, __m256i sc[8], __m256i* mi
   const uint32_t m_hi = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);
   const __m128i sc8 = _mm_cvtsi64_si128(static_cast<int64_t>(sc_lo | uint64_t{sc_hi} << 32));
   const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
+  MINT_UNROLL
   for (int k = 0; k < 8; ++k) {
     sc[k] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>((2 * k + 1) << 8 | 2 * k)));
   }
@@ -38,35 +39,46 @@ struct Q4_KKernel {
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / kQK_K;
     const BlockQ4_K* w[NR];
+    MINT_UNROLL
     for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const BlockQ4_K*>(p.w + (r + i) * p.row_bytes);
     const BlockQ8_K* a[NT];
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) a[j] = p.q8k + (t + j) * nb;
     __m256 acc[NR][NT];
+    MINT_UNROLL
     for (auto& row : acc) for (auto& v : row) v = _mm256_setzero_ps();
     const __m256i nibble = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
       __m256i sc[NR][8], mins[NR];
+      MINT_UNROLL
       for (int i = 0; i < NR; ++i) UnpackQ4KScalesSimd(w[i][b], sc[i], &mins[i]);
       __m256i isum[NR][NT];
+      MINT_UNROLL
       for (auto& row : isum) for (auto& v : row) v = _mm256_setzero_si256();
+      MINT_UNROLL
       for (int c = 0; c < 4; ++c) {
         __m256i lo[NR], hi[NR];
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
           const __m256i v = Load256(w[i][b].qs + 32 * c);
           lo[i] = _mm256_and_si256(v, nibble);
           hi[i] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
         }
+        MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           const __m256i a_lo = Load256(a[j][b].qs + 64 * c);
           const __m256i a_hi = Load256(a[j][b].qs + 64 * c + 32);
+          MINT_UNROLL
           for (int i = 0; i < NR; ++i) {
             isum[i][j] = DotI16(isum[i][j], _mm256_maddubs_epi16(lo[i], a_lo), sc[i][2 * c]);
             isum[i][j] = DotI16(isum[i][j], _mm256_maddubs_epi16(hi[i], a_hi), sc[i][2 * c + 1]);
           }
         }
       }
+      MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         const __m256i bsums = Load256(a[j][b].bsums);
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
           const __m256 msum = _mm256_cvtepi32_ps(_mm256_madd_epi16(mins[i], bsums));
           const float d = F16(w[i][b].d) * a[j][b].d;
@@ -97,24 +109,32 @@ struct Q6_KKernel {
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / kQK_K;
     const BlockQ6_K* w[NR];
+    MINT_UNROLL
     for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const BlockQ6_K*>(p.w + (r + i) * p.row_bytes);
     const BlockQ8_K* a[NT];
+    MINT_UNROLL
     for (int j = 0; j < NT; ++j) a[j] = p.q8k + (t + j) * nb;
     __m256 acc[NR][NT];
+    MINT_UNROLL
     for (auto& row : acc) for (auto& v : row) v = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i high2 = _mm256_set1_epi8(0x30);
     for (int64_t b = 0; b < nb; ++b) {
       __m256i sc[NR][8], sc16[NR];
+      MINT_UNROLL
       for (int i = 0; i < NR; ++i) {
         const __m128i s8 = Load128(w[i][b].scales);
         sc16[i] = _mm256_cvtepi8_epi16(s8);
+        MINT_UNROLL
         for (int k = 0; k < 8; ++k) sc[i][k] = Q6KScalePair(s8, k);
       }
       __m256i isum[NR][NT];
+      MINT_UNROLL
       for (auto& row : isum) for (auto& v : row) v = _mm256_setzero_si256();
+      MINT_UNROLL
       for (int h = 0; h < 2; ++h) {
         __m256i q[NR][4];
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
           const __m256i ql0 = Load256(w[i][b].ql + 64 * h);
           const __m256i ql1 = Load256(w[i][b].ql + 64 * h + 32);
@@ -128,17 +148,22 @@ struct Q6_KKernel {
           q[i][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                     _mm256_and_si256(_mm256_srli_epi16(qh, 2), high2));
         }
+        MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
+          MINT_UNROLL
           for (int k = 0; k < 4; ++k) {
             const __m256i av = Load256(a[j][b].qs + 128 * h + 32 * k);
+            MINT_UNROLL
             for (int i = 0; i < NR; ++i) {
               isum[i][j] = DotI16(isum[i][j], _mm256_maddubs_epi16(q[i][k], av), sc[i][4 * h + k]);
             }
           }
         }
       }
+      MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         const __m256i bsums = Load256(a[j][b].bsums);
+        MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
           // Codes are q + 32: subtract 32 * sum over groups of scale * bsum.
           const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16[i], bsums), 5);
