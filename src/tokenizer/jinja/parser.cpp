@@ -132,12 +132,41 @@ class Parser {
   Status ParseCallArgs(Expr* call);
   Result<std::string> ParseDottedName();
 
+  // Bounds recursion on nested expressions and blocks so hostile input cannot overflow the stack.
+  Status Enter() {
+    if (++depth_ > kMaxDepth) return SyntaxError("template nested too deeply", Cur().line);
+    return Status::Ok();
+  }
+  static constexpr int kMaxDepth = 256;
+
   std::vector<Token> toks_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int depth_ = 0;
+};
+
+// Undoes the depth taken by each iteration of a left-associative loop (a + b + c nests left).
+struct DepthScope {
+  int* depth;
+  int n = 0;
+  ~DepthScope() { *depth -= n; }
+};
+
+// Decrements the parser's depth when a nested parse returns.
+class DepthExit {
+ public:
+  explicit DepthExit(int* depth) : depth_(depth) {}
+  ~DepthExit() { --*depth_; }
+  DepthExit(const DepthExit&) = delete;
+  DepthExit& operator=(const DepthExit&) = delete;
+
+ private:
+  int* depth_;
 };
 
 Result<Body> Parser::Subparse(const std::vector<std::string>& end_names, std::string* found) {
+  DepthExit exit(&depth_);
+  MINT_RETURN_IF_ERROR(Enter());
   Body body;
   while (true) {
     const Token& t = Cur();
@@ -172,8 +201,9 @@ Result<Body> Parser::Subparse(const std::vector<std::string>& end_names, std::st
       }
       case TokenKind::kEof:
         if (!end_names.empty()) {
-          return SyntaxError("unexpected end of template, expected '" + end_names.back() + "'",
-                             t.line);
+          std::string names;
+          for (const auto& n : end_names) names += (names.empty() ? "'" : " or '") + n + "'";
+          return SyntaxError("unexpected end of template, expected " + names, t.line);
         }
         return body;
       default:
@@ -402,8 +432,11 @@ Result<ExprPtr> Parser::ParseTuple(bool with_condexpr, bool explicit_parens,
 }
 
 Result<ExprPtr> Parser::ParseCondexpr() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr expr1, ParseOr());
   while (IsName("if")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     int line = Cur().line;
     Advance();
     MINT_ASSIGN_OR_RETURN(ExprPtr cond, ParseOr());
@@ -429,8 +462,11 @@ ExprPtr MakeBinary(std::string op, ExprPtr l, ExprPtr r, int line) {
 }
 
 Result<ExprPtr> Parser::ParseOr() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr left, ParseAnd());
   while (IsName("or")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     int line = Cur().line;
     Advance();
     MINT_ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
@@ -440,8 +476,11 @@ Result<ExprPtr> Parser::ParseOr() {
 }
 
 Result<ExprPtr> Parser::ParseAnd() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr left, ParseNot());
   while (IsName("and")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     int line = Cur().line;
     Advance();
     MINT_ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
@@ -451,6 +490,8 @@ Result<ExprPtr> Parser::ParseAnd() {
 }
 
 Result<ExprPtr> Parser::ParseNot() {
+  DepthExit exit(&depth_);
+  MINT_RETURN_IF_ERROR(Enter());
   if (IsName("not")) {
     auto e = MakeExpr(ExprKind::kUnary, Cur().line);
     Advance();
@@ -491,8 +532,11 @@ Result<ExprPtr> Parser::ParseCompare() {
 }
 
 Result<ExprPtr> Parser::ParseMath1() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr left, ParseConcat());
   while (IsOp("+") || IsOp("-")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     std::string op = Cur().text;
     int line = Cur().line;
     Advance();
@@ -503,8 +547,11 @@ Result<ExprPtr> Parser::ParseMath1() {
 }
 
 Result<ExprPtr> Parser::ParseConcat() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr left, ParseMath2());
   while (IsOp("~")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     int line = Cur().line;
     Advance();
     MINT_ASSIGN_OR_RETURN(ExprPtr right, ParseMath2());
@@ -514,8 +561,11 @@ Result<ExprPtr> Parser::ParseConcat() {
 }
 
 Result<ExprPtr> Parser::ParseMath2() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr left, ParsePow());
   while (IsOp("*") || IsOp("/") || IsOp("//") || IsOp("%")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     std::string op = Cur().text;
     int line = Cur().line;
     Advance();
@@ -526,8 +576,11 @@ Result<ExprPtr> Parser::ParseMath2() {
 }
 
 Result<ExprPtr> Parser::ParsePow() {
+  DepthScope ds{&depth_};
   MINT_ASSIGN_OR_RETURN(ExprPtr left, ParseUnary(true));
   while (IsOp("**")) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     int line = Cur().line;
     Advance();
     MINT_ASSIGN_OR_RETURN(ExprPtr right, ParseUnary(true));
@@ -537,6 +590,8 @@ Result<ExprPtr> Parser::ParsePow() {
 }
 
 Result<ExprPtr> Parser::ParseUnary(bool with_filter) {
+  DepthExit exit(&depth_);
+  MINT_RETURN_IF_ERROR(Enter());
   ExprPtr node;
   if (IsOp("-") || IsOp("+")) {
     node = MakeExpr(ExprKind::kUnary, Cur().line);
@@ -617,7 +672,10 @@ Result<ExprPtr> Parser::ParseListOrDict(bool is_dict) {
 }
 
 Result<ExprPtr> Parser::ParsePostfix(ExprPtr node) {
+  DepthScope ds{&depth_};
   while (true) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     if (IsOp(".") || IsOp("[")) {
       MINT_ASSIGN_OR_RETURN(node, ParseSubscript(std::move(node)));
     } else if (IsOp("(")) {
@@ -736,7 +794,10 @@ Result<std::string> Parser::ParseDottedName() {
 }
 
 Result<ExprPtr> Parser::ParseFilterExpr(ExprPtr node) {
+  DepthScope ds{&depth_};
   while (true) {
+    MINT_RETURN_IF_ERROR(Enter());
+    ++ds.n;
     if (SkipOp("|")) {
       MINT_ASSIGN_OR_RETURN(node, ParseFilter(std::move(node)));
     } else if (IsName("is")) {

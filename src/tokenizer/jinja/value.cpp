@@ -247,7 +247,8 @@ std::string Value::ToString() const {
   }
 }
 
-std::string Value::Repr() const {
+std::string Value::Repr(int depth) const {
+  if (depth > 200 && (list_ || dict_)) return "...";
   switch (kind_) {
     case Kind::kUndefined: return "";
     case Kind::kNone: return "None";
@@ -260,7 +261,7 @@ std::string Value::Repr() const {
       std::string out = is_list() ? "[" : "(";
       for (size_t i = 0; i < list_->size(); ++i) {
         if (i > 0) out += ", ";
-        out += (*list_)[i].Repr();
+        out += (*list_)[i].Repr(depth + 1);
       }
       if (is_tuple() && list_->size() == 1) out += ",";
       return out + (is_list() ? "]" : ")");
@@ -272,7 +273,7 @@ std::string Value::Repr() const {
       for (auto& [k, v] : dict_->items) {
         if (!first) out += ", ";
         first = false;
-        out += k.Repr() + ": " + v.Repr();
+        out += k.Repr(depth + 1) + ": " + v.Repr(depth + 1);
       }
       out += "}";
       return is_namespace() ? "<Namespace " + out + ">" : out;

@@ -80,8 +80,8 @@ class Value {
   bool Equals(const Value& other) const;
   // Python str(): undefined -> "", None -> "None", True -> "True", lists as repr.
   std::string ToString() const;
-  // Python repr(): strings quoted, containers recursively.
-  std::string Repr() const;
+  // Python repr(): strings quoted, containers recursively ("..." past a nesting depth of 200).
+  std::string Repr(int depth = 0) const;
   // Python type name for error messages ("str", "int", "NoneType", "list", ...).
   const char* TypeName() const;
 
