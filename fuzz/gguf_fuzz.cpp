@@ -1,10 +1,10 @@
 // libFuzzer target for the GGUF reader: parse arbitrary bytes, then touch everything a parsed file
 // exposes (every accessor, every value, every tensor byte range, Describe) and check that what was
 // read can be written again and re-read identically. Any crash, sanitizer report or trap is a bug.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <vector>
 
 #include "gguf/gguf.h"
@@ -48,8 +48,8 @@ size_t TouchFile(const GgufFile& f) {
   for (const auto& [key, value] : f.metadata()) {
     Require(f.Find(key) == &value);
     sum += TouchValue(value);
-    sum += f.GetInt(key).ok() + f.GetUint(key).ok() + f.GetFloat(key).ok() +
-           f.GetString(key).ok() + f.GetBool(key).ok();
+    sum += f.GetInt(key).ok() + f.GetUint(key).ok() + f.GetFloat(key).ok() + f.GetString(key).ok() +
+           f.GetBool(key).ok();
     sum += f.GetIntOr(key, 1).ok() + f.GetFloatOr(key, 1).ok() + f.GetStringOr(key, "").ok() +
            f.GetBoolOr(key, false).ok();
     if (value.AsArray() != nullptr) sum += f.GetArray(key, value.AsArray()->elem_type).ok();
@@ -72,8 +72,8 @@ void CheckCopy(const GgufFile& f) {
   GgufWriter w;
   for (const auto& [key, value] : f.metadata()) w.SetValue(key, value);
   for (const auto& t : f.tensors()) {
-    Require(w.AddTensor(t.name, t.type, t.dims, std::vector<uint8_t>(t.data, t.data + t.nbytes))
-                .ok());
+    Require(
+        w.AddTensor(t.name, t.type, t.dims, std::vector<uint8_t>(t.data, t.data + t.nbytes)).ok());
   }
   Require(w.status().ok());
   const std::vector<uint8_t> image = w.Serialize();

@@ -51,10 +51,10 @@ void ScalarsAndArrays(const std::filesystem::path& dir) {
   w.SetF32Array("f32s", {0.0f, -1.0f});
   w.SetI32Array("i32s", {1, 2, 3});
   w.SetU32Array("u32s", {7});
-  w.SetValue("nested", Value::MakeArray(
-                           ValueType::kArray,
-                           {Value::MakeArray(ValueType::kUint8, {Value::Unsigned(ValueType::kUint8, 9)}),
-                            Value::MakeArray(ValueType::kArray, {})}));
+  w.SetValue("nested", Value::MakeArray(ValueType::kArray,
+                                        {Value::MakeArray(ValueType::kUint8,
+                                                          {Value::Unsigned(ValueType::kUint8, 9)}),
+                                         Value::MakeArray(ValueType::kArray, {})}));
   Write(w, dir / "scalars_arrays.gguf");
 }
 
@@ -62,10 +62,9 @@ void EveryTensorType(const std::filesystem::path& dir, uint32_t alignment) {
   GgufWriter w;
   if (alignment != 32) w.SetU32("general.alignment", alignment);
   w.SetString("general.architecture", "llama");
-  const std::pair<DType, int64_t> types[] = {{DType::kF32, 4},   {DType::kF16, 4},
-                                             {DType::kBF16, 4},  {DType::kQ4_0, 32},
-                                             {DType::kQ8_0, 32}, {DType::kQ4_K, 256},
-                                             {DType::kQ6_K, 256}};
+  const std::pair<DType, int64_t> types[] = {
+      {DType::kF32, 4},   {DType::kF16, 4},    {DType::kBF16, 4},  {DType::kQ4_0, 32},
+      {DType::kQ8_0, 32}, {DType::kQ4_K, 256}, {DType::kQ6_K, 256}};
   int i = 0;
   for (const auto& [type, cols] : types) {
     const std::vector<int64_t> dims = {cols, 2};
@@ -81,7 +80,8 @@ Value Shrink(const Value& v, size_t keep) {
   const auto* a = v.AsArray();
   if (a == nullptr) return v;
   std::vector<Value> items;
-  for (size_t i = 0; i < a->items.size() && i < keep; ++i) items.push_back(Shrink(a->items[i], keep));
+  for (size_t i = 0; i < a->items.size() && i < keep; ++i)
+    items.push_back(Shrink(a->items[i], keep));
   return Value::MakeArray(a->elem_type, std::move(items));
 }
 

@@ -37,11 +37,22 @@ using TensorType = DType;
 
 // Metadata value types (gguf_type).
 enum class ValueType : uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
-  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
 };
 
-inline constexpr int kMaxArrayDepth = 8;       // an array inside 7 arrays is the deepest
+inline constexpr int kMaxArrayDepth = 8;  // an array inside 7 arrays is the deepest
 inline constexpr int kMaxTensorDims = 4;
 inline constexpr uint64_t kDefaultAlignment = 32;
 
@@ -93,8 +104,8 @@ std::string FormatValue(const Value& v, size_t max_items = 8);
 struct TensorInfo {
   std::string name;
   TensorType type = DType::kF32;
-  std::vector<int64_t> dims;  // ne[0] first: ne[0] is the contiguous (row) dimension
-  uint64_t offset = 0;        // relative to the data section
+  std::vector<int64_t> dims;      // ne[0] first: ne[0] is the contiguous (row) dimension
+  uint64_t offset = 0;            // relative to the data section
   const uint8_t* data = nullptr;  // points into the mapping
   int64_t nbytes = 0;
 
@@ -106,6 +117,10 @@ namespace internal {
 class ByteReader;  // reader.cpp
 }  // namespace internal
 
+// A parsed GGUF file: metadata, tensor table, and views of tensor data in the mapping (Open) or in
+// the caller's bytes (FromMemory).
+//
+// Thread-safety: immutable after construction; any number of threads may call its const methods.
 class GgufFile {
  public:
   // Maps and validates `path`. Errors: kNotFound/kIoError (OS), kCorruption (format violations),
@@ -168,6 +183,8 @@ class GgufFile {
 };
 
 // Builds a GGUF v3 file. Tensors are written in insertion order, each data offset aligned.
+//
+// Thread-safety: not synchronized; use one writer from one thread at a time.
 //
 // Setting a key that is already set replaces its value and keeps its original position. Setting
 // `general.alignment` (an integer, nonzero power of two, as the reader requires) changes the data

@@ -41,8 +41,8 @@ Status ByteReader::ReadString(std::string* out, const char* what) {
   uint64_t len = 0;
   MINT_RETURN_IF_ERROR(ReadU64(&len, what));
   if (len > remaining()) {
-    return CorruptAt(at, std::string(what) + " length " + std::to_string(len) +
-                             " exceeds the " + std::to_string(remaining()) + " bytes left");
+    return CorruptAt(at, std::string(what) + " length " + std::to_string(len) + " exceeds the " +
+                             std::to_string(remaining()) + " bytes left");
   }
   out->assign(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(len));
   pos_ += static_cast<size_t>(len);
@@ -76,8 +76,8 @@ namespace {
 using internal::ByteReader;
 using internal::CorruptAt;
 
-constexpr size_t kHeaderSize = 24;          // magic, version, tensor count, metadata count
-constexpr size_t kMinKvSize = 8 + 4 + 1;    // empty key, value type, a u8 value
+constexpr size_t kHeaderSize = 24;        // magic, version, tensor count, metadata count
+constexpr size_t kMinKvSize = 8 + 4 + 1;  // empty key, value type, a u8 value
 constexpr size_t kMinTensorInfoSize = 8 + 4 + 8 + 4 + 8;  // empty name, n_dims, 1 dim, type, offset
 
 // For error messages: a name from the file, quoted, escaped and cut.
@@ -141,14 +141,22 @@ Status ReadInt(ByteReader& in, const char* what, Value* out) {
 Status ReadValue(ByteReader& in, ValueType type, int level, Value* out) {
   out->type = type;
   switch (type) {
-    case ValueType::kUint8: return ReadInt<uint8_t, uint64_t>(in, "u8 value", out);
-    case ValueType::kInt8: return ReadInt<int8_t, int64_t>(in, "i8 value", out);
-    case ValueType::kUint16: return ReadInt<uint16_t, uint64_t>(in, "u16 value", out);
-    case ValueType::kInt16: return ReadInt<int16_t, int64_t>(in, "i16 value", out);
-    case ValueType::kUint32: return ReadInt<uint32_t, uint64_t>(in, "u32 value", out);
-    case ValueType::kInt32: return ReadInt<int32_t, int64_t>(in, "i32 value", out);
-    case ValueType::kUint64: return ReadInt<uint64_t, uint64_t>(in, "u64 value", out);
-    case ValueType::kInt64: return ReadInt<int64_t, int64_t>(in, "i64 value", out);
+    case ValueType::kUint8:
+      return ReadInt<uint8_t, uint64_t>(in, "u8 value", out);
+    case ValueType::kInt8:
+      return ReadInt<int8_t, int64_t>(in, "i8 value", out);
+    case ValueType::kUint16:
+      return ReadInt<uint16_t, uint64_t>(in, "u16 value", out);
+    case ValueType::kInt16:
+      return ReadInt<int16_t, int64_t>(in, "i16 value", out);
+    case ValueType::kUint32:
+      return ReadInt<uint32_t, uint64_t>(in, "u32 value", out);
+    case ValueType::kInt32:
+      return ReadInt<int32_t, int64_t>(in, "i32 value", out);
+    case ValueType::kUint64:
+      return ReadInt<uint64_t, uint64_t>(in, "u64 value", out);
+    case ValueType::kInt64:
+      return ReadInt<int64_t, int64_t>(in, "i64 value", out);
     case ValueType::kFloat32: {
       uint32_t bits = 0;
       MINT_RETURN_IF_ERROR(in.ReadU32(&bits, "f32 value"));
@@ -176,7 +184,8 @@ Status ReadValue(ByteReader& in, ValueType type, int level, Value* out) {
       out->v = std::move(s);
       return Status::Ok();
     }
-    case ValueType::kArray: return ReadArray(in, level + 1, out);
+    case ValueType::kArray:
+      return ReadArray(in, level + 1, out);
   }
   return CorruptAt(in.pos(), "unknown value type");  // unreachable: callers check the id
 }
@@ -195,8 +204,9 @@ Status CheckAlignment(const Value& v, size_t at, uint64_t* alignment) {
       return Status::Ok();
     }
   }
-  return CorruptAt(at, std::string(internal::kAlignmentKey) + " must be a nonzero power of two, got " +
-                           ValueTypeName(v.type) + " " + FormatValue(v, 4));
+  return CorruptAt(at, std::string(internal::kAlignmentKey) +
+                           " must be a nonzero power of two, got " + ValueTypeName(v.type) + " " +
+                           FormatValue(v, 4));
 }
 
 // One tensor info (name, dims, type, offset); data placement is checked later.
@@ -227,9 +237,9 @@ Status ReadTensorInfo(ByteReader& in, TensorInfo* t) {
   uint32_t type_id = 0;
   MINT_RETURN_IF_ERROR(in.ReadU32(&type_id, "tensor type"));
   if (!IsSupportedDType(type_id)) {
-    return Status::Unsupported(who + " has type " + GgmlTypeName(type_id) + " (ggml type " +
-                               std::to_string(type_id) + "), which Mint does not support, at byte " +
-                               std::to_string(type_at));
+    return Status::Unsupported(
+        who + " has type " + GgmlTypeName(type_id) + " (ggml type " + std::to_string(type_id) +
+        "), which Mint does not support, at byte " + std::to_string(type_at));
   }
   t->type = static_cast<DType>(type_id);
   MINT_RETURN_IF_ERROR(in.ReadU64(&t->offset, "tensor data offset"));
@@ -336,7 +346,8 @@ Status GgufFile::ParseMetadata(ByteReader& in, uint64_t n_kv) {
     Value value;
     s = ReadValue(in, static_cast<ValueType>(type_id), /*level=*/0, &value);
     if (!s.ok()) return s.WithContext(who);
-    if (key == internal::kAlignmentKey) MINT_RETURN_IF_ERROR(CheckAlignment(value, value_at, &alignment_));
+    if (key == internal::kAlignmentKey)
+      MINT_RETURN_IF_ERROR(CheckAlignment(value, value_at, &alignment_));
     metadata_.emplace(std::move(key), std::move(value));
   }
   return Status::Ok();
@@ -347,9 +358,8 @@ Status GgufFile::ParseTensorInfos(ByteReader& in, uint64_t n_tensors,
   // The header check bounded n_tensors by the bytes after the header; recheck against what the
   // metadata left so the reservation below is backed by file bytes.
   if (n_tensors > in.remaining() / kMinTensorInfoSize) {
-    return CorruptAt(in.pos(), "tensor count " + std::to_string(n_tensors) +
-                                   " cannot fit in the " + std::to_string(in.remaining()) +
-                                   " bytes after the metadata");
+    return CorruptAt(in.pos(), "tensor count " + std::to_string(n_tensors) + " cannot fit in the " +
+                                   std::to_string(in.remaining()) + " bytes after the metadata");
   }
   tensors_.reserve(static_cast<size_t>(n_tensors));
   info_offsets->reserve(static_cast<size_t>(n_tensors));
@@ -373,8 +383,8 @@ Status GgufFile::PlaceTensorData(size_t infos_end, const std::vector<size_t>& in
   const uint64_t rem = infos_end % alignment_;
   const uint64_t pad = rem == 0 ? 0 : alignment_ - rem;
   if (__builtin_add_overflow(static_cast<uint64_t>(infos_end), pad, &data_offset_)) {
-    return CorruptAt(infos_end, "data section offset overflows with alignment " +
-                                    std::to_string(alignment_));
+    return CorruptAt(infos_end,
+                     "data section offset overflows with alignment " + std::to_string(alignment_));
   }
   for (size_t i = 0; i < tensors_.size(); ++i) {
     TensorInfo& t = tensors_[i];

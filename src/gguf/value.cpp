@@ -14,9 +14,9 @@ namespace {
 
 constexpr double kTwoPow63 = 9223372036854775808.0;
 constexpr double kTwoPow64 = 18446744073709551616.0;
-constexpr size_t kMaxStringShown = 200;       // bytes of a top-level string before it is cut
-constexpr size_t kMaxItemStringShown = 40;    // bytes of a string inside an array
-constexpr size_t kMaxNestedItemsShown = 3;    // items of an array inside an array
+constexpr size_t kMaxStringShown = 200;     // bytes of a top-level string before it is cut
+constexpr size_t kMaxItemStringShown = 40;  // bytes of a string inside an array
+constexpr size_t kMaxNestedItemsShown = 3;  // items of an array inside an array
 
 Status NotConvertible(const Value& v, const char* to) {
   return Status::InvalidArgument(std::string("metadata value of type ") + ValueTypeName(v.type) +
@@ -38,11 +38,21 @@ std::string QuoteString(const std::string& s, size_t max_bytes) {
   for (size_t i = 0; i < shown; ++i) {
     const auto c = static_cast<uint8_t>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           char buf[8];
@@ -75,10 +85,14 @@ std::string FormatFloat(double d, bool single) {
 
 std::string PluralTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kString: return "strings";
-    case ValueType::kArray: return "arrays";
-    case ValueType::kBool: return "bools";
-    default: return ValueTypeName(t);
+    case ValueType::kString:
+      return "strings";
+    case ValueType::kArray:
+      return "arrays";
+    case ValueType::kBool:
+      return "bools";
+    default:
+      return ValueTypeName(t);
   }
 }
 
@@ -108,19 +122,32 @@ std::string FormatImpl(const Value& v, size_t max_items, size_t max_string, bool
 
 const char* ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kUint8: return "u8";
-    case ValueType::kInt8: return "i8";
-    case ValueType::kUint16: return "u16";
-    case ValueType::kInt16: return "i16";
-    case ValueType::kUint32: return "u32";
-    case ValueType::kInt32: return "i32";
-    case ValueType::kFloat32: return "f32";
-    case ValueType::kBool: return "bool";
-    case ValueType::kString: return "string";
-    case ValueType::kArray: return "array";
-    case ValueType::kUint64: return "u64";
-    case ValueType::kInt64: return "i64";
-    case ValueType::kFloat64: return "f64";
+    case ValueType::kUint8:
+      return "u8";
+    case ValueType::kInt8:
+      return "i8";
+    case ValueType::kUint16:
+      return "u16";
+    case ValueType::kInt16:
+      return "i16";
+    case ValueType::kUint32:
+      return "u32";
+    case ValueType::kInt32:
+      return "i32";
+    case ValueType::kFloat32:
+      return "f32";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kArray:
+      return "array";
+    case ValueType::kUint64:
+      return "u64";
+    case ValueType::kInt64:
+      return "i64";
+    case ValueType::kFloat64:
+      return "f64";
   }
   return "unknown";
 }
@@ -206,11 +233,24 @@ namespace internal {
 
 size_t ScalarSize(ValueType t) {
   switch (t) {
-    case ValueType::kUint8: case ValueType::kInt8: case ValueType::kBool: return 1;
-    case ValueType::kUint16: case ValueType::kInt16: return 2;
-    case ValueType::kUint32: case ValueType::kInt32: case ValueType::kFloat32: return 4;
-    case ValueType::kUint64: case ValueType::kInt64: case ValueType::kFloat64: return 8;
-    case ValueType::kString: case ValueType::kArray: return 0;
+    case ValueType::kUint8:
+    case ValueType::kInt8:
+    case ValueType::kBool:
+      return 1;
+    case ValueType::kUint16:
+    case ValueType::kInt16:
+      return 2;
+    case ValueType::kUint32:
+    case ValueType::kInt32:
+    case ValueType::kFloat32:
+      return 4;
+    case ValueType::kUint64:
+    case ValueType::kInt64:
+    case ValueType::kFloat64:
+      return 8;
+    case ValueType::kString:
+    case ValueType::kArray:
+      return 0;
   }
   return 0;
 }

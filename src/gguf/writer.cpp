@@ -69,7 +69,8 @@ Status NormalizeInteger(Value* v) {
                                    " value must hold an integer in int64 range");
   }
   const int64_t lo = bits < 64 ? -(int64_t{1} << (bits - 1)) : std::numeric_limits<int64_t>::min();
-  const int64_t hi = bits < 64 ? (int64_t{1} << (bits - 1)) - 1 : std::numeric_limits<int64_t>::max();
+  const int64_t hi =
+      bits < 64 ? (int64_t{1} << (bits - 1)) - 1 : std::numeric_limits<int64_t>::max();
   if (*i < lo || *i > hi) return OutOfRange(*v, std::to_string(*i));
   v->v = *i;
   return Status::Ok();
@@ -96,7 +97,8 @@ Status NormalizeValue(Value* v, int level) {
     case ValueType::kString:
       return v->AsString().ok() ? Status::Ok()
                                 : Status::InvalidArgument("string value must hold a string");
-    default: break;
+    default:
+      break;
   }
   auto* a = std::get_if<Array>(&v->v);
   if (a == nullptr) return Status::InvalidArgument("array value must hold an Array");
@@ -115,8 +117,8 @@ Status NormalizeValue(Value* v, int level) {
                                      ValueTypeName(item.type) + " in an array of " +
                                      ValueTypeName(a->elem_type));
     }
-    MINT_RETURN_IF_ERROR(NormalizeValue(&item, level + 1).WithContext("array item " +
-                                                                      std::to_string(i)));
+    MINT_RETURN_IF_ERROR(
+        NormalizeValue(&item, level + 1).WithContext("array item " + std::to_string(i)));
   }
   return Status::Ok();
 }
@@ -124,18 +126,42 @@ Status NormalizeValue(Value* v, int level) {
 // Encodes a normalized value without its type tag (arrays: element type, count, items).
 void EncodeValue(ByteWriter& w, const Value& v) {
   switch (v.type) {
-    case ValueType::kUint8: w.Put(static_cast<uint8_t>(std::get<uint64_t>(v.v))); return;
-    case ValueType::kUint16: w.Put(static_cast<uint16_t>(std::get<uint64_t>(v.v))); return;
-    case ValueType::kUint32: w.Put(static_cast<uint32_t>(std::get<uint64_t>(v.v))); return;
-    case ValueType::kUint64: w.Put(std::get<uint64_t>(v.v)); return;
-    case ValueType::kInt8: w.Put(static_cast<int8_t>(std::get<int64_t>(v.v))); return;
-    case ValueType::kInt16: w.Put(static_cast<int16_t>(std::get<int64_t>(v.v))); return;
-    case ValueType::kInt32: w.Put(static_cast<int32_t>(std::get<int64_t>(v.v))); return;
-    case ValueType::kInt64: w.Put(std::get<int64_t>(v.v)); return;
-    case ValueType::kFloat32: w.Put(static_cast<float>(std::get<double>(v.v))); return;
-    case ValueType::kFloat64: w.Put(std::get<double>(v.v)); return;
-    case ValueType::kBool: w.Put<uint8_t>(std::get<bool>(v.v) ? 1 : 0); return;
-    case ValueType::kString: w.PutString(std::get<std::string>(v.v)); return;
+    case ValueType::kUint8:
+      w.Put(static_cast<uint8_t>(std::get<uint64_t>(v.v)));
+      return;
+    case ValueType::kUint16:
+      w.Put(static_cast<uint16_t>(std::get<uint64_t>(v.v)));
+      return;
+    case ValueType::kUint32:
+      w.Put(static_cast<uint32_t>(std::get<uint64_t>(v.v)));
+      return;
+    case ValueType::kUint64:
+      w.Put(std::get<uint64_t>(v.v));
+      return;
+    case ValueType::kInt8:
+      w.Put(static_cast<int8_t>(std::get<int64_t>(v.v)));
+      return;
+    case ValueType::kInt16:
+      w.Put(static_cast<int16_t>(std::get<int64_t>(v.v)));
+      return;
+    case ValueType::kInt32:
+      w.Put(static_cast<int32_t>(std::get<int64_t>(v.v)));
+      return;
+    case ValueType::kInt64:
+      w.Put(std::get<int64_t>(v.v));
+      return;
+    case ValueType::kFloat32:
+      w.Put(static_cast<float>(std::get<double>(v.v)));
+      return;
+    case ValueType::kFloat64:
+      w.Put(std::get<double>(v.v));
+      return;
+    case ValueType::kBool:
+      w.Put<uint8_t>(std::get<bool>(v.v) ? 1 : 0);
+      return;
+    case ValueType::kString:
+      w.PutString(std::get<std::string>(v.v));
+      return;
     case ValueType::kArray: {
       const Array& a = std::get<Array>(v.v);
       w.Put(static_cast<uint32_t>(a.elem_type));
@@ -269,9 +295,8 @@ Status GgufWriter::AddTensor(const std::string& name, TensorType type,
                                " is not supported");
   }
   if (dims.empty() || dims.size() > static_cast<size_t>(kMaxTensorDims)) {
-    return Status::InvalidArgument(who + ": " + std::to_string(dims.size()) +
-                                   " dimensions (1.." + std::to_string(kMaxTensorDims) +
-                                   " allowed)");
+    return Status::InvalidArgument(who + ": " + std::to_string(dims.size()) + " dimensions (1.." +
+                                   std::to_string(kMaxTensorDims) + " allowed)");
   }
   for (int64_t d : dims) {
     if (d <= 0) return Status::InvalidArgument(who + ": dimension " + std::to_string(d) + " <= 0");
@@ -330,19 +355,21 @@ Status GgufWriter::WriteFile(const std::string& path) const {
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) return Status::IoError(path + ": create temp file: " + std::strerror(errno));
   auto write_all = [&]() -> Status {
-    if (::fchmod(fd, 0644) != 0) return Status::IoError(std::string("fchmod: ") + std::strerror(errno));
+    if (::fchmod(fd, 0644) != 0)
+      return Status::IoError(std::string("fchmod: ") + std::strerror(errno));
     const std::vector<uint8_t> header = SerializeHeader();
     MINT_RETURN_IF_ERROR(WriteAll(fd, header.data(), header.size()));
     for (const auto& t : tensors_) {
       MINT_RETURN_IF_ERROR(WriteAll(fd, t.bytes.data(), t.bytes.size()));
-      MINT_RETURN_IF_ERROR(WriteZeros(fd, ByteWriter::AlignUp(t.bytes.size(), alignment_) -
-                                              t.bytes.size()));
+      MINT_RETURN_IF_ERROR(
+          WriteZeros(fd, ByteWriter::AlignUp(t.bytes.size(), alignment_) - t.bytes.size()));
     }
     if (::fsync(fd) != 0) return Status::IoError(std::string("fsync: ") + std::strerror(errno));
     return Status::Ok();
   };
   Status s = write_all();
-  if (::close(fd) != 0 && s.ok()) s = Status::IoError(std::string("close: ") + std::strerror(errno));
+  if (::close(fd) != 0 && s.ok())
+    s = Status::IoError(std::string("close: ") + std::strerror(errno));
   if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     s = Status::IoError(std::string("rename: ") + std::strerror(errno));
   }

@@ -83,19 +83,21 @@ std::vector<Case> MalformedCases() {
   deep.U32(static_cast<uint32_t>(ValueType::kUint8)).U64(0);
 
   std::vector<Case> c;
-  c.push_back({"empty", Image(), StatusCode::kCorruption, "truncated: magic needs 4 bytes at byte 0"});
+  c.push_back(
+      {"empty", Image(), StatusCode::kCorruption, "truncated: magic needs 4 bytes at byte 0"});
   c.push_back({"short magic", Image().Bytes("GGU"), StatusCode::kCorruption, "truncated: magic"});
   c.push_back({"bad magic", Image().Bytes("GGML").U32(3).U64(0).U64(0), StatusCode::kCorruption,
                "bad magic 47 47 4D 4C (expected \"GGUF\") at byte 0"});
   c.push_back({"version 1", Image().Header(0, 0, 1), StatusCode::kUnsupported, "version 1"});
   c.push_back({"version 4", Image().Header(0, 0, 4), StatusCode::kUnsupported,
                "unknown GGUF version 4 at byte 4"});
-  c.push_back({"big-endian", Image().Header(0, 0, 0x03000000), StatusCode::kUnsupported,
-               "big-endian"});
+  c.push_back(
+      {"big-endian", Image().Header(0, 0, 0x03000000), StatusCode::kUnsupported, "big-endian"});
   c.push_back({"header only 20 bytes", Image().Bytes("GGUF").U32(3).U64(0).U32(0),
                StatusCode::kCorruption, "truncated: metadata count needs 8 bytes at byte 16"});
-  c.push_back({"huge tensor count", Image().Header(kHuge, 0), StatusCode::kCorruption,
-               "tensor count 4611686018427387904 cannot fit in the 0 bytes after the header at byte 8"});
+  c.push_back(
+      {"huge tensor count", Image().Header(kHuge, 0), StatusCode::kCorruption,
+       "tensor count 4611686018427387904 cannot fit in the 0 bytes after the header at byte 8"});
   c.push_back({"max kv count", Image().Header(0, UINT64_MAX).Zeros(100), StatusCode::kCorruption,
                "metadata count 18446744073709551615 cannot fit"});
   c.push_back({"huge key length", Image().Header(0, 1).U64(kHuge).Zeros(16),
@@ -124,14 +126,15 @@ std::vector<Case> MalformedCases() {
                "general.alignment must be a nonzero power of two"});
   c.push_back({"alignment string",
                Image().Header(0, 1).Key("general.alignment", ValueType::kString).Str("32"),
-               StatusCode::kCorruption, "general.alignment must be a nonzero power of two, got string"});
+               StatusCode::kCorruption,
+               "general.alignment must be a nonzero power of two, got string"});
   c.push_back({"empty tensor name", one_tensor({4}, 0, 0), StatusCode::kCorruption, ""});
   c.back().image = Image().Header(1, 0).TensorInfo("", {4}, 0, 0).PadTo(32).Zeros(32);
   c.back().message = "empty tensor name at byte 24";
   c.push_back({"0 dims", one_tensor({}, 0, 0), StatusCode::kCorruption,
                "tensor \"t\" has 0 dimensions (1..4 allowed) at byte 33"});
-  c.push_back({"5 dims", one_tensor({1, 1, 1, 1, 1}, 0, 0), StatusCode::kCorruption,
-               "has 5 dimensions"});
+  c.push_back(
+      {"5 dims", one_tensor({1, 1, 1, 1, 1}, 0, 0), StatusCode::kCorruption, "has 5 dimensions"});
   c.push_back({"dim 0", one_tensor({4, 0}, 0, 0), StatusCode::kCorruption,
                "dimension 1 is 0 (must be in 1..2^63-1) at byte 45"});
   c.push_back({"dim 2^63", one_tensor({uint64_t{1} << 63}, 0, 0), StatusCode::kCorruption,
@@ -154,11 +157,17 @@ std::vector<Case> MalformedCases() {
   c.push_back({"data past end", one_tensor({32}, 0, 0), StatusCode::kCorruption,
                "with 128 bytes lies outside the file of 128 bytes"});
   c.push_back({"duplicate tensor",
-               Image().Header(2, 0).TensorInfo("t", {4}, 0, 0).TensorInfo("t", {4}, 0, 32).PadTo(32).Zeros(64),
+               Image()
+                   .Header(2, 0)
+                   .TensorInfo("t", {4}, 0, 0)
+                   .TensorInfo("t", {4}, 0, 32)
+                   .PadTo(32)
+                   .Zeros(64),
                StatusCode::kCorruption, "duplicate tensor name \"t\" at byte 57"});
   c.push_back({"tensor count vs metadata",
                Image().Header(1, 1).Key("s", ValueType::kString).Str(std::string(40, 'x')),
-               StatusCode::kCorruption, "tensor count 1 cannot fit in the 0 bytes after the metadata"});
+               StatusCode::kCorruption,
+               "tensor count 1 cannot fit in the 0 bytes after the metadata"});
   return c;
 }
 
@@ -202,9 +211,10 @@ std::vector<uint8_t> SmallValidFile(bool with_tensors) {
   w.SetF32("eps", 1e-5f);
   w.SetBool("flag", true);
   w.SetStringArray("tokens", {"<unk>", "a", "bc"});
-  w.SetValue("nested", Value::MakeArray(ValueType::kArray,
-                                        {Value::MakeArray(ValueType::kInt16,
-                                                          {Value::Signed(ValueType::kInt16, -3)})}));
+  w.SetValue("nested",
+             Value::MakeArray(
+                 ValueType::kArray,
+                 {Value::MakeArray(ValueType::kInt16, {Value::Signed(ValueType::kInt16, -3)})}));
   if (with_tensors) {
     EXPECT_TRUE(w.AddTensor("a", DType::kF16, {4}, std::vector<uint8_t>(8, 1)).ok());
     EXPECT_TRUE(w.AddTensor("b", DType::kF32, {4, 2}, std::vector<uint8_t>(32, 2)).ok());

@@ -88,7 +88,7 @@ TEST(GgufRoundTrip, GettersReportMissingAndWrongTypes) {
   EXPECT_EQ(f->GetBool("n").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(f->GetInt("s").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(f->GetInt("half").status().code(), StatusCode::kInvalidArgument);  // lossy
-  EXPECT_EQ(*f->GetInt("two"), 2);                                            // exact
+  EXPECT_EQ(*f->GetInt("two"), 2);                                             // exact
   EXPECT_EQ(*f->GetFloat("n"), 7.0);
   EXPECT_EQ(*f->GetIntOr("missing", 42), 42);
   EXPECT_EQ(*f->GetIntOr("n", 42), 7);
@@ -103,10 +103,10 @@ TEST(GgufRoundTrip, GettersReportMissingAndWrongTypes) {
 
 TEST(GgufRoundTrip, ArraysOfEveryTypeAndNesting) {
   GgufWriter w;
-  const ValueType scalar_types[] = {
-      ValueType::kUint8,  ValueType::kInt8,   ValueType::kUint16,  ValueType::kInt16,
-      ValueType::kUint32, ValueType::kInt32,  ValueType::kFloat32, ValueType::kBool,
-      ValueType::kString, ValueType::kUint64, ValueType::kInt64,   ValueType::kFloat64};
+  const ValueType scalar_types[] = {ValueType::kUint8,   ValueType::kInt8,   ValueType::kUint16,
+                                    ValueType::kInt16,   ValueType::kUint32, ValueType::kInt32,
+                                    ValueType::kFloat32, ValueType::kBool,   ValueType::kString,
+                                    ValueType::kUint64,  ValueType::kInt64,  ValueType::kFloat64};
   for (ValueType t : scalar_types) {
     std::vector<Value> items;
     for (int i = 0; i < 5; ++i) {
@@ -132,10 +132,11 @@ TEST(GgufRoundTrip, ArraysOfEveryTypeAndNesting) {
   // [[1, 2], [], [[true]]]: arrays of arrays with different element types, 3 levels deep.
   Value nested = Value::MakeArray(
       ValueType::kArray,
-      {Value::MakeArray(ValueType::kUint8,
-                        {Value::Unsigned(ValueType::kUint8, 1), Value::Unsigned(ValueType::kUint8, 2)}),
+      {Value::MakeArray(ValueType::kUint8, {Value::Unsigned(ValueType::kUint8, 1),
+                                            Value::Unsigned(ValueType::kUint8, 2)}),
        Value::MakeArray(ValueType::kString, {}),
-       Value::MakeArray(ValueType::kArray, {Value::MakeArray(ValueType::kBool, {Value::Bool(true)})})});
+       Value::MakeArray(ValueType::kArray,
+                        {Value::MakeArray(ValueType::kBool, {Value::Bool(true)})})});
   w.SetValue("nested", nested);
   ASSERT_TRUE(w.status().ok()) << w.status().ToString();
 
@@ -171,7 +172,8 @@ TEST(GgufRoundTrip, ArraysOfEveryTypeAndNesting) {
   const Array* deep = n->items[2].AsArray()->items[0].AsArray();
   ASSERT_NE(deep, nullptr);
   EXPECT_TRUE(*deep->items[0].AsBool());
-  EXPECT_EQ(FormatValue(*f->Find("nested")), "[3 arrays: [2 u8: 1, 2], [0 strings], [1 arrays: [1 bools: true]]]");
+  EXPECT_EQ(FormatValue(*f->Find("nested")),
+            "[3 arrays: [2 u8: 1, 2], [0 strings], [1 arrays: [1 bools: true]]]");
 
   // What was read can be written again unchanged (the reader keeps declared types).
   GgufWriter again;
@@ -212,9 +214,14 @@ TEST(GgufRoundTrip, EveryTensorType) {
     std::vector<int64_t> dims;
   };
   const Case cases[] = {
-      {DType::kF32, {3}},           {DType::kF16, {5, 2}},      {DType::kBF16, {4, 3, 2}},
-      {DType::kQ4_0, {64, 3}},      {DType::kQ8_0, {32, 1, 2}}, {DType::kQ4_K, {256, 2}},
-      {DType::kQ6_K, {512, 1, 1, 3}}, {DType::kF32, {1, 1, 1, 1}},
+      {DType::kF32, {3}},
+      {DType::kF16, {5, 2}},
+      {DType::kBF16, {4, 3, 2}},
+      {DType::kQ4_0, {64, 3}},
+      {DType::kQ8_0, {32, 1, 2}},
+      {DType::kQ4_K, {256, 2}},
+      {DType::kQ6_K, {512, 1, 1, 3}},
+      {DType::kF32, {1, 1, 1, 1}},
   };
   GgufWriter w;
   w.SetString("general.architecture", "test");
@@ -333,11 +340,14 @@ TEST(GgufRoundTrip, WriteFileIsAtomicAndOpens) {
 }
 
 TEST(GgufRoundTrip, OpenReportsOsErrors) {
-  EXPECT_EQ(GgufFile::Open(TempPath("does-not-exist.gguf")).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(GgufFile::Open(TempPath("does-not-exist.gguf")).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(GgufFile::Open(::testing::TempDir()).status().code(), StatusCode::kIoError);
   const std::string empty = TempPath("empty.gguf");
-  { FILE* fp = std::fopen(empty.c_str(), "wb"); ASSERT_NE(fp, nullptr); std::fclose(fp); }
+  {
+    FILE* fp = std::fopen(empty.c_str(), "wb");
+    ASSERT_NE(fp, nullptr);
+    std::fclose(fp);
+  }
   auto f = GgufFile::Open(empty);
   EXPECT_EQ(f.status().code(), StatusCode::kCorruption);
   EXPECT_NE(f.status().message().find(empty), std::string::npos);
@@ -347,7 +357,8 @@ TEST(GgufRoundTrip, DescribeShowsEverything) {
   GgufWriter w;
   w.SetString("general.architecture", "llama");
   std::vector<std::string> vocab;
-  for (int i = 0; i < 512; ++i) vocab.push_back(i == 0 ? "<unk>" : i == 1 ? "<s>" : "t" + std::to_string(i));
+  for (int i = 0; i < 512; ++i)
+    vocab.push_back(i == 0 ? "<unk>" : i == 1 ? "<s>" : "t" + std::to_string(i));
   w.SetStringArray("tokenizer.ggml.tokens", vocab);
   w.SetString("chat", "line1\nline2\t\"q\"");
   ASSERT_TRUE(w.AddTensor("token_embd.weight", DType::kQ8_0, {64, 4}, Pattern(34 * 2 * 4, 0)).ok());

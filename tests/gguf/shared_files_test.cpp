@@ -20,8 +20,8 @@ void ExpectCopyMatches(const GgufFile& f) {
   GgufWriter w;
   for (const auto& [key, value] : f.metadata()) w.SetValue(key, value);
   for (const auto& t : f.tensors()) {
-    ASSERT_TRUE(w.AddTensor(t.name, t.type, t.dims, std::vector<uint8_t>(t.data, t.data + t.nbytes))
-                    .ok());
+    ASSERT_TRUE(
+        w.AddTensor(t.name, t.type, t.dims, std::vector<uint8_t>(t.data, t.data + t.nbytes)).ok());
   }
   ASSERT_TRUE(w.status().ok()) << w.status().ToString();
   const std::vector<uint8_t> image = w.Serialize();
@@ -31,8 +31,8 @@ void ExpectCopyMatches(const GgufFile& f) {
   for (const auto& [key, value] : f.metadata()) {
     const Value* v = (*copy)->Find(key);
     ASSERT_NE(v, nullptr) << key;
-    EXPECT_TRUE(ValuesEqual(*v, value)) << key << ": " << FormatValue(*v) << " vs "
-                                        << FormatValue(value);
+    EXPECT_TRUE(ValuesEqual(*v, value))
+        << key << ": " << FormatValue(*v) << " vs " << FormatValue(value);
   }
   ASSERT_EQ((*copy)->tensors().size(), f.tensors().size());
   for (size_t i = 0; i < f.tensors().size(); ++i) {

@@ -36,10 +36,14 @@ TEST(GgufValue, AccessorsConvertOnlyWithoutLoss) {
 }
 
 TEST(GgufValue, ValuesEqualIsExact) {
-  EXPECT_TRUE(ValuesEqual(Value::Float(ValueType::kFloat64, NAN), Value::Float(ValueType::kFloat64, NAN)));
-  EXPECT_FALSE(ValuesEqual(Value::Float(ValueType::kFloat64, 0.0), Value::Float(ValueType::kFloat64, -0.0)));
-  EXPECT_FALSE(ValuesEqual(Value::Unsigned(ValueType::kUint8, 1), Value::Unsigned(ValueType::kUint16, 1)));
-  EXPECT_FALSE(ValuesEqual(Value::Unsigned(ValueType::kUint8, 1), Value::Signed(ValueType::kUint8, 1)));
+  EXPECT_TRUE(
+      ValuesEqual(Value::Float(ValueType::kFloat64, NAN), Value::Float(ValueType::kFloat64, NAN)));
+  EXPECT_FALSE(
+      ValuesEqual(Value::Float(ValueType::kFloat64, 0.0), Value::Float(ValueType::kFloat64, -0.0)));
+  EXPECT_FALSE(
+      ValuesEqual(Value::Unsigned(ValueType::kUint8, 1), Value::Unsigned(ValueType::kUint16, 1)));
+  EXPECT_FALSE(
+      ValuesEqual(Value::Unsigned(ValueType::kUint8, 1), Value::Signed(ValueType::kUint8, 1)));
   const Value a = Value::MakeArray(ValueType::kString, {Value::String("a"), Value::String("b")});
   const Value b = Value::MakeArray(ValueType::kString, {Value::String("a"), Value::String("c")});
   EXPECT_TRUE(ValuesEqual(a, a));
