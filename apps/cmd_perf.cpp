@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/cpu.h"
 #include "core/progress.h"
+#include "gguf/gguf.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 
