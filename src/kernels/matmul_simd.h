@@ -208,6 +208,8 @@ inline void StoreTile(const Problem& p, int64_t r, int64_t t, const __m256 (&acc
 struct Q4_0Weights {
   using Block = BlockQ4_0;
   static constexpr int kBlockBytes = 18;
+  // Tiles of up to this many tokens use GroupOf8 on AVX-512 (measured: faster for every tile).
+  static constexpr int kGroupedMaxTokens = 4;
   struct Codes {
     __m256i u;  // q in [0, 15]: low nibbles (values 0-15) low, high nibbles (16-31) high
   };
@@ -223,6 +225,8 @@ struct Q4_0Weights {
 struct Q8_0Weights {
   using Block = BlockQ8_0;
   static constexpr int kBlockBytes = 34;
+  // Grouping pays for decode; for prefill tiles the per-block path is faster.
+  static constexpr int kGroupedMaxTokens = 2;
 #if MINT_MATMUL_AVX512
   struct Codes {
     __m256i u;  // w + 128; the activations' bias (-128 sum) removes the offset
@@ -260,26 +264,33 @@ inline __m256i SumLanes8(const __m256i (&s)[8]) {
 }
 
 // The f16 scales (the first field) of 8 consecutive blocks, as floats: a two-source word permute
-// picks them out of 128 bytes, so no per-block scalar conversion.
+// picks them out of 128 bytes, so no per-block scalar conversion. Only the first `valid_bytes`
+// bytes are read (masked loads); scales of blocks past them read as 0.
 template <int kBlockBytes>
-inline __m256 LoadBlockScales8(const uint8_t* first) {
+inline __m256 LoadBlockScales8(const uint8_t* first, int valid_bytes) {
   constexpr int kPerPermute = kBlockBytes * 7 + 2 <= 128 ? 8 : 4;
-  static_assert(kBlockBytes % 2 == 0 && kBlockBytes * (kPerPermute - 1) + 2 <= 128 &&
-                kBlockBytes * kPerPermute >= 128, "128-byte loads must stay inside the blocks");
+  static_assert(kBlockBytes % 2 == 0 && kBlockBytes * (kPerPermute - 1) + 2 <= 128,
+                "the scales of one permute must lie in 128 bytes");
   alignas(64) static constexpr auto kIndex = [] {
     std::array<int16_t, 32> idx{};
     for (int k = 0; k < kPerPermute; ++k) idx[k] = static_cast<int16_t>(k * kBlockBytes / 2);
     return idx;
   }();
   const __m512i index = _mm512_load_si512(kIndex.data());
-  auto pick = [&](const uint8_t* base) {
-    return _mm512_castsi512_si128(
-        _mm512_permutex2var_epi16(_mm512_loadu_si512(base), index, _mm512_loadu_si512(base + 64)));
+  auto load64 = [](const uint8_t* p, int valid) {
+    if (valid >= 64) return _mm512_loadu_si512(p);
+    const __mmask64 mask = valid <= 0 ? 0 : (~__mmask64{0} >> (64 - valid));
+    return _mm512_maskz_loadu_epi8(mask, p);
+  };
+  auto pick = [&](int offset) {
+    const int valid = valid_bytes - offset;
+    return _mm512_castsi512_si128(_mm512_permutex2var_epi16(load64(first + offset, valid), index,
+                                                            load64(first + offset + 64, valid - 64)));
   };
   if constexpr (kPerPermute == 8) {
-    return _mm256_cvtph_ps(pick(first));
+    return _mm256_cvtph_ps(pick(0));
   } else {
-    return _mm256_cvtph_ps(_mm_unpacklo_epi64(pick(first), pick(first + 4 * kBlockBytes)));
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(pick(0), pick(4 * kBlockBytes)));
   }
 }
 #endif
@@ -292,7 +303,7 @@ template <class W>
 struct Q8_0FamilyKernel {
   static constexpr int kRows = 4;
   static constexpr int kTokens = MINT_MATMUL_AVX512 ? 4 : 2;
-  static constexpr int kGroupedMaxTokens = 2;
+  static constexpr int kGroupedMaxTokens = W::kGroupedMaxTokens;
 
   template <int NR, int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
@@ -310,7 +321,9 @@ struct Q8_0FamilyKernel {
     int64_t b = 0;
 #if MINT_MATMUL_AVX512
     if constexpr (NT <= kGroupedMaxTokens) {
-      for (; b + 8 <= nb; b += 8) GroupOf8<NR, NT>(w, a, b, acc);
+      for (; b + 8 <= nb; b += 8) GroupOf8<NR, NT, false>(w, a, b, 8, acc);
+      if (b < nb) GroupOf8<NR, NT, true>(w, a, b, static_cast<int>(nb - b), acc);
+      b = nb;
     }
 #endif
     for (; b < nb; ++b) {
@@ -328,8 +341,10 @@ struct Q8_0FamilyKernel {
         const __m256i bias = _mm256_zextsi128_si256(_mm_cvtsi32_si128(a[j].bias[b]));
         MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
-          const __m256 dot = _mm256_cvtepi32_ps(W::Dot(bias, q[i], av));
-          acc[i][j] = _mm256_fmadd_ps(dot, _mm256_mul_ps(dw[i], da), acc[i][j]);
+          // (dot * dw) * da, not dot * (dw * da): GCC would compute dw * da as a scalar and
+          // broadcast it, two operations per row x token instead of one.
+          const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(W::Dot(bias, q[i], av)), dw[i]);
+          acc[i][j] = _mm256_fmadd_ps(dot, da, acc[i][j]);
         }
       }
     }
@@ -337,28 +352,34 @@ struct Q8_0FamilyKernel {
   }
 
 #if MINT_MATMUL_AVX512
-  template <int NR, int NT>
+  // Blocks [b, b + m), m in [1, 8]; a partial group (m < 8, the end of a row) reads nothing
+  // past block b + m - 1.
+  template <int NR, int NT, bool kPartial>
   static void GroupOf8(const typename W::Block* const (&w)[NR], const Q8_0ActView (&a)[NT],
-                       int64_t b, __m256 (&acc)[NR][NT]) {
+                       int64_t b, int m, __m256 (&acc)[NR][NT]) {
+    if constexpr (!kPartial) m = 8;  // lets the compiler drop every k < m test
+    const __mmask8 valid = static_cast<__mmask8>((1u << m) - 1);
     __m256 da[NT];
     __m256i bias[NT];
     MINT_UNROLL
     for (int j = 0; j < NT; ++j) {
-      da[j] = _mm256_loadu_ps(a[j].d + b);
-      bias[j] = Load256(a[j].bias + b);
+      da[j] = kPartial ? _mm256_maskz_loadu_ps(valid, a[j].d + b) : _mm256_loadu_ps(a[j].d + b);
+      bias[j] = kPartial ? _mm256_maskz_loadu_epi32(valid, a[j].bias + b) : Load256(a[j].bias + b);
     }
     MINT_UNROLL
     for (int i = 0; i < NR; ++i) {
-      const __m256 dw = LoadBlockScales8<W::kBlockBytes>(reinterpret_cast<const uint8_t*>(w[i] + b));
+      const __m256 dw = LoadBlockScales8<W::kBlockBytes>(reinterpret_cast<const uint8_t*>(w[i] + b),
+                                                         kPartial ? m * W::kBlockBytes : 256);
       typename W::Codes q[8];
       MINT_UNROLL
-      for (int k = 0; k < 8; ++k) q[k] = W::Unpack(w[i][b + k]);
+      for (int k = 0; k < 8; ++k) q[k] = k < m ? W::Unpack(w[i][b + k]) : typename W::Codes{};
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         __m256i s[8];
         MINT_UNROLL
         for (int k = 0; k < 8; ++k) {
-          s[k] = W::Dot(_mm256_setzero_si256(), q[k], Load256(a[j].qs + 32 * (b + k)));
+          s[k] = k < m ? W::Dot(_mm256_setzero_si256(), q[k], Load256(a[j].qs + 32 * (b + k)))
+                       : _mm256_setzero_si256();
         }
         const __m256i sums = _mm256_add_epi32(SumLanes8(s), bias[j]);
         acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, da[j]), acc[i][j]);
@@ -375,17 +396,28 @@ using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
 }  // namespace mint::kernels::matmul_detail
 
 #include "kernels/matmul_simd_kquant.h"
+#include "kernels/matmul_simd_kprep.h"
 #include "kernels/matmul_simd_float.h"
 
 namespace mint::kernels::matmul_detail {
 namespace {
 
+// From this many tokens on, K-quant rows are prepared once per row tile (see matmul_simd_kprep.h).
+inline constexpr int64_t kPrepareMinTokens = 4;
+
 void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
+  const int64_t q8k_bytes = p.cols / kQK_K * static_cast<int64_t>(sizeof(BlockQ8_K));
+  if (p.n_tokens >= kPrepareMinTokens && p.type == DType::kQ4_K) {
+    return RunPreparedTiles<PreparedKQuantKernel<DType::kQ4_K>>(p, row_begin, row_end, q8k_bytes);
+  }
+  if (p.n_tokens >= kPrepareMinTokens && p.type == DType::kQ6_K) {
+    return RunPreparedTiles<PreparedKQuantKernel<DType::kQ6_K>>(p, row_begin, row_end, q8k_bytes);
+  }
   switch (p.type) {
     case DType::kQ4_0: return RunTiles<Q4_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
     case DType::kQ8_0: return RunTiles<Q8_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
-    case DType::kQ4_K: return RunTiles<Q4_KKernel>(p, row_begin, row_end, p.cols * 292 / 256);
-    case DType::kQ6_K: return RunTiles<Q6_KKernel>(p, row_begin, row_end, p.cols * 292 / 256);
+    case DType::kQ4_K: return RunTiles<Q4_KKernel>(p, row_begin, row_end, q8k_bytes);
+    case DType::kQ6_K: return RunTiles<Q6_KKernel>(p, row_begin, row_end, q8k_bytes);
     case DType::kF32: return RunTiles<FloatKernel<F32Weights>>(p, row_begin, row_end, p.cols * 4);
     case DType::kF16: return RunTiles<FloatKernel<F16Weights>>(p, row_begin, row_end, p.cols * 4);
     case DType::kBF16:
