@@ -8,6 +8,7 @@
 // iteration (load time excluded) so every pre-token is merged from scratch.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -88,17 +89,21 @@ const std::string& MixedText() {
     if (english.empty()) english = "The quick brown fox jumps over the lazy dog. ";
     if (code.empty()) code = "int main() { return 0; }\n";
     const std::string chinese = ChineseText(256 * 1024);
+    // Chunks end on character boundaries so that the mix stays valid UTF-8.
+    auto chunk = [](const std::string& src, size_t* pos, size_t n) {
+      size_t end = std::min(src.size(), *pos + n);
+      while (end < src.size() && (static_cast<unsigned char>(src[end]) & 0xC0) == 0x80) ++end;
+      std::string piece = src.substr(*pos, end - *pos);
+      *pos = end >= src.size() ? 0 : end;
+      return piece;
+    };
     std::string out;
     size_t e = 0, c = 0, z = 0;
     const size_t kChunk = 4096;
     while (out.size() < (1u << 20)) {
-      for (int k = 0; k < 2; ++k, e = (e + kChunk) % english.size()) {
-        out += english.substr(e, kChunk);
-      }
-      out += code.substr(c, kChunk);
-      c = (c + kChunk) % code.size();
-      out += chinese.substr(z, kChunk);
-      z = (z + kChunk) % chinese.size();
+      out += chunk(english, &e, 2 * kChunk);
+      out += chunk(code, &c, kChunk);
+      out += chunk(chinese, &z, kChunk);
     }
     return out;
   }();

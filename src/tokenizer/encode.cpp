@@ -1,7 +1,10 @@
 // The two merge algorithms: SentencePiece-style score-driven bigram merging (whole text) and
 // rank-driven BPE (one pre-token at a time, cached).
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <cstring>
+#include <memory>
 #include <queue>
 
 #include "tokenizer/tokenizer_internal.h"
@@ -11,7 +14,7 @@ namespace mint::tokenizer {
 
 void MergeTable::Build(const std::vector<Entry>& entries) {
   size_t cap = 16;
-  while (cap < entries.size() * 2) cap <<= 1;
+  while (cap < entries.size() + entries.size() / 2) cap <<= 1;  // load factor <= 2/3
   slots_.assign(cap, Entry{});
   mask_ = cap - 1;
   size_ = 0;
@@ -24,20 +27,72 @@ void MergeTable::Build(const std::vector<Entry>& entries) {
   }
 }
 
-bool PretokenCache::Lookup(std::string_view key, std::vector<int32_t>* out) const {
-  Shard& shard = shards_[TransparentStringHash{}(key) % kShards];
-  std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.map.find(key);
-  if (it == shard.map.end()) return false;
-  out->insert(out->end(), it->second.begin(), it->second.end());
+namespace {
+
+struct alignas(64) CacheLine {
+  uint64_t tag;  // hash with the owner mixed in; 0 = empty
+  uint8_t key_len;
+  uint8_t n_ids;
+  char key[PretokenCache::kMaxKeyBytes];
+  int32_t ids[PretokenCache::kMaxIds];
+};
+static_assert(sizeof(CacheLine) == 64);
+
+constexpr size_t kCacheLines = 16384;
+
+CacheLine* ThreadCache() {
+  thread_local std::unique_ptr<CacheLine[]> lines(new CacheLine[kCacheLines]());
+  return lines.get();
+}
+
+uint64_t Mix(uint64_t h) {
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  return h;
+}
+
+std::atomic<uint64_t> g_next_owner{1};
+
+}  // namespace
+
+PretokenCache::PretokenCache() : owner_(g_next_owner.fetch_add(1)) {}
+
+uint64_t PretokenCache::Hash(std::string_view key) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ key.size();
+  size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, key.data() + i, 8);
+    h = Mix(h ^ w) * 0x9E3779B97F4A7C15ull;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, key.data() + i, key.size() - i);
+  return Mix(h ^ tail);
+}
+
+bool PretokenCache::Lookup(std::string_view key, uint64_t hash, std::vector<int32_t>* out) const {
+  if (key.size() > kMaxKeyBytes) return false;
+  const uint64_t tag = Mix(hash ^ owner_) | 1;
+  const CacheLine& line = ThreadCache()[tag & (kCacheLines - 1)];
+  if (line.tag != tag || line.key_len != key.size() ||
+      std::memcmp(line.key, key.data(), key.size()) != 0) {
+    return false;
+  }
+  out->insert(out->end(), line.ids, line.ids + line.n_ids);
   return true;
 }
 
-void PretokenCache::Insert(std::string_view key, const int32_t* ids, size_t n) const {
-  Shard& shard = shards_[TransparentStringHash{}(key) % kShards];
-  std::lock_guard<std::mutex> lock(shard.mu);
-  if (shard.map.size() >= kMaxEntriesPerShard) shard.map.clear();  // crude bound on memory
-  shard.map.emplace(std::string(key), std::vector<int32_t>(ids, ids + n));
+void PretokenCache::Insert(std::string_view key, uint64_t hash, const int32_t* ids,
+                           size_t n) const {
+  if (key.size() > kMaxKeyBytes || n > kMaxIds) return;
+  const uint64_t tag = Mix(hash ^ owner_) | 1;
+  CacheLine& line = ThreadCache()[tag & (kCacheLines - 1)];
+  line.tag = tag;
+  line.key_len = static_cast<uint8_t>(key.size());
+  line.n_ids = static_cast<uint8_t>(n);
+  std::memcpy(line.key, key.data(), key.size());
+  std::memcpy(line.ids, ids, n * sizeof(int32_t));
 }
 
 namespace {
@@ -86,6 +141,33 @@ void MergeSymbol(std::vector<Symbol>* syms, int32_t left, int32_t merged_id) {
   if (l.next >= 0) (*syms)[l.next].prev = left;
 }
 
+// Thread-local direct-mapped cache in front of the (large, randomly accessed) merge table:
+// the same byte pairs recur constantly. Entries are tagged with the table's address and a
+// generation so a new table at a reused address never hits stale entries.
+struct PairLookup {
+  int32_t rank;    // INT32_MAX if the pair does not merge
+  int32_t merged;
+};
+
+PairLookup FindMerge(const TokenizerData& d, int32_t left, int32_t right) {
+  struct Entry {
+    uint64_t key;
+    uint64_t owner;
+    PairLookup value;
+  };
+  constexpr size_t kEntries = 4096;
+  thread_local std::unique_ptr<Entry[]> cache(new Entry[kEntries]());
+  const uint64_t key = MergeTable::Key(left, right);
+  const uint64_t owner = d.cache.owner();
+  Entry& e = cache[(key * 0x9E3779B97F4A7C15ull) >> 52];
+  if (e.key == key && e.owner == owner) return e.value;
+  const MergeTable::Entry* m = d.merges.Find(left, right);
+  e.key = key;
+  e.owner = owner;
+  e.value = m ? PairLookup{m->rank, m->merged} : PairLookup{INT32_MAX, -1};
+  return e.value;
+}
+
 // Rank-ordered merging for short words: cached pair ranks and a linear scan per merge.
 void MergeShort(const TokenizerData& d, std::vector<Symbol>* syms) {
   const int32_t n = static_cast<int32_t>(syms->size());
@@ -95,10 +177,9 @@ void MergeShort(const TokenizerData& d, std::vector<Symbol>* syms) {
     const Symbol& s = (*syms)[i];
     rank[i] = INT32_MAX;
     if (s.next < 0 || s.id < 0 || (*syms)[s.next].id < 0) return;
-    if (const MergeTable::Entry* e = d.merges.Find(s.id, (*syms)[s.next].id)) {
-      rank[i] = e->rank;
-      merged[i] = e->merged;
-    }
+    const PairLookup p = FindMerge(d, s.id, (*syms)[s.next].id);
+    rank[i] = p.rank;
+    merged[i] = p.merged;
   };
   for (int32_t i = 0; i < n; ++i) update(i);
   while (true) {
@@ -131,9 +212,8 @@ void MergeLong(const TokenizerData& d, std::vector<Symbol>* syms) {
     const Symbol& s = (*syms)[i];
     if (s.next < 0 || s.id < 0 || (*syms)[s.next].id < 0) return;
     const int32_t rid = (*syms)[s.next].id;
-    if (const MergeTable::Entry* e = d.merges.Find(s.id, rid)) {
-      heap.push({e->rank, i, s.id, rid, e->merged});
-    }
+    const PairLookup p = FindMerge(d, s.id, rid);
+    if (p.rank != INT32_MAX) heap.push({p.rank, i, s.id, rid, p.merged});
   };
   for (int32_t i = 0; i < static_cast<int32_t>(syms->size()); ++i) push(i);
   while (!heap.empty()) {
@@ -157,7 +237,7 @@ void EncodeBpeUncached(const TokenizerData& d, std::string_view word, std::vecto
     AppendByteLevel(word, &spelled_buf);
     spelled = spelled_buf;
   }
-  if (d.ignore_merges) {
+  if (d.ignore_merges && spelled.size() <= d.max_token_bytes) {
     auto it = d.text_to_id.find(spelled);
     if (it != d.text_to_id.end()) {
       out->push_back(it->second);
@@ -182,7 +262,7 @@ void EncodeBpeUncached(const TokenizerData& d, std::string_view word, std::vecto
     }
   }
   syms.back().next = -1;
-  if (syms.size() <= 64) {
+  if (syms.size() <= 12) {  // the linear scan beats a heap only for short words
     MergeShort(d, &syms);
   } else {
     MergeLong(d, &syms);
@@ -195,10 +275,11 @@ void EncodeBpeUncached(const TokenizerData& d, std::string_view word, std::vecto
 void EncodeBpeWord(const TokenizerData& d, std::string_view word, std::vector<int32_t>* out) {
   if (word.empty()) return;
   const bool cacheable = word.size() <= PretokenCache::kMaxKeyBytes;
-  if (cacheable && d.cache.Lookup(word, out)) return;
+  const uint64_t hash = cacheable ? PretokenCache::Hash(word) : 0;
+  if (cacheable && d.cache.Lookup(word, hash, out)) return;
   const size_t start = out->size();
   EncodeBpeUncached(d, word, out);
-  if (cacheable) d.cache.Insert(word, out->data() + start, out->size() - start);
+  if (cacheable) d.cache.Insert(word, hash, out->data() + start, out->size() - start);
 }
 
 void EncodeSpm(const TokenizerData& d, std::string_view text, std::vector<int32_t>* out) {

@@ -71,9 +71,7 @@ Status LoadMerges(const gguf::GgufFile& f, TokenizerData* d) {
 Status SetUpPreTokenizer(const std::string& pre, TokenizerData* d) {
   MINT_ASSIGN_OR_RETURN(auto patterns, PresetRegexes(pre));
   for (const std::string& p : patterns) {
-    MINT_ASSIGN_OR_RETURN(auto re, Regex::Compile(p));
-    PreTokenizerStep step;
-    step.regex = std::move(re);
+    MINT_ASSIGN_OR_RETURN(auto step, PreTokenizerStep::Split(p));
     d->pre.steps.push_back(std::move(step));
   }
   return Status::Ok();

@@ -53,12 +53,7 @@ Result<SplitBehavior> BehaviorOf(const std::string& s) {
 
 Status AddSplit(TokenizerData* d, const std::string& pattern, SplitBehavior behavior,
                 bool invert) {
-  MINT_ASSIGN_OR_RETURN(auto re, Regex::Compile(pattern));
-  PreTokenizerStep step;
-  step.kind = PreTokenizerStep::Kind::kSplit;
-  step.regex = std::move(re);
-  step.behavior = behavior;
-  step.invert = invert;
+  MINT_ASSIGN_OR_RETURN(auto step, PreTokenizerStep::Split(pattern, behavior, invert));
   d->pre.steps.push_back(std::move(step));
   return Status::Ok();
 }

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "tokenizer/fast_split.h"
 #include "tokenizer/unicode.h"
 
 namespace mint::tokenizer {
@@ -68,6 +69,10 @@ void Segments(const Regex& re, const std::string& text, Span span, std::vector<S
 // SplitDelimiterBehavior; "delimiter" = matched segment, or unmatched one if inverted).
 void SplitSpan(const PreTokenizerStep& step, const std::string& text, Span span,
                std::vector<Segment>* segs, std::vector<Span>* out) {
+  if (step.fast != 0) {
+    FastSplit(static_cast<FastSplitKind>(step.fast), text, span, out);
+    return;
+  }
   Segments(*step.regex, text, span, segs);
   const size_t first = out->size();
   const size_t n = segs->size();
@@ -168,6 +173,19 @@ Result<std::shared_ptr<const Regex>> Regex::Compile(std::string_view pattern) {
   re->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   re->pattern_ = std::string(pattern);
   return std::shared_ptr<const Regex>(std::move(re));
+}
+
+Result<PreTokenizerStep> PreTokenizerStep::Split(std::string_view pattern, SplitBehavior behavior,
+                                                 bool invert) {
+  PreTokenizerStep step;
+  step.kind = Kind::kSplit;
+  MINT_ASSIGN_OR_RETURN(step.regex, Regex::Compile(pattern));
+  step.behavior = behavior;
+  step.invert = invert;
+  if (behavior == SplitBehavior::kIsolated && !invert) {
+    step.fast = static_cast<int>(FastSplitKindFor(pattern));
+  }
+  return step;
 }
 
 Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }

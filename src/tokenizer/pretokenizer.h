@@ -46,11 +46,18 @@ struct Span {
 };
 
 struct PreTokenizerStep {
+  // An isolated, non-inverted split by `pattern`; uses a hand-written matcher when one
+  // implements the pattern exactly (fast_split.h).
+  static Result<PreTokenizerStep> Split(std::string_view pattern,
+                                        SplitBehavior behavior = SplitBehavior::kIsolated,
+                                        bool invert = false);
+
   enum class Kind { kSplit, kMetaspace } kind = Kind::kSplit;
   // kSplit
   std::shared_ptr<const Regex> regex;
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
+  int fast = 0;  // FastSplitKind; 0 = run the regex
   // kMetaspace: spaces become `replacement`; a prefix replacement is added per `prepend`
   // ("always", "first" = only on the first segment of the input, "never"); `split` splits
   // before each replacement character.

@@ -102,6 +102,8 @@ Status FinalizeData(TokenizerData* d) {
   for (int32_t* id : {&d->bos_id, &d->eos_id, &d->eot_id, &d->eom_id, &d->pad_id, &d->unk_id}) {
     if (!d->ValidId(*id)) *id = -1;
   }
+  d->max_token_bytes = 0;
+  for (const std::string& t : d->texts) d->max_token_bytes = std::max(d->max_token_bytes, t.size());
   d->byte_ids.fill(-1);
   for (int b = 0; b < 256; ++b) {
     std::string key;

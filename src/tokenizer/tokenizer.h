@@ -9,9 +9,9 @@
 //     normalizer, pre-tokenizer, decoder and added tokens; `tokenizer_config.json` beside it
 //     supplies BOS/EOS, add_bos_token and the chat template.
 //
-// Threading model: a Tokenizer is immutable after loading, except for an internal cache of
-// pre-token encodings that is guarded by its own locks. Encode, Decode and every other const
-// method may be called from any number of threads at once. An IncrementalDetokenizer belongs to
+// Threading model: a Tokenizer is immutable after loading. Encode, Decode and every other const
+// method may be called from any number of threads at once; BPE encodings of short pre-tokens
+// are cached in per-thread tables (1 MiB per encoding thread, shared by all tokenizers). An IncrementalDetokenizer belongs to
 // one stream and is not thread-safe; many detokenizers may share one Tokenizer.
 #pragma once
 

@@ -1,14 +1,13 @@
 // Internal representation shared by the tokenizer's loaders (GGUF, tokenizer.json), its
 // encoders (SentencePiece-style, BPE) and its decoders. Not part of the facade.
 //
-// Thread-safety: a TokenizerData is filled by one loader, then frozen; after that only the
-// pre-token cache changes, under its own shard locks.
+// Thread-safety: a TokenizerData is filled by one loader, then frozen; the pre-token cache it
+// owns lives in per-thread tables.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -79,23 +78,23 @@ class MergeTable {
   size_t size_ = 0;
 };
 
-// Cache of pre-token -> ids for BPE. Thread-safe: sharded, each shard guarded by its mutex.
+// Per-thread cache of pre-token -> ids for BPE: direct-mapped, one 64-byte line per entry,
+// tagged with the owning tokenizer's unique id, so lookups take no lock and entries of a
+// destroyed tokenizer are never returned. Each thread that encodes holds 1 MiB for it.
+// Thread-safety: every thread touches only its own table.
 class PretokenCache {
  public:
-  static constexpr size_t kMaxKeyBytes = 64;
-  bool Lookup(std::string_view key, std::vector<int32_t>* out) const;
-  void Insert(std::string_view key, const int32_t* ids, size_t n) const;
+  static constexpr size_t kMaxKeyBytes = 22;
+  static constexpr size_t kMaxIds = 8;
+  PretokenCache();
+  // Appends the cached ids of `key` to *out; false on a miss.
+  bool Lookup(std::string_view key, uint64_t hash, std::vector<int32_t>* out) const;
+  void Insert(std::string_view key, uint64_t hash, const int32_t* ids, size_t n) const;
+  static uint64_t Hash(std::string_view key);
+  uint64_t owner() const { return owner_; }
 
  private:
-  static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxEntriesPerShard = 16384;
-  struct Shard {
-    std::mutex mu;
-    // guarded by mu
-    std::unordered_map<std::string, std::vector<int32_t>, TransparentStringHash, std::equal_to<>>
-        map;
-  };
-  mutable std::array<Shard, kShards> shards_;
+  uint64_t owner_;  // unique per TokenizerData, never reused
 };
 
 // A token matched in raw text before normalization (added tokens, control tokens).
@@ -129,6 +128,7 @@ struct TokenizerData {
   // BPE.
   MergeTable merges;
   bool ignore_merges = false;  // a pre-token that is itself a token is emitted whole
+  size_t max_token_bytes = 0;  // longest spelling in the vocabulary
   bool byte_level = false;     // pre-tokens are spelled in the GPT-2 alphabet before merging
   bool byte_fallback = false;  // unknown characters become <0xXX> tokens
   bool fuse_unk = false;
