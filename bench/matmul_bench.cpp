@@ -42,7 +42,8 @@ std::vector<uint8_t> QuantizedMatrix(DType t, int64_t rows, int64_t cols) {
   const auto src = Random(static_cast<size_t>(cols), 7, 0.05f);
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) row[c] = src[(c + r * 31) % cols] * (1.0f + 0.001f * (r % 13));
+    for (int64_t c = 0; c < cols; ++c)
+      row[c] = src[(c + r * 31) % cols] * (1.0f + 0.001f * (r % 13));
     QuantizeRow(t, row.data(), bytes.data() + r * row_bytes, cols);
   }
   return bytes;
@@ -61,7 +62,8 @@ void BmMatMul(benchmark::State& state, Case c) {
   const std::vector<uint8_t> one = QuantizedMatrix(c.type, c.rows, c.cols);
   const int64_t copies = c.cold ? std::max<int64_t>(2, kColdBytes / weight_bytes) : 1;
   std::vector<uint8_t> weights(static_cast<size_t>(copies * weight_bytes));
-  for (int64_t k = 0; k < copies; ++k) std::copy(one.begin(), one.end(), weights.begin() + k * weight_bytes);
+  for (int64_t k = 0; k < copies; ++k)
+    std::copy(one.begin(), one.end(), weights.begin() + k * weight_bytes);
   const auto x = Random(static_cast<size_t>(c.tokens * c.cols), 3, 1.0f);
   std::vector<float> y(static_cast<size_t>(c.tokens * c.rows));
   ThreadPool pool(c.threads);
@@ -72,13 +74,15 @@ void BmMatMul(benchmark::State& state, Case c) {
     const auto start = std::chrono::steady_clock::now();
     MatMul(w, x.data(), c.tokens, y.data(), &pool, c.isa);
     benchmark::DoNotOptimize(y.data());
-    best_seconds = std::min(best_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best_seconds =
+        std::min(best_seconds,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     k = (k + 1) % copies;
   }
   const double iters = static_cast<double>(state.iterations());
   const double flops = 2.0 * static_cast<double>(c.rows * c.cols * c.tokens);
-  state.counters["GB/s"] =
-      benchmark::Counter(iters * static_cast<double>(weight_bytes) * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(iters * static_cast<double>(weight_bytes) * 1e-9,
+                                              benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(iters * flops * 1e-9, benchmark::Counter::kIsRate);
   // The fastest single call: on a shared machine, the one least disturbed by other processes.
   state.counters["best_GB/s"] = static_cast<double>(weight_bytes) * 1e-9 / best_seconds;
@@ -99,8 +103,8 @@ void RegisterAll() {
       for (int threads : {1, 2}) {
         auto add = [&](const char* mode, Shape s, int64_t tokens, bool cold) {
           if (s.cols % DTypeBlockElements(t) != 0) return;
-          const std::string name = std::string(mode) + "/" + DTypeName(t) + "/" + IsaName(isa) + "/" +
-                                   std::to_string(s.rows) + "x" + std::to_string(s.cols) +
+          const std::string name = std::string(mode) + "/" + DTypeName(t) + "/" + IsaName(isa) +
+                                   "/" + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                                    "/threads:" + std::to_string(threads);
           const Case c{t, isa, s.rows, s.cols, tokens, threads, cold};
           benchmark::RegisterBenchmark(name.c_str(), BmMatMul, c)

@@ -142,9 +142,8 @@ float DotRow(const Problem& p, const uint8_t* row, int64_t t) {
   const float* x = p.x + t * p.cols;
   switch (p.type) {
     case DType::kF32:
-      return DotFloat(row, x, p.cols, [](const void* r, int64_t c) {
-        return static_cast<const float*>(r)[c];
-      });
+      return DotFloat(row, x, p.cols,
+                      [](const void* r, int64_t c) { return static_cast<const float*>(r)[c]; });
     case DType::kF16:
       return DotFloat(row, x, p.cols, [](const void* r, int64_t c) {
         return F16ToF32(static_cast<const uint16_t*>(r)[c]);
@@ -218,10 +217,16 @@ Isa ResolveMatMulIsa(Isa isa) {
 
 ActivationFormat FormatFor(DType t, Isa isa) {
   switch (t) {
-    case DType::kQ4_0: case DType::kQ8_0: return ActivationFormat::kQ8_0;
-    case DType::kQ4_K: case DType::kQ6_K: return ActivationFormat::kQ8_K;
-    case DType::kBF16: return isa == Isa::kAvx512 ? ActivationFormat::kBf16 : ActivationFormat::kF32;
-    default: return ActivationFormat::kF32;
+    case DType::kQ4_0:
+    case DType::kQ8_0:
+      return ActivationFormat::kQ8_0;
+    case DType::kQ4_K:
+    case DType::kQ6_K:
+      return ActivationFormat::kQ8_K;
+    case DType::kBF16:
+      return isa == Isa::kAvx512 ? ActivationFormat::kBf16 : ActivationFormat::kF32;
+    default:
+      return ActivationFormat::kF32;
   }
 }
 
@@ -244,7 +249,8 @@ void PrepareTokens(const Problem& p, const float* x, Isa isa, int64_t t0, int64_
   for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * cols;
     switch (FormatFor(p.type, isa)) {
-      case ActivationFormat::kF32: break;
+      case ActivationFormat::kF32:
+        break;
       case ActivationFormat::kBf16:
         md::ConvertBf16ActsAvx512(xt, cols, const_cast<uint16_t*>(p.x_bf16 + t * p.bf16_stride));
         break;
@@ -252,16 +258,22 @@ void PrepareTokens(const Problem& p, const float* x, Isa isa, int64_t t0, int64_
         auto* qs = const_cast<int8_t*>(p.q8_qs + t * cols);
         auto* d = const_cast<float*>(p.q8_d + t * nb32);
         auto* bias = const_cast<int32_t*>(p.q8_bias + t * nb32);
-        if (isa == Isa::kAvx512) md::QuantizeQ8_0ActsAvx512(xt, cols, qs, d, bias, bias_mul);
-        else if (isa == Isa::kAvx2) md::QuantizeQ8_0ActsAvx2(xt, cols, qs, d, bias, bias_mul);
-        else md::QuantizeQ8_0ActsScalar(xt, cols, qs, d, bias, bias_mul);
+        if (isa == Isa::kAvx512)
+          md::QuantizeQ8_0ActsAvx512(xt, cols, qs, d, bias, bias_mul);
+        else if (isa == Isa::kAvx2)
+          md::QuantizeQ8_0ActsAvx2(xt, cols, qs, d, bias, bias_mul);
+        else
+          md::QuantizeQ8_0ActsScalar(xt, cols, qs, d, bias, bias_mul);
         break;
       }
       case ActivationFormat::kQ8_K: {
         auto* out = const_cast<BlockQ8_K*>(p.q8k + t * nbk);
-        if (isa == Isa::kAvx512) md::QuantizeQ8_KActsAvx512(xt, cols, out);
-        else if (isa == Isa::kAvx2) md::QuantizeQ8_KActsAvx2(xt, cols, out);
-        else md::QuantizeQ8_KActsScalar(xt, cols, out);
+        if (isa == Isa::kAvx512)
+          md::QuantizeQ8_KActsAvx512(xt, cols, out);
+        else if (isa == Isa::kAvx2)
+          md::QuantizeQ8_KActsAvx2(xt, cols, out);
+        else
+          md::QuantizeQ8_KActsScalar(xt, cols, out);
         break;
       }
     }
@@ -274,7 +286,8 @@ void LayOutActivations(Problem* p, const float* x, Isa isa) {
   const auto cols = static_cast<size_t>(p->cols);
   p->x = x;
   switch (FormatFor(p->type, isa)) {
-    case ActivationFormat::kF32: return;
+    case ActivationFormat::kF32:
+      return;
     case ActivationFormat::kBf16: {
       p->bf16_stride = (p->cols + matmul_detail::kBf16Align - 1) / matmul_detail::kBf16Align *
                        matmul_detail::kBf16Align;

@@ -46,7 +46,7 @@ struct Problem {
   float* y = nullptr;  // n_tokens x rows
 
   // Prepared activations; which are set depends on the ActivationFormat.
-  const float* x = nullptr;         // kF32: n_tokens x cols
+  const float* x = nullptr;          // kF32: n_tokens x cols
   const uint16_t* x_bf16 = nullptr;  // kBf16: n_tokens x bf16_stride
   int64_t bf16_stride = 0;
   const int8_t* q8_qs = nullptr;     // kQ8_0: token t, block b at q8_qs + t * cols + 32 b

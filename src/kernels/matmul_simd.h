@@ -94,20 +94,23 @@ void TileEntry(const Problem& p, int64_t row, int64_t token) {
 
 template <class K, size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> MakeTileTable(std::index_sequence<I...>) {
-  return {&TileEntry<K, static_cast<int>(I) / K::kTokens + 1, static_cast<int>(I) % K::kTokens + 1>...};
+  return {
+      &TileEntry<K, static_cast<int>(I) / K::kTokens + 1, static_cast<int>(I) % K::kTokens + 1>...};
 }
 
 // Tokens per pass over the row range: enough that one pass's activations (`act_bytes_per_token`
 // each) stay in L2 while every row tile of the range streams past them.
 inline int64_t TokenBlock(int64_t act_bytes_per_token, int tile_tokens) {
   constexpr int64_t kL2Budget = 384 * 1024;
-  const int64_t tokens = std::max<int64_t>(tile_tokens, kL2Budget / std::max<int64_t>(1, act_bytes_per_token));
+  const int64_t tokens =
+      std::max<int64_t>(tile_tokens, kL2Budget / std::max<int64_t>(1, act_bytes_per_token));
   return tokens / tile_tokens * tile_tokens;
 }
 
 template <class K>
 void RunTiles(const Problem& p, int64_t row_begin, int64_t row_end, int64_t act_bytes_per_token) {
-  static constexpr auto kTable = MakeTileTable<K>(std::make_index_sequence<K::kRows * K::kTokens>());
+  static constexpr auto kTable =
+      MakeTileTable<K>(std::make_index_sequence<K::kRows * K::kTokens>());
   const int64_t block = TokenBlock(act_bytes_per_token, K::kTokens);
   for (int64_t t0 = 0; t0 < p.n_tokens; t0 += block) {
     const int64_t t1 = std::min(p.n_tokens, t0 + block);
@@ -144,7 +147,8 @@ inline float AbsMax(const float* x, int n) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 m = _mm256_setzero_ps();
   MINT_UNROLL
-  for (int k = 0; k < n; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+  for (int k = 0; k < n; k += 8)
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   s = _mm_max_ss(s, _mm_movehdup_ps(s));
@@ -284,8 +288,8 @@ inline __m256 LoadBlockScales8(const uint8_t* first, int valid_bytes) {
   };
   auto pick = [&](int offset) {
     const int valid = valid_bytes - offset;
-    return _mm512_castsi512_si128(_mm512_permutex2var_epi16(load64(first + offset, valid), index,
-                                                            load64(first + offset + 64, valid - 64)));
+    return _mm512_castsi512_si128(_mm512_permutex2var_epi16(
+        load64(first + offset, valid), index, load64(first + offset + 64, valid - 64)));
   };
   if constexpr (kPerPermute == 8) {
     return _mm256_cvtph_ps(pick(0));
@@ -317,7 +321,8 @@ struct Q8_0FamilyKernel {
     for (int j = 0; j < NT; ++j) a[j] = Q8_0Acts(p, t + j);
     __m256 acc[NR][NT];
     MINT_UNROLL
-    for (auto& row : acc) for (auto& v : row) v = _mm256_setzero_ps();
+    for (auto& row : acc)
+      for (auto& v : row) v = _mm256_setzero_ps();
     int64_t b = 0;
 #if MINT_MATMUL_AVX512
     if constexpr (NT <= kGroupedMaxTokens) {
@@ -368,8 +373,9 @@ struct Q8_0FamilyKernel {
     }
     MINT_UNROLL
     for (int i = 0; i < NR; ++i) {
-      const __m256 dw = LoadBlockScales8<W::kBlockBytes>(reinterpret_cast<const uint8_t*>(w[i] + b),
-                                                         kPartial ? m * W::kBlockBytes : 256);
+      const __m256 dw =
+          LoadBlockScales8<W::kBlockBytes>(reinterpret_cast<const uint8_t*>(w[i] + b),
+                                           kPartial ? m * W::kBlockBytes : 8 * W::kBlockBytes);
       typename W::Codes q[8];
       MINT_UNROLL
       for (int k = 0; k < 8; ++k) q[k] = k < m ? W::Unpack(w[i][b + k]) : typename W::Codes{};
@@ -395,9 +401,9 @@ using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
 }  // namespace
 }  // namespace mint::kernels::matmul_detail
 
-#include "kernels/matmul_simd_kquant.h"
-#include "kernels/matmul_simd_kprep.h"
 #include "kernels/matmul_simd_float.h"
+#include "kernels/matmul_simd_kprep.h"
+#include "kernels/matmul_simd_kquant.h"
 
 namespace mint::kernels::matmul_detail {
 namespace {
@@ -414,12 +420,18 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
     return RunPreparedTiles<PreparedKQuantKernel<DType::kQ6_K>>(p, row_begin, row_end, q8k_bytes);
   }
   switch (p.type) {
-    case DType::kQ4_0: return RunTiles<Q4_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
-    case DType::kQ8_0: return RunTiles<Q8_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
-    case DType::kQ4_K: return RunTiles<Q4_KKernel>(p, row_begin, row_end, q8k_bytes);
-    case DType::kQ6_K: return RunTiles<Q6_KKernel>(p, row_begin, row_end, q8k_bytes);
-    case DType::kF32: return RunTiles<FloatKernel<F32Weights>>(p, row_begin, row_end, p.cols * 4);
-    case DType::kF16: return RunTiles<FloatKernel<F16Weights>>(p, row_begin, row_end, p.cols * 4);
+    case DType::kQ4_0:
+      return RunTiles<Q4_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
+    case DType::kQ8_0:
+      return RunTiles<Q8_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
+    case DType::kQ4_K:
+      return RunTiles<Q4_KKernel>(p, row_begin, row_end, q8k_bytes);
+    case DType::kQ6_K:
+      return RunTiles<Q6_KKernel>(p, row_begin, row_end, q8k_bytes);
+    case DType::kF32:
+      return RunTiles<FloatKernel<F32Weights>>(p, row_begin, row_end, p.cols * 4);
+    case DType::kF16:
+      return RunTiles<FloatKernel<F16Weights>>(p, row_begin, row_end, p.cols * 4);
     case DType::kBF16:
 #if MINT_MATMUL_AVX512
       return RunTiles<Bf16DotKernel>(p, row_begin, row_end, p.bf16_stride * 2);

@@ -71,7 +71,9 @@ struct FloatKernel {
     for (int j = 0; j < NT; ++j) x[j] = p.x + (t + j) * p.cols;
     VecF acc[U][NR][NT];
     MINT_UNROLL
-    for (auto& u : acc) for (auto& row : u) for (auto& v : row) v = ZeroF();
+    for (auto& u : acc)
+      for (auto& row : u)
+        for (auto& v : row) v = ZeroF();
     int64_t c = 0;
     for (; c + U * kLanes <= p.cols; c += U * kLanes) {
       MINT_UNROLL
@@ -112,13 +114,16 @@ struct Bf16DotKernel {
     constexpr int U = NT == 1 ? 2 : 1;
     const uint16_t* w[NR];
     MINT_UNROLL
-    for (int i = 0; i < NR; ++i) w[i] = reinterpret_cast<const uint16_t*>(p.w + (r + i) * p.row_bytes);
+    for (int i = 0; i < NR; ++i)
+      w[i] = reinterpret_cast<const uint16_t*>(p.w + (r + i) * p.row_bytes);
     const uint16_t* x[NT];
     MINT_UNROLL
     for (int j = 0; j < NT; ++j) x[j] = p.x_bf16 + (t + j) * p.bf16_stride;
     __m512 acc[U][NR][NT];
     MINT_UNROLL
-    for (auto& u : acc) for (auto& row : u) for (auto& v : row) v = _mm512_setzero_ps();
+    for (auto& u : acc)
+      for (auto& row : u)
+        for (auto& v : row) v = _mm512_setzero_ps();
     int64_t c = 0;
     for (; c + 32 * U <= p.cols; c += 32 * U) {
       MINT_UNROLL
@@ -166,7 +171,9 @@ void ConvertBf16ActsSimd(const float* x, int64_t cols, uint16_t* out) {
   for (int64_t c = 0; c < padded; c += 32) {
     const int64_t n = std::min<int64_t>(32, std::max<int64_t>(0, cols - c));
     const __mmask16 m_lo = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
-    const __mmask16 m_hi = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+    const __mmask16 m_hi = static_cast<__mmask16>(n >= 32   ? 0xFFFF
+                                                  : n <= 16 ? 0
+                                                            : (1u << (n - 16)) - 1);
     const __m512 lo = _mm512_maskz_loadu_ps(m_lo, x + c);
     const __m512 hi = _mm512_maskz_loadu_ps(m_hi, x + c + 16);
     _mm512_storeu_si512(out + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));

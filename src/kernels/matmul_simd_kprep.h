@@ -14,11 +14,11 @@ namespace mint::kernels::matmul_detail {
 namespace {
 
 struct alignas(32) KPrepBlock {
-  uint8_t codes[kQK_K];      // unsigned codes in value order (Q4_K: 0..15, Q6_K: 0..63)
-  __m256i scales[8];         // Q6_K: i16 scale per maddubs lane, for values [32k, 32k + 32)
-  int32_t scale_pairs[8];    // Q4_K: the scale of values [32k, 32k + 32) in both i16 halves
-  __m256i offset_scales;     // Q6_K: the 16 group scales as i16 (for the -32 code offset)
-  float neg_mins[8];         // Q4_K: -dmin * m[k] per 32 values
+  uint8_t codes[kQK_K];    // unsigned codes in value order (Q4_K: 0..15, Q6_K: 0..63)
+  __m256i scales[8];       // Q6_K: i16 scale per maddubs lane, for values [32k, 32k + 32)
+  int32_t scale_pairs[8];  // Q4_K: the scale of values [32k, 32k + 32) in both i16 halves
+  __m256i offset_scales;   // Q6_K: the 16 group scales as i16 (for the -32 code offset)
+  float neg_mins[8];       // Q4_K: -dmin * m[k] per 32 values
   float d;
 };
 
@@ -34,7 +34,8 @@ inline void PrepareQ4KBlock(const BlockQ4_K& blk, KPrepBlock* out) {
   MINT_UNROLL
   for (int c = 0; c < 4; ++c) {
     const __m256i v = Load256(blk.qs + 32 * c);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out->codes + 64 * c), _mm256_and_si256(v, nibble));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out->codes + 64 * c),
+                       _mm256_and_si256(v, nibble));
     _mm256_store_si256(reinterpret_cast<__m256i*>(out->codes + 64 * c + 32),
                        _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
   }
@@ -44,7 +45,8 @@ inline void PrepareQ4KBlock(const BlockQ4_K& blk, KPrepBlock* out) {
   for (int k = 0; k < 8; ++k) out->scale_pairs[k] = _mm256_extract_epi32(sc[k], 0);
   // mins16 holds m0, m0, m1, m1, ...: 32-bit lane k holds m[k] twice; keep one.
   const __m256i m32 = _mm256_and_si256(mins16, _mm256_set1_epi32(0xFFFF));
-  _mm256_store_ps(out->neg_mins, _mm256_mul_ps(_mm256_cvtepi32_ps(m32), _mm256_set1_ps(-F16(blk.dmin))));
+  _mm256_store_ps(out->neg_mins,
+                  _mm256_mul_ps(_mm256_cvtepi32_ps(m32), _mm256_set1_ps(-F16(blk.dmin))));
   out->d = F16(blk.d);
 }
 
@@ -56,12 +58,14 @@ inline void PrepareQ6KBlock(const BlockQ6_K& blk, KPrepBlock* out) {
     const __m256i ql0 = Load256(blk.ql + 64 * h);
     const __m256i ql1 = Load256(blk.ql + 64 * h + 32);
     const __m256i qh = Load256(blk.qh + 32 * h);
-    const __m256i q[4] = {
-        _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high2)),
-        _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high2)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, high2)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), high2))};
+    const __m256i q[4] = {_mm256_or_si256(_mm256_and_si256(ql0, low4),
+                                          _mm256_and_si256(_mm256_slli_epi16(qh, 4), high2)),
+                          _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                                          _mm256_and_si256(_mm256_slli_epi16(qh, 2), high2)),
+                          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                                          _mm256_and_si256(qh, high2)),
+                          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), high2))};
     MINT_UNROLL
     for (int k = 0; k < 4; ++k) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(out->codes + 128 * h + 32 * k), q[k]);
@@ -103,26 +107,29 @@ struct PreparedKQuantKernel {
     for (int j = 0; j < NT; ++j) a[j] = p.q8k + (t + j) * nb;
     __m256 acc[NR][NT];
     MINT_UNROLL
-    for (auto& row : acc) for (auto& v : row) v = _mm256_setzero_ps();
+    for (auto& row : acc)
+      for (auto& v : row) v = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const KPrepBlock* pb[NR];
       MINT_UNROLL
       for (int i = 0; i < NR; ++i) pb[i] = prep + i * nb + b;
       __m256i isum[NR][NT];
       MINT_UNROLL
-      for (auto& row : isum) for (auto& v : row) v = _mm256_setzero_si256();
+      for (auto& row : isum)
+        for (auto& v : row) v = _mm256_setzero_si256();
       MINT_UNROLL
       for (int k = 0; k < 8; ++k) {
         MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
-          const __m256i q = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb[i]->codes + 32 * k));
+          const __m256i q =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(pb[i]->codes + 32 * k));
           MINT_UNROLL
           for (int j = 0; j < NT; ++j) {
             const __m256i prod = _mm256_maddubs_epi16(q, Load256(a[j][b].qs + 32 * k));
             // Q4_K's scale is one value per 32: a broadcast load (an embedded {1to8} operand on
             // AVX-512) instead of a 32-byte vector keeps the prepared rows small.
-            const __m256i scale = kType == DType::kQ4_K ? _mm256_set1_epi32(pb[i]->scale_pairs[k])
-                                                        : pb[i]->scales[k];
+            const __m256i scale =
+                kType == DType::kQ4_K ? _mm256_set1_epi32(pb[i]->scale_pairs[k]) : pb[i]->scales[k];
             isum[i][j] = DotI16(isum[i][j], prod, scale);
           }
         }
@@ -133,20 +140,22 @@ struct PreparedKQuantKernel {
         const __m256 a_d = _mm256_set1_ps(a[j][b].d);
         if constexpr (kType == DType::kQ4_K) {
           // Activation sums per 32 values, scaled: the min term is neg_mins . sums32.
-          const __m256 sums32 =
-              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, _mm256_set1_epi16(1))), a_d);
+          const __m256 sums32 = _mm256_mul_ps(
+              _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, _mm256_set1_epi16(1))), a_d);
           MINT_UNROLL
           for (int i = 0; i < NR; ++i) {
-            const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(pb[i]->d));
+            const __m256 dot =
+                _mm256_mul_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(pb[i]->d));
             acc[i][j] = _mm256_fmadd_ps(dot, a_d, acc[i][j]);
             acc[i][j] = _mm256_fmadd_ps(_mm256_load_ps(pb[i]->neg_mins), sums32, acc[i][j]);
           }
         } else {
           MINT_UNROLL
           for (int i = 0; i < NR; ++i) {
-            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(pb[i]->offset_scales, bsums), 5);
-            const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[i][j], offset)),
-                                             _mm256_set1_ps(pb[i]->d));
+            const __m256i offset =
+                _mm256_slli_epi32(_mm256_madd_epi16(pb[i]->offset_scales, bsums), 5);
+            const __m256 dot = _mm256_mul_ps(
+                _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[i][j], offset)), _mm256_set1_ps(pb[i]->d));
             acc[i][j] = _mm256_fmadd_ps(dot, a_d, acc[i][j]);
           }
         }
@@ -164,13 +173,16 @@ void PreparedTileEntry(const Problem& p, const KPrepBlock* prep, int64_t row, in
 }
 
 template <class K, size_t... I>
-constexpr std::array<PreparedTileFn, sizeof...(I)> MakePreparedTileTable(std::index_sequence<I...>) {
-  return {&PreparedTileEntry<K, static_cast<int>(I) / K::kTokens + 1, static_cast<int>(I) % K::kTokens + 1>...};
+constexpr std::array<PreparedTileFn, sizeof...(I)> MakePreparedTileTable(
+    std::index_sequence<I...>) {
+  return {&PreparedTileEntry<K, static_cast<int>(I) / K::kTokens + 1,
+                             static_cast<int>(I) % K::kTokens + 1>...};
 }
 
 // RunTiles with a Prepare step per row tile and token block.
 template <class K>
-void RunPreparedTiles(const Problem& p, int64_t row_begin, int64_t row_end, int64_t act_bytes_per_token) {
+void RunPreparedTiles(const Problem& p, int64_t row_begin, int64_t row_end,
+                      int64_t act_bytes_per_token) {
   static constexpr auto kTable =
       MakePreparedTileTable<K>(std::make_index_sequence<K::kRows * K::kTokens>());
   const int64_t block = TokenBlock(act_bytes_per_token, K::kTokens);

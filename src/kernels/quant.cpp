@@ -104,8 +104,10 @@ void QuantizeQ4_0(const float* x, BlockQ4_0* b, int64_t nb) {
     for (int j = 0; j < kQK4_0 / 2; ++j) {
       const float x0 = x[j] * id;
       const float x1 = x[j + kQK4_0 / 2] * id;
-      const uint8_t q0 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 8.5f))));
-      const uint8_t q1 = static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 8.5f))));
+      const uint8_t q0 =
+          static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x0 + 8.5f))));
+      const uint8_t q1 =
+          static_cast<uint8_t>(std::min(15, static_cast<int>(static_cast<int8_t>(x1 + 8.5f))));
       b[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
     }
   }
@@ -205,7 +207,8 @@ void QuantizeQ4_K(const float* x, BlockQ4_K* b, int64_t nb) {
     const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
     std::memset(b[i].scales, 0, sizeof(b[i].scales));
     for (int j = 0; j < 8; ++j) {
-      const uint8_t ls = std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_scale * scales[j])));
+      const uint8_t ls =
+          std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_scale * scales[j])));
       const uint8_t lm = std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_min * mins[j])));
       if (j < 4) {
         b[i].scales[j] = ls;
@@ -226,7 +229,8 @@ void QuantizeQ4_K(const float* x, BlockQ4_K* b, int64_t nb) {
       if (d == 0.0f) continue;
       const float dm = F16ToF32(b[i].dmin) * m;
       for (int l = 0; l < 32; ++l) {
-        L[32 * j + l] = static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, 15));
+        L[32 * j + l] =
+            static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, 15));
       }
     }
     for (int chunk = 0; chunk < 4; ++chunk) {
@@ -256,7 +260,9 @@ float FitSymmetricScale(int n, int nmax, const float* x, int8_t* L) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.0f;
   }
-  auto quant = [&](float iscale, int i) { return std::clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1); };
+  auto quant = [&](float iscale, int i) {
+    return std::clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
+  };
   float iscale = -nmax / max;
   float sumlx = 0, suml2 = 0;
   for (int i = 0; i < n; ++i) {
@@ -310,7 +316,8 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
       const float d = F16ToF32(b[i].d) * b[i].scales[g];
       if (d == 0.0f) continue;
       for (int l = 0; l < 16; ++l) {
-        L[16 * g + l] = static_cast<int8_t>(std::clamp(NearestInt(x[16 * g + l] / d), -32, 31) + 32);
+        L[16 * g + l] =
+            static_cast<int8_t>(std::clamp(NearestInt(x[16 * g + l] / d), -32, 31) + 32);
       }
     }
     for (int half = 0; half < 2; ++half) {
@@ -321,7 +328,8 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
         const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
         ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
         ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
-        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) |
+                                     ((q4 >> 4) << 6));
       }
     }
   }
@@ -333,7 +341,9 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
   assert(n % DTypeBlockElements(t) == 0);
   const int64_t nb = n / DTypeBlockElements(t);
   switch (t) {
-    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::kF32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
     case DType::kF16: {
       const auto* h = static_cast<const uint16_t*>(src);
       for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
@@ -344,10 +354,14 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(h[i]);
       return;
     }
-    case DType::kQ4_0: return DequantizeQ4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
-    case DType::kQ8_0: return DequantizeQ8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
-    case DType::kQ4_K: return DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, nb);
-    case DType::kQ6_K: return DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, nb);
+    case DType::kQ4_0:
+      return DequantizeQ4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
+    case DType::kQ8_0:
+      return DequantizeQ8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
+    case DType::kQ4_K:
+      return DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, nb);
+    case DType::kQ6_K:
+      return DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, nb);
   }
 }
 
@@ -355,7 +369,9 @@ void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
   assert(n % DTypeBlockElements(t) == 0);
   const int64_t nb = n / DTypeBlockElements(t);
   switch (t) {
-    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::kF32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
     case DType::kF16: {
       auto* h = static_cast<uint16_t*>(dst);
       for (int64_t i = 0; i < n; ++i) h[i] = F32ToF16(src[i]);
@@ -366,10 +382,14 @@ void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) h[i] = F32ToBF16(src[i]);
       return;
     }
-    case DType::kQ4_0: return QuantizeQ4_0(src, static_cast<BlockQ4_0*>(dst), nb);
-    case DType::kQ8_0: return QuantizeQ8_0(src, static_cast<BlockQ8_0*>(dst), nb);
-    case DType::kQ4_K: return QuantizeQ4_K(src, static_cast<BlockQ4_K*>(dst), nb);
-    case DType::kQ6_K: return QuantizeQ6_K(src, static_cast<BlockQ6_K*>(dst), nb);
+    case DType::kQ4_0:
+      return QuantizeQ4_0(src, static_cast<BlockQ4_0*>(dst), nb);
+    case DType::kQ8_0:
+      return QuantizeQ8_0(src, static_cast<BlockQ8_0*>(dst), nb);
+    case DType::kQ4_K:
+      return QuantizeQ4_K(src, static_cast<BlockQ4_K*>(dst), nb);
+    case DType::kQ6_K:
+      return QuantizeQ6_K(src, static_cast<BlockQ6_K*>(dst), nb);
   }
 }
 

@@ -14,7 +14,7 @@
 namespace mint::kernels {
 namespace {
 
-const DType kAllTypes[] = {DType::kF32, DType::kF16,  DType::kBF16, DType::kQ8_0,
+const DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
                            DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
 
 bool IsQuantized(DType t) { return DTypeBlockElements(t) > 1; }
@@ -33,7 +33,8 @@ Weights MakeWeights(DType t, int64_t rows, int64_t cols, uint64_t seed) {
   const int64_t row_bytes = DTypeRowBytes(t, cols);
   w.bytes.resize(static_cast<size_t>(rows * row_bytes));
   w.dequantized.resize(static_cast<size_t>(rows * cols));
-  const std::vector<float> src = parity::RandomVector(static_cast<size_t>(rows * cols), seed, 0.05f);
+  const std::vector<float> src =
+      parity::RandomVector(static_cast<size_t>(rows * cols), seed, 0.05f);
   for (int64_t r = 0; r < rows; ++r) {
     QuantizeRow(t, src.data() + r * cols, w.bytes.data() + r * row_bytes, cols);
     DequantizeRow(t, w.bytes.data() + r * row_bytes, w.dequantized.data() + r * cols, cols);
@@ -41,14 +42,15 @@ Weights MakeWeights(DType t, int64_t rows, int64_t cols, uint64_t seed) {
   return w;
 }
 
-std::vector<float> RunMatMul(const Weights& w, const std::vector<float>& x, int64_t n_tokens, Isa isa,
-                       ThreadPool* pool) {
+std::vector<float> RunMatMul(const Weights& w, const std::vector<float>& x, int64_t n_tokens,
+                             Isa isa, ThreadPool* pool) {
   std::vector<float> y(static_cast<size_t>(n_tokens * w.rows), NAN);
   MatMul(w.View(), x.data(), n_tokens, y.data(), pool, isa);
   return y;
 }
 
-std::vector<float> DoubleReference(const Weights& w, const std::vector<float>& x, int64_t n_tokens) {
+std::vector<float> DoubleReference(const Weights& w, const std::vector<float>& x,
+                                   int64_t n_tokens) {
   std::vector<float> y(static_cast<size_t>(n_tokens * w.rows));
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t r = 0; r < w.rows; ++r) {
@@ -76,9 +78,14 @@ double SimdBound(DType t, Isa isa) {
 double ReferenceBoundPerCall(DType t) { return IsQuantized(t) ? 5e-3 : 1e-12; }
 double ReferenceBoundOverall(DType t) {
   switch (t) {
-    case DType::kQ8_0: case DType::kQ4_0: return 1e-4;  // Q8_0 activations, 32 per scale
-    case DType::kQ4_K: case DType::kQ6_K: return 2e-4;  // Q8_K activations, 256 per scale
-    default: return 1e-12;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      return 1e-4;  // Q8_0 activations, 32 per scale
+    case DType::kQ4_K:
+    case DType::kQ6_K:
+      return 2e-4;  // Q8_K activations, 256 per scale
+    default:
+      return 1e-12;
   }
 }
 
@@ -104,13 +111,15 @@ TEST_P(MatMulParity, EveryIsaMatchesScalar) {
   for (const Shape& s : ShapesFor(t)) {
     const Weights w = MakeWeights(t, s.rows, s.cols, ++seed);
     for (int64_t n_tokens : {1, 2, 3, 7, 16, 33}) {
-      const std::vector<float> x = parity::RandomVector(static_cast<size_t>(n_tokens * s.cols), ++seed);
+      const std::vector<float> x =
+          parity::RandomVector(static_cast<size_t>(n_tokens * s.cols), ++seed);
       const std::vector<float> ref = RunMatMul(w, x, n_tokens, Isa::kScalar, nullptr);
       const std::vector<float> exact = DoubleReference(w, x, n_tokens);
       EXPECT_LE(parity::Nmse(exact.data(), ref.data(), ref.size()), ReferenceBoundPerCall(t))
           << s.rows << "x" << s.cols << " tokens " << n_tokens;
       for (size_t i = 0; i < ref.size(); ++i) {
-        ref_num += (static_cast<double>(ref[i]) - exact[i]) * (static_cast<double>(ref[i]) - exact[i]);
+        ref_num +=
+            (static_cast<double>(ref[i]) - exact[i]) * (static_cast<double>(ref[i]) - exact[i]);
         ref_den += static_cast<double>(exact[i]) * exact[i];
       }
       for (Isa isa : AvailableIsas()) {
@@ -121,14 +130,16 @@ TEST_P(MatMulParity, EveryIsaMatchesScalar) {
         EXPECT_LE(err, SimdBound(t, isa))
             << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens " << n_tokens;
         // Each output is computed by one thread in a fixed order: thread count never changes it.
-        EXPECT_EQ(y1, y3) << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens " << n_tokens;
+        EXPECT_EQ(y1, y3) << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens "
+                          << n_tokens;
       }
     }
   }
   const double ref_nmse = ref_num / ref_den;
   EXPECT_LE(ref_nmse, ReferenceBoundOverall(t));
-  std::printf("[          ] %-5s NMSE: simd vs scalar (worst call) %.3g, scalar vs double (all) %.3g\n",
-              DTypeName(t), worst_simd, ref_nmse);
+  std::printf(
+      "[          ] %-5s NMSE: simd vs scalar (worst call) %.3g, scalar vs double (all) %.3g\n",
+      DTypeName(t), worst_simd, ref_nmse);
 }
 
 // Zero activation blocks, zero weight rows and large magnitudes must not produce NaN or bias.
@@ -137,8 +148,8 @@ TEST_P(MatMulParity, ZerosAndLargeValues) {
   const int64_t rows = 9, cols = 512, n_tokens = 5;
   Weights w = MakeWeights(t, rows, cols, 5);
   std::vector<float> x = parity::RandomVector(static_cast<size_t>(n_tokens * cols), 6, 1000.0f);
-  for (int64_t c = 0; c < cols; ++c) x[c] = 0;              // token 0 all zero
-  for (int64_t c = 0; c < 256; ++c) x[2 * cols + c] = 0;    // half of token 2 zero
+  for (int64_t c = 0; c < cols; ++c) x[c] = 0;            // token 0 all zero
+  for (int64_t c = 0; c < 256; ++c) x[2 * cols + c] = 0;  // half of token 2 zero
   const std::vector<float> ref = RunMatMul(w, x, n_tokens, Isa::kScalar, nullptr);
   for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(ref[r], 0.0f);
   for (Isa isa : AvailableIsas()) {

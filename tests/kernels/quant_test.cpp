@@ -34,11 +34,11 @@ TEST(F16Test, KnownValues) {
   EXPECT_EQ(F16ToF32(0x3C00), 1.0f);
   EXPECT_EQ(F16ToF32(0xC000), -2.0f);
   EXPECT_EQ(F16ToF32(0x7BFF), 65504.0f);
-  EXPECT_EQ(F16ToF32(0x0400), std::ldexp(1.0f, -14));      // smallest normal
-  EXPECT_EQ(F16ToF32(0x0001), std::ldexp(1.0f, -24));      // smallest subnormal
-  EXPECT_EQ(F16ToF32(0x03FF), std::ldexp(1023.0f, -24));   // largest subnormal
+  EXPECT_EQ(F16ToF32(0x0400), std::ldexp(1.0f, -14));     // smallest normal
+  EXPECT_EQ(F16ToF32(0x0001), std::ldexp(1.0f, -24));     // smallest subnormal
+  EXPECT_EQ(F16ToF32(0x03FF), std::ldexp(1023.0f, -24));  // largest subnormal
   EXPECT_EQ(F16ToF32(0x8001), -std::ldexp(1.0f, -24));
-  EXPECT_EQ(Bits(F16ToF32(0x8000)), 0x80000000u);          // -0
+  EXPECT_EQ(Bits(F16ToF32(0x8000)), 0x80000000u);  // -0
   EXPECT_EQ(F16ToF32(0x7C00), std::numeric_limits<float>::infinity());
   EXPECT_EQ(F16ToF32(0xFC00), -std::numeric_limits<float>::infinity());
   EXPECT_TRUE(std::isnan(F16ToF32(0x7E00)));
@@ -66,8 +66,8 @@ TEST(F16Test, RoundsToNearestEven) {
   EXPECT_EQ(F32ToF16(-1e10f), 0xFC00);
   EXPECT_EQ(F32ToF16(std::ldexp(1.0f, -25)), 0x0000);  // tie between 0 and 2^-24 -> 0
   EXPECT_EQ(F32ToF16(std::ldexp(1.0001f, -25)), 0x0001);
-  EXPECT_EQ(F32ToF16(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 subnormal steps -> 2
-  EXPECT_EQ(F32ToF16(std::ldexp(5.0f, -25)), 0x0002);  // 2.5 -> 2
+  EXPECT_EQ(F32ToF16(std::ldexp(3.0f, -25)), 0x0002);     // 1.5 subnormal steps -> 2
+  EXPECT_EQ(F32ToF16(std::ldexp(5.0f, -25)), 0x0002);     // 2.5 -> 2
   EXPECT_EQ(F32ToF16(std::ldexp(1023.5f, -24)), 0x0400);  // rounds up into the normals
   EXPECT_EQ(F32ToF16(std::ldexp(1.0f, -30)), 0x0000);
   EXPECT_EQ(F32ToF16(-std::ldexp(1.0f, -30)), 0x8000);
@@ -197,7 +197,8 @@ TEST(DequantizeTest, Q6_K) {
                 c4 = code(base + l + 96);
       b.ql[64 * h + l] = static_cast<uint8_t>((c1 & 0xF) | (c3 & 0xF) << 4);
       b.ql[64 * h + l + 32] = static_cast<uint8_t>((c2 & 0xF) | (c4 & 0xF) << 4);
-      b.qh[32 * h + l] = static_cast<uint8_t>(c1 >> 4 | (c2 >> 4) << 2 | (c3 >> 4) << 4 | (c4 >> 4) << 6);
+      b.qh[32 * h + l] =
+          static_cast<uint8_t>(c1 >> 4 | (c2 >> 4) << 2 | (c3 >> 4) << 4 | (c4 >> 4) << 6);
     }
   }
   float y[256];
@@ -240,9 +241,10 @@ TEST(QuantizeTest, RoundTripErrorBounds) {
     DType t;
     double max_nmse;
   };
-  for (const Bound& b : {Bound{DType::kF32, 0.0}, Bound{DType::kF16, 1e-7}, Bound{DType::kBF16, 1e-5},
-                         Bound{DType::kQ8_0, 1e-4}, Bound{DType::kQ4_0, 1e-2},
-                         Bound{DType::kQ4_K, 6e-3}, Bound{DType::kQ6_K, 1e-3}}) {
+  for (const Bound& b :
+       {Bound{DType::kF32, 0.0}, Bound{DType::kF16, 1e-7}, Bound{DType::kBF16, 1e-5},
+        Bound{DType::kQ8_0, 1e-4}, Bound{DType::kQ4_0, 1e-2}, Bound{DType::kQ4_K, 6e-3},
+        Bound{DType::kQ6_K, 1e-3}}) {
     const double nmse = RoundTripNmse(b.t, x);
     EXPECT_LE(nmse, b.max_nmse) << DTypeName(b.t);
     std::printf("[          ] round-trip NMSE %-5s %.3g\n", DTypeName(b.t), nmse);
@@ -303,10 +305,9 @@ TEST(QuantizeTest, MatchesGgmlReferenceBytes) {
     DType t;
     uint64_t hash;
   };
-  for (const Golden& g : {Golden{DType::kQ4_0, 0xe444981ae4ffeb35ull},
-                          Golden{DType::kQ8_0, 0xaf1e2429cd8f5bb1ull},
-                          Golden{DType::kQ4_K, 0x4ed9dbeb5e3eda85ull},
-                          Golden{DType::kQ6_K, 0x7fb00bdd9ca1831full}}) {
+  for (const Golden& g :
+       {Golden{DType::kQ4_0, 0xe444981ae4ffeb35ull}, Golden{DType::kQ8_0, 0xaf1e2429cd8f5bb1ull},
+        Golden{DType::kQ4_K, 0x4ed9dbeb5e3eda85ull}, Golden{DType::kQ6_K, 0x7fb00bdd9ca1831full}}) {
     std::vector<uint8_t> q(static_cast<size_t>(DTypeRowBytes(g.t, n)));
     QuantizeRow(g.t, x.data(), q.data(), n);
     EXPECT_EQ(Fnv1a(q), g.hash) << DTypeName(g.t);
