@@ -401,9 +401,13 @@ using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
 }  // namespace
 }  // namespace mint::kernels::matmul_detail
 
-#include "kernels/matmul_simd_float.h"
-#include "kernels/matmul_simd_kprep.h"
+// The kernel headers below build on the primitives above, and kprep on kquant: keep this order
+// (one include per block, so include sorting cannot reorder them).
 #include "kernels/matmul_simd_kquant.h"
+
+#include "kernels/matmul_simd_kprep.h"
+
+#include "kernels/matmul_simd_float.h"
 
 namespace mint::kernels::matmul_detail {
 namespace {

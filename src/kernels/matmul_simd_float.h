@@ -2,6 +2,8 @@
 // activations (vdpbf16ps), for matmul_simd.h (same rules: ISA files only).
 #pragma once
 
+#include <cstring>
+
 namespace mint::kernels::matmul_detail {
 namespace {
 

@@ -10,6 +10,8 @@
 
 #include <vector>
 
+#include "kernels/matmul_simd_kquant.h"
+
 namespace mint::kernels::matmul_detail {
 namespace {
 
