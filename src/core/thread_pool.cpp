@@ -49,7 +49,15 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
   Wake();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) MINT_CPU_RELAX();
+  // Spin while the workers finish (the common case: microseconds); if one of them has been
+  // descheduled (more runnable threads than cores), yield the core instead of burning it.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinIterations) {
+      MINT_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
   in_run_.store(false, std::memory_order_release);
 }
