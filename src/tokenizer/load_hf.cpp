@@ -1,7 +1,6 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json) -> TokenizerData.
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -37,8 +36,8 @@ std::string QuoteRegex(const std::string& s) {
 
 // {"String": "x"} or {"Regex": "..."} -> PCRE2 pattern.
 Result<std::string> PatternOf(const json& p) {
-  if (p.contains("Regex")) return p["Regex"].get<std::string>();
-  if (p.contains("String")) return QuoteRegex(p["String"].get<std::string>());
+  if (p.contains("Regex")) return p.at("Regex").get<std::string>();
+  if (p.contains("String")) return QuoteRegex(p.at("String").get<std::string>());
   return Status::Unsupported("pattern is neither String nor Regex");
 }
 
@@ -62,21 +61,21 @@ Status ParseNormalizer(const json& n, TokenizerData* d) {
   if (n.is_null()) return Status::Ok();
   const std::string type = n.value("type", "");
   if (type == "Sequence") {
-    for (const json& sub : n["normalizers"]) MINT_RETURN_IF_ERROR(ParseNormalizer(sub, d));
+    for (const json& sub : n.at("normalizers")) MINT_RETURN_IF_ERROR(ParseNormalizer(sub, d));
     return Status::Ok();
   }
   NormalizerStep step{};
   if (type == "Prepend") {
     step.kind = NormalizerStep::Kind::kPrepend;
-    step.arg = n["prepend"].get<std::string>();
+    step.arg = n.at("prepend").get<std::string>();
   } else if (type == "Replace") {
-    step.replacement = n["content"].get<std::string>();
-    if (n["pattern"].contains("String")) {
+    step.replacement = n.at("content").get<std::string>();
+    if (n.at("pattern").contains("String")) {
       step.kind = NormalizerStep::Kind::kReplaceString;
-      step.arg = n["pattern"]["String"].get<std::string>();
+      step.arg = n.at("pattern").at("String").get<std::string>();
     } else {
       step.kind = NormalizerStep::Kind::kReplaceRegex;
-      MINT_ASSIGN_OR_RETURN(step.arg, PatternOf(n["pattern"]));
+      MINT_ASSIGN_OR_RETURN(step.arg, PatternOf(n.at("pattern")));
       MINT_ASSIGN_OR_RETURN(step.regex, Regex::Compile(step.arg));
     }
   } else if (type == "NFC") {
@@ -94,11 +93,11 @@ Status ParsePreTokenizer(const json& p, TokenizerData* d) {
   if (p.is_null()) return Status::Ok();
   const std::string type = p.value("type", "");
   if (type == "Sequence") {
-    for (const json& sub : p["pretokenizers"]) MINT_RETURN_IF_ERROR(ParsePreTokenizer(sub, d));
+    for (const json& sub : p.at("pretokenizers")) MINT_RETURN_IF_ERROR(ParsePreTokenizer(sub, d));
     return Status::Ok();
   }
   if (type == "Split") {
-    MINT_ASSIGN_OR_RETURN(std::string pattern, PatternOf(p["pattern"]));
+    MINT_ASSIGN_OR_RETURN(std::string pattern, PatternOf(p.at("pattern")));
     MINT_ASSIGN_OR_RETURN(SplitBehavior behavior, BehaviorOf(p.value("behavior", "Isolated")));
     return AddSplit(d, pattern, behavior, p.value("invert", false));
   }
@@ -135,7 +134,7 @@ void ParseDecoder(const json& dec, TokenizerData* d) {
   if (dec.is_null()) return;
   const std::string type = dec.value("type", "");
   if (type == "Sequence") {
-    for (const json& sub : dec["decoders"]) ParseDecoder(sub, d);
+    for (const json& sub : dec.at("decoders")) ParseDecoder(sub, d);
   } else if (type == "ByteLevel") {
     d->piece_decoding = PieceDecoding::kByteLevel;
   } else if (type == "Metaspace") {
@@ -144,7 +143,7 @@ void ParseDecoder(const json& dec, TokenizerData* d) {
         dec.value("prepend_scheme", dec.value("add_prefix_space", true) ? "always" : "never");
     d->strip_leading_space = scheme != "never";
   } else if (type == "Replace") {
-    if (dec.contains("pattern") && dec["pattern"].value("String", "") == kMetaspace) {
+    if (dec.contains("pattern") && dec.at("pattern").value("String", "") == kMetaspace) {
       d->piece_decoding = PieceDecoding::kMetaspace;
     }
   } else if (type == "Strip") {
@@ -159,14 +158,14 @@ void ParsePostProcessor(const json& p, int* add_bos_id, int* add_eos_id) {
   if (p.is_null()) return;
   const std::string type = p.value("type", "");
   if (type == "Sequence") {
-    for (const json& sub : p["processors"]) ParsePostProcessor(sub, add_bos_id, add_eos_id);
+    for (const json& sub : p.at("processors")) ParsePostProcessor(sub, add_bos_id, add_eos_id);
     return;
   }
   if (type != "TemplateProcessing" || !p.contains("single")) return;
-  const json& single = p["single"];
+  const json& single = p.at("single");
   auto special_id = [&](const json& item) -> int {
-    const std::string name = item["SpecialToken"]["id"].get<std::string>();
-    const json& ids = p["special_tokens"][name]["ids"];
+    const std::string name = item.at("SpecialToken").at("id").get<std::string>();
+    const json& ids = p.at("special_tokens").at(name).at("ids");
     return ids.empty() ? -1 : ids[0].get<int>();
   };
   bool seen_sequence = false;
@@ -181,7 +180,7 @@ void ParsePostProcessor(const json& p, int* add_bos_id, int* add_eos_id) {
 
 std::string TokenContent(const json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content")) return v["content"].get<std::string>();
+  if (v.is_object() && v.contains("content")) return v.at("content").get<std::string>();
   return {};
 }
 
@@ -189,14 +188,14 @@ Status ParseModel(const json& model, TokenizerData* d, const json& added_tokens)
   const std::string type = model.value("type", "BPE");
   if (type != "BPE") return Status::Unsupported("tokenizer.json model '" + type + "'");
   int64_t max_id = -1;
-  for (const auto& [text, id] : model["vocab"].items()) max_id = std::max<int64_t>(max_id, id);
-  for (const json& t : added_tokens) max_id = std::max<int64_t>(max_id, t["id"].get<int64_t>());
-  if (max_id < 0 || max_id >= std::numeric_limits<int32_t>::max()) {
-    return Status::Corruption("vocabulary ids out of range");
+  for (const auto& [text, id] : model.at("vocab").items()) max_id = std::max<int64_t>(max_id, id);
+  for (const json& t : added_tokens) max_id = std::max<int64_t>(max_id, t.at("id").get<int64_t>());
+  if (max_id < 0 || max_id >= (int64_t{1} << 24)) {
+    return Status::Corruption("vocabulary ids out of range [0, 2^24)");
   }
   d->texts.assign(max_id + 1, std::string());
   d->types.assign(max_id + 1, TokenType::kUnused);
-  for (const auto& [text, id] : model["vocab"].items()) {
+  for (const auto& [text, id] : model.at("vocab").items()) {
     const int64_t i = id.get<int64_t>();
     if (i < 0) return Status::Corruption("negative token id for '" + text + "'");
     d->texts[i] = text;
@@ -207,8 +206,8 @@ Status ParseModel(const json& model, TokenizerData* d, const json& added_tokens)
   d->fuse_unk = model.value("fuse_unk", false);
   for (const json& t : added_tokens) {
     AddedToken a;
-    a.id = t["id"].get<int32_t>();
-    a.content = t["content"].get<std::string>();
+    a.id = t.at("id").get<int32_t>();
+    a.content = t.at("content").get<std::string>();
     a.special = t.value("special", false);
     a.lstrip = t.value("lstrip", false);
     a.rstrip = t.value("rstrip", false);
@@ -219,8 +218,8 @@ Status ParseModel(const json& model, TokenizerData* d, const json& added_tokens)
   for (size_t i = 0; i < d->texts.size(); ++i) {
     if (!d->texts[i].empty()) d->text_to_id.emplace(d->texts[i], static_cast<int32_t>(i));
   }
-  if (model.contains("unk_token") && model["unk_token"].is_string()) {
-    auto it = d->text_to_id.find(model["unk_token"].get<std::string>());
+  if (model.contains("unk_token") && model.at("unk_token").is_string()) {
+    auto it = d->text_to_id.find(model.at("unk_token").get<std::string>());
     if (it != d->text_to_id.end()) {
       d->unk_id = it->second;
       if (d->types[d->unk_id] == TokenType::kNormal) d->types[d->unk_id] = TokenType::kUnknown;
@@ -235,7 +234,7 @@ Status ParseModel(const json& model, TokenizerData* d, const json& added_tokens)
   }
   // Merges: "a b" strings or ["a", "b"] pairs; rank = position.
   std::vector<MergeTable::Entry> entries;
-  const json& merges = model["merges"];
+  const json& merges = model.at("merges");
   entries.reserve(merges.size());
   int32_t rank = 0;
   for (const json& m : merges) {
@@ -265,14 +264,14 @@ Status ParseModel(const json& model, TokenizerData* d, const json& added_tokens)
 
 std::string ChatTemplateOf(const json& config) {
   if (!config.contains("chat_template")) return {};
-  const json& t = config["chat_template"];
+  const json& t = config.at("chat_template");
   if (t.is_string()) return t.get<std::string>();
   if (t.is_array()) {  // [{"name": ..., "template": ...}]: prefer "default"
     std::string first;
     for (const json& e : t) {
       if (!e.is_object() || !e.contains("template")) continue;
-      if (e.value("name", "") == "default") return e["template"].get<std::string>();
-      if (first.empty()) first = e["template"].get<std::string>();
+      if (e.value("name", "") == "default") return e.at("template").get<std::string>();
+      if (first.empty()) first = e.at("template").get<std::string>();
     }
     return first;
   }
@@ -287,7 +286,7 @@ Result<std::unique_ptr<TokenizerData>> LoadImpl(const std::string& path) {
   auto d = std::make_unique<TokenizerData>();
   d->model = ModelKind::kBpe;
   const json no_added = json::array();
-  MINT_RETURN_IF_ERROR(ParseModel(j["model"], d.get(), j.value("added_tokens", no_added)));
+  MINT_RETURN_IF_ERROR(ParseModel(j.at("model"), d.get(), j.value("added_tokens", no_added)));
   MINT_RETURN_IF_ERROR(ParseNormalizer(j.value("normalizer", json()), d.get()));
   MINT_RETURN_IF_ERROR(ParsePreTokenizer(j.value("pre_tokenizer", json()), d.get()));
   d->piece_decoding = d->byte_level ? PieceDecoding::kByteLevel : PieceDecoding::kVerbatim;
@@ -302,7 +301,7 @@ Result<std::unique_ptr<TokenizerData>> LoadImpl(const std::string& path) {
   }
   auto id_of = [&](const char* key) -> int32_t {
     if (!config.is_object() || !config.contains(key)) return -1;
-    auto it = d->text_to_id.find(TokenContent(config[key]));
+    auto it = d->text_to_id.find(TokenContent(config.at(key)));
     return it == d->text_to_id.end() ? -1 : it->second;
   };
   d->bos_id = id_of("bos_token");
@@ -314,14 +313,14 @@ Result<std::unique_ptr<TokenizerData>> LoadImpl(const std::string& path) {
   // add_bos: tokenizer_config.json, else the post-processor template, else "when there is a
   // BOS token" (some exports of Llama 3 drop the template that adds it).
   if (config.is_object() && config.contains("add_bos_token") &&
-      config["add_bos_token"].is_boolean()) {
-    d->add_bos = config["add_bos_token"].get<bool>();
+      config.at("add_bos_token").is_boolean()) {
+    d->add_bos = config.at("add_bos_token").get<bool>();
   } else {
     d->add_bos = template_bos >= 0 || d->bos_id >= 0;
   }
   if (config.is_object() && config.contains("add_eos_token") &&
-      config["add_eos_token"].is_boolean()) {
-    d->add_eos = config["add_eos_token"].get<bool>();
+      config.at("add_eos_token").is_boolean()) {
+    d->add_eos = config.at("add_eos_token").get<bool>();
   } else {
     d->add_eos = template_eos >= 0;
   }
