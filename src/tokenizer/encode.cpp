@@ -155,11 +155,11 @@ PairLookup FindMerge(const TokenizerData& d, int32_t left, int32_t right) {
     uint64_t owner;
     PairLookup value;
   };
-  constexpr size_t kEntries = 4096;
+  constexpr size_t kEntries = 16384;
   thread_local std::unique_ptr<Entry[]> cache(new Entry[kEntries]());
   const uint64_t key = MergeTable::Key(left, right);
   const uint64_t owner = d.cache.owner();
-  Entry& e = cache[(key * 0x9E3779B97F4A7C15ull) >> 52];
+  Entry& e = cache[(key * 0x9E3779B97F4A7C15ull) >> 50];
   if (e.key == key && e.owner == owner) return e.value;
   const MergeTable::Entry* m = d.merges.Find(left, right);
   e.key = key;
@@ -237,7 +237,8 @@ void EncodeBpeUncached(const TokenizerData& d, std::string_view word, std::vecto
     AppendByteLevel(word, &spelled_buf);
     spelled = spelled_buf;
   }
-  if (d.ignore_merges && spelled.size() <= d.max_token_bytes) {
+  if (d.ignore_merges && spelled.size() <= d.max_token_bytes &&
+      d.MaybeSpelling(PretokenCache::Hash(spelled))) {
     auto it = d.text_to_id.find(spelled);
     if (it != d.text_to_id.end()) {
       out->push_back(it->second);

@@ -104,6 +104,16 @@ Status FinalizeData(TokenizerData* d) {
   }
   d->max_token_bytes = 0;
   for (const std::string& t : d->texts) d->max_token_bytes = std::max(d->max_token_bytes, t.size());
+  d->spelling_filter.assign(size_t{1} << 14, 0);  // 2^20 bits
+  {
+    const uint64_t mask = d->spelling_filter.size() * 64 - 1;
+    for (const std::string& t : d->texts) {
+      const uint64_t h = PretokenCache::Hash(t);
+      const uint64_t a = h & mask, b = (h >> 32) & mask;
+      d->spelling_filter[a >> 6] |= uint64_t{1} << (a & 63);
+      d->spelling_filter[b >> 6] |= uint64_t{1} << (b & 63);
+    }
+  }
   d->byte_ids.fill(-1);
   for (int b = 0; b < 256; ++b) {
     std::string key;

@@ -129,6 +129,15 @@ struct TokenizerData {
   MergeTable merges;
   bool ignore_merges = false;  // a pre-token that is itself a token is emitted whole
   size_t max_token_bytes = 0;  // longest spelling in the vocabulary
+  // Two-bit Bloom filter over PretokenCache::Hash of every spelling: most pre-tokens that are
+  // not whole tokens are rejected without touching text_to_id.
+  std::vector<uint64_t> spelling_filter;
+  bool MaybeSpelling(uint64_t hash) const {
+    if (spelling_filter.empty()) return true;
+    const uint64_t mask = spelling_filter.size() * 64 - 1;
+    const uint64_t a = hash & mask, b = (hash >> 32) & mask;
+    return ((spelling_filter[a >> 6] >> (a & 63)) & 1) && ((spelling_filter[b >> 6] >> (b & 63)) & 1);
+  }
   bool byte_level = false;     // pre-tokens are spelled in the GPT-2 alphabet before merging
   bool byte_fallback = false;  // unknown characters become <0xXX> tokens
   bool fuse_unk = false;
