@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/dtype.h"
@@ -54,6 +55,13 @@ struct WeightView {
 // as llama.cpp does; the scalar variant of each type is the reference for the others.
 void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,
             Isa isa = Isa::kBest);
+
+// Several matrices applied to the same activations (Q/K/V, gate/up): y_i = x W_i^T. Weights whose
+// activation preparation agrees (same cols and quantized-activation format) share one
+// quantization of x and one pool wake-up; results are identical to separate MatMul calls.
+inline constexpr size_t kMaxMatMulGroup = 4;
+void MatMulGroup(std::span<const WeightView> ws, const float* x, int64_t n_tokens,
+                 std::span<float* const> ys, ThreadPool* pool, Isa isa = Isa::kBest);
 
 // ---- Elementwise and normalization ops (one row at a time unless noted) ---------------------
 // y = x / sqrt(mean(x^2) + eps) * weight; y may alias x.

@@ -318,14 +318,44 @@ std::pair<int64_t, int64_t> Split(int64_t n, int64_t grain, int ith, int nth) {
 
 }  // namespace
 
-void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,
-            Isa isa) {
-  if (w.rows <= 0 || n_tokens <= 0) return;
-  if (w.cols <= 0) {
-    std::fill(y, y + n_tokens * w.rows, 0.0f);
+namespace {
+
+// Runs every problem of `group` (all sharing x and one activation layout, prepared in
+// group[0]) with one pool wake-up: each thread takes its row range of every problem.
+void RunGroup(std::span<matmul_detail::Problem> group, const float* x, Isa isa, ThreadPool* pool) {
+  const Problem& p0 = group[0];
+  const int64_t n_tokens = p0.n_tokens;
+  int64_t work = 0;
+  for (const Problem& p : group) work += p.rows * p.cols * n_tokens;
+  const int nth = pool != nullptr ? pool->size() : 1;
+  // Small calls are not worth waking the pool for.
+  const bool parallel = nth > 1 && work >= (int64_t{1} << 16);
+  if (parallel && n_tokens >= 8 && FormatFor(p0.type, isa) != ActivationFormat::kF32) {
+    pool->Run([&](int ith, int nth_) {
+      const auto [t0, t1] = Split(n_tokens, 1, ith, nth_);
+      PrepareTokens(p0, x, isa, t0, t1);
+    });
+  } else {
+    PrepareTokens(p0, x, isa, 0, n_tokens);
+  }
+
+  void (*rows_fn)(const Problem&, int64_t, int64_t) = matmul_detail::MatMulRowsScalar;
+  if (isa == Isa::kAvx512) rows_fn = matmul_detail::MatMulRowsAvx512;
+  if (isa == Isa::kAvx2) rows_fn = matmul_detail::MatMulRowsAvx2;
+  if (!parallel) {
+    for (const Problem& p : group) rows_fn(p, 0, p.rows);
     return;
   }
-  isa = ResolveMatMulIsa(isa);
+  constexpr int64_t kRowGrain = 16;  // a multiple of every kernel's row tile
+  pool->Run([&](int ith, int nth_) {
+    for (const Problem& p : group) {
+      const auto [r0, r1] = Split(p.rows, kRowGrain, ith, nth_);
+      if (r0 < r1) rows_fn(p, r0, r1);
+    }
+  });
+}
+
+Problem MakeProblem(const WeightView& w, int64_t n_tokens, float* y) {
   Problem p;
   p.type = w.type;
   p.w = static_cast<const uint8_t*>(w.data);
@@ -334,32 +364,59 @@ void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
   p.row_bytes = DTypeRowBytes(w.type, w.cols);
   p.n_tokens = n_tokens;
   p.y = y;
-  LayOutActivations(&p, x, isa);
+  return p;
+}
 
-  const int nth = pool != nullptr ? pool->size() : 1;
-  // Small calls are not worth waking the pool for.
-  const bool parallel = nth > 1 && w.rows * w.cols * n_tokens >= (int64_t{1} << 16);
-  if (parallel && n_tokens >= 8 && FormatFor(w.type, isa) != ActivationFormat::kF32) {
-    pool->Run([&](int ith, int nth_) {
-      const auto [t0, t1] = Split(n_tokens, 1, ith, nth_);
-      PrepareTokens(p, x, isa, t0, t1);
-    });
-  } else {
-    PrepareTokens(p, x, isa, 0, n_tokens);
-  }
+void ShareActivations(const Problem& from, Problem* to) {
+  to->x = from.x;
+  to->x_bf16 = from.x_bf16;
+  to->bf16_stride = from.bf16_stride;
+  to->q8_qs = from.q8_qs;
+  to->q8_d = from.q8_d;
+  to->q8_bias = from.q8_bias;
+  to->q8k = from.q8k;
+}
 
-  void (*rows_fn)(const Problem&, int64_t, int64_t) = matmul_detail::MatMulRowsScalar;
-  if (isa == Isa::kAvx512) rows_fn = matmul_detail::MatMulRowsAvx512;
-  if (isa == Isa::kAvx2) rows_fn = matmul_detail::MatMulRowsAvx2;
-  if (!parallel) {
-    rows_fn(p, 0, w.rows);
-    return;
+// Problems can share prepared activations when their format and Q8_0 bias agree.
+bool SameActivations(DType a, DType b, Isa isa) {
+  return FormatFor(a, isa) == FormatFor(b, isa) &&
+         matmul_detail::Q8_0BiasMultiplier(a, isa) == matmul_detail::Q8_0BiasMultiplier(b, isa);
+}
+
+}  // namespace
+
+void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,
+            Isa isa) {
+  MatMulGroup(std::span(&w, 1), x, n_tokens, std::span(&y, 1), pool, isa);
+}
+
+void MatMulGroup(std::span<const WeightView> ws, const float* x, int64_t n_tokens,
+                 std::span<float* const> ys, ThreadPool* pool, Isa isa) {
+  if (ws.empty() || n_tokens <= 0) return;
+  isa = ResolveMatMulIsa(isa);
+  Problem group[kMaxMatMulGroup];
+  size_t n = 0;
+  auto flush = [&] {
+    if (n == 0) return;
+    LayOutActivations(&group[0], x, isa);
+    for (size_t i = 1; i < n; ++i) ShareActivations(group[0], &group[i]);
+    RunGroup(std::span(group, n), x, isa, pool);
+    n = 0;
+  };
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const WeightView& w = ws[i];
+    if (w.rows <= 0) continue;
+    if (w.cols <= 0) {
+      std::fill(ys[i], ys[i] + n_tokens * w.rows, 0.0f);
+      continue;
+    }
+    if (n > 0 && (n == kMaxMatMulGroup || w.cols != group[0].cols ||
+                  !SameActivations(w.type, group[0].type, isa))) {
+      flush();
+    }
+    group[n++] = MakeProblem(w, n_tokens, ys[i]);
   }
-  constexpr int64_t kRowGrain = 16;  // a multiple of every kernel's row tile
-  pool->Run([&](int ith, int nth_) {
-    const auto [r0, r1] = Split(w.rows, kRowGrain, ith, nth_);
-    if (r0 < r1) rows_fn(p, r0, r1);
-  });
+  flush();
 }
 
 }  // namespace mint::kernels

@@ -96,9 +96,11 @@ Status Model::Forward(Sequence* seq, std::span<const int32_t> tokens, std::span<
     ForEachRow(n, pool, [&](int64_t i) {
       kernels::RmsNorm(s.x.data() + i * E, L.attn_norm.f32(), s.xb.data() + i * E, E, c.norm_eps);
     });
-    MatMul(L.wq.view, s.xb.data(), n, s.q.data(), pool);
-    MatMul(L.wk.view, s.xb.data(), n, s.k.data(), pool);
-    MatMul(L.wv.view, s.xb.data(), n, s.v.data(), pool);
+    {
+      const kernels::WeightView qkv[] = {L.wq.view, L.wk.view, L.wv.view};
+      float* const out[] = {s.q.data(), s.k.data(), s.v.data()};
+      kernels::MatMulGroup(qkv, s.xb.data(), n, out, pool);
+    }
     AddBias(L.bq, s.q.data(), n, Q);
     AddBias(L.bk, s.k.data(), n, KV);
     AddBias(L.bv, s.v.data(), n, KV);
@@ -126,8 +128,11 @@ Status Model::Forward(Sequence* seq, std::span<const int32_t> tokens, std::span<
     });
 
     // FFN block.
-    MatMul(L.w_gate.view, s.xb.data(), n, s.gate.data(), pool);
-    MatMul(L.w_up.view, s.xb.data(), n, s.up.data(), pool);
+    {
+      const kernels::WeightView gate_up[] = {L.w_gate.view, L.w_up.view};
+      float* const out[] = {s.gate.data(), s.up.data()};
+      kernels::MatMulGroup(gate_up, s.xb.data(), n, out, pool);
+    }
     ForEachRow(n, pool, [&](int64_t i) {
       float* g = s.gate.data() + i * c.n_ff;
       kernels::SwiGlu(g, s.up.data() + i * c.n_ff, g, c.n_ff);

@@ -165,6 +165,46 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulParity, ::testing::ValuesIn(kAllTypes),
                            return std::string(DTypeName(info.param));
                          });
 
+TEST(MatMulGroupTest, EqualsSeparateCallsBitwise) {
+  // Q4_K and Q6_K share Q8_K activations (one group); Q4_0 and F32 start new groups.
+  const int64_t cols = 512;
+  const DType types[] = {DType::kQ4_K, DType::kQ6_K, DType::kQ4_0, DType::kF32};
+  const int64_t rows[] = {48, 33, 64, 17};
+  std::vector<std::vector<uint8_t>> weights;
+  std::vector<WeightView> views;
+  for (int i = 0; i < 4; ++i) {
+    auto f = parity::RandomVector(rows[i] * cols, 100 + i);
+    std::vector<uint8_t> bytes(DTypeRowBytes(types[i], cols) * rows[i]);
+    for (int64_t r = 0; r < rows[i]; ++r) {
+      QuantizeRow(types[i], f.data() + r * cols, bytes.data() + r * DTypeRowBytes(types[i], cols),
+                  cols);
+    }
+    weights.push_back(std::move(bytes));
+  }
+  for (int i = 0; i < 4; ++i) {
+    views.push_back({.type = types[i], .data = weights[i].data(), .rows = rows[i], .cols = cols});
+  }
+  ThreadPool pool(3);
+  for (Isa isa : AvailableIsas()) {
+    for (int64_t n_tokens : {1, 9}) {
+      const auto x = parity::RandomVector(n_tokens * cols, 7);
+      std::vector<std::vector<float>> separate(4), grouped(4);
+      std::vector<float*> outs;
+      for (int i = 0; i < 4; ++i) {
+        separate[i].resize(n_tokens * rows[i]);
+        grouped[i].resize(n_tokens * rows[i]);
+        MatMul(views[i], x.data(), n_tokens, separate[i].data(), &pool, isa);
+        outs.push_back(grouped[i].data());
+      }
+      MatMulGroup(views, x.data(), n_tokens, outs, &pool, isa);
+      for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(separate[i], grouped[i]) << IsaName(isa) << " weight " << i << " tokens "
+                                           << n_tokens;
+      }
+    }
+  }
+}
+
 TEST(MatMulTest, ZeroColsGivesZeros) {
   std::vector<float> y(6, 1.0f);
   const float x = 0;
