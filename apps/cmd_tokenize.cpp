@@ -106,10 +106,10 @@ int RunDetokenize(const DetokenizeArgs& a) {
 
 CommandFn RegisterTokenize(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "tokenize", "Print the token ids of a text (model: a .gguf, a tokenizer.json, or its folder)");
+      "tokenize",
+      "Print the token ids of a text (model: a .gguf, a tokenizer.json, or its folder)");
   auto a = std::make_shared<TokenizeArgs>();
-  cmd->add_option("-m,--model", a->model, "GGUF model or Hugging Face tokenizer.json")
-      ->required();
+  cmd->add_option("-m,--model", a->model, "GGUF model or Hugging Face tokenizer.json")->required();
   cmd->add_option("text", a->text, "Text to tokenize (\"-\" reads stdin)")->required();
   cmd->add_flag("--no-bos", a->no_bos, "Do not add BOS/EOS as the vocabulary would");
   cmd->add_flag("--parse-special", a->parse_special,
@@ -121,8 +121,7 @@ CommandFn RegisterTokenize(CLI::App& app) {
 CommandFn RegisterDetokenize(CLI::App& app) {
   auto* cmd = app.add_subcommand("detokenize", "Print the text of token ids");
   auto a = std::make_shared<DetokenizeArgs>();
-  cmd->add_option("-m,--model", a->model, "GGUF model or Hugging Face tokenizer.json")
-      ->required();
+  cmd->add_option("-m,--model", a->model, "GGUF model or Hugging Face tokenizer.json")->required();
   cmd->add_option("ids", a->ids, "Token ids")->required();
   cmd->add_flag("--skip-special", a->skip_special, "Leave out control tokens");
   return [a]() { return RunDetokenize(*a); };

@@ -73,8 +73,8 @@ std::string ChineseText(size_t bytes) {
 const std::string& MixedText() {
   static const std::string text = [] {
     std::string english, code;
-    for (const char* f : {"GPL-3", "GPL-2", "Apache-2.0", "LGPL-3", "GFDL-1.3", "Artistic",
-                          "MPL-2.0"}) {
+    for (const char* f :
+         {"GPL-3", "GPL-2", "Apache-2.0", "LGPL-3", "GFDL-1.3", "Artistic", "MPL-2.0"}) {
       const fs::path p = fs::path("/usr/share/common-licenses") / f;
       if (fs::exists(p)) english += ReadAll(p);
     }

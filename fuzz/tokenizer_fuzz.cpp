@@ -93,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode & 0x80) {  // the bytes are token ids (little-endian u16, widened by the mode bits)
     std::vector<int32_t> ids;
     for (size_t i = 0; i + 1 < input.size(); i += 2) {
-      const int32_t raw = static_cast<uint8_t>(input[i]) | (static_cast<uint8_t>(input[i + 1]) << 8);
+      const int32_t raw =
+          static_cast<uint8_t>(input[i]) | (static_cast<uint8_t>(input[i + 1]) << 8);
       ids.push_back((mode & 0x40) ? raw * 3 - 7 : raw % (tok.vocab_size() + 2) - 1);
     }
     const std::string text = tok.Decode(ids, (mode & 0x20) != 0);

@@ -145,7 +145,7 @@ void MergeSymbol(std::vector<Symbol>* syms, int32_t left, int32_t merged_id) {
 // the same byte pairs recur constantly. Entries are tagged with the table's address and a
 // generation so a new table at a reused address never hits stale entries.
 struct PairLookup {
-  int32_t rank;    // INT32_MAX if the pair does not merge
+  int32_t rank;  // INT32_MAX if the pair does not merge
   int32_t merged;
 };
 
@@ -254,8 +254,8 @@ void EncodeBpeUncached(const TokenizerData& d, std::string_view word, std::vecto
     }
   } else {
     for (size_t i = 0; i < word.size();) {
-      const size_t len = std::min(Utf8LengthFromLead(static_cast<uint8_t>(word[i])),
-                                  word.size() - i);
+      const size_t len =
+          std::min(Utf8LengthFromLead(static_cast<uint8_t>(word[i])), word.size() - i);
       auto it = d.text_to_id.find(word.substr(i, len));
       syms.push_back({it == d.text_to_id.end() ? -1 : it->second, int32_t(syms.size()) - 1,
                       int32_t(syms.size()) + 1, uint32_t(i), uint32_t(len)});
@@ -288,8 +288,7 @@ void EncodeSpm(const TokenizerData& d, std::string_view text, std::vector<int32_
   std::vector<Symbol> syms;
   syms.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
-    const size_t len = std::min(Utf8LengthFromLead(static_cast<uint8_t>(text[i])),
-                                text.size() - i);
+    const size_t len = std::min(Utf8LengthFromLead(static_cast<uint8_t>(text[i])), text.size() - i);
     auto it = d.text_to_id.find(text.substr(i, len));
     syms.push_back({it == d.text_to_id.end() ? -1 : it->second, int32_t(syms.size()) - 1,
                     int32_t(syms.size()) + 1, uint32_t(i), uint32_t(len)});

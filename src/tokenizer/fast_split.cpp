@@ -54,9 +54,9 @@ const ClassTable& Classes() {
 
 constexpr uint8_t MakeAscii(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ? kLetter
-         : (c >= '0' && c <= '9')                          ? kNumber
-         : (c == ' ' || (c >= 9 && c <= 13))               ? kSpace
-                                                           : 0;
+         : (c >= '0' && c <= '9')                         ? kNumber
+         : (c == ' ' || (c >= 9 && c <= 13))              ? kSpace
+                                                          : 0;
 }
 template <size_t... I>
 constexpr std::array<uint8_t, 128> AsciiTable(std::index_sequence<I...>) {

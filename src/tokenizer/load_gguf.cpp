@@ -60,8 +60,8 @@ Status LoadMerges(const gguf::GgufFile& f, TokenizerData* d) {
     const auto ia = d->text_to_id.find(a), ib = d->text_to_id.find(b),
                im = d->text_to_id.find(a + b);
     if (ia != d->text_to_id.end() && ib != d->text_to_id.end() && im != d->text_to_id.end()) {
-      entries.push_back({MergeTable::Key(ia->second, ib->second), static_cast<int32_t>(rank),
-                         im->second});
+      entries.push_back(
+          {MergeTable::Key(ia->second, ib->second), static_cast<int32_t>(rank), im->second});
     }
   }
   d->merges.Build(entries);
@@ -108,7 +108,8 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
     d->spm_escape_whitespace = true;
     d->piece_decoding = PieceDecoding::kMetaspace;
     d->byte_fallback = true;
-    MINT_ASSIGN_OR_RETURN(d->add_space_prefix, f.GetBoolOr("tokenizer.ggml.add_space_prefix", true));
+    MINT_ASSIGN_OR_RETURN(d->add_space_prefix,
+                          f.GetBoolOr("tokenizer.ggml.add_space_prefix", true));
     d->strip_leading_space = d->add_space_prefix;
     d->description = "llama (spm)";
   } else if (model == "gpt2") {
@@ -155,7 +156,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const gguf::GgufFile& fil
 Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return FromHuggingFace((fs::path(path) / "tokenizer.json").string());
+  if (fs::is_directory(path, ec))
+    return FromHuggingFace((fs::path(path) / "tokenizer.json").string());
   if (!fs::exists(path, ec)) return Status::NotFound("no such file: " + path);
   char magic[4] = {};
   std::ifstream(path, std::ios::binary).read(magic, 4);

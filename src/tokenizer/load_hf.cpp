@@ -50,8 +50,7 @@ Result<SplitBehavior> BehaviorOf(const std::string& s) {
   return Status::Unsupported("split behavior '" + s + "'");
 }
 
-Status AddSplit(TokenizerData* d, const std::string& pattern, SplitBehavior behavior,
-                bool invert) {
+Status AddSplit(TokenizerData* d, const std::string& pattern, SplitBehavior behavior, bool invert) {
   MINT_ASSIGN_OR_RETURN(auto step, PreTokenizerStep::Split(pattern, behavior, invert));
   d->pre.steps.push_back(std::move(step));
   return Status::Ok();

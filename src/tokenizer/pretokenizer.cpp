@@ -195,9 +195,9 @@ bool Regex::Find(std::string_view subject, size_t start, size_t* begin, size_t* 
   if (s.data == nullptr) return false;
   auto* code = static_cast<const pcre2_code*>(code_);
   const auto* subj = reinterpret_cast<PCRE2_SPTR>(subject.data());
-  const int rc = jit_ ? pcre2_jit_match(code, subj, subject.size(), start, 0, s.data, s.context)
-                      : pcre2_match(code, subj, subject.size(), start, PCRE2_NO_UTF_CHECK, s.data,
-                                    s.context);
+  const int rc =
+      jit_ ? pcre2_jit_match(code, subj, subject.size(), start, 0, s.data, s.context)
+           : pcre2_match(code, subj, subject.size(), start, PCRE2_NO_UTF_CHECK, s.data, s.context);
   if (rc < 0) return false;
   const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.data);
   if (ov[0] > ov[1] || ov[1] > subject.size()) return false;  // \K oddities
@@ -267,12 +267,12 @@ const char* const kCjk = "[\\x{4e00}-\\x{9fa5}\\x{800}-\\x{4e00}\\x{ac00}-\\x{d7
 
 const std::map<std::string, std::vector<std::string>>& Presets() {
   static const auto* presets = new std::map<std::string, std::vector<std::string>>{
-      {"default",
-       {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2RegexLlamaCpp, "\\p{N}+", "[0-9][0-9][0-9]"}},
+      {"default", {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2RegexLlamaCpp, "\\p{N}+", "[0-9][0-9][0-9]"}},
       {"llama3", {kLlama3Regex}},
       {"deepseek-llm",
-       {"[\\r\\n]", kDeepseekLlmLetters, "\\s?[!-/:-~\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff5e}\\x{2018}-\\x{201f}\\x{3000}-\\x{3002}]+", "\\s+$", kCjk,
-        "\\p{N}+"}},
+       {"[\\r\\n]", kDeepseekLlmLetters,
+        "\\s?[!-/:-~\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff5e}\\x{2018}-\\x{201f}\\x{3000}-\\x{3002}]+",
+        "\\s+$", kCjk, "\\p{N}+"}},
       {"deepseek-coder", {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kCjk, "\\p{N}"}},
       {"falcon", {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2RegexLlamaCpp, "[0-9][0-9][0-9]"}},
       {"starcoder", {"\\p{N}", kGpt2RegexLlamaCpp}},
@@ -291,19 +291,41 @@ const std::map<std::string, std::vector<std::string>>& Presets() {
 // GGUF pre-tokenizer names -> preset.
 const std::map<std::string, std::string>& PresetAliases() {
   static const auto* aliases = new std::map<std::string, std::string>{
-      {"default", "default"},     {"llama3", "llama3"},         {"llama-v3", "llama3"},
-      {"llama-bpe", "llama3"},    {"falcon3", "llama3"},        {"dbrx", "llama3"},
-      {"smaug-bpe", "llama3"},    {"chatglm-bpe", "llama3"},    {"pixtral", "llama3"},
-      {"deepseek-llm", "deepseek-llm"},  {"deepseek-coder", "deepseek-coder"},
-      {"deepseek-v3", "deepseek3"},      {"falcon", "falcon"},
-      {"starcoder", "starcoder"}, {"refact", "starcoder"},      {"command-r", "starcoder"},
-      {"smollm", "starcoder"},    {"codeshell", "starcoder"},   {"exaone", "starcoder"},
+      {"default", "default"},
+      {"llama3", "llama3"},
+      {"llama-v3", "llama3"},
+      {"llama-bpe", "llama3"},
+      {"falcon3", "llama3"},
+      {"dbrx", "llama3"},
+      {"smaug-bpe", "llama3"},
+      {"chatglm-bpe", "llama3"},
+      {"pixtral", "llama3"},
+      {"deepseek-llm", "deepseek-llm"},
+      {"deepseek-coder", "deepseek-coder"},
+      {"deepseek-v3", "deepseek3"},
+      {"falcon", "falcon"},
+      {"starcoder", "starcoder"},
+      {"refact", "starcoder"},
+      {"command-r", "starcoder"},
+      {"smollm", "starcoder"},
+      {"codeshell", "starcoder"},
+      {"exaone", "starcoder"},
       {"minerva-7b", "starcoder"},
-      {"gpt-2", "gpt2"},          {"gpt2", "gpt2"},             {"mpt", "gpt2"},
-      {"olmo", "gpt2"},           {"jais", "gpt2"},             {"trillion", "gpt2"},
-      {"qwen2", "qwen2"},         {"qwen2.5", "qwen2"},         {"qwen-2.5", "qwen2"},
-      {"deepseek-r1-qwen", "qwen2"}, {"stablelm2", "qwen2"},    {"hunyuan", "qwen2"},
-      {"poro-chat", "poro"},      {"bloom", "poro"},            {"gpt3-finnish", "poro"},
+      {"gpt-2", "gpt2"},
+      {"gpt2", "gpt2"},
+      {"mpt", "gpt2"},
+      {"olmo", "gpt2"},
+      {"jais", "gpt2"},
+      {"trillion", "gpt2"},
+      {"qwen2", "qwen2"},
+      {"qwen2.5", "qwen2"},
+      {"qwen-2.5", "qwen2"},
+      {"deepseek-r1-qwen", "qwen2"},
+      {"stablelm2", "qwen2"},
+      {"hunyuan", "qwen2"},
+      {"poro-chat", "poro"},
+      {"bloom", "poro"},
+      {"gpt3-finnish", "poro"},
       {"viking", "viking"},
   };
   return *aliases;

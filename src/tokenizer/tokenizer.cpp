@@ -75,10 +75,19 @@ std::string PieceOf(const TokenizerData& d, int32_t id) {
 }
 
 bool IsEogText(std::string_view t) {
-  static const char* const kEog[] = {
-      "<|eot_id|>", "<|im_end|>",  "<|end|>",     "<end_of_turn>", "<|endoftext|>",
-      "<EOT>",      "<|eom_id|>",  "<|return|>",  "<|call|>",      "<|end_of_text|>",
-      "<｜end▁of▁sentence｜>",      "<|END_OF_TURN_TOKEN|>",        "<|end_story|>"};
+  static const char* const kEog[] = {"<|eot_id|>",
+                                     "<|im_end|>",
+                                     "<|end|>",
+                                     "<end_of_turn>",
+                                     "<|endoftext|>",
+                                     "<EOT>",
+                                     "<|eom_id|>",
+                                     "<|return|>",
+                                     "<|call|>",
+                                     "<|end_of_text|>",
+                                     "<｜end▁of▁sentence｜>",
+                                     "<|END_OF_TURN_TOKEN|>",
+                                     "<|end_story|>"};
   for (const char* e : kEog) {
     if (t == e) return true;
   }
@@ -172,8 +181,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHuggingFace(const std::string&
 namespace {
 
 // Encodes one stretch of text between added tokens.
-void EncodeSegment(const TokenizerData& d, std::string_view seg, bool input_start,
-                   bool after_token, std::vector<int32_t>* out) {
+void EncodeSegment(const TokenizerData& d, std::string_view seg, bool input_start, bool after_token,
+                   std::vector<int32_t>* out) {
   if (seg.empty()) return;
   if (d.model == ModelKind::kSpm) {
     std::string text;
@@ -283,8 +292,7 @@ Result<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_s
       if (hit->lstrip) {
         while (seg_end > seg_start && IsSpaceByte(text[seg_end - 1])) --seg_end;
       }
-      EncodeSegment(d, text.substr(seg_start, seg_end - seg_start), input_start, after_token,
-                    &out);
+      EncodeSegment(d, text.substr(seg_start, seg_end - seg_start), input_start, after_token, &out);
       out.push_back(hit->id);
       i += hit->content.size();
       if (hit->rstrip) {

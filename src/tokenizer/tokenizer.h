@@ -11,8 +11,9 @@
 //
 // Threading model: a Tokenizer is immutable after loading. Encode, Decode and every other const
 // method may be called from any number of threads at once; BPE encodings of short pre-tokens
-// are cached in per-thread tables (1 MiB per encoding thread, shared by all tokenizers). An IncrementalDetokenizer belongs to
-// one stream and is not thread-safe; many detokenizers may share one Tokenizer.
+// are cached in per-thread tables (1 MiB per encoding thread, shared by all tokenizers). An
+// IncrementalDetokenizer belongs to one stream and is not thread-safe; many detokenizers may share
+// one Tokenizer.
 #pragma once
 
 #include <cstdint>
@@ -132,8 +133,8 @@ class IncrementalDetokenizer {
 
  private:
   const Tokenizer* tokenizer_;
-  std::string pending_;       // bytes not yet emitted (an incomplete UTF-8 tail)
-  bool seen_text_ = false;    // a non-control token has been pushed or primed
+  std::string pending_;     // bytes not yet emitted (an incomplete UTF-8 tail)
+  bool seen_text_ = false;  // a non-control token has been pushed or primed
 };
 
 }  // namespace mint::tokenizer

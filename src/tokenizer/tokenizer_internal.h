@@ -136,7 +136,8 @@ struct TokenizerData {
     if (spelling_filter.empty()) return true;
     const uint64_t mask = spelling_filter.size() * 64 - 1;
     const uint64_t a = hash & mask, b = (hash >> 32) & mask;
-    return ((spelling_filter[a >> 6] >> (a & 63)) & 1) && ((spelling_filter[b >> 6] >> (b & 63)) & 1);
+    return ((spelling_filter[a >> 6] >> (a & 63)) & 1) &&
+           ((spelling_filter[b >> 6] >> (b & 63)) & 1);
   }
   bool byte_level = false;     // pre-tokens are spelled in the GPT-2 alphabet before merging
   bool byte_fallback = false;  // unknown characters become <0xXX> tokens

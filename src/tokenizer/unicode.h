@@ -11,7 +11,7 @@
 namespace mint::tokenizer {
 
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
-inline constexpr std::string_view kMetaspace = "\xE2\x96\x81";         // U+2581 "▁"
+inline constexpr std::string_view kMetaspace = "\xE2\x96\x81";        // U+2581 "▁"
 
 // Length of the well-formed UTF-8 sequence starting at s[i], or 0 if the bytes there are not
 // one (overlong, surrogate, > U+10FFFF, truncated, stray continuation byte).

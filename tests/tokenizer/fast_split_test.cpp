@@ -26,11 +26,55 @@ TEST(FastSplit, MatchesPcre2OnRandomText) {
       "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
       "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
   };
-  const std::vector<std::string> alphabet = {
-      "a", "Z", "s", "S", "t", "T", "l", "L", "e", "r", "v", "m", "d", "D", "7", "0", " ", " ",
-      " ", "\t", "\n", "\r", "\v", "'", "'", ".", ",", "(", "!", "-", "_", "\xC5\xBF" /* ſ */,
-      "é", "中", "文", "𝔘", "١", "Ⅻ", "\xE3\x80\x80", "\xC2\xA0", "\xE2\x80\xA8", "🦙",
-      "\xCC\x81" /* combining acute */, "😶", "\xE2\x80\x8D", "～", "。", "½", "\x01"};
+  const std::vector<std::string> alphabet = {"a",
+                                             "Z",
+                                             "s",
+                                             "S",
+                                             "t",
+                                             "T",
+                                             "l",
+                                             "L",
+                                             "e",
+                                             "r",
+                                             "v",
+                                             "m",
+                                             "d",
+                                             "D",
+                                             "7",
+                                             "0",
+                                             " ",
+                                             " ",
+                                             " ",
+                                             "\t",
+                                             "\n",
+                                             "\r",
+                                             "\v",
+                                             "'",
+                                             "'",
+                                             ".",
+                                             ",",
+                                             "(",
+                                             "!",
+                                             "-",
+                                             "_",
+                                             "\xC5\xBF" /* ſ */,
+                                             "é",
+                                             "中",
+                                             "文",
+                                             "𝔘",
+                                             "١",
+                                             "Ⅻ",
+                                             "\xE3\x80\x80",
+                                             "\xC2\xA0",
+                                             "\xE2\x80\xA8",
+                                             "🦙",
+                                             "\xCC\x81" /* combining acute */,
+                                             "😶",
+                                             "\xE2\x80\x8D",
+                                             "～",
+                                             "。",
+                                             "½",
+                                             "\x01"};
   std::mt19937 rng(1234);
   for (const char* pattern : patterns) {
     const FastSplitKind kind = FastSplitKindFor(pattern);
@@ -49,8 +93,8 @@ TEST(FastSplit, MatchesPcre2OnRandomText) {
       std::vector<Span> want, got;
       slow.Run(&slow_text, true, &want);
       FastSplit(kind, text, {0, static_cast<uint32_t>(text.size())}, &got);
-      ASSERT_EQ(Pieces(text, got), Pieces(text, want)) << "pattern " << pattern << "\ntext '"
-                                                         << text << "'";
+      ASSERT_EQ(Pieces(text, got), Pieces(text, want))
+          << "pattern " << pattern << "\ntext '" << text << "'";
     }
   }
 }

@@ -148,7 +148,9 @@ TEST_F(Stories260K, IncrementalByteFallback) {
   IncrementalDetokenizer stray(*tok_);
   EXPECT_EQ(stray.Push(tok_->TokenId("<0x80>")), "\xEF\xBF\xBD");
   EXPECT_EQ(stray.Push(tok_->TokenId("<0xE4>")), "");
-  EXPECT_EQ(stray.Push(tok_->TokenId("<0x41>")), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(stray.Push(tok_->TokenId("<0x41>")),
+            "\xEF\xBF\xBD"
+            "A");
 }
 
 TEST_F(Stories260K, InvalidUtf8IsReplaced) {
@@ -174,8 +176,7 @@ TEST_F(Stories260K, ConcurrentEncodeIsConsistent) {
 }
 
 TEST(Tokenizer, LoadErrors) {
-  EXPECT_EQ(Tokenizer::Load("/nonexistent/tokenizer.json").status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(Tokenizer::Load("/nonexistent/tokenizer.json").status().code(), StatusCode::kNotFound);
   const std::string tmp = ::testing::TempDir() + "/bad_tokenizer.json";
   std::ofstream(tmp) << "{\"model\": {\"type\": \"BPE\", \"vocab\": 5}}";
   auto bad = Tokenizer::Load(tmp);
@@ -190,7 +191,9 @@ TEST(IncrementalDetokenizer, ByteLevelSplitCharacters) {
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
   auto tok = Tokenizer::Load(path);
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
-  const std::string text = "😶‍🌫️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 កាន់តែពិសេស 我想在apple工作 🦙🦙";
+  const std::string text =
+      "😶‍🌫️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 កាន់តែពិសេស 我想在apple工作 "
+      "🦙🦙";
   auto ids = (*tok)->Encode(text, false, false);
   ASSERT_TRUE(ids.ok());
   bool split_seen = false;

@@ -97,9 +97,8 @@ int CheckVectors(const Tokenizer& tok, const std::string& vocab, bool lossless) 
       ADD_FAILURE() << ids.status().ToString();
       continue;
     }
-    EXPECT_EQ(*ids, c.ids) << vocab << " case " << i << " text '" << c.text << "'\n got: "
-                           << IdsToString(*ids) << "\nwant: "
-                           << IdsToString(c.ids);
+    EXPECT_EQ(*ids, c.ids) << vocab << " case " << i << " text '" << c.text
+                           << "'\n got: " << IdsToString(*ids) << "\nwant: " << IdsToString(c.ids);
     if (*ids == c.ids) ++pass;
     if (lossless) EXPECT_EQ(tok.Decode(*ids), c.text) << vocab << " case " << i;
   }
@@ -163,12 +162,11 @@ TEST(HfTokenizer, TinyStoriesByteFallbackRoundTrip) {
   EXPECT_TRUE(tok->add_bos());
   EXPECT_TRUE(tok->strips_leading_space());
   // The documented greedy continuation of BOS (models/README.md).
-  const std::vector<int32_t> ref = {147, 201, 282, 215, 286, 598, 1662, 356, 499, 826,
-                                    1363, 1145, 1652, 615, 242, 1482, 951, 628, 499, 826};
+  const std::vector<int32_t> ref = {147,  201,  282,  215, 286, 598,  1662, 356, 499, 826,
+                                    1363, 1145, 1652, 615, 242, 1482, 951,  628, 499, 826};
   const std::string text = tok->Decode(ref);
-  EXPECT_EQ(text.rfind("Once upon a time, there was a little girl named Lily. She had a toy car",
-                       0),
-            0u)
+  EXPECT_EQ(
+      text.rfind("Once upon a time, there was a little girl named Lily. She had a toy car", 0), 0u)
       << text;
   // Encoding prepends "▁" (its own token, 80) as the Prepend normalizer says; decoding strips it.
   auto ids = tok->Encode(text, /*add_special=*/true, false);
@@ -205,8 +203,7 @@ TEST_P(GgufVectors, MatchLlamaCppVectors) {
 
 INSTANTIATE_TEST_SUITE_P(AllVocabs, GgufVectors,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "deepseek-coder",
-                                           "deepseek-llm", "falcon", "mpt", "starcoder",
-                                           "refact"),
+                                           "deepseek-llm", "falcon", "mpt", "starcoder", "refact"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) {
