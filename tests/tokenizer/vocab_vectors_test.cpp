@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -223,6 +225,59 @@ TEST(GgufVocab, OthersLoad) {
     ASSERT_TRUE(ids.ok());
     EXPECT_FALSE(ids->empty());
     EXPECT_EQ((*tok)->Decode(*ids, /*skip_special=*/true), "Hello world, 123!") << vocab;
+  }
+}
+
+// A GGUF converted from tokenizer.json the way llama.cpp's converter does it (model "gpt2", the
+// pre-tokenizer by name, merges as "a b", added tokens as control / user-defined): the path real
+// Llama 3 and Qwen GGUF models take. Must reproduce the same vectors as the JSON.
+std::vector<uint8_t> GgufFromTokenizerJson(const std::string& path, const std::string& pre) {
+  std::ifstream in(path);
+  const auto j = nlohmann::json::parse(in);
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+  auto put = [&](size_t id, const std::string& text, int32_t type) {
+    if (id >= tokens.size()) {
+      for (size_t k = tokens.size(); k <= id; ++k)
+        tokens.push_back("[PAD" + std::to_string(k) + "]");
+      types.resize(id + 1, 5);
+    }
+    tokens[id] = text;
+    types[id] = type;
+  };
+  for (const auto& [text, id] : j.at("model").at("vocab").items()) put(id.get<size_t>(), text, 1);
+  for (const auto& t : j.at("added_tokens")) {
+    put(t.at("id").get<size_t>(), t.at("content").get<std::string>(),
+        t.value("special", false) ? 3 : 4);
+  }
+  std::vector<std::string> merges;
+  for (const auto& m : j.at("model").at("merges")) {
+    merges.push_back(m.is_string() ? m.get<std::string>()
+                                   : m[0].get<std::string>() + " " + m[1].get<std::string>());
+  }
+  gguf::GgufWriter w;
+  w.SetString("tokenizer.ggml.model", "gpt2");
+  w.SetString("tokenizer.ggml.pre", pre);
+  w.SetStringArray("tokenizer.ggml.tokens", tokens);
+  w.SetI32Array("tokenizer.ggml.token_type", types);
+  w.SetStringArray("tokenizer.ggml.merges", merges);
+  return w.Serialize();
+}
+
+TEST(GgufFromJson, LlamaBpeAndQwen2Presets) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"tokenizers/llama3/tokenizer.json", "llama-bpe"},
+      {"tokenizers/qwen3/tokenizer.json", "qwen2"},
+  };
+  for (const auto& [rel, pre] : cases) {
+    const std::string path = SharedPath(rel);
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
+    const std::vector<uint8_t> image = GgufFromTokenizerJson(path, pre);
+    auto file = gguf::GgufFile::FromMemory(image.data(), image.size());
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    auto tok = Tokenizer::FromGguf(**file);
+    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+    EXPECT_EQ(CheckVectors(**tok, pre, /*lossless=*/true), 46) << pre;
   }
 }
 
