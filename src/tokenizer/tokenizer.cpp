@@ -235,7 +235,8 @@ void EncodeSegment(const TokenizerData& d, std::string_view seg, bool input_star
         break;
       }
       case NormalizerStep::Kind::kNfc:
-        break;  // see NormalizeNfc()
+        if (MayNeedNfc(text)) text = NormalizeNfc(text);
+        break;
       case NormalizerStep::Kind::kLowercase:
         for (char& c : text) {
           if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

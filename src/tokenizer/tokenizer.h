@@ -11,7 +11,8 @@
 //
 // Threading model: a Tokenizer is immutable after loading. Encode, Decode and every other const
 // method may be called from any number of threads at once; BPE encodings of short pre-tokens
-// are cached in per-thread tables (1 MiB per encoding thread, shared by all tokenizers). An
+// are cached in per-thread tables (about 1.4 MiB per encoding
+// thread, shared by all tokenizers). An
 // IncrementalDetokenizer belongs to one stream and is not thread-safe; many detokenizers may share
 // one Tokenizer.
 #pragma once

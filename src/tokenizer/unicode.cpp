@@ -1,6 +1,9 @@
 #include "tokenizer/unicode.h"
 
+#include <algorithm>
 #include <array>
+#include <unordered_map>
+#include <vector>
 
 namespace mint::tokenizer {
 
@@ -158,6 +161,167 @@ std::string ByteLevelDecode(std::string_view text) {
     i += n;
   }
   return out;
+}
+
+// ---- NFC -------------------------------------------------------------------------------------
+
+namespace nfc_data {
+extern const uint32_t kCombiningClass[];
+extern const size_t kCombiningClassCount;
+extern const uint32_t kDecomposition[];
+extern const size_t kDecompositionCount;
+}  // namespace nfc_data
+
+namespace {
+
+constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
+constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
+                   kSCount = kLCount * kNCount;
+
+struct NfcTables {
+  std::vector<uint64_t> suspicious_bmp;   // bit per BMP codepoint that may change under NFC
+  std::vector<uint32_t> suspicious_high;  // sorted, above the BMP
+  std::unordered_map<uint64_t, uint32_t> compose;  // (first << 21 | second) -> composite
+  NfcTables() : suspicious_bmp(65536 / 64, 0) {
+    auto mark = [&](uint32_t cp) {
+      if (cp < 65536) {
+        suspicious_bmp[cp >> 6] |= uint64_t{1} << (cp & 63);
+      } else {
+        suspicious_high.push_back(cp);
+      }
+    };
+    for (size_t i = 0; i < nfc_data::kCombiningClassCount; ++i) {
+      mark(nfc_data::kCombiningClass[i] >> 8);
+    }
+    for (size_t i = 0; i < nfc_data::kDecompositionCount; ++i) {
+      const uint32_t* e = &nfc_data::kDecomposition[3 * i];
+      const uint32_t cp = e[0] & 0x7FFFFFFF;
+      mark(cp);
+      if (e[2] != 0) mark(e[2]);  // may compose with what precedes it
+      if (e[0] & 0x80000000) compose[(uint64_t{e[1]} << 21) | e[2]] = cp;
+    }
+    for (uint32_t cp = kLBase; cp < 0x1200; ++cp) mark(cp);  // conjoining jamo
+    std::sort(suspicious_high.begin(), suspicious_high.end());
+  }
+  bool Suspicious(uint32_t cp) const {
+    if (cp < 0x300) return false;
+    if (cp < 65536) return (suspicious_bmp[cp >> 6] >> (cp & 63)) & 1;
+    return std::binary_search(suspicious_high.begin(), suspicious_high.end(), cp);
+  }
+};
+
+const NfcTables& Nfc() {
+  static const NfcTables tables;
+  return tables;
+}
+
+uint8_t CombiningClass(uint32_t cp) {
+  if (cp < 0x300) return 0;
+  const uint32_t* b = nfc_data::kCombiningClass;
+  const uint32_t* e = b + nfc_data::kCombiningClassCount;
+  const uint32_t* it = std::lower_bound(b, e, cp << 8);
+  return it != e && (*it >> 8) == cp ? static_cast<uint8_t>(*it & 0xFF) : 0;
+}
+
+void Decompose(uint32_t cp, std::vector<uint32_t>* out) {
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    const uint32_t s = cp - kSBase;
+    out->push_back(kLBase + s / kNCount);
+    out->push_back(kVBase + (s % kNCount) / kTCount);
+    if (s % kTCount != 0) out->push_back(kTBase + s % kTCount);
+    return;
+  }
+  const uint32_t* data = nfc_data::kDecomposition;
+  size_t lo = 0, hi = nfc_data::kDecompositionCount;
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    const uint32_t key = data[3 * mid] & 0x7FFFFFFF;
+    if (key == cp) {
+      Decompose(data[3 * mid + 1], out);
+      if (data[3 * mid + 2] != 0) Decompose(data[3 * mid + 2], out);
+      return;
+    }
+    if (key < cp) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  out->push_back(cp);
+}
+
+uint32_t Compose(uint32_t a, uint32_t b) {
+  if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount) {
+    return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
+  }
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase &&
+      b < kTBase + kTCount) {
+    return a + (b - kTBase);
+  }
+  const auto& map = Nfc().compose;
+  auto it = map.find((uint64_t{a} << 21) | b);
+  return it == map.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+bool MayNeedNfc(std::string_view s) {
+  const NfcTables& t = Nfc();
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<uint8_t>(s[i]) < 0xCC) {  // below U+0300
+      i += Utf8LengthFromLead(static_cast<uint8_t>(s[i]));
+      continue;
+    }
+    size_t len = 0;
+    if (t.Suspicious(DecodeUtf8(s, i, &len))) return true;
+    i += len;
+  }
+  return false;
+}
+
+std::string NormalizeNfc(std::string_view s) {
+  if (!MayNeedNfc(s)) return std::string(s);
+  std::vector<uint32_t> cps;
+  cps.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 0;
+    Decompose(DecodeUtf8(s, i, &len), &cps);
+    i += len;
+  }
+  // Canonical ordering: stable sort of each run of non-starters by combining class.
+  for (size_t i = 0; i < cps.size();) {
+    if (CombiningClass(cps[i]) == 0) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < cps.size() && CombiningClass(cps[j]) != 0) ++j;
+    std::stable_sort(cps.begin() + i, cps.begin() + j,
+                     [](uint32_t a, uint32_t b) { return CombiningClass(a) < CombiningClass(b); });
+    i = j;
+  }
+  // Canonical composition.
+  std::vector<uint32_t> out;
+  out.reserve(cps.size());
+  size_t starter = std::string::npos;  // index in `out` of the last starter
+  int last_ccc = -1;
+  for (uint32_t cp : cps) {
+    const int ccc = CombiningClass(cp);
+    if (starter != std::string::npos &&
+        (last_ccc < ccc || (last_ccc == 0 && out.size() == starter + 1))) {
+      if (const uint32_t c = Compose(out[starter], cp)) {
+        out[starter] = c;
+        continue;
+      }
+    }
+    if (ccc == 0) starter = out.size();
+    last_ccc = ccc;
+    out.push_back(cp);
+  }
+  std::string result;
+  result.reserve(s.size());
+  for (uint32_t cp : out) AppendUtf8(cp, &result);
+  return result;
 }
 
 }  // namespace mint::tokenizer

@@ -43,9 +43,10 @@ void AppendByteLevel(std::string_view raw, std::string* out);
 // Inverse: byte-level spelling -> raw bytes. Characters outside the alphabet are copied as-is.
 std::string ByteLevelDecode(std::string_view text);
 
-// Unicode NFC normalization is not implemented; texts are assumed to be NFC already (true of
-// almost all real input). Returns `s` unchanged. Kept as a named step so the pipeline matches
-// the vocabulary's declared normalizer.
-inline std::string_view NormalizeNfc(std::string_view s) { return s; }
+// Unicode NFC (canonical decomposition, canonical ordering, canonical composition), from tables
+// generated out of Python's unicodedata (nfc_data.cpp). `s` must be valid UTF-8. Text with no
+// character that could change (all of ASCII, most CJK) is returned unchanged cheaply.
+bool MayNeedNfc(std::string_view s);
+std::string NormalizeNfc(std::string_view s);
 
 }  // namespace mint::tokenizer

@@ -192,7 +192,8 @@ TEST(IncrementalDetokenizer, ByteLevelSplitCharacters) {
   auto tok = Tokenizer::Load(path);
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
   const std::string text =
-      "😶‍🌫️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 កាន់តែពិសេស 我想在apple工作 "
+      "😶‍🌫️ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 កាន់តែពិសេស "
+      "我想在apple工作 "
       "🦙🦙";
   auto ids = (*tok)->Encode(text, false, false);
   ASSERT_TRUE(ids.ok());
@@ -208,6 +209,28 @@ TEST(IncrementalDetokenizer, ByteLevelSplitCharacters) {
   }
   out += detok.Flush();
   EXPECT_EQ(out, text);
+}
+
+// Qwen's normalizer is NFC: decomposed input must tokenize like its composed form.
+TEST(Nfc, DecomposedInputMatchesComposed) {
+  const std::string path = SharedPath("tokenizers/qwen3/tokenizer.json");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
+  auto tok = Tokenizer::Load(path);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  const std::pair<const char*, const char*> cases[] = {
+      {"Cafe\xCC\x81 Vie\xCC\xA3\xCC\x82t", "Café Việt"},  // e + acute; e + dot + circumflex
+      {"\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB", "한"},      // conjoining jamo
+      {"A\xCC\x8A\xE2\x84\xAB", "ÅÅ"},                     // A + ring; ANGSTROM SIGN
+      {"o\xCC\x9B\xCC\x81", "ớ"},                          // horn (216) before acute (230)
+      {"o\xCC\x81\xCC\x9B", "ớ"},                          // reordered
+  };
+  for (const auto& [decomposed, composed] : cases) {
+    auto a = (*tok)->Encode(decomposed, false, false);
+    auto b = (*tok)->Encode(composed, false, false);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, *b) << composed;
+    EXPECT_EQ((*tok)->Decode(*a), composed);
+  }
 }
 
 }  // namespace
