@@ -5,8 +5,8 @@
 // (BPE with <unk>), loaded once from MINT_SHARED_DIR (environment variable, else the build's).
 //
 // Invariants trapped on: ids within the vocabulary; for byte-level vocabularies Decode(Encode(x))
-// equals x after invalid UTF-8 was replaced; the detokenizer's stream equals Decode with special
-// tokens skipped (after replacement) and every chunk it returns is valid UTF-8.
+// equals x after invalid UTF-8 was replaced (and NFC for Qwen3); the detokenizer's stream equals
+// Decode with special tokens skipped (after replacement) and every chunk it returns is valid UTF-8.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +24,8 @@ using mint::tokenizer::Tokenizer;
 
 struct Vocab {
   std::unique_ptr<Tokenizer> tok;
-  bool lossless;  // Decode(Encode(x)) == x for valid UTF-8 x
+  bool lossless;  // Decode(Encode(x)) == x for valid UTF-8 x (== NFC(x) if `nfc`)
+  bool nfc;
 };
 
 std::vector<Vocab>& Vocabs() {
@@ -61,20 +62,25 @@ std::string Stream(const Tokenizer& tok, const std::vector<int32_t>& ids) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* env = std::getenv("MINT_SHARED_DIR");
   const std::string shared = env ? env : MINT_SHARED_DIR;
-  const std::pair<const char*, bool> files[] = {
-      {"/models/stories260K.gguf", true},
-      {"/tokenizers/qwen3/tokenizer.json", true},
-      {"/tokenizers/llama3/tokenizer.json", true},
-      {"/models/tinystories-656k/tokenizer.json", false},
+  struct File {
+    const char* rel;
+    bool lossless;
+    bool nfc;
   };
-  for (const auto& [rel, lossless] : files) {
+  const File files[] = {
+      {"/models/stories260K.gguf", true, false},
+      {"/tokenizers/qwen3/tokenizer.json", true, true},
+      {"/tokenizers/llama3/tokenizer.json", true, false},
+      {"/models/tinystories-656k/tokenizer.json", false, false},
+  };
+  for (const auto& [rel, lossless, nfc] : files) {
     auto tok = Tokenizer::Load(shared + rel);
     if (!tok.ok()) {
       std::fprintf(stderr, "tokenizer_fuzz: skipping %s: %s\n", rel,
                    tok.status().ToString().c_str());
       continue;
     }
-    Vocabs().push_back({std::move(tok).value(), lossless});
+    Vocabs().push_back({std::move(tok).value(), lossless, nfc});
   }
   if (Vocabs().empty()) {
     std::fprintf(stderr, "tokenizer_fuzz: no vocabulary found under %s\n", shared.c_str());
@@ -113,7 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto ids = tok.Encode(input, add_special, parse_special);
   if (!ids.ok()) Trap("Encode failed");
   CheckIds(tok, *ids);
-  const std::string clean = mint::tokenizer::SanitizeUtf8(input);
+  std::string clean = mint::tokenizer::SanitizeUtf8(input);
+  if (v.nfc) clean = mint::tokenizer::NormalizeNfc(clean);
   if (v.lossless && !parse_special) {
     if (tok.Decode(*ids, /*skip_special=*/add_special) != clean) Trap("Decode(Encode(x)) != x");
   }
