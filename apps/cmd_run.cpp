@@ -108,11 +108,14 @@ int Run(RunArgs a) {
       a.ctx > 0 ? a.ctx : static_cast<int64_t>(prompt.size()) + a.n_predict;
   auto seq = model->NewSequence(capacity);
 
-  engine::GenerateOptions opts{.max_new_tokens = a.n_predict, .sampling = a.sampling};
+  engine::GenerateOptions opts{.max_new_tokens = a.n_predict, .sampling = a.sampling,
+                               .is_end_of_generation = nullptr};
   if (!a.ignore_eos) {
     opts.is_end_of_generation = [&](int32_t t) { return tokenizer.IsEndOfGeneration(t); };
   }
   tokenizer::IncrementalDetokenizer detok(tokenizer);
+  detok.Prime(prompt);  // the continuation keeps its leading space after a text prompt
+  if (!a.prompt.empty()) std::fputs(a.prompt.c_str(), stdout);  // echo, as llama.cpp does
   std::vector<int32_t> generated;
   auto stats = engine::Generate(*model, seq.get(), prompt, opts, &pool,
                                 [&](int32_t token, std::span<const float>) {
