@@ -112,10 +112,15 @@ void RunTiles(const Problem& p, int64_t row_begin, int64_t row_end, int64_t act_
   static constexpr auto kTable =
       MakeTileTable<K>(std::make_index_sequence<K::kRows * K::kTokens>());
   const int64_t block = TokenBlock(act_bytes_per_token, K::kTokens);
+  // Decode (one token) walks one row at a time, so the weights are read as one contiguous stream
+  // that the hardware prefetcher follows. Interleaving kRows rows of ~1 KiB each defeats it:
+  // measured 2x slower from DRAM (Qwen2.5-0.5B Q4_K_M, 1 thread: 21 vs 45-51 t/s), though faster
+  // in cache. Prefill reuses each weight block across tokens, where the row tile pays.
+  const int64_t rows_per_tile = p.n_tokens == 1 ? 1 : K::kRows;
   for (int64_t t0 = 0; t0 < p.n_tokens; t0 += block) {
     const int64_t t1 = std::min(p.n_tokens, t0 + block);
-    for (int64_t r = row_begin; r < row_end; r += K::kRows) {
-      const int64_t nr = std::min<int64_t>(K::kRows, row_end - r);
+    for (int64_t r = row_begin; r < row_end; r += rows_per_tile) {
+      const int64_t nr = std::min<int64_t>(rows_per_tile, row_end - r);
       for (int64_t t = t0; t < t1; t += K::kTokens) {
         const int64_t nt = std::min<int64_t>(K::kTokens, t1 - t);
         kTable[(nr - 1) * K::kTokens + (nt - 1)](p, r, t);
