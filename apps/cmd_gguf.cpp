@@ -1,6 +1,7 @@
 // `mint gguf info FILE`, `mint gguf synth ...`, `mint gguf dequantize IN OUT`.
 #include <cstdio>
 
+#include "apps/app_util.h"
 #include "apps/commands.h"
 #include "core/clock.h"
 #include "gguf/gguf.h"
@@ -9,10 +10,6 @@
 namespace mint::apps {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-  return 1;
-}
 
 std::string PresetHelp() {
   std::string s = "Preset:";

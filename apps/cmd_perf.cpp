@@ -7,6 +7,7 @@
 #include <numeric>
 #include <vector>
 
+#include "apps/app_util.h"
 #include "apps/commands.h"
 #include "core/clock.h"
 #include "core/cpu.h"
@@ -63,16 +64,8 @@ double TriadBandwidth(ThreadPool* pool) {
 }
 
 int Run(const PerfArgs& a) {
-  auto loaded = [&]() {
-    ProgressBar bar("loading " + a.model, true);
-    return model::Model::Load(a.model, {.progress = [&](uint64_t d, uint64_t t) {
-                                          bar.Update(d, t);
-                                        }});
-  }();
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "error: %s\n", loaded.status().ToString().c_str());
-    return 1;
-  }
+  auto loaded = LoadModelWithProgress(a.model);
+  if (!loaded.ok()) return Fail(loaded.status());
   const model::Model& m = **loaded;
   const auto& cfg = m.config();
   ThreadPool pool(a.threads);
@@ -94,10 +87,7 @@ int Run(const PerfArgs& a) {
       const int64_t t0 = SystemClock::Get().NowNanos();
       Status s = m.Forward(seq.get(), prompt, logits, false, &pool);
       const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
-      if (!s.ok()) {
-        std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-        return 1;
-      }
+      if (!s.ok()) return Fail(s);
       if (rep > 0) pp.push_back(a.n_prompt / secs);
     }
     if (a.n_gen > 0) {
@@ -106,10 +96,7 @@ int Run(const PerfArgs& a) {
       const int64_t t0 = SystemClock::Get().NowNanos();
       for (int64_t i = 0; i < a.n_gen; ++i) {
         Status s = m.Forward(seq.get(), std::span(&token, 1), logits, false, &pool);
-        if (!s.ok()) {
-          std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-          return 1;
-        }
+        if (!s.ok()) return Fail(s);
         token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
                                      logits.begin());
       }

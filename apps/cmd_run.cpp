@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "apps/app_util.h"
 #include "apps/commands.h"
 #include "core/cpu.h"
 #include "core/log.h"
-#include "core/progress.h"
 #include "engine/generate.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
@@ -54,10 +54,6 @@ Result<std::vector<int32_t>> ParseIds(const std::string& text) {
   return ids;
 }
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-  return 1;
-}
 
 int Run(RunArgs a) {
   if (a.seed >= 0) {
@@ -68,15 +64,9 @@ int Run(RunArgs a) {
   if (!a.prompt.empty() && !a.tokens.empty()) {
     return Fail(Status::InvalidArgument("give either -p or --tokens, not both"));
   }
-  std::unique_ptr<model::Model> model;
-  {
-    ProgressBar bar("loading " + a.model, /*unit_bytes=*/true);
-    auto loaded = model::Model::Load(a.model, {.progress = [&](uint64_t d, uint64_t t) {
-                                                 bar.Update(d, t);
-                                               }});
-    if (!loaded.ok()) return Fail(loaded.status());
-    model = std::move(loaded).value();
-  }
+  auto loaded = LoadModelWithProgress(a.model);
+  if (!loaded.ok()) return Fail(loaded.status());
+  std::unique_ptr<model::Model> model = std::move(loaded).value();
   const model::ModelConfig& cfg = model->config();
   log::Info("model: {}", cfg.Summary());
   auto tok = tokenizer::Tokenizer::FromGguf(model->file());

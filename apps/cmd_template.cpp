@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "apps/app_util.h"
 #include "apps/commands.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -26,10 +27,6 @@ struct TemplateArgs {
   std::optional<int64_t> now;
 };
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-  return 1;
-}
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

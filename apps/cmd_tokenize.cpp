@@ -6,16 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "apps/app_util.h"
 #include "apps/commands.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mint::apps {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-  return 1;
-}
 
 struct TokenizeArgs {
   std::string model;
