@@ -47,6 +47,8 @@ std::string ModelConfig::Summary() const {
          std::to_string(n_ctx_train) + (tied_embeddings ? ", tied embeddings" : "");
 }
 
+Sequence::~Sequence() = default;
+
 void Sequence::Truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
 
 Model::~Model() = default;
@@ -93,10 +95,17 @@ uint64_t Model::WeightBytesPerToken() const {
 std::unique_ptr<Sequence> Model::NewSequence(int64_t max_tokens) const {
   auto seq = std::unique_ptr<Sequence>(new Sequence());
   seq->capacity_ = max_tokens > 0 ? max_tokens : config_.n_ctx_train;
-  seq->kv_dim_ = config_.kv_dim();
-  const size_t n = static_cast<size_t>(config_.n_layer * seq->capacity_ * seq->kv_dim_);
-  seq->k_.assign(n, 0.0f);
-  seq->v_.assign(n, 0.0f);
+  // f32 (exact, as the contiguous cache it replaced) in 64-token blocks: one attention segment
+  // per kernel key block.
+  constexpr int64_t kBlock = 64;
+  KvCacheOptions options{.type = DType::kF32,
+                         .block_size = kBlock,
+                         .num_blocks = std::max<int64_t>(1, (seq->capacity_ + kBlock - 1) / kBlock)};
+  auto kv = KvArena::Create(config_, options);
+  MINT_CHECK(kv.ok());
+  seq->kv_ = std::move(kv).value();
+  seq->block_table_.resize(options.num_blocks);
+  for (int64_t i = 0; i < options.num_blocks; ++i) seq->block_table_[i] = static_cast<int32_t>(i);
   return seq;
 }
 

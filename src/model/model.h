@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "model/kv_arena.h"
 
 namespace mint::gguf {
 class GgufFile;
@@ -68,10 +69,12 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
 };
 
-// Per-sequence state: the KV cache of one token sequence (contiguous, f32).
-// Layout: k[layer][pos][kv_dim], same for v. Thread-safety: none; one owner.
+// A single sequence with a private KV cache (an f32 KvArena of its own, blocks in order): the
+// simple path for `mint run`, `mint perf` and tests. The serving engine shares one arena between
+// many sequences through ForwardBatch instead. Thread-safety: none; one owner.
 class Sequence {
  public:
+  ~Sequence();
   int64_t n_past() const { return n_past_; }
   int64_t capacity() const { return capacity_; }
   // Forgets positions >= n (n <= n_past); used to rewind or reuse a prefix.
@@ -81,8 +84,17 @@ class Sequence {
   friend class Model;
   int64_t n_past_ = 0;
   int64_t capacity_ = 0;
-  int64_t kv_dim_ = 0;
-  std::vector<float> k_, v_;
+  std::unique_ptr<KvArena> kv_;
+  std::vector<int32_t> block_table_;
+};
+
+// One sequence of a ragged batch for ForwardBatch.
+struct BatchSequence {
+  enum class Logits { kNone, kLast, kAll };
+  std::span<const int32_t> tokens;       // new tokens, at positions pos0, pos0 + 1, ...
+  std::span<const int32_t> block_table;  // KV blocks covering positions [0, pos0 + n)
+  int64_t pos0 = 0;                      // tokens already in the cache (positions [0, pos0))
+  Logits logits = Logits::kLast;
 };
 
 struct LoadOptions {
@@ -115,6 +127,16 @@ class Model {
   // id outside the vocabulary. On error `seq` is unchanged.
   Status Forward(Sequence* seq, std::span<const int32_t> tokens, std::span<float> logits,
                  bool all_logits, ThreadPool* pool) const;
+
+  // One forward pass over a ragged batch: each sequence's new tokens attend to its cached
+  // positions through its block table in `kv`, and their keys and values are stored there.
+  // logits: n_vocab floats per requested row, in batch order (kLast: one row, kAll: one per
+  // token). A token's result does not depend on the rest of the batch beyond floating-point
+  // reassociation inside the matrix kernels (see the engine's batch-invariance tests).
+  // Errors (kInvalidArgument): empty sequence, token outside the vocabulary, block table too
+  // short or naming a block outside the arena, arena of another model, logits too small.
+  Status ForwardBatch(std::span<const BatchSequence> batch, KvArena* kv, std::span<float> logits,
+                      ThreadPool* pool) const;
 
  private:
   Model() = default;
