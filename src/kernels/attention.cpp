@@ -23,14 +23,11 @@ namespace ops_detail {
 // sum of exp(score - m) l, and acc = sum of exp(score - m) * v, rescaling l and acc when m grows.
 void AttendRowsScalar(const AttnRows& r, float* scratch) {
   const int64_t hd = r.head_dim;
-  float* acc = scratch;                     // n_rows x hd
-  float* sc = scratch + kMaxAttnRows * hd;  // n_rows x kAttnKeyBlock
-  float m[kMaxAttnRows], l[kMaxAttnRows];
-  for (int rr = 0; rr < r.n_rows; ++rr) {
-    m[rr] = -INFINITY;
-    l[rr] = 0.0f;
-    std::fill(acc + rr * hd, acc + (rr + 1) * hd, 0.0f);
-  }
+  const AttnState st = StartAttnState(r, scratch);
+  float* acc = st.acc;
+  float* sc = st.sc;
+  float* m = st.m;
+  float* l = st.l;
   for (int64_t p0 = 0; p0 < r.n_keys; p0 += kAttnKeyBlock) {
     const int64_t nb = std::min(kAttnKeyBlock, r.n_keys - p0);
     for (int rr = 0; rr < r.n_rows; ++rr) {
@@ -62,6 +59,7 @@ void AttendRowsScalar(const AttnRows& r, float* scratch) {
       }
     }
   }
+  if (!r.last) return;
   for (int rr = 0; rr < r.n_rows; ++rr) {
     const float inv = 1.0f / l[rr];
     for (int64_t d = 0; d < hd; ++d) r.out[rr][d] = acc[rr * hd + d] * inv;
@@ -163,6 +161,128 @@ void Attention(const float* q, const float* k, const float* v, const AttentionSh
          it = next.fetch_add(1, std::memory_order_relaxed)) {
       RunItem(q, k, v, shape, part, it, out, attend, scratch.data());
     }
+  });
+}
+
+namespace {
+
+// One query token of a paged batch.
+struct PagedRow {
+  int32_t seq;
+  int32_t token;
+  int64_t n_keys;
+};
+
+// Attends the item's query heads over the token's keys, one KV block per kernel call (the online
+// softmax state carries across calls in `scratch`). Blocks of a non-F32 cache are converted to
+// f32 first, into conv (2 * block_size * head_dim floats).
+void RunPagedItem(const float* q, const PagedKv& kv, std::span<const PagedSeq> seqs,
+                  const std::vector<PagedRow>& rows, const AttentionShape& s, const Partition& p,
+                  int64_t item, float* out, AttendFn attend, Isa isa, float* scratch,
+                  float* conv) {
+  const int64_t per_token = s.n_kv_head * p.items_per_group;
+  const PagedRow& pr = rows[item / per_token];
+  const PagedSeq& sq = seqs[pr.seq];
+  const int64_t g = (item % per_token) / p.items_per_group;
+  const int64_t chunk = item % p.items_per_group;
+  const int64_t n_rep = s.n_head / s.n_kv_head;
+  const int64_t h0 = g * n_rep + chunk * p.rows_per_item;
+  const int64_t h1 = std::min(g * n_rep + n_rep, h0 + p.rows_per_item);
+  const int64_t hd = s.head_dim;
+  const int64_t row = s.n_head * hd;
+  const int64_t batch_row = sq.row0 + pr.token;
+
+  AttnRows r;
+  r.n_rows = static_cast<int>(h1 - h0);
+  for (int64_t h = h0; h < h1; ++h) {
+    r.q[h - h0] = q + batch_row * row + h * hd;
+    r.out[h - h0] = out + batch_row * row + h * hd;
+  }
+  r.head_dim = hd;
+  r.kv_stride = hd;
+  r.scale = s.scale;
+  const int64_t n_blocks = (pr.n_keys + kv.block_size - 1) / kv.block_size;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const int64_t n = std::min(kv.block_size, pr.n_keys - b * kv.block_size);
+    const int32_t block = sq.block_table[b];
+    const uint8_t* kb = kv.Row(kv.k, block, g, 0);
+    const uint8_t* vb = kv.Row(kv.v, block, g, 0);
+    if (kv.type == DType::kF32) {
+      r.k = reinterpret_cast<const float*>(kb);
+      r.v = reinterpret_cast<const float*>(vb);
+    } else {
+      ConvertToF32(kv.type, kb, conv, n * hd, isa);
+      ConvertToF32(kv.type, vb, conv + kv.block_size * hd, n * hd, isa);
+      r.k = conv;
+      r.v = conv + kv.block_size * hd;
+    }
+    r.n_keys = n;
+    r.first = b == 0;
+    r.last = b == n_blocks - 1;
+    attend(r, scratch);
+  }
+}
+
+}  // namespace
+
+void PagedKvStore(const PagedKv& kv, std::span<const PagedSeq> seqs, const float* k,
+                  const float* v, int64_t n_kv_head, int64_t head_dim) {
+  const int64_t kv_dim = n_kv_head * head_dim;
+  for (const PagedSeq& sq : seqs) {
+    for (int64_t t = 0; t < sq.n_tokens; ++t) {
+      const int64_t pos = sq.pos0 + t;
+      const int32_t block = sq.block_table[pos / kv.block_size];
+      const int64_t slot = pos % kv.block_size;
+      const float* kr = k + (sq.row0 + t) * kv_dim;
+      const float* vr = v + (sq.row0 + t) * kv_dim;
+      for (int64_t g = 0; g < n_kv_head; ++g) {
+        QuantizeRow(kv.type, kr + g * head_dim, kv.Row(kv.k, block, g, slot), head_dim);
+        QuantizeRow(kv.type, vr + g * head_dim, kv.Row(kv.v, block, g, slot), head_dim);
+      }
+    }
+  }
+}
+
+void PagedAttention(const float* q, const PagedKv& kv, std::span<const PagedSeq> seqs,
+                    const AttentionShape& shape, float* out, ThreadPool* pool, Isa isa) {
+  assert(shape.n_kv_head > 0 && shape.n_head % shape.n_kv_head == 0);
+  assert(kv.row_bytes == DTypeRowBytes(kv.type, shape.head_dim));
+  assert(kv.head_stride >= kv.block_size * kv.row_bytes);  // a head's rows are contiguous
+  std::vector<PagedRow> rows;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    for (int64_t t = 0; t < seqs[i].n_tokens; ++t) {
+      rows.push_back({static_cast<int32_t>(i), static_cast<int32_t>(t), seqs[i].pos0 + t + 1});
+    }
+  }
+  if (rows.empty()) return;
+  // Most keys first: the expensive items start early and the cheap ones fill the gaps.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const PagedRow& a, const PagedRow& b) { return a.n_keys > b.n_keys; });
+  AttentionShape s = shape;
+  s.n_tokens = static_cast<int64_t>(rows.size());
+  const Isa resolved = ops_detail::ResolveIsa(isa);
+  const AttendFn attend = SelectKernel(resolved);
+  const int n_threads = pool ? pool->size() : 1;
+  const Partition part = MakePartition(s, n_threads);
+  const int64_t scratch_floats =
+      ops_detail::AttnScratchFloats(s.head_dim) + 2 * kv.block_size * s.head_dim;
+  const int64_t conv_offset = ops_detail::AttnScratchFloats(s.head_dim);
+  auto run_items = [&](auto&& next_item) {
+    thread_local std::vector<float> scratch;
+    if (static_cast<int64_t>(scratch.size()) < scratch_floats) scratch.resize(scratch_floats);
+    for (int64_t it = next_item(); it < part.n_items; it = next_item()) {
+      RunPagedItem(q, kv, seqs, rows, s, part, it, out, attend, resolved, scratch.data(),
+                   scratch.data() + conv_offset);
+    }
+  };
+  if (n_threads == 1 || part.n_items == 1) {
+    int64_t i = 0;
+    run_items([&] { return i++; });
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool->Run([&](int /*ith*/, int /*nth*/) {
+    run_items([&] { return next.fetch_add(1, std::memory_order_relaxed); });
   });
 }
 

@@ -189,14 +189,11 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
 
 void AttendRowsAvx512(const AttnRows& r, float* scratch) {
   const int64_t hd = r.head_dim;
-  float* acc = scratch;                     // n_rows x hd
-  float* sc = scratch + kMaxAttnRows * hd;  // n_rows x kAttnKeyBlock
-  float m[kMaxAttnRows], l[kMaxAttnRows];
-  for (int rr = 0; rr < r.n_rows; ++rr) {
-    m[rr] = -INFINITY;
-    l[rr] = 0.0f;
-    std::fill(acc + rr * hd, acc + (rr + 1) * hd, 0.0f);
-  }
+  const AttnState st = StartAttnState(r, scratch);
+  float* acc = st.acc;
+  float* sc = st.sc;
+  float* m = st.m;
+  float* l = st.l;
   for (int64_t p0 = 0; p0 < r.n_keys; p0 += kAttnKeyBlock) {
     const int64_t nb = std::min(kAttnKeyBlock, r.n_keys - p0);
     ScoreBlock(r, p0, nb, sc);
@@ -209,6 +206,7 @@ void AttendRowsAvx512(const AttnRows& r, float* scratch) {
       AccumulateValues(r, p0, nb, s, corr, acc + rr * hd);
     }
   }
+  if (!r.last) return;
   for (int rr = 0; rr < r.n_rows; ++rr) {
     const __m512 inv = _mm512_set1_ps(1.0f / l[rr]);
     for (int64_t d = 0; d < hd; d += 16) {

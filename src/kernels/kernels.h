@@ -73,6 +73,8 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n, Isa isa =
 void Softmax(float* x, int64_t n, Isa isa = Isa::kBest);
 // y += x
 void Add(const float* x, float* y, int64_t n, Isa isa = Isa::kBest);
+// dst = src as f32: a copy for F32, a SIMD conversion for F16, DequantizeRow otherwise.
+void ConvertToF32(DType t, const void* src, float* dst, int64_t n, Isa isa = Isa::kBest);
 
 // ---- Rotary position embedding ---------------------------------------------------------------
 enum class RopeMode {
@@ -114,5 +116,47 @@ struct AttentionShape {
 };
 void Attention(const float* q, const float* k, const float* v, const AttentionShape& shape,
                float* out, ThreadPool* pool, Isa isa = Isa::kBest);
+
+// ---- Paged KV cache and attention over it ----------------------------------------------------
+// One layer's keys and values in fixed-size blocks. The row of block b, kv head g, slot s (the
+// position within the block) starts at k + b * block_stride + g * head_stride + s * row_bytes (and
+// likewise for v): head_dim elements of `type` (F32, F16, BF16 or Q8_0), row_bytes =
+// DTypeRowBytes(type, head_dim). Block b holds positions [i * block_size, (i + 1) * block_size)
+// of every sequence whose block table has b at index i.
+struct PagedKv {
+  DType type = DType::kF16;
+  uint8_t* k = nullptr;
+  uint8_t* v = nullptr;
+  int64_t block_size = 16;
+  int64_t block_stride = 0;  // bytes
+  int64_t head_stride = 0;   // bytes
+  int64_t row_bytes = 0;
+  uint8_t* Row(uint8_t* base, int32_t block, int64_t head, int64_t slot) const {
+    return base + block * block_stride + head * head_stride + slot * row_bytes;
+  }
+};
+
+// One sequence of a ragged batch: query (and new key/value) rows [row0, row0 + n_tokens) of the
+// batch are its positions [pos0, pos0 + n_tokens); block_table covers every position up to
+// pos0 + n_tokens - 1.
+struct PagedSeq {
+  const int32_t* block_table = nullptr;
+  int64_t n_tokens = 0;
+  int64_t pos0 = 0;
+  int64_t row0 = 0;
+};
+
+// Stores the new keys and values of every sequence (k, v: batch rows of n_kv_head * head_dim
+// floats) into their blocks, converted to the cache type.
+void PagedKvStore(const PagedKv& kv, std::span<const PagedSeq> seqs, const float* k,
+                  const float* v, int64_t n_kv_head, int64_t head_dim);
+
+// Causal GQA attention of every sequence over its cached positions [0, pos0 + i] (the new rows
+// must be stored first). q and out: batch rows of n_head * head_dim floats. Uses shape.n_head,
+// n_kv_head, head_dim and scale; the other fields are ignored. Keys are visited block by block,
+// so a token's result does not depend on which other sequences or tokens share the batch.
+void PagedAttention(const float* q, const PagedKv& kv, std::span<const PagedSeq> seqs,
+                    const AttentionShape& shape, float* out, ThreadPool* pool,
+                    Isa isa = Isa::kBest);
 
 }  // namespace mint::kernels

@@ -4,6 +4,7 @@
 // favours accuracy over speed (double accumulation, libm exp).
 
 #include <cmath>
+#include <cstring>
 
 #include "kernels/kernels.h"
 #include "kernels/ops_internal.h"
@@ -87,6 +88,25 @@ void Add(const float* x, float* y, int64_t n, Isa isa) {
     default:
       return AddScalar(x, y, n);
   }
+}
+
+void ConvertToF32(DType t, const void* src, float* dst, int64_t n, Isa isa) {
+  if (t == DType::kF32) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  if (t == DType::kF16) {
+    const auto* h = static_cast<const uint16_t*>(src);
+    switch (ops_detail::ResolveIsa(isa)) {
+      case Isa::kAvx512:
+        return ops_detail::F16ToF32Avx512(h, dst, n);
+      case Isa::kAvx2:
+        return ops_detail::F16ToF32Avx2(h, dst, n);
+      default:
+        break;
+    }
+  }
+  DequantizeRow(t, src, dst, n);
 }
 
 }  // namespace mint::kernels

@@ -111,4 +111,13 @@ void AddAvx512(const float* x, float* y, int64_t n) {
   }
 }
 
+void F16ToF32Avx512(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(h));
+  }
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
 }  // namespace mint::kernels::ops_detail

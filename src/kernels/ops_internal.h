@@ -35,6 +35,8 @@ void RmsNormAvx512(const float* x, const float* weight, float* y, int64_t n, flo
 void SwiGluAvx512(const float* gate, const float* up, float* out, int64_t n);
 void SoftmaxAvx512(float* x, int64_t n);
 void AddAvx512(const float* x, float* y, int64_t n);
+void F16ToF32Avx2(const uint16_t* src, float* dst, int64_t n);
+void F16ToF32Avx512(const uint16_t* src, float* dst, int64_t n);
 
 // ---- Rope (rope_avx2.cpp, rope_avx512.cpp) ----
 // Rotates one head in place with a precomputed table for the current position:
@@ -64,10 +66,37 @@ struct AttnRows {
   int64_t head_dim = 0;
   int64_t n_keys = 0;  // attends to positions [0, n_keys), n_keys >= 1
   float scale = 1.0f;
+  // A row's keys may come in several segments (paged KV: one per block), one call each with the
+  // same scratch: `first` starts the online softmax, `last` writes out = acc / l. The running
+  // state (acc, m, l) lives in scratch between calls.
+  bool first = true;
+  bool last = true;
 };
-// Floats of scratch AttendRows* needs: accumulators plus one block of scores per row.
+// Floats of scratch AttendRows* needs: accumulators, one block of scores per row, and the
+// running max and sum per row.
 inline int64_t AttnScratchFloats(int64_t head_dim) {
-  return kMaxAttnRows * (head_dim + kAttnKeyBlock);
+  return kMaxAttnRows * (head_dim + kAttnKeyBlock + 2);
+}
+// Scratch layout shared by every variant.
+struct AttnState {
+  float* acc;  // n_rows x head_dim
+  float* sc;   // n_rows x kAttnKeyBlock
+  float* m;    // n_rows
+  float* l;    // n_rows
+};
+inline AttnState StartAttnState(const AttnRows& r, float* scratch) {
+  const int64_t hd = r.head_dim;
+  AttnState st{scratch, scratch + kMaxAttnRows * hd,
+               scratch + kMaxAttnRows * (hd + kAttnKeyBlock),
+               scratch + kMaxAttnRows * (hd + kAttnKeyBlock) + kMaxAttnRows};
+  if (r.first) {
+    for (int rr = 0; rr < r.n_rows; ++rr) {
+      st.m[rr] = -INFINITY;
+      st.l[rr] = 0.0f;
+      for (int64_t d = 0; d < hd; ++d) st.acc[rr * hd + d] = 0.0f;
+    }
+  }
+  return st;
 }
 void AttendRowsScalar(const AttnRows& r, float* scratch);
 void AttendRowsAvx2(const AttnRows& r, float* scratch);
