@@ -120,19 +120,33 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
     MINT_RETURN_IF_ERROR(SetUpPreTokenizer(pre, d.get()));
     d->ignore_merges = pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
     d->description = "gpt2 (byte-level bpe, pre=" + pre + ")";
+  } else if (model == "bert") {
+    d->model = ModelKind::kWordPiece;
+    d->piece_decoding = PieceDecoding::kMetaspace;  // word-initial pieces start with "▁"
+    d->strip_leading_space = true;
+    d->description = "bert (wordpiece, pre=" + pre + ")";
   } else {
     return Status::Unsupported("tokenizer model '" + model + "'");
   }
+  const bool bert = d->model == ModelKind::kWordPiece;
 
-  MINT_ASSIGN_OR_RETURN(d->bos_id, IdKey(f, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, n));
-  MINT_ASSIGN_OR_RETURN(d->eos_id, IdKey(f, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, n));
+  // BERT vocabularies name [CLS] and [SEP] instead of BOS and EOS (the key's spelling is
+  // llama.cpp's); add_special wraps the text in them.
+  int32_t default_bos = spm ? 1 : -1, default_eos = spm ? 2 : -1;
+  if (bert) {
+    MINT_ASSIGN_OR_RETURN(default_bos, IdKey(f, "tokenizer.ggml.cls_token_id", -1, n));
+    MINT_ASSIGN_OR_RETURN(default_eos, IdKey(f, "tokenizer.ggml.seperator_token_id", -1, n));
+  }
+  MINT_ASSIGN_OR_RETURN(d->bos_id, IdKey(f, "tokenizer.ggml.bos_token_id", default_bos, n));
+  MINT_ASSIGN_OR_RETURN(d->eos_id, IdKey(f, "tokenizer.ggml.eos_token_id", default_eos, n));
   MINT_ASSIGN_OR_RETURN(d->unk_id, IdKey(f, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, n));
   MINT_ASSIGN_OR_RETURN(d->eot_id, IdKey(f, "tokenizer.ggml.eot_token_id", -1, n));
   MINT_ASSIGN_OR_RETURN(d->eom_id, IdKey(f, "tokenizer.ggml.eom_token_id", -1, n));
   MINT_ASSIGN_OR_RETURN(d->pad_id, IdKey(f, "tokenizer.ggml.padding_token_id", -1, n));
-  MINT_ASSIGN_OR_RETURN(d->add_bos,
-                        f.GetBoolOr("tokenizer.ggml.add_bos_token", spm || d->ignore_merges));
-  MINT_ASSIGN_OR_RETURN(d->add_eos, f.GetBoolOr("tokenizer.ggml.add_eos_token", false));
+  MINT_ASSIGN_OR_RETURN(
+      d->add_bos, f.GetBoolOr("tokenizer.ggml.add_bos_token", spm || d->ignore_merges || bert));
+  MINT_ASSIGN_OR_RETURN(bool add_sep, f.GetBoolOr("tokenizer.ggml.add_sep_token", bert));
+  MINT_ASSIGN_OR_RETURN(d->add_eos, f.GetBoolOr("tokenizer.ggml.add_eos_token", add_sep));
   MINT_ASSIGN_OR_RETURN(d->chat_template, f.GetStringOr("tokenizer.chat_template", ""));
 
   // Control and user-defined tokens are matched in raw text before the model runs.

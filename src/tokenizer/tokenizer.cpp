@@ -184,6 +184,10 @@ namespace {
 void EncodeSegment(const TokenizerData& d, std::string_view seg, bool input_start, bool after_token,
                    std::vector<int32_t>* out) {
   if (seg.empty()) return;
+  if (d.model == ModelKind::kWordPiece) {
+    EncodeWordPiece(d, seg, out);
+    return;
+  }
   if (d.model == ModelKind::kSpm) {
     std::string text;
     text.reserve(seg.size() + 16);
@@ -237,11 +241,12 @@ void EncodeSegment(const TokenizerData& d, std::string_view seg, bool input_star
       case NormalizerStep::Kind::kNfc:
         if (MayNeedNfc(text)) text = NormalizeNfc(text);
         break;
-      case NormalizerStep::Kind::kLowercase:
-        for (char& c : text) {
-          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        }
+      case NormalizerStep::Kind::kLowercase: {
+        std::string lower;
+        AppendLowercase(text, &lower);
+        text.swap(lower);
         break;
+      }
     }
   }
   thread_local std::vector<Span> spans;

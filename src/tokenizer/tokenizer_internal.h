@@ -1,5 +1,5 @@
 // Internal representation shared by the tokenizer's loaders (GGUF, tokenizer.json), its
-// encoders (SentencePiece-style, BPE) and its decoders. Not part of the facade.
+// encoders (SentencePiece-style, BPE, WordPiece) and its decoders. Not part of the facade.
 //
 // Thread-safety: a TokenizerData is filled by one loader, then frozen; the pre-token cache it
 // owns lives in per-thread tables.
@@ -20,8 +20,9 @@
 namespace mint::tokenizer {
 
 enum class ModelKind {
-  kSpm,  // score-driven bigram merging over the whole (escaped) text, byte fallback
-  kBpe,  // rank-driven merges per pre-token
+  kSpm,        // score-driven bigram merging over the whole (escaped) text, byte fallback
+  kBpe,        // rank-driven merges per pre-token
+  kWordPiece,  // BERT: basic pre-tokenizer, then greedy longest match per word (wordpiece.cpp)
 };
 
 // How a normal token's spelling maps back to bytes.
@@ -178,6 +179,9 @@ int ParseByteToken(std::string_view text);
 // Encoders (encode.cpp). Append ids to *out.
 void EncodeSpm(const TokenizerData& d, std::string_view escaped_text, std::vector<int32_t>* out);
 void EncodeBpeWord(const TokenizerData& d, std::string_view word, std::vector<int32_t>* out);
+// A whole segment of valid UTF-8 (wordpiece.cpp): the model does its own normalization and
+// pre-tokenization, so d.normalizers and d.pre are not used.
+void EncodeWordPiece(const TokenizerData& d, std::string_view text, std::vector<int32_t>* out);
 
 // Loaders.
 Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& file);

@@ -324,4 +324,106 @@ std::string NormalizeNfc(std::string_view s) {
   return result;
 }
 
+uint32_t FirstOfCanonicalDecomposition(uint32_t cp) {
+  if (cp < 0xC0) return cp;  // nothing below U+00C0 decomposes
+  if (cp >= kSBase && cp < kSBase + kSCount) return kLBase + (cp - kSBase) / kNCount;
+  const NfcTables& t = Nfc();
+  // Every decomposable codepoint from U+0300 on is marked suspicious; below, search directly.
+  while (cp >= 0xC0 && (cp < 0x300 || t.Suspicious(cp))) {
+    const uint32_t* data = nfc_data::kDecomposition;
+    size_t lo = 0, hi = nfc_data::kDecompositionCount;
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if ((data[3 * mid] & 0x7FFFFFFF) < cp) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (lo == nfc_data::kDecompositionCount || (data[3 * lo] & 0x7FFFFFFF) != cp) break;
+    cp = data[3 * lo + 1];
+  }
+  return cp;
+}
+
+// ---- Character classes and lowercase ---------------------------------------------------------
+
+namespace unicode_classes {
+extern const uint32_t kClassRuns[];
+extern const size_t kClassRunCount;
+extern const uint32_t kLowercase[];
+extern const size_t kLowercaseCount;
+}  // namespace unicode_classes
+
+namespace {
+
+struct AsciiTables {
+  std::array<uint8_t, 128> cls{};
+  AsciiTables() {
+    const uint32_t* runs = unicode_classes::kClassRuns;
+    size_t r = 0;
+    for (uint32_t cp = 0; cp < 128; ++cp) {
+      while (r + 1 < unicode_classes::kClassRunCount && (runs[r + 1] >> 8) <= cp) ++r;
+      cls[cp] = static_cast<uint8_t>(runs[r] & 0xFF);
+    }
+  }
+};
+
+const AsciiTables& Ascii() {
+  static const AsciiTables tables;
+  return tables;
+}
+
+}  // namespace
+
+uint8_t CharClassOf(uint32_t cp) {
+  if (cp < 128) return Ascii().cls[cp];
+  const uint32_t* b = unicode_classes::kClassRuns;
+  const uint32_t* e = b + unicode_classes::kClassRunCount;
+  // The last run starting at or below cp: upper_bound of (cp << 8 | 0xFF), minus one.
+  const uint32_t* it = std::upper_bound(b, e, (cp << 8) | 0xFF);
+  return it == b ? 0 : static_cast<uint8_t>(it[-1] & 0xFF);
+}
+
+uint32_t SimpleLowercase(uint32_t cp) {
+  if (cp < 128) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+  if (cp < 0xC0) return cp;
+  const uint32_t* data = unicode_classes::kLowercase;
+  size_t lo = 0, hi = unicode_classes::kLowercaseCount;
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    if (data[2 * mid] < cp) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < unicode_classes::kLowercaseCount && data[2 * lo] == cp ? data[2 * lo + 1] : cp;
+}
+
+void AppendLowercase(std::string_view s, std::string* out) {
+  out->reserve(out->size() + s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      out->push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    const uint32_t cp = DecodeUtf8(s, i, &len);
+    if (cp == 0x130) {
+      out->append("i\xCC\x87");  // i + U+0307 COMBINING DOT ABOVE
+    } else {
+      const uint32_t lower = SimpleLowercase(cp);
+      if (lower == cp) {
+        out->append(s.substr(i, len));
+      } else {
+        AppendUtf8(lower, out);
+      }
+    }
+    i += len;
+  }
+}
+
 }  // namespace mint::tokenizer

@@ -48,5 +48,23 @@ std::string ByteLevelDecode(std::string_view text);
 // character that could change (all of ASCII, most CJK) is returned unchanged cheaply.
 bool MayNeedNfc(std::string_view s);
 std::string NormalizeNfc(std::string_view s);
+// The first codepoint of the full canonical decomposition of `cp` (`cp` itself if it has none):
+// 'é' -> 'e', Hangul syllable -> its leading jamo. What WordPiece uses to strip accents.
+uint32_t FirstOfCanonicalDecomposition(uint32_t cp);
+
+// Character classes (bits), from tables generated out of Python's unicodedata
+// (scripts/gen_unicode_classes.py -> unicode_classes.cpp). A codepoint has at most one bit.
+enum CharClass : uint8_t {
+  kCharWhitespace = 1,   // the White_Space property
+  kCharControl = 2,      // general category Cc, Cf, Co or Cs (not unassigned Cn) minus white space
+  kCharPunctuation = 4,  // P*
+  kCharSymbol = 8,       // S*
+};
+uint8_t CharClassOf(uint32_t cp);
+// Unicode simple (one-to-one) lowercase mapping; `cp` itself if it has none.
+uint32_t SimpleLowercase(uint32_t cp);
+// Appends the Unicode lowercase of valid UTF-8 `s` (full per-character mapping: the simple one,
+// except U+0130 -> "i\u0307"; no context-dependent rules such as final sigma).
+void AppendLowercase(std::string_view s, std::string* out);
 
 }  // namespace mint::tokenizer
