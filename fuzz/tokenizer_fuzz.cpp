@@ -2,7 +2,8 @@
 // spells special tokens) through Encode, Decode and the incremental detokenizer, and arbitrary ids
 // through Decode/TokenPiece/the detokenizer. Vocabularies: stories260K.gguf (SentencePiece,
 // byte fallback), Qwen3 and Llama 3 tokenizer.json (byte-level BPE), TinyStories tokenizer.json
-// (BPE with <unk>), loaded once from MINT_SHARED_DIR (environment variable, else the build's).
+// (BPE with <unk>), llama.cpp's bert-bge GGUF (WordPiece, lossy), loaded once from MINT_SHARED_DIR
+// (environment variable, else the build's).
 //
 // Invariants trapped on: ids within the vocabulary; for byte-level vocabularies Decode(Encode(x))
 // equals x after invalid UTF-8 was replaced (and NFC for Qwen3); the detokenizer's stream equals
@@ -72,6 +73,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
       {"/tokenizers/qwen3/tokenizer.json", true, true},
       {"/tokenizers/llama3/tokenizer.json", true, false},
       {"/models/tinystories-656k/tokenizer.json", false, false},
+      {"/tokenizers/llama-cpp-vocab/ggml-vocab-bert-bge.gguf", false, false},
   };
   for (const auto& [rel, lossless, nfc] : files) {
     auto tok = Tokenizer::Load(shared + rel);
@@ -92,7 +94,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t mode = data[0];
-  const Vocab& v = Vocabs()[(mode & 3) % Vocabs().size()];
+  const Vocab& v = Vocabs()[((mode & 3) | ((mode & 0x10) >> 2)) % Vocabs().size()];
   const Tokenizer& tok = *v.tok;
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
 
