@@ -187,3 +187,39 @@ TEST(PagedAttention, MatchesContiguousAttentionOnOneSequence) {
 
 }  // namespace
 }  // namespace mint::kernels
+
+namespace mint::kernels {
+namespace {
+
+// Batch invariance starts here: a token's matmul output must not depend on how many other
+// tokens share the call (decode alone vs decode batched vs prefill chunks).
+TEST(MatMulBatchInvariance, RowResultsDoNotDependOnTokenCount) {
+  const int64_t rows = 96, cols = 256;
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K,
+                     DType::kQ6_K}) {
+    const auto w_f32 = parity::RandomVector(rows * cols, 11);
+    std::vector<uint8_t> w(DTypeRowBytes(type, cols) * rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      QuantizeRow(type, w_f32.data() + r * cols, w.data() + r * DTypeRowBytes(type, cols), cols);
+    }
+    const WeightView view{type, w.data(), rows, cols};
+    const auto x = parity::RandomVector(64 * cols, 12);
+    ThreadPool pool(2);
+    for (Isa isa : AvailableIsas()) {
+      std::vector<float> ref(64 * rows);
+      for (int64_t t = 0; t < 64; ++t) {
+        MatMul(view, x.data() + t * cols, 1, ref.data() + t * rows, &pool, isa);
+      }
+      for (int64_t n : {2, 3, 5, 16, 33, 64}) {
+        std::vector<float> y(n * rows);
+        MatMul(view, x.data(), n, y.data(), &pool, isa);
+        int64_t diff = 0;
+        for (int64_t i = 0; i < n * rows; ++i) diff += y[i] != ref[i];
+        EXPECT_EQ(diff, 0) << DTypeName(type) << " " << IsaName(isa) << " n=" << n;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mint::kernels

@@ -1,0 +1,502 @@
+// The engine loop: inbox -> schedule -> forward -> sample -> deliver, one step at a time.
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "core/thread_pool.h"
+
+namespace mint::engine {
+
+const char* FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone:
+      return "none";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kAbort:
+      return "abort";
+    case FinishReason::kError:
+      return "error";
+  }
+  return "?";
+}
+
+Status EngineConfig::Validate() const {
+  if (block_size < 1 || block_size > 1024) {
+    return Status::InvalidArgument("block_size must be in [1, 1024]");
+  }
+  if (kv_cache_blocks < 0 || kv_cache_bytes < 0) {
+    return Status::InvalidArgument("KV cache size must not be negative");
+  }
+  if (!(kv_cache_memory_fraction > 0 && kv_cache_memory_fraction <= 1)) {
+    return Status::InvalidArgument("kv_cache_memory_fraction must be in (0, 1]");
+  }
+  if (max_queued < 1) return Status::InvalidArgument("max_queued must be >= 1");
+  if (scheduler.max_num_seqs < 1 || scheduler.max_num_batched_tokens < 1) {
+    return scheduler.Validate();
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
+uint64_t AvailableMemory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit) {
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return 0;
+}
+
+struct LiveRequest {
+  uint64_t id = 0;
+  Request req;
+  OutputCallback callback;
+  Sampler sampler;
+  SeqState* seq = nullptr;
+  LiveRequest(uint64_t id_in, Request r, OutputCallback cb, int64_t n_vocab)
+      : id(id_in), req(std::move(r)), callback(std::move(cb)), sampler(req.sampling, n_vocab) {}
+};
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(const model::Model* model, const EngineConfig& config,
+       std::unique_ptr<model::KvArena> arena)
+      : model_(model),
+        config_(config),
+        arena_(std::move(arena)),
+        pool_(BlockPoolConfig{.num_blocks = static_cast<int32_t>(arena_->num_blocks()),
+                              .block_size = config.block_size,
+                              .enable_prefix_cache = config.enable_prefix_cache,
+                              .salt = config.cache_salt}),
+        scheduler_(config.scheduler, &pool_),
+        threads_(config.threads) {
+    loop_ = std::thread([this] { Loop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    loop_.join();
+  }
+
+  Result<uint64_t> Submit(Request request, OutputCallback on_output);
+  void Abort(uint64_t id) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      aborts_.push_back(id);
+      idle_ = false;
+    }
+    cv_.notify_all();
+  }
+  EngineMetrics Metrics() const {
+    std::lock_guard<std::mutex> lk(metrics_mu_);
+    return metrics_;
+  }
+  // Runs fn on the loop thread and waits for it.
+  void RunOnLoop(std::function<void()> fn) {
+    std::promise<void> done;
+    auto fut = done.get_future();
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      commands_.push_back([&] {
+        fn();
+        done.set_value();
+      });
+      idle_ = false;
+    }
+    cv_.notify_all();
+    fut.wait();
+  }
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lk(mu_);
+    idle_cv_.wait(lk, [&] { return idle_ || stop_; });
+  }
+
+  const model::Model* model_;
+  EngineConfig config_;
+  std::unique_ptr<model::KvArena> arena_;
+  BlockPool pool_;        // loop thread only
+  Scheduler scheduler_;   // loop thread only
+  ThreadPool threads_;
+
+ private:
+  void Loop();
+  void Step();
+  void Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out);
+  void FinishById(uint64_t id, FinishReason reason, Status error);
+  RequestOutput MakeOutput(const LiveRequest& r) const;
+  void PublishMetrics();
+
+  std::thread loop_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  // Guarded by mu_.
+  std::deque<std::unique_ptr<LiveRequest>> inbox_;
+  std::vector<uint64_t> aborts_;
+  std::vector<std::function<void()>> commands_;
+  bool stop_ = false;
+  bool idle_ = true;
+  int64_t outstanding_ = 0;  // submitted and not finished
+
+  std::atomic<uint64_t> next_id_{1};
+  std::unordered_map<uint64_t, std::unique_ptr<LiveRequest>> live_;  // loop thread only
+  std::vector<float> logits_, logprobs_;                             // loop thread only
+  std::vector<model::BatchSequence> batch_;                          // loop thread only
+  uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
+
+  mutable std::mutex metrics_mu_;
+  EngineMetrics metrics_;  // guarded by metrics_mu_
+};
+
+Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output) {
+  const auto& mc = model_->config();
+  const int64_t n = static_cast<int64_t>(request.prompt.size());
+  if (n == 0) return Status::InvalidArgument("prompt: empty");
+  for (int32_t t : request.prompt) {
+    if (t < 0 || t >= mc.n_vocab) {
+      return Status::InvalidArgument("prompt: token id " + std::to_string(t) +
+                                     " outside the vocabulary (" + std::to_string(mc.n_vocab) +
+                                     ")");
+    }
+  }
+  const int64_t max_len = config_.scheduler.max_model_len;
+  if (n >= max_len) {
+    return Status::InvalidArgument("prompt: " + std::to_string(n) +
+                                   " tokens; the maximum context is " + std::to_string(max_len) +
+                                   " (prompt plus at least one new token)");
+  }
+  const int64_t blocks_needed = (n + 1 + config_.block_size - 1) / config_.block_size;
+  if (blocks_needed > arena_->num_blocks()) {
+    return Status::InvalidArgument("prompt: " + std::to_string(n) +
+                                   " tokens do not fit in the KV cache (" +
+                                   std::to_string(arena_->num_blocks() * config_.block_size) +
+                                   " tokens)");
+  }
+  if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens: must be >= 1");
+  if (request.logprobs > 20) return Status::InvalidArgument("logprobs: at most 20");
+  for (int32_t t : request.stop_token_ids) {
+    if (t < 0 || t >= mc.n_vocab) {
+      return Status::InvalidArgument("stop_token_ids: " + std::to_string(t) +
+                                     " outside the vocabulary");
+    }
+  }
+  MINT_RETURN_IF_ERROR(request.sampling.Validate());
+  if (!request.sampling.has_seed) {
+    request.sampling.seed = std::random_device{}();
+    request.sampling.has_seed = true;
+  }
+  const uint64_t id = next_id_.fetch_add(1);
+  auto live = std::make_unique<LiveRequest>(id, std::move(request), std::move(on_output),
+                                            mc.n_vocab);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stop_) return Status::Unavailable("engine is stopping");
+    if (outstanding_ >= config_.max_queued) {
+      return Status::ResourceExhausted("engine queue is full (" +
+                                       std::to_string(config_.max_queued) + " requests)");
+    }
+    ++outstanding_;
+    inbox_.push_back(std::move(live));
+    idle_ = false;
+  }
+  cv_.notify_all();
+  return id;
+}
+
+RequestOutput Engine::Impl::MakeOutput(const LiveRequest& r) const {
+  RequestOutput out;
+  out.request_id = r.id;
+  out.prompt_tokens = r.seq->num_prompt;
+  out.cached_prompt_tokens = r.seq->num_cached_prompt;
+  out.generated_tokens = r.seq->num_generated();
+  return out;
+}
+
+void Engine::Impl::Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out) {
+  out.finish = reason;
+  out.error = std::move(error);
+  if (reason == FinishReason::kAbort) {
+    ++aborted_;
+  } else {
+    ++finished_;
+  }
+  scheduler_.Finish(r->seq);
+  r->seq = nullptr;
+  if (r->callback) r->callback(out);
+  live_.erase(r->id);
+  std::lock_guard<std::mutex> lk(mu_);
+  --outstanding_;
+}
+
+void Engine::Impl::FinishById(uint64_t id, FinishReason reason, Status error) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  Finish(it->second.get(), reason, std::move(error), MakeOutput(*it->second));
+}
+
+void Engine::Impl::Loop() {
+  while (true) {
+    std::deque<std::unique_ptr<LiveRequest>> inbox;
+    std::vector<uint64_t> aborts;
+    std::vector<std::function<void()>> commands;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      if (!scheduler_.HasWork() && inbox_.empty() && aborts_.empty() && commands_.empty()) {
+        idle_ = true;
+        idle_cv_.notify_all();
+      }
+      cv_.wait(lk, [&] {
+        return stop_ || !inbox_.empty() || !aborts_.empty() || !commands_.empty() ||
+               scheduler_.HasWork();
+      });
+      if (stop_) break;
+      inbox.swap(inbox_);
+      aborts.swap(aborts_);
+      commands.swap(commands_);
+    }
+    for (auto& fn : commands) fn();
+    for (auto& r : inbox) {
+      LiveRequest* raw = r.get();
+      for (int32_t t : raw->req.prompt) raw->sampler.Accept(t, /*is_prompt=*/true);
+      raw->seq = scheduler_.Add(raw->id, raw->req.prompt, raw->req.priority, raw);
+      live_[raw->id] = std::move(r);
+    }
+    for (uint64_t id : aborts) FinishById(id, FinishReason::kAbort, Status::Ok());
+    if (scheduler_.HasWork()) Step();
+    PublishMetrics();
+  }
+  // Stopping: every live request ends as aborted.
+  std::vector<uint64_t> ids;
+  for (const auto& [id, r] : live_) ids.push_back(id);
+  for (uint64_t id : ids) FinishById(id, FinishReason::kAbort, Status::Ok());
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto& r : inbox_) {
+    RequestOutput out;
+    out.request_id = r->id;
+    out.finish = FinishReason::kAbort;
+    if (r->callback) r->callback(out);
+  }
+  inbox_.clear();
+  idle_ = true;
+  idle_cv_.notify_all();
+}
+
+void Engine::Impl::Step() {
+  const StepPlan plan = scheduler_.Schedule();
+  if (plan.empty()) {
+    // Nothing fits: the next waiting sequence needs more blocks than the whole cache has (it grew
+    // by generation after a preemption). End it rather than spin.
+    if (SeqState* s = scheduler_.FrontWaiting()) {
+      auto* r = static_cast<LiveRequest*>(s->user);
+      log::Warn("request {}: {} tokens no longer fit in the KV cache; finishing it", r->id,
+                s->num_tokens());
+      Finish(r, FinishReason::kLength, Status::Ok(), MakeOutput(*r));
+    }
+    return;
+  }
+  ++steps_;
+  const int64_t n_vocab = model_->config().n_vocab;
+  batch_.clear();
+  int64_t n_rows = 0;
+  for (const ScheduledSeq& s : plan.seqs) {
+    batch_.push_back({.tokens = std::span<const int32_t>(s.seq->tokens).subspan(s.pos0, s.num_new),
+                      .block_table = s.seq->blocks,
+                      .pos0 = s.pos0,
+                      .logits = s.samples ? model::BatchSequence::Logits::kLast
+                                          : model::BatchSequence::Logits::kNone});
+    if (s.samples) ++n_rows;
+    if (s.pos0 < s.seq->num_prompt) {
+      prompt_computed_ += std::min(s.num_new, s.seq->num_prompt - s.pos0);
+    }
+  }
+  logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab));
+  const Status st = model_->ForwardBatch(batch_, arena_.get(), logits_, &threads_);
+  if (!st.ok()) {
+    log::Error("forward pass failed: {}", st.ToString());
+    for (const ScheduledSeq& s : plan.seqs) {
+      auto* r = static_cast<LiveRequest*>(s.seq->user);
+      Finish(r, FinishReason::kError, st, MakeOutput(*r));
+    }
+    return;
+  }
+  scheduler_.Complete(plan);
+
+  int64_t row = 0;
+  for (const ScheduledSeq& s : plan.seqs) {
+    if (!s.samples) continue;
+    auto* r = static_cast<LiveRequest*>(s.seq->user);
+    const std::span<float> logits(logits_.data() + row * n_vocab, static_cast<size_t>(n_vocab));
+    ++row;
+    RequestOutput out = MakeOutput(*r);
+    TokenLogprob lp;
+    if (r->req.logprobs >= 0) {
+      logprobs_.resize(static_cast<size_t>(n_vocab));
+      LogSoftmax(logits, logprobs_);
+    }
+    const int32_t token = r->sampler.Sample(logits);
+    r->sampler.Accept(token, /*is_prompt=*/false);
+    scheduler_.AppendToken(s.seq, token);
+    ++generated_;
+    out.tokens.push_back(token);
+    out.generated_tokens = s.seq->num_generated();
+    if (r->req.logprobs >= 0) {
+      lp.token = token;
+      lp.logprob = logprobs_[token];
+      const int32_t k = std::min<int32_t>(r->req.logprobs, static_cast<int32_t>(n_vocab));
+      std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+      for (int32_t i = 0; i < n_vocab; ++i) ids[i] = i;
+      std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                        [&](int32_t a, int32_t b) { return logprobs_[a] > logprobs_[b]; });
+      for (int32_t i = 0; i < k; ++i) lp.top.emplace_back(ids[i], logprobs_[ids[i]]);
+      out.logprobs.push_back(std::move(lp));
+    }
+    const auto& stops = r->req.stop_token_ids;
+    FinishReason reason = FinishReason::kNone;
+    if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+      reason = FinishReason::kStop;
+    } else if (s.seq->num_generated() >= r->req.max_tokens ||
+               s.seq->num_tokens() >= config_.scheduler.max_model_len) {
+      reason = FinishReason::kLength;
+    }
+    if (reason == FinishReason::kNone) {
+      if (r->callback) r->callback(out);
+    } else {
+      Finish(r, reason, Status::Ok(), std::move(out));
+    }
+  }
+}
+
+void Engine::Impl::PublishMetrics() {
+  const SchedulerStats ss = scheduler_.Stats();
+  EngineMetrics m;
+  m.running = ss.running;
+  m.waiting = ss.waiting;
+  m.waiting_prefill_tokens = ss.waiting_prefill_tokens;
+  m.preemptions = ss.preemptions;
+  m.blocks = pool_.Stats();
+  m.steps = steps_;
+  m.requests_finished = finished_;
+  m.requests_aborted = aborted_;
+  m.prompt_tokens = prompt_computed_;
+  m.generated_tokens = generated_;
+  m.last_kv_event_id = pool_.last_event_id();
+  std::lock_guard<std::mutex> lk(metrics_mu_);
+  metrics_ = m;
+}
+
+// ---- Engine facade ----------------------------------------------------------------------------
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Create(const model::Model* model,
+                                               const EngineConfig& config_in) {
+  EngineConfig config = config_in;
+  MINT_RETURN_IF_ERROR(config.Validate());
+  const auto& mc = model->config();
+  if (config.scheduler.max_model_len <= 0) {
+    config.scheduler.max_model_len = mc.n_ctx_train > 0 ? mc.n_ctx_train : 4096;
+  }
+  MINT_RETURN_IF_ERROR(config.scheduler.Validate());
+  if (config.threads <= 0) config.threads = ThreadPool::HardwareThreads();
+  MINT_ASSIGN_OR_RETURN(const int64_t block_bytes,
+                        model::KvArena::BytesPerBlock(mc, config.kv_cache_type, config.block_size));
+  int64_t blocks = config.kv_cache_blocks;
+  if (blocks == 0 && config.kv_cache_bytes > 0) blocks = config.kv_cache_bytes / block_bytes;
+  if (blocks == 0) {
+    const int64_t per_seq =
+        (config.scheduler.max_model_len + config.block_size - 1) / config.block_size;
+    const int64_t cap = per_seq * config.scheduler.max_num_seqs;
+    const auto budget =
+        static_cast<int64_t>(static_cast<double>(AvailableMemory()) * config.kv_cache_memory_fraction);
+    blocks = std::min(cap, budget / block_bytes);
+  }
+  if (blocks < 1) {
+    return Status::ResourceExhausted("KV cache: no room for a single block of " +
+                                     std::to_string(block_bytes) + " bytes");
+  }
+  if (blocks > INT32_MAX) blocks = INT32_MAX;
+  config.kv_cache_blocks = blocks;
+  config.kv_cache_bytes = blocks * block_bytes;
+  MINT_ASSIGN_OR_RETURN(auto arena, model::KvArena::Create(
+                                        mc, {.type = config.kv_cache_type,
+                                             .block_size = config.block_size,
+                                             .num_blocks = blocks}));
+  log::Info("KV cache: {} blocks x {} tokens ({} MiB, {}), prefix cache {}", blocks,
+            config.block_size, (blocks * block_bytes) >> 20, DTypeName(config.kv_cache_type),
+            config.enable_prefix_cache ? "on" : "off");
+  return std::unique_ptr<Engine>(
+      new Engine(std::make_unique<Impl>(model, config, std::move(arena))));
+}
+
+Result<uint64_t> Engine::Submit(Request request, OutputCallback on_output) {
+  return impl_->Submit(std::move(request), std::move(on_output));
+}
+void Engine::Abort(uint64_t request_id) { impl_->Abort(request_id); }
+EngineMetrics Engine::Metrics() const { return impl_->Metrics(); }
+const EngineConfig& Engine::config() const { return impl_->config_; }
+int64_t Engine::num_kv_blocks() const { return impl_->arena_->num_blocks(); }
+
+KvSnapshot Engine::SubscribeKvEvents(KvEventSink* sink) {
+  KvSnapshot snap;
+  impl_->RunOnLoop([&] {
+    snap = impl_->pool_.Snapshot();
+    sink->OnKvSnapshot(snap);
+    impl_->pool_.AddSubscriber(sink);
+  });
+  return snap;
+}
+void Engine::UnsubscribeKvEvents(KvEventSink* sink) {
+  impl_->RunOnLoop([&] { impl_->pool_.RemoveSubscriber(sink); });
+}
+void Engine::ResetPrefixCache() {
+  impl_->RunOnLoop([&] { impl_->pool_.Reset(); });
+}
+void Engine::WaitIdle() { impl_->WaitIdle(); }
+
+Result<CompletedRequest> RunToCompletion(Engine* engine, Request request) {
+  auto done = std::make_shared<std::promise<CompletedRequest>>();
+  auto result = std::make_shared<CompletedRequest>();
+  auto fut = done->get_future();
+  MINT_ASSIGN_OR_RETURN(uint64_t id,
+                        engine->Submit(std::move(request), [done, result](const RequestOutput& o) {
+                          result->tokens.insert(result->tokens.end(), o.tokens.begin(),
+                                                o.tokens.end());
+                          result->logprobs.insert(result->logprobs.end(), o.logprobs.begin(),
+                                                  o.logprobs.end());
+                          if (o.finish != FinishReason::kNone) {
+                            result->finish = o.finish;
+                            result->error = o.error;
+                            result->cached_prompt_tokens = o.cached_prompt_tokens;
+                            done->set_value(*result);
+                          }
+                        }));
+  (void)id;
+  return fut.get();
+}
+
+}  // namespace mint::engine

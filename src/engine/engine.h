@@ -1,0 +1,141 @@
+// Engine: the serving engine — many requests in flight over one model, continuous batching,
+// chunked prefill, a paged KV cache with prefix reuse, and KV events for a router.
+//
+// Threading model. The engine owns one loop thread that runs every step: it takes new requests
+// and aborts from an inbox, plans the step (scheduler.h), runs one forward pass over the ragged
+// batch (model.h ForwardBatch, on the engine's thread pool), samples, and delivers outputs. All
+// public methods are thread-safe and never wait for a step to finish, except SubscribeKvEvents and
+// Flush, which wait for the loop to reach them. Output callbacks and KV event sinks run on the
+// loop thread: they must return quickly and must not call back into the engine except Abort().
+//
+// Request lifecycle: Submit validates (clear kInvalidArgument naming the field), queues, and
+// returns an id. The callback receives zero or more outputs with new tokens and exactly one final
+// output with finish != kNone (stop, length, abort or error). Abort(id) frees everything the
+// request holds at the next step boundary and delivers its final output (kAbort). Destroying the
+// engine aborts every request still live.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/block_pool.h"
+#include "engine/kv_events.h"
+#include "engine/sampler.h"
+#include "engine/scheduler.h"
+#include "model/model.h"
+
+namespace mint::engine {
+
+struct EngineConfig {
+  // KV cache: explicit blocks, else explicit bytes, else a fraction of available memory
+  // (capped at what max_num_seqs full-length sequences can use).
+  int64_t kv_cache_blocks = 0;
+  int64_t kv_cache_bytes = 0;
+  double kv_cache_memory_fraction = 0.25;
+  DType kv_cache_type = DType::kF16;
+  int32_t block_size = 16;
+  bool enable_prefix_cache = true;
+  uint64_t cache_salt = 0;  // namespace / LoRA salt for block hashes
+  SchedulerConfig scheduler;  // max_model_len <= 0: the model's trained context
+  int threads = 0;            // <= 0: physical cores
+  int32_t max_queued = 1024;  // waiting requests beyond this are refused (kResourceExhausted)
+  Status Validate() const;
+};
+
+enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
+const char* FinishReasonName(FinishReason reason);
+
+struct Request {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int64_t max_tokens = 16;              // new tokens at most (also capped by max_model_len)
+  // Finish (kStop) after emitting one of these. The engine knows no tokenizer: callers add the
+  // model's end-of-generation ids here unless the user asked to ignore EOS.
+  std::vector<int32_t> stop_token_ids;
+  int32_t logprobs = -1;                // < 0: none; 0: the sampled token's; n: plus the top n
+  int32_t priority = 0;                 // larger first; FCFS within a priority
+};
+
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // most likely first
+};
+
+struct RequestOutput {
+  uint64_t request_id = 0;
+  std::vector<int32_t> tokens;         // new since the previous output
+  std::vector<TokenLogprob> logprobs;  // one per new token when requested
+  FinishReason finish = FinishReason::kNone;
+  Status error;                        // kError only
+  // Totals, valid in every output.
+  int64_t prompt_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
+  int64_t generated_tokens = 0;
+};
+using OutputCallback = std::function<void(const RequestOutput&)>;
+
+struct EngineMetrics {
+  int32_t running = 0;
+  int32_t waiting = 0;
+  int64_t waiting_prefill_tokens = 0;
+  BlockPoolStats blocks;
+  uint64_t preemptions = 0;
+  uint64_t steps = 0;
+  uint64_t requests_finished = 0;
+  uint64_t requests_aborted = 0;
+  uint64_t prompt_tokens = 0;     // computed (not cached) prompt tokens, cumulative
+  uint64_t generated_tokens = 0;  // cumulative
+  uint64_t last_kv_event_id = 0;
+};
+
+class Engine {
+ public:
+  // `model` must outlive the engine. Allocates the KV cache and starts the loop thread.
+  static Result<std::unique_ptr<Engine>> Create(const model::Model* model,
+                                                const EngineConfig& config);
+  ~Engine();
+
+  // Queues a request. Errors: kInvalidArgument (empty prompt, token outside the vocabulary,
+  // prompt longer than max_model_len or than the whole KV cache, bad sampling parameters),
+  // kResourceExhausted (queue full), kUnavailable (engine stopping).
+  Result<uint64_t> Submit(Request request, OutputCallback on_output);
+  // Aborts a request if it is still live; unknown ids are ignored.
+  void Abort(uint64_t request_id);
+
+  EngineMetrics Metrics() const;
+  const EngineConfig& config() const;  // with sizes resolved (blocks, max_model_len, threads)
+  int64_t num_kv_blocks() const;
+
+  // Adds a KV event subscriber: on the loop thread, the sink first receives OnKvSnapshot (what
+  // is cached now) and then every later event, from last_event_id + 1 on. Returns the same
+  // snapshot.
+  KvSnapshot SubscribeKvEvents(KvEventSink* sink);
+  void UnsubscribeKvEvents(KvEventSink* sink);
+  // Drops every cached (unreferenced) block and emits Cleared.
+  void ResetPrefixCache();
+  // Returns once the loop has processed everything submitted before the call and is idle
+  // (tests, benchmarks).
+  void WaitIdle();
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Submits one request and blocks until it finishes: the convenience path for tools and tests.
+struct CompletedRequest {
+  std::vector<int32_t> tokens;
+  std::vector<TokenLogprob> logprobs;
+  FinishReason finish = FinishReason::kNone;
+  Status error;
+  int64_t cached_prompt_tokens = 0;
+};
+Result<CompletedRequest> RunToCompletion(Engine* engine, Request request);
+
+}  // namespace mint::engine
