@@ -18,8 +18,15 @@ void MergeTable::Build(const std::vector<Entry>& entries) {
   slots_.assign(cap, Entry{});
   mask_ = cap - 1;
   size_ = 0;
+  size_t filter_bits = 1024;  // >= 8 bits per pair; the shift in Find leaves 24 bits of hash
+  while (filter_bits < entries.size() * 8 && filter_bits < (size_t{1} << 24)) filter_bits <<= 1;
+  filter_.assign(filter_bits / 64, 0);
+  filter_mask_ = filter_bits - 1;
   for (const Entry& e : entries) {
-    size_t i = Hash(e.key) & mask_;
+    const size_t h = Hash(e.key);
+    const uint64_t bit = (h >> 40) & filter_mask_;
+    filter_[bit >> 6] |= uint64_t{1} << (bit & 63);
+    size_t i = h & mask_;
     while (slots_[i].key != kEmpty && slots_[i].key != e.key) i = (i + 1) & mask_;
     if (slots_[i].key == e.key) continue;  // duplicate pair: the first (lowest rank) wins
     slots_[i] = e;

@@ -39,7 +39,10 @@ struct TransparentStringHash {
 using StringIdMap =
     std::unordered_map<std::string, int32_t, TransparentStringHash, std::equal_to<>>;
 
-// Open-addressing map (left id, right id) -> (rank, merged id). Immutable after building.
+// Open-addressing map (left id, right id) -> (rank, merged id), with a one-bit-per-slot filter in
+// front (about 8 bits per pair, a few percent false positives) so that the many pairs that do not
+// merge are rejected without a random access into the (megabytes large) slot array. Immutable after
+// building.
 class MergeTable {
  public:
   struct Entry {
@@ -52,7 +55,10 @@ class MergeTable {
   const Entry* Find(int32_t left, int32_t right) const {
     if (slots_.empty()) return nullptr;
     const uint64_t key = Key(left, right);
-    size_t i = Hash(key) & mask_;
+    const size_t h = Hash(key);
+    const uint64_t bit = (h >> 40) & filter_mask_;
+    if (((filter_[bit >> 6] >> (bit & 63)) & 1) == 0) return nullptr;
+    size_t i = h & mask_;
     while (true) {
       const Entry& e = slots_[i];
       if (e.key == key) return &e;
@@ -77,6 +83,8 @@ class MergeTable {
   std::vector<Entry> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
+  std::vector<uint64_t> filter_;  // bit (Hash(key) >> 40) & filter_mask_ set for every key
+  uint64_t filter_mask_ = 0;
 };
 
 // Per-thread cache of pre-token -> ids for BPE: direct-mapped, one 64-byte line per entry,
