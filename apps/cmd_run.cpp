@@ -4,10 +4,17 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+
 #include "apps/app_util.h"
 #include "apps/commands.h"
+#include "apps/engine_options.h"
 #include "core/cpu.h"
 #include "core/log.h"
+#include "engine/engine.h"
 #include "engine/generate.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
@@ -29,6 +36,9 @@ struct RunArgs {
   bool print_ids = false;
   engine::SamplingParams sampling;
   int64_t seed = -1;
+  int parallel = 0;
+  int64_t random_prompt = 0;
+  EngineArgs engine;
 };
 
 Result<std::vector<int32_t>> ParseIds(const std::string& text) {
@@ -54,6 +64,104 @@ Result<std::vector<int32_t>> ParseIds(const std::string& text) {
   return ids;
 }
 
+
+// N sequences through the serving engine at once; reports aggregate prompt and decode speed.
+// Decode speed counts the tokens produced after every sequence has its first token, over the
+// time from then to the end (the window in which all N decode together).
+int RunParallel(const RunArgs& a, const model::Model& model, const tokenizer::Tokenizer& tok,
+                const std::vector<int32_t>& prompt, int n_threads) {
+  using Clock = std::chrono::steady_clock;
+  auto cfg = MakeEngineConfig(a.engine);
+  if (!cfg.ok()) return Fail(cfg.status());
+  cfg->threads = n_threads;
+  auto eng = engine::Engine::Create(&model, *cfg);
+  if (!eng.ok()) return Fail(eng.status());
+  std::vector<int32_t> eog;
+  if (!a.ignore_eos) {
+    for (int32_t t = 0; t < tok.vocab_size(); ++t) {
+      if (tok.IsEndOfGeneration(t)) eog.push_back(t);
+    }
+  }
+  const int n = a.parallel;
+  struct Seq {
+    std::vector<int32_t> prompt, tokens;
+    std::vector<Clock::time_point> arrivals;
+    engine::FinishReason finish = engine::FinishReason::kNone;
+    Status error;
+  };
+  std::vector<Seq> seqs(n);
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    Seq& s = seqs[i];
+    if (a.random_prompt > 0) {
+      std::mt19937 rng(static_cast<uint32_t>(i + 1));
+      if (tok.bos_id() >= 0 && !a.no_bos) s.prompt.push_back(tok.bos_id());
+      const int32_t lo = std::min<int32_t>(300, tok.vocab_size() / 2);
+      std::uniform_int_distribution<int32_t> pick(lo, tok.vocab_size() - 1);
+      while (static_cast<int64_t>(s.prompt.size()) < a.random_prompt) s.prompt.push_back(pick(rng));
+    } else {
+      s.prompt = prompt;
+    }
+    engine::Request r;
+    r.prompt = s.prompt;
+    r.sampling = a.sampling;
+    if (r.sampling.has_seed) r.sampling.seed += static_cast<uint64_t>(i);
+    r.max_tokens = a.n_predict;
+    r.stop_token_ids = eog;
+    auto id = (*eng)->Submit(std::move(r), [&, i](const engine::RequestOutput& o) {
+      std::lock_guard<std::mutex> lk(mu);
+      Seq& q = seqs[i];
+      for (int32_t t : o.tokens) {
+        q.tokens.push_back(t);
+        q.arrivals.push_back(Clock::now());
+      }
+      if (o.finish != engine::FinishReason::kNone) {
+        q.finish = o.finish;
+        q.error = o.error;
+        ++done;
+        cv.notify_all();
+      }
+    });
+    if (!id.ok()) return Fail(id.status());
+  }
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    cv.wait(lk, [&] { return done == n; });
+  }
+  const auto t_end = Clock::now();
+  Clock::time_point all_first = t0;
+  int64_t prompt_tokens = 0, generated = 0;
+  for (const Seq& s : seqs) {
+    if (s.finish == engine::FinishReason::kError) return Fail(s.error);
+    prompt_tokens += static_cast<int64_t>(s.prompt.size());
+    generated += static_cast<int64_t>(s.tokens.size());
+    if (!s.arrivals.empty()) all_first = std::max(all_first, s.arrivals.front());
+  }
+  int64_t decode_tokens = 0;
+  for (const Seq& s : seqs) {
+    for (const auto& t : s.arrivals) decode_tokens += t > all_first;
+  }
+  const double prefill_s = std::chrono::duration<double>(all_first - t0).count();
+  const double decode_s = std::chrono::duration<double>(t_end - all_first).count();
+  for (int i = 0; i < std::min(n, 4); ++i) {
+    std::printf("[%d] %s\n", i, tok.Decode(seqs[i].tokens, /*skip_special=*/true).c_str());
+  }
+  const engine::EngineMetrics m = (*eng)->Metrics();
+  std::fprintf(stderr,
+               "parallel %d: prompt %lld tokens (%lld from cache) in %.3f s, %.2f tok/s | "
+               "generation %lld tokens | decode %.2f tok/s aggregate, %.2f per sequence | "
+               "preemptions %llu | threads %d\n",
+               n, static_cast<long long>(prompt_tokens),
+               static_cast<long long>(prompt_tokens - static_cast<int64_t>(m.prompt_tokens)),
+               prefill_s, prefill_s > 0 ? prompt_tokens / prefill_s : 0.0,
+               static_cast<long long>(generated), decode_s > 0 ? decode_tokens / decode_s : 0.0,
+               decode_s > 0 ? decode_tokens / decode_s / n : 0.0,
+               static_cast<unsigned long long>(m.preemptions), n_threads);
+  return 0;
+}
 
 int Run(RunArgs a) {
   if (a.seed >= 0) {
@@ -94,6 +202,7 @@ int Run(RunArgs a) {
   ThreadPool pool(n_threads);
   log::Info("threads: {}, kernels: {} (cpu: {})", n_threads,
             kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+  if (a.parallel > 0) return RunParallel(a, *model, tokenizer, prompt, n_threads);
   const int64_t capacity =
       a.ctx > 0 ? a.ctx : static_cast<int64_t>(prompt.size()) + a.n_predict;
   auto seq = model->NewSequence(capacity);
@@ -165,6 +274,15 @@ CommandFn RegisterRun(CLI::App& app) {
   cmd->add_flag("--no-bos", a->no_bos, "Do not add BOS to a text prompt");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-generation tokens");
   cmd->add_flag("--print-ids", a->print_ids, "Print the generated token ids to stderr");
+  cmd->add_option("--parallel", a->parallel,
+                  "Run N sequences together through the serving engine (continuous batching, "
+                  "paged KV cache) and report aggregate tokens/s; prints the first 4 outputs")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--random-prompt", a->random_prompt,
+                  "With --parallel: give each sequence its own prompt of K random token ids "
+                  "(seeded by its index) instead of -p/--tokens")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  AddEngineOptions(cmd, &a->engine);
   return [a]() { return Run(*a); };
 }
 

@@ -73,6 +73,23 @@ int32_t Sampler::Sample(std::span<float> logits) {
   for (int64_t i = 0; i < n; ++i) {
     candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
   }
+  const bool truncates = (params_.top_k > 0 && params_.top_k < n) || params_.top_p < 1.0f ||
+                         params_.min_p > 0.0f;
+  if (!truncates) {
+    // The whole distribution: no order is needed, so no sort (a full-vocabulary sort per token
+    // cost more than a decode step of a small model).
+    float max_logit = candidates_[0].first;
+    for (const auto& c : candidates_) max_logit = std::max(max_logit, c.first);
+    double total = 0;
+    for (auto& c : candidates_) total += (c.first = std::exp(c.first - max_logit));
+    const double u = static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0) * total;
+    double acc = 0;
+    for (const auto& c : candidates_) {
+      acc += c.first;
+      if (u < acc) return c.second;
+    }
+    return candidates_.back().second;
+  }
   auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first; };
   size_t keep = candidates_.size();
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
