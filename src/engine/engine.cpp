@@ -478,6 +478,54 @@ void Engine::ResetPrefixCache() {
 }
 void Engine::WaitIdle() { impl_->WaitIdle(); }
 
+struct RequestHandle::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<RequestOutput> outputs;  // guarded by mu
+  RequestOutput final_output;         // guarded by mu, once finished
+  bool finished = false;              // guarded by mu
+};
+
+Result<std::unique_ptr<RequestHandle>> RequestHandle::Submit(Engine* engine, Request request) {
+  std::unique_ptr<RequestHandle> h(new RequestHandle());
+  h->engine_ = engine;
+  h->state_ = std::make_shared<State>();
+  MINT_ASSIGN_OR_RETURN(h->id_, engine->Submit(std::move(request),
+                                               [st = h->state_](const RequestOutput& o) {
+                                                 std::lock_guard<std::mutex> lk(st->mu);
+                                                 st->outputs.push_back(o);
+                                                 st->cv.notify_all();
+                                               }));
+  return h;
+}
+
+RequestHandle::~RequestHandle() {
+  bool finished = false;
+  {
+    std::lock_guard<std::mutex> lk(state_->mu);
+    finished = state_->finished || (!state_->outputs.empty() &&
+                                    state_->outputs.back().finish != FinishReason::kNone);
+  }
+  if (!finished) engine_->Abort(id_);
+}
+
+RequestOutput RequestHandle::Next() {
+  std::unique_lock<std::mutex> lk(state_->mu);
+  if (state_->finished) return state_->final_output;
+  state_->cv.wait(lk, [&] { return !state_->outputs.empty(); });
+  RequestOutput o = std::move(state_->outputs.front());
+  state_->outputs.pop_front();
+  if (o.finish != FinishReason::kNone) {
+    state_->finished = true;
+    state_->final_output = o;
+    state_->final_output.tokens.clear();
+    state_->final_output.logprobs.clear();
+  }
+  return o;
+}
+
+void RequestHandle::Abort() { engine_->Abort(id_); }
+
 Result<CompletedRequest> RunToCompletion(Engine* engine, Request request) {
   auto done = std::make_shared<std::promise<CompletedRequest>>();
   auto result = std::make_shared<CompletedRequest>();

@@ -128,6 +128,26 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
+// A submitted request as a pull stream: the handle form of Submit's callback. Thread-safety: one
+// consumer thread calls Next(); any thread may call Abort(). Destroying the handle aborts the
+// request if it is still running.
+class RequestHandle {
+ public:
+  static Result<std::unique_ptr<RequestHandle>> Submit(Engine* engine, Request request);
+  ~RequestHandle();
+  uint64_t id() const { return id_; }
+  // Blocks for the next output; after the final one (finish != kNone) returns it again forever.
+  RequestOutput Next();
+  void Abort();
+
+ private:
+  struct State;
+  RequestHandle() = default;
+  Engine* engine_ = nullptr;
+  uint64_t id_ = 0;
+  std::shared_ptr<State> state_;
+};
+
 // Submits one request and blocks until it finishes: the convenience path for tools and tests.
 struct CompletedRequest {
   std::vector<int32_t> tokens;

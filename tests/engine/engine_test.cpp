@@ -452,3 +452,39 @@ TEST(EngineTest, LogprobsAndStopTokens) {
 
 }  // namespace
 }  // namespace mint::engine
+
+namespace mint::engine {
+namespace {
+
+TEST(EngineHandleTest, StreamsTokensAndAbortsOnRequest) {
+  auto m = LoadSynth("tiny", model::SynthFileType::kQ8_0);
+  ASSERT_NE(m, nullptr);
+  auto e = Engine::Create(m.get(), BaseConfig());
+  ASSERT_TRUE(e.ok());
+  auto h = RequestHandle::Submit(e->get(), Greedy({1, 7, 8, 9}, 5));
+  ASSERT_TRUE(h.ok());
+  std::vector<int32_t> tokens;
+  RequestOutput o;
+  do {
+    o = (*h)->Next();
+    tokens.insert(tokens.end(), o.tokens.begin(), o.tokens.end());
+  } while (o.finish == FinishReason::kNone);
+  EXPECT_EQ(o.finish, FinishReason::kLength);
+  EXPECT_EQ(tokens.size(), 5u);
+  EXPECT_EQ((*h)->Next().finish, FinishReason::kLength);  // the final output repeats
+
+  auto long_one = RequestHandle::Submit(e->get(), Greedy({1, 7, 8, 9}, 1500));
+  ASSERT_TRUE(long_one.ok());
+  (*long_one)->Next();  // running
+  (*long_one)->Abort();
+  do {
+    o = (*long_one)->Next();
+  } while (o.finish == FinishReason::kNone);
+  EXPECT_EQ(o.finish, FinishReason::kAbort);
+  EXPECT_LT(o.generated_tokens, 1500);
+  (*e)->WaitIdle();
+  EXPECT_EQ((*e)->Metrics().blocks.used, 0);
+}
+
+}  // namespace
+}  // namespace mint::engine
