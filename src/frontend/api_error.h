@@ -28,11 +28,11 @@
 namespace mint::frontend {
 
 struct ApiError {
-  int status = 500;     // HTTP status code
-  std::string type;     // e.g. "invalid_request_error"
-  std::string message;  // for humans; names the field and the allowed values when one is wrong
-  std::string param;    // the offending request field ("temperature", "messages[2].role"), or ""
-  std::string code;     // machine-readable detail ("model_not_found"), or ""
+  int status = 500;       // HTTP status code
+  std::string type{};     // e.g. "invalid_request_error"
+  std::string message{};  // for humans; names the field and the allowed values when one is wrong
+  std::string param{};    // the offending request field ("temperature", "messages[2].role"), or ""
+  std::string code{};     // machine-readable detail ("model_not_found"), or ""
 
   // 400 invalid_request_error with param.
   static ApiError InvalidRequest(std::string param, std::string message);

@@ -66,40 +66,40 @@ struct ParseLimits {
 
 // Generation parameters common to both endpoints.
 struct GenParams {
-  std::optional<int64_t> max_tokens;    // empty: the caller's default
-  engine::SamplingParams sampling;      // validated (SamplingParams::Validate passes)
-  std::vector<std::string> stop;        // non-empty strings, request order
-  std::vector<int32_t> stop_token_ids;  // in addition to the model's EOS (unless ignore_eos)
-  int32_t n = 1;                        // choices per request
-  bool logprobs = false;                // return the chosen token's logprob
-  int32_t top_logprobs = 0;             // and this many alternatives per position
+  std::optional<int64_t> max_tokens{};    // empty: the caller's default
+  engine::SamplingParams sampling{};      // validated (SamplingParams::Validate passes)
+  std::vector<std::string> stop{};        // non-empty strings, request order
+  std::vector<int32_t> stop_token_ids{};  // in addition to the model's EOS (unless ignore_eos)
+  int32_t n = 1;                          // choices per request
+  bool logprobs = false;                  // return the chosen token's logprob
+  int32_t top_logprobs = 0;               // and this many alternatives per position
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage; false unless stream
   bool ignore_eos = false;
 };
 
 struct ChatRequest {
-  std::string model;
+  std::string model{};
   // Normalized for chat-template rendering: an array of objects, each with "role" and "content"
   // (a string, or null for an assistant message without content), plus, when the client sent
   // them, "name", "tool_calls" (as sent: function.arguments stays a JSON string),
   // "tool_call_id" and "reasoning_content". Content parts are flattened: the "text" of each part
   // joined with "" (no separator), so ["a", "b"] renders as "ab". Other keys are dropped.
-  nlohmann::ordered_json messages;
-  nlohmann::ordered_json tools;            // as sent (array of {"type":"function",...}) or null
-  nlohmann::ordered_json tool_choice;      // "none" | "auto" | "required" | object, or null
-  nlohmann::ordered_json template_kwargs;  // chat_template_kwargs: an object, or {} when absent
+  nlohmann::ordered_json messages{};
+  nlohmann::ordered_json tools{};            // as sent (array of {"type":"function",...}) or null
+  nlohmann::ordered_json tool_choice{};      // "none" | "auto" | "required" | object, or null
+  nlohmann::ordered_json template_kwargs{};  // chat_template_kwargs: an object, or {} when absent
   bool add_generation_prompt = true;
-  GenParams params;
+  GenParams params{};
 };
 
 struct CompletionRequest {
-  std::string model;
-  std::string prompt_text;          // when !prompt_is_ids (non-empty)
-  std::vector<int32_t> prompt_ids;  // when prompt_is_ids (non-empty, each in [0, 2^31))
+  std::string model{};
+  std::string prompt_text{};          // when !prompt_is_ids (non-empty)
+  std::vector<int32_t> prompt_ids{};  // when prompt_is_ids (non-empty, each in [0, 2^31))
   bool prompt_is_ids = false;
   bool echo = false;
-  GenParams params;
+  GenParams params{};
 };
 
 // Parses and validates a /v1/chat/completions body. Messages: non-empty array; role one of

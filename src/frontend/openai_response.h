@@ -35,10 +35,10 @@ namespace mint::frontend {
 
 // Common header of every response and chunk.
 struct ResponseMeta {
-  std::string id;                  // "chatcmpl-..." / "cmpl-..." (MakeResponseId)
-  int64_t created = 0;             // Unix seconds
-  std::string model;               // the model name as the client sent it
-  std::string system_fingerprint;  // e.g. "mint-<version>"; omitted when empty
+  std::string id{};                  // "chatcmpl-..." / "cmpl-..." (MakeResponseId)
+  int64_t created = 0;               // Unix seconds
+  std::string model{};               // the model name as the client sent it
+  std::string system_fingerprint{};  // e.g. "mint-<version>"; omitted when empty
 };
 
 // prefix + 32 lowercase hex digits of (hi, lo): callers draw hi/lo from their own RNG.
@@ -48,13 +48,13 @@ std::string MakeResponseId(std::string_view prefix, uint64_t hi, uint64_t lo);
 const char* FinishReasonString(engine::FinishReason reason);  // nullptr for kNone
 
 struct TopLogprob {
-  std::string token;  // the token's text (may be a partial UTF-8 sequence: see `bytes`)
+  std::string token{};  // the token's text (may be a partial UTF-8 sequence: see `bytes`)
   float logprob = 0;
 };
 struct TokenLogprob {
-  std::string token;
-  float logprob = 0;            // NaN -> null (legacy completions: first echoed prompt token)
-  std::vector<TopLogprob> top;  // most likely first
+  std::string token{};
+  float logprob = 0;              // NaN -> null (legacy completions: first echoed prompt token)
+  std::vector<TopLogprob> top{};  // most likely first
 };
 
 struct Usage {
@@ -65,9 +65,9 @@ struct Usage {
 
 struct ChatChoice {
   int32_t index = 0;
-  std::string content;
-  std::string reasoning_content;                      // written only when non-empty
-  std::optional<std::vector<TokenLogprob>> logprobs;  // null when not requested
+  std::string content{};
+  std::string reasoning_content{};                      // written only when non-empty
+  std::optional<std::vector<TokenLogprob>> logprobs{};  // null when not requested
   engine::FinishReason finish = engine::FinishReason::kStop;
 };
 
@@ -80,9 +80,9 @@ std::string ChatCompletionBody(const ResponseMeta& meta, std::span<const ChatCho
 // One choice's part of a chat.completion.chunk.
 struct ChatDelta {
   int32_t index = 0;
-  bool role = false;              // first chunk: delta {"role":"assistant","content":""}
-  std::string content;            // written when non-empty
-  std::string reasoning_content;  // written when non-empty
+  bool role = false;                // first chunk: delta {"role":"assistant","content":""}
+  std::string content{};            // written when non-empty
+  std::string reasoning_content{};  // written when non-empty
   const std::vector<TokenLogprob>* logprobs = nullptr;        // the tokens of this delta, or null
   engine::FinishReason finish = engine::FinishReason::kNone;  // kNone: finish_reason null
 };
@@ -92,10 +92,10 @@ std::string ChatUsageChunk(const ResponseMeta& meta, const Usage& usage);
 
 struct CompletionChoice {
   int32_t index = 0;
-  std::string text;
+  std::string text{};
   // Legacy logprobs {tokens, token_logprobs, top_logprobs [{token: logprob}], text_offset};
   // text_offset counts bytes from the start of the choice's text plus text_offset_base.
-  std::optional<std::vector<TokenLogprob>> logprobs;
+  std::optional<std::vector<TokenLogprob>> logprobs{};
   int64_t text_offset_base = 0;
   engine::FinishReason finish = engine::FinishReason::kStop;
 };
