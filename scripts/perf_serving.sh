@@ -8,6 +8,7 @@
 # Every sequence has its own random prompt (no shared prefix); Mint's decode rate counts tokens
 # produced after all sequences have their first token, over the time from then to the end, which
 # is what llama-batched-bench's S_TG measures (its prompts are processed first, then TG steps).
+# Greedy (--temp 0): llama-batched-bench decodes without sampling, so Mint samples as cheaply.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/mint-models}
@@ -21,7 +22,7 @@ f="$DIR/smollm2-135m-q8_0.gguf"
 [ -f "$f" ] || "$MINT" gguf synth --preset smollm2-135m --type q8_0 --shared-dir ../shared -o "$f"
 date -u
 for n in $NPL; do
-  "$MINT" run -m "$f" --parallel "$n" --random-prompt "$PP" -n "$TG" --ignore-eos -t "$THREADS" \
+  "$MINT" run -m "$f" --parallel "$n" --random-prompt "$PP" -n "$TG" --ignore-eos --temp 0 -t "$THREADS" \
     --max-model-len $((PP + TG + 16)) --max-num-seqs "$n" --max-num-batched-tokens 512 2>&1 |
     grep '^parallel'
 done

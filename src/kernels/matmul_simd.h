@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 #include <cstdint>
 #include <utility>
 
@@ -337,6 +338,8 @@ struct Q8_0FamilyKernel {
       for (; b + 8 <= nb; b += 8) GroupOf8<NR, NT, false>(w, a, b, 8, acc);
       if (b < nb) GroupOf8<NR, NT, true>(w, a, b, static_cast<int>(nb - b), acc);
       b = nb;
+    } else if constexpr (std::is_same_v<W, Q8_0Weights>) {
+      b = PairsOfBlocks<NR, NT>(w, a, nb, acc);
     }
 #endif
     for (; b < nb; ++b) {
@@ -365,6 +368,54 @@ struct Q8_0FamilyKernel {
   }
 
 #if MINT_MATMUL_AVX512
+  // Q8_0 weights, tiles of several tokens: two blocks per 512-bit dot product (lanes 0-7 block
+  // b, lanes 8-15 block b + 1), each half scaled by its own d_w * d_a; twice the work per
+  // instruction of the 256-bit per-block loop (measured, SmolLM2-135M Q8_0 decode at 16
+  // sequences). Returns the first block not done (an odd last block is left to the caller).
+  template <int NR, int NT>
+  static int64_t PairsOfBlocks(const typename W::Block* const (&w)[NR],
+                               const Q8_0ActView (&a)[NT], int64_t nb, __m256 (&acc)[NR][NT]) {
+    __m512 acc2[NR][NT];
+    MINT_UNROLL
+    for (auto& row : acc2)
+      for (auto& v : row) v = _mm512_setzero_ps();
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+      __m512i q[NR];
+      __m512 dw[NR];
+      MINT_UNROLL
+      for (int i = 0; i < NR; ++i) {
+        const __m512i codes =
+            _mm512_inserti64x4(_mm512_castsi256_si512(Load256(w[i][b].qs)), Load256(w[i][b + 1].qs), 1);
+        q[i] = _mm512_xor_si512(codes, flip);
+        dw[i] = _mm512_insertf32x8(_mm512_set1_ps(F16(w[i][b].d)), _mm256_set1_ps(F16(w[i][b + 1].d)), 1);
+      }
+      MINT_UNROLL
+      for (int j = 0; j < NT; ++j) {
+        const __m512i av = _mm512_loadu_si512(a[j].qs + 32 * b);
+        const __m512 da =
+            _mm512_insertf32x8(_mm512_set1_ps(a[j].d[b]), _mm256_set1_ps(a[j].d[b + 1]), 1);
+        const __m512i bias = _mm512_inserti32x4(
+            _mm512_castsi128_si512(_mm_cvtsi32_si128(a[j].bias[b])), _mm_cvtsi32_si128(a[j].bias[b + 1]), 2);
+        MINT_UNROLL
+        for (int i = 0; i < NR; ++i) {
+          const __m512 dot = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, q[i], av)), dw[i]);
+          acc2[i][j] = _mm512_fmadd_ps(dot, da, acc2[i][j]);
+        }
+      }
+    }
+    MINT_UNROLL
+    for (int i = 0; i < NR; ++i) {
+      MINT_UNROLL
+      for (int j = 0; j < NT; ++j) {
+        acc[i][j] = _mm256_add_ps(acc[i][j], _mm256_add_ps(_mm512_castps512_ps256(acc2[i][j]),
+                                                           _mm512_extractf32x8_ps(acc2[i][j], 1)));
+      }
+    }
+    return b;
+  }
+
   // Blocks [b, b + m), m in [1, 8]; a partial group (m < 8, the end of a row) reads nothing
   // past block b + m - 1.
   template <int NR, int NT, bool kPartial>
