@@ -204,12 +204,11 @@ Check ParsePrompt(const Json& obj, CompletionRequest* r) {
   }
   if (!one->is_array() || one->empty()) return Bad("prompt", what);
   for (const Json& id : *one) {
-    bool ok =
-        id.is_number_integer() &&
-        !(id.is_number_unsigned() ? id.get<uint64_t>() > 2147483647u
-                                  : (id.get<int64_t>() < 0 || id.get<int64_t>() > 2147483647));
-    if (!ok) return Bad("prompt", std::string(what) + ", got token " + Shown(id));
-    r->prompt_ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    int64_t x = 0;
+    if (!id.is_number() || !internal::AsInt64(id, &x) || x < 0 || x > 2147483647) {
+      return Bad("prompt", std::string(what) + ", got token " + Shown(id));
+    }
+    r->prompt_ids.push_back(static_cast<int32_t>(x));
   }
   r->prompt_is_ids = true;
   return std::nullopt;

@@ -4,8 +4,6 @@
 #include <limits>
 
 namespace mint::frontend::internal {
-namespace {
-
 // Integer value of a JSON number: integers, and floats without a fractional part.
 bool AsInt64(const Json& v, int64_t* out) {
   if (v.is_number_unsigned()) {
@@ -30,6 +28,8 @@ bool AsInt64(const Json& v, int64_t* out) {
   }
   return false;
 }
+
+namespace {
 
 // Fast pre-scan: the deepest nesting of [ and { outside strings exceeds `limit`.
 bool TooDeep(std::string_view s, int limit) {

@@ -19,6 +19,8 @@ using Json = nlohmann::ordered_json;
 // Empty when the field is fine.
 using Check = std::optional<ApiError>;
 
+// Integer value of a JSON number: integers, and floats with no fractional part, within int64.
+bool AsInt64(const Json& v, int64_t* out);
 // The field, or nullptr when it is absent or JSON null.
 const Json* Field(const Json& obj, std::string_view key);
 // A short rendering of a value for messages ("got ..."): its JSON text, cut at 40 bytes.

@@ -353,6 +353,9 @@ TEST(CompletionRequestTest, PromptForms) {
   r = ParseCompletionRequest(R"({"model":"m","prompt":["one"]})");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->prompt_text, "one");
+  r = ParseCompletionRequest(R"({"model":"m","prompt":[3.0]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->prompt_ids, (std::vector<int32_t>{3}));
   r = ParseCompletionRequest(R"({"model":"m","prompt":[[5,6]]})");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->prompt_ids, (std::vector<int32_t>{5, 6}));
@@ -362,9 +365,9 @@ TEST(CompletionRequestTest, BadPrompts) {
   for (const char* body :
        {R"({"model":"m"})", R"({"model":"m","prompt":""})", R"({"model":"m","prompt":[]})",
         R"({"model":"m","prompt":[[]]})", R"({"model":"m","prompt":[-1]})",
-        R"({"model":"m","prompt":[1.5]})", R"({"model":"m","prompt":[2147483648]})",
-        R"({"model":"m","prompt":[1,"a"]})", R"({"model":"m","prompt":5})",
-        R"({"model":"m","prompt":[""]})"}) {
+        R"({"model":"m","prompt":[1.5]})", R"({"model":"m","prompt":[true]})",
+        R"({"model":"m","prompt":[2147483648]})", R"({"model":"m","prompt":[1,"a"]})",
+        R"({"model":"m","prompt":5})", R"({"model":"m","prompt":[""]})"}) {
     ExpectBad(ParseCompletionRequest(body), "prompt", body);
   }
   auto r = ParseCompletionRequest(R"({"model":"m","prompt":["a","b"]})");
