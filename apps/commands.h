@@ -13,6 +13,7 @@ using CommandFn = std::function<int()>;
 // Registration hooks. Each adds a subcommand to `app` and returns its action.
 CommandFn RegisterGguf(CLI::App& app);
 CommandFn RegisterRun(CLI::App& app);
+CommandFn RegisterServe(CLI::App& app);      // cmd_serve.cpp
 CommandFn RegisterPerf(CLI::App& app);        // cmd_perf.cpp
 CommandFn RegisterTokenize(CLI::App& app);    // cmd_tokenize.cpp
 CommandFn RegisterDetokenize(CLI::App& app);  // cmd_tokenize.cpp

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   auto add = [&](mint::apps::CommandFn fn) {
     commands.emplace_back(app.get_subcommands({}).back(), std::move(fn));
   };
+  add(mint::apps::RegisterServe(app));
   add(mint::apps::RegisterRun(app));
   add(mint::apps::RegisterPerf(app));
   add(mint::apps::RegisterGguf(app));

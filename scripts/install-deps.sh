@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libpcre2-dev
+  libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libpcre2-dev libboost-dev
   python3 python3-jinja2 python3-numpy python3-xxhash
 )
 
