@@ -99,6 +99,7 @@ int Serve(const ServeArgs& a) {
     so.aliases.push_back(model->config().name);
   }
   so.limits.max_body_bytes = static_cast<size_t>(*max_body);
+  metrics.SetModel(name);
   auto service = frontend::OpenAiService::Create(so, tok->get(), &backend, &metrics);
   if (!service.ok()) return Fail(service.status());
   (*server)->Attach(service->get(), &backend);

@@ -72,6 +72,11 @@ FrontendMetrics::FrontendMetrics(MetricsOptions options)
       itl_(LatencyBuckets()),
       e2e_(LatencyBuckets()) {}
 
+void FrontendMetrics::SetModel(const std::string& model) {
+  std::lock_guard<std::mutex> lk(options_mu_);
+  options_.model = model;
+}
+
 void FrontendMetrics::RequestStarted() { ++in_flight_; }
 
 void FrontendMetrics::RequestFinished(Endpoint endpoint, int status) {
@@ -99,7 +104,12 @@ double FrontendMetrics::TokensPerSecond() const {
 
 std::string FrontendMetrics::Render(const engine::EngineMetrics& e) const {
   std::string out;
-  const std::string model = "model=\"" + options_.model + "\"";
+  MetricsOptions options;
+  {
+    std::lock_guard<std::mutex> lk(options_mu_);
+    options = options_;
+  }
+  const std::string model = "model=\"" + options.model + "\"";
   Help(&out, "mint_frontend_requests_total", "counter",
        "HTTP requests by endpoint and status class");
   for (int ep = 0; ep < 3; ++ep) {
@@ -148,7 +158,7 @@ std::string FrontendMetrics::Render(const engine::EngineMetrics& e) const {
   Help(&out, "mint_cost_per_million_tokens", "gauge",
        "Device cost of a million generated tokens at the current rate (--device-cost-per-hour)");
   Line(&out, "mint_cost_per_million_tokens", model,
-       tps > 0 ? options_.device_cost_per_hour / (tps * 3600.0) * 1e6 : 0.0);
+       tps > 0 ? options.device_cost_per_hour / (tps * 3600.0) * 1e6 : 0.0);
   return out;
 }
 

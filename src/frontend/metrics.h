@@ -40,6 +40,8 @@ struct MetricsOptions {
 class FrontendMetrics {
  public:
   explicit FrontendMetrics(MetricsOptions options);
+  // The `model` label, once the model is known (the server starts before it loads).
+  void SetModel(const std::string& model);
 
   enum class Endpoint { kChat = 0, kCompletions = 1, kOther = 2 };
   void RequestStarted();
@@ -56,7 +58,8 @@ class FrontendMetrics {
   double TokensPerSecond() const;
 
  private:
-  MetricsOptions options_;
+  mutable std::mutex options_mu_;
+  MetricsOptions options_;  // guarded by options_mu_
   std::atomic<int64_t> in_flight_{0};
   std::array<std::array<std::atomic<uint64_t>, 6>, 3> requests_{};  // endpoint x status class
   std::atomic<uint64_t> prompt_tokens_{0}, generated_tokens_{0};
