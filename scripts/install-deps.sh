@@ -9,12 +9,18 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libpcre2-dev libboost-dev
   python3 python3-jinja2 python3-numpy python3-xxhash
+  nodejs prometheus curl  # tests/clients: the openai npm client, a Prometheus scrape
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's nodejs lacks npm and needs the npm package; NodeSource's nodejs ships npm itself and
+# conflicts with Debian's, so the package is wanted only when the command is missing.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   exit 0
