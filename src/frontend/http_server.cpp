@@ -154,6 +154,11 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (target == "/v1/models") {
       if (service == nullptr) return loading();
       return DoRespond(200, kJson, service->ModelsBody());
+    } else if (target.rfind("/v1/models/", 0) == 0) {
+      if (service == nullptr) return loading();
+      auto body = service->ModelBody(target.substr(11));
+      if (!body.ok()) return DoRespond(body.error().status, kJson, ErrorBody(body.error()));
+      return DoRespond(200, kJson, body.value());
     } else if (target == "/health") {
       const bool ok = service != nullptr;
       return DoRespond(ok ? 200 : 503, kJson, ok ? R"({"status":"ok"})" : R"({"status":"loading"})");

@@ -306,6 +306,13 @@ bool OpenAiService::KnowsModel(const std::string& name) const {
   return false;
 }
 
+ApiResult<std::string> OpenAiService::ModelBody(const std::string& id) const {
+  if (!KnowsModel(id)) return ApiError::ModelNotFound(id);
+  nlohmann::json j = nlohmann::json::parse(ModelsBody())["data"][0];
+  j["id"] = id;
+  return j.dump();
+}
+
 std::string OpenAiService::ModelsBody() const {
   const std::string names[] = {options_.model_name};
   return ModelsListBody(names, created_, "mint");

@@ -55,6 +55,8 @@ class OpenAiService {
   void HandleChat(std::string_view body, std::shared_ptr<ResponseWriter> writer);
   void HandleCompletion(std::string_view body, std::shared_ptr<ResponseWriter> writer);
   std::string ModelsBody() const;
+  // GET /v1/models/{id}: the model object, or a 404 model_not_found error.
+  ApiResult<std::string> ModelBody(const std::string& id) const;
   const ServiceOptions& options() const { return options_; }
   // The ChatML template used when a model has none (documented in the README).
   static const char* DefaultChatTemplate();

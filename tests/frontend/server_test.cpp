@@ -138,6 +138,11 @@ TEST(ServerTest, RoutesAndErrorsHaveOpenAiShape) {
   Reply models = f.Send(http::verb::get, "/v1/models");
   ASSERT_EQ(models.status, 200);
   EXPECT_EQ(json::parse(models.body)["data"][0]["id"], "tiny");
+  Reply one = f.Send(http::verb::get, "/v1/models/tiny");
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(json::parse(one.body)["id"], "tiny");
+  EXPECT_EQ(json::parse(one.body)["object"], "model");
+  EXPECT_EQ(f.Send(http::verb::get, "/v1/models/other").status, 404);
   EXPECT_EQ(f.Send(http::verb::get, "/nope").status, 404);
   EXPECT_EQ(f.Send(http::verb::delete_, "/v1/models").status, 405);
   EXPECT_EQ(f.Send(http::verb::get, "/v1/chat/completions").status, 405);
