@@ -90,9 +90,11 @@ test('models.list() contains the served model', async () => {
     ids.push(m.id);
   }
   assert.ok(ids.includes(MODEL), `models: ${ids.join(', ')}`);
-  const one = await client.models.retrieve(MODEL).catch((e) => e);
-  // GET /v1/models/{id} is not served yet (404, as in vLLM); once it is, it must name the model.
-  if (!(one instanceof OpenAI.APIError)) assert.equal(one.id, MODEL);
+  const one = await client.models.retrieve(MODEL);
+  assert.equal(one.id, MODEL);
+  assert.equal(one.object, 'model');
+  const missing = await client.models.retrieve('no-such-model').catch((e) => e);
+  assert.ok(missing instanceof OpenAI.NotFoundError, String(missing));
 });
 
 test('chat non-streaming: content, finish_reason, usage, id', async () => {
