@@ -10,6 +10,7 @@ PACKAGES=(
   libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libpcre2-dev libboost-dev
   python3 python3-jinja2 python3-numpy python3-xxhash
   nodejs prometheus curl  # tests/clients: the openai npm client, a Prometheus scrape
+  chromium  # tests/clients/browser: the chat page in headless Chromium
 )
 
 missing=()

@@ -7,6 +7,7 @@ const std::string& ChatPageHtml() {
   static const std::string kPage = R"HTML(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Mint chat</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>
 body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
 h1{font-size:1.3rem}#log{border:1px solid #ccc;border-radius:6px;padding:.8rem;min-height:14rem;white-space:pre-wrap}
