@@ -98,8 +98,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      const ApiError e = ApiError::PayloadTooLarge(parser_->content_length().value_or(0),
-                                                   ctx_->options->max_body_bytes);
+      // Beast may stop before the header is complete: the size is then unknown.
+      const size_t size = parser_->is_header_done() && parser_->content_length()
+                              ? static_cast<size_t>(*parser_->content_length())
+                              : ctx_->options->max_body_bytes + 1;
+      const ApiError e = ApiError::PayloadTooLarge(size, ctx_->options->max_body_bytes);
       return DoRespond(e.status, kJson, ErrorBody(e));
     }
     if (ec) return Gone();

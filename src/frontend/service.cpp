@@ -249,6 +249,9 @@ struct OpenAiService::Generation {
     log::Info("{} {} prompt {} (cached {}) -> {} tokens, ttft {:.1f} ms, total {:.1f} ms, status {}",
               meta.id, chat ? "chat" : "completion", usage.prompt_tokens, usage.cached_tokens,
               usage.completion_tokens, ttft * 1e3, total * 1e3, status);
+    // The connection holds this generation (its client-gone hook) and we hold the connection:
+    // let go, so neither keeps the other alive once the response is written.
+    writer.reset();
   }
 
   void ClientGone() {

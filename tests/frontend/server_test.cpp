@@ -339,10 +339,15 @@ TEST(ServerTest, AThousandConcurrentStreamsAllComplete) {
   EXPECT_NE(metrics.body.find("mint_frontend_inflight_requests{model=\"tiny\"} 0"),
             std::string::npos);
   // Memory returns to about where it was: two rounds of 1,000 streams leave no growth that
-  // scales with the number of requests (allocator caches keep a few MiB).
+  // scales with the number of requests (allocator caches keep a few MiB). Not under
+  // AddressSanitizer, whose quarantine holds freed memory on purpose.
   const long rss_after = RssKiB();
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_after - rss_before, 64 * 1024) << "RSS grew from " << rss_before << " to "
                                                << rss_after << " KiB";
+#endif
+  std::printf("RSS before %ld KiB, after two rounds of %d streams %ld KiB\n", rss_before, kClients,
+              rss_after);
 }
 
 }  // namespace
