@@ -210,6 +210,9 @@ void RunPagedItem(const float* q, const PagedKv& kv, std::span<const PagedSeq> s
     if (kv.type == DType::kF32) {
       r.k = reinterpret_cast<const float*>(kb);
       r.v = reinterpret_cast<const float*>(vb);
+    } else if (kv.type == DType::kF16 && isa == Isa::kAvx512) {
+      r.k16 = reinterpret_cast<const uint16_t*>(kb);
+      r.v16 = reinterpret_cast<const uint16_t*>(vb);
     } else {
       ConvertToF32(kv.type, kb, conv, n * hd, isa);
       ConvertToF32(kv.type, vb, conv + kv.block_size * hd, n * hd, isa);

@@ -17,6 +17,16 @@ namespace {
 
 inline __mmask16 DimMask(int64_t hd, int64_t d) { return TailMask16(hd - d < 16 ? hd - d : 16); }
 
+// Keys and values are f32, or F16 straight from the paged cache (converted in registers).
+inline __m512 Load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 Load16(const uint16_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+inline __m512 Load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 Load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
 // Sums each of s0..s3 across its lanes: the four results, in order, in one __m128.
 inline __m128 Reduce4(__m512 s0, __m512 s1, __m512 s2, __m512 s3) {
   // 512 -> 256 per key, then two rounds of hadd interleave the four keys, then fold 256 -> 128.
@@ -30,7 +40,8 @@ inline __m128 Reduce4(__m512 s0, __m512 s1, __m512 s2, __m512 s3) {
 
 // Dot products of query rows qa and qb with keys k[0..3] (n floats each): two rows share every
 // key load, which keeps the loop under the two-loads-per-cycle limit.
-inline void Dot4x2(const float* qa, const float* qb, const float* const k[4], int64_t n,
+template <class T>
+inline void Dot4x2(const float* qa, const float* qb, const T* const k[4], int64_t n,
                    __m128* out_a, __m128* out_b) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
   __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
@@ -40,16 +51,16 @@ inline void Dot4x2(const float* qa, const float* qb, const float* const k[4], in
     const __mmask16 m = TailMask16(n - d < 16 ? n - d : 16);
     const __m512 qav = _mm512_maskz_loadu_ps(m, qa + d);
     const __m512 qbv = _mm512_maskz_loadu_ps(m, qb + d);
-    __m512 kv = _mm512_maskz_loadu_ps(m, k[0] + d);
+    __m512 kv = Load16(k[0] + d, m);
     a0 = _mm512_fmadd_ps(qav, kv, a0);
     b0 = _mm512_fmadd_ps(qbv, kv, b0);
-    kv = _mm512_maskz_loadu_ps(m, k[1] + d);
+    kv = Load16(k[1] + d, m);
     a1 = _mm512_fmadd_ps(qav, kv, a1);
     b1 = _mm512_fmadd_ps(qbv, kv, b1);
-    kv = _mm512_maskz_loadu_ps(m, k[2] + d);
+    kv = Load16(k[2] + d, m);
     a2 = _mm512_fmadd_ps(qav, kv, a2);
     b2 = _mm512_fmadd_ps(qbv, kv, b2);
-    kv = _mm512_maskz_loadu_ps(m, k[3] + d);
+    kv = Load16(k[3] + d, m);
     a3 = _mm512_fmadd_ps(qav, kv, a3);
     b3 = _mm512_fmadd_ps(qbv, kv, b3);
   }
@@ -58,37 +69,40 @@ inline void Dot4x2(const float* qa, const float* qb, const float* const k[4], in
 }
 
 // Single-row version of Dot4x2.
-inline __m128 Dot4(const float* q, const float* const k[4], int64_t n) {
+template <class T>
+inline __m128 Dot4(const float* q, const T* const k[4], int64_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
   for (int64_t d = 0; d < n; d += 16) {
     const __mmask16 m = TailMask16(n - d < 16 ? n - d : 16);
     const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
-    s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[0] + d), s0);
-    s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[1] + d), s1);
-    s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[2] + d), s2);
-    s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k[3] + d), s3);
+    s0 = _mm512_fmadd_ps(qv, Load16(k[0] + d, m), s0);
+    s1 = _mm512_fmadd_ps(qv, Load16(k[1] + d, m), s1);
+    s2 = _mm512_fmadd_ps(qv, Load16(k[2] + d, m), s2);
+    s3 = _mm512_fmadd_ps(qv, Load16(k[3] + d, m), s3);
   }
   return Reduce4(s0, s1, s2, s3);
 }
 
-inline float Dot1(const float* q, const float* k, int64_t n) {
+template <class T>
+inline float Dot1(const float* q, const T* k, int64_t n) {
   __m512 s = _mm512_setzero_ps();
   for (int64_t d = 0; d < n; d += 16) {
     const __mmask16 m = DimMask(n, d);
-    s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, k + d), s);
+    s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), Load16(k + d, m), s);
   }
   return _mm512_reduce_add_ps(s);
 }
 
 // Scores of keys [p0, p0 + nb) for every row, times scale, into sc (row stride kAttnKeyBlock).
-void ScoreBlock(const AttnRows& r, int64_t p0, int64_t nb, float* sc) {
+template <class T>
+void ScoreBlock(const AttnRows& r, const T* kbase, int64_t p0, int64_t nb, float* sc) {
   const int64_t hd = r.head_dim;
   const __m128 scale = _mm_set1_ps(r.scale);
   int64_t j = 0;
   for (; j + 4 <= nb; j += 4) {
-    const float* k0 = r.k + (p0 + j) * r.kv_stride;
-    const float* const k[4] = {k0, k0 + r.kv_stride, k0 + 2 * r.kv_stride, k0 + 3 * r.kv_stride};
+    const T* k0 = kbase + (p0 + j) * r.kv_stride;
+    const T* const k[4] = {k0, k0 + r.kv_stride, k0 + 2 * r.kv_stride, k0 + 3 * r.kv_stride};
     int rr = 0;
     for (; rr + 2 <= r.n_rows; rr += 2) {
       __m128 da, db;
@@ -101,7 +115,7 @@ void ScoreBlock(const AttnRows& r, int64_t p0, int64_t nb, float* sc) {
     }
   }
   for (; j < nb; ++j) {
-    const float* kj = r.k + (p0 + j) * r.kv_stride;
+    const T* kj = kbase + (p0 + j) * r.kv_stride;
     for (int rr = 0; rr < r.n_rows; ++rr) {
       sc[rr * kAttnKeyBlock + j] = Dot1(r.q[rr], kj, hd) * r.scale;
     }
@@ -131,11 +145,12 @@ float BlockMax(const float* s, int64_t nb) {
 }
 
 // a = a * corr + sum_j w[j] * v_j over keys [p0, p0 + nb).
-void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w, float corr,
-                      float* a) {
+template <class T>
+void AccumulateValues(const AttnRows& r, const T* vbase, int64_t p0, int64_t nb, const float* w,
+                      float corr, float* a) {
   const int64_t hd = r.head_dim;
   const __m512 cv = _mm512_set1_ps(corr);
-  const float* vb = r.v + p0 * r.kv_stride;
+  const T* vb = vbase + p0 * r.kv_stride;
   int64_t d = 0;
   for (; d + 64 <= hd; d += 64) {
     // Two sets of accumulators (even and odd keys) so consecutive FMAs do not wait on each
@@ -148,26 +163,26 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
     __m512 b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
     int64_t j = 0;
     for (; j + 2 <= nb; j += 2) {
-      const float* vj = vb + j * r.kv_stride + d;
-      const float* vk = vj + r.kv_stride;
+      const T* vj = vb + j * r.kv_stride + d;
+      const T* vk = vj + r.kv_stride;
       const __m512 wj = _mm512_set1_ps(w[j]);
       const __m512 wk = _mm512_set1_ps(w[j + 1]);
-      a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj), a0);
-      a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 16), a1);
-      a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 32), a2);
-      a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 48), a3);
-      b0 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk), b0);
-      b1 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk + 16), b1);
-      b2 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk + 32), b2);
-      b3 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(vk + 48), b3);
+      a0 = _mm512_fmadd_ps(wj, Load16(vj), a0);
+      a1 = _mm512_fmadd_ps(wj, Load16(vj + 16), a1);
+      a2 = _mm512_fmadd_ps(wj, Load16(vj + 32), a2);
+      a3 = _mm512_fmadd_ps(wj, Load16(vj + 48), a3);
+      b0 = _mm512_fmadd_ps(wk, Load16(vk), b0);
+      b1 = _mm512_fmadd_ps(wk, Load16(vk + 16), b1);
+      b2 = _mm512_fmadd_ps(wk, Load16(vk + 32), b2);
+      b3 = _mm512_fmadd_ps(wk, Load16(vk + 48), b3);
     }
     if (j < nb) {
-      const float* vj = vb + j * r.kv_stride + d;
+      const T* vj = vb + j * r.kv_stride + d;
       const __m512 wj = _mm512_set1_ps(w[j]);
-      a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj), a0);
-      a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 16), a1);
-      a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 32), a2);
-      a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(vj + 48), a3);
+      a0 = _mm512_fmadd_ps(wj, Load16(vj), a0);
+      a1 = _mm512_fmadd_ps(wj, Load16(vj + 16), a1);
+      a2 = _mm512_fmadd_ps(wj, Load16(vj + 32), a2);
+      a3 = _mm512_fmadd_ps(wj, Load16(vj + 48), a3);
     }
     _mm512_storeu_ps(a + d, _mm512_add_ps(a0, b0));
     _mm512_storeu_ps(a + d + 16, _mm512_add_ps(a1, b1));
@@ -178,16 +193,15 @@ void AccumulateValues(const AttnRows& r, int64_t p0, int64_t nb, const float* w,
     const __mmask16 m = DimMask(hd, d);
     __m512 a0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + d), cv);
     for (int64_t j = 0; j < nb; ++j) {
-      a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_maskz_loadu_ps(m, vb + j * r.kv_stride + d),
-                           a0);
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), Load16(vb + j * r.kv_stride + d, m), a0);
     }
     _mm512_mask_storeu_ps(a + d, m, a0);
   }
 }
 
-}  // namespace
 
-void AttendRowsAvx512(const AttnRows& r, float* scratch) {
+template <class T>
+void AttendRows(const AttnRows& r, const T* kbase, const T* vbase, float* scratch) {
   const int64_t hd = r.head_dim;
   const AttnState st = StartAttnState(r, scratch);
   float* acc = st.acc;
@@ -196,14 +210,14 @@ void AttendRowsAvx512(const AttnRows& r, float* scratch) {
   float* l = st.l;
   for (int64_t p0 = 0; p0 < r.n_keys; p0 += kAttnKeyBlock) {
     const int64_t nb = std::min(kAttnKeyBlock, r.n_keys - p0);
-    ScoreBlock(r, p0, nb, sc);
+    ScoreBlock(r, kbase, p0, nb, sc);
     for (int rr = 0; rr < r.n_rows; ++rr) {
       float* s = sc + rr * kAttnKeyBlock;
       const float m_new = std::fmax(m[rr], BlockMax(s, nb));
       const float corr = std::exp(m[rr] - m_new);  // 0 on the first block (m = -inf)
       l[rr] = l[rr] * corr + ExpBlock(s, nb, m_new);
       m[rr] = m_new;
-      AccumulateValues(r, p0, nb, s, corr, acc + rr * hd);
+      AccumulateValues(r, vbase, p0, nb, s, corr, acc + rr * hd);
     }
   }
   if (!r.last) return;
@@ -215,6 +229,13 @@ void AttendRowsAvx512(const AttnRows& r, float* scratch) {
                             _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, acc + rr * hd + d), inv));
     }
   }
+}
+
+}  // namespace
+
+void AttendRowsAvx512(const AttnRows& r, float* scratch) {
+  if (r.k16 != nullptr) return AttendRows(r, r.k16, r.v16, scratch);
+  AttendRows(r, r.k, r.v, scratch);
 }
 
 }  // namespace mint::kernels::ops_detail

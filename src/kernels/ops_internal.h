@@ -62,7 +62,11 @@ struct AttnRows {
   float* out[kMaxAttnRows] = {};      // output rows, head_dim floats each
   const float* k = nullptr;           // key of position 0 for this kv head
   const float* v = nullptr;           // value of position 0 for this kv head
-  int64_t kv_stride = 0;              // floats between positions
+  // F16 keys/values instead of k/v (the paged cache's rows, read without a conversion pass);
+  // only AttendRowsAvx512 accepts them.
+  const uint16_t* k16 = nullptr;
+  const uint16_t* v16 = nullptr;
+  int64_t kv_stride = 0;              // elements between positions
   int64_t head_dim = 0;
   int64_t n_keys = 0;  // attends to positions [0, n_keys), n_keys >= 1
   float scale = 1.0f;
