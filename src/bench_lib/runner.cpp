@@ -27,6 +27,7 @@ class Driver {
     RunResult r;
     r.records = std::move(records_);
     r.wall_s = Elapsed();
+    r.origin = origin_;
     return r;
   }
 

@@ -38,6 +38,7 @@ struct RunOptions {
 struct RunResult {
   std::vector<RequestRecord> records;  // in completion order
   double wall_s = 0;
+  RunClock::time_point origin;  // time 0 of the records' run clock
 };
 
 Result<RunResult> RunBench(const RunOptions& options);
