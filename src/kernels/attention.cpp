@@ -239,8 +239,8 @@ void PagedKvStore(const PagedKv& kv, std::span<const PagedSeq> seqs, const float
       const float* kr = k + (sq.row0 + t) * kv_dim;
       const float* vr = v + (sq.row0 + t) * kv_dim;
       for (int64_t g = 0; g < n_kv_head; ++g) {
-        QuantizeRow(kv.type, kr + g * head_dim, kv.Row(kv.k, block, g, slot), head_dim);
-        QuantizeRow(kv.type, vr + g * head_dim, kv.Row(kv.v, block, g, slot), head_dim);
+        ConvertFromF32(kv.type, kr + g * head_dim, kv.Row(kv.k, block, g, slot), head_dim);
+        ConvertFromF32(kv.type, vr + g * head_dim, kv.Row(kv.v, block, g, slot), head_dim);
       }
     }
   }

@@ -75,6 +75,8 @@ void Softmax(float* x, int64_t n, Isa isa = Isa::kBest);
 void Add(const float* x, float* y, int64_t n, Isa isa = Isa::kBest);
 // dst = src as f32: a copy for F32, a SIMD conversion for F16, DequantizeRow otherwise.
 void ConvertToF32(DType t, const void* src, float* dst, int64_t n, Isa isa = Isa::kBest);
+// The inverse: QuantizeRow, with a SIMD conversion for F16 (same rounding, bit-identical).
+void ConvertFromF32(DType t, const float* src, void* dst, int64_t n, Isa isa = Isa::kBest);
 
 // ---- Rotary position embedding ---------------------------------------------------------------
 enum class RopeMode {

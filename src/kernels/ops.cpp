@@ -109,4 +109,19 @@ void ConvertToF32(DType t, const void* src, float* dst, int64_t n, Isa isa) {
   DequantizeRow(t, src, dst, n);
 }
 
+void ConvertFromF32(DType t, const float* src, void* dst, int64_t n, Isa isa) {
+  if (t == DType::kF16) {
+    auto* h = static_cast<uint16_t*>(dst);
+    switch (ops_detail::ResolveIsa(isa)) {
+      case Isa::kAvx512:
+        return ops_detail::F32ToF16Avx512(src, h, n);
+      case Isa::kAvx2:
+        return ops_detail::F32ToF16Avx2(src, h, n);
+      default:
+        break;
+    }
+  }
+  QuantizeRow(t, src, dst, n);
+}
+
 }  // namespace mint::kernels

@@ -37,6 +37,9 @@ void SoftmaxAvx512(float* x, int64_t n);
 void AddAvx512(const float* x, float* y, int64_t n);
 void F16ToF32Avx2(const uint16_t* src, float* dst, int64_t n);
 void F16ToF32Avx512(const uint16_t* src, float* dst, int64_t n);
+// Round to nearest even, as F32ToF16 (the scalar reference).
+void F32ToF16Avx2(const float* src, uint16_t* dst, int64_t n);
+void F32ToF16Avx512(const float* src, uint16_t* dst, int64_t n);
 
 // ---- Rope (rope_avx2.cpp, rope_avx512.cpp) ----
 // Rotates one head in place with a precomputed table for the current position:

@@ -232,3 +232,25 @@ TEST(MatMulBatchInvariance, RowResultsDoNotDependOnTokenCount) {
 
 }  // namespace
 }  // namespace mint::kernels
+
+namespace mint::kernels {
+namespace {
+
+// The SIMD F32 -> F16 conversion used for KV stores rounds exactly as the scalar reference,
+// including halfway cases, subnormals, infinities and values beyond the F16 range.
+TEST(ConvertFromF32, SimdF16MatchesScalarBitForBit) {
+  std::vector<float> x = parity::RandomVector(1000, 21, 100.0f);
+  const float specials[] = {0.0f, -0.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 65504.0f, 65520.0f,
+                            1e6f, -1e6f, 6e-8f, 3e-5f, INFINITY, -INFINITY, 1e-10f};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  std::vector<uint16_t> ref(x.size());
+  for (size_t i = 0; i < x.size(); ++i) ref[i] = F32ToF16(x[i]);
+  for (Isa isa : AvailableIsas()) {
+    std::vector<uint16_t> got(x.size());
+    ConvertFromF32(DType::kF16, x.data(), got.data(), static_cast<int64_t>(x.size()), isa);
+    EXPECT_EQ(got, ref) << IsaName(isa);
+  }
+}
+
+}  // namespace
+}  // namespace mint::kernels
