@@ -18,5 +18,6 @@ CommandFn RegisterPerf(CLI::App& app);        // cmd_perf.cpp
 CommandFn RegisterTokenize(CLI::App& app);    // cmd_tokenize.cpp
 CommandFn RegisterDetokenize(CLI::App& app);  // cmd_tokenize.cpp
 CommandFn RegisterTemplate(CLI::App& app);    // cmd_template.cpp
+CommandFn RegisterBench(CLI::App& app);       // cmd_bench.cpp
 
 }  // namespace mint::apps

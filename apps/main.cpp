@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(mint::apps::RegisterTokenize(app));
   add(mint::apps::RegisterDetokenize(app));
   add(mint::apps::RegisterTemplate(app));
+  add(mint::apps::RegisterBench(app));
 
   CLI11_PARSE(app, argc, argv);
   mint::log::Level level;

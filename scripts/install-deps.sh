@@ -11,6 +11,7 @@ PACKAGES=(
   python3 python3-jinja2 python3-numpy python3-xxhash
   nodejs prometheus curl  # tests/clients: the openai npm client, a Prometheus scrape
   chromium  # tests/clients/browser: the chat page in headless Chromium
+  gnuplot-nox  # mint bench --plot: latency CDFs and throughput over time as PNG
 )
 
 missing=()

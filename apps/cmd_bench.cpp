@@ -1,0 +1,329 @@
+// `mint bench`: measures any OpenAI-compatible server (Mint, llama.cpp's server, vLLM, Dynamo)
+// under seeded synthetic, shared-prefix, Mooncake-trace or ShareGPT workloads; prints a table,
+// writes a JSON report (schema mint-bench/1) and optional gnuplot PNGs; compares two reports.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/app_util.h"
+#include "apps/commands.h"
+#include "bench_lib/client.h"
+#include "bench_lib/plot.h"
+#include "bench_lib/runner.h"
+#include "bench_lib/stats.h"
+#include "bench_lib/workload.h"
+#include "core/progress.h"
+
+namespace mint::apps {
+namespace {
+
+struct BenchArgs {
+  std::string url = "http://127.0.0.1:8080";
+  std::string model;
+  std::string endpoint = "completions";
+  std::string api_key;
+  int concurrency = 0;
+  double rate = 0;
+  std::string arrival = "poisson";
+  int64_t num_requests = 0;
+  double duration = 0;
+  double warmup = 0;
+  std::string input_len = "128";
+  std::string output_len = "128";
+  int prefix_groups = 0;
+  int prefix_len = 0;
+  std::string trace;
+  double speedup = 1.0;
+  std::string sharegpt;
+  uint64_t seed = 0;
+  std::string slo;
+  double device_cost_per_hour = 0;
+  double timeout = 600;
+  std::string output;
+  std::string plot_dir;
+  std::vector<std::string> compare;
+  bool no_metrics = false;
+};
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::IoError("cannot open " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Sum of every sample of `name` (all label sets) in Prometheus text; nullopt if absent.
+std::optional<double> MetricSum(const std::string& text, const std::string& name) {
+  std::optional<double> sum;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0) continue;
+    if (line.size() > name.size() && line[name.size()] != ' ' && line[name.size()] != '{') continue;
+    size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    try {
+      sum = sum.value_or(0) + std::stod(line.substr(sp + 1));
+    } catch (...) {
+    }
+  }
+  return sum;
+}
+
+struct CacheCounters {
+  double hits = 0, queries = 0;
+};
+std::optional<CacheCounters> ScrapeCache(const bench::Target& t) {
+  auto text = bench::HttpGet(t, "/metrics", 10);
+  if (!text.ok()) return std::nullopt;
+  auto h = MetricSum(*text, "mint_prefix_cache_hits_total");
+  auto q = MetricSum(*text, "mint_prefix_cache_queries_total");
+  if (!h || !q) return std::nullopt;
+  return CacheCounters{*h, *q};
+}
+
+int RunCompare(const std::vector<std::string>& files) {
+  nlohmann::json j[2];
+  for (int i = 0; i < 2; ++i) {
+    auto text = ReadFile(files[i]);
+    if (!text.ok()) return Fail(text.status());
+    j[i] = nlohmann::json::parse(*text, nullptr, false);
+  }
+  auto table = bench::CompareReports(j[0], j[1]);
+  if (!table.ok()) return Fail(table.status());
+  std::printf("a = %s\nb = %s\n%s", files[0].c_str(), files[1].c_str(), table->c_str());
+  return 0;
+}
+
+int WritePlots(const std::string& dir, const std::vector<bench::RequestRecord>& records,
+               const bench::Report& report) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(Status::IoError("cannot create " + dir + ": " + ec.message()));
+  for (const auto& [name, content] : bench::MakePlotFiles(records, report)) {
+    std::ofstream f(std::filesystem::path(dir) / name, std::ios::binary);
+    f << content;
+    if (!f) return Fail(Status::IoError("cannot write " + dir + "/" + name));
+  }
+  std::string cmd = "cd '" + dir + "' && gnuplot " + bench::kPlotScript;
+  if (std::system(cmd.c_str()) != 0) {
+    std::fprintf(stderr,
+                 "warning: gnuplot failed or is missing (apt install gnuplot-nox); data and "
+                 "script are in %s\n", dir.c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "plots: %s/{ttft_cdf,itl_cdf,e2e_cdf,throughput}.png\n", dir.c_str());
+  return 0;
+}
+
+int Run(const BenchArgs& a) {
+  if (!a.compare.empty()) return RunCompare(a.compare);
+  if (a.model.empty()) return Fail(Status::InvalidArgument("--model is required"));
+  auto target = bench::ParseUrl(a.url);
+  if (!target.ok()) return Fail(target.status());
+
+  bench::RunOptions opt;
+  opt.client.target = *target;
+  opt.client.model = a.model;
+  opt.client.api_key = a.api_key;
+  opt.client.timeout_s = a.timeout;
+  if (a.endpoint == "chat") {
+    opt.client.endpoint = bench::Endpoint::kChat;
+  } else if (a.endpoint != "completions") {
+    return Fail(Status::InvalidArgument("--endpoint must be completions or chat"));
+  }
+  opt.seed = a.seed;
+  opt.warmup_s = a.warmup;
+  opt.duration_s = a.duration;
+  opt.num_requests = a.num_requests;
+
+  nlohmann::json config = {{"url", a.url},       {"model", a.model},     {"endpoint", a.endpoint},
+                           {"seed", a.seed},     {"warmup_s", a.warmup}, {"duration_s", a.duration},
+                           {"num_requests", a.num_requests}};
+  // The workload.
+  auto fixed = std::make_shared<std::vector<bench::BenchRequest>>();
+  bench::SyntheticOptions syn;
+  if (!a.trace.empty()) {
+    auto text = ReadFile(a.trace);
+    if (!text.ok()) return Fail(text.status());
+    auto entries = bench::ParseMooncakeTrace(*text);
+    if (!entries.ok()) return Fail(entries.status().WithContext(a.trace));
+    if (!(a.speedup > 0)) return Fail(Status::InvalidArgument("--speedup must be > 0"));
+    *fixed = bench::TraceToRequests(*entries, a.speedup, a.seed);
+    config["workload"] = {{"kind", "mooncake_trace"}, {"file", a.trace}, {"speedup", a.speedup},
+                          {"entries", fixed->size()}};
+  } else if (!a.sharegpt.empty()) {
+    auto text = ReadFile(a.sharegpt);
+    if (!text.ok()) return Fail(text.status());
+    auto reqs = bench::ParseShareGpt(*text, 0);
+    if (!reqs.ok()) return Fail(reqs.status().WithContext(a.sharegpt));
+    *fixed = std::move(*reqs);
+    config["workload"] = {{"kind", "sharegpt"}, {"file", a.sharegpt},
+                          {"conversations", fixed->size()}};
+  } else {
+    auto in = bench::ParseLengthSpec(a.input_len);
+    if (!in.ok()) return Fail(in.status().WithContext("--input-len"));
+    auto out = bench::ParseLengthSpec(a.output_len);
+    if (!out.ok()) return Fail(out.status().WithContext("--output-len"));
+    syn.input = *in;
+    syn.output = *out;
+    syn.prefix_groups = a.prefix_groups;
+    syn.prefix_len = a.prefix_len;
+    syn.seed = a.seed;
+    config["workload"] = {{"kind", "synthetic"}, {"input_len", bench::ToString(*in)},
+                          {"output_len", bench::ToString(*out)},
+                          {"prefix_groups", a.prefix_groups}, {"prefix_len", a.prefix_len}};
+  }
+  if (!fixed->empty() || !a.trace.empty() || !a.sharegpt.empty()) {
+    // ShareGPT: conversations cycle when more requests are asked for than the file holds.
+    bool cycle = a.trace.empty();
+    opt.source = [fixed, cycle](int64_t i) -> std::optional<bench::BenchRequest> {
+      if (fixed->empty()) return std::nullopt;
+      if (i >= static_cast<int64_t>(fixed->size()) && !cycle) return std::nullopt;
+      bench::BenchRequest r = (*fixed)[static_cast<size_t>(i) % fixed->size()];
+      r.index = i;
+      return r;
+    };
+  } else {
+    opt.source = [syn](int64_t i) { return std::optional(bench::MakeSyntheticRequest(syn, i)); };
+  }
+
+  // The arrival process.
+  if (!a.trace.empty()) {
+    opt.mode = bench::RunOptions::Mode::kTrace;
+    config["mode"] = "trace";
+  } else if (a.rate > 0) {
+    opt.mode = bench::RunOptions::Mode::kRate;
+    opt.rate = a.rate;
+    if (a.arrival == "constant") {
+      opt.arrival = bench::Arrival::kConstant;
+    } else if (a.arrival != "poisson") {
+      return Fail(Status::InvalidArgument("--arrival must be poisson or constant"));
+    }
+    config["mode"] = "rate";
+    config["rate"] = a.rate;
+    config["arrival"] = a.arrival;
+  } else {
+    opt.mode = bench::RunOptions::Mode::kConcurrency;
+    opt.concurrency = a.concurrency > 0 ? a.concurrency : 1;
+    config["mode"] = "concurrency";
+    config["concurrency"] = opt.concurrency;
+  }
+  if (opt.num_requests <= 0 && opt.duration_s <= 0 && a.trace.empty()) {
+    opt.num_requests = a.sharegpt.empty() ? 100 : static_cast<int64_t>(fixed->size());
+    config["num_requests"] = opt.num_requests;
+  }
+
+  bench::ReportOptions ropt;
+  if (!a.slo.empty()) {
+    auto slo = bench::ParseSlo(a.slo);
+    if (!slo.ok()) return Fail(slo.status());
+    ropt.slo = *slo;
+    config["slo"] = a.slo;
+  }
+  if (a.device_cost_per_hour > 0) {
+    ropt.device_cost_per_hour = a.device_cost_per_hour;
+    config["device_cost_per_hour"] = a.device_cost_per_hour;
+  }
+
+  std::optional<CacheCounters> before;
+  if (!a.no_metrics) before = ScrapeCache(*target);
+
+  ProgressBar bar("bench", /*unit_bytes=*/false);
+  int64_t total = opt.num_requests > 0 ? opt.num_requests
+                  : !a.trace.empty()   ? static_cast<int64_t>(fixed->size())
+                                       : 0;
+  auto started = std::chrono::steady_clock::now();
+  double span_s = a.warmup + a.duration;
+  opt.progress = [&](int64_t done, int64_t) {
+    if (total > 0) {
+      bar.Update(static_cast<uint64_t>(std::min(done, total)), static_cast<uint64_t>(total));
+    } else {
+      double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      bar.Update(static_cast<uint64_t>(std::min(t, span_s) * 1000),
+                 static_cast<uint64_t>(span_s * 1000));
+    }
+  };
+  std::fprintf(stderr, "bench: %s model %s, %s\n", a.url.c_str(), a.model.c_str(),
+               config["mode"].get<std::string>().c_str());
+  auto run = bench::RunBench(opt);
+  bar.Finish();
+  if (!run.ok()) return Fail(run.status());
+
+  // Throughput-over-time buckets: 1 s, finer for short runs so the plot has ~20 points.
+  ropt.bucket_s = run->wall_s < 20 ? std::max(run->wall_s / 20, 0.01) : 1.0;
+  bench::Report report = bench::BuildReport(run->records, ropt);
+  report.config = config;
+  if (before) {
+    if (auto after = ScrapeCache(*target)) {
+      double q = after->queries - before->queries;
+      if (q > 0) report.prefix_cache_hit_rate = (after->hits - before->hits) / q;
+    }
+  }
+  std::printf("%s", bench::FormatReportTable(report).c_str());
+  if (!a.output.empty()) {
+    std::ofstream f(a.output, std::ios::binary);
+    f << bench::ReportToJson(report).dump(2) << "\n";
+    if (!f) return Fail(Status::IoError("cannot write " + a.output));
+    std::fprintf(stderr, "report: %s\n", a.output.c_str());
+  }
+  if (!a.plot_dir.empty()) {
+    if (int rc = WritePlots(a.plot_dir, run->records, report); rc != 0) return rc;
+  }
+  return report.succeeded > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+CommandFn RegisterBench(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Benchmark an OpenAI-compatible server (Mint, llama-server, vLLM, Dynamo) with streaming "
+      "requests: TTFT, ITL, TPOT, E2E percentiles, throughput, goodput, cost; JSON report, "
+      "table, plots. Prompts are seeded, so two servers get identical work.");
+  auto a = std::make_shared<BenchArgs>();
+  cmd->add_option("--url", a->url, "Server base URL (http://HOST:PORT)")->capture_default_str();
+  cmd->add_option("--model", a->model, "Model name sent in each request");
+  cmd->add_option("--endpoint", a->endpoint, "completions | chat")->capture_default_str();
+  cmd->add_option("--api-key", a->api_key, "Bearer token, if the server wants one");
+  cmd->add_option("--concurrency", a->concurrency, "Requests in flight (closed loop; default 1)");
+  cmd->add_option("--rate", a->rate, "Requests per second (open loop)");
+  cmd->add_option("--arrival", a->arrival, "poisson | constant (with --rate)")
+      ->capture_default_str();
+  cmd->add_option("--num-requests", a->num_requests,
+                  "Measured requests (after warmup; default 100 unless --duration)");
+  cmd->add_option("--duration", a->duration, "Seconds during which requests start (after warmup)");
+  cmd->add_option("--warmup", a->warmup, "Seconds of requests excluded from the report");
+  cmd->add_option("--input-len", a->input_len, "Prompt tokens: N, uniform:LO:HI, normal:MEAN:SD")
+      ->capture_default_str();
+  cmd->add_option("--output-len", a->output_len, "Output tokens (max_tokens with ignore_eos)")
+      ->capture_default_str();
+  cmd->add_option("--prefix-groups", a->prefix_groups, "Groups sharing a prompt prefix");
+  cmd->add_option("--prefix-len", a->prefix_len, "Tokens of the shared prefix");
+  cmd->add_option("--trace", a->trace, "Mooncake JSONL trace to replay")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--speedup", a->speedup, "Trace time divided by this")->capture_default_str();
+  cmd->add_option("--sharegpt", a->sharegpt, "ShareGPT JSON conversations as prompts")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--seed", a->seed, "Seed of prompts, lengths and arrivals")->capture_default_str();
+  cmd->add_option("--slo", a->slo, "Goodput SLO, e.g. ttft=0.5,itl=0.05 (seconds; 'ms' suffix ok)");
+  cmd->add_option("--device-cost-per-hour", a->device_cost_per_hour,
+                  "Cost of the serving device per hour, for cost per million tokens");
+  cmd->add_option("--timeout", a->timeout, "Per-request timeout, seconds")->capture_default_str();
+  cmd->add_option("--output", a->output, "Write the JSON report here");
+  cmd->add_option("--plot", a->plot_dir, "Write gnuplot data, script and PNGs into this folder");
+  cmd->add_option("--compare", a->compare, "Print the ratio table of two JSON reports (a b)")
+      ->expected(2);
+  cmd->add_flag("--no-metrics", a->no_metrics, "Do not scrape /metrics for the prefix-cache hit rate");
+  return [a]() { return Run(*a); };
+}
+
+}  // namespace mint::apps
