@@ -254,3 +254,43 @@ TEST(ClientTest, DrivesThousandConcurrentStreams) {
 
 }  // namespace
 }  // namespace mint::bench
+
+namespace mint::bench {
+namespace {
+
+// --warmup and --duration in closed-loop mode: requests starting in the first 100 ms are
+// marked warmup and excluded; none starts after warmup + duration.
+TEST(ClientTest, WarmupAndDurationBoundTheMeasuredWindow) {
+  testing::FakeServer server({std::chrono::milliseconds(1), std::chrono::milliseconds(5), 200});
+  RunOptions o;
+  o.client.target = *ParseUrl(server.url());
+  o.client.model = "fake";
+  o.source = [](int64_t i) -> std::optional<BenchRequest> {
+    BenchRequest r;
+    r.index = i;
+    r.prompt = "x";
+    r.output_tokens = 8;
+    return r;
+  };
+  o.concurrency = 2;
+  o.warmup_s = 0.1;
+  o.duration_s = 0.2;
+  auto run = RunBench(o);
+  ASSERT_TRUE(run.ok());
+  int warm = 0, measured = 0;
+  for (const auto& r : run->records) {
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    // The runner decides warmup a moment before the record's start is stamped.
+    if (std::abs(r.start_s - 0.1) > 0.001) EXPECT_EQ(r.warmup, r.start_s < 0.1) << r.start_s;
+    EXPECT_LT(r.start_s, 0.301);
+    (r.warmup ? warm : measured)++;
+  }
+  EXPECT_GE(warm, 2);
+  EXPECT_GE(measured, 4);
+  Report rep = BuildReport(run->records, {});
+  EXPECT_EQ(rep.warmup_excluded, warm);
+  EXPECT_EQ(rep.requests, measured);
+}
+
+}  // namespace
+}  // namespace mint::bench
