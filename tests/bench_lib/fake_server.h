@@ -2,7 +2,8 @@
 // 127.0.0.1 on an ephemeral port. Each POST gets a chunked text/event-stream response whose
 // first content event is written `ttft` after the request was read and the next ones every
 // `itl` (absolute schedule, no drift), then a usage event and [DONE]. The number of content
-// events is the request's max_tokens. The server records when it wrote each event.
+// events is the request's max_tokens; /v1/chat/completions gets chat deltas after a role-only
+// first event. The server records when it wrote each event.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -83,6 +84,7 @@ class FakeServer {
       if (auto p = header.find("content-length:"); p != std::string::npos) {
         cl = std::stoul(header.substr(p + 15));
       }
+      chat_ = header.find("post /v1/chat/completions") != std::string::npos;
       size_t have = all.size() - header_len;
       auto self = shared_from_this();
       if (have >= cl) return OnBody(all.substr(header_len));
@@ -112,6 +114,8 @@ class FakeServer {
       out_ =
           "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
           "Connection: close\r\n\r\n";
+      // Chat streams open with a role-only delta (no content: not a token).
+      if (chat_) out_ += Chunk(R"(data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]})" "\n\n");
       Write(false);
       Schedule();
     }
@@ -135,8 +139,10 @@ class FakeServer {
     void Emit() {
       out_.clear();
       if (sent_ < tokens_) {
-        out_ = Chunk(R"(data: {"id":"x","object":"text_completion","choices":[{"index":0,"text":" tok","finish_reason":null}]})"
-                     "\n\n");
+        out_ = chat_ ? Chunk(R"(data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" tok"}}]})"
+                             "\n\n")
+                     : Chunk(R"(data: {"id":"x","object":"text_completion","choices":[{"index":0,"text":" tok","finish_reason":null}]})"
+                             "\n\n");
         trace_.writes.push_back(Clock::now());
         ++sent_;
         if (sent_ < tokens_) {
@@ -178,6 +184,7 @@ class FakeServer {
     int tokens_ = 0;
     int sent_ = 0;
     bool closed_ = false;
+    bool chat_ = false;
   };
 
   void Accept() {
