@@ -274,8 +274,11 @@ TEST(ClientTest, DrivesThousandConcurrentStreams) {
   // Tokens per second of client CPU: what one fully used core could drive.
   double tokens_per_cpu_s = static_cast<double>(rep.output_tokens) / cpu_s;
   EXPECT_GE(tokens_per_cpu_s, 5000.0);
-  // Under that load the measured ITL still tracks the script.
+  // Under that load the measured ITL still tracks the script (not under sanitizers, which slow
+  // the client several-fold).
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_NEAR(rep.itl.p50 * 1e3, 50.0, 2.0);
+#endif
   std::printf("1000 streams: %.0f tok/s, ITL p50 %.2f ms p99 %.2f ms, wall %.2f s, client CPU "
               "%.2f s (%.0f tokens per CPU-second)\n",
               rep.output_token_throughput, rep.itl.p50 * 1e3, rep.itl.p99 * 1e3, run->wall_s,
