@@ -17,6 +17,7 @@
 #include "bench_lib/client.h"
 #include "bench_lib/plot.h"
 #include "bench_lib/runner.h"
+#include "bench_lib/server_metrics.h"
 #include "bench_lib/stats.h"
 #include "bench_lib/workload.h"
 #include "core/progress.h"
@@ -60,34 +61,10 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Sum of every sample of `name` (all label sets) in Prometheus text; nullopt if absent.
-std::optional<double> MetricSum(const std::string& text, const std::string& name) {
-  std::optional<double> sum;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name, 0) != 0) continue;
-    if (line.size() > name.size() && line[name.size()] != ' ' && line[name.size()] != '{') continue;
-    size_t sp = line.rfind(' ');
-    if (sp == std::string::npos) continue;
-    try {
-      sum = sum.value_or(0) + std::stod(line.substr(sp + 1));
-    } catch (...) {
-    }
-  }
-  return sum;
-}
-
-struct CacheCounters {
-  double hits = 0, queries = 0;
-};
-std::optional<CacheCounters> ScrapeCache(const bench::Target& t) {
+std::optional<bench::PrefixCacheCounters> ScrapeCache(const bench::Target& t) {
   auto text = bench::HttpGet(t, "/metrics", 10);
   if (!text.ok()) return std::nullopt;
-  auto h = MetricSum(*text, "mint_prefix_cache_hits_total");
-  auto q = MetricSum(*text, "mint_prefix_cache_queries_total");
-  if (!h || !q) return std::nullopt;
-  return CacheCounters{*h, *q};
+  return bench::ParsePrefixCacheCounters(*text);
 }
 
 int RunCompare(const std::vector<std::string>& files) {
@@ -234,7 +211,7 @@ int Run(const BenchArgs& a) {
     config["device_cost_per_hour"] = a.device_cost_per_hour;
   }
 
-  std::optional<CacheCounters> before;
+  std::optional<bench::PrefixCacheCounters> before;
   if (!a.no_metrics) before = ScrapeCache(*target);
 
   ProgressBar bar("bench", /*unit_bytes=*/false);
@@ -264,8 +241,7 @@ int Run(const BenchArgs& a) {
   report.config = config;
   if (before) {
     if (auto after = ScrapeCache(*target)) {
-      double q = after->queries - before->queries;
-      if (q > 0) report.prefix_cache_hit_rate = (after->hits - before->hits) / q;
+      report.prefix_cache_hit_rate = bench::PrefixCacheHitRate(*before, *after);
     }
   }
   std::printf("%s", bench::FormatReportTable(report).c_str());

@@ -1,0 +1,51 @@
+#include "bench_lib/server_metrics.h"
+
+#include <cstdlib>
+#include <string>
+
+namespace mint::bench {
+
+std::optional<double> MetricSum(std::string_view text, std::string_view name) {
+  std::optional<double> sum;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.substr(0, name.size()) != name || line.size() == name.size()) continue;
+    char next = line[name.size()];
+    if (next != ' ' && next != '{') continue;
+    // The value follows the labels (if any): the first field after the closing brace.
+    size_t v = next == '{' ? line.find('}', name.size()) : name.size();
+    if (v == std::string_view::npos) continue;
+    std::string rest(line.substr(v + (next == '{' ? 1 : 0)));
+    char* end = nullptr;
+    double value = std::strtod(rest.c_str(), &end);
+    if (end == rest.c_str()) continue;
+    sum = sum.value_or(0) + value;
+  }
+  return sum;
+}
+
+std::optional<PrefixCacheCounters> ParsePrefixCacheCounters(std::string_view text) {
+  static constexpr std::string_view kNames[][2] = {
+      {"mint_prefix_cache_hits_total", "mint_prefix_cache_queries_total"},
+      {"vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"},
+  };
+  for (const auto& n : kNames) {
+    auto h = MetricSum(text, n[0]);
+    auto q = MetricSum(text, n[1]);
+    if (h && q) return PrefixCacheCounters{*h, *q};
+  }
+  return std::nullopt;
+}
+
+std::optional<double> PrefixCacheHitRate(const PrefixCacheCounters& before,
+                                         const PrefixCacheCounters& after) {
+  double q = after.queries - before.queries;
+  if (!(q > 0)) return std::nullopt;
+  return (after.hits - before.hits) / q;
+}
+
+}  // namespace mint::bench

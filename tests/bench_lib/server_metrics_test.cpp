@@ -1,0 +1,57 @@
+#include "bench_lib/server_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include "bench_lib/plot.h"
+
+namespace mint::bench {
+namespace {
+
+TEST(ServerMetricsTest, SumsLabelSetsAndMatchesExactNames) {
+  const char* text =
+      "# HELP mint_prefix_cache_hits_total Blocks found\n"
+      "# TYPE mint_prefix_cache_hits_total counter\n"
+      "mint_prefix_cache_hits_total{model=\"a\"} 30\n"
+      "mint_prefix_cache_hits_total{model=\"b\",x=\"}\"} 10\n"
+      "mint_prefix_cache_hits_total_extra 999\n"
+      "mint_prefix_cache_queries_total{model=\"a\"} 100\n";
+  EXPECT_DOUBLE_EQ(*MetricSum(text, "mint_prefix_cache_queries_total"), 100);
+  auto c = ParsePrefixCacheCounters(text);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_DOUBLE_EQ(c->queries, 100);
+  EXPECT_FALSE(MetricSum(text, "nope").has_value());
+  auto rate = PrefixCacheHitRate({10, 50}, {40, 110});
+  ASSERT_TRUE(rate.has_value());
+  EXPECT_DOUBLE_EQ(*rate, 0.5);
+  EXPECT_FALSE(PrefixCacheHitRate({1, 5}, {1, 5}).has_value());
+}
+
+TEST(ServerMetricsTest, FallsBackToVllmNames) {
+  auto c = ParsePrefixCacheCounters(
+      "vllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} 2048.0\n"
+      "vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} 512.0\n");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_DOUBLE_EQ(c->hits, 512);
+  EXPECT_FALSE(ParsePrefixCacheCounters("llamacpp:prompt_tokens_total 5\n").has_value());
+}
+
+TEST(PlotTest, WritesCdfDataAndScript) {
+  RequestRecord r;
+  r.start_s = 0;
+  r.ttft_s = 0.1;
+  r.itl_s = {0.01, 0.02};
+  r.token_times_s = {0.1, 0.11, 0.13};
+  r.end_s = 0.13;
+  r.output_tokens = 3;
+  Report rep = BuildReport({r}, {});
+  auto files = MakePlotFiles({r}, rep);
+  ASSERT_EQ(files.size(), 5u);
+  EXPECT_EQ(files[0].first, "ttft.dat");
+  EXPECT_NE(files[0].second.find("100.0000 1"), std::string::npos) << files[0].second;
+  EXPECT_NE(files[1].second.find("20.0000 1"), std::string::npos) << files[1].second;
+  EXPECT_EQ(files[4].first, kPlotScript);
+  EXPECT_NE(files[4].second.find("throughput.png"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mint::bench
