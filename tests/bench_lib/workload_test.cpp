@@ -71,7 +71,6 @@ TEST(WorkloadTest, PrefixGroupsShareExactPrefixes) {
   std::string p0 = MakeSyntheticRequest(o, 0).prompt;
   std::string p3 = MakeSyntheticRequest(o, 3).prompt;
   std::string p1 = MakeSyntheticRequest(o, 1).prompt;
-  std::string prefix = SeededWords(0, 0);  // empty
   // Same group: the first 200 words agree byte for byte, the rest differ.
   auto first_words = [](const std::string& s, int n) {
     size_t pos = 0;
@@ -120,7 +119,6 @@ TEST(TraceTest, ParsesMooncakeAndHonoursSpeedup) {
   EXPECT_EQ(Words(reqs[1].prompt), 700);
   EXPECT_EQ(reqs[0].output_tokens, 10);
   // Hash id 1 is the first block of both: byte-identical 512-word prefixes, then divergence.
-  std::string block1 = SeededWords(0, 0);
   size_t n = 0;
   while (n < reqs[0].prompt.size() && n < reqs[1].prompt.size() &&
          reqs[0].prompt[n] == reqs[1].prompt[n]) {
@@ -155,6 +153,59 @@ TEST(ShareGptTest, TakesHumanThenGptTurns) {
   EXPECT_EQ((*r)[0].output_tokens, 5);
   EXPECT_EQ(ParseShareGpt(json, 1)->size(), 1u);
   EXPECT_FALSE(ParseShareGpt("{}", 0).ok());
+}
+
+}  // namespace
+}  // namespace mint::bench
+
+namespace mint::bench {
+namespace {
+
+// The shared synthetic Mooncake trace: every line parses, arrivals are ordered, and any two
+// requests whose hash ids agree on a leading run of full blocks have byte-identical prompts
+// over those blocks.
+TEST(TraceTest, SharedMooncakeTraceKeepsPrefixIdentity) {
+  std::string path = std::string(MINT_SHARED_DIR) + "/traces/mooncake_synthetic_trace.jsonl";
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) GTEST_SKIP() << "no " << path;
+  std::string text;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  auto entries = ParseMooncakeTrace(text);
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  ASSERT_GT(entries->size(), 100u);
+  std::vector<TraceEntry> head(entries->begin(), entries->begin() + 200);
+  auto reqs = TraceToRequests(head, 10.0, 1);
+  for (size_t i = 1; i < reqs.size(); ++i) ASSERT_GE(reqs[i].arrival_s, reqs[i - 1].arrival_s);
+  EXPECT_NEAR(reqs.back().arrival_s,
+              (head.back().timestamp_ms - head.front().timestamp_ms) / 1000.0 / 10.0, 1e-9);
+  int compared = 0;
+  for (size_t a = 0; a < head.size(); ++a) {
+    for (size_t b = a + 1; b < head.size(); ++b) {
+      const auto& ha = head[a].hash_ids;
+      const auto& hb = head[b].hash_ids;
+      size_t k = 0;
+      while (k < ha.size() && k < hb.size() && ha[k] == hb[k] &&
+             static_cast<int>(k + 1) * kTraceBlockTokens <= head[a].input_length &&
+             static_cast<int>(k + 1) * kTraceBlockTokens <= head[b].input_length) {
+        ++k;
+      }
+      if (k == 0) continue;
+      ++compared;
+      // Requests keep their order (stable sort on equal timestamps), so index = line.
+      const std::string& pa = reqs[a].prompt;
+      const std::string& pb = reqs[b].prompt;
+      size_t len = 0;
+      for (size_t w = 0, pos = 0; w <= k * kTraceBlockTokens && pos != std::string::npos; ++w) {
+        len = pos;
+        pos = pa.find(' ', pos + 1);
+      }
+      ASSERT_EQ(pa.compare(0, len, pb, 0, len), 0) << a << " vs " << b;
+    }
+  }
+  EXPECT_GT(compared, 0);
 }
 
 }  // namespace
