@@ -4,6 +4,9 @@
 //
 // Percentiles use linear interpolation between closest ranks (numpy's default "linear"):
 // for sorted x[0..n-1], p-th percentile = x[k] + (x[k+1]-x[k])*f where k+f = p/100*(n-1).
+// TTFT, TPOT and E2E have one sample per successful request; ITL pools every gap of every
+// successful request (as vLLM's benchmark does). Throughputs divide by the measured window:
+// first measured request's start to last measured request's end.
 //
 // Thread-safety: free functions over value types.
 #pragma once
