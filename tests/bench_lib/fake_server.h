@@ -158,23 +158,36 @@ class FakeServer {
 
     // Writes out_ synchronously (tiny, non-blocking in practice on loopback).
     void Write(bool last) {
+      // The trace is recorded before the last bytes leave: a client that has its whole response
+      // (and so a test that has all of them) always finds the trace.
+      if (last) Record();
       boost::system::error_code ec;
       boost::asio::write(sock_, boost::asio::buffer(out_), ec);
       if (last || ec) Close();
+    }
+
+    void Record() {
+      if (recorded_) return;
+      recorded_ = true;
+      std::lock_guard<std::mutex> lock(s_->mu_);
+      s_->traces_.push_back(trace_);
     }
 
     void Close() {
       if (closed_) return;
       closed_ = true;
       timer_.cancel();
+      Record();
+      {
+        std::lock_guard<std::mutex> lock(s_->mu_);
+        --s_->open_;
+      }
       boost::system::error_code ec;
       sock_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
       sock_.close(ec);
-      std::lock_guard<std::mutex> lock(s_->mu_);
-      --s_->open_;
-      s_->traces_.push_back(trace_);
     }
 
+    bool recorded_ = false;
     FakeServer* s_;
     boost::asio::ip::tcp::socket sock_;
     boost::asio::steady_timer timer_;
