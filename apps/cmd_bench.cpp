@@ -53,14 +53,6 @@ struct BenchArgs {
   bool no_metrics = false;
 };
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::IoError("cannot open " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::optional<bench::PrefixCacheCounters> ScrapeCache(const bench::Target& t) {
   auto text = bench::HttpGet(t, "/metrics", 10);
   if (!text.ok()) return std::nullopt;

@@ -64,11 +64,9 @@ int Serve(const ServeArgs& a) {
   if (!max_body.ok()) return Fail(max_body.status());
   std::string chat_template;
   if (!a.chat_template_file.empty()) {
-    std::ifstream in(a.chat_template_file);
-    if (!in) return Fail(Status::NotFound("--chat-template: cannot read " + a.chat_template_file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    chat_template = ss.str();
+    auto text = ReadFile(a.chat_template_file);
+    if (!text.ok()) return Fail(text.status().WithContext("--chat-template"));
+    chat_template = std::move(text).value();
   }
 
   frontend::FrontendMetrics metrics({.model = "", .device_cost_per_hour = a.device_cost_per_hour});

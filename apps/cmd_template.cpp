@@ -28,14 +28,6 @@ struct TemplateArgs {
 };
 
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::IoError("cannot open " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 Result<nlohmann::ordered_json> ParseJson(const std::string& text, const std::string& what) {
   auto j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::InvalidArgument(what + " is not valid JSON");

@@ -20,7 +20,7 @@ struct GenerateOptions {
   SamplingParams sampling;
   int64_t prefill_chunk = 512;  // prompt tokens per forward call
   // Stops generation after emitting a token for which this returns true (e.g. EOS); may be empty.
-  std::function<bool(int32_t)> is_end_of_generation;
+  std::function<bool(int32_t)> is_end_of_generation{};
 };
 
 struct GenerateStats {

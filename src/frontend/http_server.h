@@ -27,7 +27,7 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8000;  // 0: any free port (see HttpServer::port())
   int io_threads = 2;
-  std::string api_key;  // empty: no authentication
+  std::string api_key{};  // empty: no authentication
   size_t max_body_bytes = 8u << 20;
   int idle_timeout_seconds = 120;  // keep-alive connections idle longer are closed
 };

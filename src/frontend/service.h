@@ -35,11 +35,11 @@ class ResponseWriter {
 };
 
 struct ServiceOptions {
-  std::string model_name;      // what clients put in "model" (listed by /v1/models)
-  std::vector<std::string> aliases;  // other accepted names
-  std::string chat_template;   // Jinja source; empty: the tokenizer's, else ChatML
+  std::string model_name{};          // what clients put in "model" (listed by /v1/models)
+  std::vector<std::string> aliases{};  // other accepted names
+  std::string chat_template{};         // Jinja source; empty: the tokenizer's, else ChatML
   std::string system_fingerprint = "mint-0.1";
-  ParseLimits limits;
+  ParseLimits limits{};
   int64_t default_completion_max_tokens = 16;  // OpenAI's default for /v1/completions
 };
 
