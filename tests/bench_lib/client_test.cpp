@@ -244,7 +244,16 @@ TEST(ClientTest, ConstantRateSpacesStarts) {
   for (const auto& r : run->records) starts.push_back(r.start_s);
   std::sort(starts.begin(), starts.end());
   ASSERT_EQ(starts.size(), 6u);
-  for (size_t i = 1; i < starts.size(); ++i) EXPECT_NEAR(starts[i] - starts[i - 1], 0.025, 0.002);
+  // Starts follow the absolute schedule start_0 + i / rate: a late wake-up (the machine is shared;
+  // ctest runs two tests at once) delays one start but the next is on time again, so no error
+  // accumulates. Typical error is well under 1 ms; one jittered start may be a few ms late.
+  std::vector<double> error_ms;
+  for (size_t i = 1; i < starts.size(); ++i) {
+    const double err = std::abs((starts[i] - starts[0]) - 0.025 * static_cast<double>(i)) * 1e3;
+    EXPECT_LT(err, 10.0) << "start " << i;
+    error_ms.push_back(err);
+  }
+  EXPECT_LT(Median(error_ms), 1.0);
 }
 
 // The bench is not the bottleneck: 1,000 concurrent streams and >= 5,000 tokens/s from the one
