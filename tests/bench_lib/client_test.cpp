@@ -228,7 +228,15 @@ TEST(ClientTest, TraceReplayHonoursTimestamps) {
   }
   std::sort(starts.begin(), starts.end());
   const double want[] = {0, 0.05, 0.15, 0.25};
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(starts[i] - starts[0], want[i], 0.002) << i;
+  // As for the constant rate below: starts follow the trace's absolute times; one late wake-up on
+  // a shared machine may delay a start by a few ms without shifting the later ones.
+  std::vector<double> error_ms;
+  for (int i = 1; i < 4; ++i) {
+    const double err = std::abs((starts[i] - starts[0]) - want[i]) * 1e3;
+    EXPECT_LT(err, 10.0) << "start " << i;
+    error_ms.push_back(err);
+  }
+  EXPECT_LT(Median(error_ms), 2.0);
 }
 
 TEST(ClientTest, ConstantRateSpacesStarts) {
