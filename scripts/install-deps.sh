@@ -12,6 +12,9 @@ PACKAGES=(
   nodejs prometheus curl  # tests/clients: the openai npm client, a Prometheus scrape
   chromium  # tests/clients/browser: the chat page in headless Chromium
   gnuplot-nox  # mint bench --plot: latency CDFs and throughput over time as PNG
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # request plane
+  libzmq3-dev cppzmq-dev  # event plane
+  etcd-server etcd-client iproute2  # discovery; multi-process and multi-host (netns) tests
 )
 
 missing=()

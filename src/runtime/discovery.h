@@ -1,0 +1,79 @@
+// Discovery: how workers announce themselves and how a frontend finds them.
+//
+// Two implementations behind one interface:
+//   embedded — an in-process registry (`mint serve`, tests); no external service.
+//   etcd     — etcd v3 through its gRPC API (stubs generated at build time from the etcd protos
+//              Debian ships); registrations live under a lease with keep-alive, so a worker that
+//              dies disappears within the lease TTL.
+//
+// A worker Register()s its WorkerInfo and keeps the returned handle: destroying it removes the
+// registration at once. A frontend Watch()es: the callback gets the whole membership on start
+// and after every change. If the discovery service goes away, a watch keeps the membership it
+// last saw (it reports nothing) and resumes, with a fresh full membership, when it returns; a
+// registration re-announces itself when the service returns.
+//
+// Thread-safety: every method may be called from any thread. Watch callbacks arrive on a
+// discovery thread, one at a time, and must not call back into the Discovery object.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace mint::runtime {
+
+struct WorkerInfo {
+  std::string id;               // unique per worker process, e.g. "host-pid-random"
+  std::string model;            // the model name it serves (what clients put in "model")
+  std::string role = "agg";     // agg | prefill | decode
+  std::string request_address;  // host:port of its gRPC `Worker` service
+  std::string events_address;   // ZeroMQ PUB endpoint ("tcp://host:port"); empty: no events
+  std::string metrics_url;      // its Prometheus endpoint; empty: none
+  int32_t block_size = 0;       // KV block size, tokens
+  int64_t max_model_len = 0;
+
+  std::string ToJson() const;
+  static Result<WorkerInfo> FromJson(std::string_view json);
+  bool operator==(const WorkerInfo&) const = default;
+};
+
+// All registered workers, sorted by id.
+using Membership = std::vector<WorkerInfo>;
+using MembershipCallback = std::function<void(const Membership&)>;
+
+// Ends what it stands for (a registration, a watch) when destroyed.
+class Handle {
+ public:
+  virtual ~Handle() = default;
+};
+
+class Discovery {
+ public:
+  virtual ~Discovery() = default;
+  // Announces `info` until the handle is destroyed. Fails (kUnavailable) if the service cannot
+  // be reached now, kInvalidArgument if info.id is empty.
+  virtual Result<std::unique_ptr<Handle>> Register(const WorkerInfo& info) = 0;
+  // Calls `on_change` with the current membership and again after every change, until the handle
+  // is destroyed (no call is in progress or follows once the destructor returns).
+  virtual Result<std::unique_ptr<Handle>> Watch(MembershipCallback on_change) = 0;
+  // "embedded" or "etcd".
+  virtual std::string_view kind() const = 0;
+};
+
+std::unique_ptr<Discovery> NewEmbeddedDiscovery();
+
+struct EtcdOptions {
+  std::vector<std::string> endpoints = {"127.0.0.1:2379"};  // host:port of etcd client URLs
+  std::string prefix = "/mint/workers/";                    // keys are prefix + worker id
+  int64_t lease_ttl_s = 10;                                 // a dead worker is gone within this
+};
+
+// Connects lazily; fails only on invalid options. Defined in etcd_discovery.cpp.
+Result<std::unique_ptr<Discovery>> NewEtcdDiscovery(const EtcdOptions& options);
+
+}  // namespace mint::runtime
