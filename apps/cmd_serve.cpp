@@ -1,116 +1,101 @@
-// `mint serve`: the OpenAI-compatible server — HTTP frontend plus one in-process engine.
-#include <pthread.h>
-#include <signal.h>
-
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+// `mint serve`: the OpenAI-compatible server with everything in this process — the HTTP
+// frontend and one engine (default), or N workers behind the frontend's request routing
+// (--workers N: each its own engine and request-plane server on 127.0.0.1, found through the
+// embedded discovery; the same code paths as `mint frontend` + `mint worker`, no external
+// service).
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "apps/app_util.h"
 #include "apps/commands.h"
 #include "apps/engine_options.h"
+#include "apps/http_front.h"
 #include "core/cpu.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "frontend/backend.h"
-#include "frontend/http_server.h"
-#include "frontend/metrics.h"
-#include "frontend/service.h"
-#include "gguf/gguf.h"
+#include "frontend/remote_backend.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "runtime/discovery.h"
 #include "tokenizer/tokenizer.h"
+#include "worker/worker.h"
 
 namespace mint::apps {
 namespace {
 
 struct ServeArgs {
   std::string model;
-  std::string host = "127.0.0.1";
-  int port = 8000;
   int threads = 0;
-  int io_threads = 2;
-  std::string api_key;
-  std::string served_model_name;
-  std::string chat_template_file;
-  double device_cost_per_hour = 0;
   int max_queued = 1024;
-  std::string max_body = "8M";
+  int workers = 1;
+  int migration_limit = 3;
+  HttpArgs http;
   EngineArgs engine;
 };
 
-// The name clients use: --served-model-name, else the file's stem (as vLLM names a model by the
-// path it was given); the GGUF's general.name is accepted too.
-std::string ModelName(const ServeArgs& a) {
-  if (!a.served_model_name.empty()) return a.served_model_name;
-  return std::filesystem::path(a.model).stem().string();
-}
-
 int Serve(const ServeArgs& a) {
-  // SIGINT/SIGTERM are taken by sigwait below; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   auto cfg = MakeEngineConfig(a.engine);
   if (!cfg.ok()) return Fail(cfg.status());
-  cfg->threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
+  const int total_threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
+  cfg->threads = std::max(1, total_threads / a.workers);
   cfg->max_queued = a.max_queued;
-  auto max_body = ParseByteSize(a.max_body);
-  if (!max_body.ok()) return Fail(max_body.status());
-  std::string chat_template;
-  if (!a.chat_template_file.empty()) {
-    auto text = ReadFile(a.chat_template_file);
-    if (!text.ok()) return Fail(text.status().WithContext("--chat-template"));
-    chat_template = std::move(text).value();
-  }
 
-  frontend::FrontendMetrics metrics({.model = "", .device_cost_per_hour = a.device_cost_per_hour});
-  frontend::HttpServerOptions http{.host = a.host,
-                                   .port = static_cast<uint16_t>(a.port),
-                                   .io_threads = a.io_threads,
-                                   .api_key = a.api_key,
-                                   .max_body_bytes = static_cast<size_t>(*max_body)};
-  auto server = frontend::HttpServer::Start(http, &metrics);
-  if (!server.ok()) return Fail(server.status());
-  log::Info("listening on http://{}:{} (health 503 until the model is loaded)", a.host,
-            (*server)->port());
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  std::vector<std::unique_ptr<engine::Engine>> engines;
+  std::unique_ptr<runtime::Discovery> discovery;
+  std::vector<std::unique_ptr<worker::Worker>> workers;
+  std::unique_ptr<frontend::LocalBackend> local;
+  std::unique_ptr<frontend::RemoteBackend> remote;
+  const std::string name = ServedModelName(a.http, a.model);
 
-  auto loaded = LoadModelWithProgress(a.model);
-  if (!loaded.ok()) return Fail(loaded.status());
-  std::unique_ptr<model::Model> model = std::move(loaded).value();
-  log::Info("model: {}", model->config().Summary());
-  auto tok = tokenizer::Tokenizer::FromGguf(model->file());
-  if (!tok.ok()) return Fail(tok.status().WithContext("tokenizer"));
-  log::Info("threads: {}, kernels: {} (cpu: {})", cfg->threads,
-            kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
-  auto eng = engine::Engine::Create(model.get(), *cfg);
-  if (!eng.ok()) return Fail(eng.status());
-  frontend::LocalBackend backend(eng->get());
-  const std::string name = ModelName(a);
-  frontend::ServiceOptions so{.model_name = name, .chat_template = chat_template};
-  if (a.served_model_name.empty() && !model->config().name.empty()) {
-    so.aliases.push_back(model->config().name);
-  }
-  so.limits.max_body_bytes = static_cast<size_t>(*max_body);
-  metrics.SetModel(name);
-  auto service = frontend::OpenAiService::Create(so, tok->get(), &backend, &metrics);
-  if (!service.ok()) return Fail(service.status());
-  (*server)->Attach(service->get(), &backend);
-  log::Info("serving '{}' on http://{}:{}/v1 (chat page at /)", name, a.host, (*server)->port());
-
-  int sig = 0;
-  sigwait(&signals, &sig);
-  log::Info("signal {}: shutting down", sig);
-  (*server)->Shutdown();  // no new requests; open connections closed
-  backend.Close();        // the service's later calls no longer reach the engine
-  eng->reset();           // aborts what is left; their outputs still find live I/O threads
-  server->reset();
-  return 0;
+  auto load = [&]() -> Result<Serving> {
+    auto loaded = LoadModelWithProgress(a.model);
+    if (!loaded.ok()) return loaded.status();
+    model = std::move(loaded).value();
+    log::Info("model: {}", model->config().Summary());
+    auto t = tokenizer::Tokenizer::FromGguf(model->file());
+    if (!t.ok()) return t.status().WithContext("tokenizer");
+    tok = std::move(t).value();
+    log::Info("{} engine(s), {} threads each, kernels: {} (cpu: {})", a.workers, cfg->threads,
+              kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+    for (int i = 0; i < a.workers; ++i) {
+      auto eng = engine::Engine::Create(model.get(), *cfg);
+      if (!eng.ok()) return eng.status();
+      engines.push_back(std::move(eng).value());
+    }
+    Serving s{.tokenizer = tok.get(), .backend = nullptr, .general_name = model->config().name,
+              .stop = {}};
+    if (a.workers == 1) {
+      local = std::make_unique<frontend::LocalBackend>(engines[0].get());
+      s.backend = local.get();
+    } else {
+      discovery = runtime::NewEmbeddedDiscovery();
+      for (int i = 0; i < a.workers; ++i) {
+        auto w = worker::Worker::Create(
+            engines[i].get(), discovery.get(),
+            {.id = "worker-" + std::to_string(i), .model_name = name});
+        if (!w.ok()) return w.status();
+        workers.push_back(std::move(w).value());
+      }
+      auto r = frontend::RemoteBackend::Create(
+          discovery.get(), {.model_name = name, .migration_limit = a.migration_limit,
+                            .max_model_len = cfg->scheduler.max_model_len});
+      if (!r.ok()) return r.status();
+      remote = std::move(r).value();
+      s.backend = remote.get();
+    }
+    s.stop = [&] {
+      if (local) local->Close();
+      if (remote) remote->Close();
+      workers.clear();
+      engines.clear();  // aborts what is left; their outputs still find live I/O threads
+    };
+    return s;
+  };
+  return ServeHttp(a.http, a.model, load);
 }
 
 }  // namespace
@@ -123,30 +108,22 @@ CommandFn RegisterServe(CLI::App& app) {
       "process. Stops cleanly on SIGINT/SIGTERM.");
   auto a = std::make_shared<ServeArgs>();
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--host", a->host, "Address to listen on (0.0.0.0 for every interface)")
-      ->capture_default_str();
-  cmd->add_option("--port", a->port, "TCP port (0: any free port)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
-  cmd->add_option("-t,--threads", a->threads, "Engine threads (default: all cores)");
-  cmd->add_option("--io-threads", a->io_threads, "HTTP I/O threads")->capture_default_str();
-  cmd->add_option("--api-key", a->api_key,
-                  "Require 'Authorization: Bearer KEY' on /v1/* (also read from MINT_API_KEY)")
-      ->envname("MINT_API_KEY");
-  cmd->add_option("--served-model-name", a->served_model_name,
-                  "Model name clients send (default: the file name without .gguf; the GGUF's general.name "
-                  "is accepted too)");
-  cmd->add_option("--chat-template", a->chat_template_file,
-                  "Jinja chat template file overriding the model's (default: the model's, else "
-                  "ChatML)");
-  cmd->add_option("--device-cost-per-hour", a->device_cost_per_hour,
-                  "Cost of this machine per hour, for the mint_cost_per_million_tokens metric")
-      ->capture_default_str();
+  AddHttpOptions(cmd, &a->http);
+  cmd->add_option("-t,--threads", a->threads,
+                  "Engine threads in all (default: all cores; split evenly across --workers)");
   cmd->add_option("--max-queued", a->max_queued,
-                  "Requests in the engine (running + waiting) beyond which new ones get 503")
+                  "Requests in an engine (running + waiting) beyond which new ones get 503")
       ->capture_default_str();
-  cmd->add_option("--max-body", a->max_body, "Largest request body (413 above)")
-      ->capture_default_str();
+  cmd->add_option("--workers", a->workers,
+                  "Engines in this process, each a worker behind the frontend's routing (found\n"
+                  "through the embedded discovery; no external service)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--migration-limit", a->migration_limit,
+                  "With --workers > 1: times a request is re-sent to another worker when its own\n"
+                  "is lost")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
   AddEngineOptions(cmd, &a->engine);
   return [a]() { return Serve(*a); };
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 
 #include "core/status.h"
 #include "engine/engine.h"
@@ -25,6 +26,8 @@ class GenerationBackend {
   virtual engine::EngineMetrics Metrics() const = 0;
   // Longest prompt + output the backend accepts.
   virtual int64_t max_model_len() const = 0;
+  // Prometheus lines of the backend's own (appended to the frontend's /metrics).
+  virtual std::string MetricsText() const { return {}; }
 };
 
 // An engine in this process. Close() before destroying the engine: later calls then fail

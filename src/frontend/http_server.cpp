@@ -168,7 +168,8 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (target == "/metrics") {
       GenerationBackend* backend = ctx_->backend.load();
       return DoRespond(200, "text/plain; version=0.0.4; charset=utf-8",
-                       ctx_->metrics->Render(backend ? backend->Metrics() : engine::EngineMetrics{}));
+                       ctx_->metrics->Render(backend ? backend->Metrics() : engine::EngineMetrics{}) +
+                           (backend ? backend->MetricsText() : std::string()));
     } else if (target == "/" || target == "/index.html") {
       return DoRespond(200, "text/html; charset=utf-8", ChatPageHtml());
     }

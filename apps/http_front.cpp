@@ -1,0 +1,112 @@
+#include "apps/http_front.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "apps/app_util.h"
+#include "apps/engine_options.h"
+#include "core/log.h"
+#include "frontend/http_server.h"
+#include "frontend/metrics.h"
+#include "frontend/service.h"
+
+namespace mint::apps {
+
+void AddHttpOptions(CLI::App* cmd, HttpArgs* a) {
+  cmd->add_option("--host", a->host, "Address to listen on (0.0.0.0 for every interface)")
+      ->capture_default_str();
+  cmd->add_option("--port", a->port, "TCP port (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--io-threads", a->io_threads, "HTTP I/O threads")->capture_default_str();
+  cmd->add_option("--api-key", a->api_key,
+                  "Require 'Authorization: Bearer KEY' on /v1/* (also read from MINT_API_KEY)")
+      ->envname("MINT_API_KEY");
+  cmd->add_option("--served-model-name", a->served_model_name,
+                  "Model name clients send (default: the file name without .gguf; the GGUF's "
+                  "general.name is accepted too)");
+  cmd->add_option("--chat-template", a->chat_template_file,
+                  "Jinja chat template file overriding the model's (default: the model's, else "
+                  "ChatML)");
+  cmd->add_option("--device-cost-per-hour", a->device_cost_per_hour,
+                  "Cost of this machine per hour, for the mint_cost_per_million_tokens metric")
+      ->capture_default_str();
+  cmd->add_option("--max-body", a->max_body, "Largest request body (413 above)")
+      ->capture_default_str();
+}
+
+std::string ServedModelName(const HttpArgs& a, const std::string& model_path) {
+  if (!a.served_model_name.empty()) return a.served_model_name;
+  return std::filesystem::path(model_path).stem().string();
+}
+
+namespace {
+sigset_t StopSignals() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  return s;
+}
+}  // namespace
+
+void BlockStopSignals() {
+  sigset_t s = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+}
+
+int WaitStopSignal() {
+  sigset_t s = StopSignals();
+  int sig = 0;
+  sigwait(&s, &sig);
+  return sig;
+}
+
+int ServeHttp(const HttpArgs& a, const std::string& model_path,
+              const std::function<Result<Serving>()>& load) {
+  BlockStopSignals();
+  auto max_body = ParseByteSize(a.max_body);
+  if (!max_body.ok()) return Fail(max_body.status());
+  std::string chat_template;
+  if (!a.chat_template_file.empty()) {
+    auto text = ReadFile(a.chat_template_file);
+    if (!text.ok()) return Fail(text.status().WithContext("--chat-template"));
+    chat_template = std::move(text).value();
+  }
+
+  frontend::FrontendMetrics metrics({.model = "", .device_cost_per_hour = a.device_cost_per_hour});
+  frontend::HttpServerOptions http{.host = a.host,
+                                   .port = static_cast<uint16_t>(a.port),
+                                   .io_threads = a.io_threads,
+                                   .api_key = a.api_key,
+                                   .max_body_bytes = static_cast<size_t>(*max_body)};
+  auto server = frontend::HttpServer::Start(http, &metrics);
+  if (!server.ok()) return Fail(server.status());
+  log::Info("listening on http://{}:{} (health 503 until the model is loaded)", a.host,
+            (*server)->port());
+
+  auto serving = load();
+  if (!serving.ok()) return Fail(serving.status());
+  const std::string name = ServedModelName(a, model_path);
+  frontend::ServiceOptions so{.model_name = name, .chat_template = chat_template};
+  if (a.served_model_name.empty() && !serving->general_name.empty()) {
+    so.aliases.push_back(serving->general_name);
+  }
+  so.limits.max_body_bytes = static_cast<size_t>(*max_body);
+  metrics.SetModel(name);
+  auto service = frontend::OpenAiService::Create(so, serving->tokenizer, serving->backend, &metrics);
+  if (!service.ok()) return Fail(service.status());
+  (*server)->Attach(service->get(), serving->backend);
+  log::Info("serving '{}' on http://{}:{}/v1 (chat page at /)", name, a.host, (*server)->port());
+
+  const int sig = WaitStopSignal();
+  log::Info("signal {}: shutting down", sig);
+  (*server)->Shutdown();  // no new requests; open connections closed
+  if (serving->stop) serving->stop();  // the service's later calls no longer reach the engines
+  server->reset();
+  return 0;
+}
+
+}  // namespace mint::apps

@@ -1,0 +1,367 @@
+#include "frontend/remote_backend.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "runtime/request_plane.h"
+
+namespace mint::frontend {
+
+namespace pb = runtime::pb;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A worker as this frontend sees it.
+struct Conn {
+  runtime::WorkerInfo info;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Worker::Stub> stub;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> lost_at_ns{0};  // steady-clock time of the last broken call; 0 = never
+};
+
+// One request in flight.
+struct Call {
+  uint64_t id = 0;
+  engine::Request request;  // as submitted
+  engine::OutputCallback on_output;
+  std::mutex mu;
+  grpc::ClientContext* ctx = nullptr;  // the attempt in progress; guarded by mu
+  std::atomic<bool> aborted{false};
+};
+
+}  // namespace
+
+struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
+  RemoteBackendOptions options;
+  std::unique_ptr<runtime::Handle> watch;
+
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;            // membership changed, or a call ended
+  std::map<std::string, std::shared_ptr<Conn>> workers;  // guarded by mu
+  std::map<uint64_t, std::shared_ptr<Call>> calls;       // guarded by mu
+  uint64_t next_id = 1;                                  // guarded by mu
+  size_t rr = 0;                                         // guarded by mu; tie-break rotation
+  bool closed = false;                                   // guarded by mu
+
+  std::atomic<uint64_t> n_requests{0}, n_migrated{0}, n_failed{0}, n_aborted{0};
+
+  void OnMembership(const runtime::Membership& members) {
+    std::lock_guard<std::mutex> lk(mu);
+    std::map<std::string, std::shared_ptr<Conn>> next;
+    for (const auto& w : members) {
+      if (!options.model_name.empty() && w.model != options.model_name) continue;
+      auto it = workers.find(w.id);
+      if (it != workers.end() && it->second->info.request_address == w.request_address) {
+        next[w.id] = it->second;
+        continue;
+      }
+      auto c = std::make_shared<Conn>();
+      c->info = w;
+      c->channel = runtime::MakeWorkerChannel(w.request_address);
+      c->stub = pb::Worker::NewStub(c->channel);
+      log::Info("worker {} joined: {} ({})", w.id, w.request_address, w.model);
+      next[w.id] = std::move(c);
+    }
+    for (const auto& [id, c] : workers) {
+      if (!next.count(id)) log::Info("worker {} left ({})", id, c->info.request_address);
+    }
+    workers = std::move(next);
+    cv.notify_all();
+  }
+
+  // The worker for the next attempt: not among `exclude`, preferring ones that have not broken a
+  // call in the last 2 s, then the fewest calls in flight, then rotation. Null if none.
+  std::shared_ptr<Conn> Pick(const std::set<std::string>& exclude) {
+    std::shared_ptr<Conn> best;
+    bool best_suspect = true;
+    int64_t best_load = 0;
+    const int64_t now = Clock::now().time_since_epoch().count();
+    const int64_t cooldown = std::chrono::nanoseconds(std::chrono::seconds(2)).count();
+    std::vector<std::shared_ptr<Conn>> all;
+    for (const auto& [id, c] : workers) {
+      if (!exclude.count(id)) all.push_back(c);
+    }
+    if (all.empty()) return nullptr;
+    const size_t start = rr++ % all.size();
+    for (size_t k = 0; k < all.size(); ++k) {
+      const auto& c = all[(start + k) % all.size()];
+      const int64_t lost = c->lost_at_ns.load();
+      const bool suspect = lost != 0 && now - lost < cooldown;
+      const int64_t load = c->in_flight.load();
+      if (!best || (best_suspect && !suspect) || (best_suspect == suspect && load < best_load)) {
+        best = c;
+        best_suspect = suspect;
+        best_load = load;
+      }
+    }
+    return best;
+  }
+
+  void Emit(Call& call, engine::FinishReason finish, Status error, int64_t prompt_tokens,
+            int64_t generated) {
+    engine::RequestOutput out;
+    out.request_id = call.id;
+    out.finish = finish;
+    out.error = std::move(error);
+    out.prompt_tokens = prompt_tokens;
+    out.generated_tokens = generated;
+    call.on_output(out);
+  }
+
+  // The request's thread: attempts until the request finishes, fails or runs out of migrations.
+  void Run(std::shared_ptr<Call> call) {
+    const int64_t prompt_tokens = static_cast<int64_t>(call->request.prompt.size());
+    std::vector<int32_t> generated;
+    int64_t cached = 0;
+    std::set<std::string> failed_workers;
+    int migrations = 0;
+    Status last_error;
+    for (;;) {
+      std::shared_ptr<Conn> conn;
+      {
+        std::unique_lock<std::mutex> lk(mu);
+        const auto deadline = Clock::now() + options.wait_for_worker;
+        for (;;) {
+          if (call->aborted || closed) break;
+          conn = Pick(failed_workers);
+          if (conn) break;
+          if (cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+            conn = Pick(failed_workers);
+            break;
+          }
+        }
+        if (call->aborted || closed) {
+          lk.unlock();
+          n_aborted.fetch_add(1);
+          Emit(*call, engine::FinishReason::kAbort, Status::Ok(), prompt_tokens,
+               static_cast<int64_t>(generated.size()));
+          return;
+        }
+      }
+      if (!conn) {
+        n_failed.fetch_add(1);
+        Status s = Status::Unavailable(
+            last_error.ok() ? fmt::format("no worker is serving model '{}'", options.model_name)
+                            : "no worker left to continue the request after: " + last_error.message());
+        Emit(*call, engine::FinishReason::kError, std::move(s), prompt_tokens,
+             static_cast<int64_t>(generated.size()));
+        return;
+      }
+
+      engine::Request attempt = call->request;
+      attempt.prompt.insert(attempt.prompt.end(), generated.begin(), generated.end());
+      attempt.max_tokens -= static_cast<int64_t>(generated.size());
+      pb::GenerateRequest req = runtime::ToProto(attempt);
+      req.set_request_id(std::to_string(call->id));
+
+      grpc::ClientContext ctx;
+      {
+        std::lock_guard<std::mutex> lk(call->mu);
+        if (call->aborted) continue;  // handled at the top of the loop
+        call->ctx = &ctx;
+      }
+      conn->in_flight.fetch_add(1);
+      bool finished = false;
+      auto reader = conn->stub->Generate(&ctx, req);
+      pb::GenerateResponse resp;
+      while (reader->Read(&resp)) {
+        engine::RequestOutput out = runtime::FromProto(resp);
+        out.request_id = call->id;
+        generated.insert(generated.end(), out.tokens.begin(), out.tokens.end());
+        if (generated.size() == out.tokens.size()) cached = out.cached_prompt_tokens;
+        out.prompt_tokens = prompt_tokens;
+        out.cached_prompt_tokens = std::min(cached, prompt_tokens);
+        out.generated_tokens = static_cast<int64_t>(generated.size());
+        if (out.finish != engine::FinishReason::kNone) {
+          finished = true;
+          if (out.finish == engine::FinishReason::kError) n_failed.fetch_add(1);
+          if (out.finish == engine::FinishReason::kAbort) n_aborted.fetch_add(1);
+        }
+        call->on_output(out);
+        if (finished) break;
+      }
+      const grpc::Status status = reader->Finish();
+      conn->in_flight.fetch_sub(1);
+      bool aborted;
+      {
+        std::lock_guard<std::mutex> lk(call->mu);
+        call->ctx = nullptr;
+        aborted = call->aborted;
+      }
+      if (finished) return;
+      if (aborted) continue;  // the top of the loop reports the abort
+      const Status s = runtime::FromGrpc(status);
+      const grpc::StatusCode code = status.error_code();
+      if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::OUT_OF_RANGE ||
+          code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::NOT_FOUND) {
+        n_failed.fetch_add(1);
+        Emit(*call, engine::FinishReason::kError, s, prompt_tokens,
+             static_cast<int64_t>(generated.size()));
+        return;
+      }
+      // The worker was lost (or refused for want of room): continue elsewhere.
+      last_error = s.ok() ? Status::Unavailable("the stream ended before the request finished") : s;
+      if (code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        conn->lost_at_ns.store(Clock::now().time_since_epoch().count());
+      }
+      failed_workers.insert(conn->info.id);
+      if (static_cast<int64_t>(generated.size()) >= call->request.max_tokens) {
+        Emit(*call, engine::FinishReason::kLength, Status::Ok(), prompt_tokens,
+             static_cast<int64_t>(generated.size()));
+        return;
+      }
+      if (migrations >= options.migration_limit) {
+        n_failed.fetch_add(1);
+        Emit(*call, engine::FinishReason::kError,
+             Status::Unavailable(fmt::format("request failed after {} migrations: {}", migrations,
+                                             last_error.message())),
+             prompt_tokens, static_cast<int64_t>(generated.size()));
+        return;
+      }
+      ++migrations;
+      n_migrated.fetch_add(1);
+      log::Info("request {}: worker {} lost ({}); migrating with {} tokens generated ({}/{})",
+                call->id, conn->info.id, last_error.ToString(), generated.size(), migrations,
+                options.migration_limit);
+    }
+  }
+};
+
+RemoteBackend::RemoteBackend(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RemoteBackend::~RemoteBackend() { Close(); }
+
+Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery* discovery,
+                                                             const RemoteBackendOptions& options) {
+  if (options.migration_limit < 0) return Status::InvalidArgument("--migration-limit must be >= 0");
+  auto impl = std::make_shared<Impl>();
+  impl->options = options;
+  Impl* raw = impl.get();
+  auto watch = discovery->Watch([raw](const runtime::Membership& m) { raw->OnMembership(m); });
+  if (!watch.ok()) return watch.status();
+  impl->watch = std::move(watch).value();
+  return std::unique_ptr<RemoteBackend>(new RemoteBackend(std::move(impl)));
+}
+
+Result<uint64_t> RemoteBackend::Submit(engine::Request request, engine::OutputCallback on_output) {
+  if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
+  if (Status s = request.sampling.Validate(); !s.ok()) return s;
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->on_output = std::move(on_output);
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (impl_->closed) return Status::Unavailable("the server is shutting down");
+    call->id = impl_->next_id++;
+    impl_->calls[call->id] = call;
+  }
+  impl_->n_requests.fetch_add(1);
+  std::thread([impl = impl_, call] {
+    impl->Run(call);
+    std::lock_guard<std::mutex> lk(impl->mu);
+    impl->calls.erase(call->id);
+    impl->cv.notify_all();
+  }).detach();
+  return call->id;
+}
+
+void RemoteBackend::Abort(uint64_t id) {
+  std::shared_ptr<Call> call;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    auto it = impl_->calls.find(id);
+    if (it == impl_->calls.end()) return;
+    call = it->second;
+  }
+  {
+    std::lock_guard<std::mutex> lk(call->mu);
+    call->aborted = true;
+    if (call->ctx) call->ctx->TryCancel();
+  }
+  impl_->cv.notify_all();
+}
+
+engine::EngineMetrics RemoteBackend::Metrics() const {
+  engine::EngineMetrics m;
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  m.running = static_cast<int32_t>(impl_->calls.size());
+  return m;
+}
+
+int64_t RemoteBackend::max_model_len() const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  int64_t len = 0;
+  for (const auto& [id, c] : impl_->workers) {
+    if (c->info.max_model_len > 0 && (len == 0 || c->info.max_model_len < len)) {
+      len = c->info.max_model_len;
+    }
+  }
+  return len > 0 ? len : impl_->options.max_model_len;
+}
+
+RemoteBackendStats RemoteBackend::stats() const {
+  RemoteBackendStats s;
+  s.requests = impl_->n_requests.load();
+  s.migrated = impl_->n_migrated.load();
+  s.failed = impl_->n_failed.load();
+  s.aborted = impl_->n_aborted.load();
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  s.workers = static_cast<int64_t>(impl_->workers.size());
+  s.in_flight = static_cast<int64_t>(impl_->calls.size());
+  return s;
+}
+
+std::string RemoteBackend::MetricsText() const {
+  const RemoteBackendStats s = stats();
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+  };
+  counter("mint_requests_migrated_total",
+          "Requests re-sent to another worker after theirs was lost", s.migrated);
+  counter("mint_requests_failed_total", "Requests that ended with an error from the workers",
+          s.failed);
+  counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);
+  out += fmt::format("# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
+                     "mint_workers {}\n", s.workers);
+  return out;
+}
+
+bool RemoteBackend::WaitForWorkers(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lk(impl_->mu);
+  return impl_->cv.wait_for(lk, timeout, [&] { return impl_->workers.size() >= n; });
+}
+
+void RemoteBackend::Close() {
+  std::vector<std::shared_ptr<Call>> calls;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (impl_->closed && impl_->calls.empty()) {
+      impl_->watch.reset();
+      return;
+    }
+    impl_->closed = true;
+    for (const auto& [id, c] : impl_->calls) calls.push_back(c);
+  }
+  for (const auto& c : calls) {
+    std::lock_guard<std::mutex> lk(c->mu);
+    c->aborted = true;
+    if (c->ctx) c->ctx->TryCancel();
+  }
+  std::unique_lock<std::mutex> lk(impl_->mu);
+  impl_->cv.notify_all();
+  impl_->cv.wait(lk, [&] { return impl_->calls.empty(); });
+  lk.unlock();
+  impl_->watch.reset();  // no membership callback runs after this
+}
+
+}  // namespace mint::frontend

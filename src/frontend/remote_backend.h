@@ -1,0 +1,68 @@
+// RemoteBackend: the frontend's GenerationBackend over workers found through discovery and
+// reached over the request plane (gRPC `Worker.Generate`).
+//
+// Each request goes to one worker (today: the one with the fewest requests in flight from this
+// frontend; the KV-aware router replaces this choice). If the worker dies or its stream breaks
+// before the request finishes, the request is re-sent to another worker with the tokens
+// generated so far appended to the prompt and max_tokens reduced by as many — up to
+// `migration_limit` times — and the caller sees one uninterrupted stream of outputs. A request
+// rejected by the worker (invalid, too long) is not retried.
+//
+// Thread-safety: every method may be called from any thread. Each request in flight has one
+// thread reading its stream; output callbacks arrive on it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "frontend/backend.h"
+#include "runtime/discovery.h"
+
+namespace mint::frontend {
+
+struct RemoteBackendOptions {
+  std::string model_name;   // route only to workers announcing this model ("" = any)
+  int migration_limit = 3;  // re-sends per request after a worker is lost
+  int64_t max_model_len = 0;  // used until a worker announces its own (then the smallest wins)
+  // How long a request waits for a worker to appear when none is serving (at start or after a
+  // loss) before it fails with kUnavailable.
+  std::chrono::milliseconds wait_for_worker{std::chrono::seconds(10)};
+};
+
+struct RemoteBackendStats {
+  uint64_t requests = 0;   // submitted
+  uint64_t migrated = 0;   // re-sends after a lost worker (one request may count several)
+  uint64_t failed = 0;     // ended with an error the client sees
+  uint64_t aborted = 0;    // aborted by the caller
+  int64_t workers = 0;     // workers serving the model now
+  int64_t in_flight = 0;
+};
+
+class RemoteBackend : public GenerationBackend {
+ public:
+  // Starts watching `discovery` (which must outlive the backend).
+  static Result<std::unique_ptr<RemoteBackend>> Create(runtime::Discovery* discovery,
+                                                       const RemoteBackendOptions& options);
+  ~RemoteBackend() override;  // Close()
+
+  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output) override;
+  void Abort(uint64_t id) override;
+  engine::EngineMetrics Metrics() const override;
+  int64_t max_model_len() const override;
+  std::string MetricsText() const override;
+
+  RemoteBackendStats stats() const;
+  // Waits until at least `n` workers serve the model; false on timeout.
+  bool WaitForWorkers(size_t n, std::chrono::milliseconds timeout) const;
+  // Aborts everything in flight, waits for the request threads, and refuses later Submits.
+  void Close();
+
+ private:
+  struct Impl;
+  explicit RemoteBackend(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mint::frontend

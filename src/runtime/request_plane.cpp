@@ -1,0 +1,159 @@
+#include "runtime/request_plane.h"
+
+namespace mint::runtime {
+
+pb::GenerateRequest ToProto(const engine::Request& r) {
+  pb::GenerateRequest p;
+  p.mutable_prompt()->Add(r.prompt.begin(), r.prompt.end());
+  auto* s = p.mutable_sampling();
+  s->set_temperature(r.sampling.temperature);
+  s->set_top_k(r.sampling.top_k);
+  s->set_top_p(r.sampling.top_p);
+  s->set_min_p(r.sampling.min_p);
+  s->set_repetition_penalty(r.sampling.repetition_penalty);
+  s->set_frequency_penalty(r.sampling.frequency_penalty);
+  s->set_presence_penalty(r.sampling.presence_penalty);
+  s->set_seed(r.sampling.seed);
+  s->set_has_seed(r.sampling.has_seed);
+  p.set_max_tokens(r.max_tokens);
+  p.mutable_stop_token_ids()->Add(r.stop_token_ids.begin(), r.stop_token_ids.end());
+  p.set_logprobs(r.logprobs);
+  p.set_priority(r.priority);
+  return p;
+}
+
+engine::Request FromProto(const pb::GenerateRequest& p) {
+  engine::Request r;
+  r.prompt.assign(p.prompt().begin(), p.prompt().end());
+  const auto& s = p.sampling();
+  r.sampling.temperature = s.temperature();
+  r.sampling.top_k = s.top_k();
+  r.sampling.top_p = s.top_p();
+  r.sampling.min_p = s.min_p();
+  r.sampling.repetition_penalty = s.repetition_penalty();
+  r.sampling.frequency_penalty = s.frequency_penalty();
+  r.sampling.presence_penalty = s.presence_penalty();
+  r.sampling.seed = s.seed();
+  r.sampling.has_seed = s.has_seed();
+  r.max_tokens = p.max_tokens();
+  r.stop_token_ids.assign(p.stop_token_ids().begin(), p.stop_token_ids().end());
+  r.logprobs = p.logprobs();
+  r.priority = p.priority();
+  return r;
+}
+
+namespace {
+
+pb::FinishReason ToProto(engine::FinishReason f) {
+  switch (f) {
+    case engine::FinishReason::kNone: return pb::FINISH_NONE;
+    case engine::FinishReason::kStop: return pb::FINISH_STOP;
+    case engine::FinishReason::kLength: return pb::FINISH_LENGTH;
+    case engine::FinishReason::kAbort: return pb::FINISH_ABORT;
+    case engine::FinishReason::kError: return pb::FINISH_ERROR;
+  }
+  return pb::FINISH_ERROR;
+}
+
+engine::FinishReason FromProto(pb::FinishReason f) {
+  switch (f) {
+    case pb::FINISH_NONE: return engine::FinishReason::kNone;
+    case pb::FINISH_STOP: return engine::FinishReason::kStop;
+    case pb::FINISH_LENGTH: return engine::FinishReason::kLength;
+    case pb::FINISH_ABORT: return engine::FinishReason::kAbort;
+    default: return engine::FinishReason::kError;
+  }
+}
+
+}  // namespace
+
+pb::GenerateResponse ToProto(const engine::RequestOutput& o) {
+  pb::GenerateResponse p;
+  p.mutable_tokens()->Add(o.tokens.begin(), o.tokens.end());
+  for (const auto& lp : o.logprobs) {
+    auto* l = p.add_logprobs();
+    l->set_token(lp.token);
+    l->set_logprob(lp.logprob);
+    for (const auto& [t, v] : lp.top) {
+      auto* top = l->add_top();
+      top->set_token(t);
+      top->set_logprob(v);
+    }
+  }
+  p.set_finish(ToProto(o.finish));
+  if (!o.error.ok()) {
+    p.set_error(o.error.message());
+    p.set_error_code(static_cast<int32_t>(o.error.code()));
+  }
+  p.set_prompt_tokens(o.prompt_tokens);
+  p.set_cached_prompt_tokens(o.cached_prompt_tokens);
+  p.set_generated_tokens(o.generated_tokens);
+  return p;
+}
+
+engine::RequestOutput FromProto(const pb::GenerateResponse& p) {
+  engine::RequestOutput o;
+  o.tokens.assign(p.tokens().begin(), p.tokens().end());
+  for (const auto& l : p.logprobs()) {
+    engine::TokenLogprob lp{.token = l.token(), .logprob = l.logprob(), .top = {}};
+    for (const auto& t : l.top()) lp.top.emplace_back(t.token(), t.logprob());
+    o.logprobs.push_back(std::move(lp));
+  }
+  o.finish = FromProto(p.finish());
+  if (o.finish == engine::FinishReason::kError) {
+    int code = p.error_code();
+    if (code <= 0 || code > static_cast<int>(StatusCode::kInternal)) code = static_cast<int>(StatusCode::kInternal);
+    o.error = Status(static_cast<StatusCode>(code), p.error().empty() ? "worker error" : p.error());
+  }
+  o.prompt_tokens = p.prompt_tokens();
+  o.cached_prompt_tokens = p.cached_prompt_tokens();
+  o.generated_tokens = p.generated_tokens();
+  return o;
+}
+
+grpc::Status ToGrpc(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  grpc::StatusCode c = grpc::StatusCode::INTERNAL;
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: c = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case StatusCode::kNotFound: c = grpc::StatusCode::NOT_FOUND; break;
+    case StatusCode::kOutOfRange: c = grpc::StatusCode::OUT_OF_RANGE; break;
+    case StatusCode::kUnsupported: c = grpc::StatusCode::UNIMPLEMENTED; break;
+    case StatusCode::kResourceExhausted: c = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case StatusCode::kUnavailable: c = grpc::StatusCode::UNAVAILABLE; break;
+    case StatusCode::kCancelled: c = grpc::StatusCode::CANCELLED; break;
+    default: c = grpc::StatusCode::INTERNAL; break;
+  }
+  return grpc::Status(c, s.message());
+}
+
+Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return Status::Ok();
+  const std::string& m = s.error_message();
+  switch (s.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT: return Status::InvalidArgument(m);
+    case grpc::StatusCode::NOT_FOUND: return Status::NotFound(m);
+    case grpc::StatusCode::OUT_OF_RANGE: return Status::OutOfRange(m);
+    case grpc::StatusCode::UNIMPLEMENTED: return Status::Unsupported(m);
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return Status::ResourceExhausted(m);
+    case grpc::StatusCode::UNAVAILABLE: return Status::Unavailable(m);
+    case grpc::StatusCode::CANCELLED: return Status::Cancelled(m);
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return Status::Unavailable("deadline exceeded: " + m);
+    default: return Status::Internal(m);
+  }
+}
+
+std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address, int keepalive_ms) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Reconnect quickly after a worker restarts on the same address.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace mint::runtime

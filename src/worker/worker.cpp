@@ -1,0 +1,58 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+
+namespace mint::worker {
+
+std::string DefaultWorkerId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "host");
+  std::random_device rd;
+  return fmt::format("{}-{}-{:04x}", host, static_cast<int>(getpid()), rd() & 0xffff);
+}
+
+Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
+                                               runtime::Discovery* discovery,
+                                               const WorkerOptions& options) {
+  std::unique_ptr<Worker> w(new Worker());
+  w->info_.id = options.id.empty() ? DefaultWorkerId() : options.id;
+  w->info_.model = options.model_name;
+  w->info_.role = options.role;
+  w->info_.block_size = engine->config().block_size;
+  w->info_.max_model_len = engine->config().scheduler.max_model_len;
+  std::string advertise = options.advertise_host;
+  if (advertise.empty()) {
+    advertise = options.bind_host;
+    if (advertise == "0.0.0.0") {
+      char host[256] = {};
+      gethostname(host, sizeof(host) - 1);
+      advertise = host;
+    }
+  }
+  auto server = WorkerServer::Start(
+      engine, {.worker_id = w->info_.id,
+               .model_name = options.model_name,
+               .bind = fmt::format("{}:{}", options.bind_host, options.port)});
+  if (!server.ok()) return server.status();
+  w->server_ = std::move(server).value();
+  w->info_.request_address = fmt::format("{}:{}", advertise, w->server_->port());
+  auto reg = discovery->Register(w->info_);
+  if (!reg.ok()) return reg.status().WithContext("registering in " + std::string(discovery->kind()));
+  w->registration_ = std::move(reg).value();
+  log::Info("worker {} serving '{}' on {} (registered in {} discovery)", w->info_.id,
+            options.model_name, w->info_.request_address, discovery->kind());
+  return w;
+}
+
+Worker::~Worker() {
+  registration_.reset();  // new requests stop coming first
+  if (server_) server_->Shutdown();
+}
+
+}  // namespace mint::worker
