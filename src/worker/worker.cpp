@@ -38,7 +38,8 @@ Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
   auto server = WorkerServer::Start(
       engine, {.worker_id = w->info_.id,
                .model_name = options.model_name,
-               .bind = fmt::format("{}:{}", options.bind_host, options.port)});
+               .bind = fmt::format("{}:{}", options.bind_host, options.port),
+               .drain_ms = options.drain_ms});
   if (!server.ok()) return server.status();
   w->server_ = std::move(server).value();
   w->info_.request_address = fmt::format("{}:{}", advertise, w->server_->port());

@@ -151,6 +151,7 @@ struct WorkerServer::Impl {
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  int drain_ms = 0;
   std::once_flag shutdown_once;
 };
 
@@ -161,6 +162,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::Start(engine::Engine* engine
                                                           const WorkerServerOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<Service>(engine, options);
+  impl->drain_ms = options.drain_ms;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.bind, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(impl->service.get());
@@ -180,7 +182,8 @@ int WorkerServer::port() const { return impl_->port; }
 void WorkerServer::Shutdown() {
   std::call_once(impl_->shutdown_once, [this] {
     // Calls still running get cancelled after the deadline; their handlers abort the requests.
-    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    impl_->server->Shutdown(std::chrono::system_clock::now() +
+                            std::chrono::milliseconds(impl_->drain_ms));
     impl_->server->Wait();
   });
 }

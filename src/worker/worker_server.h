@@ -22,6 +22,9 @@ struct WorkerServerOptions {
   std::string worker_id;
   std::string model_name;
   std::string bind = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  // On Shutdown, calls in flight get this long to finish before they are cancelled (the
+  // frontend migrates those).
+  int drain_ms = 500;
 };
 
 struct WorkerServerStats {
