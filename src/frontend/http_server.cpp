@@ -163,7 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!body.ok()) return DoRespond(body.error().status, kJson, ErrorBody(body.error()));
       return DoRespond(200, kJson, body.value());
     } else if (target == "/health") {
-      const bool ok = service != nullptr;
+      const bool ok = service != nullptr || ctx_->backend.load() != nullptr;
       return DoRespond(ok ? 200 : 503, kJson, ok ? R"({"status":"ok"})" : R"({"status":"loading"})");
     } else if (target == "/metrics") {
       GenerationBackend* backend = ctx_->backend.load();

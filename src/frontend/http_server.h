@@ -37,7 +37,9 @@ class HttpServer {
   // Binds and starts serving. Until Attach(), /health answers 503 "loading" and the API 503.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    FrontendMetrics* metrics);
-  // Makes the server ready: requests go to `service`, /metrics reads `backend`. Both must outlive
+  // Makes the server ready: requests go to `service`, /metrics reads `backend`. A null service
+  // with a backend makes a metrics-only server (a worker's /health and /metrics; the API keeps
+  // answering 503). Both must outlive
   // the server's use of them (Shutdown() first, then destroy them).
   void Attach(OpenAiService* service, GenerationBackend* backend);
   ~HttpServer();  // Shutdown(), then stops the I/O threads

@@ -26,6 +26,7 @@ struct Conn {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Worker::Stub> stub;
   std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> calls{0};      // attempts sent to it
   std::atomic<int64_t> lost_at_ns{0};  // steady-clock time of the last broken call; 0 = never
 };
 
@@ -171,6 +172,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
         call->ctx = &ctx;
       }
       conn->in_flight.fetch_add(1);
+      conn->calls.fetch_add(1);
       bool finished = false;
       auto reader = conn->stub->Generate(&ctx, req);
       pb::GenerateResponse resp;
@@ -333,6 +335,12 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);
   out += fmt::format("# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
                      "mint_workers {}\n", s.workers);
+  out += "# HELP mint_worker_requests_total Requests (attempts) sent to each worker\n"
+         "# TYPE mint_worker_requests_total counter\n";
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  for (const auto& [id, c] : impl_->workers) {
+    out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
+  }
   return out;
 }
 

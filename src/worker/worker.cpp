@@ -24,6 +24,7 @@ Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
   w->info_.id = options.id.empty() ? DefaultWorkerId() : options.id;
   w->info_.model = options.model_name;
   w->info_.role = options.role;
+  w->info_.metrics_url = options.metrics_url;
   w->info_.block_size = engine->config().block_size;
   w->info_.max_model_len = engine->config().scheduler.max_model_len;
   std::string advertise = options.advertise_host;

@@ -27,6 +27,7 @@ struct WorkerOptions {
   int port = 0;         // request plane (gRPC); 0: any free port
   int events_port = 0;  // event plane (ZeroMQ PUB); 0: any free port; < 0: no events
   int drain_ms = 500;   // on stop, calls in flight get this long before they are cancelled
+  std::string metrics_url;  // announced in discovery; empty: none
 };
 
 class Worker {
