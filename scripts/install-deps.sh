@@ -26,13 +26,44 @@ done
 if ! command -v npm >/dev/null 2>&1; then
   missing+=(npm)
 fi
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt_updated=0
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  apt_updated=1
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The etcd v3 gRPC API protos (src/runtime/etcd_proto.cmake generates the etcd client stubs from
+# them at build time). Debian ships them in golang-etcd-server-dev, which would drag in ~150 Go
+# packages and systemd, so only its three .proto files are extracted from the downloaded .deb,
+# keeping their layout under go.etcd.io/etcd.
+ETCD_PROTO_DIR=/usr/local/share/mint/etcd-proto
+ETCD_PROTOS=(etcdserver/etcdserverpb/rpc.proto mvcc/mvccpb/kv.proto auth/authpb/auth.proto)
+have_etcd_protos() {
+  local f
+  for f in "${ETCD_PROTOS[@]}"; do [ -f "$1/$f" ] || return 1; done
+}
+if have_etcd_protos "$ETCD_PROTO_DIR" || have_etcd_protos /usr/share/gocode/src/go.etcd.io/etcd; then
+  echo "install-deps: etcd protos present"
+else
+  echo "install-deps: extracting the etcd protos into $ETCD_PROTO_DIR"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  if ! (cd "$tmp" && apt-get download -qq golang-etcd-server-dev) && [ $apt_updated -eq 0 ]; then
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download -qq golang-etcd-server-dev)
+  fi
+  $SUDO mkdir -p "$ETCD_PROTO_DIR"
+  patterns=()
+  for f in "${ETCD_PROTOS[@]}"; do patterns+=("*/go.etcd.io/etcd/$f"); done
+  # Paths in the .deb are ./usr/share/gocode/src/go.etcd.io/etcd/<proto>: drop 7 components.
+  dpkg-deb --fsys-tarfile "$tmp"/golang-etcd-server-dev_*.deb |
+    $SUDO tar -x -C "$ETCD_PROTO_DIR" --no-same-owner --strip-components=7 --wildcards "${patterns[@]}"
+  have_etcd_protos "$ETCD_PROTO_DIR" || { echo "install-deps: etcd protos missing" >&2; exit 1; }
+fi
