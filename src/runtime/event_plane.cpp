@@ -381,7 +381,8 @@ struct KvEventSubscriber::Impl {
     }
     auto it = workers.find(envelope.worker_id());
     if (it == workers.end()) return;  // not (or no longer) connected
-    const std::string& worker_id = it->first;
+    // Not it->first: a callback may disconnect the worker, destroying the map's key.
+    const std::string& worker_id = envelope.worker_id();
     if (envelope.has_kv_event()) {
       OnEvent(worker_id, it->second, FromProto(envelope.kv_event()));
     } else {
@@ -404,7 +405,14 @@ struct KvEventSubscriber::Impl {
       Deliver(worker_id, w, event);
       return;
     }
-    // A gap (or a restarted stream): buffer this one and fetch a snapshot.
+    if (event.id < w.next_id) {
+      // Already in the snapshot: a snapshot is often ahead of the stream it repairs.
+      UpdateWorkerStats(worker_id, [](KvEventSubscriberStats&, WorkerEventStats& one) {
+        ++one.stale_dropped;
+      });
+      return;
+    }
+    // A gap: buffer this one and fetch a snapshot.
     w.buffer.push_back(std::move(event));
     StartResync(worker_id, w);
   }

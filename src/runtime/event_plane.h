@@ -10,7 +10,9 @@
 // overflow. Event ids are consecutive per worker, so a subscriber that sees an id other than the
 // one it expects fetches a snapshot (the worker's GetKvSnapshot RPC, through a SnapshotFetcher),
 // delivers it as "replace everything known about this worker", and continues from
-// snapshot.last_event_id + 1 with the events it buffered meanwhile. A gap at the tail of the
+// snapshot.last_event_id + 1 with the events it buffered meanwhile; events older than that
+// (the snapshot is often ahead of the stream) are dropped as already seen, which is why an engine
+// whose ids restart must publish under a new worker id. A gap at the tail of the
 // stream (the last events dropped, then silence) is noticed through the load messages, which
 // carry the id of the last event the worker emitted: workers should PublishLoad periodically.
 //
@@ -130,6 +132,7 @@ struct WorkerEventStats {
   uint64_t resyncs = 0;          // snapshots delivered
   uint64_t fetch_failures = 0;
   uint64_t loads_received = 0;
+  uint64_t stale_dropped = 0;    // ids below the expected one: already covered by a snapshot
   uint64_t last_event_id = 0;    // the last id delivered (snapshot or event); 0: none yet
   bool live = false;             // in sync: no snapshot pending
 };
