@@ -516,6 +516,71 @@ TEST(EventPlaneTest, DestroysPromptlyUnderLoad) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+TEST(EventPlaneTest, WildcardBindReportsItsPort) {
+  auto pub = KvEventPublisher::Create("w", "tcp://*:0");
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  EXPECT_EQ(pub.value()->endpoint().rfind("tcp://0.0.0.0:", 0), 0u) << pub.value()->endpoint();
+  EXPECT_NE(pub.value()->endpoint(), "tcp://0.0.0.0:0");
+}
+
+TEST(EventPlaneTest, QueueOverflowDropsAndTheSubscriberRepairs) {
+  auto created = KvEventPublisher::Create("w", "tcp://127.0.0.1:0", {.queue_capacity = 4});
+  ASSERT_TRUE(created.ok());
+  auto pub = std::move(created).value();
+  FakeWorker worker(pub.get(), 3);
+  Collector got;
+  auto sub = KvEventSubscriber::Create(got.Callbacks(),
+                                       [&](const std::string&) { return worker.Snapshot(); });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
+  WaitLive(pub.get(), &got, "w");
+  for (int i = 0; i < 5000; ++i) worker.EmitRandom();  // far faster than 4 slots drain
+  EXPECT_GT(pub->Stats().events_dropped, 0u);
+  ASSERT_TRUE(WaitFor([&] {
+    pub->PublishLoad(engine::EngineMetrics{});
+    return got.last_id("w") == worker.last_id() && got.blocks("w") == worker.blocks();
+  }));
+  EXPECT_FALSE(got.sequence_broken());
+}
+
+TEST(EventPlaneTest, CallbacksMayConnectAndDisconnectInline) {
+  auto pub = MakePublisher("w");
+  FakeWorker worker(pub.get());
+  Collector got;
+  std::atomic<KvEventSubscriber*> self{nullptr};
+  std::atomic<uint64_t> after_disconnect{0};
+  std::atomic<bool> disconnected{false};
+  KvEventSubscriber::Callbacks callbacks = got.Callbacks();
+  auto record = callbacks.on_event;
+  callbacks.on_event = [&](const std::string& w, const KvEvent& e) {
+    if (disconnected) ++after_disconnect;
+    record(w, e);
+    if (e.id == 3) {
+      self.load()->Disconnect(w);  // from the socket thread: takes effect at once
+      disconnected = true;
+    }
+  };
+  auto sub = KvEventSubscriber::Create(callbacks,
+                                       [&](const std::string&) { return worker.Snapshot(); });
+  ASSERT_TRUE(sub.ok());
+  self = sub.value().get();
+  ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
+  WaitLive(pub.get(), &got, "w");
+  ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));  // empty snapshot in
+  for (BlockHash h = 1; h <= 10; ++h) worker.Store({h});
+  ASSERT_TRUE(WaitFor([&] { return disconnected.load(); }));
+  EXPECT_EQ(sub.value()->Stats().workers.count("w"), 0u);
+
+  // Connect again: a fresh snapshot, then the stream continues.
+  ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
+  WaitLive(pub.get(), &got, "w");
+  for (BlockHash h = 11; h <= 20; ++h) worker.Store({h});
+  ASSERT_TRUE(WaitFor([&] { return got.last_id("w") == 20; }));
+  EXPECT_EQ(got.blocks("w"), worker.blocks());
+  EXPECT_EQ(after_disconnect.load(), got.event_ids("w").size() - 3);  // only after reconnecting
+  EXPECT_GE(got.snapshot_ids("w").size(), 2u);
+}
+
 // Property: however events are lost (publisher drops, slow joiner), once the stream quiesces
 // and loads keep flowing, every worker's reconstructed block set equals the truth.
 TEST(EventPlaneTest, ReconstructedStateMatchesTruthDespiteDrops) {
@@ -559,6 +624,8 @@ TEST(EventPlaneTest, ReconstructedStateMatchesTruthDespiteDrops) {
   }
   auto consistent = [&] {
     for (int i = 0; i < kWorkers; ++i) {
+      // Live first: the flag is set just after the snapshot and its events are delivered.
+      if (!WorkerLive(sub.value().get(), names[i])) return false;
       if (got.last_id(names[i]) != workers[i]->last_id()) return false;
       if (got.blocks(names[i]) != workers[i]->blocks()) return false;
     }
