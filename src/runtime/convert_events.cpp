@@ -6,18 +6,24 @@ namespace {
 
 pb::KvEvent::Kind KindToProto(engine::KvEvent::Kind kind) {
   switch (kind) {
-    case engine::KvEvent::Kind::kStored: return pb::KvEvent::STORED;
-    case engine::KvEvent::Kind::kRemoved: return pb::KvEvent::REMOVED;
-    case engine::KvEvent::Kind::kCleared: return pb::KvEvent::CLEARED;
+    case engine::KvEvent::Kind::kStored:
+      return pb::KvEvent::STORED;
+    case engine::KvEvent::Kind::kRemoved:
+      return pb::KvEvent::REMOVED;
+    case engine::KvEvent::Kind::kCleared:
+      return pb::KvEvent::CLEARED;
   }
   return pb::KvEvent::REMOVED;
 }
 
 engine::KvEvent::Kind KindFromProto(int kind) {
   switch (kind) {
-    case pb::KvEvent::STORED: return engine::KvEvent::Kind::kStored;
-    case pb::KvEvent::CLEARED: return engine::KvEvent::Kind::kCleared;
-    default: return engine::KvEvent::Kind::kRemoved;
+    case pb::KvEvent::STORED:
+      return engine::KvEvent::Kind::kStored;
+    case pb::KvEvent::CLEARED:
+      return engine::KvEvent::Kind::kCleared;
+    default:
+      return engine::KvEvent::Kind::kRemoved;
   }
 }
 

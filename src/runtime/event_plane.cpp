@@ -51,8 +51,8 @@ Result<std::unique_ptr<KvEventPublisher>> KvEventPublisher::Create(
   size_t last_size = sizeof(last);
   std::string endpoint = bind_endpoint;
   if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, last, &last_size) == 0) endpoint = last;
-  return std::unique_ptr<KvEventPublisher>(new KvEventPublisher(
-      std::move(worker_id), options, context, socket, std::move(endpoint)));
+  return std::unique_ptr<KvEventPublisher>(
+      new KvEventPublisher(std::move(worker_id), options, context, socket, std::move(endpoint)));
 }
 
 KvEventPublisher::KvEventPublisher(std::string worker_id, KvEventPublisherOptions options,
@@ -407,9 +407,8 @@ struct KvEventSubscriber::Impl {
     }
     if (event.id < w.next_id) {
       // Already in the snapshot: a snapshot is often ahead of the stream it repairs.
-      UpdateWorkerStats(worker_id, [](KvEventSubscriberStats&, WorkerEventStats& one) {
-        ++one.stale_dropped;
-      });
+      UpdateWorkerStats(
+          worker_id, [](KvEventSubscriberStats&, WorkerEventStats& one) { ++one.stale_dropped; });
       return;
     }
     // A gap: buffer this one and fetch a snapshot.
@@ -419,9 +418,8 @@ struct KvEventSubscriber::Impl {
 
   void OnLoad(const std::string& worker_id, WorkerState& w, const pb::LoadMetrics& load) {
     const uint64_t generation = w.generation;
-    UpdateWorkerStats(worker_id, [](KvEventSubscriberStats&, WorkerEventStats& one) {
-      ++one.loads_received;
-    });
+    UpdateWorkerStats(worker_id,
+                      [](KvEventSubscriberStats&, WorkerEventStats& one) { ++one.loads_received; });
     w.known_last_id = std::max(w.known_last_id, load.last_kv_event_id());
     if (callbacks.on_load) {
       callbacks.on_load(worker_id, load);
@@ -504,9 +502,8 @@ struct KvEventSubscriber::Impl {
       return;
     }
     w->syncing = false;
-    UpdateWorkerStats(worker_id, [](KvEventSubscriberStats&, WorkerEventStats& one) {
-      one.live = true;
-    });
+    UpdateWorkerStats(worker_id,
+                      [](KvEventSubscriberStats&, WorkerEventStats& one) { one.live = true; });
   }
 
   // --- resync thread -----------------------------------------------------------------------

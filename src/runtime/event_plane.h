@@ -56,7 +56,7 @@ struct KvEventPublisherStats {
   uint64_t events_dropped = 0;    // queue overflow (or the test drop filter)
   uint64_t loads_published = 0;
   uint64_t loads_dropped = 0;
-  uint64_t last_event_id = 0;     // the highest id handed to OnKvEvent / OnKvSnapshot
+  uint64_t last_event_id = 0;  // the highest id handed to OnKvEvent / OnKvSnapshot
 };
 
 // Thread-safety: every method may be called from any thread, concurrently. The sink methods
@@ -112,9 +112,9 @@ class KvEventPublisher : public engine::KvEventSink {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;                                // guarded by mu_
-  bool stop_ = false;                                     // guarded by mu_
-  KvEventPublisherStats stats_;                           // guarded by mu_
+  std::deque<Item> queue_;                                     // guarded by mu_
+  bool stop_ = false;                                          // guarded by mu_
+  KvEventPublisherStats stats_;                                // guarded by mu_
   std::function<bool(const engine::KvEvent&)> drop_for_test_;  // guarded by mu_
   std::thread sender_;
 };
@@ -132,9 +132,9 @@ struct WorkerEventStats {
   uint64_t resyncs = 0;          // snapshots delivered
   uint64_t fetch_failures = 0;
   uint64_t loads_received = 0;
-  uint64_t stale_dropped = 0;    // ids below the expected one: already covered by a snapshot
-  uint64_t last_event_id = 0;    // the last id delivered (snapshot or event); 0: none yet
-  bool live = false;             // in sync: no snapshot pending
+  uint64_t stale_dropped = 0;  // ids below the expected one: already covered by a snapshot
+  uint64_t last_event_id = 0;  // the last id delivered (snapshot or event); 0: none yet
+  bool live = false;           // in sync: no snapshot pending
 };
 
 struct KvEventSubscriberStats {
@@ -142,7 +142,7 @@ struct KvEventSubscriberStats {
   uint64_t gaps_detected = 0;
   uint64_t resyncs = 0;
   uint64_t fetch_failures = 0;
-  uint64_t malformed = 0;        // messages that did not parse
+  uint64_t malformed = 0;                           // messages that did not parse
   std::map<std::string, WorkerEventStats> workers;  // connected workers only
 };
 

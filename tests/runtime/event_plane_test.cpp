@@ -17,9 +17,7 @@
 // lock-free pipes TSan cannot see, so memcpy/recv/free it calls look like races with our reads of
 // the same bytes. Ignore what libzmq's own calls touch (one definition for all of runtime_test).
 #if defined(__SANITIZE_THREAD__)
-extern "C" const char* __tsan_default_suppressions() {
-  return "called_from_lib:libzmq.so\n";
-}
+extern "C" const char* __tsan_default_suppressions() { return "called_from_lib:libzmq.so\n"; }
 #endif
 
 namespace mint::runtime {
@@ -59,8 +57,11 @@ class FakeWorker {
 
   void Store(std::vector<BlockHash> hashes, std::optional<BlockHash> parent = std::nullopt) {
     std::lock_guard<std::mutex> lock(mu_);
-    KvEvent e{.id = ++last_id_, .kind = Kind::kStored, .block_hashes = hashes,
-              .parent_hash = parent, .token_ids = {}};
+    KvEvent e{.id = ++last_id_,
+              .kind = Kind::kStored,
+              .block_hashes = hashes,
+              .parent_hash = parent,
+              .token_ids = {}};
     for (BlockHash h : hashes) {
       blocks_.insert(h);
       e.token_ids.push_back(static_cast<int32_t>(h));
@@ -97,7 +98,8 @@ class FakeWorker {
       Remove(std::move(victims));
     } else {
       std::vector<BlockHash> fresh;
-      for (int i = 0, n = 1 + static_cast<int>(rng_() % 4); i < n; ++i) fresh.push_back(rng_() % 200);
+      for (int i = 0, n = 1 + static_cast<int>(rng_() % 4); i < n; ++i)
+        fresh.push_back(rng_() % 200);
       std::optional<BlockHash> parent;
       if (!present.empty() && rng_() % 2) parent = present[rng_() % present.size()];
       Store(std::move(fresh), parent);
@@ -109,7 +111,9 @@ class FakeWorker {
     KvSnapshot s;
     s.last_event_id = last_id_;
     for (BlockHash h : blocks_) {
-      s.blocks.push_back(KvEvent{.id = 0, .kind = Kind::kStored, .block_hashes = {h},
+      s.blocks.push_back(KvEvent{.id = 0,
+                                 .kind = Kind::kStored,
+                                 .block_hashes = {h},
                                  .parent_hash = std::nullopt,
                                  .token_ids = {static_cast<int32_t>(h)}});
     }
@@ -139,10 +143,11 @@ class Collector {
     return {
         .on_event = [this](const std::string& w, const KvEvent& e) { OnEvent(w, e); },
         .on_snapshot = [this](const std::string& w, const KvSnapshot& s) { OnSnapshot(w, s); },
-        .on_load = [this](const std::string& w, const pb::LoadMetrics& l) {
-          std::lock_guard<std::mutex> lock(mu_);
-          loads_[w].push_back(l);
-        },
+        .on_load =
+            [this](const std::string& w, const pb::LoadMetrics& l) {
+              std::lock_guard<std::mutex> lock(mu_);
+              loads_[w].push_back(l);
+            },
     };
   }
 
@@ -190,26 +195,31 @@ class Collector {
     s.last_id = e.id;
     s.event_ids.push_back(e.id);
     switch (e.kind) {
-      case Kind::kStored: s.blocks.insert(e.block_hashes.begin(), e.block_hashes.end()); break;
+      case Kind::kStored:
+        s.blocks.insert(e.block_hashes.begin(), e.block_hashes.end());
+        break;
       case Kind::kRemoved:
         for (BlockHash h : e.block_hashes) s.blocks.erase(h);
         break;
-      case Kind::kCleared: s.blocks.clear(); break;
+      case Kind::kCleared:
+        s.blocks.clear();
+        break;
     }
   }
   void OnSnapshot(const std::string& w, const KvSnapshot& snap) {
     std::lock_guard<std::mutex> lock(mu_);
     State& s = workers_[w];
     s.blocks.clear();
-    for (const KvEvent& b : snap.blocks) s.blocks.insert(b.block_hashes.begin(), b.block_hashes.end());
+    for (const KvEvent& b : snap.blocks)
+      s.blocks.insert(b.block_hashes.begin(), b.block_hashes.end());
     s.last_id = snap.last_event_id;
     s.snapshot_ids.push_back(snap.last_event_id);
   }
 
   std::mutex mu_;
-  std::map<std::string, State> workers_;  // guarded by mu_
+  std::map<std::string, State> workers_;                       // guarded by mu_
   std::map<std::string, std::vector<pb::LoadMetrics>> loads_;  // guarded by mu_
-  bool broken_ = false;                   // guarded by mu_
+  bool broken_ = false;                                        // guarded by mu_
 };
 
 std::unique_ptr<KvEventPublisher> MakePublisher(const std::string& id) {
@@ -236,10 +246,16 @@ bool WorkerLive(KvEventSubscriber* sub, const std::string& w) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(ConvertEventsTest, KvEventRoundTrip) {
-  KvEvent stored{.id = 7, .kind = Kind::kStored, .block_hashes = {11, 12},
-                 .parent_hash = 10, .token_ids = {1, 2, 3, 4}};
-  KvEvent root{.id = 8, .kind = Kind::kStored, .block_hashes = {~0ull},
-               .parent_hash = std::nullopt, .token_ids = {-1, 5}};
+  KvEvent stored{.id = 7,
+                 .kind = Kind::kStored,
+                 .block_hashes = {11, 12},
+                 .parent_hash = 10,
+                 .token_ids = {1, 2, 3, 4}};
+  KvEvent root{.id = 8,
+               .kind = Kind::kStored,
+               .block_hashes = {~0ull},
+               .parent_hash = std::nullopt,
+               .token_ids = {-1, 5}};
   KvEvent removed = Event(9, Kind::kRemoved, {11});
   KvEvent cleared = Event(10, Kind::kCleared);
   for (const KvEvent& e : {stored, root, removed, cleared}) {
@@ -261,10 +277,16 @@ TEST(ConvertEventsTest, KvEventRoundTrip) {
 
 TEST(ConvertEventsTest, SnapshotAndLoad) {
   KvSnapshot s{.last_event_id = 99,
-               .blocks = {KvEvent{.id = 0, .kind = Kind::kStored, .block_hashes = {1},
-                                  .parent_hash = std::nullopt, .token_ids = {3}},
-                          KvEvent{.id = 0, .kind = Kind::kStored, .block_hashes = {2},
-                                  .parent_hash = 1, .token_ids = {4}}}};
+               .blocks = {KvEvent{.id = 0,
+                                  .kind = Kind::kStored,
+                                  .block_hashes = {1},
+                                  .parent_hash = std::nullopt,
+                                  .token_ids = {3}},
+                          KvEvent{.id = 0,
+                                  .kind = Kind::kStored,
+                                  .block_hashes = {2},
+                                  .parent_hash = 1,
+                                  .token_ids = {4}}}};
   KvSnapshot back = FromProto(ToProto(s));
   EXPECT_EQ(back.last_event_id, 99u);
   ASSERT_EQ(back.blocks.size(), 2u);
@@ -303,9 +325,8 @@ TEST(EventPlaneTest, CreateRejectsBadArguments) {
   EXPECT_FALSE(KvEventPublisher::Create("", "tcp://127.0.0.1:0").ok());
   EXPECT_FALSE(KvEventPublisher::Create("w", "nonsense://x").ok());
   EXPECT_FALSE(KvEventSubscriber::Create({}, nullptr).ok());
-  auto sub = KvEventSubscriber::Create({}, [](const std::string&) -> Result<KvSnapshot> {
-    return KvSnapshot{};
-  });
+  auto sub = KvEventSubscriber::Create(
+      {}, [](const std::string&) -> Result<KvSnapshot> { return KvSnapshot{}; });
   ASSERT_TRUE(sub.ok());
   EXPECT_FALSE(sub.value()->Connect("w", "nonsense://x").ok());
   EXPECT_FALSE(sub.value()->Connect("", "tcp://127.0.0.1:1").ok());
@@ -328,7 +349,8 @@ TEST(EventPlaneTest, DeliversEventsInOrder) {
   WaitLive(pub.get(), &got, "w");
   ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));
 
-  for (BlockHash h = 1; h <= 200; ++h) worker.Store({h}, h > 1 ? std::optional(h - 1) : std::nullopt);
+  for (BlockHash h = 1; h <= 200; ++h)
+    worker.Store({h}, h > 1 ? std::optional(h - 1) : std::nullopt);
   worker.Remove({5, 6});
   ASSERT_TRUE(WaitFor([&] { return got.last_id("w") == 201; }));
   std::vector<uint64_t> expected(201);
@@ -390,7 +412,7 @@ TEST(EventPlaneTest, ForcedGapTriggersExactlyOneResync) {
   const uint64_t resyncs_before = sub.value()->Stats().resyncs;
 
   for (BlockHash h = 1; h <= 5; ++h) worker.Store({h});
-  worker.Remove({2});                                 // id 6: dropped by the publisher
+  worker.Remove({2});                                     // id 6: dropped by the publisher
   for (BlockHash h = 7; h <= 12; ++h) worker.Store({h});  // ids 7..12
   ASSERT_TRUE(WaitFor([&] { return got.last_id("w") == 12; }));
   ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));
@@ -426,9 +448,8 @@ TEST(EventPlaneTest, LostTailIsRepairedThroughLoad) {
 TEST(EventPlaneTest, LoadMetricsArrive) {
   auto pub = MakePublisher("w");
   Collector got;
-  auto sub = KvEventSubscriber::Create(got.Callbacks(), [](const std::string&) {
-    return Result<KvSnapshot>(KvSnapshot{});
-  });
+  auto sub = KvEventSubscriber::Create(
+      got.Callbacks(), [](const std::string&) { return Result<KvSnapshot>(KvSnapshot{}); });
   ASSERT_TRUE(sub.ok());
   ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
   WaitLive(pub.get(), &got, "w");
@@ -456,10 +477,11 @@ TEST(EventPlaneTest, FetchFailureRetriesWithBackoff) {
   worker.Store({1, 2, 3});
   Collector got;
   std::atomic<int> calls{0};
-  auto sub = KvEventSubscriber::Create(got.Callbacks(), [&](const std::string&) -> Result<KvSnapshot> {
-    if (++calls <= 3) return Status::Unavailable("worker not up yet");
-    return worker.Snapshot();
-  });
+  auto sub =
+      KvEventSubscriber::Create(got.Callbacks(), [&](const std::string&) -> Result<KvSnapshot> {
+        if (++calls <= 3) return Status::Unavailable("worker not up yet");
+        return worker.Snapshot();
+      });
   ASSERT_TRUE(sub.ok());
   ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
   ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));
@@ -479,7 +501,7 @@ TEST(EventPlaneTest, DisconnectStopsDelivery) {
   ASSERT_TRUE(sub.ok());
   ASSERT_TRUE(sub.value()->Connect("a", pub_a->endpoint()).ok());
   ASSERT_TRUE(sub.value()->Connect("b", pub_b->endpoint()).ok());
-  EXPECT_TRUE(sub.value()->Connect("a", pub_a->endpoint()).ok());  // same: a no-op
+  EXPECT_TRUE(sub.value()->Connect("a", pub_a->endpoint()).ok());   // same: a no-op
   EXPECT_FALSE(sub.value()->Connect("c", pub_a->endpoint()).ok());  // endpoint taken
   WaitLive(pub_a.get(), &got, "a");
   WaitLive(pub_b.get(), &got, "b");
@@ -560,8 +582,8 @@ TEST(EventPlaneTest, CallbacksMayConnectAndDisconnectInline) {
       disconnected = true;
     }
   };
-  auto sub = KvEventSubscriber::Create(callbacks,
-                                       [&](const std::string&) { return worker.Snapshot(); });
+  auto sub =
+      KvEventSubscriber::Create(callbacks, [&](const std::string&) { return worker.Snapshot(); });
   ASSERT_TRUE(sub.ok());
   self = sub.value().get();
   ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
