@@ -19,5 +19,7 @@ CommandFn RegisterTokenize(CLI::App& app);    // cmd_tokenize.cpp
 CommandFn RegisterDetokenize(CLI::App& app);  // cmd_tokenize.cpp
 CommandFn RegisterTemplate(CLI::App& app);    // cmd_template.cpp
 CommandFn RegisterBench(CLI::App& app);       // cmd_bench.cpp
+CommandFn RegisterWorker(CLI::App& app);      // cmd_worker.cpp
+CommandFn RegisterFrontend(CLI::App& app);    // cmd_frontend.cpp
 
 }  // namespace mint::apps

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({}).back(), std::move(fn));
   };
   add(mint::apps::RegisterServe(app));
+  add(mint::apps::RegisterFrontend(app));
+  add(mint::apps::RegisterWorker(app));
   add(mint::apps::RegisterRun(app));
   add(mint::apps::RegisterPerf(app));
   add(mint::apps::RegisterGguf(app));

@@ -1,0 +1,170 @@
+// `mint worker`: one engine served over the request plane, registered in etcd, publishing its
+// KV events; `mint frontend` finds it and routes to it. Stops cleanly on SIGINT/SIGTERM
+// (deregisters first, then aborts what is in flight: the frontend migrates those requests).
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "apps/app_util.h"
+#include "apps/commands.h"
+#include "apps/discovery_options.h"
+#include "apps/engine_options.h"
+#include "apps/http_front.h"
+#include "core/cpu.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "frontend/backend.h"
+#include "frontend/http_server.h"
+#include "frontend/metrics.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "worker/worker.h"
+
+namespace mint::apps {
+namespace {
+
+// The worker's /metrics: the engine's gauges plus what its request plane saw.
+class WorkerMetricsSource : public frontend::LocalBackend {
+ public:
+  using LocalBackend::LocalBackend;
+  void SetWorker(const worker::Worker* w) { worker_ = w; }
+  std::string MetricsText() const override {
+    if (worker_ == nullptr) return {};
+    const auto s = worker_->stats();
+    return fmt::format(
+        "# HELP mint_worker_generate_calls_total Generate calls accepted\n"
+        "# TYPE mint_worker_generate_calls_total counter\nmint_worker_generate_calls_total {}\n"
+        "# HELP mint_worker_cancelled_total Calls ended by the caller before finishing\n"
+        "# TYPE mint_worker_cancelled_total counter\nmint_worker_cancelled_total {}\n"
+        "# HELP mint_worker_rejected_total Calls the engine refused\n"
+        "# TYPE mint_worker_rejected_total counter\nmint_worker_rejected_total {}\n",
+        s.requests, s.cancelled, s.rejected);
+  }
+
+ private:
+  const worker::Worker* worker_ = nullptr;
+};
+
+struct WorkerArgs {
+  std::string model;
+  std::string served_model_name;
+  std::string role = "agg";
+  std::string id;
+  std::string bind = "127.0.0.1";
+  std::string advertise_host;
+  int port = 0;
+  int events_port = 0;
+  int metrics_port = 0;
+  int threads = 0;
+  int max_queued = 1024;
+  DiscoveryArgs discovery;
+  EngineArgs engine;
+};
+
+int RunWorker(const WorkerArgs& a) {
+  BlockStopSignals();
+  if (a.role != "agg") {
+    return Fail(Status::Unsupported("--role " + a.role +
+                                    ": disaggregated prefill/decode workers are not built yet; "
+                                    "use --role agg"));
+  }
+  auto cfg = MakeEngineConfig(a.engine);
+  if (!cfg.ok()) return Fail(cfg.status());
+  cfg->threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
+  cfg->max_queued = a.max_queued;
+  auto discovery = MakeDiscovery(a.discovery);
+  if (!discovery.ok()) return Fail(discovery.status());
+
+  auto loaded = LoadModelWithProgress(a.model);
+  if (!loaded.ok()) return Fail(loaded.status());
+  std::unique_ptr<model::Model> model = std::move(loaded).value();
+  log::Info("model: {}", model->config().Summary());
+  log::Info("threads: {}, kernels: {} (cpu: {})", cfg->threads,
+            kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+  auto eng = engine::Engine::Create(model.get(), *cfg);
+  if (!eng.ok()) return Fail(eng.status());
+  HttpArgs naming{.served_model_name = a.served_model_name};
+  const std::string model_name = ServedModelName(naming, a.model);
+  // /metrics and /health on the internal address (metrics-only: no API here); attached once the
+  // worker exists.
+  frontend::FrontendMetrics metrics({.model = model_name, .device_cost_per_hour = 0});
+  WorkerMetricsSource source(eng->get());
+  std::unique_ptr<frontend::HttpServer> http;
+  std::string metrics_url;
+  if (a.metrics_port >= 0) {
+    auto h = frontend::HttpServer::Start(
+        {.host = a.bind, .port = static_cast<uint16_t>(a.metrics_port), .io_threads = 1}, &metrics);
+    if (!h.ok()) return Fail(h.status().WithContext("--metrics-port"));
+    http = std::move(h).value();
+    const std::string host = a.advertise_host.empty() ? a.bind : a.advertise_host;
+    metrics_url = fmt::format("http://{}:{}/metrics", host, http->port());
+  }
+  auto w = worker::Worker::Create(eng->get(), discovery->get(),
+                                  {.id = a.id,
+                                   .model_name = model_name,
+                                   .role = a.role,
+                                   .bind_host = a.bind,
+                                   .advertise_host = a.advertise_host,
+                                   .port = a.port,
+                                   .events_port = a.events_port,
+                                   .metrics_url = metrics_url});
+  if (!w.ok()) return Fail(w.status());
+
+  source.SetWorker(w->get());
+  if (http) {
+    http->Attach(nullptr, &source);
+    log::Info("metrics on http://{}:{}/metrics", a.bind, http->port());
+  }
+
+  const int sig = WaitStopSignal();
+  log::Info("signal {}: deregistering and shutting down", sig);
+  if (http) http->Shutdown();  // before the worker its /metrics reads
+  w->reset();
+  source.Close();
+  eng->reset();
+  http.reset();
+  return 0;
+}
+
+}  // namespace
+
+CommandFn RegisterWorker(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "worker",
+      "Serve one engine to `mint frontend`s: a gRPC request plane and a ZeroMQ event plane on\n"
+      "internal ports, registered in etcd under a lease (a worker that dies leaves discovery\n"
+      "within --lease-ttl). Stops cleanly on SIGINT/SIGTERM.");
+  auto a = std::make_shared<WorkerArgs>();
+  cmd->add_option("-m,--model", a->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--served-model-name", a->served_model_name,
+                  "Model name announced to frontends (default: the file name without .gguf)");
+  cmd->add_option("--role", a->role, "agg (prefill + decode); prefill/decode: not built yet")
+      ->capture_default_str();
+  cmd->add_option("--id", a->id, "Worker id in discovery (default: <hostname>-<pid>-<random>)");
+  cmd->add_option("--bind", a->bind,
+                  "Address the internal ports listen on (0.0.0.0: every interface)")
+      ->capture_default_str();
+  cmd->add_option("--advertise-host", a->advertise_host,
+                  "Host frontends dial (default: --bind, or the hostname when --bind is 0.0.0.0)");
+  cmd->add_option("--port", a->port, "Request-plane (gRPC) port; 0: any free port")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--events-port", a->events_port,
+                  "Event-plane (ZeroMQ PUB) port; 0: any free port; -1: publish no events")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  cmd->add_option("--metrics-port", a->metrics_port,
+                  "Port of /metrics and /health (on --bind); 0: any free port; -1: none")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  cmd->add_option("-t,--threads", a->threads, "Engine threads (default: all cores)");
+  cmd->add_option("--max-queued", a->max_queued,
+                  "Requests in the engine (running + waiting) beyond which new ones are refused")
+      ->capture_default_str();
+  AddDiscoveryOptions(cmd, &a->discovery);
+  AddEngineOptions(cmd, &a->engine);
+  return [a]() { return RunWorker(*a); };
+}
+
+}  // namespace mint::apps

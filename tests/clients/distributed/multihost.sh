@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Multi-host test of the distributed runtime: five network namespaces joined by veth pairs to a
+# bridge (itself in a sixth namespace, so the host's own network is never touched) play five
+# hosts: etcd, the frontend, two workers and a client, each on its own private 10.213.x address.
+# Requests cross hosts (client -> frontend -> workers over gRPC), and so do KV events (workers'
+# ZeroMQ PUB -> the frontend's subscriber). Greedy outputs must equal a single-process
+# `mint serve` run on the same prompts. Everything the test creates is removed on exit.
+#
+#   bash tests/clients/distributed/multihost.sh <mint binary> <shared dir>   (ctest: distributed_multihost)
+#
+# Needs root (CAP_NET_ADMIN/CAP_SYS_ADMIN) for `ip netns`, etcd and curl; exits 77 (skipped)
+# without them.
+set -uo pipefail
+if [ $# -ne 2 ]; then
+  echo "usage: $0 <mint binary> <shared dir>" >&2
+  exit 2
+fi
+MINT=$(realpath "$1")
+MODEL=$(realpath "$2")/models/stories260K.gguf
+ETCD=${MINT_ETCD:-/usr/bin/etcd}
+[ -f "$MODEL" ] || { echo "missing model: $MODEL" >&2; exit 1; }
+for tool in ip curl python3; do
+  command -v $tool >/dev/null || { echo "$tool not installed: skipped"; exit 77; }
+done
+[ -x "$ETCD" ] || { echo "etcd not installed: skipped"; exit 77; }
+
+TAG=m$$
+NS_SW=$TAG-sw
+HOSTS=(etcd fe w1 w2 cl)
+declare -A ADDR=([etcd]=10.213.0.1 [fe]=10.213.0.2 [w1]=10.213.0.3 [w2]=10.213.0.4 [cl]=10.213.0.5)
+TMP=$(mktemp -d -t mint-multihost.XXXXXX)
+PIDS=()
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for h in "${HOSTS[@]}"; do ip netns del "$TAG-$h" 2>/dev/null; done
+  ip netns del "$NS_SW" 2>/dev/null
+}
+trap cleanup EXIT
+
+if ! ip netns add "$NS_SW" 2>/dev/null; then
+  echo "cannot create network namespaces here (needs root / CAP_SYS_ADMIN): skipped"
+  exit 77
+fi
+ip -n "$NS_SW" link add br0 type bridge
+ip -n "$NS_SW" link set br0 up
+i=0
+for h in "${HOSTS[@]}"; do
+  ns=$TAG-$h
+  ip netns add "$ns"
+  ip link add "$TAG$i" netns "$NS_SW" type veth peer name eth0 netns "$ns"
+  ip -n "$NS_SW" link set "$TAG$i" master br0 up
+  ip -n "$ns" addr add "${ADDR[$h]}/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+  i=$((i + 1))
+done
+on() { local h=$1; shift; ip netns exec "$TAG-$h" "$@"; }
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$TMP"/*.log; do echo "--- $(basename "$f") (last 30 lines)"; tail -n 30 "$f"; done
+  exit 1
+}
+wait_log() {  # file regex [seconds]
+  local i
+  for ((i = 0; i < ${3:-30} * 10; i++)); do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Each host can reach the others (and only through the bridge).
+on cl ping -c1 -W2 "${ADDR[fe]}" >/dev/null || fail "the client cannot reach the frontend host"
+
+E=${ADDR[etcd]}
+on etcd "$ETCD" --name default --data-dir "$TMP/etcd" \
+  --listen-client-urls "http://$E:2379" --advertise-client-urls "http://$E:2379" \
+  --listen-peer-urls "http://$E:2380" --initial-advertise-peer-urls "http://$E:2380" \
+  --initial-cluster "default=http://$E:2380" >"$TMP/etcd.log" 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 100; i++)); do
+  on fe curl -s -m 1 "http://$E:2379/health" | grep -q true && break
+  sleep 0.2
+done
+
+export MINT_CPU=scalar  # exact greedy outputs whatever the batch shape
+for w in w1 w2; do
+  on $w "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
+    >"$TMP/$w.log" 2>&1 &
+  PIDS+=($!)
+done
+on fe "$MINT" frontend -m "$MODEL" --etcd "$E:2379" --host "${ADDR[fe]}" --port 8000 \
+  >"$TMP/frontend.log" 2>&1 &
+PIDS+=($!)
+"$MINT" serve -m "$MODEL" --port 0 -t 1 >"$TMP/reference.log" 2>&1 &
+PIDS+=($!)
+wait_log "$TMP/reference.log" "serving '" || fail "the reference server did not start"
+REF_PORT=$(sed -n "s|.*serving '[^']*' on http://127\.0\.0\.1:\([0-9]*\).*|\1|p" "$TMP/reference.log")
+wait_log "$TMP/frontend.log" "serving '" || fail "the frontend did not start"
+FE="http://${ADDR[fe]}:8000"
+for ((i = 0; i < 300; i++)); do
+  [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = 2 ] && break
+  sleep 0.1
+done
+[ "$i" -lt 300 ] || fail "the frontend did not discover both workers"
+echo "etcd, frontend and 2 workers up on 4 hosts"
+
+completion() {  # host url prompt
+  on "$1" curl -s -m 60 "$2/v1/completions" -H 'Content-Type: application/json' \
+    -d "{\"model\":\"stories260K\",\"prompt\":\"$3\",\"max_tokens\":24,\"temperature\":0}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])'
+}
+mismatch=0
+PROMPTS=("Once upon a time" "The little dog" "Lily wanted to" "One day, a big" "Tom and Sue"
+         "The sun was" "In the park" "She looked at the" "The cat said" "A bird flew")
+for round in 1 2; do  # the second round hits the workers' prefix caches
+  for p in "${PROMPTS[@]}"; do
+    got=$(completion cl "$FE" "$p") || fail "request failed: $p"
+    want=$(curl -s -m 60 "http://127.0.0.1:$REF_PORT/v1/completions" -H 'Content-Type: application/json' \
+      -d "{\"model\":\"stories260K\",\"prompt\":\"$p\",\"max_tokens\":24,\"temperature\":0}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])')
+    if [ "$got" != "$want" ]; then
+      echo "mismatch for '$p': got '$got' want '$want'"
+      mismatch=$((mismatch + 1))
+    fi
+  done
+done
+[ $mismatch -eq 0 ] || fail "$mismatch outputs differ from the single-process server"
+
+M=$(on cl curl -s -m 5 "$FE/metrics")
+[ "$(echo "$M" | grep -cE 'mint_worker_requests_total\{worker="[^"]*"\} [1-9]')" -eq 2 ] ||
+  fail "requests did not reach both workers"
+EVENTS=$(echo "$M" | sed -n 's/^mint_kv_events_received_total \([0-9]*\)$/\1/p')
+[ -n "$EVENTS" ] && [ "$EVENTS" -gt 0 ] || fail "no KV events reached the frontend (mint_kv_events_received_total=$EVENTS)"
+echo "PASS: 20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed to the frontend"
+exit 0
