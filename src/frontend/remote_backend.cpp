@@ -11,7 +11,10 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "runtime/convert_events.h"
+#include "runtime/event_plane.h"
 #include "runtime/request_plane.h"
+#include <unordered_set>
 
 namespace mint::frontend {
 
@@ -56,7 +59,96 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
 
   std::atomic<uint64_t> n_requests{0}, n_migrated{0}, n_failed{0}, n_aborted{0};
 
+  // The event plane: what each worker's prefix cache holds (rebuilt from its KV events) and its
+  // last reported load. The KV-aware router will read the same state.
+  struct WorkerKv {
+    std::unordered_set<BlockHash> blocks;
+    pb::LoadMetrics load;
+    bool has_load = false;
+  };
+  std::unique_ptr<runtime::KvEventSubscriber> events;
+  mutable std::mutex kv_mu;
+  std::map<std::string, WorkerKv> kv;  // guarded by kv_mu
+  std::map<std::string, std::string> subscribed;  // worker id -> endpoint; discovery thread only
+
+  void OnKvSnapshot(const std::string& id, const engine::KvSnapshot& snap) {
+    std::lock_guard<std::mutex> lk(kv_mu);
+    auto& w = kv[id];
+    w.blocks.clear();
+    for (const auto& b : snap.blocks) w.blocks.insert(b.block_hashes.begin(), b.block_hashes.end());
+  }
+  void OnKvEvent(const std::string& id, const engine::KvEvent& e) {
+    std::lock_guard<std::mutex> lk(kv_mu);
+    auto& w = kv[id];
+    switch (e.kind) {
+      case engine::KvEvent::Kind::kStored:
+        w.blocks.insert(e.block_hashes.begin(), e.block_hashes.end());
+        break;
+      case engine::KvEvent::Kind::kRemoved:
+        for (auto h : e.block_hashes) w.blocks.erase(h);
+        break;
+      case engine::KvEvent::Kind::kCleared:
+        w.blocks.clear();
+        break;
+    }
+  }
+  void OnLoad(const std::string& id, const pb::LoadMetrics& load) {
+    std::lock_guard<std::mutex> lk(kv_mu);
+    auto& w = kv[id];
+    w.load = load;
+    w.has_load = true;
+  }
+  // The subscriber's resync path: the worker's snapshot over the request plane.
+  Result<engine::KvSnapshot> FetchSnapshot(const std::string& id) {
+    std::shared_ptr<Conn> c;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      auto it = workers.find(id);
+      if (it == workers.end()) return Status::NotFound("worker " + id + " left");
+      c = it->second;
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::KvSnapshot snap;
+    grpc::Status st = c->stub->GetKvSnapshot(&ctx, pb::KvSnapshotRequest(), &snap);
+    if (!st.ok()) return runtime::FromGrpc(st);
+    return runtime::FromProto(snap);
+  }
+  // Follows membership on the event plane (called on the discovery thread, outside mu).
+  void SyncSubscriptions(const runtime::Membership& members) {
+    if (!events) return;
+    std::map<std::string, std::string> want;
+    for (const auto& w : members) {
+      if ((options.model_name.empty() || w.model == options.model_name) && !w.events_address.empty()) {
+        want[w.id] = w.events_address;
+      }
+    }
+    for (auto it = subscribed.begin(); it != subscribed.end();) {
+      auto wit = want.find(it->first);
+      if (wit == want.end() || wit->second != it->second) {
+        events->Disconnect(it->first);
+        std::lock_guard<std::mutex> lk(kv_mu);
+        kv.erase(it->first);
+        it = subscribed.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [id, ep] : want) {
+      if (subscribed.count(id)) continue;
+      if (Status s = events->Connect(id, ep); !s.ok()) {
+        log::Warn("worker {}: cannot subscribe to KV events at {}: {}", id, ep, s.ToString());
+        continue;
+      }
+      subscribed[id] = ep;
+    }
+  }
+
   void OnMembership(const runtime::Membership& members) {
+    UpdateWorkers(members);
+    SyncSubscriptions(members);
+  }
+  void UpdateWorkers(const runtime::Membership& members) {
     std::lock_guard<std::mutex> lk(mu);
     std::map<std::string, std::shared_ptr<Conn>> next;
     for (const auto& w : members) {
@@ -248,6 +340,18 @@ Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery*
   auto impl = std::make_shared<Impl>();
   impl->options = options;
   Impl* raw = impl.get();
+  if (options.subscribe_kv_events) {
+    runtime::KvEventSubscriber::Callbacks cb;
+    cb.on_event = [raw](const std::string& id, const engine::KvEvent& e) { raw->OnKvEvent(id, e); };
+    cb.on_snapshot = [raw](const std::string& id, const engine::KvSnapshot& s) {
+      raw->OnKvSnapshot(id, s);
+    };
+    cb.on_load = [raw](const std::string& id, const pb::LoadMetrics& l) { raw->OnLoad(id, l); };
+    auto sub = runtime::KvEventSubscriber::Create(
+        std::move(cb), [raw](const std::string& id) { return raw->FetchSnapshot(id); });
+    if (!sub.ok()) return sub.status().WithContext("event plane");
+    impl->events = std::move(sub).value();
+  }
   auto watch = discovery->Watch([raw](const runtime::Membership& m) { raw->OnMembership(m); });
   if (!watch.ok()) return watch.status();
   impl->watch = std::move(watch).value();
@@ -293,9 +397,28 @@ void RemoteBackend::Abort(uint64_t id) {
 }
 
 engine::EngineMetrics RemoteBackend::Metrics() const {
+  // The workers' load reports summed; without any (no event plane), this frontend's own count.
   engine::EngineMetrics m;
-  std::lock_guard<std::mutex> lk(impl_->mu);
-  m.running = static_cast<int32_t>(impl_->calls.size());
+  bool any = false;
+  {
+    std::lock_guard<std::mutex> kl(impl_->kv_mu);
+    for (const auto& [id, w] : impl_->kv) {
+      if (!w.has_load) continue;
+      any = true;
+      m.running += static_cast<int32_t>(w.load.running());
+      m.waiting += static_cast<int32_t>(w.load.waiting());
+      m.waiting_prefill_tokens += w.load.prefill_tokens_queued();
+      m.blocks.num_blocks += static_cast<int32_t>(w.load.kv_blocks_total());
+      m.blocks.used += static_cast<int32_t>(w.load.kv_blocks_used());
+      m.blocks.cached += static_cast<int32_t>(w.load.kv_blocks_cached());
+      m.blocks.free += static_cast<int32_t>(w.load.kv_blocks_free());
+      m.preemptions += static_cast<uint64_t>(w.load.preemptions());
+    }
+  }
+  if (!any) {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    m.running = static_cast<int32_t>(impl_->calls.size());
+  }
   return m;
 }
 
@@ -319,6 +442,14 @@ RemoteBackendStats RemoteBackend::stats() const {
   std::lock_guard<std::mutex> lk(impl_->mu);
   s.workers = static_cast<int64_t>(impl_->workers.size());
   s.in_flight = static_cast<int64_t>(impl_->calls.size());
+  if (impl_->events) {
+    const auto es = impl_->events->Stats();
+    s.kv_events = es.events_received;
+    s.kv_gaps = es.gaps_detected;
+    s.kv_resyncs = es.resyncs;
+  }
+  std::lock_guard<std::mutex> kl(impl_->kv_mu);
+  for (const auto& [id, w] : impl_->kv) s.kv_blocks += static_cast<int64_t>(w.blocks.size());
   return s;
 }
 
@@ -335,11 +466,35 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);
   out += fmt::format("# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
                      "mint_workers {}\n", s.workers);
+  counter("mint_kv_events_received_total", "KV events received from workers (event plane)",
+          s.kv_events);
+  counter("mint_kv_event_gaps_total", "Gaps in workers' KV event ids (each repaired from a snapshot)",
+          s.kv_gaps);
+  counter("mint_kv_resyncs_total", "Worker KV snapshots fetched to (re)start an event stream",
+          s.kv_resyncs);
   out += "# HELP mint_worker_requests_total Requests (attempts) sent to each worker\n"
          "# TYPE mint_worker_requests_total counter\n";
-  std::lock_guard<std::mutex> lk(impl_->mu);
-  for (const auto& [id, c] : impl_->workers) {
-    out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& [id, c] : impl_->workers) {
+      out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
+    }
+  }
+  std::lock_guard<std::mutex> kl(impl_->kv_mu);
+  out += "# HELP mint_worker_kv_cached_blocks Prefix-cache blocks per worker, from its KV events\n"
+         "# TYPE mint_worker_kv_cached_blocks gauge\n";
+  for (const auto& [id, w] : impl_->kv) {
+    out += fmt::format("mint_worker_kv_cached_blocks{{worker=\"{}\"}} {}\n", id, w.blocks.size());
+  }
+  out += "# HELP mint_worker_running Requests running on each worker (its load report)\n"
+         "# TYPE mint_worker_running gauge\n";
+  for (const auto& [id, w] : impl_->kv) {
+    if (w.has_load) out += fmt::format("mint_worker_running{{worker=\"{}\"}} {}\n", id, w.load.running());
+  }
+  out += "# HELP mint_worker_kv_usage Fraction of each worker's KV blocks in use (its load report)\n"
+         "# TYPE mint_worker_kv_usage gauge\n";
+  for (const auto& [id, w] : impl_->kv) {
+    if (w.has_load) out += fmt::format("mint_worker_kv_usage{{worker=\"{}\"}} {}\n", id, w.load.kv_usage());
   }
   return out;
 }
@@ -353,10 +508,6 @@ void RemoteBackend::Close() {
   std::vector<std::shared_ptr<Call>> calls;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
-    if (impl_->closed && impl_->calls.empty()) {
-      impl_->watch.reset();
-      return;
-    }
     impl_->closed = true;
     for (const auto& [id, c] : impl_->calls) calls.push_back(c);
   }
@@ -370,6 +521,7 @@ void RemoteBackend::Close() {
   impl_->cv.wait(lk, [&] { return impl_->calls.empty(); });
   lk.unlock();
   impl_->watch.reset();  // no membership callback runs after this
+  impl_->events.reset();
 }
 
 }  // namespace mint::frontend

@@ -29,6 +29,9 @@ struct RemoteBackendOptions {
   // How long a request waits for a worker to appear when none is serving (at start or after a
   // loss) before it fails with kUnavailable.
   std::chrono::milliseconds wait_for_worker{std::chrono::seconds(10)};
+  // Follow each worker's KV events and load on the event plane (workers that announce an
+  // events address); the per-worker cache state feeds /metrics and, later, KV-aware routing.
+  bool subscribe_kv_events = true;
 };
 
 struct RemoteBackendStats {
@@ -38,6 +41,10 @@ struct RemoteBackendStats {
   uint64_t aborted = 0;    // aborted by the caller
   int64_t workers = 0;     // workers serving the model now
   int64_t in_flight = 0;
+  uint64_t kv_events = 0;   // KV events received from workers (event plane)
+  uint64_t kv_gaps = 0;     // gaps in their ids, each repaired from a snapshot
+  uint64_t kv_resyncs = 0;
+  int64_t kv_blocks = 0;    // cached blocks over all workers, as rebuilt from the events
 };
 
 class RemoteBackend : public GenerationBackend {

@@ -44,17 +44,49 @@ Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
   if (!server.ok()) return server.status();
   w->server_ = std::move(server).value();
   w->info_.request_address = fmt::format("{}:{}", advertise, w->server_->port());
+  w->engine_ = engine;
+  if (options.events_port >= 0) {
+    auto pub = runtime::KvEventPublisher::Create(
+        w->info_.id, fmt::format("tcp://{}:{}", options.bind_host, options.events_port));
+    if (!pub.ok()) return pub.status().WithContext("event plane");
+    w->publisher_ = std::move(pub).value();
+    // "tcp://0.0.0.0:N" is not dialable: announce the advertised host with the real port.
+    const std::string& ep = w->publisher_->endpoint();
+    w->info_.events_address = fmt::format("tcp://{}:{}", advertise, ep.substr(ep.rfind(':') + 1));
+    engine->SubscribeKvEvents(w->publisher_.get());
+    w->load_thread_ = std::thread([raw = w.get()] { raw->LoadLoop(); });
+  }
   auto reg = discovery->Register(w->info_);
   if (!reg.ok()) return reg.status().WithContext("registering in " + std::string(discovery->kind()));
   w->registration_ = std::move(reg).value();
-  log::Info("worker {} serving '{}' on {} (registered in {} discovery)", w->info_.id,
-            options.model_name, w->info_.request_address, discovery->kind());
+  log::Info("worker {} serving '{}' on {} (registered in {} discovery){}", w->info_.id,
+            options.model_name, w->info_.request_address, discovery->kind(),
+            w->info_.events_address.empty() ? "" : ", KV events on " + w->info_.events_address);
   return w;
+}
+
+void Worker::LoadLoop() {
+  std::unique_lock<std::mutex> lk(load_mu_);
+  while (!stop_load_) {
+    lk.unlock();
+    publisher_->PublishLoad(engine_->Metrics());
+    lk.lock();
+    load_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop_load_; });
+  }
 }
 
 Worker::~Worker() {
   registration_.reset();  // new requests stop coming first
   if (server_) server_->Shutdown();
+  if (load_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lk(load_mu_);
+      stop_load_ = true;
+    }
+    load_cv_.notify_all();
+    load_thread_.join();
+  }
+  if (publisher_) engine_->UnsubscribeKvEvents(publisher_.get());
 }
 
 }  // namespace mint::worker

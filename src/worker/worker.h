@@ -7,12 +7,16 @@
 // Thread-safety: Create and destruction on one thread; the parts run their own threads.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 
 #include "core/status.h"
 #include "engine/engine.h"
 #include "runtime/discovery.h"
+#include "runtime/event_plane.h"
 #include "worker/worker_server.h"
 
 namespace mint::worker {
@@ -41,12 +45,23 @@ class Worker {
 
   const runtime::WorkerInfo& info() const { return info_; }
   WorkerServerStats stats() const { return server_->stats(); }
+  // Null when events are off (events_port < 0).
+  const runtime::KvEventPublisher* publisher() const { return publisher_.get(); }
 
  private:
   Worker() = default;
+  void LoadLoop();
+
+  engine::Engine* engine_ = nullptr;
   runtime::WorkerInfo info_;
   std::unique_ptr<WorkerServer> server_;
+  std::unique_ptr<runtime::KvEventPublisher> publisher_;
   std::unique_ptr<runtime::Handle> registration_;
+  // Publishes the engine's load every 100 ms (also how subscribers notice a lost tail of events).
+  std::mutex load_mu_;
+  std::condition_variable load_cv_;
+  bool stop_load_ = false;  // guarded by load_mu_
+  std::thread load_thread_;
 };
 
 // "<hostname>-<pid>-<4 random hex digits>".

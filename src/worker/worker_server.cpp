@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/log.h"
+#include "runtime/convert_events.h"
 #include "runtime/request_plane.h"
 #include "runtime/runtime.grpc.pb.h"
 
@@ -119,18 +120,7 @@ class Service final : public pb::Worker::Service {
     } sink;
     engine::KvSnapshot snap = engine_->SubscribeKvEvents(&sink);
     engine_->UnsubscribeKvEvents(&sink);
-    resp->set_last_event_id(snap.last_event_id);
-    for (const auto& b : snap.blocks) {
-      auto* e = resp->add_blocks();
-      e->set_id(b.id);
-      e->set_kind(pb::KvEvent::STORED);
-      for (auto h : b.block_hashes) e->add_block_hashes(h);
-      if (b.parent_hash) {
-        e->set_has_parent(true);
-        e->set_parent_hash(*b.parent_hash);
-      }
-      e->mutable_token_ids()->Add(b.token_ids.begin(), b.token_ids.end());
-    }
+    *resp = runtime::ToProto(snap);
     return grpc::Status::OK;
   }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "engine/engine.h"
 #include "frontend/remote_backend.h"
@@ -275,6 +276,41 @@ TEST_F(RemoteBackendTest, WorkerJoiningLateTakesWaitingRequests) {
   AddWorker("late");
   ASSERT_TRUE(col.WaitFinals(reqs.size()));
   ExpectSameTokens(col.tokens, ids, want);
+}
+
+}  // namespace
+}  // namespace mint
+
+namespace mint {
+namespace {
+
+TEST_F(RemoteBackendTest, FrontendRebuildsEachWorkersCacheFromKvEvents) {
+  AddWorker("a");
+  AddWorker("b");
+  auto backend = Backend();
+  ASSERT_TRUE(backend->WaitForWorkers(2, std::chrono::seconds(5)));
+  const auto reqs = Requests(16, 40, 5);
+  Collector col;
+  for (const auto& r : reqs) ASSERT_TRUE(backend->Submit(r, col.Callback()).ok());
+  ASSERT_TRUE(col.WaitFinals(reqs.size()));
+  int64_t cached = 0;
+  for (auto& [id, e] : engines_) {
+    e->WaitIdle();
+    cached += e->Metrics().blocks.cached;
+  }
+  ASSERT_GT(cached, 0);
+  for (int i = 0; i < 500 && backend->stats().kv_blocks != cached; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto s = backend->stats();
+  EXPECT_EQ(s.kv_blocks, cached) << "the frontend's view of the workers' caches";
+  EXPECT_GT(s.kv_events, 0u);
+  // The load reports arrive too: /metrics carries per-worker gauges.
+  for (int i = 0; i < 100 && backend->MetricsText().find("mint_worker_running{") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(backend->MetricsText().find("mint_worker_kv_cached_blocks{worker=\"a\"}"), std::string::npos);
+  EXPECT_NE(backend->MetricsText().find("mint_worker_running{worker=\"b\"}"), std::string::npos);
 }
 
 }  // namespace
