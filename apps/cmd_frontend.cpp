@@ -21,6 +21,7 @@ struct FrontendArgs {
   int migration_limit = 3;
   int64_t max_model_len = 0;
   double wait_for_worker_s = 10;
+  double request_timeout_s = 0;
   HttpArgs http;
   DiscoveryArgs discovery;
 };
@@ -53,7 +54,9 @@ int RunFrontend(const FrontendArgs& a) {
         {.model_name = ServedModelName(a.http, a.model),
          .migration_limit = a.migration_limit,
          .max_model_len = max_len,
-         .wait_for_worker = std::chrono::milliseconds(static_cast<int64_t>(a.wait_for_worker_s * 1000))});
+         .wait_for_worker = std::chrono::milliseconds(static_cast<int64_t>(a.wait_for_worker_s * 1000)),
+         .subscribe_kv_events = true,
+         .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000))});
     if (!b.ok()) return b.status();
     backend = std::move(b).value();
     auto general = file->GetStringOr("general.name", "");
@@ -88,6 +91,10 @@ CommandFn RegisterFrontend(CLI::App& app) {
                   "context length)");
   cmd->add_option("--wait-for-worker", a->wait_for_worker_s,
                   "Seconds a request waits for a worker when none is serving before it fails")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", a->request_timeout_s,
+                  "Seconds after which a request still running ends with an error; the deadline\n"
+                  "travels to the worker, which aborts it too (0: none)")
       ->capture_default_str();
   AddDiscoveryOptions(cmd, &a->discovery);
   return [a]() { return RunFrontend(*a); };

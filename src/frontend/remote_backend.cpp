@@ -213,6 +213,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
 
   // The request's thread: attempts until the request finishes, fails or runs out of migrations.
   void Run(std::shared_ptr<Call> call) {
+    const auto deadline = std::chrono::system_clock::now() + options.request_timeout;
     const int64_t prompt_tokens = static_cast<int64_t>(call->request.prompt.size());
     std::vector<int32_t> generated;
     int64_t cached = 0;
@@ -258,6 +259,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       req.set_request_id(std::to_string(call->id));
 
       grpc::ClientContext ctx;
+      if (options.request_timeout.count() > 0) ctx.set_deadline(deadline);
       {
         std::lock_guard<std::mutex> lk(call->mu);
         if (call->aborted) continue;  // handled at the top of the loop
@@ -296,6 +298,14 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       if (aborted) continue;  // the top of the loop reports the abort
       const Status s = runtime::FromGrpc(status);
       const grpc::StatusCode code = status.error_code();
+      if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        n_failed.fetch_add(1);
+        Emit(*call, engine::FinishReason::kError,
+             Status::Unavailable(fmt::format("the request ran past its {} ms deadline",
+                                             options.request_timeout.count())),
+             prompt_tokens, static_cast<int64_t>(generated.size()));
+        return;
+      }
       if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::OUT_OF_RANGE ||
           code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::NOT_FOUND) {
         n_failed.fetch_add(1);

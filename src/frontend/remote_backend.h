@@ -32,6 +32,9 @@ struct RemoteBackendOptions {
   // Follow each worker's KV events and load on the event plane (workers that announce an
   // events address); the per-worker cache state feeds /metrics and, later, KV-aware routing.
   bool subscribe_kv_events = true;
+  // A request still running this long after Submit ends with an error (0: no limit). The
+  // deadline travels with each gRPC call, so the worker aborts the request at the same moment.
+  std::chrono::milliseconds request_timeout{0};
 };
 
 struct RemoteBackendStats {

@@ -234,6 +234,32 @@ TEST_F(RemoteBackendTest, AbortReachesTheWorker) {
   EXPECT_EQ(engines_["a"]->Metrics().running, 0);
 }
 
+TEST_F(RemoteBackendTest, DeadlineEndsTheRequestOnBothSides) {
+  AddWorker("a");
+  auto b = frontend::RemoteBackend::Create(
+      discovery_.get(), {.model_name = "tiny", .max_model_len = 1024,
+                         .request_timeout = std::chrono::milliseconds(300)});
+  ASSERT_TRUE(b.ok());
+  auto backend = std::move(b).value();
+  ASSERT_TRUE(backend->WaitForWorkers(1, std::chrono::seconds(5)));
+  // Long enough to outlast the deadline on the scalar kernels too: 16 sequences x 900 tokens.
+  auto reqs = Requests(16, 900, 6);
+  Collector col;
+  for (const auto& r : reqs) ASSERT_TRUE(backend->Submit(r, col.Callback()).ok());
+  ASSERT_TRUE(col.WaitFinals(reqs.size()));
+  size_t timed_out = 0;
+  for (const auto& [id, f] : col.finals) {
+    if (f.finish == FinishReason::kError) {
+      EXPECT_NE(f.error.message().find("deadline"), std::string::npos) << f.error.ToString();
+      ++timed_out;
+    }
+  }
+  EXPECT_GT(timed_out, 0u);
+  EXPECT_EQ(backend->stats().migrated, 0u) << "a deadline is not a lost worker";
+  engines_["a"]->WaitIdle();
+  EXPECT_EQ(engines_["a"]->Metrics().running, 0) << "the worker aborted them too";
+}
+
 TEST_F(RemoteBackendTest, RejectionsAreNotMigrated) {
   AddWorker("a");
   AddWorker("b");
