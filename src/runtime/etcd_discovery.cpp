@@ -6,6 +6,9 @@
 // handles, so handles may outlive it. A handle's destructor stops its thread promptly: waits are
 // condition_variable waits and the RPC in flight is cancelled (ClientContext::TryCancel).
 //
+// Watch() returns at once and succeeds even while etcd is down; the first callback then comes
+// when etcd is first reached. Register() needs etcd now and fails (kUnavailable) after 2 s.
+//
 // Endpoints: only the first of EtcdOptions::endpoints is used for now (a single etcd, or a load
 // balancer / VIP in front of a cluster); rotating through the others on failure is left to do.
 //
@@ -109,11 +112,11 @@ class StopSignal {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopped_ = false;                  // guarded by mu_
-  grpc::ClientContext* ctx_ = nullptr;    // guarded by mu_
+  bool stopped_ = false;                // guarded by mu_
+  grpc::ClientContext* ctx_ = nullptr;  // guarded by mu_
 };
 
-// Attaches a context to a StopSignal for the scope of one RPC.
+// Attaches a context to a StopSignal for the scope of one RPC. Used on the worker thread only.
 class ScopedCall {
  public:
   ScopedCall(StopSignal* stop, grpc::ClientContext* ctx) : stop_(stop), ok_(stop->Attach(ctx)) {}
@@ -127,7 +130,7 @@ class ScopedCall {
   bool ok_;
 };
 
-// Exponential backoff between kBackoffMin and kBackoffMax.
+// Exponential backoff between kBackoffMin and kBackoffMax. Not thread-safe (one thread's).
 class Backoff {
  public:
   milliseconds Next() {
@@ -141,7 +144,7 @@ class Backoff {
   milliseconds next_ = kBackoffMin;
 };
 
-// Logs "etcd lost" / "etcd back" once per transition, not once per retry.
+// Logs "etcd lost" / "etcd back" once per transition, not once per retry. Not thread-safe.
 class ReachabilityLog {
  public:
   explicit ReachabilityLog(std::string what) : what_(std::move(what)) {}
@@ -161,11 +164,14 @@ class ReachabilityLog {
 
 // ---------------------------------------------------------------------------------------------
 // Registration: a lease, the key under it, and a thread keeping the lease alive.
+// Thread-safety: Announce() then Start() on the creating thread; afterwards only the destructor.
 
 class EtcdRegistration : public Handle {
  public:
   EtcdRegistration(std::shared_ptr<const EtcdClient> client, WorkerInfo info)
-      : client_(std::move(client)), info_(std::move(info)), key_(client_->options.prefix + info_.id),
+      : client_(std::move(client)),
+        info_(std::move(info)),
+        key_(client_->options.prefix + info_.id),
         value_(info_.ToJson()) {}
 
   ~EtcdRegistration() override {
@@ -214,7 +220,9 @@ class EtcdRegistration : public Handle {
     return client_->kv->Put(&ctx, req, &resp);
   }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
 
  private:
   enum class KeepAlive { kOk, kLeaseLost, kFailed, kStopped };
@@ -235,8 +243,9 @@ class EtcdRegistration : public Handle {
     if (got) ctx.TryCancel();  // the stream is done; do not wait for the server to close it
     *status = stream->Finish();
     if (stop_.stopped()) return KeepAlive::kStopped;
-    if (!got) return status->error_code() == grpc::StatusCode::NOT_FOUND ? KeepAlive::kLeaseLost
-                                                                         : KeepAlive::kFailed;
+    if (!got)
+      return status->error_code() == grpc::StatusCode::NOT_FOUND ? KeepAlive::kLeaseLost
+                                                                 : KeepAlive::kFailed;
     return resp.ttl() <= 0 ? KeepAlive::kLeaseLost : KeepAlive::kOk;
   }
 
@@ -270,7 +279,8 @@ class EtcdRegistration : public Handle {
           break;
         case KeepAlive::kLeaseLost:
           reach.Succeeded();
-          log::Info("discovery: lease {:x} of {} expired or was revoked; registering again", lease_id_, info_.id);
+          log::Info("discovery: lease {:x} of {} expired or was revoked; registering again",
+                    lease_id_, info_.id);
           lease_id_ = 0;
           announced = false;
           break;
@@ -296,11 +306,14 @@ class EtcdRegistration : public Handle {
 
 // ---------------------------------------------------------------------------------------------
 // Watch: Range the prefix, then follow a Watch stream from the next revision.
+// Thread-safety: all state is its thread's; the destructor (any thread but the callback's) stops
+// and joins it.
 
 class EtcdWatch : public Handle {
  public:
   EtcdWatch(std::shared_ptr<const EtcdClient> client, MembershipCallback on_change)
-      : client_(std::move(client)), on_change_(std::move(on_change)),
+      : client_(std::move(client)),
+        on_change_(std::move(on_change)),
         range_end_(PrefixEnd(client_->options.prefix)) {
     thread_ = std::thread([this] { Run(); });
   }
@@ -414,7 +427,8 @@ class EtcdWatch : public Handle {
     Membership m;
     m.reserve(members_.size());
     for (const auto& [key, info] : members_) m.push_back(info);
-    std::sort(m.begin(), m.end(), [](const WorkerInfo& a, const WorkerInfo& b) { return a.id < b.id; });
+    std::sort(m.begin(), m.end(),
+              [](const WorkerInfo& a, const WorkerInfo& b) { return a.id < b.id; });
     if (delivered_once_ && m == delivered_) return;
     delivered_once_ = true;
     delivered_ = m;
@@ -445,8 +459,8 @@ class EtcdDiscovery : public Discovery {
     grpc::Status s = reg->Announce();
     if (!s.ok()) {
       // The destructor revokes a lease granted before a failed Put.
-      return Status::Unavailable("etcd at " + client_->options.endpoints[0] +
-                                 ": registering " + info.id + ": " + Describe(s));
+      return Status::Unavailable("etcd at " + client_->options.endpoints[0] + ": registering " +
+                                 info.id + ": " + Describe(s));
     }
     log::Info("discovery: registered {} in etcd at {} (lease TTL {} s)", info.id,
               client_->options.endpoints[0], client_->options.lease_ttl_s);
@@ -484,8 +498,8 @@ Result<std::unique_ptr<Discovery>> NewEtcdDiscovery(const EtcdOptions& options) 
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   // A channel per Discovery object: handles from different objects never share a connection.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  client->channel = grpc::CreateCustomChannel(options.endpoints[0],
-                                              grpc::InsecureChannelCredentials(), args);
+  client->channel =
+      grpc::CreateCustomChannel(options.endpoints[0], grpc::InsecureChannelCredentials(), args);
   client->kv = etcdserverpb::KV::NewStub(client->channel);
   client->lease = etcdserverpb::Lease::NewStub(client->channel);
   client->watch = etcdserverpb::Watch::NewStub(client->channel);

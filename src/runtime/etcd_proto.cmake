@@ -19,9 +19,9 @@ if(CMAKE_SCRIPT_MODE_FILE)
     string(REGEX REPLACE "option[ \t\r\n]*\\(gogoproto\\.[A-Za-z0-9_]+\\)[^;]*;" "" text "${text}")
     # option (google.api.http) = { post: "/v3/kv/range" body: "*" };  spans lines and may nest
     # one level: additional_bindings { post: ... }
-    string(REGEX REPLACE
-           "option[ \t\r\n]*\\(google\\.api\\.[A-Za-z0-9_]+\\)[ \t\r\n]*=[ \t\r\n]*{([^{}]|{[^{}]*})*}[ \t\r\n]*;"
-           "" text "${text}")
+    set(ws "[ \t\r\n]*")
+    set(re "option${ws}\\(google\\.api\\.[A-Za-z0-9_]+\\)${ws}=${ws}{([^{}]|{[^{}]*})*}${ws};")
+    string(REGEX REPLACE "${re}" "" text "${text}")
     # Field options: [(gogoproto.nullable) = false, (gogoproto.customname) = "ID"]
     string(REGEX REPLACE "[ \t]*\\[[ \t\r\n]*\\(gogoproto\\.[^]]*\\]" "" text "${text}")
     if(text MATCHES "gogoproto|google\\.api")

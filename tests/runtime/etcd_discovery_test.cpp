@@ -117,11 +117,11 @@ class EtcdServer {
     if (data_dir_.empty() || client_port_ < 0 || peer_port_ < 0) return false;
     std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-    pid_ = Spawn({kEtcdBinary, "--name", "default", "--data-dir", data_dir_ + "/data",
-                  "--listen-client-urls", client, "--advertise-client-urls", client,
-                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                  "--initial-cluster", "default=" + peer},
-                 data_dir_ + "/etcd.log");
+    pid_ = Spawn(
+        {kEtcdBinary, "--name", "default", "--data-dir", data_dir_ + "/data",
+         "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
+         peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default=" + peer},
+        data_dir_ + "/etcd.log");
     if (pid_ < 0) return false;
     return Eventually([&] {
       grpc::ClientContext ctx;
@@ -190,7 +190,8 @@ class Recorder {
   // Waits until the latest membership has exactly these ids.
   bool WaitForIds(const std::vector<std::string>& ids, Clock::duration timeout = kPatience) {
     std::unique_lock<std::mutex> lk(mu_);
-    return cv_.wait_for(lk, timeout, [&] { return !history_.empty() && Ids(history_.back()) == ids; });
+    return cv_.wait_for(lk, timeout,
+                        [&] { return !history_.empty() && Ids(history_.back()) == ids; });
   }
   std::vector<Membership> history() {
     std::lock_guard<std::mutex> lk(mu_);
@@ -231,7 +232,8 @@ std::unique_ptr<Discovery> Connect(const std::string& endpoint) {
 class EtcdDiscoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access(kEtcdBinary, X_OK) != 0) GTEST_SKIP() << kEtcdBinary << " is not installed (apt-get install etcd-server)";
+    if (access(kEtcdBinary, X_OK) != 0)
+      GTEST_SKIP() << kEtcdBinary << " is not installed (apt-get install etcd-server)";
     etcd_ = std::make_unique<EtcdServer>();
     ASSERT_TRUE(etcd_->Start()) << "etcd did not come up:\n" << etcd_->LogTail();
     discovery_ = Connect(etcd_->endpoint());
