@@ -32,9 +32,12 @@ TMP=$(mktemp -d -t mint-multihost.XXXXXX)
 PIDS=()
 
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  # Every process in the test's namespaces (whatever started it), then the reference server.
+  local nspids=()
+  for h in "${HOSTS[@]}"; do nspids+=($(ip netns pids "$TAG-$h" 2>/dev/null)); done
+  for p in "${nspids[@]}" "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${nspids[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   for h in "${HOSTS[@]}"; do ip netns del "$TAG-$h" 2>/dev/null; done
   ip netns del "$NS_SW" 2>/dev/null
 }
@@ -75,7 +78,7 @@ wait_log() {  # file regex [seconds]
 
 
 E=${ADDR[etcd]}
-on etcd "$ETCD" --name default --data-dir "$TMP/etcd" \
+ip netns exec "$TAG-etcd" "$ETCD" --name default --data-dir "$TMP/etcd" \
   --listen-client-urls "http://$E:2379" --advertise-client-urls "http://$E:2379" \
   --listen-peer-urls "http://$E:2380" --initial-advertise-peer-urls "http://$E:2380" \
   --initial-cluster "default=http://$E:2380" >"$TMP/etcd.log" 2>&1 &
@@ -89,11 +92,11 @@ done
 
 export MINT_CPU=scalar  # exact greedy outputs whatever the batch shape
 for w in w1 w2; do
-  on $w "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
+  ip netns exec "$TAG-$w" "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
     >"$TMP/$w.log" 2>&1 &
   PIDS+=($!)
 done
-on fe "$MINT" frontend -m "$MODEL" --etcd "$E:2379" --host "${ADDR[fe]}" --port 8000 \
+ip netns exec "$TAG-fe" "$MINT" frontend -m "$MODEL" --etcd "$E:2379" --host "${ADDR[fe]}" --port 8000 \
   >"$TMP/frontend.log" 2>&1 &
 PIDS+=($!)
 "$MINT" serve -m "$MODEL" --port 0 -t 1 >"$TMP/reference.log" 2>&1 &
