@@ -36,8 +36,15 @@ cleanup() {
   local nspids=()
   for h in "${HOSTS[@]}"; do nspids+=($(ip netns pids "$TAG-$h" 2>/dev/null)); done
   for p in "${nspids[@]}" "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
+  local i p alive
+  for ((i = 0; i < 50; i++)); do  # up to 5 s for clean exits (workers drain for 0.5 s)
+    alive=0
+    for p in "${nspids[@]}" "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
   for p in "${nspids[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
   for h in "${HOSTS[@]}"; do ip netns del "$TAG-$h" 2>/dev/null; done
   ip netns del "$NS_SW" 2>/dev/null
 }
