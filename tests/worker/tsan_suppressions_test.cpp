@@ -1,13 +1,17 @@
-// ThreadSanitizer and the uninstrumented Debian libraries worker_test runs through: gRPC (its
-// completion queues and atomics) and libzmq (lock-free pipes) synchronize in code TSan does not
-// see, so what they touch on our behalf looks racy. Ignore races reported from inside them; our
-// own code (engine loop, worker server handlers, RemoteBackend threads) stays checked. One
-// definition for the whole worker_test binary (named *_test.cpp to be picked up by the glob).
+// ThreadSanitizer and the uninstrumented Debian libraries worker_test runs through: gRPC, the
+// abseil it synchronizes with, protobuf and libzmq hand buffers between their threads with
+// synchronization TSan does not see, so their allocations and copies look racy. Interceptors
+// called from uninstrumented modules are ignored (and races inside them suppressed); our own code
+// (engine loop, worker server handlers, RemoteBackend threads) stays checked. One definition for
+// the whole worker_test binary (named *_test.cpp to be picked up by the glob).
 #if defined(__SANITIZE_THREAD__)
+extern "C" const char* __tsan_default_options() { return "ignore_noninstrumented_modules=1"; }
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libgrpc.so\n"
          "called_from_lib:libgrpc++.so\n"
          "called_from_lib:libgpr.so\n"
-         "called_from_lib:libzmq.so\n";
+         "called_from_lib:libzmq.so\n"
+         "called_from_lib:libupb.so\n"
+         "called_from_lib:libprotobuf.so\n";
 }
 #endif
