@@ -30,7 +30,7 @@ constexpr size_t kTargetBlocks = 1'000'000;
 
 struct Workload {
   std::vector<std::vector<BlockHash>> chains;
-  std::vector<WorkerId> owner;  // first holder of each chain
+  std::vector<WorkerId> owner;   // first holder of each chain
   std::vector<WorkerId> second;  // second holder or kNone
   static constexpr WorkerId kNone = ~WorkerId{0};
 };
@@ -204,9 +204,9 @@ void BM_ApplyEvents(benchmark::State& state) {
     if (live.size() >= 1024) {
       std::swap(live[rng() % live.size()], live.back());
       const auto& old = live.back();
-      ops.push_back({old.first, KvCacheEvent{.kind = KvCacheEvent::Kind::kRemoved,
-                                             .block_hashes = {old.second.rbegin(),
-                                                              old.second.rend()}}});
+      ops.push_back(
+          {old.first, KvCacheEvent{.kind = KvCacheEvent::Kind::kRemoved,
+                                   .block_hashes = {old.second.rbegin(), old.second.rend()}}});
       live.pop_back();
     }
     live.emplace_back(w, std::move(chain));

@@ -24,7 +24,7 @@
 namespace mint::router {
 
 struct ApproxConfig {
-  double ttl_seconds = 120.0;            // > 0
+  double ttl_seconds = 120.0;              // > 0
   size_t max_blocks_per_worker = 1 << 17;  // > 0
 };
 

@@ -13,11 +13,11 @@
 // cached children (engines evict leaves first, but not every engine) drops exactly that block and
 // FindMatches stops at it for that worker.
 //
-// Memory per indexed block (64 workers, each block held by one worker): about 16 bytes / load
-// of the node table (one 8-byte hash + one 8-byte bitset word) plus 8 bytes / load of the holding
-// worker's set, per holder; loads are in [3/8, 3/4] so 32..64 bytes, ~50 bytes typical at 1M
-// blocks (router_bench measures it: MemoryBytes() and malloc'd bytes). Each further 64 worker
-// slots add 8 bytes / load per block.
+// Memory per indexed block, up to 64 workers: 16 bytes / load in the node table (8-byte hash +
+// one 8-byte bitset word) plus 8 bytes / load per holding worker in that worker's set; table
+// loads stay in [3/8, 3/4], so 32..64 bytes for a block on one worker. Measured by router_bench
+// (64 workers, 1.0M blocks, 1.6 holders per block): 60 bytes per block, both by MemoryBytes()
+// and by malloc'd bytes. Each further 64 worker slots add 8 bytes / load per block.
 //
 // Event ids: an event with id 0 is applied unchecked. Otherwise ids are per worker, expected to
 // be last + 1 (the last starts at 0, or at a snapshot's last_event_id): a smaller or equal id is
@@ -47,9 +47,10 @@ struct KvCacheEvent {
   enum class Kind { kStored, kRemoved, kCleared };
   uint64_t id = 0;  // per-worker event id, monotonic from 1; 0 = not checked
   Kind kind = Kind::kStored;
-  std::vector<BlockHash> block_hashes;   // Stored: consecutive blocks, parent first. Removed: any.
-  std::optional<BlockHash> parent_hash;  // Stored only: the block before the first; unused for
-                                         // matching (hashes are chained), kept for fidelity
+  std::vector<BlockHash> block_hashes = {};   // Stored: consecutive blocks, parent first.
+                                              // Removed: any blocks.
+  std::optional<BlockHash> parent_hash = {};  // Stored only: the block before the first; unused
+                                              // for matching (hashes are chained)
 };
 
 struct WorkerOverlap {
@@ -59,7 +60,7 @@ struct WorkerOverlap {
 
 // FindMatches' answer: only workers with an overlap > 0, sorted by worker id.
 struct OverlapScores {
-  std::vector<WorkerOverlap> scores;
+  std::vector<WorkerOverlap> scores = {};
   // The overlap of `worker` (0 if absent). O(log n).
   uint32_t Get(WorkerId worker) const;
 };
@@ -81,8 +82,7 @@ class Indexer {
   // Replaces everything known about `worker` with a snapshot: Cleared, then every block of
   // `blocks` (single-block Stored events, parents first; other kinds are ignored). Later events
   // continue from `last_event_id` + 1.
-  void LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks,
-                    uint64_t last_event_id);
+  void LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks, uint64_t last_event_id);
 
   // Direct edits (the approximate indexer uses these; Apply is built on them).
   void AddBlocks(WorkerId worker, std::span<const BlockHash> hashes);
@@ -99,9 +99,9 @@ class Indexer {
   void FindMatches(std::span<const BlockHash> request_hashes, OverlapScores* out) const;
 
   bool HasBlock(WorkerId worker, BlockHash hash) const;
-  size_t num_blocks() const { return nodes_.size(); }  // distinct hashes indexed
-  size_t num_worker_blocks() const;                     // (worker, block) pairs
-  size_t WorkerBlockCount(WorkerId worker) const;       // 0 for an unknown worker
+  size_t num_blocks() const { return nodes_.size(); }          // distinct hashes indexed
+  size_t num_worker_blocks() const;                            // (worker, block) pairs
+  size_t WorkerBlockCount(WorkerId worker) const;              // 0 for an unknown worker
   std::optional<uint64_t> LastEventId(WorkerId worker) const;  // nullopt: unknown worker
   std::vector<WorkerId> Workers() const;                       // sorted
   // Bytes held by the index's tables (not counting allocator overhead).

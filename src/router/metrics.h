@@ -29,8 +29,8 @@ class LatencyHistogram {
  public:
   // Buckets: 1-2-5 series from 0.5 µs to 1 s, then +inf.
   static constexpr std::array<double, 20> kUpperBoundsUs = {
-      0.5,  1,    2,    5,     10,    20,    50,    100,    200,    500,
-      1000, 2000, 5000, 10000, 20000, 50000, 1e5,   2e5,    5e5,    1e6};
+      0.5,  1,    2,    5,     10,    20,    50,  100, 200, 500,
+      1000, 2000, 5000, 10000, 20000, 50000, 1e5, 2e5, 5e5, 1e6};
 
   void RecordNanos(int64_t nanos);
   HistogramSnapshot Snapshot() const;
@@ -49,9 +49,9 @@ struct WorkerRouteStats {
 };
 
 struct RouterStats {
-  HistogramSnapshot hashing;       // recorded by the caller (RecordHashingNanos)
-  HistogramSnapshot find_matches;  // indexer lookups inside Route
-  HistogramSnapshot decision;      // the whole Route call, lock wait included
+  HistogramSnapshot hashing;              // recorded by the caller (RecordHashingNanos)
+  HistogramSnapshot find_matches;         // indexer lookups inside Route
+  HistogramSnapshot decision;             // the whole Route call, lock wait included
   std::vector<WorkerRouteStats> workers;  // every worker ever chosen or registered, by id
   uint64_t requests = 0;
   uint64_t request_blocks = 0;
@@ -60,9 +60,9 @@ struct RouterStats {
   // workers' reported prefix-cache hit rate. 0 with no requests.
   double predicted_hit_rate = 0;
   uint64_t events_applied = 0;
-  uint64_t event_gaps = 0;        // events applied after a gap in ids (re-sync advised)
-  uint64_t events_stale = 0;      // events skipped as already applied
-  size_t indexed_blocks = 0;      // distinct hashes (exact or approximate index)
+  uint64_t event_gaps = 0;    // events applied after a gap in ids (re-sync advised)
+  uint64_t events_stale = 0;  // events skipped as already applied
+  size_t indexed_blocks = 0;  // distinct hashes (exact or approximate index)
   size_t index_memory_bytes = 0;
 };
 

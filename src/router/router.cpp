@@ -20,10 +20,14 @@ Result<Mode> ParseMode(std::string_view name) {
 
 const char* ModeName(Mode mode) {
   switch (mode) {
-    case Mode::kRoundRobin: return "round-robin";
-    case Mode::kRandom: return "random";
-    case Mode::kLeastLoaded: return "least-loaded";
-    case Mode::kKv: return "kv";
+    case Mode::kRoundRobin:
+      return "round-robin";
+    case Mode::kRandom:
+      return "random";
+    case Mode::kLeastLoaded:
+      return "least-loaded";
+    case Mode::kKv:
+      return "kv";
   }
   return "?";
 }
@@ -97,8 +101,7 @@ size_t SelectByCost(std::span<const double> costs, std::span<const uint64_t> loa
 }
 
 struct Router::Impl {
-  explicit Impl(RouterConfig c)
-      : config(c), approx(c.approx, c.clock), rng(c.seed) {}
+  explicit Impl(RouterConfig c) : config(c), approx(c.approx, c.clock), rng(c.seed) {}
 
   // The Route phases, all under mu.
   std::vector<WorkerId> ResolveCandidates(std::span<const WorkerId> requested) const;
@@ -111,9 +114,7 @@ struct Router::Impl {
   uint64_t LoadBlocks(const WorkerLoad& load) const {
     return load.active_blocks + CeilDiv(load.prefill_tokens, config.block_size);
   }
-  uint64_t TieDraw() {
-    return config.tie_break == TieBreak::kRandom ? rng() : rotation++;
-  }
+  uint64_t TieDraw() { return config.tie_break == TieBreak::kRandom ? rng() : rotation++; }
   double Uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
   const RouterConfig config;
@@ -245,8 +246,8 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
 
   RouteDecision d;
   const uint64_t bs = static_cast<uint64_t>(c.block_size);
-  d.request_blocks = std::max<uint64_t>(CeilDiv(request.num_tokens, bs),
-                                        request.block_hashes.size());
+  d.request_blocks =
+      std::max<uint64_t>(CeilDiv(request.num_tokens, bs), request.block_hashes.size());
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const std::vector<WorkerId> candidates = impl_->ResolveCandidates(request.candidates);
@@ -283,12 +284,16 @@ Indexer::ApplyOutcome Router::ApplyEvent(WorkerId worker, const KvCacheEvent& ev
   std::lock_guard<std::mutex> lock(impl_->mu);
   const Indexer::ApplyOutcome outcome = impl_->index.Apply(worker, event);
   switch (outcome) {
-    case Indexer::ApplyOutcome::kApplied: ++impl_->events_applied; break;
+    case Indexer::ApplyOutcome::kApplied:
+      ++impl_->events_applied;
+      break;
     case Indexer::ApplyOutcome::kAppliedAfterGap:
       ++impl_->events_applied;
       ++impl_->event_gaps;
       break;
-    case Indexer::ApplyOutcome::kSkippedStale: ++impl_->events_stale; break;
+    case Indexer::ApplyOutcome::kSkippedStale:
+      ++impl_->events_stale;
+      break;
   }
   return outcome;
 }
@@ -327,8 +332,8 @@ RouterStats Router::Stats() const {
   s.request_blocks = impl_->request_blocks;
   s.overlap_blocks = impl_->overlap_blocks;
   s.predicted_hit_rate = s.request_blocks == 0 ? 0.0
-                                                : static_cast<double>(s.overlap_blocks) /
-                                                      static_cast<double>(s.request_blocks);
+                                               : static_cast<double>(s.overlap_blocks) /
+                                                     static_cast<double>(s.request_blocks);
   s.events_applied = impl_->events_applied;
   s.event_gaps = impl_->event_gaps;
   s.events_stale = impl_->events_stale;

@@ -60,35 +60,35 @@ struct RouterConfig {
   TieBreak tie_break = TieBreak::kRoundRobin;
   // false: no KV events; overlaps come from the router's own predictions (ApproxIndexer).
   bool use_kv_events = true;
-  ApproxConfig approx;
-  uint64_t seed = 0;              // RNG for kRandom, random ties and temperature sampling
-  const Clock* clock = nullptr;   // not owned; null = SystemClock (approximate-mode TTL)
+  ApproxConfig approx = {};
+  uint64_t seed = 0;             // RNG for kRandom, random ties and temperature sampling
+  const Clock* clock = nullptr;  // not owned; null = SystemClock (approximate-mode TTL)
 
   Status Validate() const;
 };
 
 // Per-request overrides of RouterConfig; unset = the router's value.
 struct RouteOverrides {
-  std::optional<Mode> mode;
-  std::optional<double> overlap_credit;
-  std::optional<double> prefill_load_scale;
-  std::optional<double> temperature;
+  std::optional<Mode> mode = {};
+  std::optional<double> overlap_credit = {};
+  std::optional<double> prefill_load_scale = {};
+  std::optional<double> temperature = {};
 };
 
 struct RouteRequest {
-  std::span<const BlockHash> block_hashes;  // SequenceBlockHashes of the prompt (full blocks)
-  uint64_t num_tokens = 0;                  // prompt tokens; 0 = block_hashes.size() blocks
-  RouteOverrides overrides;
-  std::span<const WorkerId> candidates;  // the live set; empty = every added worker
+  std::span<const BlockHash> block_hashes = {};  // SequenceBlockHashes of the prompt (full blocks)
+  uint64_t num_tokens = 0;                       // prompt tokens; 0 = block_hashes.size() blocks
+  RouteOverrides overrides = {};
+  std::span<const WorkerId> candidates = {};  // the live set; empty = every added worker
 };
 
 struct RouteDecision {
   WorkerId worker = 0;
-  uint64_t request_id = 0;       // pass to OnPrefillDone / OnFinished
-  uint32_t overlap_blocks = 0;   // the chosen worker's predicted cached blocks
-  uint64_t request_blocks = 0;   // ceil(num_tokens / block_size)
-  double cost = 0;               // the chosen worker's KV cost (kKv only)
-  std::vector<WorkerOverlap> overlaps;  // candidates with overlap > 0, by worker id
+  uint64_t request_id = 0;                   // pass to OnPrefillDone / OnFinished
+  uint32_t overlap_blocks = 0;               // the chosen worker's predicted cached blocks
+  uint64_t request_blocks = 0;               // ceil(num_tokens / block_size)
+  double cost = 0;                           // the chosen worker's KV cost (kKv only)
+  std::vector<WorkerOverlap> overlaps = {};  // candidates with overlap > 0, by worker id
 };
 
 // The pure pieces of the KV policy, exposed for tests and tools.
@@ -132,8 +132,7 @@ class Router {
   // KV events and snapshots from a worker (see Indexer). Also applied in approximate mode, but
   // only the predictions are consulted there.
   Indexer::ApplyOutcome ApplyEvent(WorkerId worker, const KvCacheEvent& event);
-  void LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks,
-                    uint64_t last_event_id);
+  void LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks, uint64_t last_event_id);
   std::optional<uint64_t> LastEventId(WorkerId worker) const;
 
   void UpdateLoad(WorkerId worker, const WorkerLoadReport& report);

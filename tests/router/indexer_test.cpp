@@ -18,8 +18,8 @@ using Kind = KvCacheEvent::Kind;
 
 KvCacheEvent Stored(std::vector<BlockHash> hashes, std::optional<BlockHash> parent = std::nullopt,
                     uint64_t id = 0) {
-  return KvCacheEvent{.id = id, .kind = Kind::kStored, .block_hashes = std::move(hashes),
-                      .parent_hash = parent};
+  return KvCacheEvent{
+      .id = id, .kind = Kind::kStored, .block_hashes = std::move(hashes), .parent_hash = parent};
 }
 KvCacheEvent Removed(std::vector<BlockHash> hashes, uint64_t id = 0) {
   return KvCacheEvent{.id = id, .kind = Kind::kRemoved, .block_hashes = std::move(hashes)};
@@ -134,7 +134,7 @@ Tree RandomTree(std::mt19937_64& rng, int nodes) {
     t.parent.push_back(parent);
     // Real chaining; occasionally a tiny hash (and 0) to exercise those table paths.
     t.hash.push_back(rng() % 50 == 0 ? rng() % 4
-                                      : SequenceBlockHash(parent < 0 ? 0 : t.hash[parent], local));
+                                     : SequenceBlockHash(parent < 0 ? 0 : t.hash[parent], local));
   }
   return t;
 }

@@ -33,13 +33,13 @@ TEST(RouterModeTest, ParseMode) {
 }
 
 TEST(KvCostTest, HandComputed) {
-  const CostInputs in{.request_blocks = 10, .overlap_blocks = 4, .queued_prefill_blocks = 2,
-                      .active_blocks = 5};
+  const CostInputs in{
+      .request_blocks = 10, .overlap_blocks = 4, .queued_prefill_blocks = 2, .active_blocks = 5};
   EXPECT_DOUBLE_EQ(KvCost(in, 1.0, 1.0), 1.0 * (12 - 4) + 5);
-  EXPECT_DOUBLE_EQ(KvCost(in, 2.0, 1.0), 1.0 * (12 - 8) + 5);   // overlap credit
-  EXPECT_DOUBLE_EQ(KvCost(in, 1.0, 0.5), 0.5 * (12 - 4) + 5);   // prefill scale
-  EXPECT_DOUBLE_EQ(KvCost(in, 5.0, 1.0), 0.0 + 5);              // clamped at 0
-  EXPECT_DOUBLE_EQ(KvCost(in, 0.0, 2.0), 2.0 * 12 + 5);         // cache ignored
+  EXPECT_DOUBLE_EQ(KvCost(in, 2.0, 1.0), 1.0 * (12 - 8) + 5);  // overlap credit
+  EXPECT_DOUBLE_EQ(KvCost(in, 1.0, 0.5), 0.5 * (12 - 4) + 5);  // prefill scale
+  EXPECT_DOUBLE_EQ(KvCost(in, 5.0, 1.0), 0.0 + 5);             // clamped at 0
+  EXPECT_DOUBLE_EQ(KvCost(in, 0.0, 2.0), 2.0 * 12 + 5);        // cache ignored
 }
 
 TEST(SelectByCostTest, ArgminThenLoadThenRotation) {
@@ -109,8 +109,8 @@ TEST_F(RouterTest, LoadOutweighsOverlap) {
   // Per-request override: with prefill scale 10, worker 1 costs 10 * 10 = 100 (its request
   // finished) and worker 2 10 * (10 + 5 - 8) + 20 = 90.
   r.OnFinished(d->request_id);
-  auto d2 = r.Route({.block_hashes = req, .num_tokens = 40,
-                     .overrides = {.prefill_load_scale = 10.0}});
+  auto d2 =
+      r.Route({.block_hashes = req, .num_tokens = 40, .overrides = {.prefill_load_scale = 10.0}});
   ASSERT_TRUE(d2.ok());
   EXPECT_EQ(d2->worker, 2u);
   EXPECT_DOUBLE_EQ(d2->cost, 90);
