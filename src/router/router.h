@@ -12,11 +12,14 @@
 //             + active_blocks(w)
 // where request_blocks = ceil(num_tokens / block_size), overlap_blocks(w) = leading request
 // blocks w holds (Indexer::FindMatches), queued_prefill_blocks(w) = ceil(waiting prefill tokens /
-// block_size) and active_blocks(w) = w's KV blocks in use (LoadTracker). This is Dynamo's
-// KvRouter cost (DefaultWorkerSelector: logit = overlap_score_weight * prefill_blocks +
-// decode_blocks, prefill_blocks counting only the uncached part of the new request plus the
-// worker's pending prefill), with Dynamo's overlap_score_weight = our prefill_load_scale and the
-// credit per cached block made explicit (overlap_credit; Dynamo's implicit value is 1).
+// block_size) and active_blocks(w) = w's KV blocks in use (LoadTracker). This follows Dynamo's
+// KvRouter (DefaultWorkerSelector::worker_logit: logit = overlap_score_weight * prefill_blocks +
+// decode_blocks, prefill_blocks = (worker's pending prefill tokens + the request's tokens past
+// its cached prefix) / block_size) with Dynamo's overlap_score_weight = our prefill_load_scale
+// and the credit per cached block made explicit (overlap_credit; Dynamo's is fixed at 1). Where
+// we differ: we count whole blocks (ceil) and our decode term is the worker's current active
+// blocks, where Dynamo's also includes the new request's blocks not shared with the worker's
+// running sequences; Dynamo breaks ties by the smaller cache (tree size), then randomly.
 //
 // Selection: temperature 0 → the lowest cost; ties broken by the lower load (active_blocks +
 // queued_prefill_blocks), then by rotation (round-robin counter, or a random draw with

@@ -26,6 +26,12 @@ KvCacheEvent Removed(std::vector<BlockHash> hashes, uint64_t id = 0) {
 }
 KvCacheEvent Cleared(uint64_t id = 0) { return KvCacheEvent{.id = id, .kind = Kind::kCleared}; }
 
+std::vector<BlockHash> Blocks(BlockHash first, size_t n) {
+  std::vector<BlockHash> h(n);
+  for (size_t i = 0; i < n; ++i) h[i] = first + i;
+  return h;
+}
+
 TEST(IndexerTest, BasicOverlap) {
   Indexer idx;
   idx.Apply(1, Stored({10, 11, 12}));
@@ -98,6 +104,22 @@ TEST(IndexerTest, EventIdsDetectGapsAndStaleEvents) {
   EXPECT_FALSE(idx.HasBlock(1, 8));
   // Id 0 is never checked.
   EXPECT_EQ(idx.Apply(1, Stored({9})), Indexer::ApplyOutcome::kApplied);
+}
+
+TEST(IndexerTest, MoreThan256WorkersAndSlotReuse) {
+  Indexer idx;
+  for (WorkerId w = 0; w < 300; ++w) idx.Apply(w, Stored(Blocks(1, 1 + w % 7)));
+  const std::vector<BlockHash> req = Blocks(1, 10);
+  OverlapScores s = idx.FindMatches(req);
+  ASSERT_EQ(s.scores.size(), 300u);
+  for (WorkerId w = 0; w < 300; ++w) EXPECT_EQ(s.Get(w), 1 + w % 7) << w;
+  for (WorkerId w = 0; w < 300; w += 2) idx.RemoveWorker(w);
+  idx.Apply(1000, Stored(Blocks(1, 10)));  // takes a freed slot
+  s = idx.FindMatches(req);
+  EXPECT_EQ(s.scores.size(), 151u);
+  EXPECT_EQ(s.Get(1000), 10u);
+  EXPECT_EQ(s.Get(0), 0u);
+  EXPECT_EQ(s.Get(299), 1 + 299 % 7);
 }
 
 TEST(IndexerTest, RealChainedHashes) {
