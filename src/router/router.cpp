@@ -1,0 +1,350 @@
+#include "router/router.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+namespace mint::router {
+
+Result<Mode> ParseMode(std::string_view name) {
+  if (name == "round-robin") return Mode::kRoundRobin;
+  if (name == "random") return Mode::kRandom;
+  if (name == "least-loaded") return Mode::kLeastLoaded;
+  if (name == "kv") return Mode::kKv;
+  return Status::InvalidArgument("unknown router mode '" + std::string(name) +
+                                 "' (round-robin|random|least-loaded|kv)");
+}
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kRoundRobin:
+      return "round-robin";
+    case Mode::kRandom:
+      return "random";
+    case Mode::kLeastLoaded:
+      return "least-loaded";
+    case Mode::kKv:
+      return "kv";
+  }
+  return "?";
+}
+
+namespace {
+
+bool ValidWeight(double v) { return std::isfinite(v) && v >= 0; }
+
+Status ValidateWeights(double overlap_credit, double prefill_load_scale, double temperature) {
+  if (!ValidWeight(overlap_credit)) return Status::InvalidArgument("overlap_credit must be >= 0");
+  if (!ValidWeight(prefill_load_scale)) {
+    return Status::InvalidArgument("prefill_load_scale must be >= 0");
+  }
+  if (!ValidWeight(temperature)) return Status::InvalidArgument("temperature must be >= 0");
+  return Status::Ok();
+}
+
+uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+Status RouterConfig::Validate() const {
+  if (block_size <= 0) return Status::InvalidArgument("block_size must be > 0");
+  MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
+  if (!(approx.ttl_seconds > 0) || !std::isfinite(approx.ttl_seconds)) {
+    return Status::InvalidArgument("approx.ttl_seconds must be > 0");
+  }
+  if (approx.max_blocks_per_worker == 0) {
+    return Status::InvalidArgument("approx.max_blocks_per_worker must be > 0");
+  }
+  return Status::Ok();
+}
+
+double KvCost(const CostInputs& in, double overlap_credit, double prefill_load_scale) {
+  const double prefill_blocks = static_cast<double>(in.request_blocks + in.queued_prefill_blocks);
+  const double uncached =
+      std::max(prefill_blocks - overlap_credit * static_cast<double>(in.overlap_blocks), 0.0);
+  return prefill_load_scale * uncached + static_cast<double>(in.active_blocks);
+}
+
+size_t SelectByCost(std::span<const double> costs, std::span<const uint64_t> loads,
+                    double temperature, uint64_t tie_draw, double uniform01) {
+  MINT_CHECK(!costs.empty() && costs.size() == loads.size());
+  const auto [min_it, max_it] = std::minmax_element(costs.begin(), costs.end());
+  const double min_cost = *min_it, max_cost = *max_it;
+  if (temperature > 0) {
+    const double spread = max_cost - min_cost;
+    std::vector<double> weights(costs.size());
+    double total = 0;
+    for (size_t i = 0; i < costs.size(); ++i) {
+      const double normalized = spread > 0 ? (costs[i] - min_cost) / spread : 0.0;
+      weights[i] = std::exp(-normalized / temperature);
+      total += weights[i];
+    }
+    double x = uniform01 * total;
+    for (size_t i = 0; i < costs.size(); ++i) {
+      if (x < weights[i]) return i;
+      x -= weights[i];
+    }
+    return costs.size() - 1;  // rounding
+  }
+  uint64_t min_load = UINT64_MAX;
+  for (size_t i = 0; i < costs.size(); ++i) {
+    if (costs[i] == min_cost) min_load = std::min(min_load, loads[i]);
+  }
+  std::vector<size_t> tied;
+  for (size_t i = 0; i < costs.size(); ++i) {
+    if (costs[i] == min_cost && loads[i] == min_load) tied.push_back(i);
+  }
+  return tied[tie_draw % tied.size()];
+}
+
+struct Router::Impl {
+  explicit Impl(RouterConfig c) : config(c), approx(c.approx, c.clock), rng(c.seed) {}
+
+  // The Route phases, all under mu.
+  std::vector<WorkerId> ResolveCandidates(std::span<const WorkerId> requested) const;
+  void MatchOverlaps(std::span<const BlockHash> hashes, OverlapScores* out);
+  size_t Choose(Mode mode, const std::vector<WorkerId>& candidates, uint64_t request_blocks,
+                const OverlapScores& overlaps, double overlap_credit, double prefill_load_scale,
+                double temperature, double* chosen_cost);
+  void Commit(const RouteRequest& request, RouteDecision& decision);
+
+  uint64_t LoadBlocks(const WorkerLoad& load) const {
+    return load.active_blocks + CeilDiv(load.prefill_tokens, config.block_size);
+  }
+  uint64_t TieDraw() { return config.tie_break == TieBreak::kRandom ? rng() : rotation++; }
+  double Uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+
+  const RouterConfig config;
+  LatencyHistogram hashing_hist, find_matches_hist, decision_hist;
+
+  mutable std::mutex mu;
+  // guarded by mu:
+  std::set<WorkerId> added;
+  Indexer index;
+  ApproxIndexer approx;
+  LoadTracker load;
+  std::mt19937_64 rng;
+  uint64_t rotation = 0;
+  uint64_t next_request_id = 1;
+  std::map<WorkerId, WorkerRouteStats> worker_stats;
+  uint64_t requests = 0, request_blocks = 0, overlap_blocks = 0;
+  uint64_t events_applied = 0, event_gaps = 0, events_stale = 0;
+  OverlapScores scratch;
+};
+
+std::vector<WorkerId> Router::Impl::ResolveCandidates(std::span<const WorkerId> requested) const {
+  std::vector<WorkerId> c(requested.begin(), requested.end());
+  if (c.empty()) c.assign(added.begin(), added.end());
+  return c;
+}
+
+void Router::Impl::MatchOverlaps(std::span<const BlockHash> hashes, OverlapScores* out) {
+  const int64_t start = SystemClock::Get().NowNanos();
+  if (config.use_kv_events) {
+    index.FindMatches(hashes, out);
+  } else {
+    approx.FindMatches(hashes, out);
+  }
+  find_matches_hist.RecordNanos(SystemClock::Get().NowNanos() - start);
+}
+
+size_t Router::Impl::Choose(Mode mode, const std::vector<WorkerId>& candidates,
+                            uint64_t request_blocks, const OverlapScores& overlaps,
+                            double overlap_credit, double prefill_load_scale, double temperature,
+                            double* chosen_cost) {
+  const size_t n = candidates.size();
+  switch (mode) {
+    case Mode::kRoundRobin:
+      return rotation++ % n;
+    case Mode::kRandom:
+      return rng() % n;
+    case Mode::kLeastLoaded:
+    case Mode::kKv: {
+      std::vector<double> costs(n);
+      std::vector<uint64_t> loads(n);
+      for (size_t i = 0; i < n; ++i) {
+        const WorkerLoad l = load.Get(candidates[i]);
+        loads[i] = LoadBlocks(l);
+        if (mode == Mode::kKv) {
+          costs[i] = KvCost({.request_blocks = request_blocks,
+                             .overlap_blocks = overlaps.Get(candidates[i]),
+                             .queued_prefill_blocks = CeilDiv(l.prefill_tokens, config.block_size),
+                             .active_blocks = l.active_blocks},
+                            overlap_credit, prefill_load_scale);
+        } else {
+          costs[i] = static_cast<double>(loads[i]);
+        }
+      }
+      const double t = mode == Mode::kKv ? temperature : 0.0;
+      const uint64_t draw = t > 0 ? 0 : TieDraw();
+      const size_t pick = SelectByCost(costs, loads, t, draw, t > 0 ? Uniform01() : 0.0);
+      if (mode == Mode::kKv) *chosen_cost = costs[pick];
+      return pick;
+    }
+  }
+  return 0;
+}
+
+void Router::Impl::Commit(const RouteRequest& request, RouteDecision& d) {
+  const uint64_t bs = static_cast<uint64_t>(config.block_size);
+  const uint64_t tokens = request.num_tokens != 0 ? request.num_tokens : d.request_blocks * bs;
+  const uint64_t cached_tokens = std::min<uint64_t>(uint64_t{d.overlap_blocks} * bs, tokens);
+  load.OnRouted(d.request_id, d.worker, d.request_blocks, tokens - cached_tokens);
+  if (!config.use_kv_events) approx.RecordRouted(d.worker, request.block_hashes);
+  WorkerRouteStats& ws = worker_stats[d.worker];
+  ws.worker = d.worker;
+  ++ws.chosen;
+  ws.overlap_blocks += d.overlap_blocks;
+  ws.request_blocks += d.request_blocks;
+  ++requests;
+  request_blocks += d.request_blocks;
+  overlap_blocks += d.overlap_blocks;
+}
+
+Router::Router(RouterConfig config) {
+  const Status s = config.Validate();
+  if (!s.ok()) std::fprintf(stderr, "invalid RouterConfig: %s\n", s.ToString().c_str());
+  MINT_CHECK(s.ok());
+  impl_ = std::make_unique<Impl>(config);
+}
+
+Router::~Router() = default;
+
+const RouterConfig& Router::config() const { return impl_->config; }
+
+void Router::AddWorker(WorkerId worker) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->added.insert(worker);
+  impl_->worker_stats[worker].worker = worker;
+}
+
+void Router::RemoveWorker(WorkerId worker) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->added.erase(worker);
+  impl_->index.RemoveWorker(worker);
+  impl_->approx.RemoveWorker(worker);
+  impl_->load.RemoveWorker(worker);
+}
+
+std::vector<WorkerId> Router::Workers() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return {impl_->added.begin(), impl_->added.end()};
+}
+
+Result<RouteDecision> Router::Route(const RouteRequest& request) {
+  const int64_t start = SystemClock::Get().NowNanos();
+  const RouterConfig& c = impl_->config;
+  const RouteOverrides& o = request.overrides;
+  const Mode mode = o.mode.value_or(c.mode);
+  const double overlap_credit = o.overlap_credit.value_or(c.overlap_credit);
+  const double prefill_load_scale = o.prefill_load_scale.value_or(c.prefill_load_scale);
+  const double temperature = o.temperature.value_or(c.temperature);
+  MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
+
+  RouteDecision d;
+  const uint64_t bs = static_cast<uint64_t>(c.block_size);
+  d.request_blocks =
+      std::max<uint64_t>(CeilDiv(request.num_tokens, bs), request.block_hashes.size());
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const std::vector<WorkerId> candidates = impl_->ResolveCandidates(request.candidates);
+    if (candidates.empty()) return Status::Unavailable("router: no worker to route to");
+    // Overlaps are computed in every mode: they feed the predicted hit rate.
+    impl_->MatchOverlaps(request.block_hashes, &impl_->scratch);
+    const size_t pick = impl_->Choose(mode, candidates, d.request_blocks, impl_->scratch,
+                                      overlap_credit, prefill_load_scale, temperature, &d.cost);
+    d.worker = candidates[pick];
+    d.overlap_blocks = impl_->scratch.Get(d.worker);
+    d.request_id = impl_->next_request_id++;
+    for (const WorkerOverlap& wo : impl_->scratch.scores) {
+      if (std::find(candidates.begin(), candidates.end(), wo.worker) != candidates.end()) {
+        d.overlaps.push_back(wo);
+      }
+    }
+    impl_->Commit(request, d);
+  }
+  impl_->decision_hist.RecordNanos(SystemClock::Get().NowNanos() - start);
+  return d;
+}
+
+void Router::OnPrefillDone(uint64_t request_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->load.OnPrefillDone(request_id);
+}
+
+void Router::OnFinished(uint64_t request_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->load.OnFinished(request_id);
+}
+
+Indexer::ApplyOutcome Router::ApplyEvent(WorkerId worker, const KvCacheEvent& event) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const Indexer::ApplyOutcome outcome = impl_->index.Apply(worker, event);
+  switch (outcome) {
+    case Indexer::ApplyOutcome::kApplied:
+      ++impl_->events_applied;
+      break;
+    case Indexer::ApplyOutcome::kAppliedAfterGap:
+      ++impl_->events_applied;
+      ++impl_->event_gaps;
+      break;
+    case Indexer::ApplyOutcome::kSkippedStale:
+      ++impl_->events_stale;
+      break;
+  }
+  return outcome;
+}
+
+void Router::LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks,
+                          uint64_t last_event_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->index.LoadSnapshot(worker, blocks, last_event_id);
+}
+
+std::optional<uint64_t> Router::LastEventId(WorkerId worker) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->index.LastEventId(worker);
+}
+
+void Router::UpdateLoad(WorkerId worker, const WorkerLoadReport& report) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->load.UpdateFromWorker(worker, report);
+}
+
+WorkerLoad Router::Load(WorkerId worker) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->load.Get(worker);
+}
+
+void Router::RecordHashingNanos(int64_t nanos) { impl_->hashing_hist.RecordNanos(nanos); }
+
+RouterStats Router::Stats() const {
+  RouterStats s;
+  s.hashing = impl_->hashing_hist.Snapshot();
+  s.find_matches = impl_->find_matches_hist.Snapshot();
+  s.decision = impl_->decision_hist.Snapshot();
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (const auto& [id, ws] : impl_->worker_stats) s.workers.push_back(ws);
+  s.requests = impl_->requests;
+  s.request_blocks = impl_->request_blocks;
+  s.overlap_blocks = impl_->overlap_blocks;
+  s.predicted_hit_rate = s.request_blocks == 0 ? 0.0
+                                               : static_cast<double>(s.overlap_blocks) /
+                                                     static_cast<double>(s.request_blocks);
+  s.events_applied = impl_->events_applied;
+  s.event_gaps = impl_->event_gaps;
+  s.events_stale = impl_->events_stale;
+  if (impl_->config.use_kv_events) {
+    s.indexed_blocks = impl_->index.num_blocks();
+    s.index_memory_bytes = impl_->index.MemoryBytes();
+  } else {
+    s.indexed_blocks = impl_->approx.num_blocks();
+    s.index_memory_bytes = impl_->approx.MemoryBytes();
+  }
+  return s;
+}
+
+}  // namespace mint::router

@@ -1,0 +1,155 @@
+// Router: picks a worker for each request from KV-cache overlap and load. Pure logic, no I/O: the
+// frontend feeds it the workers' KV events and load reports and asks it for decisions.
+//
+// Threading model: Router is internally synchronized by one mutex (every method may be called
+// from any thread: request threads route, an event thread applies KV events and load reports).
+// The overhead histograms are lock-free. Decisions are deterministic for a given config.seed and
+// call order.
+//
+// KV cost (mode kKv), per candidate worker w, lower is better:
+//   prefill_blocks(w) = request_blocks + queued_prefill_blocks(w)
+//   cost(w) = prefill_load_scale * max(prefill_blocks(w) - overlap_credit * overlap_blocks(w), 0)
+//             + active_blocks(w)
+// where request_blocks = ceil(num_tokens / block_size), overlap_blocks(w) = leading request
+// blocks w holds (Indexer::FindMatches), queued_prefill_blocks(w) = ceil(waiting prefill tokens /
+// block_size) and active_blocks(w) = w's KV blocks in use (LoadTracker). This follows Dynamo's
+// KvRouter (DefaultWorkerSelector::worker_logit: logit = overlap_score_weight * prefill_blocks +
+// decode_blocks, prefill_blocks = (worker's pending prefill tokens + the request's tokens past
+// its cached prefix) / block_size) with Dynamo's overlap_score_weight = our prefill_load_scale
+// and the credit per cached block made explicit (overlap_credit; Dynamo's is fixed at 1). Where
+// we differ: we count whole blocks (ceil) and our decode term is the worker's current active
+// blocks, where Dynamo's also includes the new request's blocks not shared with the worker's
+// running sequences; Dynamo breaks ties by the smaller cache (tree size), then randomly.
+//
+// Selection: temperature 0 → the lowest cost; ties broken by the lower load (active_blocks +
+// queued_prefill_blocks), then by rotation (round-robin counter, or a random draw with
+// tie_break = kRandom). Temperature T > 0 → sample w with probability ∝ exp(-n(w) / T), where
+// n(w) = (cost(w) - min cost) / (max cost - min cost) in [0, 1] (min-max normalization, as
+// Dynamo's softmax_sample; all costs equal → uniform). So T is relative to the spread of costs:
+// T = 0.1 strongly prefers the best, T = 10 is nearly uniform.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/status.h"
+#include "router/approx_indexer.h"
+#include "router/indexer.h"
+#include "router/load.h"
+#include "router/metrics.h"
+
+namespace mint::router {
+
+enum class Mode { kRoundRobin, kRandom, kLeastLoaded, kKv };
+
+// "round-robin" | "random" | "least-loaded" | "kv".
+Result<Mode> ParseMode(std::string_view name);
+const char* ModeName(Mode mode);
+
+enum class TieBreak { kRoundRobin, kRandom };
+
+struct RouterConfig {
+  Mode mode = Mode::kKv;
+  int32_t block_size = 16;          // tokens per KV block, > 0 (must match the workers')
+  double overlap_credit = 1.0;      // >= 0: prefill blocks saved per cached block
+  double prefill_load_scale = 1.0;  // >= 0: weight of prefill work against decode load
+  double temperature = 0.0;         // >= 0: 0 = deterministic argmin
+  TieBreak tie_break = TieBreak::kRoundRobin;
+  // false: no KV events; overlaps come from the router's own predictions (ApproxIndexer).
+  bool use_kv_events = true;
+  ApproxConfig approx = {};
+  uint64_t seed = 0;             // RNG for kRandom, random ties and temperature sampling
+  const Clock* clock = nullptr;  // not owned; null = SystemClock (approximate-mode TTL)
+
+  Status Validate() const;
+};
+
+// Per-request overrides of RouterConfig; unset = the router's value.
+struct RouteOverrides {
+  std::optional<Mode> mode = {};
+  std::optional<double> overlap_credit = {};
+  std::optional<double> prefill_load_scale = {};
+  std::optional<double> temperature = {};
+};
+
+struct RouteRequest {
+  std::span<const BlockHash> block_hashes = {};  // SequenceBlockHashes of the prompt (full blocks)
+  uint64_t num_tokens = 0;                       // prompt tokens; 0 = block_hashes.size() blocks
+  RouteOverrides overrides = {};
+  std::span<const WorkerId> candidates = {};  // the live set; empty = every added worker
+};
+
+struct RouteDecision {
+  WorkerId worker = 0;
+  uint64_t request_id = 0;                   // pass to OnPrefillDone / OnFinished
+  uint32_t overlap_blocks = 0;               // the chosen worker's predicted cached blocks
+  uint64_t request_blocks = 0;               // ceil(num_tokens / block_size)
+  double cost = 0;                           // the chosen worker's KV cost (kKv only)
+  std::vector<WorkerOverlap> overlaps = {};  // candidates with overlap > 0, by worker id
+};
+
+// The pure pieces of the KV policy, exposed for tests and tools.
+struct CostInputs {
+  uint64_t request_blocks = 0;
+  uint64_t overlap_blocks = 0;
+  uint64_t queued_prefill_blocks = 0;
+  uint64_t active_blocks = 0;
+};
+double KvCost(const CostInputs& in, double overlap_credit, double prefill_load_scale);
+
+// The index chosen among `costs` (non-empty; loads the same size). temperature 0: argmin, ties
+// by lower load, remaining ties → tied[tie_draw % number tied] (in index order). temperature > 0:
+// the softmax sample described above, driven by `uniform01` in [0, 1).
+size_t SelectByCost(std::span<const double> costs, std::span<const uint64_t> loads,
+                    double temperature, uint64_t tie_draw, double uniform01);
+
+class Router {
+ public:
+  // Aborts on an invalid config (call config.Validate() first to get a Status).
+  explicit Router(RouterConfig config);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Registers a worker (idempotent). Workers seen in events or candidates need not be added;
+  // the added set is the default candidate set.
+  void AddWorker(WorkerId worker);
+  // Forgets the worker: its index entries, predictions and load.
+  void RemoveWorker(WorkerId worker);
+  std::vector<WorkerId> Workers() const;  // added workers, sorted
+
+  // Chooses a worker and records the decision (load, predictions, stats). Errors:
+  // Unavailable when there is no candidate; InvalidArgument for a bad override.
+  Result<RouteDecision> Route(const RouteRequest& request);
+
+  // The request's first token arrived / the request ended (any way). Unknown ids are ignored.
+  void OnPrefillDone(uint64_t request_id);
+  void OnFinished(uint64_t request_id);
+
+  // KV events and snapshots from a worker (see Indexer). Also applied in approximate mode, but
+  // only the predictions are consulted there.
+  Indexer::ApplyOutcome ApplyEvent(WorkerId worker, const KvCacheEvent& event);
+  void LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks, uint64_t last_event_id);
+  std::optional<uint64_t> LastEventId(WorkerId worker) const;
+
+  void UpdateLoad(WorkerId worker, const WorkerLoadReport& report);
+  WorkerLoad Load(WorkerId worker) const;
+
+  // The caller's time spent hashing a request's blocks (lock-free).
+  void RecordHashingNanos(int64_t nanos);
+
+  RouterStats Stats() const;
+  const RouterConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mint::router
