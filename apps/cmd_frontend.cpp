@@ -8,6 +8,7 @@
 #include "apps/commands.h"
 #include "apps/discovery_options.h"
 #include "apps/http_front.h"
+#include "apps/router_options.h"
 #include "core/log.h"
 #include "frontend/remote_backend.h"
 #include "gguf/gguf.h"
@@ -24,6 +25,7 @@ struct FrontendArgs {
   double request_timeout_s = 0;
   HttpArgs http;
   DiscoveryArgs discovery;
+  RouterArgs router;
 };
 
 int RunFrontend(const FrontendArgs& a) {
@@ -38,6 +40,8 @@ int RunFrontend(const FrontendArgs& a) {
     auto t = tokenizer::Tokenizer::FromGguf(*file);
     if (!t.ok()) return t.status().WithContext("tokenizer");
     tok = std::move(t).value();
+    auto rc = MakeRouterConfig(a.router);
+    if (!rc.ok()) return rc.status();
     auto d = MakeDiscovery(a.discovery);
     if (!d.ok()) return d.status();
     discovery = std::move(d).value();
@@ -55,8 +59,9 @@ int RunFrontend(const FrontendArgs& a) {
          .migration_limit = a.migration_limit,
          .max_model_len = max_len,
          .wait_for_worker = std::chrono::milliseconds(static_cast<int64_t>(a.wait_for_worker_s * 1000)),
-         .subscribe_kv_events = true,
-         .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000))});
+         .subscribe_kv_events = !a.router.no_kv_events,
+         .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000)),
+         .router = *rc});
     if (!b.ok()) return b.status();
     backend = std::move(b).value();
     auto general = file->GetStringOr("general.name", "");
@@ -97,6 +102,7 @@ CommandFn RegisterFrontend(CLI::App& app) {
                   "travels to the worker, which aborts it too (0: none)")
       ->capture_default_str();
   AddDiscoveryOptions(cmd, &a->discovery);
+  AddRouterOptions(cmd, &a->router);
   return [a]() { return RunFrontend(*a); };
 }
 

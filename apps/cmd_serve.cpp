@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
+#include "apps/router_options.h"
 #include "core/cpu.h"
 #include "core/log.h"
 #include "engine/engine.h"
@@ -33,6 +34,7 @@ struct ServeArgs {
   int migration_limit = 3;
   HttpArgs http;
   EngineArgs engine;
+  RouterArgs router;
 };
 
 int Serve(const ServeArgs& a) {
@@ -80,9 +82,15 @@ int Serve(const ServeArgs& a) {
         if (!w.ok()) return w.status();
         workers.push_back(std::move(w).value());
       }
-      auto r = frontend::RemoteBackend::Create(
-          discovery.get(), {.model_name = name, .migration_limit = a.migration_limit,
-                            .max_model_len = cfg->scheduler.max_model_len});
+      auto rc = MakeRouterConfig(a.router);
+      if (!rc.ok()) return rc.status();
+      rc->block_size = cfg->block_size;  // the engines here use this one
+      frontend::RemoteBackendOptions ro;
+      ro.model_name = name;
+      ro.migration_limit = a.migration_limit;
+      ro.max_model_len = cfg->scheduler.max_model_len;
+      ro.router = *rc;
+      auto r = frontend::RemoteBackend::Create(discovery.get(), ro);
       if (!r.ok()) return r.status();
       remote = std::move(r).value();
       s.backend = remote.get();
@@ -125,6 +133,7 @@ CommandFn RegisterServe(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
   AddEngineOptions(cmd, &a->engine);
+  AddRouterOptions(cmd, &a->router);
   return [a]() { return Serve(*a); };
 }
 

@@ -14,7 +14,11 @@
 #include "runtime/convert_events.h"
 #include "runtime/event_plane.h"
 #include "runtime/request_plane.h"
+#include <optional>
+#include <span>
 #include <unordered_set>
+
+#include "core/hash.h"
 
 namespace mint::frontend {
 
@@ -30,6 +34,7 @@ struct Conn {
   std::unique_ptr<pb::Worker::Stub> stub;
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> calls{0};      // attempts sent to it
+  router::WorkerId rid = 0;            // its id in the router
   std::atomic<int64_t> lost_at_ns{0};  // steady-clock time of the last broken call; 0 = never
 };
 
@@ -58,6 +63,21 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   bool closed = false;                                   // guarded by mu
 
   std::atomic<uint64_t> n_requests{0}, n_migrated{0}, n_failed{0}, n_aborted{0};
+  // Prompt tokens of each attempt and those the chosen worker found cached (its report): the
+  // hit rate actually achieved, next to the router's prediction.
+  std::atomic<uint64_t> n_prompt_tokens{0}, n_cached_tokens{0};
+
+  std::unique_ptr<router::Router> router;
+  router::WorkerId next_rid = 1;                       // guarded by mu
+  std::map<std::string, router::WorkerId> rids;        // worker id -> router id; guarded by mu
+  bool warned_block_size = false;                      // guarded by mu
+
+  std::optional<router::WorkerId> RouterId(const std::string& id) {
+    std::lock_guard<std::mutex> lk(mu);
+    auto it = rids.find(id);
+    if (it == rids.end()) return std::nullopt;
+    return it->second;
+  }
 
   // The event plane: what each worker's prefix cache holds (rebuilt from its KV events) and its
   // last reported load. The KV-aware router will read the same state.
@@ -71,13 +91,33 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   std::map<std::string, WorkerKv> kv;  // guarded by kv_mu
   std::map<std::string, std::string> subscribed;  // worker id -> endpoint; discovery thread only
 
+  static router::KvCacheEvent ToRouter(const engine::KvEvent& e) {
+    router::KvCacheEvent r;
+    r.id = e.id;
+    r.kind = e.kind == engine::KvEvent::Kind::kStored    ? router::KvCacheEvent::Kind::kStored
+             : e.kind == engine::KvEvent::Kind::kRemoved ? router::KvCacheEvent::Kind::kRemoved
+                                                         : router::KvCacheEvent::Kind::kCleared;
+    r.block_hashes = e.block_hashes;
+    r.parent_hash = e.parent_hash;
+    return r;
+  }
   void OnKvSnapshot(const std::string& id, const engine::KvSnapshot& snap) {
+    if (auto rid = RouterId(id)) {
+      std::vector<router::KvCacheEvent> blocks;
+      blocks.reserve(snap.blocks.size());
+      for (const auto& b : snap.blocks) {
+        blocks.push_back(ToRouter(b));
+        blocks.back().id = 0;
+      }
+      router->LoadSnapshot(*rid, blocks, snap.last_event_id);
+    }
     std::lock_guard<std::mutex> lk(kv_mu);
     auto& w = kv[id];
     w.blocks.clear();
     for (const auto& b : snap.blocks) w.blocks.insert(b.block_hashes.begin(), b.block_hashes.end());
   }
   void OnKvEvent(const std::string& id, const engine::KvEvent& e) {
+    if (auto rid = RouterId(id)) router->ApplyEvent(*rid, ToRouter(e));
     std::lock_guard<std::mutex> lk(kv_mu);
     auto& w = kv[id];
     switch (e.kind) {
@@ -93,6 +133,11 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     }
   }
   void OnLoad(const std::string& id, const pb::LoadMetrics& load) {
+    if (auto rid = RouterId(id)) {
+      router->UpdateLoad(*rid, {.active_blocks = static_cast<uint64_t>(std::max<int64_t>(load.kv_blocks_used(), 0)),
+                                .waiting_prefill_tokens =
+                                    static_cast<uint64_t>(std::max<int64_t>(load.prefill_tokens_queued(), 0))});
+    }
     std::lock_guard<std::mutex> lk(kv_mu);
     auto& w = kv[id];
     w.load = load;
@@ -160,44 +205,65 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       }
       auto c = std::make_shared<Conn>();
       c->info = w;
+      if (it != workers.end()) {
+        router->RemoveWorker(it->second->rid);  // same id, new address: a restarted worker
+      }
+      c->rid = next_rid++;
+      rids[w.id] = c->rid;
+      router->AddWorker(c->rid);
+      if (w.block_size > 0 && w.block_size != router->config().block_size && !warned_block_size) {
+        warned_block_size = true;
+        log::Warn("worker {} uses {}-token KV blocks but the router hashes {}-token blocks: "
+                  "KV-aware routing cannot match its cache (set the frontend's --kv-block-size)",
+                  w.id, w.block_size, router->config().block_size);
+      }
       c->channel = runtime::MakeWorkerChannel(w.request_address);
       c->stub = pb::Worker::NewStub(c->channel);
       log::Info("worker {} joined: {} ({})", w.id, w.request_address, w.model);
       next[w.id] = std::move(c);
     }
     for (const auto& [id, c] : workers) {
-      if (!next.count(id)) log::Info("worker {} left ({})", id, c->info.request_address);
+      if (next.count(id)) continue;
+      log::Info("worker {} left ({})", id, c->info.request_address);
+      router->RemoveWorker(c->rid);
+      rids.erase(id);
     }
     workers = std::move(next);
     cv.notify_all();
   }
 
-  // The worker for the next attempt: not among `exclude`, preferring ones that have not broken a
-  // call in the last 2 s, then the fewest calls in flight, then rotation. Null if none.
-  std::shared_ptr<Conn> Pick(const std::set<std::string>& exclude) {
-    std::shared_ptr<Conn> best;
-    bool best_suspect = true;
-    int64_t best_load = 0;
+  struct Picked {
+    std::shared_ptr<Conn> conn;
+    uint64_t route_id = 0;  // for router->OnPrefillDone / OnFinished
+  };
+  // The worker for the next attempt, chosen by the router among the workers not in `exclude`,
+  // leaving out ones that broke a call in the last 2 s while others remain. Empty if none.
+  Picked Pick(const std::set<std::string>& exclude, std::span<const BlockHash> hashes,
+              uint64_t num_tokens) {
     const int64_t now = Clock::now().time_since_epoch().count();
     const int64_t cooldown = std::chrono::nanoseconds(std::chrono::seconds(2)).count();
-    std::vector<std::shared_ptr<Conn>> all;
+    std::vector<std::shared_ptr<Conn>> all, fresh;
     for (const auto& [id, c] : workers) {
-      if (!exclude.count(id)) all.push_back(c);
-    }
-    if (all.empty()) return nullptr;
-    const size_t start = rr++ % all.size();
-    for (size_t k = 0; k < all.size(); ++k) {
-      const auto& c = all[(start + k) % all.size()];
+      if (exclude.count(id)) continue;
+      all.push_back(c);
       const int64_t lost = c->lost_at_ns.load();
-      const bool suspect = lost != 0 && now - lost < cooldown;
-      const int64_t load = c->in_flight.load();
-      if (!best || (best_suspect && !suspect) || (best_suspect == suspect && load < best_load)) {
-        best = c;
-        best_suspect = suspect;
-        best_load = load;
-      }
+      if (lost == 0 || now - lost >= cooldown) fresh.push_back(c);
     }
-    return best;
+    const auto& cands = fresh.empty() ? all : fresh;
+    if (cands.empty()) return {};
+    std::vector<router::WorkerId> ids;
+    std::map<router::WorkerId, std::shared_ptr<Conn>> by_rid;
+    for (const auto& c : cands) {
+      ids.push_back(c->rid);
+      by_rid[c->rid] = c;
+    }
+    auto d = router->Route({.block_hashes = hashes, .num_tokens = num_tokens, .overrides = {},
+                            .candidates = ids});
+    if (!d.ok() || !by_rid.count(d->worker)) {
+      log::Warn("router: {}; taking the first candidate", d.ok() ? "unknown worker" : d.status().ToString());
+      return {cands.front(), 0};
+    }
+    return {by_rid[d->worker], d->request_id};
   }
 
   void Emit(Call& call, engine::FinishReason finish, Status error, int64_t prompt_tokens,
@@ -220,17 +286,32 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     std::set<std::string> failed_workers;
     int migrations = 0;
     Status last_error;
+    std::vector<uint32_t> tokens;
     for (;;) {
+      // The attempt's prompt (the original plus what earlier attempts generated), hashed the way
+      // the workers' prefix caches hash it.
+      const auto t0 = Clock::now();
+      tokens.assign(call->request.prompt.begin(), call->request.prompt.end());
+      tokens.insert(tokens.end(), generated.begin(), generated.end());
+      const std::vector<BlockHash> hashes = SequenceBlockHashes(
+          tokens, static_cast<size_t>(router->config().block_size));
+      router->RecordHashingNanos(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
       std::shared_ptr<Conn> conn;
+      uint64_t route_id = 0;
       {
         std::unique_lock<std::mutex> lk(mu);
         const auto deadline = Clock::now() + options.wait_for_worker;
         for (;;) {
           if (call->aborted || closed) break;
-          conn = Pick(failed_workers);
+          Picked p = Pick(failed_workers, hashes, tokens.size());
+          conn = p.conn;
+          route_id = p.route_id;
           if (conn) break;
           if (cv.wait_until(lk, deadline) == std::cv_status::timeout) {
-            conn = Pick(failed_workers);
+            p = Pick(failed_workers, hashes, tokens.size());
+            conn = p.conn;
+            route_id = p.route_id;
             break;
           }
         }
@@ -262,15 +343,25 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       if (options.request_timeout.count() > 0) ctx.set_deadline(deadline);
       {
         std::lock_guard<std::mutex> lk(call->mu);
-        if (call->aborted) continue;  // handled at the top of the loop
+        if (call->aborted) {  // handled at the top of the loop
+          if (route_id != 0) router->OnFinished(route_id);
+          continue;
+        }
         call->ctx = &ctx;
       }
       conn->in_flight.fetch_add(1);
       conn->calls.fetch_add(1);
       bool finished = false;
+      bool first = true;
       auto reader = conn->stub->Generate(&ctx, req);
       pb::GenerateResponse resp;
       while (reader->Read(&resp)) {
+        if (first) {
+          first = false;
+          if (route_id != 0) router->OnPrefillDone(route_id);
+          n_prompt_tokens.fetch_add(static_cast<uint64_t>(resp.prompt_tokens()));
+          n_cached_tokens.fetch_add(static_cast<uint64_t>(resp.cached_prompt_tokens()));
+        }
         engine::RequestOutput out = runtime::FromProto(resp);
         out.request_id = call->id;
         generated.insert(generated.end(), out.tokens.begin(), out.tokens.end());
@@ -288,6 +379,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       }
       const grpc::Status status = reader->Finish();
       conn->in_flight.fetch_sub(1);
+      if (route_id != 0) router->OnFinished(route_id);
       bool aborted;
       {
         std::lock_guard<std::mutex> lk(call->mu);
@@ -347,8 +439,10 @@ RemoteBackend::~RemoteBackend() { Close(); }
 Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery* discovery,
                                                              const RemoteBackendOptions& options) {
   if (options.migration_limit < 0) return Status::InvalidArgument("--migration-limit must be >= 0");
+  if (Status s = options.router.Validate(); !s.ok()) return s.WithContext("router");
   auto impl = std::make_shared<Impl>();
   impl->options = options;
+  impl->router = std::make_unique<router::Router>(options.router);
   Impl* raw = impl.get();
   if (options.subscribe_kv_events) {
     runtime::KvEventSubscriber::Callbacks cb;
@@ -482,6 +576,55 @@ std::string RemoteBackend::MetricsText() const {
           s.kv_gaps);
   counter("mint_kv_resyncs_total", "Worker KV snapshots fetched to (re)start an event stream",
           s.kv_resyncs);
+  // The router: where its time goes, and the prefix hit rate it predicted against the one the
+  // workers reported.
+  const router::RouterStats rs = impl_->router->Stats();
+  auto summary = [&](const char* name, const char* help, const router::HistogramSnapshot& h) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} summary\n", name, help, name);
+    for (double q : {0.5, 0.9, 0.99}) {
+      out += fmt::format("{}{{quantile=\"{}\"}} {:.9f}\n", name, q, h.Quantile(q) * 1e-6);
+    }
+    out += fmt::format("{}_sum {:.9f}\n{}_count {}\n", name, h.sum_us * 1e-6, name, h.count);
+  };
+  summary("mint_router_hashing_seconds", "Hashing a request's prompt into KV block hashes",
+          rs.hashing);
+  summary("mint_router_find_matches_seconds", "KV index lookups per routing decision",
+          rs.find_matches);
+  summary("mint_router_decision_seconds", "Whole routing decisions", rs.decision);
+  out += fmt::format(
+      "# HELP mint_router_predicted_hit_rate Prompt blocks the router expected cached on the chosen "
+      "workers\n# TYPE mint_router_predicted_hit_rate gauge\nmint_router_predicted_hit_rate {}\n",
+      rs.predicted_hit_rate);
+  const uint64_t pt = impl_->n_prompt_tokens.load(), ct = impl_->n_cached_tokens.load();
+  out += fmt::format(
+      "# HELP mint_router_actual_hit_rate Prompt tokens the chosen workers found cached\n"
+      "# TYPE mint_router_actual_hit_rate gauge\nmint_router_actual_hit_rate {}\n",
+      pt ? static_cast<double>(ct) / static_cast<double>(pt) : 0.0);
+  out += fmt::format("# HELP mint_router_indexed_blocks Distinct blocks in the router's KV index\n"
+                     "# TYPE mint_router_indexed_blocks gauge\nmint_router_indexed_blocks {}\n",
+                     rs.indexed_blocks);
+  {
+    std::map<router::WorkerId, std::string> names;
+    {
+      std::lock_guard<std::mutex> lk(impl_->mu);
+      for (const auto& [id, rid] : impl_->rids) names[rid] = id;
+    }
+    out += "# HELP mint_router_chosen_total Requests the router sent to each worker\n"
+           "# TYPE mint_router_chosen_total counter\n";
+    for (const auto& w : rs.workers) {
+      if (auto it = names.find(w.worker); it != names.end()) {
+        out += fmt::format("mint_router_chosen_total{{worker=\"{}\"}} {}\n", it->second, w.chosen);
+      }
+    }
+    out += "# HELP mint_router_overlap_blocks_total Cached prompt blocks the router predicted on "
+           "each worker it chose\n# TYPE mint_router_overlap_blocks_total counter\n";
+    for (const auto& w : rs.workers) {
+      if (auto it = names.find(w.worker); it != names.end()) {
+        out += fmt::format("mint_router_overlap_blocks_total{{worker=\"{}\"}} {}\n", it->second,
+                           w.overlap_blocks);
+      }
+    }
+  }
   out += "# HELP mint_worker_requests_total Requests (attempts) sent to each worker\n"
          "# TYPE mint_worker_requests_total counter\n";
   {

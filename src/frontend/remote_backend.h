@@ -1,8 +1,8 @@
 // RemoteBackend: the frontend's GenerationBackend over workers found through discovery and
 // reached over the request plane (gRPC `Worker.Generate`).
 //
-// Each request goes to one worker (today: the one with the fewest requests in flight from this
-// frontend; the KV-aware router replaces this choice). If the worker dies or its stream breaks
+// Each request goes to one worker, chosen by the router (src/router: KV-cache overlap from the
+// workers' KV events, and load), fed by the event plane. If the worker dies or its stream breaks
 // before the request finishes, the request is re-sent to another worker with the tokens
 // generated so far appended to the prompt and max_tokens reduced by as many — up to
 // `migration_limit` times — and the caller sees one uninterrupted stream of outputs. A request
@@ -18,6 +18,7 @@
 #include <string>
 
 #include "frontend/backend.h"
+#include "router/router.h"
 #include "runtime/discovery.h"
 
 namespace mint::frontend {
@@ -35,6 +36,10 @@ struct RemoteBackendOptions {
   // A request still running this long after Submit ends with an error (0: no limit). The
   // deadline travels with each gRPC call, so the worker aborts the request at the same moment.
   std::chrono::milliseconds request_timeout{0};
+  // How a worker is chosen (src/router): kv (KV-cache overlap x load, the default),
+  // round-robin, random or least-loaded; block_size must match the workers'. Among workers not
+  // excluded for the request, ones that broke a call in the last 2 s are avoided if others exist.
+  router::RouterConfig router{};
 };
 
 struct RemoteBackendStats {

@@ -1,0 +1,50 @@
+#include "apps/router_options.h"
+
+namespace mint::apps {
+
+void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
+  cmd->add_option("--router-mode", a->mode,
+                  "How a worker is chosen: kv (KV-cache overlap x load), round-robin, random,\n"
+                  "least-loaded")
+      ->capture_default_str();
+  cmd->add_option("--kv-block-size", a->block_size,
+                  "Tokens per KV block the router hashes (must equal the workers' --block-size)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--kv-overlap-credit", a->overlap_credit,
+                  "kv cost: prefill blocks saved per cached block on a worker")
+      ->capture_default_str();
+  cmd->add_option("--prefill-load-scale", a->prefill_load_scale,
+                  "kv cost: weight of prefill work against decode load\n"
+                  "(cost = scale x max(prefill_blocks - credit x overlap, 0) + decode_blocks)")
+      ->capture_default_str();
+  cmd->add_option("--router-temperature", a->temperature,
+                  "0: the cheapest worker; > 0: sample by softmax over normalized cost")
+      ->capture_default_str();
+  cmd->add_flag("--no-kv-events", a->no_kv_events,
+                "Do not use the workers' KV events: predict their caches from the router's own\n"
+                "decisions (for engines that publish none)");
+  cmd->add_option("--approx-ttl", a->approx_ttl_s,
+                  "With --no-kv-events: seconds a predicted cached block is trusted")
+      ->capture_default_str();
+  cmd->add_option("--router-seed", a->seed, "Seed of random choices (random mode, ties, temperature)")
+      ->capture_default_str();
+}
+
+Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a) {
+  router::RouterConfig c;
+  auto mode = router::ParseMode(a.mode);
+  if (!mode.ok()) return mode.status().WithContext("--router-mode");
+  c.mode = *mode;
+  c.block_size = a.block_size;
+  c.overlap_credit = a.overlap_credit;
+  c.prefill_load_scale = a.prefill_load_scale;
+  c.temperature = a.temperature;
+  c.use_kv_events = !a.no_kv_events;
+  c.approx.ttl_seconds = a.approx_ttl_s;
+  c.seed = a.seed;
+  MINT_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+}  // namespace mint::apps

@@ -1,0 +1,27 @@
+// Router flags shared by `mint frontend` and `mint serve --workers N`.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+#include "router/router.h"
+
+namespace mint::apps {
+
+struct RouterArgs {
+  std::string mode = "kv";
+  int32_t block_size = 16;
+  double overlap_credit = 1.0;
+  double prefill_load_scale = 1.0;
+  double temperature = 0.0;
+  bool no_kv_events = false;
+  double approx_ttl_s = 120;
+  uint64_t seed = 0;
+};
+
+void AddRouterOptions(CLI::App* cmd, RouterArgs* a);
+Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a);
+
+}  // namespace mint::apps
