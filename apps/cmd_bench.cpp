@@ -42,6 +42,7 @@ struct BenchArgs {
   int prefix_len = 0;
   std::string trace;
   double speedup = 1.0;
+  int32_t trace_token_ids = 0;
   std::string sharegpt;
   uint64_t seed = 0;
   std::string slo;
@@ -126,9 +127,16 @@ int Run(const BenchArgs& a) {
     auto entries = bench::ParseMooncakeTrace(*text);
     if (!entries.ok()) return Fail(entries.status().WithContext(a.trace));
     if (!(a.speedup > 0)) return Fail(Status::InvalidArgument("--speedup must be > 0"));
-    *fixed = bench::TraceToRequests(*entries, a.speedup, a.seed);
+    if (a.trace_token_ids > 0) {
+      if (a.endpoint != "completions") {
+        return Fail(Status::InvalidArgument("--trace-token-ids needs --endpoint completions"));
+      }
+      *fixed = bench::TraceToTokenRequests(*entries, a.speedup, a.seed, a.trace_token_ids);
+    } else {
+      *fixed = bench::TraceToRequests(*entries, a.speedup, a.seed);
+    }
     config["workload"] = {{"kind", "mooncake_trace"}, {"file", a.trace}, {"speedup", a.speedup},
-                          {"entries", fixed->size()}};
+                          {"entries", fixed->size()}, {"token_ids_vocab", a.trace_token_ids}};
   } else if (!a.sharegpt.empty()) {
     auto text = ReadFile(a.sharegpt);
     if (!text.ok()) return Fail(text.status());
@@ -279,6 +287,11 @@ CommandFn RegisterBench(CLI::App& app) {
   cmd->add_option("--trace", a->trace, "Mooncake JSONL trace to replay")
       ->check(CLI::ExistingFile);
   cmd->add_option("--speedup", a->speedup, "Trace time divided by this")->capture_default_str();
+  cmd->add_option("--trace-token-ids", a->trace_token_ids,
+                  "Replay the trace as token-id prompts over a vocabulary of this size (each\n"
+                  "512-token hash id -> 512 seeded ids), so the server sees its block structure\n"
+                  "exactly; 0: text prompts")
+      ->capture_default_str();
   cmd->add_option("--sharegpt", a->sharegpt, "ShareGPT JSON conversations as prompts")
       ->check(CLI::ExistingFile);
   cmd->add_option("--seed", a->seed, "Seed of prompts, lengths and arrivals")->capture_default_str();

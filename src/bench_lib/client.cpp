@@ -57,6 +57,8 @@ std::string BuildRequestBody(const ClientOptions& opt, const BenchRequest& req) 
   if (opt.ignore_eos) j["ignore_eos"] = true;
   if (opt.endpoint == Endpoint::kChat) {
     j["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", req.prompt}}});
+  } else if (!req.prompt_ids.empty()) {
+    j["prompt"] = req.prompt_ids;
   } else {
     j["prompt"] = req.prompt;
   }

@@ -248,6 +248,33 @@ std::vector<BenchRequest> TraceToRequests(const std::vector<TraceEntry>& entries
   return out;
 }
 
+std::vector<BenchRequest> TraceToTokenRequests(const std::vector<TraceEntry>& entries,
+                                               double speedup, uint64_t seed, int32_t vocab) {
+  std::vector<BenchRequest> out = TraceToRequests(entries, speedup, seed);
+  const uint64_t span = vocab > 3 ? static_cast<uint64_t>(vocab - 3) : 1;
+  auto append = [&](std::vector<int32_t>* ids, uint64_t key, int n) {
+    uint64_t state = SplitMix64(key);
+    for (int k = 0; k < n; ++k) {
+      state = SplitMix64(state);
+      ids->push_back(static_cast<int32_t>(3 + state % span));
+    }
+  };
+  for (BenchRequest& r : out) {
+    const TraceEntry& e = entries[static_cast<size_t>(r.index)];
+    r.prompt.clear();
+    r.prompt_ids.reserve(static_cast<size_t>(e.input_length));
+    int remaining = e.input_length;
+    for (uint64_t id : e.hash_ids) {
+      if (remaining <= 0) break;
+      const int n = std::min(remaining, kTraceBlockTokens);
+      append(&r.prompt_ids, Mix(kKeyTrace ^ seed, id), n);
+      remaining -= n;
+    }
+    if (remaining > 0) append(&r.prompt_ids, Mix(kKeyUnique ^ seed, ~static_cast<uint64_t>(r.index)), remaining);
+  }
+  return out;
+}
+
 Result<std::vector<BenchRequest>> ParseShareGpt(std::string_view json, int64_t limit) {
   auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (!j.is_array()) return Status::InvalidArgument("ShareGPT file: top level is not an array");

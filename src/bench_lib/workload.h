@@ -35,6 +35,7 @@ struct BenchRequest {
   int64_t index = 0;         // position in the workload
   double arrival_s = 0;      // send time relative to the start; ignored in concurrency mode
   std::string prompt;        // text of the prompt (completions) or of the one user message (chat)
+  std::vector<int32_t> prompt_ids;  // when non-empty (completions only): sent as token ids
   int input_tokens = 0;      // intended prompt length in tokens (words)
   int output_tokens = 0;     // sent as max_tokens with ignore_eos
   int prefix_group = -1;     // shared-prefix group, -1 if none
@@ -83,6 +84,14 @@ Result<std::vector<TraceEntry>> ParseMooncakeTrace(std::string_view jsonl);
 // the listed blocks are filled with words unique to the request.
 std::vector<BenchRequest> TraceToRequests(const std::vector<TraceEntry>& entries, double speedup,
                                           uint64_t seed);
+
+// The same requests with token-id prompts, so a server sees the trace's block structure exactly:
+// hash id k becomes 512 token ids in [3, vocab) drawn from a generator seeded by (seed, k) (a
+// block of 512 tokens splits evenly into engine blocks of 16, 32, 64, ... tokens); tokens beyond
+// the listed blocks are unique to the request. For mocker workers and models whose vocabulary
+// covers the ids.
+std::vector<BenchRequest> TraceToTokenRequests(const std::vector<TraceEntry>& entries,
+                                               double speedup, uint64_t seed, int32_t vocab);
 
 // ShareGPT-style JSON: an array of {"conversations": [{"from": "human"|"gpt", "value": ...}]}.
 // Each conversation with a human turn followed by a gpt turn gives one request: prompt = the

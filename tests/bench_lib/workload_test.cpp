@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -206,6 +207,36 @@ TEST(TraceTest, SharedMooncakeTraceKeepsPrefixIdentity) {
     }
   }
   EXPECT_GT(compared, 0);
+}
+
+}  // namespace
+}  // namespace mint::bench
+
+namespace mint::bench {
+namespace {
+
+TEST(TraceTokenTest, SharedHashIdsGiveIdenticalBlockAlignedTokens) {
+  auto entries = ParseMooncakeTrace(
+      "{\"timestamp\": 0, \"input_length\": 1100, \"output_length\": 3, \"hash_ids\": [7, 8, 9]}\n"
+      "{\"timestamp\": 10, \"input_length\": 1300, \"output_length\": 3, \"hash_ids\": [7, 8, 5]}\n");
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  const auto reqs = TraceToTokenRequests(*entries, 1.0, 3, 512);
+  ASSERT_EQ(reqs.size(), 2u);
+  ASSERT_EQ(reqs[0].prompt_ids.size(), 1100u);
+  ASSERT_EQ(reqs[1].prompt_ids.size(), 1300u);
+  EXPECT_TRUE(reqs[0].prompt.empty());
+  // Hash ids 7 and 8: the first 1024 tokens are equal; the third block differs.
+  EXPECT_TRUE(std::equal(reqs[0].prompt_ids.begin(), reqs[0].prompt_ids.begin() + 1024,
+                         reqs[1].prompt_ids.begin()));
+  EXPECT_FALSE(std::equal(reqs[0].prompt_ids.begin() + 1024, reqs[0].prompt_ids.begin() + 1100,
+                          reqs[1].prompt_ids.begin() + 1024));
+  for (int32_t t : reqs[1].prompt_ids) {
+    EXPECT_GE(t, 3);
+    EXPECT_LT(t, 512);
+  }
+  // Deterministic in the seed; another seed gives other tokens.
+  EXPECT_EQ(TraceToTokenRequests(*entries, 1.0, 3, 512)[1].prompt_ids, reqs[1].prompt_ids);
+  EXPECT_NE(TraceToTokenRequests(*entries, 1.0, 4, 512)[1].prompt_ids, reqs[1].prompt_ids);
 }
 
 }  // namespace
