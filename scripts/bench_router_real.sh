@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# KV-aware routing with real engines: `mint serve --workers 3` (three engines in one process,
+# each a worker behind the frontend's router, KV events on the event plane) under a shared-prefix
+# workload, once per router mode; prints round-robin (a) against kv (b).
+#   scripts/bench_router_real.sh [MODEL] [OUT_DIR]
+# Env: MODES ("kv round-robin"), WORKERS (3), THREADS (total engine threads, 3), PREFIX_GROUPS (6 prefix
+#      groups), PREFIX (384 tokens), INPUT (448), OUTPUT (16), CONCURRENCY (6), NUM (96),
+#      MINT (build/apps/mint).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${1:-/tmp/mint-models/smollm2-135m-q8_0.gguf}
+OUT=${2:-/tmp/mint-router-real}
+MODES=${MODES:-kv round-robin}
+WORKERS=${WORKERS:-3}
+THREADS=${THREADS:-3}
+GROUPS_N=${PREFIX_GROUPS:-6}
+PREFIX=${PREFIX:-384}
+INPUT=${INPUT:-448}
+OUTPUT=${OUTPUT:-16}
+CONCURRENCY=${CONCURRENCY:-6}
+NUM=${NUM:-96}
+MINT=${MINT:-build/apps/mint}
+mkdir -p "$OUT" "$(dirname "$MODEL")"
+[ -f "$MODEL" ] || "$MINT" gguf synth --preset smollm2-135m --type q8_0 --shared-dir ../shared -o "$MODEL"
+NAME=$(basename "$MODEL" .gguf)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null || true' EXIT
+date -u
+git log -1 --format='mint %h %s' || true
+for mode in $MODES; do
+  port=$(free_port)
+  "$MINT" serve --model "$MODEL" --port "$port" --workers "$WORKERS" -t "$THREADS" \
+    --router-mode "$mode" --max-model-len 2048 >"$OUT/serve-$mode.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+  "$MINT" bench --url "http://127.0.0.1:$port" --model "$NAME" --concurrency "$CONCURRENCY" \
+    --num-requests "$NUM" --prefix-groups "$GROUPS_N" --prefix-len "$PREFIX" \
+    --input-len "$INPUT" --output-len "$OUTPUT" --seed 1 --output "$OUT/$mode.json"
+  curl -s "http://127.0.0.1:$port/metrics" | grep -E '^mint_router_(predicted|actual)_hit_rate' || true
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  pid=""
+done
+"$MINT" bench --compare "$OUT/round-robin.json" "$OUT/kv.json"
