@@ -101,6 +101,7 @@ class Engine::Impl {
   Impl(std::unique_ptr<StepExecutor> executor, const EngineConfig& config)
       : executor_(std::move(executor)),
         n_vocab_(executor_->n_vocab()),
+        chooses_tokens_(executor_->chooses_tokens()),
         config_(config),
         pool_(BlockPoolConfig{.num_blocks = static_cast<int32_t>(config.kv_cache_blocks),
                               .block_size = config.block_size,
@@ -154,6 +155,7 @@ class Engine::Impl {
 
   std::unique_ptr<StepExecutor> executor_;  // loop thread only
   const int64_t n_vocab_;
+  const bool chooses_tokens_;  // the executor picks tokens: no logits, no sampler
   EngineConfig config_;
   BlockPool pool_;        // loop thread only
   Scheduler scheduler_;   // loop thread only
@@ -164,6 +166,8 @@ class Engine::Impl {
   void Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out);
   void FinishById(uint64_t id, FinishReason reason, Status error);
   RequestOutput MakeOutput(const LiveRequest& r) const;
+  // The next token of `r` from the step's row `row`, its logprobs appended to `out` if asked.
+  int32_t NextToken(LiveRequest* r, int64_t row, RequestOutput* out);
   void PublishMetrics();
 
   std::thread loop_;
@@ -181,6 +185,7 @@ class Engine::Impl {
   std::atomic<uint64_t> next_id_{1};
   std::unordered_map<uint64_t, std::unique_ptr<LiveRequest>> live_;  // loop thread only
   std::vector<float> logits_, logprobs_;                             // loop thread only
+  std::vector<int32_t> chosen_;  // loop thread only; tokens of an executor that chooses them
   std::vector<model::BatchSequence> batch_;                          // loop thread only
   std::vector<std::span<const int32_t>> batch_stops_;                // loop thread only
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
@@ -322,6 +327,43 @@ void Engine::Impl::Loop() {
   idle_cv_.notify_all();
 }
 
+int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out) {
+  const int64_t n_vocab = n_vocab_;
+  if (chooses_tokens_) {
+    const int32_t token = chosen_[static_cast<size_t>(row)];
+    MINT_CHECK(token >= 0 && token < n_vocab);
+    r->sampler.Accept(token, /*is_prompt=*/false);
+    if (r->req.logprobs >= 0) {
+      TokenLogprob lp;
+      lp.token = token;
+      lp.logprob = 0;
+      if (r->req.logprobs > 0) lp.top.emplace_back(token, 0.0f);
+      out->logprobs.push_back(std::move(lp));
+    }
+    return token;
+  }
+  const std::span<float> logits(logits_.data() + row * n_vocab, static_cast<size_t>(n_vocab));
+  if (r->req.logprobs >= 0) {
+    logprobs_.resize(static_cast<size_t>(n_vocab));
+    LogSoftmax(logits, logprobs_);
+  }
+  const int32_t token = r->sampler.Sample(logits);
+  r->sampler.Accept(token, /*is_prompt=*/false);
+  if (r->req.logprobs >= 0) {
+    TokenLogprob lp;
+    lp.token = token;
+    lp.logprob = logprobs_[token];
+    const int32_t k = std::min<int32_t>(r->req.logprobs, static_cast<int32_t>(n_vocab));
+    std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+    for (int32_t i = 0; i < n_vocab; ++i) ids[i] = i;
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                      [&](int32_t a, int32_t b) { return logprobs_[a] > logprobs_[b]; });
+    for (int32_t i = 0; i < k; ++i) lp.top.emplace_back(ids[i], logprobs_[ids[i]]);
+    out->logprobs.push_back(std::move(lp));
+  }
+  return token;
+}
+
 void Engine::Impl::Step() {
   const StepPlan plan = scheduler_.Schedule();
   if (plan.empty()) {
@@ -352,8 +394,15 @@ void Engine::Impl::Step() {
       prompt_computed_ += std::min(s.num_new, s.seq->num_prompt - s.pos0);
     }
   }
-  logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab));
-  const Status st = executor_->Execute({.seqs = batch_, .stop_token_ids = batch_stops_}, logits_);
+  const StepBatch step{.seqs = batch_, .stop_token_ids = batch_stops_};
+  Status st;
+  if (chooses_tokens_) {
+    chosen_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1)));
+    st = executor_->ExecuteChoosingTokens(step, chosen_);
+  } else {
+    logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab));
+    st = executor_->Execute(step, logits_);
+  }
   if (!st.ok()) {
     log::Error("forward pass failed: {}", st.ToString());
     for (const ScheduledSeq& s : plan.seqs) {
@@ -368,31 +417,12 @@ void Engine::Impl::Step() {
   for (const ScheduledSeq& s : plan.seqs) {
     if (!s.samples) continue;
     auto* r = static_cast<LiveRequest*>(s.seq->user);
-    const std::span<float> logits(logits_.data() + row * n_vocab, static_cast<size_t>(n_vocab));
-    ++row;
     RequestOutput out = MakeOutput(*r);
-    TokenLogprob lp;
-    if (r->req.logprobs >= 0) {
-      logprobs_.resize(static_cast<size_t>(n_vocab));
-      LogSoftmax(logits, logprobs_);
-    }
-    const int32_t token = r->sampler.Sample(logits);
-    r->sampler.Accept(token, /*is_prompt=*/false);
+    const int32_t token = NextToken(r, row++, &out);
     scheduler_.AppendToken(s.seq, token);
     ++generated_;
     out.tokens.push_back(token);
     out.generated_tokens = s.seq->num_generated();
-    if (r->req.logprobs >= 0) {
-      lp.token = token;
-      lp.logprob = logprobs_[token];
-      const int32_t k = std::min<int32_t>(r->req.logprobs, static_cast<int32_t>(n_vocab));
-      std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
-      for (int32_t i = 0; i < n_vocab; ++i) ids[i] = i;
-      std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
-                        [&](int32_t a, int32_t b) { return logprobs_[a] > logprobs_[b]; });
-      for (int32_t i = 0; i < k; ++i) lp.top.emplace_back(ids[i], logprobs_[ids[i]]);
-      out.logprobs.push_back(std::move(lp));
-    }
     const auto& stops = r->req.stop_token_ids;
     FinishReason reason = FinishReason::kNone;
     if (std::find(stops.begin(), stops.end(), token) != stops.end()) {

@@ -39,6 +39,20 @@ class StepExecutor {
   // `logits`, in batch order. `logits` holds at least that many rows. On error the engine
   // finishes every sequence of the step with kError.
   [[nodiscard]] virtual Status Execute(const StepBatch& step, std::span<float> logits) = 0;
+
+  // Capability: the executor picks each sampled row's next token itself (a simulation), so the
+  // engine calls ExecuteChoosingTokens instead of Execute and skips the logits and the sampler
+  // (a full-vocabulary pass per token). A chosen token has probability 1: logprob 0, and it is
+  // the only top-logprob entry. Constant for the executor's lifetime.
+  virtual bool chooses_tokens() const { return false; }
+  // As Execute, but writes one token id (in [0, n_vocab)) per entry with Logits::kLast, in batch
+  // order; `tokens` holds at least that many.
+  [[nodiscard]] virtual Status ExecuteChoosingTokens(const StepBatch& step,
+                                                     std::span<int32_t> tokens) {
+    (void)step;
+    (void)tokens;
+    return Status::Unsupported("this executor does not choose tokens");
+  }
 };
 
 }  // namespace mint::engine

@@ -66,13 +66,15 @@ StepShape SimulatedExecutor::ShapeOf(const engine::StepBatch& step) const {
   return shape;
 }
 
-Status SimulatedExecutor::Execute(const engine::StepBatch& step, std::span<float> logits) {
+void SimulatedExecutor::StartStep(const engine::StepBatch& step) {
   const double ms = timing_.StepMs(ShapeOf(step)) / options_.speedup;
-  const auto now = Clock::now();
-  deadline_ = std::max(now, deadline_) +
-              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+  deadline_ = std::max(Clock::now(), deadline_) +
+              std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double, std::milli>(ms));
+}
 
-  // Logits while the simulated step "runs": one peak per sampled row.
+template <typename Fn>
+void SimulatedExecutor::ForEachToken(const engine::StepBatch& step, Fn fn) const {
   const int64_t vocab = options_.vocab;
   size_t row = 0;
   for (size_t i = 0; i < step.seqs.size(); ++i) {
@@ -90,12 +92,26 @@ Status SimulatedExecutor::Execute(const engine::StepBatch& step, std::span<float
         token = static_cast<int32_t>((token + 1) % vocab);
       }
     }
-    const std::span<float> out = logits.subspan(row * static_cast<size_t>(vocab),
-                                                static_cast<size_t>(vocab));
+    fn(row++, token);
+  }
+}
+
+Status SimulatedExecutor::Execute(const engine::StepBatch& step, std::span<float> logits) {
+  StartStep(step);
+  const auto vocab = static_cast<size_t>(options_.vocab);
+  ForEachToken(step, [&](size_t row, int32_t token) {
+    const std::span<float> out = logits.subspan(row * vocab, vocab);
     std::fill(out.begin(), out.end(), kFloorLogit);
     out[static_cast<size_t>(token)] = kPeakLogit;
-    ++row;
-  }
+  });
+  std::this_thread::sleep_until(deadline_);
+  return Status::Ok();
+}
+
+Status SimulatedExecutor::ExecuteChoosingTokens(const engine::StepBatch& step,
+                                                std::span<int32_t> tokens) {
+  StartStep(step);
+  ForEachToken(step, [&](size_t row, int32_t token) { tokens[row] = token; });
   std::this_thread::sleep_until(deadline_);
   return Status::Ok();
 }
@@ -124,6 +140,7 @@ Result<std::unique_ptr<engine::Engine>> CreateMockerEngine(const MockerOptions& 
                              .kv_capacity_tokens = o.num_blocks * o.block_size,
                              .speedup = o.speedup,
                              .token_seed = o.token_seed,
+                             .choose_tokens = o.choose_tokens,
                          });
   return engine::Engine::CreateWithExecutor(std::move(executor), config);
 }

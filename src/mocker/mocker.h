@@ -36,14 +36,17 @@ struct MockerOptions {
   uint64_t cache_salt = 0;
   int32_t max_queued = 1024;
   uint64_t token_seed = 0;  // enters the synthetic token choice (same seed: same outputs)
+  bool choose_tokens = true;  // SimulatedExecutor::Options::choose_tokens (false: via logits)
   // Validates ranges; errors name the field.
   Status Validate() const;
 };
 
-// Sleeps each step for TimingModel::StepMs / speedup and writes, per sampled row, logits with one
-// peak (0; every other entry -1e4) at a token chosen by hashing (token_seed, the position, the
-// last input token), stepping past the request's stop ids. Whatever the sampling parameters,
-// the sampler picks the peak: outputs are deterministic and requests end on max_tokens.
+// Sleeps each step for TimingModel::StepMs / speedup and picks, per sampled row, a token by
+// hashing (token_seed, the position, the last input token), stepping past the request's stop ids:
+// outputs are deterministic and requests end on max_tokens. With choose_tokens (the default) it
+// hands the engine the tokens themselves (chooses_tokens(): no logits, no sampler, so a step
+// costs O(batch) whatever the vocabulary); without, it writes logits with one peak (0; every other
+// entry -1e4) that the sampler picks whatever the sampling parameters (the same tokens).
 //
 // Step shape: an entry with more than one new token or starting at position 0 is prefill (its
 // new tokens count); the others decode one token at context pos0 + 1.
@@ -58,12 +61,15 @@ class SimulatedExecutor final : public engine::StepExecutor {
     int64_t kv_capacity_tokens = 0;
     double speedup = 1.0;
     uint64_t token_seed = 0;
+    bool choose_tokens = true;
   };
   SimulatedExecutor(TimingModel timing, const Options& options);
 
   int64_t n_vocab() const override { return options_.vocab; }
   int64_t n_ctx_train() const override { return options_.n_ctx_train; }
   Status Execute(const engine::StepBatch& step, std::span<float> logits) override;
+  bool chooses_tokens() const override { return options_.choose_tokens; }
+  Status ExecuteChoosingTokens(const engine::StepBatch& step, std::span<int32_t> tokens) override;
 
   // The step's shape as the timing model sees it (exposed for tests).
   StepShape ShapeOf(const engine::StepBatch& step) const;
@@ -73,6 +79,12 @@ class SimulatedExecutor final : public engine::StepExecutor {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // Sets deadline_ to the end of this step.
+  void StartStep(const engine::StepBatch& step);
+  // Calls fn(row, token) for each sampled entry.
+  template <typename Fn>
+  void ForEachToken(const engine::StepBatch& step, Fn fn) const;
+
   TimingModel timing_;
   Options options_;
   Clock::time_point deadline_{};  // end of the previous simulated step
