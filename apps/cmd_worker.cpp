@@ -11,6 +11,7 @@
 #include "apps/discovery_options.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
+#include "apps/worker_metrics.h"
 #include "core/cpu.h"
 #include "core/log.h"
 #include "engine/engine.h"
@@ -23,28 +24,6 @@
 
 namespace mint::apps {
 namespace {
-
-// The worker's /metrics: the engine's gauges plus what its request plane saw.
-class WorkerMetricsSource : public frontend::LocalBackend {
- public:
-  using LocalBackend::LocalBackend;
-  void SetWorker(const worker::Worker* w) { worker_ = w; }
-  std::string MetricsText() const override {
-    if (worker_ == nullptr) return {};
-    const auto s = worker_->stats();
-    return fmt::format(
-        "# HELP mint_worker_generate_calls_total Generate calls accepted\n"
-        "# TYPE mint_worker_generate_calls_total counter\nmint_worker_generate_calls_total {}\n"
-        "# HELP mint_worker_cancelled_total Calls ended by the caller before finishing\n"
-        "# TYPE mint_worker_cancelled_total counter\nmint_worker_cancelled_total {}\n"
-        "# HELP mint_worker_rejected_total Calls the engine refused\n"
-        "# TYPE mint_worker_rejected_total counter\nmint_worker_rejected_total {}\n",
-        s.requests, s.cancelled, s.rejected);
-  }
-
- private:
-  const worker::Worker* worker_ = nullptr;
-};
 
 struct WorkerArgs {
   std::string model;

@@ -21,5 +21,7 @@ CommandFn RegisterTemplate(CLI::App& app);    // cmd_template.cpp
 CommandFn RegisterBench(CLI::App& app);       // cmd_bench.cpp
 CommandFn RegisterWorker(CLI::App& app);      // cmd_worker.cpp
 CommandFn RegisterFrontend(CLI::App& app);    // cmd_frontend.cpp
+CommandFn RegisterMocker(CLI::App& app);      // cmd_mocker.cpp
+CommandFn RegisterProfile(CLI::App& app);     // cmd_profile.cpp
 
 }  // namespace mint::apps

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   add(mint::apps::RegisterServe(app));
   add(mint::apps::RegisterFrontend(app));
   add(mint::apps::RegisterWorker(app));
+  add(mint::apps::RegisterMocker(app));
+  add(mint::apps::RegisterProfile(app));
   add(mint::apps::RegisterRun(app));
   add(mint::apps::RegisterPerf(app));
   add(mint::apps::RegisterGguf(app));

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/thread_pool.h"
+#include "engine/executor.h"
 
 namespace mint::engine {
 
@@ -75,21 +76,38 @@ struct LiveRequest {
       : id(id_in), req(std::move(r)), callback(std::move(cb)), sampler(req.sampling, n_vocab) {}
 };
 
+// The real executor: the model's batched forward pass over its paged KV arena, on a thread pool.
+class ModelExecutor final : public StepExecutor {
+ public:
+  ModelExecutor(const model::Model* model, std::unique_ptr<model::KvArena> arena, int threads)
+      : model_(model), arena_(std::move(arena)), threads_(threads) {}
+  int64_t n_vocab() const override { return model_->config().n_vocab; }
+  int64_t n_ctx_train() const override { return model_->config().n_ctx_train; }
+  Status Execute(const StepBatch& step, std::span<float> logits) override {
+    return model_->ForwardBatch(step.seqs, arena_.get(), logits, &threads_);
+  }
+
+ private:
+  const model::Model* model_;
+  std::unique_ptr<model::KvArena> arena_;
+  ThreadPool threads_;
+};
+
 }  // namespace
 
 class Engine::Impl {
  public:
-  Impl(const model::Model* model, const EngineConfig& config,
-       std::unique_ptr<model::KvArena> arena)
-      : model_(model),
+  // config.kv_cache_blocks is resolved (> 0).
+  Impl(std::unique_ptr<StepExecutor> executor, const EngineConfig& config)
+      : executor_(std::move(executor)),
+        n_vocab_(executor_->n_vocab()),
+        chooses_tokens_(executor_->chooses_tokens()),
         config_(config),
-        arena_(std::move(arena)),
-        pool_(BlockPoolConfig{.num_blocks = static_cast<int32_t>(arena_->num_blocks()),
+        pool_(BlockPoolConfig{.num_blocks = static_cast<int32_t>(config.kv_cache_blocks),
                               .block_size = config.block_size,
                               .enable_prefix_cache = config.enable_prefix_cache,
                               .salt = config.cache_salt}),
-        scheduler_(config.scheduler, &pool_),
-        threads_(config.threads) {
+        scheduler_(config.scheduler, &pool_) {
     loop_ = std::thread([this] { Loop(); });
   }
 
@@ -135,12 +153,12 @@ class Engine::Impl {
     idle_cv_.wait(lk, [&] { return idle_ || stop_; });
   }
 
-  const model::Model* model_;
+  std::unique_ptr<StepExecutor> executor_;  // loop thread only
+  const int64_t n_vocab_;
+  const bool chooses_tokens_;  // the executor picks tokens: no logits, no sampler
   EngineConfig config_;
-  std::unique_ptr<model::KvArena> arena_;
   BlockPool pool_;        // loop thread only
   Scheduler scheduler_;   // loop thread only
-  ThreadPool threads_;
 
  private:
   void Loop();
@@ -148,6 +166,8 @@ class Engine::Impl {
   void Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out);
   void FinishById(uint64_t id, FinishReason reason, Status error);
   RequestOutput MakeOutput(const LiveRequest& r) const;
+  // The next token of `r` from the step's row `row`, its logprobs appended to `out` if asked.
+  int32_t NextToken(LiveRequest* r, int64_t row, RequestOutput* out);
   void PublishMetrics();
 
   std::thread loop_;
@@ -165,7 +185,9 @@ class Engine::Impl {
   std::atomic<uint64_t> next_id_{1};
   std::unordered_map<uint64_t, std::unique_ptr<LiveRequest>> live_;  // loop thread only
   std::vector<float> logits_, logprobs_;                             // loop thread only
+  std::vector<int32_t> chosen_;  // loop thread only; tokens of an executor that chooses them
   std::vector<model::BatchSequence> batch_;                          // loop thread only
+  std::vector<std::span<const int32_t>> batch_stops_;                // loop thread only
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
 
   mutable std::mutex metrics_mu_;
@@ -173,13 +195,13 @@ class Engine::Impl {
 };
 
 Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output) {
-  const auto& mc = model_->config();
+  const int64_t n_vocab = n_vocab_;
   const int64_t n = static_cast<int64_t>(request.prompt.size());
   if (n == 0) return Status::InvalidArgument("prompt: empty");
   for (int32_t t : request.prompt) {
-    if (t < 0 || t >= mc.n_vocab) {
+    if (t < 0 || t >= n_vocab) {
       return Status::InvalidArgument("prompt: token id " + std::to_string(t) +
-                                     " outside the vocabulary (" + std::to_string(mc.n_vocab) +
+                                     " outside the vocabulary (" + std::to_string(n_vocab) +
                                      ")");
     }
   }
@@ -190,16 +212,16 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
                                    " (prompt plus at least one new token)");
   }
   const int64_t blocks_needed = (n + 1 + config_.block_size - 1) / config_.block_size;
-  if (blocks_needed > arena_->num_blocks()) {
+  if (blocks_needed > config_.kv_cache_blocks) {
     return Status::InvalidArgument("prompt: " + std::to_string(n) +
                                    " tokens do not fit in the KV cache (" +
-                                   std::to_string(arena_->num_blocks() * config_.block_size) +
+                                   std::to_string(config_.kv_cache_blocks * config_.block_size) +
                                    " tokens)");
   }
   if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens: must be >= 1");
   if (request.logprobs > 20) return Status::InvalidArgument("logprobs: at most 20");
   for (int32_t t : request.stop_token_ids) {
-    if (t < 0 || t >= mc.n_vocab) {
+    if (t < 0 || t >= n_vocab) {
       return Status::InvalidArgument("stop_token_ids: " + std::to_string(t) +
                                      " outside the vocabulary");
     }
@@ -211,7 +233,7 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
   }
   const uint64_t id = next_id_.fetch_add(1);
   auto live = std::make_unique<LiveRequest>(id, std::move(request), std::move(on_output),
-                                            mc.n_vocab);
+                                            n_vocab);
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_) return Status::Unavailable("engine is stopping");
@@ -305,6 +327,43 @@ void Engine::Impl::Loop() {
   idle_cv_.notify_all();
 }
 
+int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out) {
+  const int64_t n_vocab = n_vocab_;
+  if (chooses_tokens_) {
+    const int32_t token = chosen_[static_cast<size_t>(row)];
+    MINT_CHECK(token >= 0 && token < n_vocab);
+    r->sampler.Accept(token, /*is_prompt=*/false);
+    if (r->req.logprobs >= 0) {
+      TokenLogprob lp;
+      lp.token = token;
+      lp.logprob = 0;
+      if (r->req.logprobs > 0) lp.top.emplace_back(token, 0.0f);
+      out->logprobs.push_back(std::move(lp));
+    }
+    return token;
+  }
+  const std::span<float> logits(logits_.data() + row * n_vocab, static_cast<size_t>(n_vocab));
+  if (r->req.logprobs >= 0) {
+    logprobs_.resize(static_cast<size_t>(n_vocab));
+    LogSoftmax(logits, logprobs_);
+  }
+  const int32_t token = r->sampler.Sample(logits);
+  r->sampler.Accept(token, /*is_prompt=*/false);
+  if (r->req.logprobs >= 0) {
+    TokenLogprob lp;
+    lp.token = token;
+    lp.logprob = logprobs_[token];
+    const int32_t k = std::min<int32_t>(r->req.logprobs, static_cast<int32_t>(n_vocab));
+    std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+    for (int32_t i = 0; i < n_vocab; ++i) ids[i] = i;
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                      [&](int32_t a, int32_t b) { return logprobs_[a] > logprobs_[b]; });
+    for (int32_t i = 0; i < k; ++i) lp.top.emplace_back(ids[i], logprobs_[ids[i]]);
+    out->logprobs.push_back(std::move(lp));
+  }
+  return token;
+}
+
 void Engine::Impl::Step() {
   const StepPlan plan = scheduler_.Schedule();
   if (plan.empty()) {
@@ -319,8 +378,9 @@ void Engine::Impl::Step() {
     return;
   }
   ++steps_;
-  const int64_t n_vocab = model_->config().n_vocab;
+  const int64_t n_vocab = n_vocab_;
   batch_.clear();
+  batch_stops_.clear();
   int64_t n_rows = 0;
   for (const ScheduledSeq& s : plan.seqs) {
     batch_.push_back({.tokens = std::span<const int32_t>(s.seq->tokens).subspan(s.pos0, s.num_new),
@@ -328,13 +388,21 @@ void Engine::Impl::Step() {
                       .pos0 = s.pos0,
                       .logits = s.samples ? model::BatchSequence::Logits::kLast
                                           : model::BatchSequence::Logits::kNone});
+    batch_stops_.push_back(static_cast<const LiveRequest*>(s.seq->user)->req.stop_token_ids);
     if (s.samples) ++n_rows;
     if (s.pos0 < s.seq->num_prompt) {
       prompt_computed_ += std::min(s.num_new, s.seq->num_prompt - s.pos0);
     }
   }
-  logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab));
-  const Status st = model_->ForwardBatch(batch_, arena_.get(), logits_, &threads_);
+  const StepBatch step{.seqs = batch_, .stop_token_ids = batch_stops_};
+  Status st;
+  if (chooses_tokens_) {
+    chosen_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1)));
+    st = executor_->ExecuteChoosingTokens(step, chosen_);
+  } else {
+    logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab));
+    st = executor_->Execute(step, logits_);
+  }
   if (!st.ok()) {
     log::Error("forward pass failed: {}", st.ToString());
     for (const ScheduledSeq& s : plan.seqs) {
@@ -349,31 +417,12 @@ void Engine::Impl::Step() {
   for (const ScheduledSeq& s : plan.seqs) {
     if (!s.samples) continue;
     auto* r = static_cast<LiveRequest*>(s.seq->user);
-    const std::span<float> logits(logits_.data() + row * n_vocab, static_cast<size_t>(n_vocab));
-    ++row;
     RequestOutput out = MakeOutput(*r);
-    TokenLogprob lp;
-    if (r->req.logprobs >= 0) {
-      logprobs_.resize(static_cast<size_t>(n_vocab));
-      LogSoftmax(logits, logprobs_);
-    }
-    const int32_t token = r->sampler.Sample(logits);
-    r->sampler.Accept(token, /*is_prompt=*/false);
+    const int32_t token = NextToken(r, row++, &out);
     scheduler_.AppendToken(s.seq, token);
     ++generated_;
     out.tokens.push_back(token);
     out.generated_tokens = s.seq->num_generated();
-    if (r->req.logprobs >= 0) {
-      lp.token = token;
-      lp.logprob = logprobs_[token];
-      const int32_t k = std::min<int32_t>(r->req.logprobs, static_cast<int32_t>(n_vocab));
-      std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
-      for (int32_t i = 0; i < n_vocab; ++i) ids[i] = i;
-      std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
-                        [&](int32_t a, int32_t b) { return logprobs_[a] > logprobs_[b]; });
-      for (int32_t i = 0; i < k; ++i) lp.top.emplace_back(ids[i], logprobs_[ids[i]]);
-      out.logprobs.push_back(std::move(lp));
-    }
     const auto& stops = r->req.stop_token_ids;
     FinishReason reason = FinishReason::kNone;
     if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
@@ -449,8 +498,28 @@ Result<std::unique_ptr<Engine>> Engine::Create(const model::Model* model,
   log::Info("KV cache: {} blocks x {} tokens ({} MiB, {}), prefix cache {}", blocks,
             config.block_size, (blocks * block_bytes) >> 20, DTypeName(config.kv_cache_type),
             config.enable_prefix_cache ? "on" : "off");
-  return std::unique_ptr<Engine>(
-      new Engine(std::make_unique<Impl>(model, config, std::move(arena))));
+  auto executor = std::make_unique<ModelExecutor>(model, std::move(arena), config.threads);
+  return std::unique_ptr<Engine>(new Engine(std::make_unique<Impl>(std::move(executor), config)));
+}
+
+Result<std::unique_ptr<Engine>> Engine::CreateWithExecutor(std::unique_ptr<StepExecutor> executor,
+                                                           const EngineConfig& config_in) {
+  if (executor == nullptr) return Status::InvalidArgument("executor: null");
+  EngineConfig config = config_in;
+  MINT_RETURN_IF_ERROR(config.Validate());
+  if (config.kv_cache_blocks < 1) {
+    return Status::InvalidArgument("kv_cache_blocks: must be > 0 with a custom executor");
+  }
+  if (config.kv_cache_blocks > INT32_MAX) {
+    return Status::InvalidArgument("kv_cache_blocks: at most " + std::to_string(INT32_MAX));
+  }
+  if (executor->n_vocab() < 1) return Status::InvalidArgument("executor: n_vocab must be > 0");
+  if (config.scheduler.max_model_len <= 0) {
+    config.scheduler.max_model_len = executor->n_ctx_train() > 0 ? executor->n_ctx_train() : 4096;
+  }
+  MINT_RETURN_IF_ERROR(config.scheduler.Validate());
+  config.kv_cache_bytes = 0;
+  return std::unique_ptr<Engine>(new Engine(std::make_unique<Impl>(std::move(executor), config)));
 }
 
 Result<uint64_t> Engine::Submit(Request request, OutputCallback on_output) {
@@ -459,7 +528,7 @@ Result<uint64_t> Engine::Submit(Request request, OutputCallback on_output) {
 void Engine::Abort(uint64_t request_id) { impl_->Abort(request_id); }
 EngineMetrics Engine::Metrics() const { return impl_->Metrics(); }
 const EngineConfig& Engine::config() const { return impl_->config_; }
-int64_t Engine::num_kv_blocks() const { return impl_->arena_->num_blocks(); }
+int64_t Engine::num_kv_blocks() const { return impl_->config_.kv_cache_blocks; }
 
 KvSnapshot Engine::SubscribeKvEvents(KvEventSink* sink) {
   KvSnapshot snap;

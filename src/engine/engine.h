@@ -3,9 +3,9 @@
 //
 // Threading model. The engine owns one loop thread that runs every step: it takes new requests
 // and aborts from an inbox, plans the step (scheduler.h), runs one forward pass over the ragged
-// batch (model.h ForwardBatch, on the engine's thread pool), samples, and delivers outputs. All
-// public methods are thread-safe and never wait for a step to finish, except SubscribeKvEvents and
-// Flush, which wait for the loop to reach them. Output callbacks and KV event sinks run on the
+// batch (a StepExecutor: the model's ForwardBatch on the engine's thread pool, or a simulation),
+// samples, and delivers outputs. All public methods are thread-safe and never wait for a step to
+// finish, except SubscribeKvEvents and Flush, which wait for the loop to reach them. Output callbacks and KV event sinks run on the
 // loop thread: they must return quickly and must not call back into the engine except Abort().
 //
 // Request lifecycle: Submit validates (clear kInvalidArgument naming the field), queues, and
@@ -29,6 +29,8 @@
 #include "model/model.h"
 
 namespace mint::engine {
+
+class StepExecutor;  // executor.h
 
 struct EngineConfig {
   // KV cache: explicit blocks, else explicit bytes, else a fraction of available memory
@@ -98,6 +100,12 @@ class Engine {
   // `model` must outlive the engine. Allocates the KV cache and starts the loop thread.
   static Result<std::unique_ptr<Engine>> Create(const model::Model* model,
                                                 const EngineConfig& config);
+  // An engine whose steps `executor` computes (the mocker's simulated one, see executor.h). The
+  // KV cache has no memory of its own here, so config.kv_cache_blocks must be > 0 (bytes and
+  // fraction are ignored); max_model_len <= 0 means the executor's n_ctx_train (else 4096);
+  // config.threads is unused.
+  static Result<std::unique_ptr<Engine>> CreateWithExecutor(std::unique_ptr<StepExecutor> executor,
+                                                            const EngineConfig& config);
   ~Engine();
 
   // Queues a request. Errors: kInvalidArgument (empty prompt, token outside the vocabulary,

@@ -1,0 +1,204 @@
+// `mint profile`: measures the real engine's step times on one model and writes the timing
+// profile `mint mocker --timing-profile` loads (format: src/mocker/timing_model.h).
+//
+// Every point is a real engine step timed on the loop thread (the output callback runs right
+// after a step's sampling, so the gap between two outputs of one request is one step):
+//  - prefill: one request of n fresh tokens and max_tokens 1 (one step computes the whole prompt;
+//    its time is from the Submit to the output), n = 16, 32, ... --max-prefill;
+//  - decode: b requests of 16-token prompts, prefilled together, then decoding together; the
+//    median gap between outputs is the decode step time at batch b, b = 1, 2, 4, ... --max-batch;
+//  - decode_ms_per_kv_token: batch 1 at a long context against batch 1 at 16 tokens.
+// The prefix cache is off so every prompt is computed.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "apps/app_util.h"
+#include "apps/commands.h"
+#include "core/cpu.h"
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "engine/engine.h"
+#include "model/model.h"
+
+namespace mint::apps {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct ProfileArgs {
+  std::string model;
+  std::string output = "profile.json";
+  int threads = 0;
+  int64_t max_prefill = 2048;
+  int32_t max_batch = 32;
+  int reps = 2;
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Distinct token ids (no prefix shared with earlier prompts), inside the vocabulary.
+std::vector<int32_t> FreshPrompt(int64_t n, int64_t n_vocab, uint64_t* counter) {
+  std::vector<int32_t> p(static_cast<size_t>(n));
+  for (auto& t : p) t = static_cast<int32_t>(1 + ((*counter)++ * 7919) % (n_vocab - 1));
+  return p;
+}
+
+// Runs `prompts` together with `max_tokens` each; returns, per request, the times (ms since the
+// submit) of its outputs.
+Result<std::vector<std::vector<double>>> RunTimed(engine::Engine* eng,
+                                                  const std::vector<std::vector<int32_t>>& prompts,
+                                                  int64_t max_tokens) {
+  std::mutex mu;
+  std::vector<std::vector<double>> times(prompts.size());
+  size_t finished = 0;
+  std::promise<void> all_done;
+  const auto t0 = SteadyClock::now();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    engine::Request r;
+    r.prompt = prompts[i];
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = 0;
+    MINT_ASSIGN_OR_RETURN(uint64_t id,
+                          eng->Submit(std::move(r), [&, i](const engine::RequestOutput& o) {
+                            const double ms = std::chrono::duration<double, std::milli>(
+                                                  SteadyClock::now() - t0)
+                                                  .count();
+                            std::lock_guard<std::mutex> lk(mu);
+                            for (size_t k = 0; k < o.tokens.size(); ++k) times[i].push_back(ms);
+                            if (o.finish != engine::FinishReason::kNone &&
+                                ++finished == prompts.size()) {
+                              all_done.set_value();
+                            }
+                          }));
+    (void)id;
+  }
+  all_done.get_future().wait();
+  return times;
+}
+
+// Median gap between consecutive outputs of request 0 after its first: one decode step.
+double DecodeStepMs(const std::vector<double>& times) {
+  std::vector<double> gaps;
+  for (size_t k = 1; k < times.size(); ++k) gaps.push_back(times[k] - times[k - 1]);
+  return Median(gaps);
+}
+
+int RunProfile(const ProfileArgs& a) {
+  auto loaded = LoadModelWithProgress(a.model);
+  if (!loaded.ok()) return Fail(loaded.status());
+  std::unique_ptr<model::Model> model = std::move(loaded).value();
+  const auto& mc = model->config();
+  const int threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
+  const int64_t max_len = std::min<int64_t>(mc.n_ctx_train > 0 ? mc.n_ctx_train : 4096,
+                                            std::max<int64_t>(a.max_prefill + 64, 2048));
+  const int64_t max_prefill = std::min(a.max_prefill, max_len - 8);
+  engine::EngineConfig cfg{
+      .kv_cache_blocks = (max_len / 16 + 2) * std::max<int64_t>(2, a.max_batch),
+      .block_size = 16,
+      .enable_prefix_cache = false,
+      .scheduler = {.max_num_seqs = std::max<int32_t>(a.max_batch, 1),
+                    .max_num_batched_tokens = static_cast<int32_t>(
+                        std::max<int64_t>(max_prefill, int64_t{16} * a.max_batch)),
+                    .max_model_len = max_len},
+      .threads = threads,
+  };
+  auto eng_or = engine::Engine::Create(model.get(), cfg);
+  if (!eng_or.ok()) return Fail(eng_or.status());
+  engine::Engine* eng = eng_or->get();
+  log::Info("profiling {} ({} threads, {})", mc.Summary(), threads, Cpu().ToString());
+  uint64_t counter = 0;
+
+  // Warm-up: page in weights, grow scratch buffers.
+  if (auto w = RunTimed(eng, {FreshPrompt(64, mc.n_vocab, &counter)}, 4); !w.ok()) {
+    return Fail(w.status());
+  }
+
+  std::string prefill_json, decode_json;
+  for (int64_t n = 16; n <= max_prefill; n *= 2) {
+    std::vector<double> ms;
+    for (int rep = 0; rep < a.reps; ++rep) {
+      auto t = RunTimed(eng, {FreshPrompt(n, mc.n_vocab, &counter)}, 1);
+      if (!t.ok()) return Fail(t.status());
+      ms.push_back((*t)[0][0]);
+    }
+    const double m = Median(ms);
+    log::Info("prefill {:>6} tokens: {:9.2f} ms", n, m);
+    prefill_json += fmt::format("{}[{}, {:.3f}]", prefill_json.empty() ? "" : ", ", n, m);
+  }
+  const int64_t decode_tokens = 12;
+  double short_ms = 0;
+  for (int32_t b = 1; b <= std::max<int32_t>(a.max_batch, 1); b *= 2) {
+    std::vector<std::vector<int32_t>> prompts;
+    for (int32_t i = 0; i < b; ++i) prompts.push_back(FreshPrompt(16, mc.n_vocab, &counter));
+    auto t = RunTimed(eng, prompts, decode_tokens);
+    if (!t.ok()) return Fail(t.status());
+    const double m = DecodeStepMs((*t)[0]);
+    if (b == 1) short_ms = m;
+    log::Info("decode batch {:>4}: {:9.2f} ms/step", b, m);
+    decode_json += fmt::format("{}[{}, {:.3f}]", decode_json.empty() ? "" : ", ", b, m);
+  }
+  const int64_t long_ctx = std::min<int64_t>(max_len - decode_tokens - 1, 2048);
+  auto t = RunTimed(eng, {FreshPrompt(long_ctx, mc.n_vocab, &counter)}, decode_tokens);
+  if (!t.ok()) return Fail(t.status());
+  const double long_ms = DecodeStepMs((*t)[0]);
+  const double per_kv = std::max(0.0, (long_ms - short_ms) / static_cast<double>(long_ctx - 16));
+  log::Info("decode batch 1 at {} tokens: {:.2f} ms/step ({:.6f} ms per context token)", long_ctx,
+            long_ms, per_kv);
+
+  std::string source = fmt::format("mint profile: {} ({} threads, {})", mc.Summary(), threads,
+                                   Cpu().ToString());
+  std::replace(source.begin(), source.end(), '"', '\'');
+  std::replace(source.begin(), source.end(), '\\', '/');
+  const std::string json = fmt::format(
+      "{{\n  \"source\": \"{}\",\n  \"prefill\": [{}],\n"
+      "  \"decode\": [{}],\n  \"decode_ms_per_kv_token\": {:.8f}\n}}\n",
+      source, prefill_json, decode_json, per_kv);
+  if (a.output == "-") {
+    std::fputs(json.c_str(), stdout);
+  } else {
+    std::ofstream out(a.output);
+    out << json;
+    if (!out) return Fail(Status::IoError(a.output + ": cannot write"));
+    log::Info("wrote {}", a.output);
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandFn RegisterProfile(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "profile",
+      "Measure the real engine's step times on a model (prefill of 16..--max-prefill tokens,\n"
+      "decode at batch 1..--max-batch and at a long context) and write the timing profile\n"
+      "that `mint mocker --timing-profile` loads.");
+  auto a = std::make_shared<ProfileArgs>();
+  cmd->add_option("-m,--model", a->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-t,--threads", a->threads, "Engine threads (default: all cores)");
+  cmd->add_option("-o,--output", a->output, "Profile JSON to write ('-': stdout)")
+      ->capture_default_str();
+  cmd->add_option("--max-prefill", a->max_prefill, "Longest prefill measured (tokens)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{16}, int64_t{1} << 20));
+  cmd->add_option("--max-batch", a->max_batch, "Largest decode batch measured")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("-r,--reps", a->reps, "Repetitions per prefill point (the median is kept)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  return [a]() { return RunProfile(*a); };
+}
+
+}  // namespace mint::apps

@@ -1,0 +1,37 @@
+// The /metrics source of a worker process (`mint worker`, `mint mocker`): the engine's gauges (as
+// a LocalBackend) plus what its request plane saw.
+//
+// Thread-safety: SetWorker before the HTTP server is attached; MetricsText from any thread after.
+#pragma once
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "frontend/backend.h"
+#include "worker/worker.h"
+
+namespace mint::apps {
+
+class WorkerMetricsSource : public frontend::LocalBackend {
+ public:
+  using LocalBackend::LocalBackend;
+  void SetWorker(const worker::Worker* w) { worker_ = w; }
+  std::string MetricsText() const override {
+    if (worker_ == nullptr) return {};
+    const auto s = worker_->stats();
+    return fmt::format(
+        "# HELP mint_worker_generate_calls_total Generate calls accepted\n"
+        "# TYPE mint_worker_generate_calls_total counter\nmint_worker_generate_calls_total {}\n"
+        "# HELP mint_worker_cancelled_total Calls ended by the caller before finishing\n"
+        "# TYPE mint_worker_cancelled_total counter\nmint_worker_cancelled_total {}\n"
+        "# HELP mint_worker_rejected_total Calls the engine refused\n"
+        "# TYPE mint_worker_rejected_total counter\nmint_worker_rejected_total {}\n",
+        s.requests, s.cancelled, s.rejected);
+  }
+
+ private:
+  const worker::Worker* worker_ = nullptr;
+};
+
+}  // namespace mint::apps

@@ -1,0 +1,58 @@
+// StepExecutor: what computes one engine step. The engine owns scheduling, the block pool, the
+// prefix cache, sampling and the request lifecycle; the executor only turns a planned ragged batch
+// into logits. The real one runs the model over its paged KV arena (Engine::Create builds it); a
+// simulated one (src/mocker) sleeps for a predicted step time and writes synthetic logits, so the
+// rest of the engine runs unchanged without a model.
+//
+// Thread-safety: an executor is called only from its engine's loop thread, one step at a time.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/status.h"
+#include "model/model.h"
+
+namespace mint::engine {
+
+// One planned step as the executor sees it.
+struct StepBatch {
+  // The sequences of the step, decodes first, then prefill chunks. Block tables index the
+  // engine's KV blocks [0, num_kv_blocks).
+  std::span<const model::BatchSequence> seqs{};
+  // Per entry of `seqs`: the request's stop token ids. A real executor ignores them; a simulated
+  // one keeps its synthetic tokens out of them so requests run to max_tokens.
+  std::span<const std::span<const int32_t>> stop_token_ids{};
+};
+
+class StepExecutor {
+ public:
+  virtual ~StepExecutor() = default;
+
+  // Vocabulary size: the width of a logits row and the range of valid token ids.
+  virtual int64_t n_vocab() const = 0;
+  // Trained context (the default max_model_len); <= 0: unknown.
+  virtual int64_t n_ctx_train() const = 0;
+
+  // Computes the step: for every sequence the new tokens' keys and values are stored in its
+  // blocks, and for each entry with Logits::kLast one row of n_vocab logits is written to
+  // `logits`, in batch order. `logits` holds at least that many rows. On error the engine
+  // finishes every sequence of the step with kError.
+  [[nodiscard]] virtual Status Execute(const StepBatch& step, std::span<float> logits) = 0;
+
+  // Capability: the executor picks each sampled row's next token itself (a simulation), so the
+  // engine calls ExecuteChoosingTokens instead of Execute and skips the logits and the sampler
+  // (a full-vocabulary pass per token). A chosen token has probability 1: logprob 0, and it is
+  // the only top-logprob entry. Constant for the executor's lifetime.
+  virtual bool chooses_tokens() const { return false; }
+  // As Execute, but writes one token id (in [0, n_vocab)) per entry with Logits::kLast, in batch
+  // order; `tokens` holds at least that many.
+  [[nodiscard]] virtual Status ExecuteChoosingTokens(const StepBatch& step,
+                                                     std::span<int32_t> tokens) {
+    (void)step;
+    (void)tokens;
+    return Status::Unsupported("this executor does not choose tokens");
+  }
+};
+
+}  // namespace mint::engine

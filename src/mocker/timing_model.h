@@ -1,0 +1,77 @@
+// TimingModel: how long a simulated engine step takes, from the step's shape.
+//
+// A step's time is the prefill part plus the decode part (either may be absent):
+//   prefill_ms(prefill_tokens)                      — new tokens of the step's prefill chunks
+//   decode_ms(decode_seqs, decode_kv_tokens, cap)  — sequences decoding one token, the sum of
+//                                                     their context lengths, the cache capacity
+//
+// Two sources:
+//  - Polynomial (the default): Dynamo's mocker defaults (ai-dynamo/dynamo,
+//    lib/mocker/src/common/perf_model.rs, `PerfModel::Polynomial`; fitted on a GPU serving an 8B
+//    class model):
+//      prefill_ms(t)  = 4.209989e-07 t^2 + 1.518344e-02 t + 16.50142      (t = batch new tokens)
+//      decode_ms(u)   = max(1, -25.74 u^2 + 54.01 u + 5.74)                (u = KV usage in [0, 1])
+//    with u = decode_kv_tokens / capacity, clamped to 1. Dynamo times prefill and decode
+//    separately; summing them for a mixed (chunked-prefill) step is Mint's choice.
+//  - Profile: measured points, interpolated piecewise-linearly (clamped to the end points' slope
+//    beyond the range, never below 0). JSON, written by `mint profile`:
+//      {
+//        "prefill": [[tokens, ms], ...],        // step time of one prefill chunk of `tokens`
+//        "decode":  [[batch, ms], ...],         // step time of `batch` decodes at short context
+//        "decode_ms_per_kv_token": 0.0001,      // optional (default 0): added per context token
+//        "source": "..."                        // optional, free text (model, machine, date)
+//      }
+//    Both tables need at least one point, x strictly increasing, x >= 1 and ms >= 0.
+//    decode_ms = interp(decode, decode_seqs) + decode_ms_per_kv_token * decode_kv_tokens.
+//
+// Thread-safety: immutable after construction; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace mint::mocker {
+
+// What one step computes, as the timing model sees it.
+struct StepShape {
+  int64_t prefill_tokens = 0;    // new tokens of prefilling sequences (chunks, recomputes)
+  int64_t decode_seqs = 0;       // sequences computing one token
+  int64_t decode_kv_tokens = 0;  // sum of the decoding sequences' context lengths
+  int64_t kv_capacity_tokens = 0;  // the whole cache: num_blocks * block_size
+};
+
+class TimingModel {
+ public:
+  // Dynamo's default polynomials (see above).
+  static TimingModel Polynomial();
+  // Parses a profile (format above). Errors (kInvalidArgument) name the field and the problem.
+  static Result<TimingModel> ParseProfile(std::string_view json);
+  // Reads and parses a profile file; errors are prefixed with the path (kNotFound if missing).
+  static Result<TimingModel> LoadProfile(const std::string& path);
+
+  double PrefillMs(int64_t tokens) const;  // 0 for no tokens
+  double DecodeMs(int64_t decode_seqs, int64_t decode_kv_tokens,
+                  int64_t kv_capacity_tokens) const;  // 0 for no sequences
+  double StepMs(const StepShape& shape) const;
+
+  bool is_profile() const { return kind_ == Kind::kProfile; }
+  // One line: "dynamo polynomial" or "profile (N prefill, M decode points)".
+  std::string Describe() const;
+
+ private:
+  enum class Kind { kPolynomial, kProfile };
+  using Points = std::vector<std::pair<double, double>>;  // (x, ms), x increasing
+  static double Interpolate(const Points& points, double x);
+
+  Kind kind_ = Kind::kPolynomial;
+  Points prefill_, decode_;
+  double decode_ms_per_kv_token_ = 0;
+  std::string source_;
+};
+
+}  // namespace mint::mocker
