@@ -137,6 +137,12 @@ void SseAccumulator::Event(std::string_view data, double now_s) {
   } else {
     content = nonempty(c0, "text");
   }
+  // A stream whose tokens render as no text (say, one byte of an unfinished UTF-8 character)
+  // still produced them: its finishing chunk stands for the first token.
+  if (!content && chunks_ == 0) {
+    auto f = c0.find("finish_reason");
+    content = f != c0.end() && f->is_string();
+  }
   if (!content) return;
   if (chunks_ == 0) {
     rec_->ttft_s = now_s - rec_->start_s;

@@ -89,6 +89,24 @@ TEST(SseAccumulatorTest, SplitEventsChatAndFallbackCount) {
   a2.Feed("data: {\"choices\":[{\"text\":\"x\"}]}\n\n", 0.1);
   a2.Finish();
   EXPECT_EQ(r2.error, "stream ended before [DONE]");
+
+  // One generated token that renders as no text (half a UTF-8 character): the finishing chunk
+  // counts as its arrival; a stream with neither text nor a finish is still an error.
+  RequestRecord r3;
+  r3.start_s = 2.0;
+  SseAccumulator a3(Endpoint::kCompletions, &r3);
+  a3.Feed("data: {\"choices\":[{\"text\":\"\",\"finish_reason\":\"length\"}]}\n\n", 2.5);
+  a3.Feed("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n", 2.5);
+  a3.Feed("data: [DONE]\n\n", 2.5);
+  a3.Finish();
+  EXPECT_TRUE(r3.error.empty()) << r3.error;
+  EXPECT_NEAR(r3.ttft_s, 0.5, 1e-12);
+  EXPECT_EQ(r3.output_tokens, 1);
+  RequestRecord r4;
+  SseAccumulator a4(Endpoint::kCompletions, &r4);
+  a4.Feed("data: {\"choices\":[{\"text\":\"\"}]}\n\ndata: [DONE]\n\n", 0.1);
+  a4.Finish();
+  EXPECT_EQ(r4.error, "no content in the stream");
 }
 
 // Concurrency 4, 8 requests, 20 tokens: first token 50 ms after the request, then every 10 ms.
