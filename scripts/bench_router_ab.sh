@@ -6,7 +6,8 @@
 # Env: MODES ("kv round-robin random"), WORKERS (8), BLOCKS (16384), BLOCK (64),
 #      MOCK_SPEEDUP (mocker time / wall time, 5), LOAD (arrival compression on top, 3: trace
 #      speedup = MOCK_SPEEDUP x LOAD), MAX_BATCHED (8192), TRACE (../shared/traces/...),
-#      LIMIT (requests, 0 = all), MINT (build/apps/mint), ETCD (/usr/bin/etcd).
+#      LIMIT (requests, 0 = all), FRONTEND_ARGS (extra router flags, e.g. --prefill-load-scale 2),
+#      MINT (build/apps/mint), ETCD (/usr/bin/etcd).
 # Wall-clock latencies in the reports are in scaled time: multiply by MOCK_SPEEDUP for the
 # simulated hardware's.
 set -euo pipefail
@@ -62,7 +63,7 @@ for mode in $MODES; do
   port=$(free_port)
   "$MINT" frontend --model "$TOKENIZER" --served-model-name mooncake --etcd "127.0.0.1:$ec" \
     --port "$port" --router-mode "$mode" --kv-block-size "$BLOCK" --max-model-len 262144 \
-    --max-body 64M >"$OUT/frontend-$mode.log" 2>&1 &
+    --max-body 64M ${FRONTEND_ARGS:-} >"$OUT/frontend-$mode.log" 2>&1 &
   PIDS+=($!)
   wait_workers "$port" "$WORKERS"
   limit=()
