@@ -13,14 +13,20 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "router/router.h"
 
 namespace mint::frontend {
 
 class GenerationBackend {
  public:
   virtual ~GenerationBackend() = default;
-  // Queues a request; outputs stream to `on_output` until one with finish != kNone.
-  virtual Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output) = 0;
+  // Queues a request; outputs stream to `on_output` until one with finish != kNone. `route`:
+  // this request's routing overrides (backends with one engine ignore them).
+  virtual Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output,
+                                  const router::RouteOverrides& route) = 0;
+  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output) {
+    return Submit(std::move(request), std::move(on_output), router::RouteOverrides{});
+  }
   // Aborts a request; its final output (kAbort) still arrives. Unknown ids are ignored.
   virtual void Abort(uint64_t id) = 0;
   virtual engine::EngineMetrics Metrics() const = 0;
@@ -36,7 +42,9 @@ class LocalBackend : public GenerationBackend {
  public:
   explicit LocalBackend(engine::Engine* engine)
       : engine_(engine), max_model_len_(engine->config().scheduler.max_model_len) {}
-  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output) override {
+  using GenerationBackend::Submit;
+  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output,
+                          const router::RouteOverrides& /*route*/) override {
     std::shared_lock<std::shared_mutex> lk(mu_);
     if (engine_ == nullptr) return Status::Unavailable("the server is shutting down");
     return engine_->Submit(std::move(request), std::move(on_output));

@@ -49,6 +49,7 @@
 
 #include "engine/sampler.h"
 #include "frontend/api_error.h"
+#include "router/router.h"
 
 namespace mint::frontend {
 
@@ -76,6 +77,10 @@ struct GenParams {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage; false unless stream
   bool ignore_eos = false;
+  // Mint extension "router": {"mode": "kv"|"round-robin"|"random"|"least-loaded",
+  // "overlap_credit": >= 0, "prefill_load_scale": >= 0, "temperature": >= 0}, each optional:
+  // this request's routing weights over the frontend's flags (distributed serving only).
+  router::RouteOverrides route{};
 };
 
 struct ChatRequest {

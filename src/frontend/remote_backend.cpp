@@ -43,6 +43,7 @@ struct Call {
   uint64_t id = 0;
   engine::Request request;  // as submitted
   engine::OutputCallback on_output;
+  router::RouteOverrides route;  // this request's routing weights
   std::mutex mu;
   grpc::ClientContext* ctx = nullptr;  // the attempt in progress; guarded by mu
   std::atomic<bool> aborted{false};
@@ -239,7 +240,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // The worker for the next attempt, chosen by the router among the workers not in `exclude`,
   // leaving out ones that broke a call in the last 2 s while others remain. Empty if none.
   Picked Pick(const std::set<std::string>& exclude, std::span<const BlockHash> hashes,
-              uint64_t num_tokens) {
+              uint64_t num_tokens, const router::RouteOverrides& route) {
     const int64_t now = Clock::now().time_since_epoch().count();
     const int64_t cooldown = std::chrono::nanoseconds(std::chrono::seconds(2)).count();
     std::vector<std::shared_ptr<Conn>> all, fresh;
@@ -257,7 +258,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       ids.push_back(c->rid);
       by_rid[c->rid] = c;
     }
-    auto d = router->Route({.block_hashes = hashes, .num_tokens = num_tokens, .overrides = {},
+    auto d = router->Route({.block_hashes = hashes, .num_tokens = num_tokens, .overrides = route,
                             .candidates = ids});
     if (!d.ok() || !by_rid.count(d->worker)) {
       log::Warn("router: {}; taking the first candidate", d.ok() ? "unknown worker" : d.status().ToString());
@@ -304,12 +305,12 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
         const auto deadline = Clock::now() + options.wait_for_worker;
         for (;;) {
           if (call->aborted || closed) break;
-          Picked p = Pick(failed_workers, hashes, tokens.size());
+          Picked p = Pick(failed_workers, hashes, tokens.size(), call->route);
           conn = p.conn;
           route_id = p.route_id;
           if (conn) break;
           if (cv.wait_until(lk, deadline) == std::cv_status::timeout) {
-            p = Pick(failed_workers, hashes, tokens.size());
+            p = Pick(failed_workers, hashes, tokens.size(), call->route);
             conn = p.conn;
             route_id = p.route_id;
             break;
@@ -462,12 +463,14 @@ Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery*
   return std::unique_ptr<RemoteBackend>(new RemoteBackend(std::move(impl)));
 }
 
-Result<uint64_t> RemoteBackend::Submit(engine::Request request, engine::OutputCallback on_output) {
+Result<uint64_t> RemoteBackend::Submit(engine::Request request, engine::OutputCallback on_output,
+                                       const router::RouteOverrides& route) {
   if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
   if (Status s = request.sampling.Validate(); !s.ok()) return s;
   auto call = std::make_shared<Call>();
   call->request = std::move(request);
   call->on_output = std::move(on_output);
+  call->route = route;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     if (impl_->closed) return Status::Unavailable("the server is shutting down");

@@ -62,7 +62,9 @@ class RemoteBackend : public GenerationBackend {
                                                        const RemoteBackendOptions& options);
   ~RemoteBackend() override;  // Close()
 
-  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output) override;
+  using GenerationBackend::Submit;
+  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output,
+                          const router::RouteOverrides& route) override;
   void Abort(uint64_t id) override;
   engine::EngineMetrics Metrics() const override;
   int64_t max_model_len() const override;

@@ -253,6 +253,34 @@ Check ParseCommonFields(const Json& obj, std::string* model, GenParams* p) {
   if (n) p->n = static_cast<int32_t>(*n);
   if (auto e = GetBool(obj, "stream", &p->stream)) return e;
   if (auto e = GetBool(obj, "ignore_eos", &p->ignore_eos)) return e;
+  if (const Json* ro = Field(obj, "router")) {
+    if (!ro->is_object()) return Bad("router", "router must be an object, got " + Shown(*ro));
+    for (auto it = ro->begin(); it != ro->end(); ++it) {
+      const std::string& k = it.key();
+      const std::string param = "router." + k;
+      const Json& v = it.value();
+      if (k == "mode") {
+        auto mode = v.is_string() ? router::ParseMode(v.get<std::string>())
+                                  : Result<router::Mode>(Status::InvalidArgument("not a string"));
+        if (!mode.ok()) {
+          return Bad(param, param + " must be one of kv, round-robin, random, least-loaded, got " +
+                                Shown(v));
+        }
+        p->route.mode = *mode;
+      } else if (k == "overlap_credit" || k == "prefill_load_scale" || k == "temperature") {
+        if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
+          return Bad(param, param + " must be a number >= 0, got " + Shown(v));
+        }
+        const double d = v.get<double>();
+        if (k == "overlap_credit") p->route.overlap_credit = d;
+        if (k == "prefill_load_scale") p->route.prefill_load_scale = d;
+        if (k == "temperature") p->route.temperature = d;
+      } else {
+        return Bad(param, "unknown router field '" + k +
+                              "' (mode, overlap_credit, prefill_load_scale, temperature)");
+      }
+    }
+  }
 
   if (const Json* so = Field(obj, "stream_options")) {
     if (!so->is_object()) {

@@ -466,9 +466,9 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
       continue;
     }
     lk.unlock();
-    auto id = backend_->Submit(std::move(r), [gen, index](const engine::RequestOutput& o) {
-      gen->OnOutput(index, o);
-    });
+    auto id = backend_->Submit(
+        std::move(r), [gen, index](const engine::RequestOutput& o) { gen->OnOutput(index, o); },
+        p.route);
     lk.lock();
     if (!id.ok()) {
       Generation::Choice& c = gen->choices[index];

@@ -425,3 +425,37 @@ TEST(CompletionRequestTest, ValidatedParamsPassSamplingValidate) {
 
 }  // namespace
 }  // namespace mint::frontend
+
+namespace mint::frontend {
+namespace {
+
+TEST(RouterExtensionTest, ParsesOverridesAndNamesBadFields) {
+  auto r = ParseCompletionRequest(Completion(
+      R"("router":{"mode":"round-robin","overlap_credit":0.5,"prefill_load_scale":4,"temperature":0})"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->params.route.mode.has_value());
+  EXPECT_EQ(*r->params.route.mode, router::Mode::kRoundRobin);
+  EXPECT_EQ(r->params.route.overlap_credit, 0.5);
+  EXPECT_EQ(r->params.route.prefill_load_scale, 4.0);
+  EXPECT_EQ(r->params.route.temperature, 0.0);
+  auto c = ParseChatRequest(Chat(R"("router":{"temperature":0.7})"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->params.route.mode.has_value());
+  EXPECT_EQ(c->params.route.temperature, 0.7);
+  // Absent: no overrides.
+  auto plain = ParseCompletionRequest(Completion());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->params.route.temperature.has_value());
+
+  ExpectBad(ParseCompletionRequest(Completion(R"("router":3)")), "router", "not an object");
+  ExpectBad(ParseCompletionRequest(Completion(R"("router":{"mode":"fastest"})")), "router.mode",
+            "unknown mode");
+  ExpectBad(ParseCompletionRequest(Completion(R"("router":{"temperature":-1})")),
+            "router.temperature", "negative");
+  ExpectBad(ParseChatRequest(Chat(R"("router":{"prefill_load_scale":"2"})")),
+            "router.prefill_load_scale", "a string");
+  ExpectBad(ParseChatRequest(Chat(R"("router":{"weight":1})")), "router.weight", "unknown field");
+}
+
+}  // namespace
+}  // namespace mint::frontend

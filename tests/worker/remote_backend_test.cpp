@@ -412,3 +412,29 @@ TEST_F(RemoteBackendTest, RoundRobinIgnoresThePrefix) {
 
 }  // namespace
 }  // namespace mint
+
+namespace mint {
+namespace {
+
+// A request's own routing weights beat the backend's: kv by default, round-robin on request.
+TEST_F(RemoteBackendTest, PerRequestOverridesBeatTheDefaults) {
+  AddWorker("a");
+  AddWorker("b");
+  auto backend = Backend();  // kv
+  ASSERT_TRUE(backend->WaitForWorkers(2, std::chrono::seconds(5)));
+  router::RouteOverrides rr;
+  rr.mode = router::Mode::kRoundRobin;
+  for (int i = 0; i < 6; ++i) {
+    engine::Request r;
+    r.prompt = std::vector<int32_t>(48, 9);  // identical: kv would keep them on one worker
+    r.max_tokens = 2;
+    Collector col;
+    ASSERT_TRUE(backend->Submit(r, col.Callback(), rr).ok());
+    ASSERT_TRUE(col.WaitFinals(1));
+  }
+  EXPECT_EQ(workers_["a"]->stats().requests, 3u);
+  EXPECT_EQ(workers_["b"]->stats().requests, 3u);
+}
+
+}  // namespace
+}  // namespace mint
