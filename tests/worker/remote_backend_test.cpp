@@ -362,8 +362,12 @@ TEST_F(RemoteBackendTest, KvRoutingFollowsThePrefix) {
     r.prompt = std::move(prompt);
     r.sampling.temperature = 0;
     r.max_tokens = 4;
+    // Overlap outweighs load here: a load report taken while the previous request ran (they come
+    // every 100 ms) must not send this one elsewhere; this test is about the prefix.
+    router::RouteOverrides weights;
+    weights.prefill_load_scale = 100;
     Collector col;
-    const uint64_t id = backend->Submit(r, col.Callback()).value();
+    const uint64_t id = backend->Submit(r, col.Callback(), weights).value();
     EXPECT_TRUE(col.WaitFinals(1));
     return col.finals[id];
   };
@@ -372,6 +376,7 @@ TEST_F(RemoteBackendTest, KvRoutingFollowsThePrefix) {
   for (int i = 0; i < 500 && backend->stats().kv_blocks < 6; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a load report after it ended
   std::map<std::string, uint64_t> before;
   for (const auto& [id, w] : workers_) before[id] = w->stats().requests;
   for (int i = 0; i < 6; ++i) {
@@ -381,7 +386,7 @@ TEST_F(RemoteBackendTest, KvRoutingFollowsThePrefix) {
     EXPECT_GE(f.cached_prompt_tokens, 96) << "request " << i << " missed the cached prefix";
     // Let a fresh load report (every 100 ms) replace the one taken while the request ran: a
     // worker reported busy is rightly avoided, and this test is about the prefix, not the load.
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   int targets = 0;
   for (const auto& [id, w] : workers_) targets += w->stats().requests > before[id];
