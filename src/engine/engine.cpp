@@ -268,6 +268,9 @@ void Engine::Impl::Finish(LiveRequest* r, FinishReason reason, Status error, Req
   }
   scheduler_.Finish(r->seq);
   r->seq = nullptr;
+  // A caller that sees its request end reads metrics that already count it (steps, tokens,
+  // freed blocks): publish before the final callback, not only at the end of the loop turn.
+  PublishMetrics();
   if (r->callback) r->callback(out);
   live_.erase(r->id);
   std::lock_guard<std::mutex> lk(mu_);

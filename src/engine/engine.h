@@ -115,6 +115,8 @@ class Engine {
   // Aborts a request if it is still live; unknown ids are ignored.
   void Abort(uint64_t request_id);
 
+  // Counters as of the last finished request or loop turn: a request's final output is delivered
+  // after the metrics that count it are published.
   EngineMetrics Metrics() const;
   const EngineConfig& config() const;  // with sizes resolved (blocks, max_model_len, threads)
   int64_t num_kv_blocks() const;
