@@ -13,6 +13,7 @@
 // row-major, one row per token.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -47,7 +48,26 @@ struct WeightView {
   const void* data = nullptr;
   int64_t rows = 0;  // output features
   int64_t cols = 0;  // input features (contiguous)
+  // Optional: the same Q8_0 matrix in the interleaved layout of PackQ8_0 (64-byte aligned).
+  // The AVX-512 kernel reads it instead of `data`; the other ISAs ignore it.
+  const void* packed = nullptr;
 };
+
+// ---- Packed Q8_0 weights (AVX-512 VNNI) ------------------------------------------------------
+// Groups of 16 rows, block by block: per group and block of 32 columns, 16 f32 scales then 8
+// chunks of 64 bytes, chunk k holding columns 4k..4k+3 of the 16 rows (row-major within the
+// chunk) as w + 128. One 512-bit VNNI instruction then multiplies 4 columns of 16 rows by one
+// broadcast group of 4 activations, so a block's 16 integer dot products finish in one register
+// with no horizontal sums, and each weight load serves every token of a tile.
+inline constexpr int64_t kPackedQ8_0Rows = 16;
+inline constexpr int64_t kPackedQ8_0BlockBytes = 16 * 4 + 16 * 32;  // scales + codes
+// Whether MatMul has a packed kernel for this ISA (kBest: the running CPU's), i.e. packing pays.
+bool PackedQ8_0Supported(Isa isa = Isa::kBest);
+// Whether a rows x cols Q8_0 matrix can be packed (rows % 16 == 0, cols % 32 == 0).
+bool CanPackQ8_0(int64_t rows, int64_t cols);
+size_t PackedQ8_0Bytes(int64_t rows, int64_t cols);
+// Writes the packed layout of `src` (rows x cols, GGUF Q8_0 rows) to `dst` (PackedQ8_0Bytes).
+void PackQ8_0(const void* src, int64_t rows, int64_t cols, void* dst);
 
 // y[t][r] = sum_c W[r][c] * x[t][c] for t in [0, n_tokens), r in [0, rows).
 // x: n_tokens x cols, y: n_tokens x rows (y may not alias x). Quantized weights quantize the

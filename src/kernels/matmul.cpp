@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/status.h"
 #include "kernels/kernels.h"
 #include "kernels/matmul_internal.h"
 #include "kernels/quant_formats.h"
@@ -362,6 +363,7 @@ Problem MakeProblem(const WeightView& w, int64_t n_tokens, float* y) {
   p.rows = w.rows;
   p.cols = w.cols;
   p.row_bytes = DTypeRowBytes(w.type, w.cols);
+  if (w.type == DType::kQ8_0) p.packed = static_cast<const uint8_t*>(w.packed);
   p.n_tokens = n_tokens;
   p.y = y;
   return p;
@@ -384,6 +386,39 @@ bool SameActivations(DType a, DType b, Isa isa) {
 }
 
 }  // namespace
+
+bool PackedQ8_0Supported(Isa isa) { return ResolveMatMulIsa(isa) == Isa::kAvx512; }
+
+bool CanPackQ8_0(int64_t rows, int64_t cols) {
+  return rows > 0 && cols > 0 && rows % kPackedQ8_0Rows == 0 && cols % 32 == 0;
+}
+
+size_t PackedQ8_0Bytes(int64_t rows, int64_t cols) {
+  return static_cast<size_t>(rows / kPackedQ8_0Rows) * static_cast<size_t>(cols / 32) *
+         static_cast<size_t>(kPackedQ8_0BlockBytes);
+}
+
+void PackQ8_0(const void* src, int64_t rows, int64_t cols, void* dst) {
+  MINT_CHECK(CanPackQ8_0(rows, cols));
+  const int64_t nb = cols / 32;
+  const auto* w = static_cast<const BlockQ8_0*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < rows / kPackedQ8_0Rows; ++g) {
+    for (int64_t b = 0; b < nb; ++b, out += kPackedQ8_0BlockBytes) {
+      float* d = reinterpret_cast<float*>(out);
+      uint8_t* codes = out + kPackedQ8_0Rows * 4;
+      for (int64_t r = 0; r < kPackedQ8_0Rows; ++r) {
+        const BlockQ8_0& blk = w[(g * kPackedQ8_0Rows + r) * nb + b];
+        d[r] = F16ToF32(blk.d);
+        for (int k = 0; k < 8; ++k) {
+          for (int e = 0; e < 4; ++e) {
+            codes[64 * k + 4 * r + e] = static_cast<uint8_t>(blk.qs[4 * k + e] ^ 0x80);
+          }
+        }
+      }
+    }
+  }
+}
 
 void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,
             Isa isa) {

@@ -26,6 +26,7 @@
 #include <array>
 #include <type_traits>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "kernels/matmul_internal.h"
@@ -461,6 +462,75 @@ struct Q8_0FamilyKernel {
 using Q4_0Kernel = Q8_0FamilyKernel<Q4_0Weights>;
 using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
 
+#if MINT_MATMUL_AVX512
+// Q8_0 weights in the packed layout (kernels.h, PackQ8_0): a tile is 16 rows x NT tokens. Per
+// block and token, 8 VNNI instructions (weights from registers, 4 activation bytes broadcast)
+// leave the 16 rows' integer dot products in one register's lanes, started from the
+// activations' bias (-128 sum, undoing the weights' +128); one conversion, one multiply (row
+// scales x the token's scale) and one FMA finish the block. Every token's sum runs through the
+// same operations in the same order whatever NT is, so results do not depend on the batch.
+struct PackedQ8_0Kernel {
+  static constexpr int kTokens = 8;
+
+  static int32_t LoadI32(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+
+  template <int NT>
+  static void Tile(const Problem& p, int64_t r, int64_t t) {
+    const int64_t nb = p.cols / 32;
+    const uint8_t* g = p.packed + r / kPackedQ8_0Rows * nb * kPackedQ8_0BlockBytes;
+    Q8_0ActView a[NT];
+    __m512 acc[NT];
+    MINT_UNROLL
+    for (int j = 0; j < NT; ++j) {
+      a[j] = Q8_0Acts(p, t + j);
+      acc[j] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; ++b, g += kPackedQ8_0BlockBytes) {
+      const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(g));
+      __m512i w[8];
+      MINT_UNROLL
+      for (int k = 0; k < 8; ++k) w[k] = _mm512_load_si512(g + 64 + 64 * k);
+      MINT_UNROLL
+      for (int j = 0; j < NT; ++j) {
+        const int8_t* aq = a[j].qs + 32 * b;
+        // Two chains of 4 (their sum is exact): few tokens leave too little independent work
+        // to hide one chain of 8 dependent VNNI latencies.
+        __m512i s0 = _mm512_set1_epi32(a[j].bias[b]), s1 = _mm512_setzero_si512();
+        MINT_UNROLL
+        for (int k = 0; k < 8; k += 2) {
+          s0 = _mm512_dpbusd_epi32(s0, w[k], _mm512_set1_epi32(LoadI32(aq + 4 * k)));
+          s1 = _mm512_dpbusd_epi32(s1, w[k + 1], _mm512_set1_epi32(LoadI32(aq + 4 * k + 4)));
+        }
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b]));
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), scale, acc[j]);
+      }
+    }
+    MINT_UNROLL
+    for (int j = 0; j < NT; ++j) _mm512_storeu_ps(p.y + (t + j) * p.rows + r, acc[j]);
+  }
+
+  // Rows [row_begin, row_end) must be whole groups of 16.
+  static void Run(const Problem& p, int64_t row_begin, int64_t row_end) {
+    using Fn = void (*)(const Problem&, int64_t, int64_t);
+    static constexpr Fn kTiles[kTokens] = {&Tile<1>, &Tile<2>, &Tile<3>, &Tile<4>,
+                                           &Tile<5>, &Tile<6>, &Tile<7>, &Tile<8>};
+    const int64_t block = TokenBlock(p.cols * 9 / 8, kTokens);
+    for (int64_t t0 = 0; t0 < p.n_tokens; t0 += block) {
+      const int64_t t1 = std::min(p.n_tokens, t0 + block);
+      for (int64_t r = row_begin; r < row_end; r += kPackedQ8_0Rows) {
+        for (int64_t t = t0; t < t1; t += kTokens) {
+          kTiles[std::min<int64_t>(kTokens, t1 - t) - 1](p, r, t);
+        }
+      }
+    }
+  }
+};
+#endif
+
 }  // namespace
 }  // namespace mint::kernels::matmul_detail
 
@@ -486,6 +556,11 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
   if (p.n_tokens >= kPrepareMinTokens && p.type == DType::kQ6_K) {
     return RunPreparedTiles<PreparedKQuantKernel<DType::kQ6_K>>(p, row_begin, row_end, q8k_bytes);
   }
+#if MINT_MATMUL_AVX512
+  if (p.type == DType::kQ8_0 && p.packed != nullptr) {
+    return PackedQ8_0Kernel::Run(p, row_begin, row_end);
+  }
+#endif
   switch (p.type) {
     case DType::kQ4_0:
       return RunTiles<Q4_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);

@@ -1,8 +1,10 @@
 #include "model/model.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/log.h"
 #include "gguf/gguf.h"
@@ -23,6 +25,15 @@ void Prefault(const uint8_t* data, uint64_t n, uint64_t* done, uint64_t total,
     if (progress) progress(*done, total);
   }
   (void)sink;
+}
+
+// Drops the whole pages of [data, data + n) from memory: they are clean pages of the read-only
+// file mapping, so a later read pages them back in from the file.
+void ReleasePages(const void* data, size_t n) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(data) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 Status LoadRopeFreqs(const gguf::GgufFile& f, ModelConfig* cfg) {
@@ -53,6 +64,8 @@ void Sequence::Truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_
 
 Model::~Model() = default;
 
+void Model::FreeBytes::operator()(uint8_t* p) const { std::free(p); }
+
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& options) {
   std::unique_ptr<Model> m(new Model());
   auto file = gguf::GgufFile::Open(path);
@@ -72,8 +85,40 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
     }
   }
   if (options.progress) options.progress(total, total);
+  m->PackWeights();
   log::Debug("loaded {}: {}", path, m->config_.Summary());
   return m;
+}
+
+// Q8_0 matrices get the packed copy the AVX-512 kernel reads (kernels.h, PackQ8_0), and the
+// file's pages of the originals are released, so memory holds one copy (the embedding's stays:
+// token lookups read its rows).
+void Model::PackWeights() {
+  if (!kernels::PackedQ8_0Supported()) return;
+  std::vector<Weight*> matrices = {&weights_.output};
+  for (auto& l : weights_.layers) {
+    for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      matrices.push_back(w);
+    }
+  }
+  size_t bytes = 0;
+  for (Weight* w : matrices) {
+    const kernels::WeightView& v = w->view;
+    if (v.type != DType::kQ8_0 || !kernels::CanPackQ8_0(v.rows, v.cols)) continue;
+    const size_t n = kernels::PackedQ8_0Bytes(v.rows, v.cols);
+    auto* buf = static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64));
+    MINT_CHECK(buf != nullptr);
+    kernels::PackQ8_0(v.data, v.rows, v.cols, buf);
+    packed_.emplace_back(buf);
+    w->view.packed = buf;
+    bytes += n;
+    if (v.data != weights_.token_embd.view.data) {
+      ReleasePages(v.data, static_cast<size_t>(DTypeRowBytes(v.type, v.cols) * v.rows));
+    }
+  }
+  if (bytes > 0) {
+    log::Debug("packed {} MiB of Q8_0 weights for the AVX-512 kernels", bytes >> 20);
+  }
 }
 
 uint64_t Model::WeightBytesPerToken() const {

@@ -142,9 +142,15 @@ class Model {
   Model() = default;
   friend Status BindArchitecture(Model* model);
 
+  void PackWeights();
+
+  struct FreeBytes {
+    void operator()(uint8_t* p) const;
+  };
   std::unique_ptr<gguf::GgufFile> file_;
   ModelConfig config_;
   ModelWeights weights_;
+  std::vector<std::unique_ptr<uint8_t, FreeBytes>> packed_;  // views in weights_ point here
 };
 
 }  // namespace mint::model

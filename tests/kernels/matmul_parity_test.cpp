@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -203,6 +205,99 @@ TEST(MatMulGroupTest, EqualsSeparateCallsBitwise) {
       }
     }
   }
+}
+
+// The packed Q8_0 layout (AVX-512 VNNI): against the scalar reference on the row-major bytes,
+// thread-count independent, and bit-identical per token whatever the call's token count.
+struct PackedQ8_0 {
+  Weights w;
+  std::vector<uint8_t> storage;
+  uint8_t* packed = nullptr;
+
+  PackedQ8_0(int64_t rows, int64_t cols, uint64_t seed)
+      : w(MakeWeights(DType::kQ8_0, rows, cols, seed)),
+        storage(PackedQ8_0Bytes(rows, cols) + 64) {
+    const auto addr = reinterpret_cast<uintptr_t>(storage.data());
+    packed = storage.data() + (64 - addr % 64) % 64;
+    PackQ8_0(w.bytes.data(), rows, cols, packed);
+  }
+  WeightView View() const {
+    WeightView v = w.View();
+    v.packed = packed;
+    return v;
+  }
+};
+
+TEST(PackedQ8_0Test, LayoutAndShapes) {
+  EXPECT_TRUE(CanPackQ8_0(16, 32));
+  EXPECT_TRUE(CanPackQ8_0(49152, 576));
+  EXPECT_FALSE(CanPackQ8_0(24, 32));  // rows not whole groups of 16
+  EXPECT_FALSE(CanPackQ8_0(16, 48));  // cols not whole blocks
+  EXPECT_FALSE(CanPackQ8_0(0, 32));
+  EXPECT_EQ(PackedQ8_0Bytes(32, 64), size_t{2 * 2 * 576});
+  EXPECT_FALSE(PackedQ8_0Supported(Isa::kScalar));
+  EXPECT_FALSE(PackedQ8_0Supported(Isa::kAvx2));
+  // Row 17 (group 1, row 1), block 1, column 32 + 4k + e sits in chunk k at byte 4 * 1 + e.
+  const PackedQ8_0 p(32, 64, 3);
+  const auto* blocks = reinterpret_cast<const uint8_t*>(p.w.bytes.data());
+  const int64_t row_bytes = DTypeRowBytes(DType::kQ8_0, 64);
+  const uint8_t* block = p.packed + (1 * 2 + 1) * 576;
+  float d;
+  uint16_t d16;
+  std::memcpy(&d, block + 4 * 1, 4);
+  std::memcpy(&d16, blocks + 17 * row_bytes + 34, 2);
+  EXPECT_EQ(d, F16ToF32(d16));
+  for (int k = 0; k < 8; ++k) {
+    for (int e = 0; e < 4; ++e) {
+      const auto code = static_cast<int8_t>(blocks[17 * row_bytes + 34 + 2 + 4 * k + e]);
+      EXPECT_EQ(block[64 + 64 * k + 4 * 1 + e], static_cast<uint8_t>(code + 128));
+    }
+  }
+}
+
+TEST(PackedQ8_0Test, MatchesScalarAndIsBatchInvariant) {
+  if (!PackedQ8_0Supported(Isa::kAvx512)) {
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU: the packed Q8_0 kernel is not used here";
+  }
+  ThreadPool pool1(1), pool3(3);
+  uint64_t seed = 500;
+  for (const Shape s : {Shape{16, 32}, Shape{48, 512}, Shape{64, 768}, Shape{32, 96}}) {
+    const PackedQ8_0 p(s.rows, s.cols, ++seed);
+    const auto x = parity::RandomVector(static_cast<size_t>(40 * s.cols), ++seed);
+    std::vector<float> alone(static_cast<size_t>(40 * s.rows));
+    for (int64_t t = 0; t < 40; ++t) {
+      MatMul(p.View(), x.data() + t * s.cols, 1, alone.data() + t * s.rows, &pool1, Isa::kAvx512);
+    }
+    for (int64_t n : {1, 2, 3, 7, 8, 9, 16, 33, 40}) {
+      std::vector<float> ref(static_cast<size_t>(n * s.rows)), y1(ref.size()), y3(ref.size());
+      MatMul(p.w.View(), x.data(), n, ref.data(), nullptr, Isa::kScalar);
+      MatMul(p.View(), x.data(), n, y1.data(), &pool1, Isa::kAvx512);
+      MatMul(p.View(), x.data(), n, y3.data(), &pool3, Isa::kAvx512);
+      EXPECT_LE(parity::Nmse(ref.data(), y1.data(), ref.size()), 1e-9)
+          << s.rows << "x" << s.cols << " tokens " << n;
+      EXPECT_EQ(y1, y3) << s.rows << "x" << s.cols << " tokens " << n;
+      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), alone.begin()))
+          << "a token's result depends on the batch: " << s.rows << "x" << s.cols << " tokens "
+          << n;
+    }
+  }
+}
+
+TEST(PackedQ8_0Test, ZerosAndLargeValues) {
+  if (!PackedQ8_0Supported(Isa::kAvx512)) {
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU: the packed Q8_0 kernel is not used here";
+  }
+  const int64_t rows = 32, cols = 512, n_tokens = 5;
+  const PackedQ8_0 p(rows, cols, 5);
+  std::vector<float> x = parity::RandomVector(static_cast<size_t>(n_tokens * cols), 6, 1000.0f);
+  for (int64_t c = 0; c < cols; ++c) x[c] = 0;
+  for (int64_t c = 0; c < 256; ++c) x[2 * cols + c] = 0;
+  std::vector<float> ref(n_tokens * rows), y(n_tokens * rows);
+  MatMul(p.w.View(), x.data(), n_tokens, ref.data(), nullptr, Isa::kScalar);
+  MatMul(p.View(), x.data(), n_tokens, y.data(), nullptr, Isa::kAvx512);
+  for (float v : y) ASSERT_TRUE(std::isfinite(v));
+  for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y[r], 0.0f);
+  EXPECT_LE(parity::Nmse(ref.data(), y.data(), ref.size()), 1e-9);
 }
 
 TEST(MatMulTest, ZeroColsGivesZeros) {
