@@ -19,8 +19,10 @@ function(mint_isa_sources)
 endfunction()
 
 # mint_test(<name> SOURCES ... LIBS ... [LABELS ...]): a GoogleTest executable registered with ctest.
+# SERIAL: gtest names (or patterns) that measure wall-clock timing; ctest runs them with no other
+# test beside them (RUN_SERIAL), the rest in parallel as usual.
 function(mint_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS;SERIAL" ${ARGN})
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
@@ -28,5 +30,13 @@ function(mint_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE MINT_SHARED_DIR="${MINT_SHARED_DIR}"
                              MINT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
-  gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+  if(T_SERIAL)
+    string(JOIN ":" serial ${T_SERIAL})
+    gtest_discover_tests(${name} TEST_FILTER "-${serial}"
+                         PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+    gtest_discover_tests(${name} TEST_FILTER "${serial}"
+                         PROPERTIES LABELS "${T_LABELS}" RUN_SERIAL TRUE DISCOVERY_TIMEOUT 60)
+  else()
+    gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()

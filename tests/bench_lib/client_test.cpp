@@ -159,20 +159,33 @@ TEST(ClientTest, MeasuresScriptedTimingAgainstFakeServer) {
     ttft_ms.push_back(r.ttft_s * 1e3);
   }
   for (double d : delivery_ms) EXPECT_GE(d, 0.0);
+  // Against what the server did (ctest runs this test alone: RUN_SERIAL): TTFT and ITL within
+  // 1 ms per request (median), the ITL and TPOT means within 1 %.
   EXPECT_LT(Median(delivery_ms), 1.0);
-  // The four streams' first events are written in the same server tick and queue on the one
-  // client thread (on a 2-core machine shared with other work): allow 2 ms there.
-  EXPECT_LT(std::abs(Median(ttft_error_ms)), 3.0);
+  EXPECT_LT(std::abs(Median(ttft_error_ms)), 1.0);
   EXPECT_LT(std::abs(Median(itl_error_ms)), 1.0);
 
   Report rep = BuildReport(run->records, {});
-  // Against the script: ITL and TPOT means within 1 % of 10 ms (the fake server schedules on
-  // absolute times, so gaps do not drift); TTFT at least the scripted 50 ms.
-  // 2 % (the issue asks 1 %): ctest -j2 on 2 cores runs another test beside this one.
+  double true_itl_sum_ms = 0, true_tpot_sum_ms = 0;
+  int64_t true_gaps = 0;
+  for (const auto& t : traces) {
+    const double span_ms = Ms(t.writes.back() - t.writes.front());
+    true_itl_sum_ms += span_ms;
+    true_gaps += static_cast<int64_t>(t.writes.size()) - 1;
+    true_tpot_sum_ms += span_ms / static_cast<double>(t.writes.size() - 1);
+  }
+  const double true_itl_ms = true_itl_sum_ms / static_cast<double>(true_gaps);
+  const double true_tpot_ms = true_tpot_sum_ms / static_cast<double>(traces.size());
+  EXPECT_NEAR(rep.itl.mean * 1e3, true_itl_ms, 0.01 * true_itl_ms);
+  EXPECT_NEAR(rep.tpot.mean * 1e3, true_tpot_ms, 0.01 * true_tpot_ms);
+  // And against the script, which checks the fake server itself: it writes on absolute times, so
+  // a late first write (a busy machine) is followed by shorter gaps; within 2 % of 10 ms. TTFT
+  // is at least the scripted 50 ms, which counts from the server's read of the request, so
+  // connect and send come on top.
   EXPECT_NEAR(rep.itl.mean * 1e3, 10.0, 0.2);
   EXPECT_NEAR(rep.tpot.mean * 1e3, 10.0, 0.2);
   EXPECT_GE(rep.ttft.min * 1e3, 50.0);
-  EXPECT_LT(Median(ttft_ms), 55.0);  // + connect/send on a loaded 2-core machine
+  EXPECT_LT(Median(ttft_ms), 55.0);
   // Throughput: 160 tokens over the true window (first client start .. last server write).
   double first_start = 1e9;
   for (const auto& r : run->records) first_start = std::min(first_start, r.start_s);
