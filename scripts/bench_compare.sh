@@ -22,15 +22,7 @@ f="$DIR/smollm2-135m-q8_0.gguf"
 [ -f "$f" ] || "$MINT" gguf synth --preset smollm2-135m --type q8_0 --shared-dir ../shared -o "$f"
 CTX=1024
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_health() {
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  echo "server on port $1 never became healthy" >&2
-  return 1
-}
+source scripts/lib/cluster.sh
 bench() {  # port report
   "$MINT" bench --url "http://127.0.0.1:$1" --model smollm2-135m-q8_0 --concurrency "$CONCURRENCY" \
     --num-requests "$NUM" --warmup 2 --input-len "$INPUT" --output-len "$OUTPUT" --seed 1 \

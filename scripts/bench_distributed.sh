@@ -18,25 +18,9 @@ MINT=${MINT:-build/apps/mint}
 ETCD=${ETCD:-/usr/bin/etcd}
 NAME=$(basename "$MODEL" .gguf)
 mkdir -p "$OUT"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done' EXIT
+source scripts/lib/cluster.sh
+trap stop_all EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_workers() {  # port n
-  for _ in $(seq 1 300); do
-    [ "$(curl -s "http://127.0.0.1:$1/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = "$2" ] && return 0
-    sleep 0.2
-  done
-  echo "frontend on port $1 never saw $2 worker(s)" >&2
-  return 1
-}
-wait_health() {
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  return 1
-}
 bench() {  # port concurrency report
   "$MINT" bench --url "http://127.0.0.1:$1" --model "$NAME" --concurrency "$2" \
     --num-requests "$NUM" --warmup 4 --input-len "$INPUT" --output-len "$OUTPUT" --seed 1 \
@@ -52,16 +36,11 @@ wait_health "$port"
 for c in 1 8; do bench "$port" "$c" "$OUT/single-c$c.json"; done
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
-ec=$(free_port); ep=$(free_port)
-"$ETCD" --name default --data-dir "$OUT/etcd-data" --listen-client-urls "http://127.0.0.1:$ec" \
-  --advertise-client-urls "http://127.0.0.1:$ec" --listen-peer-urls "http://127.0.0.1:$ep" \
-  --initial-advertise-peer-urls "http://127.0.0.1:$ep" --initial-cluster "default=http://127.0.0.1:$ep" \
-  >"$OUT/etcd.log" 2>&1 &
-PIDS+=($!)
-"$MINT" worker --model "$MODEL" --etcd "127.0.0.1:$ec" -t "$THREADS" >"$OUT/worker.log" 2>&1 &
+start_etcd "$OUT/etcd-data" "$OUT/etcd.log"
+"$MINT" worker --model "$MODEL" --etcd "$ETCD_ADDR" -t "$THREADS" >"$OUT/worker.log" 2>&1 &
 PIDS+=($!)
 port=$(free_port)
-"$MINT" frontend --model "$MODEL" --etcd "127.0.0.1:$ec" --port "$port" >"$OUT/frontend.log" 2>&1 &
+"$MINT" frontend --model "$MODEL" --etcd "$ETCD_ADDR" --port "$port" >"$OUT/frontend.log" 2>&1 &
 PIDS+=($!)
 wait_workers "$port" 1
 for c in 1 8; do bench "$port" "$c" "$OUT/distributed-c$c.json"; done

@@ -26,18 +26,8 @@ ETCD=${ETCD:-/usr/bin/etcd}
 TOKENIZER=${TOKENIZER:-../shared/models/stories260K.gguf}  # the frontend's tokenizer (vocab 512)
 VOCAB=512
 mkdir -p "$OUT"
-PIDS=()
-stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+source scripts/lib/cluster.sh
 trap stop_all EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_workers() {  # port n
-  for _ in $(seq 1 600); do
-    [ "$(curl -s "http://127.0.0.1:$1/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = "$2" ] && return 0
-    sleep 0.1
-  done
-  echo "frontend on port $1 never saw $2 workers" >&2
-  return 1
-}
 
 TRACE_SPEEDUP=$(python3 -c "print($MOCK_SPEEDUP * $LOAD)")
 date -u
@@ -47,21 +37,15 @@ python3 scripts/trace_hit_rate.py "$TRACE" | sed 's/^/theoretical (infinite cach
 python3 scripts/trace_hit_rate.py "$TRACE" --capacity-tokens $((WORKERS * BLOCKS * BLOCK)) | sed 's/^/theoretical (pooled LRU at this capacity): /'
 
 for mode in $MODES; do
-  ec=$(free_port); ep=$(free_port)
-  rm -rf "$OUT/etcd-data"
-  "$ETCD" --name default --data-dir "$OUT/etcd-data" --listen-client-urls "http://127.0.0.1:$ec" \
-    --advertise-client-urls "http://127.0.0.1:$ec" --listen-peer-urls "http://127.0.0.1:$ep" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$ep" --initial-cluster "default=http://127.0.0.1:$ep" \
-    >"$OUT/etcd-$mode.log" 2>&1 &
-  PIDS+=($!)
+  start_etcd "$OUT/etcd-data" "$OUT/etcd-$mode.log"
   # Fresh mockers per mode: every run starts with empty caches.
-  "$MINT" mocker --served-model-name mooncake --count "$WORKERS" --etcd "127.0.0.1:$ec" \
+  "$MINT" mocker --served-model-name mooncake --count "$WORKERS" --etcd "$ETCD_ADDR" \
     --block-size "$BLOCK" --num-blocks "$BLOCKS" --max-model-len 262144 \
     --max-num-batched-tokens "$MAX_BATCHED" --vocab "$VOCAB" --speedup "$MOCK_SPEEDUP" \
     >"$OUT/mocker-$mode.log" 2>&1 &
   PIDS+=($!)
   port=$(free_port)
-  "$MINT" frontend --model "$TOKENIZER" --served-model-name mooncake --etcd "127.0.0.1:$ec" \
+  "$MINT" frontend --model "$TOKENIZER" --served-model-name mooncake --etcd "$ETCD_ADDR" \
     --port "$port" --router-mode "$mode" --kv-block-size "$BLOCK" --max-model-len 262144 \
     --max-body 64M ${FRONTEND_ARGS:-} >"$OUT/frontend-$mode.log" 2>&1 &
   PIDS+=($!)

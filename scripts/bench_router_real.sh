@@ -23,22 +23,20 @@ MINT=${MINT:-build/apps/mint}
 mkdir -p "$OUT" "$(dirname "$MODEL")"
 [ -f "$MODEL" ] || "$MINT" gguf synth --preset smollm2-135m --type q8_0 --shared-dir ../shared -o "$MODEL"
 NAME=$(basename "$MODEL" .gguf)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null || true' EXIT
+source scripts/lib/cluster.sh
+trap stop_all EXIT
 date -u
 git log -1 --format='mint %h %s' || true
 for mode in $MODES; do
   port=$(free_port)
   "$MINT" serve --model "$MODEL" --port "$port" --workers "$WORKERS" -t "$THREADS" \
     --router-mode "$mode" --max-model-len 2048 >"$OUT/serve-$mode.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+  PIDS+=($!)
+  wait_health "$port"
   "$MINT" bench --url "http://127.0.0.1:$port" --model "$NAME" --concurrency "$CONCURRENCY" \
     --num-requests "$NUM" --prefix-groups "$GROUPS_N" --prefix-len "$PREFIX" \
     --input-len "$INPUT" --output-len "$OUTPUT" --seed 1 --output "$OUT/$mode.json"
   curl -s "http://127.0.0.1:$port/metrics" | grep -E '^mint_router_(predicted|actual)_hit_rate' || true
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  pid=""
+  stop_all
 done
 "$MINT" bench --compare "$OUT/round-robin.json" "$OUT/kv.json"

@@ -16,31 +16,21 @@ MINT=${MINT:-build/apps/mint}
 ETCD=${ETCD:-/usr/bin/etcd}
 TOKENIZER=../shared/models/stories260K.gguf
 mkdir -p "$OUT"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source scripts/lib/cluster.sh
+trap stop_all EXIT
 cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }  # utime + stime, clock ticks of 10 ms
 date -u
 git log -1 --format='mint %h %s' || true
-ec=$(free_port); ep=$(free_port)
-rm -rf "$OUT/etcd-data"
-"$ETCD" --name default --data-dir "$OUT/etcd-data" --listen-client-urls "http://127.0.0.1:$ec" \
-  --advertise-client-urls "http://127.0.0.1:$ec" --listen-peer-urls "http://127.0.0.1:$ep" \
-  --initial-advertise-peer-urls "http://127.0.0.1:$ep" --initial-cluster "default=http://127.0.0.1:$ep" \
-  >"$OUT/etcd.log" 2>&1 &
-PIDS+=($!)
-"$MINT" mocker --served-model-name scale --count "$N" --etcd "127.0.0.1:$ec" --vocab 512 \
+start_etcd "$OUT/etcd-data" "$OUT/etcd.log"
+"$MINT" mocker --served-model-name scale --count "$N" --etcd "$ETCD_ADDR" --vocab 512 \
   --speedup "$SPEEDUP" --num-blocks 4096 >"$OUT/mockers.log" 2>&1 &
 PIDS+=($!)
 port=$(free_port)
-"$MINT" frontend --model "$TOKENIZER" --served-model-name scale --etcd "127.0.0.1:$ec" \
+"$MINT" frontend --model "$TOKENIZER" --served-model-name scale --etcd "$ETCD_ADDR" \
   --port "$port" >"$OUT/frontend.log" 2>&1 &
 fe=$!
 PIDS+=($fe)
-for _ in $(seq 1 600); do
-  [ "$(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = "$N" ] && break
-  sleep 0.1
-done
+wait_workers "$port" "$N" || true
 echo "frontend sees $(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p') workers"
 c0=$(cpu_s $fe)
 "$MINT" bench --url "http://127.0.0.1:$port" --model scale --concurrency "$CONCURRENCY" \

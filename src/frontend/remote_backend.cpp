@@ -16,7 +16,6 @@
 #include "runtime/request_plane.h"
 #include <optional>
 #include <span>
-#include <unordered_set>
 
 #include "core/hash.h"
 
@@ -80,10 +79,8 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     return it->second;
   }
 
-  // The event plane: what each worker's prefix cache holds (rebuilt from its KV events) and its
-  // last reported load. The KV-aware router will read the same state.
+  // Each worker's last reported load (its cache contents live in the router's index).
   struct WorkerKv {
-    std::unordered_set<BlockHash> blocks;
     pb::LoadMetrics load;
     bool has_load = false;
   };
@@ -112,26 +109,20 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       }
       router->LoadSnapshot(*rid, blocks, snap.last_event_id);
     }
-    std::lock_guard<std::mutex> lk(kv_mu);
-    auto& w = kv[id];
-    w.blocks.clear();
-    for (const auto& b : snap.blocks) w.blocks.insert(b.block_hashes.begin(), b.block_hashes.end());
   }
   void OnKvEvent(const std::string& id, const engine::KvEvent& e) {
     if (auto rid = RouterId(id)) router->ApplyEvent(*rid, ToRouter(e));
-    std::lock_guard<std::mutex> lk(kv_mu);
-    auto& w = kv[id];
-    switch (e.kind) {
-      case engine::KvEvent::Kind::kStored:
-        w.blocks.insert(e.block_hashes.begin(), e.block_hashes.end());
-        break;
-      case engine::KvEvent::Kind::kRemoved:
-        for (auto h : e.block_hashes) w.blocks.erase(h);
-        break;
-      case engine::KvEvent::Kind::kCleared:
-        w.blocks.clear();
-        break;
+  }
+  // Cached blocks per known worker, from the router's index.
+  std::map<std::string, size_t> CachedBlocks() const {
+    std::vector<std::pair<std::string, router::WorkerId>> ids;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      ids.assign(rids.begin(), rids.end());
     }
+    std::map<std::string, size_t> out;
+    for (const auto& [id, rid] : ids) out[id] = router->WorkerBlockCount(rid);
+    return out;
   }
   void OnLoad(const std::string& id, const pb::LoadMetrics& load) {
     if (auto rid = RouterId(id)) {
@@ -546,17 +537,18 @@ RemoteBackendStats RemoteBackend::stats() const {
   s.migrated = impl_->n_migrated.load();
   s.failed = impl_->n_failed.load();
   s.aborted = impl_->n_aborted.load();
-  std::lock_guard<std::mutex> lk(impl_->mu);
-  s.workers = static_cast<int64_t>(impl_->workers.size());
-  s.in_flight = static_cast<int64_t>(impl_->calls.size());
-  if (impl_->events) {
-    const auto es = impl_->events->Stats();
-    s.kv_events = es.events_received;
-    s.kv_gaps = es.gaps_detected;
-    s.kv_resyncs = es.resyncs;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    s.workers = static_cast<int64_t>(impl_->workers.size());
+    s.in_flight = static_cast<int64_t>(impl_->calls.size());
+    if (impl_->events) {
+      const auto es = impl_->events->Stats();
+      s.kv_events = es.events_received;
+      s.kv_gaps = es.gaps_detected;
+      s.kv_resyncs = es.resyncs;
+    }
   }
-  std::lock_guard<std::mutex> kl(impl_->kv_mu);
-  for (const auto& [id, w] : impl_->kv) s.kv_blocks += static_cast<int64_t>(w.blocks.size());
+  for (const auto& [id, n] : impl_->CachedBlocks()) s.kv_blocks += static_cast<int64_t>(n);  // takes mu
   return s;
 }
 
@@ -636,12 +628,12 @@ std::string RemoteBackend::MetricsText() const {
       out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
     }
   }
-  std::lock_guard<std::mutex> kl(impl_->kv_mu);
   out += "# HELP mint_worker_kv_cached_blocks Prefix-cache blocks per worker, from its KV events\n"
          "# TYPE mint_worker_kv_cached_blocks gauge\n";
-  for (const auto& [id, w] : impl_->kv) {
-    out += fmt::format("mint_worker_kv_cached_blocks{{worker=\"{}\"}} {}\n", id, w.blocks.size());
+  for (const auto& [id, n] : impl_->CachedBlocks()) {
+    out += fmt::format("mint_worker_kv_cached_blocks{{worker=\"{}\"}} {}\n", id, n);
   }
+  std::lock_guard<std::mutex> kl(impl_->kv_mu);
   out += "# HELP mint_worker_running Requests running on each worker (its load report)\n"
          "# TYPE mint_worker_running gauge\n";
   for (const auto& [id, w] : impl_->kv) {

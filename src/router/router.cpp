@@ -309,6 +309,11 @@ std::optional<uint64_t> Router::LastEventId(WorkerId worker) const {
   return impl_->index.LastEventId(worker);
 }
 
+size_t Router::WorkerBlockCount(WorkerId worker) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->index.WorkerBlockCount(worker);
+}
+
 void Router::UpdateLoad(WorkerId worker, const WorkerLoadReport& report) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->load.UpdateFromWorker(worker, report);

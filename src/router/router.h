@@ -137,6 +137,8 @@ class Router {
   Indexer::ApplyOutcome ApplyEvent(WorkerId worker, const KvCacheEvent& event);
   void LoadSnapshot(WorkerId worker, std::span<const KvCacheEvent> blocks, uint64_t last_event_id);
   std::optional<uint64_t> LastEventId(WorkerId worker) const;
+  // Blocks the index holds for the worker (from its events and snapshots); 0 if unknown.
+  size_t WorkerBlockCount(WorkerId worker) const;
 
   void UpdateLoad(WorkerId worker, const WorkerLoadReport& report);
   WorkerLoad Load(WorkerId worker) const;
