@@ -9,8 +9,10 @@
 // Watch() returns at once and succeeds even while etcd is down; the first callback then comes
 // when etcd is first reached. Register() needs etcd now and fails (kUnavailable) after 2 s.
 //
-// Endpoints: only the first of EtcdOptions::endpoints is used for now (a single etcd, or a load
-// balancer / VIP in front of a cluster); rotating through the others on failure is left to do.
+// Endpoints: one is handed to gRPC as is (its DNS resolver follows a name). Several (the members
+// of a cluster) are resolved once, at construction, into one address list that gRPC's
+// pick_first policy tries in order: when the member in use fails, the next call connects to the
+// next one that answers.
 //
 // Failure model: every call but the watch stream has a deadline (2 s; 500 ms for the final
 // revoke) and waits for a connection up to it, so an unreachable etcd is seen after the deadline
@@ -18,7 +20,11 @@
 // 1 s. The watch stream has no deadline and does not wait for a connection (the Range before it
 // just made one); gRPC keepalive pings (every 10 s; etcd refuses pings more often than every
 // 5 s) notice a silent peer under it.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -50,6 +56,53 @@ struct EtcdClient {
   std::unique_ptr<etcdserverpb::Lease::Stub> lease;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch;
 };
+
+std::string JoinEndpoints(const std::vector<std::string>& endpoints) {
+  std::string out;
+  for (const auto& e : endpoints) out += (out.empty() ? "" : ",") + e;
+  return out;
+}
+
+// The channel target for `endpoints` (see the top of this file): "ipv4:a:p,b:p" or
+// "ipv6:[a]:p,[b]:p" for several (IPv4 addresses when both families resolve: one target holds
+// one family).
+Result<std::string> ChannelTarget(const std::vector<std::string>& endpoints) {
+  if (endpoints.size() == 1) return endpoints[0];
+  std::vector<std::string> v4, v6;
+  for (const std::string& e : endpoints) {
+    const size_t colon = e.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == e.size()) {
+      return Status::InvalidArgument("etcd endpoint '" + e + "' is not host:port");
+    }
+    std::string host = e.substr(0, colon);
+    const std::string port = e.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+      return Status::Unavailable("etcd endpoint '" + e + "': " + gai_strerror(rc));
+    }
+    for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+      char ip[INET6_ADDRSTRLEN] = {};
+      if (a->ai_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, ip, sizeof(ip));
+        v4.push_back(std::string(ip) + ":" + port);
+      } else if (a->ai_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, ip,
+                  sizeof(ip));
+        v6.push_back("[" + std::string(ip) + "]:" + port);
+      }
+    }
+    freeaddrinfo(res);
+  }
+  if (!v4.empty()) return "ipv4:" + JoinEndpoints(v4);
+  if (!v6.empty()) return "ipv6:" + JoinEndpoints(v6);
+  return Status::Unavailable("etcd endpoints " + JoinEndpoints(endpoints) + " resolve to nothing");
+}
 
 // The end of the key range holding every key that starts with `prefix` (etcd's "prefix end":
 // the prefix with its last byte below 0xff incremented; "\0" means "to the end of the keyspace").
@@ -459,11 +512,12 @@ class EtcdDiscovery : public Discovery {
     grpc::Status s = reg->Announce();
     if (!s.ok()) {
       // The destructor revokes a lease granted before a failed Put.
-      return Status::Unavailable("etcd at " + client_->options.endpoints[0] + ": registering " +
+      return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
+                                 ": registering " +
                                  info.id + ": " + Describe(s));
     }
     log::Info("discovery: registered {} in etcd at {} (lease TTL {} s)", info.id,
-              client_->options.endpoints[0], client_->options.lease_ttl_s);
+              JoinEndpoints(client_->options.endpoints), client_->options.lease_ttl_s);
     reg->Start();
     return std::unique_ptr<Handle>(std::move(reg));
   }
@@ -483,10 +537,13 @@ class EtcdDiscovery : public Discovery {
 }  // namespace
 
 Result<std::unique_ptr<Discovery>> NewEtcdDiscovery(const EtcdOptions& options) {
-  if (options.endpoints.empty() || options.endpoints[0].empty())
-    return Status::InvalidArgument("etcd: no endpoint");
+  if (options.endpoints.empty()) return Status::InvalidArgument("etcd: no endpoint");
+  for (const auto& e : options.endpoints) {
+    if (e.empty()) return Status::InvalidArgument("etcd: empty endpoint");
+  }
   if (options.prefix.empty()) return Status::InvalidArgument("etcd: empty key prefix");
   if (options.lease_ttl_s < 1) return Status::InvalidArgument("etcd: lease_ttl_s must be >= 1");
+  MINT_ASSIGN_OR_RETURN(const std::string target, ChannelTarget(options.endpoints));
   auto client = std::make_shared<EtcdClient>();
   client->options = options;
   grpc::ChannelArguments args;
@@ -499,7 +556,7 @@ Result<std::unique_ptr<Discovery>> NewEtcdDiscovery(const EtcdOptions& options) 
   // A channel per Discovery object: handles from different objects never share a connection.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   client->channel =
-      grpc::CreateCustomChannel(options.endpoints[0], grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   client->kv = etcdserverpb::KV::NewStub(client->channel);
   client->lease = etcdserverpb::Lease::NewStub(client->channel);
   client->watch = etcdserverpb::Watch::NewStub(client->channel);

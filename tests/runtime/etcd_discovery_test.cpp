@@ -111,18 +111,26 @@ class EtcdServer {
   }
 
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port_); }
 
-  // Starts etcd and waits until it answers a Range.
-  bool Start() {
+  // Starts etcd and waits until it answers a Range. As member `name` of a cluster
+  // (`initial_cluster`: name=peer_url,...), `wait` false returns at once: no member answers
+  // before a quorum runs, so start them all, then WaitReady() each.
+  bool Start(const std::string& name = "default", std::string initial_cluster = "",
+             bool wait = true) {
     if (data_dir_.empty() || client_port_ < 0 || peer_port_ < 0) return false;
     std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
-    std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    std::string peer = peer_url();
+    if (initial_cluster.empty()) initial_cluster = name + "=" + peer;
     pid_ = Spawn(
-        {kEtcdBinary, "--name", "default", "--data-dir", data_dir_ + "/data",
+        {kEtcdBinary, "--name", name, "--data-dir", data_dir_ + "/data",
          "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
-         peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default=" + peer},
+         peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster},
         data_dir_ + "/etcd.log");
     if (pid_ < 0) return false;
+    return !wait || WaitReady();
+  }
+  bool WaitReady() {
     return Eventually([&] {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + milliseconds(300));
@@ -357,8 +365,48 @@ TEST_F(EtcdDiscoveryTest, SurvivesEtcdRestart) {
   }
 }
 
+// Several endpoints (a 3-member cluster): when the member in use dies, the registration's
+// keep-alive, the watch and new registrations continue through the others.
+TEST(EtcdClusterTest, DiscoveryFailsOverToAnotherMember) {
+  if (access(kEtcdBinary, X_OK) != 0)
+    GTEST_SKIP() << kEtcdBinary << " is not installed (apt-get install etcd-server)";
+  std::vector<std::unique_ptr<EtcdServer>> members;
+  std::string cluster;
+  std::vector<std::string> endpoints;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(std::make_unique<EtcdServer>());
+    cluster += (i ? "," : "") + ("m" + std::to_string(i)) + "=" + members[i]->peer_url();
+    endpoints.push_back(members[i]->endpoint());
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(members[i]->Start("m" + std::to_string(i), cluster, /*wait=*/false));
+  }
+  for (auto& m : members) ASSERT_TRUE(m->WaitReady()) << "member did not come up:\n" << m->LogTail();
+  auto d = NewEtcdDiscovery({.endpoints = endpoints, .prefix = kPrefix, .lease_ttl_s = kTtl});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Recorder rec;
+  auto watch = (*d)->Watch(rec.Callback());
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  auto reg_a = (*d)->Register(Info("a"));
+  ASSERT_TRUE(reg_a.ok()) << reg_a.status().ToString();
+  ASSERT_TRUE(rec.WaitForIds({"a"}));
+
+  members[0]->Kill(SIGKILL);  // the first address: the one in use
+  // Outlast the lease TTL: "a" stays only if its keep-alive reached another member.
+  std::this_thread::sleep_for(seconds(kTtl) + milliseconds(1500));
+  Result<std::unique_ptr<Handle>> reg_b = Status::Unavailable("not yet");
+  ASSERT_TRUE(Eventually([&] {
+    reg_b = (*d)->Register(Info("b"));
+    return reg_b.ok();
+  })) << reg_b.status().ToString();
+  ASSERT_TRUE(rec.WaitForIds({"a", "b"})) << "the watch moved to another member";
+  EXPECT_NE(members[1]->LeaseOf(std::string(kPrefix) + "a"), 0) << "a's lease was kept alive";
+}
+
 TEST(EtcdDiscoveryNoServerTest, RegisterFailsFastAndWatchStillStarts) {
   EXPECT_FALSE(NewEtcdDiscovery({.endpoints = {}}).ok());
+  EXPECT_FALSE(NewEtcdDiscovery({.endpoints = {"127.0.0.1:2379", "no-port"}}).ok());
+  EXPECT_FALSE(NewEtcdDiscovery({.endpoints = {"127.0.0.1:2379", ""}}).ok());
   EXPECT_FALSE(NewEtcdDiscovery({.prefix = ""}).ok());
   EXPECT_FALSE(NewEtcdDiscovery({.lease_ttl_s = 0}).ok());
   auto d = Connect("127.0.0.1:" + std::to_string(FreePort()));  // nothing listens there
