@@ -5,7 +5,9 @@
 namespace mint::apps {
 
 void AddDiscoveryOptions(CLI::App* cmd, DiscoveryArgs* a) {
-  cmd->add_option("--etcd", a->etcd, "etcd client endpoints, host:port[,host:port...]: the members of one cluster, used in order (the next when one fails)")
+  cmd->add_option("--etcd", a->etcd,
+                  "etcd client endpoints, host:port[,host:port...]: the members of one cluster, "
+                  "used in order (the next when one fails)")
       ->capture_default_str();
   cmd->add_option("--discovery-prefix", a->prefix, "etcd key prefix of worker registrations")
       ->capture_default_str();

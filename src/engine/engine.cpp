@@ -157,8 +157,8 @@ class Engine::Impl {
   const int64_t n_vocab_;
   const bool chooses_tokens_;  // the executor picks tokens: no logits, no sampler
   EngineConfig config_;
-  BlockPool pool_;        // loop thread only
-  Scheduler scheduler_;   // loop thread only
+  BlockPool pool_;       // loop thread only
+  Scheduler scheduler_;  // loop thread only
 
  private:
   void Loop();
@@ -186,8 +186,8 @@ class Engine::Impl {
   std::unordered_map<uint64_t, std::unique_ptr<LiveRequest>> live_;  // loop thread only
   std::vector<float> logits_, logprobs_;                             // loop thread only
   std::vector<int32_t> chosen_;  // loop thread only; tokens of an executor that chooses them
-  std::vector<model::BatchSequence> batch_;                          // loop thread only
-  std::vector<std::span<const int32_t>> batch_stops_;                // loop thread only
+  std::vector<model::BatchSequence> batch_;            // loop thread only
+  std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
 
   mutable std::mutex metrics_mu_;
@@ -201,8 +201,7 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
   for (int32_t t : request.prompt) {
     if (t < 0 || t >= n_vocab) {
       return Status::InvalidArgument("prompt: token id " + std::to_string(t) +
-                                     " outside the vocabulary (" + std::to_string(n_vocab) +
-                                     ")");
+                                     " outside the vocabulary (" + std::to_string(n_vocab) + ")");
     }
   }
   const int64_t max_len = config_.scheduler.max_model_len;
@@ -213,10 +212,9 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
   }
   const int64_t blocks_needed = (n + 1 + config_.block_size - 1) / config_.block_size;
   if (blocks_needed > config_.kv_cache_blocks) {
-    return Status::InvalidArgument("prompt: " + std::to_string(n) +
-                                   " tokens do not fit in the KV cache (" +
-                                   std::to_string(config_.kv_cache_blocks * config_.block_size) +
-                                   " tokens)");
+    return Status::InvalidArgument(
+        "prompt: " + std::to_string(n) + " tokens do not fit in the KV cache (" +
+        std::to_string(config_.kv_cache_blocks * config_.block_size) + " tokens)");
   }
   if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens: must be >= 1");
   if (request.logprobs > 20) return Status::InvalidArgument("logprobs: at most 20");
@@ -232,8 +230,7 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
     request.sampling.has_seed = true;
   }
   const uint64_t id = next_id_.fetch_add(1);
-  auto live = std::make_unique<LiveRequest>(id, std::move(request), std::move(on_output),
-                                            n_vocab);
+  auto live = std::make_unique<LiveRequest>(id, std::move(request), std::move(on_output), n_vocab);
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_) return Status::Unavailable("engine is stopping");
@@ -483,8 +480,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const model::Model* model,
     const int64_t per_seq =
         (config.scheduler.max_model_len + config.block_size - 1) / config.block_size;
     const int64_t cap = per_seq * config.scheduler.max_num_seqs;
-    const auto budget =
-        static_cast<int64_t>(static_cast<double>(AvailableMemory()) * config.kv_cache_memory_fraction);
+    const auto budget = static_cast<int64_t>(static_cast<double>(AvailableMemory()) *
+                                             config.kv_cache_memory_fraction);
     blocks = std::min(cap, budget / block_bytes);
   }
   if (blocks < 1) {
@@ -494,10 +491,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const model::Model* model,
   if (blocks > INT32_MAX) blocks = INT32_MAX;
   config.kv_cache_blocks = blocks;
   config.kv_cache_bytes = blocks * block_bytes;
-  MINT_ASSIGN_OR_RETURN(auto arena, model::KvArena::Create(
-                                        mc, {.type = config.kv_cache_type,
-                                             .block_size = config.block_size,
-                                             .num_blocks = blocks}));
+  MINT_ASSIGN_OR_RETURN(auto arena, model::KvArena::Create(mc, {.type = config.kv_cache_type,
+                                                                .block_size = config.block_size,
+                                                                .num_blocks = blocks}));
   log::Info("KV cache: {} blocks x {} tokens ({} MiB, {}), prefix cache {}", blocks,
             config.block_size, (blocks * block_bytes) >> 20, DTypeName(config.kv_cache_type),
             config.enable_prefix_cache ? "on" : "off");
@@ -562,12 +558,12 @@ Result<std::unique_ptr<RequestHandle>> RequestHandle::Submit(Engine* engine, Req
   std::unique_ptr<RequestHandle> h(new RequestHandle());
   h->engine_ = engine;
   h->state_ = std::make_shared<State>();
-  MINT_ASSIGN_OR_RETURN(h->id_, engine->Submit(std::move(request),
-                                               [st = h->state_](const RequestOutput& o) {
-                                                 std::lock_guard<std::mutex> lk(st->mu);
-                                                 st->outputs.push_back(o);
-                                                 st->cv.notify_all();
-                                               }));
+  MINT_ASSIGN_OR_RETURN(
+      h->id_, engine->Submit(std::move(request), [st = h->state_](const RequestOutput& o) {
+        std::lock_guard<std::mutex> lk(st->mu);
+        st->outputs.push_back(o);
+        st->cv.notify_all();
+      }));
   return h;
 }
 
@@ -575,8 +571,8 @@ RequestHandle::~RequestHandle() {
   bool finished = false;
   {
     std::lock_guard<std::mutex> lk(state_->mu);
-    finished = state_->finished || (!state_->outputs.empty() &&
-                                    state_->outputs.back().finish != FinishReason::kNone);
+    finished = state_->finished ||
+               (!state_->outputs.empty() && state_->outputs.back().finish != FinishReason::kNone);
   }
   if (!finished) engine_->Abort(id_);
 }
@@ -602,19 +598,17 @@ Result<CompletedRequest> RunToCompletion(Engine* engine, Request request) {
   auto done = std::make_shared<std::promise<CompletedRequest>>();
   auto result = std::make_shared<CompletedRequest>();
   auto fut = done->get_future();
-  MINT_ASSIGN_OR_RETURN(uint64_t id,
-                        engine->Submit(std::move(request), [done, result](const RequestOutput& o) {
-                          result->tokens.insert(result->tokens.end(), o.tokens.begin(),
-                                                o.tokens.end());
-                          result->logprobs.insert(result->logprobs.end(), o.logprobs.begin(),
-                                                  o.logprobs.end());
-                          if (o.finish != FinishReason::kNone) {
-                            result->finish = o.finish;
-                            result->error = o.error;
-                            result->cached_prompt_tokens = o.cached_prompt_tokens;
-                            done->set_value(*result);
-                          }
-                        }));
+  MINT_ASSIGN_OR_RETURN(
+      uint64_t id, engine->Submit(std::move(request), [done, result](const RequestOutput& o) {
+        result->tokens.insert(result->tokens.end(), o.tokens.begin(), o.tokens.end());
+        result->logprobs.insert(result->logprobs.end(), o.logprobs.begin(), o.logprobs.end());
+        if (o.finish != FinishReason::kNone) {
+          result->finish = o.finish;
+          result->error = o.error;
+          result->cached_prompt_tokens = o.cached_prompt_tokens;
+          done->set_value(*result);
+        }
+      }));
   (void)id;
   return fut.get();
 }

@@ -5,8 +5,9 @@
 // and aborts from an inbox, plans the step (scheduler.h), runs one forward pass over the ragged
 // batch (a StepExecutor: the model's ForwardBatch on the engine's thread pool, or a simulation),
 // samples, and delivers outputs. All public methods are thread-safe and never wait for a step to
-// finish, except SubscribeKvEvents and Flush, which wait for the loop to reach them. Output callbacks and KV event sinks run on the
-// loop thread: they must return quickly and must not call back into the engine except Abort().
+// finish, except SubscribeKvEvents and Flush, which wait for the loop to reach them. Output
+// callbacks and KV event sinks run on the loop thread: they must return quickly and must not call
+// back into the engine except Abort().
 //
 // Request lifecycle: Submit validates (clear kInvalidArgument naming the field), queues, and
 // returns an id. The callback receives zero or more outputs with new tokens and exactly one final
@@ -41,7 +42,7 @@ struct EngineConfig {
   DType kv_cache_type = DType::kF16;
   int32_t block_size = 16;
   bool enable_prefix_cache = true;
-  uint64_t cache_salt = 0;  // namespace / LoRA salt for block hashes
+  uint64_t cache_salt = 0;    // namespace / LoRA salt for block hashes
   SchedulerConfig scheduler;  // max_model_len <= 0: the model's trained context
   int threads = 0;            // <= 0: physical cores
   int32_t max_queued = 1024;  // waiting requests beyond this are refused (kResourceExhausted)
@@ -54,12 +55,12 @@ const char* FinishReasonName(FinishReason reason);
 struct Request {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
-  int64_t max_tokens = 16;              // new tokens at most (also capped by max_model_len)
+  int64_t max_tokens = 16;  // new tokens at most (also capped by max_model_len)
   // Finish (kStop) after emitting one of these. The engine knows no tokenizer: callers add the
   // model's end-of-generation ids here unless the user asked to ignore EOS.
   std::vector<int32_t> stop_token_ids;
-  int32_t logprobs = -1;                // < 0: none; 0: the sampled token's; n: plus the top n
-  int32_t priority = 0;                 // larger first; FCFS within a priority
+  int32_t logprobs = -1;  // < 0: none; 0: the sampled token's; n: plus the top n
+  int32_t priority = 0;   // larger first; FCFS within a priority
 };
 
 struct TokenLogprob {
@@ -73,7 +74,7 @@ struct RequestOutput {
   std::vector<int32_t> tokens;         // new since the previous output
   std::vector<TokenLogprob> logprobs;  // one per new token when requested
   FinishReason finish = FinishReason::kNone;
-  Status error;                        // kError only
+  Status error;  // kError only
   // Totals, valid in every output.
   int64_t prompt_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache

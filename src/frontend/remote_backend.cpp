@@ -10,12 +10,12 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+#include <span>
 #include "core/log.h"
 #include "runtime/convert_events.h"
 #include "runtime/event_plane.h"
 #include "runtime/request_plane.h"
-#include <optional>
-#include <span>
 
 #include "core/hash.h"
 
@@ -55,7 +55,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   std::unique_ptr<runtime::Handle> watch;
 
   mutable std::mutex mu;
-  mutable std::condition_variable cv;            // membership changed, or a call ended
+  mutable std::condition_variable cv;                    // membership changed, or a call ended
   std::map<std::string, std::shared_ptr<Conn>> workers;  // guarded by mu
   std::map<uint64_t, std::shared_ptr<Call>> calls;       // guarded by mu
   uint64_t next_id = 1;                                  // guarded by mu
@@ -68,9 +68,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   std::atomic<uint64_t> n_prompt_tokens{0}, n_cached_tokens{0};
 
   std::unique_ptr<router::Router> router;
-  router::WorkerId next_rid = 1;                       // guarded by mu
-  std::map<std::string, router::WorkerId> rids;        // worker id -> router id; guarded by mu
-  bool warned_block_size = false;                      // guarded by mu
+  router::WorkerId next_rid = 1;                 // guarded by mu
+  std::map<std::string, router::WorkerId> rids;  // worker id -> router id; guarded by mu
+  bool warned_block_size = false;                // guarded by mu
 
   std::optional<router::WorkerId> RouterId(const std::string& id) {
     std::lock_guard<std::mutex> lk(mu);
@@ -86,7 +86,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   };
   std::unique_ptr<runtime::KvEventSubscriber> events;
   mutable std::mutex kv_mu;
-  std::map<std::string, WorkerKv> kv;  // guarded by kv_mu
+  std::map<std::string, WorkerKv> kv;             // guarded by kv_mu
   std::map<std::string, std::string> subscribed;  // worker id -> endpoint; discovery thread only
 
   static router::KvCacheEvent ToRouter(const engine::KvEvent& e) {
@@ -126,9 +126,11 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   }
   void OnLoad(const std::string& id, const pb::LoadMetrics& load) {
     if (auto rid = RouterId(id)) {
-      router->UpdateLoad(*rid, {.active_blocks = static_cast<uint64_t>(std::max<int64_t>(load.kv_blocks_used(), 0)),
-                                .waiting_prefill_tokens =
-                                    static_cast<uint64_t>(std::max<int64_t>(load.prefill_tokens_queued(), 0))});
+      router->UpdateLoad(
+          *rid,
+          {.active_blocks = static_cast<uint64_t>(std::max<int64_t>(load.kv_blocks_used(), 0)),
+           .waiting_prefill_tokens =
+               static_cast<uint64_t>(std::max<int64_t>(load.prefill_tokens_queued(), 0))});
     }
     std::lock_guard<std::mutex> lk(kv_mu);
     auto& w = kv[id];
@@ -156,7 +158,8 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     if (!events) return;
     std::map<std::string, std::string> want;
     for (const auto& w : members) {
-      if ((options.model_name.empty() || w.model == options.model_name) && !w.events_address.empty()) {
+      if ((options.model_name.empty() || w.model == options.model_name) &&
+          !w.events_address.empty()) {
         want[w.id] = w.events_address;
       }
     }
@@ -205,9 +208,10 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       router->AddWorker(c->rid);
       if (w.block_size > 0 && w.block_size != router->config().block_size && !warned_block_size) {
         warned_block_size = true;
-        log::Warn("worker {} uses {}-token KV blocks but the router hashes {}-token blocks: "
-                  "KV-aware routing cannot match its cache (set the frontend's --kv-block-size)",
-                  w.id, w.block_size, router->config().block_size);
+        log::Warn(
+            "worker {} uses {}-token KV blocks but the router hashes {}-token blocks: "
+            "KV-aware routing cannot match its cache (set the frontend's --kv-block-size)",
+            w.id, w.block_size, router->config().block_size);
       }
       c->channel = runtime::MakeWorkerChannel(w.request_address);
       c->stub = pb::Worker::NewStub(c->channel);
@@ -249,10 +253,11 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       ids.push_back(c->rid);
       by_rid[c->rid] = c;
     }
-    auto d = router->Route({.block_hashes = hashes, .num_tokens = num_tokens, .overrides = route,
-                            .candidates = ids});
+    auto d = router->Route(
+        {.block_hashes = hashes, .num_tokens = num_tokens, .overrides = route, .candidates = ids});
     if (!d.ok() || !by_rid.count(d->worker)) {
-      log::Warn("router: {}; taking the first candidate", d.ok() ? "unknown worker" : d.status().ToString());
+      log::Warn("router: {}; taking the first candidate",
+                d.ok() ? "unknown worker" : d.status().ToString());
       return {cands.front(), 0};
     }
     return {by_rid[d->worker], d->request_id};
@@ -285,8 +290,8 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       const auto t0 = Clock::now();
       tokens.assign(call->request.prompt.begin(), call->request.prompt.end());
       tokens.insert(tokens.end(), generated.begin(), generated.end());
-      const std::vector<BlockHash> hashes = SequenceBlockHashes(
-          tokens, static_cast<size_t>(router->config().block_size));
+      const std::vector<BlockHash> hashes =
+          SequenceBlockHashes(tokens, static_cast<size_t>(router->config().block_size));
       router->RecordHashingNanos(
           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
       std::shared_ptr<Conn> conn;
@@ -318,8 +323,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       if (!conn) {
         n_failed.fetch_add(1);
         Status s = Status::Unavailable(
-            last_error.ok() ? fmt::format("no worker is serving model '{}'", options.model_name)
-                            : "no worker left to continue the request after: " + last_error.message());
+            last_error.ok()
+                ? fmt::format("no worker is serving model '{}'", options.model_name)
+                : "no worker left to continue the request after: " + last_error.message());
         Emit(*call, engine::FinishReason::kError, std::move(s), prompt_tokens,
              static_cast<int64_t>(generated.size()));
         return;
@@ -548,7 +554,8 @@ RemoteBackendStats RemoteBackend::stats() const {
       s.kv_resyncs = es.resyncs;
     }
   }
-  for (const auto& [id, n] : impl_->CachedBlocks()) s.kv_blocks += static_cast<int64_t>(n);  // takes mu
+  for (const auto& [id, n] : impl_->CachedBlocks())
+    s.kv_blocks += static_cast<int64_t>(n);  // takes mu
   return s;
 }
 
@@ -563,12 +570,14 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_requests_failed_total", "Requests that ended with an error from the workers",
           s.failed);
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);
-  out += fmt::format("# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
-                     "mint_workers {}\n", s.workers);
+  out += fmt::format(
+      "# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
+      "mint_workers {}\n",
+      s.workers);
   counter("mint_kv_events_received_total", "KV events received from workers (event plane)",
           s.kv_events);
-  counter("mint_kv_event_gaps_total", "Gaps in workers' KV event ids (each repaired from a snapshot)",
-          s.kv_gaps);
+  counter("mint_kv_event_gaps_total",
+          "Gaps in workers' KV event ids (each repaired from a snapshot)", s.kv_gaps);
   counter("mint_kv_resyncs_total", "Worker KV snapshots fetched to (re)start an event stream",
           s.kv_resyncs);
   // The router: where its time goes, and the prefix hit rate it predicted against the one the
@@ -587,7 +596,8 @@ std::string RemoteBackend::MetricsText() const {
           rs.find_matches);
   summary("mint_router_decision_seconds", "Whole routing decisions", rs.decision);
   out += fmt::format(
-      "# HELP mint_router_predicted_hit_rate Prompt blocks the router expected cached on the chosen "
+      "# HELP mint_router_predicted_hit_rate Prompt blocks the router expected cached on the "
+      "chosen "
       "workers\n# TYPE mint_router_predicted_hit_rate gauge\nmint_router_predicted_hit_rate {}\n",
       rs.predicted_hit_rate);
   const uint64_t pt = impl_->n_prompt_tokens.load(), ct = impl_->n_cached_tokens.load();
@@ -595,24 +605,27 @@ std::string RemoteBackend::MetricsText() const {
       "# HELP mint_router_actual_hit_rate Prompt tokens the chosen workers found cached\n"
       "# TYPE mint_router_actual_hit_rate gauge\nmint_router_actual_hit_rate {}\n",
       pt ? static_cast<double>(ct) / static_cast<double>(pt) : 0.0);
-  out += fmt::format("# HELP mint_router_indexed_blocks Distinct blocks in the router's KV index\n"
-                     "# TYPE mint_router_indexed_blocks gauge\nmint_router_indexed_blocks {}\n",
-                     rs.indexed_blocks);
+  out += fmt::format(
+      "# HELP mint_router_indexed_blocks Distinct blocks in the router's KV index\n"
+      "# TYPE mint_router_indexed_blocks gauge\nmint_router_indexed_blocks {}\n",
+      rs.indexed_blocks);
   {
     std::map<router::WorkerId, std::string> names;
     {
       std::lock_guard<std::mutex> lk(impl_->mu);
       for (const auto& [id, rid] : impl_->rids) names[rid] = id;
     }
-    out += "# HELP mint_router_chosen_total Requests the router sent to each worker\n"
-           "# TYPE mint_router_chosen_total counter\n";
+    out +=
+        "# HELP mint_router_chosen_total Requests the router sent to each worker\n"
+        "# TYPE mint_router_chosen_total counter\n";
     for (const auto& w : rs.workers) {
       if (auto it = names.find(w.worker); it != names.end()) {
         out += fmt::format("mint_router_chosen_total{{worker=\"{}\"}} {}\n", it->second, w.chosen);
       }
     }
-    out += "# HELP mint_router_overlap_blocks_total Cached prompt blocks the router predicted on "
-           "each worker it chose\n# TYPE mint_router_overlap_blocks_total counter\n";
+    out +=
+        "# HELP mint_router_overlap_blocks_total Cached prompt blocks the router predicted on "
+        "each worker it chose\n# TYPE mint_router_overlap_blocks_total counter\n";
     for (const auto& w : rs.workers) {
       if (auto it = names.find(w.worker); it != names.end()) {
         out += fmt::format("mint_router_overlap_blocks_total{{worker=\"{}\"}} {}\n", it->second,
@@ -620,29 +633,35 @@ std::string RemoteBackend::MetricsText() const {
       }
     }
   }
-  out += "# HELP mint_worker_requests_total Requests (attempts) sent to each worker\n"
-         "# TYPE mint_worker_requests_total counter\n";
+  out +=
+      "# HELP mint_worker_requests_total Requests (attempts) sent to each worker\n"
+      "# TYPE mint_worker_requests_total counter\n";
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     for (const auto& [id, c] : impl_->workers) {
       out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
     }
   }
-  out += "# HELP mint_worker_kv_cached_blocks Prefix-cache blocks per worker, from its KV events\n"
-         "# TYPE mint_worker_kv_cached_blocks gauge\n";
+  out +=
+      "# HELP mint_worker_kv_cached_blocks Prefix-cache blocks per worker, from its KV events\n"
+      "# TYPE mint_worker_kv_cached_blocks gauge\n";
   for (const auto& [id, n] : impl_->CachedBlocks()) {
     out += fmt::format("mint_worker_kv_cached_blocks{{worker=\"{}\"}} {}\n", id, n);
   }
   std::lock_guard<std::mutex> kl(impl_->kv_mu);
-  out += "# HELP mint_worker_running Requests running on each worker (its load report)\n"
-         "# TYPE mint_worker_running gauge\n";
+  out +=
+      "# HELP mint_worker_running Requests running on each worker (its load report)\n"
+      "# TYPE mint_worker_running gauge\n";
   for (const auto& [id, w] : impl_->kv) {
-    if (w.has_load) out += fmt::format("mint_worker_running{{worker=\"{}\"}} {}\n", id, w.load.running());
+    if (w.has_load)
+      out += fmt::format("mint_worker_running{{worker=\"{}\"}} {}\n", id, w.load.running());
   }
-  out += "# HELP mint_worker_kv_usage Fraction of each worker's KV blocks in use (its load report)\n"
-         "# TYPE mint_worker_kv_usage gauge\n";
+  out +=
+      "# HELP mint_worker_kv_usage Fraction of each worker's KV blocks in use (its load report)\n"
+      "# TYPE mint_worker_kv_usage gauge\n";
   for (const auto& [id, w] : impl_->kv) {
-    if (w.has_load) out += fmt::format("mint_worker_kv_usage{{worker=\"{}\"}} {}\n", id, w.load.kv_usage());
+    if (w.has_load)
+      out += fmt::format("mint_worker_kv_usage{{worker=\"{}\"}} {}\n", id, w.load.kv_usage());
   }
   return out;
 }

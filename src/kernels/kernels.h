@@ -32,7 +32,7 @@ std::vector<Isa> AvailableIsas();
 
 // ---- Scalar conversions -------------------------------------------------------------------
 float F16ToF32(uint16_t h);
-uint16_t F32ToF16(float f);   // round to nearest even
+uint16_t F32ToF16(float f);  // round to nearest even
 float BF16ToF32(uint16_t h);
 uint16_t F32ToBF16(float f);  // round to nearest even, NaN preserved
 
@@ -170,8 +170,8 @@ struct PagedSeq {
 
 // Stores the new keys and values of every sequence (k, v: batch rows of n_kv_head * head_dim
 // floats) into their blocks, converted to the cache type.
-void PagedKvStore(const PagedKv& kv, std::span<const PagedSeq> seqs, const float* k,
-                  const float* v, int64_t n_kv_head, int64_t head_dim);
+void PagedKvStore(const PagedKv& kv, std::span<const PagedSeq> seqs, const float* k, const float* v,
+                  int64_t n_kv_head, int64_t head_dim);
 
 // Causal GQA attention of every sequence over its cached positions [0, pos0 + i] (the new rows
 // must be stored first). q and out: batch rows of n_head * head_dim floats. Uses shape.n_head,

@@ -38,7 +38,7 @@ int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa);
 
 struct Problem {
   DType type = DType::kF32;
-  const uint8_t* w = nullptr;  // rows x row_bytes
+  const uint8_t* w = nullptr;       // rows x row_bytes
   const uint8_t* packed = nullptr;  // WeightView::packed (Q8_0); only the AVX-512 kernels use it
   int64_t rows = 0;
   int64_t cols = 0;

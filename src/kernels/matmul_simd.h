@@ -24,9 +24,9 @@
 
 #include <algorithm>
 #include <array>
-#include <type_traits>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/matmul_internal.h"
@@ -374,8 +374,8 @@ struct Q8_0FamilyKernel {
   // instruction of the 256-bit per-block loop (measured, SmolLM2-135M Q8_0 decode at 16
   // sequences). Returns the first block not done (an odd last block is left to the caller).
   template <int NR, int NT>
-  static int64_t PairsOfBlocks(const typename W::Block* const (&w)[NR],
-                               const Q8_0ActView (&a)[NT], int64_t nb, __m256 (&acc)[NR][NT]) {
+  static int64_t PairsOfBlocks(const typename W::Block* const (&w)[NR], const Q8_0ActView (&a)[NT],
+                               int64_t nb, __m256 (&acc)[NR][NT]) {
     __m512 acc2[NR][NT];
     MINT_UNROLL
     for (auto& row : acc2)
@@ -391,21 +391,24 @@ struct Q8_0FamilyKernel {
         // Several interleaved row streams defeat the hardware prefetcher (decode batches read
         // each weight once per step, from DRAM): fetch ~8 cache lines ahead by hand.
         _mm_prefetch(reinterpret_cast<const char*>(w[i] + b) + kPrefetchBytes, _MM_HINT_T0);
-        const __m512i codes =
-            _mm512_inserti64x4(_mm512_castsi256_si512(Load256(w[i][b].qs)), Load256(w[i][b + 1].qs), 1);
+        const __m512i codes = _mm512_inserti64x4(_mm512_castsi256_si512(Load256(w[i][b].qs)),
+                                                 Load256(w[i][b + 1].qs), 1);
         q[i] = _mm512_xor_si512(codes, flip);
-        dw[i] = _mm512_insertf32x8(_mm512_set1_ps(F16(w[i][b].d)), _mm256_set1_ps(F16(w[i][b + 1].d)), 1);
+        dw[i] = _mm512_insertf32x8(_mm512_set1_ps(F16(w[i][b].d)),
+                                   _mm256_set1_ps(F16(w[i][b + 1].d)), 1);
       }
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         const __m512i av = _mm512_loadu_si512(a[j].qs + 32 * b);
         const __m512 da =
             _mm512_insertf32x8(_mm512_set1_ps(a[j].d[b]), _mm256_set1_ps(a[j].d[b + 1]), 1);
-        const __m512i bias = _mm512_inserti32x4(
-            _mm512_castsi128_si512(_mm_cvtsi32_si128(a[j].bias[b])), _mm_cvtsi32_si128(a[j].bias[b + 1]), 2);
+        const __m512i bias =
+            _mm512_inserti32x4(_mm512_castsi128_si512(_mm_cvtsi32_si128(a[j].bias[b])),
+                               _mm_cvtsi32_si128(a[j].bias[b + 1]), 2);
         MINT_UNROLL
         for (int i = 0; i < NR; ++i) {
-          const __m512 dot = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, q[i], av)), dw[i]);
+          const __m512 dot =
+              _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, q[i], av)), dw[i]);
           acc2[i][j] = _mm512_fmadd_ps(dot, da, acc2[i][j]);
         }
       }

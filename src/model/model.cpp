@@ -143,9 +143,10 @@ std::unique_ptr<Sequence> Model::NewSequence(int64_t max_tokens) const {
   // f32 (exact, as the contiguous cache it replaced) in 64-token blocks: one attention segment
   // per kernel key block.
   constexpr int64_t kBlock = 64;
-  KvCacheOptions options{.type = DType::kF32,
-                         .block_size = kBlock,
-                         .num_blocks = std::max<int64_t>(1, (seq->capacity_ + kBlock - 1) / kBlock)};
+  KvCacheOptions options{
+      .type = DType::kF32,
+      .block_size = kBlock,
+      .num_blocks = std::max<int64_t>(1, (seq->capacity_ + kBlock - 1) / kBlock)};
   auto kv = KvArena::Create(config_, options);
   MINT_CHECK(kv.ok());
   seq->kv_ = std::move(kv).value();

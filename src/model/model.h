@@ -28,14 +28,14 @@ class GgufFile;
 namespace mint::model {
 
 struct ModelConfig {
-  std::string arch;          // general.architecture
-  std::string name;          // general.name, may be empty
+  std::string arch;  // general.architecture
+  std::string name;  // general.name, may be empty
   int64_t n_vocab = 0;
   int64_t n_embd = 0;
   int64_t n_layer = 0;
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
-  int64_t head_dim = 0;      // per attention head (key_length), usually n_embd / n_head
+  int64_t head_dim = 0;  // per attention head (key_length), usually n_embd / n_head
   int64_t n_ff = 0;
   int64_t n_ctx_train = 0;
   float norm_eps = 1e-5f;
@@ -57,15 +57,15 @@ struct Weight {
 
 struct LayerWeights {
   Weight attn_norm, wq, wk, wv, wo;
-  Weight bq, bk, bv;          // qwen2 only (view.data == nullptr otherwise)
-  Weight q_norm, k_norm;      // qwen3 only
+  Weight bq, bk, bv;      // qwen2 only (view.data == nullptr otherwise)
+  Weight q_norm, k_norm;  // qwen3 only
   Weight ffn_norm, w_gate, w_up, w_down;
 };
 
 struct ModelWeights {
   Weight token_embd;  // rows = n_vocab, cols = n_embd
   Weight output_norm;
-  Weight output;      // == token_embd when tied
+  Weight output;  // == token_embd when tied
   std::vector<LayerWeights> layers;
 };
 

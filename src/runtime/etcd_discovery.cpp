@@ -513,8 +513,7 @@ class EtcdDiscovery : public Discovery {
     if (!s.ok()) {
       // The destructor revokes a lease granted before a failed Put.
       return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
-                                 ": registering " +
-                                 info.id + ": " + Describe(s));
+                                 ": registering " + info.id + ": " + Describe(s));
     }
     log::Info("discovery: registered {} in etcd at {} (lease TTL {} s)", info.id,
               JoinEndpoints(client_->options.endpoints), client_->options.lease_ttl_s);
@@ -555,8 +554,7 @@ Result<std::unique_ptr<Discovery>> NewEtcdDiscovery(const EtcdOptions& options) 
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   // A channel per Discovery object: handles from different objects never share a connection.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  client->channel =
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  client->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   client->kv = etcdserverpb::KV::NewStub(client->channel);
   client->lease = etcdserverpb::Lease::NewStub(client->channel);
   client->watch = etcdserverpb::Watch::NewStub(client->channel);

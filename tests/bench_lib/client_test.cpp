@@ -18,7 +18,9 @@ namespace {
 using testing::FakeServer;
 using namespace std::chrono_literals;
 
-double Ms(FakeServer::Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double Ms(FakeServer::Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -96,7 +98,8 @@ TEST(SseAccumulatorTest, SplitEventsChatAndFallbackCount) {
   r3.start_s = 2.0;
   SseAccumulator a3(Endpoint::kCompletions, &r3);
   a3.Feed("data: {\"choices\":[{\"text\":\"\",\"finish_reason\":\"length\"}]}\n\n", 2.5);
-  a3.Feed("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n", 2.5);
+  a3.Feed("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n",
+          2.5);
   a3.Feed("data: [DONE]\n\n", 2.5);
   a3.Finish();
   EXPECT_TRUE(r3.error.empty()) << r3.error;
@@ -328,10 +331,11 @@ TEST(ClientTest, DrivesThousandConcurrentStreams) {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_NEAR(rep.itl.p50 * 1e3, 50.0, 2.0);
 #endif
-  std::printf("1000 streams: %.0f tok/s, ITL p50 %.2f ms p99 %.2f ms, wall %.2f s, client CPU "
-              "%.2f s (%.0f tokens per CPU-second)\n",
-              rep.output_token_throughput, rep.itl.p50 * 1e3, rep.itl.p99 * 1e3, run->wall_s,
-              cpu_s, tokens_per_cpu_s);
+  std::printf(
+      "1000 streams: %.0f tok/s, ITL p50 %.2f ms p99 %.2f ms, wall %.2f s, client CPU "
+      "%.2f s (%.0f tokens per CPU-second)\n",
+      rep.output_token_throughput, rep.itl.p50 * 1e3, rep.itl.p99 * 1e3, run->wall_s, cpu_s,
+      tokens_per_cpu_s);
 }
 
 }  // namespace

@@ -200,8 +200,8 @@ TEST(MatMulGroupTest, EqualsSeparateCallsBitwise) {
       }
       MatMulGroup(views, x.data(), n_tokens, outs, &pool, isa);
       for (int i = 0; i < 4; ++i) {
-        EXPECT_EQ(separate[i], grouped[i]) << IsaName(isa) << " weight " << i << " tokens "
-                                           << n_tokens;
+        EXPECT_EQ(separate[i], grouped[i])
+            << IsaName(isa) << " weight " << i << " tokens " << n_tokens;
       }
     }
   }
@@ -215,8 +215,7 @@ struct PackedQ8_0 {
   uint8_t* packed = nullptr;
 
   PackedQ8_0(int64_t rows, int64_t cols, uint64_t seed)
-      : w(MakeWeights(DType::kQ8_0, rows, cols, seed)),
-        storage(PackedQ8_0Bytes(rows, cols) + 64) {
+      : w(MakeWeights(DType::kQ8_0, rows, cols, seed)), storage(PackedQ8_0Bytes(rows, cols) + 64) {
     const auto addr = reinterpret_cast<uintptr_t>(storage.data());
     packed = storage.data() + (64 - addr % 64) % 64;
     PackQ8_0(w.bytes.data(), rows, cols, packed);

@@ -123,9 +123,9 @@ class EtcdServer {
     std::string peer = peer_url();
     if (initial_cluster.empty()) initial_cluster = name + "=" + peer;
     pid_ = Spawn(
-        {kEtcdBinary, "--name", name, "--data-dir", data_dir_ + "/data",
-         "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
-         peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster},
+        {kEtcdBinary, "--name", name, "--data-dir", data_dir_ + "/data", "--listen-client-urls",
+         client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+         "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster},
         data_dir_ + "/etcd.log");
     if (pid_ < 0) return false;
     return !wait || WaitReady();
@@ -381,7 +381,8 @@ TEST(EtcdClusterTest, DiscoveryFailsOverToAnotherMember) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(members[i]->Start("m" + std::to_string(i), cluster, /*wait=*/false));
   }
-  for (auto& m : members) ASSERT_TRUE(m->WaitReady()) << "member did not come up:\n" << m->LogTail();
+  for (auto& m : members)
+    ASSERT_TRUE(m->WaitReady()) << "member did not come up:\n" << m->LogTail();
   auto d = NewEtcdDiscovery({.endpoints = endpoints, .prefix = kPrefix, .lease_ttl_s = kTtl});
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   Recorder rec;
