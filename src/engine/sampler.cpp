@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/kernels.h"
+
 namespace mint::engine {
 namespace {
 
@@ -66,8 +68,7 @@ int32_t Sampler::Sample(std::span<float> logits) {
   const int64_t n = std::min<int64_t>(n_vocab_, static_cast<int64_t>(logits.size()));
   if (params_.greedy()) {
     // First maximum wins ties, as llama.cpp's and vLLM's argmax do.
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + n) -
-                                logits.begin());
+    return static_cast<int32_t>(kernels::ArgMax(logits.data(), n));
   }
   candidates_.resize(n);
   for (int64_t i = 0; i < n; ++i) {

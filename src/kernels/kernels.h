@@ -91,6 +91,9 @@ void RmsNorm(const float* x, const float* weight, float* y, int64_t n, float eps
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n, Isa isa = Isa::kBest);
 // In-place softmax over n values.
 void Softmax(float* x, int64_t n, Isa isa = Isa::kBest);
+// The index of the first maximum of x[0, n), n >= 1 (greedy sampling). NaN values are passed
+// over, except that a NaN at index 0 is returned (as std::max_element with operator<).
+int64_t ArgMax(const float* x, int64_t n, Isa isa = Isa::kBest);
 // y += x
 void Add(const float* x, float* y, int64_t n, Isa isa = Isa::kBest);
 // dst = src as f32: a copy for F32, a SIMD conversion for F16, DequantizeRow otherwise.

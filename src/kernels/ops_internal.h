@@ -31,6 +31,9 @@ void RmsNormAvx2(const float* x, const float* weight, float* y, int64_t n, float
 void SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n);
 void SoftmaxAvx2(float* x, int64_t n);
 void AddAvx2(const float* x, float* y, int64_t n);
+// Max of x[0, n) passing over NaN (-inf when every value is NaN); the SIMD half of ArgMax.
+float MaxIgnoringNanAvx2(const float* x, int64_t n);
+float MaxIgnoringNanAvx512(const float* x, int64_t n);
 void RmsNormAvx512(const float* x, const float* weight, float* y, int64_t n, float eps);
 void SwiGluAvx512(const float* gate, const float* up, float* out, int64_t n);
 void SoftmaxAvx512(float* x, int64_t n);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstdio>
@@ -425,6 +426,33 @@ TEST(OpsParity, SwiGlu) {
             << IsaName(isa) << " n=" << n << " stddev=" << stddev;
       }
     }
+  }
+}
+
+// Greedy sampling's argmax: every ISA gives the scalar scan's answer, the first maximum,
+// through ties, NaN and infinities, at vocabulary sizes and at every tail length.
+TEST(OpsParity, ArgMax) {
+  std::vector<std::vector<float>> cases;
+  for (int64_t n : {1, 2, 15, 16, 17, 63, 64, 65, 100, 1000, 49152, 151936}) {
+    cases.push_back(RandomVector(n, 900 + n));
+  }
+  auto with = [](std::vector<float> v, std::initializer_list<std::pair<size_t, float>> set) {
+    for (auto [i, x] : set) v[i] = x;
+    return v;
+  };
+  const auto base = RandomVector(1000, 77);
+  cases.push_back(with(base, {{10, 9.0f}, {500, 9.0f}, {999, 9.0f}}));  // ties: the first
+  cases.push_back(with(base, {{3, NAN}, {700, NAN}, {400, 5.0f}}));     // NaN passed over
+  cases.push_back(with(base, {{0, NAN}, {400, 5.0f}}));                 // NaN first: index 0
+  cases.push_back(with(base, {{998, INFINITY}, {999, INFINITY}}));
+  cases.push_back(std::vector<float>(300, -INFINITY));
+  cases.push_back(with(std::vector<float>(300, 0.0f), {{5, -0.0f}}));
+  cases.push_back(with(std::vector<float>(300, -1.0f), {{299, -0.5f}}));  // the last lane
+  for (const auto& v : cases) {
+    const int64_t n = static_cast<int64_t>(v.size());
+    const int64_t want = std::max_element(v.begin(), v.end()) - v.begin();
+    EXPECT_EQ(ArgMax(v.data(), n, Isa::kScalar), want) << "n=" << n;
+    for (Isa isa : SimdIsas()) EXPECT_EQ(ArgMax(v.data(), n, isa), want) << IsaName(isa) << " n=" << n;
   }
 }
 
