@@ -13,12 +13,7 @@
 
 #include "runtime/convert_events.h"
 
-// libzmq is not built with ThreadSanitizer: its I/O thread hands received buffers to ours through
-// lock-free pipes TSan cannot see, so memcpy/recv/free it calls look like races with our reads of
-// the same bytes. Ignore what libzmq's own calls touch (one definition for all of runtime_test).
-#if defined(__SANITIZE_THREAD__)
-extern "C" const char* __tsan_default_suppressions() { return "called_from_lib:libzmq.so\n"; }
-#endif
+// ThreadSanitizer and libzmq / gRPC (not built with it): tests/support/tsan_grpc_options.cpp.
 
 namespace mint::runtime {
 namespace {
