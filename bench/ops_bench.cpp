@@ -2,6 +2,7 @@
 // Isa. Benchmarks are registered at run time because the Isa list depends on the CPU.
 //
 //   ops_bench --benchmark_filter=Attention
+//   ops_bench --benchmark_filter=PagedDecode
 //
 // Attention reports GFLOP/s counting 4 * head_dim flops per (query head, key) pair (q.k and the
 // value accumulation, multiply + add each).
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 
@@ -112,6 +114,63 @@ void BmAttention(benchmark::State& state, Isa isa, AttnBench b, int threads) {
       benchmark::Counter(flops * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
+// One decode step's attention over a paged cache laid out as the engine's KV arena (block-major:
+// a block holds every layer's keys and values), n_seqs sequences of n_keys cached positions each,
+// blocks of 16, visiting all n_layer layers per iteration. With 30 layers the cache is far larger
+// than the last-level cache, as in serving; with 1 it stays cached.
+struct PagedBench {
+  int64_t n_seqs, n_keys, n_head, n_kv_head, hd, n_layer;
+};
+
+void BmPagedDecode(benchmark::State& state, Isa isa, DType type, PagedBench b, int threads) {
+  constexpr int64_t kBlock = 16;
+  const int64_t row_bytes = DTypeRowBytes(type, b.hd);
+  const int64_t half = b.n_kv_head * kBlock * row_bytes;  // one layer's keys of one block
+  const int64_t block_bytes = 2 * half * b.n_layer;
+  const int64_t blocks_per_seq = (b.n_keys + kBlock - 1) / kBlock;
+  const int64_t n_blocks = blocks_per_seq * b.n_seqs;
+  const int64_t arena_bytes = block_bytes * n_blocks;
+  LargeBuffer arena = AllocateLarge(arena_bytes);  // as the engine's KvArena
+  {
+    // Random K/V rows in the cache's type.
+    const auto src = Random(b.hd, 12);
+    for (int64_t off = 0; off + row_bytes <= arena_bytes; off += row_bytes) {
+      ConvertFromF32(type, src.data(), arena.get() + off, b.hd, isa);
+    }
+  }
+  std::vector<int32_t> tables(n_blocks);
+  for (int64_t i = 0; i < n_blocks; ++i) tables[i] = static_cast<int32_t>(i);
+  std::vector<PagedSeq> seqs(b.n_seqs);
+  for (int64_t i = 0; i < b.n_seqs; ++i) {
+    seqs[i] = {.block_table = tables.data() + i * blocks_per_seq,
+               .n_tokens = 1,
+               .pos0 = b.n_keys - 1,
+               .row0 = i};
+  }
+  const AttentionShape shape{.n_head = b.n_head,
+                             .n_kv_head = b.n_kv_head,
+                             .head_dim = b.hd,
+                             .scale = 1.0f / std::sqrt(float(b.hd))};
+  auto q = Random(b.n_seqs * b.n_head * b.hd, 13);
+  std::vector<float> out(q.size());
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  for (auto _ : state) {
+    for (int64_t l = 0; l < b.n_layer; ++l) {
+      PagedKv kv{.type = type,
+                 .k = arena.get() + l * 2 * half,
+                 .v = arena.get() + l * 2 * half + half,
+                 .block_size = kBlock,
+                 .block_stride = block_bytes,
+                 .head_stride = kBlock * row_bytes,
+                 .row_bytes = row_bytes};
+      PagedAttention(q.data(), kv, seqs, shape, out.data(), pool.get(), isa);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double kv_bytes = 2.0 * b.n_seqs * b.n_keys * b.n_kv_head * row_bytes * b.n_layer;
+  state.SetBytesProcessed(static_cast<int64_t>(kv_bytes * state.iterations()));
+}
+
 void RegisterAll() {
   const int hw = ThreadPool::HardwareThreads();
   for (Isa isa : AvailableIsas()) {
@@ -144,6 +203,20 @@ void RegisterAll() {
         {"decode@2048/h14kv2d64", {1, 2047, 14, 2, 64}},
         {"decode@2048/h32kv8d128", {1, 2047, 32, 8, 128}},
     };
+    for (DType type : {DType::kF16, DType::kQ8_0}) {
+      for (int64_t layers : {1, 30}) {
+        for (int threads : {1, hw}) {
+          if (threads == hw && hw == 1) continue;
+          const std::string name = "PagedDecode/" + s + "/" + DTypeName(type) +
+                                   "/16x192/h9kv3d64/layers:" + std::to_string(layers) +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), BmPagedDecode, isa, type,
+                                       PagedBench{16, 192, 9, 3, 64, layers}, threads)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+      }
+    }
     for (const auto& a : attn) {
       for (int threads : {1, hw}) {
         if (threads == hw && hw == 1) continue;

@@ -1,7 +1,5 @@
 #include "model/kv_arena.h"
 
-#include <cstdlib>
-
 #include "model/model.h"
 
 namespace mint::model {
@@ -32,8 +30,7 @@ Result<int64_t> KvArena::BytesPerBlock(const ModelConfig& c, DType type, int64_t
 
 Result<std::unique_ptr<KvArena>> KvArena::Create(const ModelConfig& c,
                                                  const KvCacheOptions& options) {
-  MINT_ASSIGN_OR_RETURN(int64_t block_bytes,
-                        BytesPerBlock(c, options.type, options.block_size));
+  MINT_ASSIGN_OR_RETURN(int64_t block_bytes, BytesPerBlock(c, options.type, options.block_size));
   if (options.num_blocks <= 0) return Status::InvalidArgument("KV cache needs at least 1 block");
   std::unique_ptr<KvArena> a(new KvArena());
   a->type_ = options.type;
@@ -45,16 +42,13 @@ Result<std::unique_ptr<KvArena>> KvArena::Create(const ModelConfig& c,
   a->row_bytes_ = DTypeRowBytes(options.type, c.head_dim);
   a->block_bytes_ = block_bytes;
   const uint64_t total = static_cast<uint64_t>(block_bytes) * options.num_blocks;
-  const uint64_t rounded = (total + 63) / 64 * 64;
-  a->data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
+  a->data_ = AllocateLarge(total);
   if (a->data_ == nullptr) {
     return Status::ResourceExhausted("cannot allocate " + std::to_string(total >> 20) +
                                      " MiB of KV cache");
   }
   return a;
 }
-
-KvArena::~KvArena() { std::free(data_); }
 
 kernels::PagedKv KvArena::Layer(int64_t layer) const {
   kernels::PagedKv kv;
@@ -64,7 +58,7 @@ kernels::PagedKv KvArena::Layer(int64_t layer) const {
   kv.head_stride = block_size_ * row_bytes_;
   kv.block_stride = block_bytes_;
   const int64_t half = n_kv_head_ * kv.head_stride;  // one layer's keys in one block
-  kv.k = data_ + layer * 2 * half;
+  kv.k = data_.get() + layer * 2 * half;
   kv.v = kv.k + half;
   return kv;
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "core/dtype.h"
+#include "core/memory.h"
 #include "core/status.h"
 #include "kernels/kernels.h"
 
@@ -40,7 +41,6 @@ class KvArena {
   // Allocates options.num_blocks blocks (address space only; pages are touched on first write).
   static Result<std::unique_ptr<KvArena>> Create(const ModelConfig& config,
                                                  const KvCacheOptions& options);
-  ~KvArena();
 
   DType type() const { return type_; }
   int64_t block_size() const { return block_size_; }
@@ -51,14 +51,14 @@ class KvArena {
   uint64_t bytes() const { return static_cast<uint64_t>(block_bytes_) * num_blocks_; }
   // The kernels' view of one layer.
   kernels::PagedKv Layer(int64_t layer) const;
-  uint8_t* BlockData(int64_t block) const { return data_ + block * block_bytes_; }
+  uint8_t* BlockData(int64_t block) const { return data_.get() + block * block_bytes_; }
 
  private:
   KvArena() = default;
   DType type_ = DType::kF16;
   int64_t block_size_ = 0, num_blocks_ = 0, n_layer_ = 0, n_kv_head_ = 0, head_dim_ = 0;
   int64_t row_bytes_ = 0, block_bytes_ = 0;
-  uint8_t* data_ = nullptr;
+  LargeBuffer data_;
 };
 
 }  // namespace mint::model

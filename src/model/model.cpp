@@ -64,8 +64,6 @@ void Sequence::Truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_
 
 Model::~Model() = default;
 
-void Model::FreeBytes::operator()(uint8_t* p) const { std::free(p); }
-
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& options) {
   std::unique_ptr<Model> m(new Model());
   auto file = gguf::GgufFile::Open(path);
@@ -101,24 +99,33 @@ void Model::PackWeights() {
       matrices.push_back(w);
     }
   }
+  // One buffer for every packed matrix (huge pages where the system allows them: the kernels
+  // stream through all of it once per forward pass).
+  auto packable = [](const kernels::WeightView& v) {
+    return v.type == DType::kQ8_0 && kernels::CanPackQ8_0(v.rows, v.cols);
+  };
+  auto aligned_size = [](const kernels::WeightView& v) {
+    return (kernels::PackedQ8_0Bytes(v.rows, v.cols) + 63) / 64 * 64;
+  };
   size_t bytes = 0;
   for (Weight* w : matrices) {
+    if (packable(w->view)) bytes += aligned_size(w->view);
+  }
+  if (bytes == 0) return;
+  packed_ = AllocateLarge(bytes);
+  MINT_CHECK(packed_ != nullptr);
+  uint8_t* buf = packed_.get();
+  for (Weight* w : matrices) {
     const kernels::WeightView& v = w->view;
-    if (v.type != DType::kQ8_0 || !kernels::CanPackQ8_0(v.rows, v.cols)) continue;
-    const size_t n = kernels::PackedQ8_0Bytes(v.rows, v.cols);
-    auto* buf = static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64));
-    MINT_CHECK(buf != nullptr);
+    if (!packable(v)) continue;
     kernels::PackQ8_0(v.data, v.rows, v.cols, buf);
-    packed_.emplace_back(buf);
     w->view.packed = buf;
-    bytes += n;
+    buf += aligned_size(v);
     if (v.data != weights_.token_embd.view.data) {
       ReleasePages(v.data, static_cast<size_t>(DTypeRowBytes(v.type, v.cols) * v.rows));
     }
   }
-  if (bytes > 0) {
-    log::Debug("packed {} MiB of Q8_0 weights for the AVX-512 kernels", bytes >> 20);
-  }
+  log::Debug("packed {} MiB of Q8_0 weights for the AVX-512 kernels", bytes >> 20);
 }
 
 uint64_t Model::WeightBytesPerToken() const {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
@@ -144,13 +145,10 @@ class Model {
 
   void PackWeights();
 
-  struct FreeBytes {
-    void operator()(uint8_t* p) const;
-  };
   std::unique_ptr<gguf::GgufFile> file_;
   ModelConfig config_;
   ModelWeights weights_;
-  std::vector<std::unique_ptr<uint8_t, FreeBytes>> packed_;  // views in weights_ point here
+  LargeBuffer packed_;  // packed Q8_0 matrices; views in weights_ point here
 };
 
 }  // namespace mint::model
