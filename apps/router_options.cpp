@@ -24,6 +24,9 @@ void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
   cmd->add_flag("--no-kv-events", a->no_kv_events,
                 "Do not use the workers' KV events: predict their caches from the router's own\n"
                 "decisions (for engines that publish none)");
+  cmd->add_flag("--no-in-flight-prefixes", a->no_in_flight,
+                "Count a worker's cached prefixes from its KV events only, not also the prompts\n"
+                "routed to it that are still in prefill");
   cmd->add_option("--approx-ttl", a->approx_ttl_s,
                   "With --no-kv-events: seconds a predicted cached block is trusted")
       ->capture_default_str();
@@ -41,6 +44,7 @@ Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a) {
   c.prefill_load_scale = a.prefill_load_scale;
   c.temperature = a.temperature;
   c.use_kv_events = !a.no_kv_events;
+  c.track_in_flight = !a.no_in_flight;
   c.approx.ttl_seconds = a.approx_ttl_s;
   c.seed = a.seed;
   MINT_RETURN_IF_ERROR(c.Validate());

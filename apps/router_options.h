@@ -17,6 +17,7 @@ struct RouterArgs {
   double prefill_load_scale = 1.0;
   double temperature = 0.0;
   bool no_kv_events = false;
+  bool no_in_flight = false;
   double approx_ttl_s = 120;
   uint64_t seed = 0;
 };

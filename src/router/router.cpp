@@ -125,6 +125,7 @@ struct Router::Impl {
   std::set<WorkerId> added;
   Indexer index;
   ApproxIndexer approx;
+  InFlightPrefixes in_flight;
   LoadTracker load;
   std::mt19937_64 rng;
   uint64_t rotation = 0;
@@ -132,7 +133,7 @@ struct Router::Impl {
   std::map<WorkerId, WorkerRouteStats> worker_stats;
   uint64_t requests = 0, request_blocks = 0, overlap_blocks = 0;
   uint64_t events_applied = 0, event_gaps = 0, events_stale = 0;
-  OverlapScores scratch;
+  OverlapScores scratch, indexed_scratch, in_flight_scratch;
 };
 
 std::vector<WorkerId> Router::Impl::ResolveCandidates(std::span<const WorkerId> requested) const {
@@ -143,7 +144,11 @@ std::vector<WorkerId> Router::Impl::ResolveCandidates(std::span<const WorkerId> 
 
 void Router::Impl::MatchOverlaps(std::span<const BlockHash> hashes, OverlapScores* out) {
   const int64_t start = SystemClock::Get().NowNanos();
-  if (config.use_kv_events) {
+  if (config.use_kv_events && config.track_in_flight && in_flight.num_requests() > 0) {
+    index.FindMatches(hashes, &indexed_scratch);
+    in_flight.FindMatches(hashes, &in_flight_scratch);
+    MaxOverlaps(indexed_scratch, in_flight_scratch, out);
+  } else if (config.use_kv_events) {
     index.FindMatches(hashes, out);
   } else {
     approx.FindMatches(hashes, out);
@@ -194,6 +199,9 @@ void Router::Impl::Commit(const RouteRequest& request, RouteDecision& d) {
   const uint64_t cached_tokens = std::min<uint64_t>(uint64_t{d.overlap_blocks} * bs, tokens);
   load.OnRouted(d.request_id, d.worker, d.request_blocks, tokens - cached_tokens);
   if (!config.use_kv_events) approx.RecordRouted(d.worker, request.block_hashes);
+  if (config.use_kv_events && config.track_in_flight) {
+    in_flight.Add(d.request_id, d.worker, request.block_hashes);
+  }
   WorkerRouteStats& ws = worker_stats[d.worker];
   ws.worker = d.worker;
   ++ws.chosen;
@@ -226,6 +234,7 @@ void Router::RemoveWorker(WorkerId worker) {
   impl_->added.erase(worker);
   impl_->index.RemoveWorker(worker);
   impl_->approx.RemoveWorker(worker);
+  impl_->in_flight.RemoveWorker(worker);
   impl_->load.RemoveWorker(worker);
 }
 
@@ -273,11 +282,13 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
 void Router::OnPrefillDone(uint64_t request_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->load.OnPrefillDone(request_id);
+  impl_->in_flight.Remove(request_id);
 }
 
 void Router::OnFinished(uint64_t request_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->load.OnFinished(request_id);
+  impl_->in_flight.Remove(request_id);
 }
 
 Indexer::ApplyOutcome Router::ApplyEvent(WorkerId worker, const KvCacheEvent& event) {

@@ -40,6 +40,7 @@
 #include "core/hash.h"
 #include "core/status.h"
 #include "router/approx_indexer.h"
+#include "router/in_flight.h"
 #include "router/indexer.h"
 #include "router/load.h"
 #include "router/metrics.h"
@@ -63,6 +64,9 @@ struct RouterConfig {
   TieBreak tie_break = TieBreak::kRoundRobin;
   // false: no KV events; overlaps come from the router's own predictions (ApproxIndexer).
   bool use_kv_events = true;
+  // With KV events: a routed request's blocks count as held by its worker until its first token
+  // (InFlightPrefixes), so requests that share a prefix still being computed follow it.
+  bool track_in_flight = true;
   ApproxConfig approx = {};
   uint64_t seed = 0;             // RNG for kRandom, random ties and temperature sampling
   const Clock* clock = nullptr;  // not owned; null = SystemClock (approximate-mode TTL)

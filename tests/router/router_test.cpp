@@ -254,6 +254,44 @@ TEST_F(RouterTest, ApproximateModePredictsFromDecisions) {
   EXPECT_EQ(third->overlap_blocks, 0u);
 }
 
+TEST_F(RouterTest, RequestsFollowAPrefixStillInPrefill) {
+  for (bool track : {true, false}) {
+    RouterConfig c = Config();
+    c.track_in_flight = track;
+    c.overlap_credit = 2;
+    Router r(c);
+    for (WorkerId w : {1, 2, 3}) r.AddWorker(w);
+    const std::vector<BlockHash> req = Blocks(100, 10);
+    auto first = r.Route({.block_hashes = req, .num_tokens = 40});
+    ASSERT_TRUE(first.ok());
+    ASSERT_EQ(first->worker, 1u);
+    // No event yet: worker 1 is computing the prefix (10 blocks queued, 10 active). Tracked, the
+    // second request follows it: max(10 + 10 - 2 * 10, 0) + 10 = 10 against 10 + 3 on the
+    // others; untracked, worker 1 costs 10 + 10 + 10 = 30.
+    r.UpdateLoad(2, {.active_blocks = 3});
+    r.UpdateLoad(3, {.active_blocks = 3});
+    auto second = r.Route({.block_hashes = req, .num_tokens = 40});
+    ASSERT_TRUE(second.ok());
+    if (track) {
+      EXPECT_EQ(second->worker, first->worker);
+      EXPECT_EQ(second->overlap_blocks, 10u);
+    } else {
+      EXPECT_NE(second->worker, first->worker);
+      EXPECT_EQ(second->overlap_blocks, 0u);
+    }
+    // Once both have their first token the prediction is gone; the events now speak.
+    r.OnPrefillDone(first->request_id);
+    r.OnPrefillDone(second->request_id);
+    auto third = r.Route({.block_hashes = req, .num_tokens = 40});
+    EXPECT_EQ(third->overlap_blocks, 0u);
+    for (const auto& d : {first, second, third}) r.OnFinished(d->request_id);
+    r.ApplyEvent(first->worker, Stored(req));
+    auto fourth = r.Route({.block_hashes = req, .num_tokens = 40});
+    EXPECT_EQ(fourth->overlap_blocks, 10u);
+    EXPECT_EQ(fourth->worker, first->worker);
+  }
+}
+
 TEST_F(RouterTest, StatsAndPredictedHitRate) {
   Router r(Config());
   for (WorkerId w : {1, 2}) r.AddWorker(w);
