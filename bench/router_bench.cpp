@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <random>
 #include <vector>
@@ -148,23 +149,29 @@ void BM_FindMatches(benchmark::State& state) {
 BENCHMARK(BM_FindMatches)->Iterations(200000)->Unit(benchmark::kMicrosecond);
 
 // The whole decision: lock, FindMatches, cost for 64 candidates, load and stats bookkeeping.
+// Argument: requests kept in flight (each finishes that many decisions after it was routed), so
+// the in-flight prefix index (InFlightPrefixes) holds their blocks as in a busy frontend.
+Router* MakeBenchRouter() {
+  auto* r = new Router(RouterConfig{.mode = Mode::kKv, .block_size = 16});
+  const Workload& wl = GetWorkload();
+  for (WorkerId w = 0; w < kWorkers; ++w) r->AddWorker(w);
+  for (size_t i = 0; i < wl.chains.size(); ++i) {
+    r->ApplyEvent(wl.owner[i], StoredEvent(wl.chains[i]));
+    if (wl.second[i] != Workload::kNone) r->ApplyEvent(wl.second[i], StoredEvent(wl.chains[i]));
+  }
+  std::mt19937_64 rng(1);
+  for (WorkerId w = 0; w < kWorkers; ++w) {
+    r->UpdateLoad(w, {.active_blocks = rng() % 2000, .waiting_prefill_tokens = rng() % 8000});
+  }
+  return r;
+}
+
 void BM_RouteDecision(benchmark::State& state) {
-  static Router* router = [] {
-    auto* r = new Router(RouterConfig{.mode = Mode::kKv, .block_size = 16});
-    const Workload& wl = GetWorkload();
-    for (WorkerId w = 0; w < kWorkers; ++w) r->AddWorker(w);
-    for (size_t i = 0; i < wl.chains.size(); ++i) {
-      r->ApplyEvent(wl.owner[i], StoredEvent(wl.chains[i]));
-      if (wl.second[i] != Workload::kNone) r->ApplyEvent(wl.second[i], StoredEvent(wl.chains[i]));
-    }
-    std::mt19937_64 rng(1);
-    for (WorkerId w = 0; w < kWorkers; ++w) {
-      r->UpdateLoad(w, {.active_blocks = rng() % 2000, .waiting_prefill_tokens = rng() % 8000});
-    }
-    return r;
-  }();
+  static Router* router = MakeBenchRouter();
+  const size_t depth = static_cast<size_t>(state.range(0));
   const auto reqs = MakeRequests(4096, 11);
   std::vector<double> us;
+  std::deque<uint64_t> in_flight;
   size_t i = 0;
   for (auto _ : state) {
     const auto& r = reqs[i++ % reqs.size()];
@@ -172,14 +179,19 @@ void BM_RouteDecision(benchmark::State& state) {
     auto d = router->Route({.block_hashes = r, .num_tokens = r.size() * 16});
     const auto t1 = std::chrono::steady_clock::now();
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    router->OnFinished(d->request_id);  // keeps the load steady
+    in_flight.push_back(d->request_id);
+    while (in_flight.size() > depth) {  // keeps the load steady
+      router->OnFinished(in_flight.front());
+      in_flight.pop_front();
+    }
   }
+  for (uint64_t id : in_flight) router->OnFinished(id);
   ReportPercentiles(state, us);
   const RouterStats s = router->Stats();
   state.counters["predicted_hit_rate"] = s.predicted_hit_rate;
   state.counters["indexed_blocks"] = double(s.indexed_blocks);
 }
-BENCHMARK(BM_RouteDecision)->Iterations(100000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RouteDecision)->Arg(0)->Arg(256)->Iterations(100000)->Unit(benchmark::kMicrosecond);
 
 // Event apply throughput on a 1M-block index. The events are generated first: a new 16-block
 // chain stored under a known prefix on a random worker, and (once 1024 chains are live) an

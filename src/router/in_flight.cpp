@@ -6,47 +6,53 @@ namespace mint::router {
 
 void InFlightPrefixes::Add(uint64_t id, WorkerId worker, std::span<const BlockHash> hashes) {
   Remove(id);
-  Request& r = requests_[id];
-  r.worker = worker;
-  r.hashes.assign(hashes.begin(), hashes.end());
-  for (const BlockHash h : r.hashes) {
-    if (refs_[{worker, h}]++ == 0) index_.AddBlocks(worker, std::span<const BlockHash>(&h, 1));
-  }
-}
-
-void InFlightPrefixes::Release(const Request& r) {
-  for (const BlockHash h : r.hashes) {
-    auto it = refs_.find({r.worker, h});
-    if (it == refs_.end()) continue;  // not reachable: every hash of a record holds a reference
-    if (--it->second == 0) {
-      refs_.erase(it);
-      index_.RemoveBlocks(r.worker, std::span<const BlockHash>(&h, 1));
-    }
-  }
+  if (hashes.empty()) return;
+  requests_[id] = {worker, {hashes.begin(), hashes.end()}};
+  by_first_block_.emplace(hashes[0], id);
 }
 
 void InFlightPrefixes::Remove(uint64_t id) {
   auto it = requests_.find(id);
   if (it == requests_.end()) return;
-  Release(it->second);
+  auto [b, e] = by_first_block_.equal_range(it->second.hashes[0]);
+  for (; b != e; ++b) {
+    if (b->second == id) {
+      by_first_block_.erase(b);
+      break;
+    }
+  }
   requests_.erase(it);
 }
 
 void InFlightPrefixes::RemoveWorker(WorkerId worker) {
-  for (auto it = requests_.begin(); it != requests_.end();) {
-    if (it->second.worker == worker) {
-      Release(it->second);
-      it = requests_.erase(it);
-    } else {
-      ++it;
-    }
+  std::vector<uint64_t> ids;
+  for (const auto& [id, r] : requests_) {
+    if (r.worker == worker) ids.push_back(id);
   }
-  index_.RemoveWorker(worker);
+  for (uint64_t id : ids) Remove(id);
 }
 
 void InFlightPrefixes::FindMatches(std::span<const BlockHash> request_hashes,
                                    OverlapScores* out) const {
-  index_.FindMatches(request_hashes, out);
+  out->scores.clear();
+  if (request_hashes.empty()) return;
+  auto [b, e] = by_first_block_.equal_range(request_hashes[0]);
+  for (; b != e; ++b) {
+    const Request& r = requests_.at(b->second);
+    const size_t n = std::min(r.hashes.size(), request_hashes.size());
+    const uint32_t matched = static_cast<uint32_t>(
+        std::mismatch(r.hashes.begin(), r.hashes.begin() + n, request_hashes.begin()).first -
+        r.hashes.begin());
+    auto at = std::find_if(out->scores.begin(), out->scores.end(),
+                           [&](const WorkerOverlap& o) { return o.worker == r.worker; });
+    if (at == out->scores.end()) {
+      out->scores.push_back({r.worker, matched});
+    } else {
+      at->blocks = std::max(at->blocks, matched);
+    }
+  }
+  std::sort(out->scores.begin(), out->scores.end(),
+            [](const WorkerOverlap& a, const WorkerOverlap& c) { return a.worker < c.worker; });
 }
 
 void MaxOverlaps(const OverlapScores& a, const OverlapScores& b, OverlapScores* out) {

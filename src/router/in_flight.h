@@ -8,9 +8,9 @@
 // worker's events have taken over), and uses, per worker, the larger of the indexed and the
 // in-flight overlap.
 //
-// Blocks are reference-counted per worker (several in-flight requests may share a prefix); the
-// index over them is an Indexer fed by direct edits, so matching costs what the event index's
-// does.
+// Requests are grouped by their first block's hash; matching compares the query with each
+// tracked request of the same first block, so it costs the matched lengths, and recording or
+// dropping a request costs one copy of its hashes (router_bench: BM_RouteDecision/256).
 //
 // Thread-safety: not synchronized; the owner (Router) serializes every call.
 #pragma once
@@ -39,29 +39,15 @@ class InFlightPrefixes {
   void FindMatches(std::span<const BlockHash> request_hashes, OverlapScores* out) const;
 
   size_t num_requests() const { return requests_.size(); }
-  size_t num_worker_blocks() const { return index_.num_worker_blocks(); }
 
  private:
   struct Request {
     WorkerId worker;
-    std::vector<BlockHash> hashes;
+    std::vector<BlockHash> hashes;  // non-empty
   };
-  struct WorkerBlock {
-    WorkerId worker;
-    BlockHash hash;
-    bool operator==(const WorkerBlock&) const = default;
-  };
-  struct WorkerBlockHash {
-    size_t operator()(const WorkerBlock& b) const {
-      return b.hash ^ (b.worker * 0x9E3779B97F4A7C15);
-    }
-  };
-
-  void Release(const Request& r);
 
   std::unordered_map<uint64_t, Request> requests_;
-  std::unordered_map<WorkerBlock, uint32_t, WorkerBlockHash> refs_;
-  Indexer index_;
+  std::unordered_multimap<BlockHash, uint64_t> by_first_block_;  // -> request ids
 };
 
 // Per worker, the larger of a's and b's overlap (both sorted by worker id, as FindMatches gives).
