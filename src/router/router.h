@@ -11,7 +11,9 @@
 //   cost(w) = prefill_load_scale * max(prefill_blocks(w) - overlap_credit * overlap_blocks(w), 0)
 //             + active_blocks(w)
 // where request_blocks = ceil(num_tokens / block_size), overlap_blocks(w) = leading request
-// blocks w holds (Indexer::FindMatches), queued_prefill_blocks(w) = ceil(waiting prefill tokens /
+// blocks w holds (Indexer::FindMatches; with track_in_flight, the larger of that and the leading
+// blocks of the prompts routed to w that are still in prefill, InFlightPrefixes),
+// queued_prefill_blocks(w) = ceil(waiting prefill tokens /
 // block_size) and active_blocks(w) = w's KV blocks in use (LoadTracker). This follows Dynamo's
 // KvRouter (DefaultWorkerSelector::worker_logit: logit = overlap_score_weight * prefill_blocks +
 // decode_blocks, prefill_blocks = (worker's pending prefill tokens + the request's tokens past
