@@ -247,20 +247,18 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     }
     const auto& cands = fresh.empty() ? all : fresh;
     if (cands.empty()) return {};
-    std::vector<router::WorkerId> ids;
-    std::map<router::WorkerId, std::shared_ptr<Conn>> by_rid;
-    for (const auto& c : cands) {
-      ids.push_back(c->rid);
-      by_rid[c->rid] = c;
-    }
+    std::vector<router::WorkerId> ids;  // parallel to cands
+    ids.reserve(cands.size());
+    for (const auto& c : cands) ids.push_back(c->rid);
     auto d = router->Route(
         {.block_hashes = hashes, .num_tokens = num_tokens, .overrides = route, .candidates = ids});
-    if (!d.ok() || !by_rid.count(d->worker)) {
+    const auto chosen = d.ok() ? std::find(ids.begin(), ids.end(), d->worker) : ids.end();
+    if (chosen == ids.end()) {
       log::Warn("router: {}; taking the first candidate",
                 d.ok() ? "unknown worker" : d.status().ToString());
       return {cands.front(), 0};
     }
-    return {by_rid[d->worker], d->request_id};
+    return {cands[chosen - ids.begin()], d->request_id};
   }
 
   void Emit(Call& call, engine::FinishReason finish, Status error, int64_t prompt_tokens,
