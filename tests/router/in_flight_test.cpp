@@ -6,14 +6,10 @@
 #include <random>
 #include <vector>
 
+#include "blocks.h"
+
 namespace mint::router {
 namespace {
-
-std::vector<BlockHash> Blocks(BlockHash first, size_t n) {
-  std::vector<BlockHash> h(n);
-  for (size_t i = 0; i < n; ++i) h[i] = first + i;
-  return h;
-}
 
 TEST(InFlightPrefixesTest, SharedPrefixesAreCountedUntilTheLastRequestLeaves) {
   InFlightPrefixes f;

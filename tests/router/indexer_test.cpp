@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "blocks.h"
 #include "core/hash.h"
 
 namespace mint::router {
@@ -25,12 +26,6 @@ KvCacheEvent Removed(std::vector<BlockHash> hashes, uint64_t id = 0) {
   return KvCacheEvent{.id = id, .kind = Kind::kRemoved, .block_hashes = std::move(hashes)};
 }
 KvCacheEvent Cleared(uint64_t id = 0) { return KvCacheEvent{.id = id, .kind = Kind::kCleared}; }
-
-std::vector<BlockHash> Blocks(BlockHash first, size_t n) {
-  std::vector<BlockHash> h(n);
-  for (size_t i = 0; i < n; ++i) h[i] = first + i;
-  return h;
-}
 
 TEST(IndexerTest, BasicOverlap) {
   Indexer idx;

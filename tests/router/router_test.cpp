@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "blocks.h"
+
 namespace mint::router {
 namespace {
 
@@ -15,12 +17,6 @@ using Kind = KvCacheEvent::Kind;
 
 KvCacheEvent Stored(std::vector<BlockHash> hashes) {
   return KvCacheEvent{.kind = Kind::kStored, .block_hashes = std::move(hashes)};
-}
-
-std::vector<BlockHash> Blocks(BlockHash first, size_t n) {
-  std::vector<BlockHash> h(n);
-  for (size_t i = 0; i < n; ++i) h[i] = first + i;
-  return h;
 }
 
 TEST(RouterModeTest, ParseMode) {
