@@ -162,11 +162,14 @@ TEST(ClientTest, MeasuresScriptedTimingAgainstFakeServer) {
     ttft_ms.push_back(r.ttft_s * 1e3);
   }
   for (double d : delivery_ms) EXPECT_GE(d, 0.0);
-  // Against what the server did (ctest runs this test alone: RUN_SERIAL): TTFT and ITL within
-  // 1 ms per request (median), the ITL and TPOT means within 1 %.
+  // Against what the server did (timing: release only, run alone): TTFT and ITL within 1 ms per
+  // request (median), the ITL and TPOT means within 1 %. With a busy process on one of 2 cores
+  // the medians measured 0.12-0.20 ms (20 runs): 5x margin.
   EXPECT_LT(Median(delivery_ms), 1.0);
   EXPECT_LT(std::abs(Median(ttft_error_ms)), 1.0);
   EXPECT_LT(std::abs(Median(itl_error_ms)), 1.0);
+  std::printf("[          ] median delivery %.3f ms, TTFT error %.3f ms, ITL error %.3f ms\n",
+              Median(delivery_ms), Median(ttft_error_ms), Median(itl_error_ms));
 
   Report rep = BuildReport(run->records, {});
   double true_itl_sum_ms = 0, true_tpot_sum_ms = 0;
@@ -264,7 +267,8 @@ TEST(ClientTest, TraceReplayHonoursTimestamps) {
   std::sort(starts.begin(), starts.end());
   const double want[] = {0, 0.05, 0.15, 0.25};
   // As for the constant rate below: starts follow the trace's absolute times; one late wake-up on
-  // a shared machine may delay a start by a few ms without shifting the later ones.
+  // a shared machine may delay a start by a few ms without shifting the later ones. Median bound
+  // 2 ms: 0.07-0.15 ms measured with a busy process on one of 2 cores (20 runs).
   std::vector<double> error_ms;
   for (int i = 1; i < 4; ++i) {
     const double err = std::abs((starts[i] - starts[0]) - want[i]) * 1e3;
@@ -272,6 +276,7 @@ TEST(ClientTest, TraceReplayHonoursTimestamps) {
     error_ms.push_back(err);
   }
   EXPECT_LT(Median(error_ms), 2.0);
+  std::printf("[          ] trace start error median %.3f ms\n", Median(error_ms));
 }
 
 TEST(ClientTest, ConstantRateSpacesStarts) {
@@ -289,7 +294,8 @@ TEST(ClientTest, ConstantRateSpacesStarts) {
   ASSERT_EQ(starts.size(), 6u);
   // Starts follow the absolute schedule start_0 + i / rate: a late wake-up (the machine is shared;
   // ctest runs two tests at once) delays one start but the next is on time again, so no error
-  // accumulates. Typical error is well under 1 ms; one jittered start may be a few ms late.
+  // accumulates. Median bound 1 ms: 0.07-0.14 ms measured with a busy process on one of 2 cores
+  // (20 runs), 7x margin; one jittered start may be a few ms late (10 ms bound).
   std::vector<double> error_ms;
   for (size_t i = 1; i < starts.size(); ++i) {
     const double err = std::abs((starts[i] - starts[0]) - 0.025 * static_cast<double>(i)) * 1e3;
@@ -297,17 +303,24 @@ TEST(ClientTest, ConstantRateSpacesStarts) {
     error_ms.push_back(err);
   }
   EXPECT_LT(Median(error_ms), 1.0);
+  std::printf("[          ] constant-rate start error median %.3f ms\n", Median(error_ms));
 }
 
-// The bench is not the bottleneck: 1,000 concurrent streams and >= 5,000 tokens/s from the one
-// client thread (the fake server runs on a second thread).
-TEST(ClientTest, DrivesThousandConcurrentStreams) {
+struct ThousandStreams {
+  Report rep;
+  int64_t max_open = 0, peak = 0;
+  double wall_s = 0, cpu_s = 0;
+};
+
+// 1,000 concurrent streams of 20 tokens (first after 100 ms, then every 50 ms) from the one
+// client thread; the fake server runs on a second thread.
+ThousandStreams RunThousandStreams() {
   FakeServer server({100ms, 50ms, 200});
   RunOptions o = Options(server, 20);
   o.concurrency = 1000;
   o.num_requests = 1000;
-  int64_t peak = 0;
-  o.progress = [&](int64_t, int64_t in_flight) { peak = std::max(peak, in_flight + 1); };
+  ThousandStreams out;
+  o.progress = [&](int64_t, int64_t in_flight) { out.peak = std::max(out.peak, in_flight + 1); };
   // RunBench runs the whole client on this thread: its CPU time is the bench's cost.
   auto cpu_now = [] {
     timespec ts;
@@ -316,25 +329,39 @@ TEST(ClientTest, DrivesThousandConcurrentStreams) {
   };
   double cpu0 = cpu_now();
   auto run = RunBench(o);
-  double cpu_s = cpu_now() - cpu0;
-  ASSERT_TRUE(run.ok());
-  Report rep = BuildReport(run->records, {});
-  EXPECT_EQ(rep.succeeded, 1000) << (rep.errors.empty() ? "" : rep.errors[0].first);
-  EXPECT_EQ(server.max_open(), 1000);
-  EXPECT_EQ(peak, 1000);
-  EXPECT_GE(rep.output_token_throughput, 5000.0);
+  out.cpu_s = cpu_now() - cpu0;
+  EXPECT_TRUE(run.ok());
+  if (!run.ok()) return out;
+  out.rep = BuildReport(run->records, {});
+  out.max_open = server.max_open();
+  out.wall_s = run->wall_s;
+  return out;
+}
+
+TEST(ClientTest, DrivesThousandConcurrentStreams) {
+  ThousandStreams r = RunThousandStreams();
+  EXPECT_EQ(r.rep.succeeded, 1000) << (r.rep.errors.empty() ? "" : r.rep.errors[0].first);
+  EXPECT_EQ(r.max_open, 1000);
+  EXPECT_EQ(r.peak, 1000);
+  EXPECT_EQ(r.rep.output_tokens, 20000);
+}
+
+// Timing (release only): the bench is not the bottleneck. >= 5,000 tokens/s of wall time and of
+// client CPU (measured 16,100-17,300 and 42,500-64,500 with a busy process on one of 2 cores:
+// 3x and 8x margins), and under that load the measured ITL still tracks the script's 50 ms
+// (median within 2 ms; measured 50.00-50.32).
+TEST(ClientTest, ThousandStreamsKeepTheirPace) {
+  ThousandStreams r = RunThousandStreams();
+  EXPECT_EQ(r.rep.succeeded, 1000);
+  EXPECT_GE(r.rep.output_token_throughput, 5000.0);
   // Tokens per second of client CPU: what one fully used core could drive.
-  double tokens_per_cpu_s = static_cast<double>(rep.output_tokens) / cpu_s;
+  const double tokens_per_cpu_s = static_cast<double>(r.rep.output_tokens) / r.cpu_s;
   EXPECT_GE(tokens_per_cpu_s, 5000.0);
-  // Under that load the measured ITL still tracks the script (not under sanitizers, which slow
-  // the client several-fold).
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-  EXPECT_NEAR(rep.itl.p50 * 1e3, 50.0, 2.0);
-#endif
+  EXPECT_NEAR(r.rep.itl.p50 * 1e3, 50.0, 2.0);
   std::printf(
       "1000 streams: %.0f tok/s, ITL p50 %.2f ms p99 %.2f ms, wall %.2f s, client CPU "
       "%.2f s (%.0f tokens per CPU-second)\n",
-      rep.output_token_throughput, rep.itl.p50 * 1e3, rep.itl.p99 * 1e3, run->wall_s, cpu_s,
+      r.rep.output_token_throughput, r.rep.itl.p50 * 1e3, r.rep.itl.p99 * 1e3, r.wall_s, r.cpu_s,
       tokens_per_cpu_s);
 }
 

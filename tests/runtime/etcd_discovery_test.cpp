@@ -268,21 +268,37 @@ TEST_F(EtcdDiscoveryTest, WatchSeesRegistrationsComeAndGo) {
   ASSERT_TRUE(reg_b.ok()) << reg_b.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a", "b"}));
 
-  auto start = Clock::now();
   reg_b.value().reset();
-  EXPECT_LT(Clock::now() - start, seconds(1)) << "destroying a registration is prompt";
-  ASSERT_TRUE(rec.WaitForIds({"a"}, seconds(2))) << "a destroyed registration is gone at once";
+  ASSERT_TRUE(rec.WaitForIds({"a"})) << "a destroyed registration is gone";
 
   EXPECT_EQ(discovery_->Register(Info("")).status().code(), StatusCode::kInvalidArgument);
-  start = Clock::now();
   watch.value().reset();
-  EXPECT_LT(Clock::now() - start, seconds(1)) << "destroying a watch is prompt";
   size_t calls = rec.calls();
   reg_a.value().reset();
   auto reg_c = discovery_->Register(Info("c"));
   ASSERT_TRUE(reg_c.ok());
   EXPECT_TRUE(Eventually([&] { return etcd_->LeaseOf(std::string(kPrefix) + "c") != 0; }));
   EXPECT_EQ(rec.calls(), calls) << "no callback after the watch handle is destroyed";
+}
+
+// Timing (release only): destroying a registration or a watch does not wait out a keep-alive
+// or a stream read, and the registration leaves etcd at once, not at its TTL. The bounds are
+// about 10x what a loaded 2-core machine takes (20-100 ms), so only a real wait can fail them.
+TEST_F(EtcdDiscoveryTest, DestroyingARegistrationOrAWatchIsPrompt) {
+  Recorder rec;
+  auto watch = discovery_->Watch(rec.Callback());
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  auto reg_a = discovery_->Register(Info("a"));
+  ASSERT_TRUE(reg_a.ok()) << reg_a.status().ToString();
+  ASSERT_TRUE(rec.WaitForIds({"a"}));
+
+  auto start = Clock::now();
+  reg_a.value().reset();
+  EXPECT_LT(Clock::now() - start, seconds(1)) << "destroying a registration is prompt";
+  ASSERT_TRUE(rec.WaitForIds({}, seconds(2))) << "a destroyed registration is gone at once";
+  start = Clock::now();
+  watch.value().reset();
+  EXPECT_LT(Clock::now() - start, seconds(1)) << "destroying a watch is prompt";
 }
 
 // Run only as the child of DeadWorkerDisappearsWithinTtl: registers and waits to be killed.
@@ -313,7 +329,8 @@ TEST_F(EtcdDiscoveryTest, DeadWorkerDisappearsWithinTtl) {
   ASSERT_TRUE(seen) << "the child's registration never showed up";
   auto killed = Clock::now();
   ASSERT_TRUE(rec.WaitForIds({}, seconds(kTtl + 5)));
-  // etcd checks expiry every 500 ms and deletes through raft: allow a second or so past the TTL.
+  // Timing (release only). etcd checks expiry every 500 ms and deletes through raft: allow a
+  // second and a half past the TTL (expected: 0.5-1 s past it).
   EXPECT_LT(Clock::now() - killed, seconds(kTtl) + milliseconds(1500))
       << "a dead worker is gone within its lease TTL";
 }
@@ -327,16 +344,13 @@ TEST_F(EtcdDiscoveryTest, SurvivesEtcdRestart) {
   ASSERT_TRUE(rec.WaitForIds({"a"}));
 
   etcd_->Kill(SIGKILL);
-  // While etcd is down: registering fails fast, a new watch starts (and reports nothing yet).
-  auto start = Clock::now();
+  // While etcd is down: registering fails, a new watch starts (and reports nothing yet). How
+  // fast the failure comes is checked by RegisterFailsFastAndWatchStillStarts (timing).
   auto reg_fail = discovery_->Register(Info("c"));
   EXPECT_EQ(reg_fail.status().code(), StatusCode::kUnavailable);
-  EXPECT_LT(Clock::now() - start, seconds(3));
   Recorder late;
-  start = Clock::now();
   auto late_watch = discovery_->Watch(late.Callback());
   ASSERT_TRUE(late_watch.ok()) << "Watch succeeds while etcd is down";
-  EXPECT_LT(Clock::now() - start, seconds(1));
   // Outlast the lease TTL with etcd down so the keep-alive and the watch both retry a while.
   std::this_thread::sleep_for(seconds(kTtl) + milliseconds(500));
   EXPECT_EQ(late.calls(), 0u);
@@ -404,12 +418,18 @@ TEST(EtcdClusterTest, DiscoveryFailsOverToAnotherMember) {
   EXPECT_NE(members[1]->LeaseOf(std::string(kPrefix) + "a"), 0) << "a's lease was kept alive";
 }
 
-TEST(EtcdDiscoveryNoServerTest, RegisterFailsFastAndWatchStillStarts) {
+TEST(EtcdDiscoveryNoServerTest, OptionsAreValidated) {
   EXPECT_FALSE(NewEtcdDiscovery({.endpoints = {}}).ok());
   EXPECT_FALSE(NewEtcdDiscovery({.endpoints = {"127.0.0.1:2379", "no-port"}}).ok());
   EXPECT_FALSE(NewEtcdDiscovery({.endpoints = {"127.0.0.1:2379", ""}}).ok());
   EXPECT_FALSE(NewEtcdDiscovery({.prefix = ""}).ok());
   EXPECT_FALSE(NewEtcdDiscovery({.lease_ttl_s = 0}).ok());
+}
+
+// Timing (release only). With nothing listening, Register gives up at its 2 s call deadline
+// (bound 3 s: 1 s of margin) and destroying a watch that never connected is prompt (bound 1 s;
+// milliseconds expected).
+TEST(EtcdDiscoveryNoServerTest, RegisterFailsFastAndWatchStillStarts) {
   auto d = Connect("127.0.0.1:" + std::to_string(FreePort()));  // nothing listens there
   ASSERT_NE(d, nullptr);
   auto start = Clock::now();

@@ -517,7 +517,9 @@ TEST(EventPlaneTest, DisconnectStopsDelivery) {
   sub.value()->Disconnect("nobody");  // unknown: ignored
 }
 
-TEST(EventPlaneTest, DestroysPromptlyUnderLoad) {
+// Builds a publisher and a subscriber, floods them, and destroys both with the publisher queue
+// and the subscriber socket likely still full; returns how long that took.
+std::chrono::steady_clock::duration DestroyUnderLoad() {
   const auto start = std::chrono::steady_clock::now();
   {
     auto pub = MakePublisher("w");
@@ -525,12 +527,21 @@ TEST(EventPlaneTest, DestroysPromptlyUnderLoad) {
     Collector got;
     auto sub = KvEventSubscriber::Create(got.Callbacks(),
                                          [&](const std::string&) { return worker.Snapshot(); });
-    ASSERT_TRUE(sub.ok());
-    ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
+    EXPECT_TRUE(sub.ok());
+    if (!sub.ok()) return {};
+    EXPECT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
     for (int i = 0; i < 20000; ++i) worker.EmitRandom();
-    // Destroyed with the publisher queue and the subscriber socket likely still full.
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  return std::chrono::steady_clock::now() - start;
+}
+
+// Destruction with full queues is clean (the sanitizer builds run this one).
+TEST(EventPlaneTest, DestroysUnderLoad) { DestroyUnderLoad(); }
+
+// Timing (release only): and prompt. Expected well under a second on a loaded 2-core machine;
+// the 5 s bound only fails if destruction waits on a blocked send or a linger.
+TEST(EventPlaneTest, DestroysPromptlyUnderLoad) {
+  EXPECT_LT(DestroyUnderLoad(), std::chrono::seconds(5));
 }
 
 TEST(EventPlaneTest, WildcardBindReportsItsPort) {
