@@ -4,7 +4,8 @@ namespace mint {
 
 bool IsSupportedDType(uint32_t id) {
   switch (id) {
-    case 0: case 1: case 2: case 8: case 12: case 14: case 30: return true;
+    case 0: case 1: case 2: case 3: case 6: case 7: case 8: case 10: case 11: case 12:
+    case 13: case 14: case 20: case 23: case 30: case 39: return true;
     default: return false;
   }
 }
@@ -29,8 +30,10 @@ const char* GgmlTypeName(uint32_t id) {
 int64_t DTypeBlockElements(DType t) {
   switch (t) {
     case DType::kF32: case DType::kF16: case DType::kBF16: return 1;
-    case DType::kQ4_0: case DType::kQ8_0: return 32;
-    case DType::kQ4_K: case DType::kQ6_K: return 256;
+    case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:
+    case DType::kQ8_0: case DType::kIQ4_NL: case DType::kMXFP4: return 32;
+    case DType::kQ2_K: case DType::kQ3_K: case DType::kQ4_K: case DType::kQ5_K:
+    case DType::kQ6_K: case DType::kIQ4_XS: return 256;
   }
   return 1;
 }
@@ -43,6 +46,15 @@ int64_t DTypeBlockBytes(DType t) {
     case DType::kQ8_0: return 34;       // f16 d + 32 int8
     case DType::kQ4_K: return 144;      // f16 d, f16 dmin, 12 bytes scales, 128 bytes nibbles
     case DType::kQ6_K: return 210;      // 128 ql + 64 qh + 16 int8 scales + f16 d
+    case DType::kQ4_1: return 20;       // f16 d, f16 m + 16 bytes of nibbles
+    case DType::kQ5_0: return 22;       // f16 d + 4 bytes of fifth bits + 16 bytes of nibbles
+    case DType::kQ5_1: return 24;       // f16 d, f16 m + 4 + 16
+    case DType::kIQ4_NL: return 18;     // f16 d + 16 bytes of table indices
+    case DType::kMXFP4: return 17;      // E8M0 exponent + 16 bytes of FP4 (E2M1) codes
+    case DType::kQ2_K: return 84;       // 16 scale/min bytes + 64 bytes of 2-bit codes + d, dmin
+    case DType::kQ3_K: return 110;      // 32 bytes high bits + 64 of 2-bit codes + 12 scales + d
+    case DType::kQ5_K: return 176;      // d, dmin, 12 bytes scales, 32 high bits, 128 nibbles
+    case DType::kIQ4_XS: return 136;    // d, u16 high scale bits, 4 low scale bytes, 128 indices
   }
   return 0;
 }

@@ -39,8 +39,11 @@ uint16_t F32ToBF16(float f);  // round to nearest even, NaN preserved
 // ---- Row (de)quantization: bit-exact GGUF block formats -----------------------------------
 // n must be a multiple of DTypeBlockElements(t). Quantization uses the reference algorithms of
 // ggml (quantize_row_*_ref), so files Mint writes load in llama.cpp with the same values.
+// Every type Mint loads can be dequantized; QuantizeRow needs HasQuantizer(t) (not yet: Q2_K,
+// Q3_K, Q5_K, IQ4_NL, IQ4_XS, MXFP4).
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
 void QuantizeRow(DType t, const float* src, void* dst, int64_t n);
+bool HasQuantizer(DType t);
 
 // ---- Matrix multiplication ------------------------------------------------------------------
 struct WeightView {

@@ -13,6 +13,7 @@
 
 #include "core/cpu.h"
 #include "core/status.h"
+#include "kernels/decode.h"
 #include "kernels/kernels.h"
 #include "kernels/matmul_internal.h"
 #include "kernels/quant_formats.h"
@@ -131,6 +132,59 @@ float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* a, int64_t nb) {
   return sum;
 }
 
+// Per-thread decoded row (decode.h) for the scalar reference of the decoded types.
+struct DecodedRow {
+  std::vector<int8_t> v;
+  std::vector<float> scale, offset;
+};
+
+DecodedRow& DecodeScratch(DType t, const uint8_t* row, int64_t cols) {
+  thread_local DecodedRow d;
+  d.v.resize(static_cast<size_t>(cols));
+  d.scale.resize(static_cast<size_t>(cols / kDecodeGroup));
+  d.offset.resize(static_cast<size_t>(cols / kDecodeGroup));
+  DecodeRow(t, row, cols, d.v.data(), d.scale.data(), d.offset.data());
+  return d;
+}
+
+int32_t GroupDot(const int8_t* v, const int8_t* a) {
+  int32_t s = 0;
+  for (int l = 0; l < kDecodeGroup; ++l) s += v[l] * a[l];
+  return s;
+}
+
+// Decoded weights x Q8_0 activations (32-value types): per block, the two groups' integer dot
+// products times their scales, plus the offset times the block's activation sum (the bias, with
+// multiplier 1 for types with offsets), all times the activation scale.
+float DotDecodedQ8_0(const DecodedRow& w, bool has_offset, const int8_t* a, const float* ad,
+                     const int32_t* asum, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t g = 2 * b;
+    float block = w.scale[g] * static_cast<float>(GroupDot(&w.v[16 * g], a + 32 * b)) +
+                  w.scale[g + 1] * static_cast<float>(GroupDot(&w.v[16 * g + 16], a + 32 * b + 16));
+    if (has_offset) block += w.offset[g] * static_cast<float>(asum[b]);
+    sum += block * ad[b];
+  }
+  return sum;
+}
+
+// Decoded weights x Q8_K activations (256-value types): the same per group of 16, with the
+// activations' per-16 sums (bsums) for the offsets.
+float DotDecodedQ8_K(const DecodedRow& w, bool has_offset, const BlockQ8_K* a, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    float block = 0.0f;
+    for (int k = 0; k < 16; ++k) {
+      const int64_t g = 16 * b + k;
+      block += w.scale[g] * static_cast<float>(GroupDot(&w.v[16 * g], a[b].qs + 16 * k));
+      if (has_offset) block += w.offset[g] * static_cast<float>(a[b].bsums[k]);
+    }
+    sum += block * a[b].d;
+  }
+  return sum;
+}
+
 template <class Convert>
 float DotFloat(const void* row, const float* x, int64_t n, Convert convert) {
   double sum = 0.0;
@@ -163,14 +217,27 @@ float DotRow(const Problem& p, const uint8_t* row, int64_t t) {
       return DotQ4_K(reinterpret_cast<const BlockQ4_K*>(row), p.q8k + t * nbk, nbk);
     case DType::kQ6_K:
       return DotQ6_K(reinterpret_cast<const BlockQ6_K*>(row), p.q8k + t * nbk, nbk);
+    default:
+      break;  // decoded types: MatMulRowsScalar decodes each row once for every token
   }
   return 0.0f;
+}
+
+float DotDecoded(const Problem& p, const DecodedRow& d, int64_t t) {
+  const int64_t nb32 = p.cols / 32, nbk = p.cols / kQK_K;
+  const bool has_offset = DecodedHasOffset(p.type);
+  if (DTypeBlockElements(p.type) == kQK_K) {
+    return DotDecodedQ8_K(d, has_offset, p.q8k + t * nbk, nbk);
+  }
+  return DotDecodedQ8_0(d, has_offset, p.q8_qs + t * p.cols, p.q8_d + t * nb32,
+                        p.q8_bias + t * nb32, nb32);
 }
 
 }  // namespace
 
 int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa) {
   if (weight_type == DType::kQ4_0) return -8;
+  if (weight_type == DType::kQ4_1 || weight_type == DType::kQ5_1) return 1;  // offset x sum
   if (weight_type == DType::kQ8_0 && isa == Isa::kAvx512) return -128;
   return 0;
 }
@@ -197,6 +264,13 @@ void QuantizeQ8_KActsScalar(const float* x, int64_t cols, BlockQ8_K* out) {
 }
 
 void MatMulRowsScalar(const Problem& p, int64_t row_begin, int64_t row_end) {
+  if (IsDecodedType(p.type)) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const DecodedRow& d = DecodeScratch(p.type, p.w + r * p.row_bytes, p.cols);
+      for (int64_t t = 0; t < p.n_tokens; ++t) p.y[t * p.rows + r] = DotDecoded(p, d, t);
+    }
+    return;
+  }
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* row = p.w + r * p.row_bytes;
     for (int64_t t = 0; t < p.n_tokens; ++t) p.y[t * p.rows + r] = DotRow(p, row, t);
@@ -223,6 +297,17 @@ ActivationFormat FormatFor(DType t, Isa isa) {
       return ActivationFormat::kQ8_0;
     case DType::kQ4_K:
     case DType::kQ6_K:
+      return ActivationFormat::kQ8_K;
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kIQ4_NL:
+    case DType::kMXFP4:
+      return ActivationFormat::kQ8_0;
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ5_K:
+    case DType::kIQ4_XS:
       return ActivationFormat::kQ8_K;
     case DType::kBF16:
       return isa == Isa::kAvx512 ? ActivationFormat::kBf16 : ActivationFormat::kF32;

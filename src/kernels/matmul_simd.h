@@ -545,6 +545,8 @@ struct PackedQ8_0Kernel {
 
 #include "kernels/matmul_simd_float.h"
 
+#include "kernels/matmul_simd_decoded.h"
+
 namespace mint::kernels::matmul_detail {
 namespace {
 
@@ -583,6 +585,8 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
 #else
       return RunTiles<FloatKernel<Bf16Weights>>(p, row_begin, row_end, p.cols * 4);
 #endif
+    default:
+      return RunDecodedRows(p, row_begin, row_end);
   }
 }
 

@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/status.h"
+#include "kernels/decode.h"
 #include "kernels/kernels.h"
 #include "kernels/quant_formats.h"
 
@@ -335,6 +337,77 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
   }
 }
 
+// ggml's quantize_row_q4_1_ref: 16 steps from the block's min to its max.
+void QuantizeQ4_1(const float* x, BlockQ4_1* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    float min = x[0], max = x[0];
+    for (int j = 1; j < 32; ++j) {
+      min = std::min(min, x[j]);
+      max = std::max(max, x[j]);
+    }
+    const float d = (max - min) / 15.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b[i].d = F32ToF16(d);
+    b[i].m = F32ToF16(min);
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - min) * id + 0.5f)));
+      const int q1 =
+          std::min(15, static_cast<int>(static_cast<int8_t>((x[j + 16] - min) * id + 0.5f)));
+      b[i].qs[j] = static_cast<uint8_t>(q0 | q1 << 4);
+    }
+  }
+}
+
+// Stores 5-bit codes q[32] as Q5_0/Q5_1 nibbles and high bits.
+void PackFiveBits(const int* q, uint8_t* qs, uint8_t* qh_bytes) {
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    qs[j] = static_cast<uint8_t>((q[j] & 0xF) | (q[j + 16] & 0xF) << 4);
+    qh |= static_cast<uint32_t>((q[j] & 0x10) >> 4) << j;
+    qh |= static_cast<uint32_t>((q[j + 16] & 0x10) >> 4) << (j + 16);
+  }
+  std::memcpy(qh_bytes, &qh, sizeof(qh));
+}
+
+// ggml's quantize_row_q5_0_ref: as Q4_0 with 32 levels (d = max / -16).
+void QuantizeQ5_0(const float* x, BlockQ5_0* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b[i].d = F32ToF16(d);
+    int q[32];
+    for (int j = 0; j < 32; ++j) {
+      q[j] = std::min(31, static_cast<int>(static_cast<int8_t>(x[j] * id + 16.5f)));
+    }
+    PackFiveBits(q, b[i].qs, b[i].qh);
+  }
+}
+
+// ggml's quantize_row_q5_1_ref: 32 steps from the block's min to its max.
+void QuantizeQ5_1(const float* x, BlockQ5_1* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    float min = x[0], max = x[0];
+    for (int j = 1; j < 32; ++j) {
+      min = std::min(min, x[j]);
+      max = std::max(max, x[j]);
+    }
+    const float d = (max - min) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b[i].d = F32ToF16(d);
+    b[i].m = F32ToF16(min);
+    int q[32];
+    for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
+    PackFiveBits(q, b[i].qs, b[i].qh);
+  }
+}
+
 }  // namespace
 
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
@@ -362,7 +435,14 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
       return DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, nb);
     case DType::kQ6_K:
       return DequantizeQ6_K(static_cast<const BlockQ6_K*>(src), dst, nb);
+    default:
+      MINT_CHECK(IsDecodedType(t));
+      return DequantizeDecodedRow(t, src, dst, n);
   }
+}
+
+bool HasQuantizer(DType t) {
+  return !IsDecodedType(t) || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1;
 }
 
 void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
@@ -390,6 +470,14 @@ void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
       return QuantizeQ4_K(src, static_cast<BlockQ4_K*>(dst), nb);
     case DType::kQ6_K:
       return QuantizeQ6_K(src, static_cast<BlockQ6_K*>(dst), nb);
+    case DType::kQ4_1:
+      return QuantizeQ4_1(src, static_cast<BlockQ4_1*>(dst), nb);
+    case DType::kQ5_0:
+      return QuantizeQ5_0(src, static_cast<BlockQ5_0*>(dst), nb);
+    case DType::kQ5_1:
+      return QuantizeQ5_1(src, static_cast<BlockQ5_1*>(dst), nb);
+    default:
+      MINT_CHECK(HasQuantizer(t));  // callers ask HasQuantizer first
   }
 }
 

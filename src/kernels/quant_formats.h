@@ -58,6 +58,91 @@ struct BlockQ8_K {
   int16_t bsums[kQK_K / 16];
 };
 
+// y[j] = d * q[j] + m, q 4-bit (nibbles as Q4_0).
+struct BlockQ4_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[16];
+};
+
+// y[j] = d * (q[j] - 16), q 5-bit: low 4 bits as Q4_0's nibbles, bit 4 of value j is bit j of qh
+// (little-endian 32 bits).
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+
+// y[j] = d * q[j] + m, q 5-bit as Q5_0.
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+
+// 16 sub-blocks of 16: y = d * (scales[g] & 15) * q - dmin * (scales[g] >> 4), q 2-bit. Each
+// half (128 values) uses 32 bytes of qs: value 32k + l (k in [0, 4), l in [0, 32)) is bits
+// 2k..2k+1 of qs[l].
+struct BlockQ2_K {
+  uint8_t scales[kQK_K / 16];
+  uint8_t qs[kQK_K / 4];
+  uint16_t d;
+  uint16_t dmin;
+};
+
+// 16 sub-blocks of 16: y = d * (sc[g] - 32) * (q - (hmask bit ? 0 : 4)), q 2-bit laid out as
+// Q2_K's, the high bit of value v in bit v / 32 of hmask[v % 32]; 6-bit sc packed in `scales`
+// (UnpackQ3KScales).
+struct BlockQ3_K {
+  uint8_t hmask[kQK_K / 8];
+  uint8_t qs[kQK_K / 4];
+  uint8_t scales[12];
+  uint16_t d;
+};
+
+// As Q4_K with a fifth bit: value 64c + l takes bit 2c of qh[l], value 64c + 32 + l bit 2c + 1.
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[kKScaleBytes];
+  uint8_t qh[kQK_K / 8];
+  uint8_t qs[kQK_K / 2];
+};
+
+// y[j] = d * kIq4NlValues[q[j]], q 4-bit (nibbles as Q4_0).
+struct BlockIQ4_NL {
+  uint16_t d;
+  uint8_t qs[16];
+};
+
+// 8 sub-blocks of 32: y = d * (ls - 32) * kIq4NlValues[q], ls 6-bit: low 4 bits in nibble
+// (g % 2) of scales_l[g / 2], high 2 bits at bit 2g of scales_h; each sub-block's 16 bytes of qs
+// as an IQ4_NL block's.
+struct BlockIQ4_XS {
+  uint16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[kQK_K / 64];
+  uint8_t qs[kQK_K / 2];
+};
+
+// OCP microscaling FP4: y[j] = kMxfp4Values[q[j]] * 2^(e - 128) (the table holds E2M1 values
+// doubled), q 4-bit (nibbles as Q4_0), e an E8M0 exponent.
+struct BlockMXFP4 {
+  uint8_t e;
+  uint8_t qs[16];
+};
+
+inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
+                  sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 &&
+                  sizeof(BlockQ5_K) == 176 && sizeof(BlockIQ4_NL) == 18 &&
+                  sizeof(BlockIQ4_XS) == 136 && sizeof(BlockMXFP4) == 17,
+              "block sizes as ggml-common.h defines them");
+
 static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block is 18 bytes per 32 values");
 static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block is 34 bytes per 32 values");
 static_assert(sizeof(BlockQ4_K) == 144, "Q4_K block is 144 bytes per 256 values");

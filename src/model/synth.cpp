@@ -37,6 +37,11 @@ constexpr Preset kPresets[] = {
     {"tiny-qwen3", "qwen3", "2-layer qwen3 (QK-norm, head 128), embd 256, stories260K vocab",
      256, 2, 4, 2, 128, 768, 2048, 1000000.0f, 1e-6f, true, "models/stories260K.gguf", "", 0,
      false},
+    {"tiny-288", "llama",
+     "2-layer llama, embd 288 (rows of 288 are not whole K-quant blocks, as in many small "
+     "models: K-quant files fall back to Q5_0 / Q8_0 there), stories260K vocab",
+     288, 2, 6, 2, 48, 768, 2048, 10000.0f, 1e-5f, false, "models/stories260K.gguf", "", 0,
+     false},
     {"smollm2-135m", "llama", "SmolLM2-135M shapes: 30 layers, embd 576, 9/3 heads, tied",
      576, 30, 9, 3, 64, 1536, 8192, 100000.0f, 1e-5f, true,
      "tokenizers/llama-cpp-vocab/ggml-vocab-starcoder.gguf", "", 0, false},
@@ -88,13 +93,12 @@ bool UseMoreBits(int64_t layer, int64_t n_layer) {
   return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
 }
 
+// A type for rows that `t`'s blocks do not divide, as llama.cpp's llama-quantize chooses it
+// (llama_tensor_get_type): Q4_K -> Q5_0, Q6_K -> Q8_0, and F16 where no 32-block type fits.
 DType Fallback(DType t, int64_t cols) {
   if (cols % DTypeBlockElements(t) == 0) return t;
-  if (t == DType::kQ4_K) return cols % 32 == 0 ? DType::kQ4_0 : DType::kF16;
-  if (t == DType::kQ6_K || t == DType::kQ8_0 || t == DType::kQ4_0) {
-    return cols % 32 == 0 ? DType::kQ8_0 : DType::kF16;
-  }
-  return t;
+  if (cols % 32 != 0) return DType::kF16;
+  return t == DType::kQ4_K ? DType::kQ5_0 : DType::kQ8_0;
 }
 
 DType ChooseType(SynthFileType ft, const std::string& name, int64_t cols, int64_t layer,
@@ -108,6 +112,9 @@ DType ChooseType(SynthFileType ft, const std::string& name, int64_t cols, int64_
     case SynthFileType::kQ4_0: t = DType::kQ4_0; break;
     case SynthFileType::kQ4_K: t = DType::kQ4_K; break;
     case SynthFileType::kQ6_K: t = DType::kQ6_K; break;
+    case SynthFileType::kQ4_1: t = DType::kQ4_1; break;
+    case SynthFileType::kQ5_0: t = DType::kQ5_0; break;
+    case SynthFileType::kQ5_1: t = DType::kQ5_1; break;
     case SynthFileType::kQ4_K_M: {
       const bool is_output = name == "output.weight" || (tied && name == "token_embd.weight");
       const bool more = (name.find("attn_v.weight") != std::string::npos ||
@@ -211,6 +218,9 @@ uint32_t LlamaFileType(SynthFileType t) {
     case SynthFileType::kQ4_K_M: return 15;
     case SynthFileType::kQ6_K: return 18;
     case SynthFileType::kBF16: return 32;
+    case SynthFileType::kQ4_1: return 3;
+    case SynthFileType::kQ5_0: return 8;
+    case SynthFileType::kQ5_1: return 9;
   }
   return 0;
 }
@@ -222,13 +232,15 @@ Result<SynthFileType> ParseSynthFileType(const std::string& name) {
       {"f32", SynthFileType::kF32},   {"f16", SynthFileType::kF16},
       {"bf16", SynthFileType::kBF16}, {"q8_0", SynthFileType::kQ8_0},
       {"q4_0", SynthFileType::kQ4_0}, {"q4_k", SynthFileType::kQ4_K},
-      {"q6_k", SynthFileType::kQ6_K}, {"q4_k_m", SynthFileType::kQ4_K_M}};
+      {"q6_k", SynthFileType::kQ6_K}, {"q4_k_m", SynthFileType::kQ4_K_M},
+      {"q4_1", SynthFileType::kQ4_1}, {"q5_0", SynthFileType::kQ5_0},
+      {"q5_1", SynthFileType::kQ5_1}};
   std::string lower = name;
   for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   auto it = kTypes.find(lower);
   if (it == kTypes.end()) {
     return Status::InvalidArgument("unknown type '" + name +
-                                   "' (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, q4_k_m)");
+                                   "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, q4_k_m)");
   }
   return it->second;
 }
@@ -243,6 +255,9 @@ const char* SynthFileTypeName(SynthFileType t) {
     case SynthFileType::kQ4_K: return "Q4_K";
     case SynthFileType::kQ6_K: return "Q6_K";
     case SynthFileType::kQ4_K_M: return "Q4_K_M";
+    case SynthFileType::kQ4_1: return "Q4_1";
+    case SynthFileType::kQ5_0: return "Q5_0";
+    case SynthFileType::kQ5_1: return "Q5_1";
   }
   return "?";
 }

@@ -14,7 +14,7 @@
 namespace mint::model {
 
 // Weight type mix of a synthetic file, named as llama.cpp names file types.
-enum class SynthFileType { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ6_K, kQ4_K_M };
+enum class SynthFileType { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ6_K, kQ4_K_M, kQ4_1, kQ5_0, kQ5_1 };
 Result<SynthFileType> ParseSynthFileType(const std::string& name);  // "f32", "q4_k_m", ...
 const char* SynthFileTypeName(SynthFileType t);
 

@@ -12,12 +12,15 @@
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "parity.h"
+#include "random_blocks.h"
 
 namespace mint::kernels {
 namespace {
 
-const DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                           DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+const DType kAllTypes[] = {DType::kF32,  DType::kF16,    DType::kBF16,   DType::kQ8_0,
+                           DType::kQ4_0, DType::kQ4_K,   DType::kQ6_K,   DType::kQ4_1,
+                           DType::kQ5_0, DType::kQ5_1,   DType::kQ2_K,   DType::kQ3_K,
+                           DType::kQ5_K, DType::kIQ4_NL, DType::kIQ4_XS, DType::kMXFP4};
 
 bool IsQuantized(DType t) { return DTypeBlockElements(t) > 1; }
 
@@ -37,8 +40,9 @@ Weights MakeWeights(DType t, int64_t rows, int64_t cols, uint64_t seed) {
   w.dequantized.resize(static_cast<size_t>(rows * cols));
   const std::vector<float> src =
       parity::RandomVector(static_cast<size_t>(rows * cols), seed, 0.05f);
+  if (!HasQuantizer(t)) w.bytes = testing::RandomBlocks(t, rows * cols, seed, false);
   for (int64_t r = 0; r < rows; ++r) {
-    QuantizeRow(t, src.data() + r * cols, w.bytes.data() + r * row_bytes, cols);
+    if (HasQuantizer(t)) QuantizeRow(t, src.data() + r * cols, w.bytes.data() + r * row_bytes, cols);
     DequantizeRow(t, w.bytes.data() + r * row_bytes, w.dequantized.data() + r * cols, cols);
   }
   return w;
@@ -82,9 +86,18 @@ double ReferenceBoundOverall(DType t) {
   switch (t) {
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kIQ4_NL:
+    case DType::kMXFP4:
       return 1e-4;  // Q8_0 activations, 32 per scale
     case DType::kQ4_K:
     case DType::kQ6_K:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ5_K:
+    case DType::kIQ4_XS:
       return 2e-4;  // Q8_K activations, 256 per scale
     default:
       return 1e-12;

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <limits>
 #include <random>
 #include <vector>
@@ -12,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "kernels/quant_formats.h"
 #include "parity.h"
+#include "random_blocks.h"
 
 namespace mint::kernels {
 namespace {
@@ -244,7 +248,8 @@ TEST(QuantizeTest, RoundTripErrorBounds) {
   for (const Bound& b :
        {Bound{DType::kF32, 0.0}, Bound{DType::kF16, 1e-7}, Bound{DType::kBF16, 1e-5},
         Bound{DType::kQ8_0, 1e-4}, Bound{DType::kQ4_0, 1e-2}, Bound{DType::kQ4_K, 6e-3},
-        Bound{DType::kQ6_K, 1e-3}}) {
+        Bound{DType::kQ6_K, 1e-3}, Bound{DType::kQ4_1, 8e-3}, Bound{DType::kQ5_0, 2.5e-3},
+        Bound{DType::kQ5_1, 2e-3}}) {
     const double nmse = RoundTripNmse(b.t, x);
     EXPECT_LE(nmse, b.max_nmse) << DTypeName(b.t);
     std::printf("[          ] round-trip NMSE %-5s %.3g\n", DTypeName(b.t), nmse);
@@ -253,7 +258,8 @@ TEST(QuantizeTest, RoundTripErrorBounds) {
 
 TEST(QuantizeTest, ZerosStayZero) {
   const std::vector<float> x(512, 0.0f);
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kQ4_1,
+                  DType::kQ5_0, DType::kQ5_1}) {
     std::vector<uint8_t> q(static_cast<size_t>(DTypeRowBytes(t, 512)), 0xAB);
     std::vector<float> y(512, 1.0f);
     QuantizeRow(t, x.data(), q.data(), 512);
@@ -291,6 +297,58 @@ uint64_t Fnv1a(const std::vector<uint8_t>& bytes) {
   return h;
 }
 
+uint64_t Fnv1a(const std::vector<float>& values) {
+  std::vector<uint8_t> bytes(values.size() * sizeof(float));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return Fnv1a(bytes);
+}
+
+// With MINT_DUMP_BLOCKS=DIR set, writes `bytes` to DIR/NAME: the inputs that the golden hashes
+// below were computed from by ggml itself.
+void Dump(const std::string& name, const void* data, size_t n) {
+  const char* dir = std::getenv("MINT_DUMP_BLOCKS");
+  if (dir == nullptr) return;
+  if (FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb")) {
+    std::fwrite(data, 1, n, f);
+    std::fclose(f);
+  }
+}
+
+// Every type Mint loads, dequantized from random blocks whose scale fields range over every
+// finite half (every E8M0 exponent for MXFP4): the hash of the f32 bits must equal that of
+// ggml's dequantize_row_* (llama.cpp d32676d7, built from its own source, C11,
+// -ffp-contract=off) on the same bytes.
+TEST(DequantizeTest, MatchesGgmlForEveryType) {
+  struct Golden {
+    DType t;
+    uint64_t hash;
+  };
+  const Golden kGolden[] = {
+      {DType::kQ4_0, 0x3ee5f820e9de3e6bull},
+      {DType::kQ4_1, 0xbc80d0b128aa60c0ull},
+      {DType::kQ5_0, 0x4eb4fec16b3a4b4eull},
+      {DType::kQ5_1, 0xd5ef3a8a53c2bdbeull},
+      {DType::kQ8_0, 0x3a10c3832c9acbe4ull},
+      {DType::kQ2_K, 0xff111c302a58d3dfull},
+      {DType::kQ3_K, 0x886765532aca47feull},
+      {DType::kQ4_K, 0xc1351cd039bcc7c1ull},
+      {DType::kQ5_K, 0xe2e38316cc048ec2ull},
+      {DType::kQ6_K, 0xb6aaa46b721e83e3ull},
+      {DType::kIQ4_NL, 0xa8fcca52b9503c90ull},
+      {DType::kIQ4_XS, 0x0224425b1c9e6cfcull},
+      {DType::kMXFP4, 0x29b74be8a6035d83ull},
+  };
+  constexpr int64_t n = 8192;
+  for (const Golden& g : kGolden) {
+    const std::vector<uint8_t> blocks =
+        testing::RandomBlocks(g.t, n, 1000 + static_cast<uint64_t>(g.t), /*any_scale=*/true);
+    Dump(std::string(DTypeName(g.t)) + ".bin", blocks.data(), blocks.size());
+    std::vector<float> y(n);
+    DequantizeRow(g.t, blocks.data(), y.data(), n);
+    EXPECT_EQ(Fnv1a(y), g.hash) << DTypeName(g.t);
+  }
+}
+
 // Hashes of the blocks ggml's quantize_row_*_ref (ggml 0.18) writes for this input: Mint's
 // quantizers must reproduce them byte for byte.
 TEST(QuantizeTest, MatchesGgmlReferenceBytes) {
@@ -307,9 +365,13 @@ TEST(QuantizeTest, MatchesGgmlReferenceBytes) {
   };
   for (const Golden& g :
        {Golden{DType::kQ4_0, 0xe444981ae4ffeb35ull}, Golden{DType::kQ8_0, 0xaf1e2429cd8f5bb1ull},
-        Golden{DType::kQ4_K, 0x4ed9dbeb5e3eda85ull}, Golden{DType::kQ6_K, 0x7fb00bdd9ca1831full}}) {
+        Golden{DType::kQ4_K, 0x4ed9dbeb5e3eda85ull}, Golden{DType::kQ6_K, 0x7fb00bdd9ca1831full},
+        // llama.cpp d32676d7's quantize_row_*_ref
+        Golden{DType::kQ4_1, 0x8e216358f2837e74ull}, Golden{DType::kQ5_0, 0xaa14d9d2c144663eull},
+        Golden{DType::kQ5_1, 0xa78264f170170492ull}}) {
     std::vector<uint8_t> q(static_cast<size_t>(DTypeRowBytes(g.t, n)));
     QuantizeRow(g.t, x.data(), q.data(), n);
+    Dump("quantize_input.f32", x.data(), x.size() * sizeof(float));
     EXPECT_EQ(Fnv1a(q), g.hash) << DTypeName(g.t);
   }
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "gguf/gguf.h"
 #include "model/model.h"
@@ -82,8 +83,27 @@ INSTANTIATE_TEST_SUITE_P(
                       TypeCase{SynthFileType::kBF16, 1e-3}, TypeCase{SynthFileType::kQ8_0, 1e-3},
                       TypeCase{SynthFileType::kQ4_0, 1e-3}, TypeCase{SynthFileType::kQ4_K, 1e-3},
                       TypeCase{SynthFileType::kQ6_K, 1e-3},
-                      TypeCase{SynthFileType::kQ4_K_M, 1e-3}),
+                      TypeCase{SynthFileType::kQ4_K_M, 1e-3}, TypeCase{SynthFileType::kQ4_1, 1e-3},
+                      TypeCase{SynthFileType::kQ5_0, 1e-3}, TypeCase{SynthFileType::kQ5_1, 1e-3}),
     [](const auto& info) { return std::string(SynthFileTypeName(info.param.type)); });
+
+// A Q4_K_M file of a model whose width (288) is not a whole number of K-quant blocks, made as
+// llama-quantize makes hub releases: those rows fall back to Q5_0 (Q4_K's) and Q8_0 (Q6_K's).
+// It loads, and its logits agree with its own weights in F32.
+TEST(SyntheticTypeTest, KQuantFileWithLlamaCppFallbacksLoads) {
+  const std::string quant = WriteSynth("tiny-288", SynthFileType::kQ4_K_M);
+  auto f = gguf::GgufFile::Open(quant);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  std::map<DType, int> count;
+  for (const auto& t : (*f)->tensors()) count[t.type]++;
+  EXPECT_GT(count[DType::kQ5_0], 0);
+  EXPECT_GT(count[DType::kQ8_0], 0);
+  EXPECT_GT(count[DType::kQ4_K], 0);
+  EXPECT_EQ(count[DType::kQ4_0], 0);
+  const std::string f32 = quant + ".f32.gguf";
+  ASSERT_TRUE(DequantizeModelFile(quant, f32).ok());
+  EXPECT_LT(Nmse(AllLogits(f32), AllLogits(quant)), 1e-3);
+}
 
 TEST(SyntheticArchTest, QwenArchitecturesRunAndMatchF32) {
   for (const char* preset : {"tiny-qwen2", "tiny-qwen3"}) {
