@@ -1,0 +1,167 @@
+// Pull: the decode side of a transfer (see transfer.h and wire.h).
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <list>
+#include <mutex>
+
+#include "transfer/socket.h"
+#include "transfer/transfer.h"
+#include "transfer/wire.h"
+
+namespace mint::transfer {
+namespace {
+
+// Read-only mappings of peers' shared regions, kept for later pulls (mapping a region of GBs
+// for every transfer would cost page-table setup each time). At most kMaxMappings, least
+// recently used first out; a mapping keeps an unlinked region's memory alive until dropped.
+class Mappings {
+ public:
+  struct View {
+    std::shared_ptr<const uint8_t> base;
+    uint64_t size = 0;
+  };
+
+  static Mappings& Get() {
+    static Mappings m;
+    return m;
+  }
+
+  Result<View> Map(const std::string& name) {
+    std::lock_guard lk(mu_);
+    for (auto it = list_.begin(); it != list_.end(); ++it) {
+      if (it->first == name) {
+        list_.splice(list_.begin(), list_, it);
+        return list_.front().second;
+      }
+    }
+    const int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      return Status::Unavailable("open shared KV region " + name + ": " + std::strerror(errno) +
+                                 " (shm pulls need the same host and user)");
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+      close(fd);
+      return Status::Unavailable("shared KV region " + name + " is empty");
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+      return Status::Unavailable("map shared KV region " + name + ": " + std::strerror(errno));
+    }
+    View v{std::shared_ptr<const uint8_t>(static_cast<const uint8_t*>(p),
+                                          [size](const uint8_t* q) {
+                                            munmap(const_cast<uint8_t*>(q), size);
+                                          }),
+           size};
+    list_.emplace_front(name, v);
+    if (list_.size() > kMaxMappings) list_.pop_back();
+    return v;
+  }
+
+  // Drops a mapping whose owner is gone (its pull failed), so its memory can be freed.
+  void Drop(const std::string& name) {
+    std::lock_guard lk(mu_);
+    list_.remove_if([&](const auto& e) { return e.first == name; });
+  }
+
+ private:
+  static constexpr size_t kMaxMappings = 8;
+  std::mutex mu_;
+  std::list<std::pair<std::string, View>> list_;
+};
+
+Status ReadReply(Socket& s) {
+  uint32_t head[2];
+  if (Status st = s.RecvAll(head, sizeof(head)); !st.ok()) return st;
+  if (head[1] > 4096) return Status::Corruption("transfer server: oversized reply");
+  std::string message(head[1], '\0');
+  if (Status st = s.RecvAll(message.data(), message.size()); !st.ok()) return st;
+  switch (head[0]) {
+    case wire::kOk: return Status::Ok();
+    case wire::kDenied: return Status::NotFound("KV transfer refused: " + message);
+    case wire::kMismatch: return Status::InvalidArgument("KV transfer refused: " + message);
+    case wire::kNotShared: return Status::Unsupported("KV transfer refused: " + message);
+    case wire::kBusy: return Status::Unavailable("KV transfer refused: " + message);
+    default: return Status::Corruption("KV transfer refused: " + message);
+  }
+}
+
+}  // namespace
+
+Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
+                       const PullOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (dst.size() != d.blocks.size()) {
+    return Status::InvalidArgument("pull of " + std::to_string(d.blocks.size()) +
+                                   " blocks into " + std::to_string(dst.size()) + " destinations");
+  }
+  const bool shm = options.transport == Transport::kShm;
+  Mappings::View view;
+  if (shm) {
+    if (d.shm_name.empty()) {
+      return Status::Unsupported("the holder's KV region is not in shared memory");
+    }
+    auto v = Mappings::Get().Map(d.shm_name);
+    if (!v.ok()) return v.status();
+    view = *v;
+    for (int32_t b : d.blocks) {
+      if ((static_cast<uint64_t>(b) + 1) * d.block_bytes > view.size) {
+        return Status::OutOfRange("block " + std::to_string(b) + " is outside the shared region");
+      }
+    }
+  }
+  std::vector<uint32_t> wanted;
+  for (size_t i = 0; i < dst.size(); ++i) {
+    if (dst[i] != nullptr) wanted.push_back(static_cast<uint32_t>(i));
+  }
+  auto sock = Socket::Connect(d.host, d.port, options.io_timeout);
+  if (!sock.ok()) {
+    if (shm) Mappings::Get().Drop(d.shm_name);  // its owner is gone: let the memory go
+    return sock.status();
+  }
+  Socket& s = *sock;
+  wire::PullRequest req;
+  req.transport = static_cast<uint8_t>(options.transport);
+  req.verify = options.verify && !shm ? 1 : 0;
+  req.export_id = d.export_id;
+  std::memcpy(req.secret, d.secret.data(), sizeof(req.secret));
+  req.block_bytes = d.block_bytes;
+  req.n_blocks = static_cast<uint32_t>(d.blocks.size());
+  req.n_wanted = static_cast<uint32_t>(wanted.size());
+  if (Status st = s.SendValue(req); !st.ok()) return st;
+  if (Status st = ReadReply(s); !st.ok()) return st;
+  if (Status st = s.SendAll(wanted.data(), wanted.size() * sizeof(uint32_t)); !st.ok()) return st;
+  if (Status st = ReadReply(s); !st.ok()) return st;
+  for (uint32_t i : wanted) {
+    if (shm) {
+      std::memcpy(dst[i], view.base.get() + static_cast<uint64_t>(d.blocks[i]) * d.block_bytes,
+                  d.block_bytes);
+      continue;
+    }
+    if (Status st = s.RecvAll(dst[i], d.block_bytes); !st.ok()) return st;
+    if (req.verify) {
+      uint64_t h = 0;
+      if (Status st = s.RecvValue(&h); !st.ok()) return st;
+      if (h != XXH3_64bits(dst[i], d.block_bytes)) {
+        return Status::Corruption("KV block " + std::to_string(d.blocks[i]) +
+                                  " arrived with a wrong checksum");
+      }
+    }
+  }
+  if (Status st = s.SendValue(wire::kAck); !st.ok()) return st;
+  PullStats stats;
+  stats.bytes = wanted.size() * d.block_bytes;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+}  // namespace mint::transfer

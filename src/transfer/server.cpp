@@ -1,0 +1,367 @@
+// TransferServer: exports of block lists, served to pullers over TCP (data or, for shm, only the
+// authorization and the completion). One thread accepts, one thread per connection (at most
+// max_connections), one reaper expires exports nobody pulled.
+
+#include <xxhash.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "transfer/socket.h"
+#include "transfer/transfer.h"
+#include "transfer/wire.h"
+
+namespace mint::transfer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool SecretsEqual(const uint8_t* a, const uint8_t* b) {
+  uint8_t diff = 0;
+  for (int i = 0; i < 16; ++i) diff |= a[i] ^ b[i];  // constant time
+  return diff == 0;
+}
+
+Status Reply(Socket& s, wire::ReplyCode code, const std::string& message) {
+  const uint32_t head[2] = {code, static_cast<uint32_t>(message.size())};
+  if (Status st = s.SendAll(head, sizeof(head)); !st.ok()) return st;
+  return s.SendAll(message.data(), message.size());
+}
+
+}  // namespace
+
+class TransferServer::Impl {
+ public:
+  Impl(const Region& region, const ServerOptions& options, Socket listener, uint16_t port)
+      : region_(region), options_(options), listener_(std::move(listener)), port_(port) {
+    std::random_device rd;
+    rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd());
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+    reaper_thread_ = std::thread([this] { ReapLoop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+      for (auto& c : conns_) c.socket->Shutdown();
+    }
+    cv_.notify_all();
+    listener_.Shutdown();
+    accept_thread_.join();
+    reaper_thread_.join();
+    std::list<Conn> conns;
+    {
+      std::lock_guard lk(mu_);
+      conns.swap(conns_);
+    }
+    for (auto& c : conns) c.thread.join();
+    // Whatever was never pulled ends now.
+    std::unordered_map<uint64_t, Entry> left;
+    {
+      std::lock_guard lk(mu_);
+      left.swap(exports_);
+    }
+    for (auto& [id, e] : left) {
+      if (e.on_end) e.on_end(ExportEnd::kServerStopped);
+    }
+  }
+
+  Result<Descriptor> Export(std::vector<int32_t> blocks, std::function<void(ExportEnd)> on_end) {
+    if (blocks.empty() || blocks.size() > kMaxBlocksPerExport) {
+      return Status::InvalidArgument("export of " + std::to_string(blocks.size()) + " blocks");
+    }
+    for (int32_t b : blocks) {
+      if (b < 0 || b >= region_.num_blocks) {
+        return Status::OutOfRange("block " + std::to_string(b) + " is outside the region (" +
+                                  std::to_string(region_.num_blocks) + " blocks)");
+      }
+    }
+    Descriptor d;
+    d.host = options_.advertise_host.empty() ? options_.bind_host : options_.advertise_host;
+    d.port = port_;
+    d.shm_name = region_.shm_name;
+    d.block_bytes = region_.block_bytes;
+    d.blocks = blocks;
+    {
+      std::lock_guard lk(mu_);
+      d.export_id = ++next_id_;
+      for (size_t i = 0; i < d.secret.size(); i += 8) {
+        const uint64_t r = rng_();
+        std::memcpy(d.secret.data() + i, &r, 8);
+      }
+      Entry e;
+      e.blocks = std::move(blocks);
+      e.secret = d.secret;
+      e.deadline = Clock::now() + options_.export_timeout;
+      e.on_end = std::move(on_end);
+      exports_.emplace(d.export_id, std::move(e));
+      ++stats_.exports;
+      ++stats_.pending;
+    }
+    cv_.notify_all();
+    return d;
+  }
+
+  uint16_t port() const { return port_; }
+
+  ServerStats Stats() const {
+    std::lock_guard lk(mu_);
+    return stats_;
+  }
+
+ private:
+  struct Entry {
+    std::vector<int32_t> blocks;
+    std::array<uint8_t, 16> secret{};
+    Clock::time_point deadline;
+    std::function<void(ExportEnd)> on_end;
+    bool in_use = false;
+  };
+  struct Conn {
+    std::shared_ptr<Socket> socket;
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
+  void AcceptLoop() {
+    while (true) {
+      const int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+      std::unique_lock lk(mu_);
+      if (stopping_) {
+        if (fd >= 0) ::close(fd);
+        return;
+      }
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        // Out of descriptors or similar: do not spin.
+        log::Warn("transfer: accept failed: {}", std::strerror(errno));
+        lk.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      ReapFinishedConnections();
+      auto sock = std::make_shared<Socket>(fd);
+      if (static_cast<int>(conns_.size()) >= options_.max_connections) {
+        ++stats_.rejected;
+        continue;  // closes it
+      }
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      Conn c{sock, {}, done};
+      c.thread = std::thread([this, sock, done] {
+        Serve(*sock);
+        sock->Close();
+        done->store(true);
+      });
+      conns_.push_back(std::move(c));
+    }
+  }
+
+  // Joins connection threads that have finished. Holds mu_.
+  void ReapFinishedConnections() {
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void ReapLoop() {
+    std::unique_lock lk(mu_);
+    while (!stopping_) {
+      Clock::time_point next = Clock::time_point::max();
+      std::vector<std::function<void(ExportEnd)>> expired;
+      const auto now = Clock::now();
+      for (auto it = exports_.begin(); it != exports_.end();) {
+        if (!it->second.in_use && it->second.deadline <= now) {
+          expired.push_back(std::move(it->second.on_end));
+          it = exports_.erase(it);
+          ++stats_.expired;
+          --stats_.pending;
+        } else {
+          if (!it->second.in_use) next = std::min(next, it->second.deadline);
+          ++it;
+        }
+      }
+      if (!expired.empty()) {
+        lk.unlock();
+        for (auto& f : expired) {
+          if (f) f(ExportEnd::kExpired);
+        }
+        lk.lock();
+        continue;
+      }
+      if (next == Clock::time_point::max()) {
+        cv_.wait(lk);
+      } else {
+        cv_.wait_until(lk, next);
+      }
+    }
+  }
+
+  // Ends export `id` (taken by this connection) with `end`.
+  void End(uint64_t id, ExportEnd end) {
+    std::function<void(ExportEnd)> f;
+    {
+      std::lock_guard lk(mu_);
+      auto it = exports_.find(id);
+      if (it == exports_.end()) return;
+      f = std::move(it->second.on_end);
+      exports_.erase(it);
+      --stats_.pending;
+      ++(end == ExportEnd::kPulled ? stats_.pulled : stats_.failed);
+    }
+    if (f) f(end);
+  }
+
+  // Validates the request against its export and takes the export; a reply code on failure.
+  wire::ReplyCode Claim(const wire::PullRequest& req, std::vector<int32_t>* blocks,
+                        std::string* message) {
+    std::lock_guard lk(mu_);
+    auto it = exports_.find(req.export_id);
+    if (it == exports_.end() || !SecretsEqual(it->second.secret.data(), req.secret)) {
+      ++stats_.rejected;
+      *message = "unknown export or wrong secret";
+      return wire::kDenied;
+    }
+    Entry& e = it->second;
+    if (e.in_use) {
+      *message = "the export is being pulled by another connection";
+      return wire::kBusy;
+    }
+    if (req.block_bytes != region_.block_bytes || req.n_blocks != e.blocks.size()) {
+      *message = "block layout differs: this worker's blocks are " +
+                 std::to_string(region_.block_bytes) + " bytes x " +
+                 std::to_string(e.blocks.size()) + ", the puller expects " +
+                 std::to_string(req.block_bytes) + " bytes x " + std::to_string(req.n_blocks);
+      return wire::kMismatch;
+    }
+    if (req.transport == static_cast<uint8_t>(Transport::kShm) && region_.shm_name.empty()) {
+      *message = "this worker's KV region is not in shared memory";
+      return wire::kNotShared;
+    }
+    e.in_use = true;
+    *blocks = e.blocks;
+    return wire::kOk;
+  }
+
+  void Serve(Socket& s) {
+    if (!s.SetTimeout(options_.io_timeout).ok() || !s.SetNoDelay().ok()) return;
+    wire::PullRequest req;
+    if (!s.RecvValue(&req).ok()) return;
+    if (req.magic != wire::kRequestMagic || req.version != wire::kVersion ||
+        req.transport > static_cast<uint8_t>(Transport::kShm) || req.n_wanted > req.n_blocks) {
+      (void)Reply(s, wire::kBadRequest, "malformed pull request");
+      return;
+    }
+    std::vector<int32_t> blocks;
+    std::string message;
+    if (const auto code = Claim(req, &blocks, &message); code != wire::kOk) {
+      (void)Reply(s, code, message);
+      return;
+    }
+    if (!Reply(s, wire::kOk, "").ok()) {
+      End(req.export_id, ExportEnd::kFailed);
+      return;
+    }
+    // From here the export is consumed: it ends pulled or failed.
+    const ExportEnd end = Transfer(s, req, blocks);
+    if (end != ExportEnd::kPulled) {
+      log::Warn("transfer: export {} failed", req.export_id);
+    }
+    End(req.export_id, end);
+  }
+
+  ExportEnd Transfer(Socket& s, const wire::PullRequest& req, const std::vector<int32_t>& blocks) {
+    std::vector<uint32_t> wanted(req.n_wanted);
+    if (!s.RecvAll(wanted.data(), wanted.size() * sizeof(uint32_t)).ok()) {
+      return ExportEnd::kFailed;
+    }
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      if (wanted[i] >= blocks.size() || (i > 0 && wanted[i] <= wanted[i - 1])) {
+        (void)Reply(s, wire::kBadRequest, "block indices must increase and be in range");
+        return ExportEnd::kFailed;
+      }
+    }
+    if (!Reply(s, wire::kOk, "").ok()) return ExportEnd::kFailed;
+    const bool tcp = req.transport == static_cast<uint8_t>(Transport::kTcp);
+    if (tcp) {
+      for (uint32_t i : wanted) {
+        const uint8_t* p = region_.base + static_cast<uint64_t>(blocks[i]) * region_.block_bytes;
+        if (!s.SendAll(p, region_.block_bytes).ok()) return ExportEnd::kFailed;
+        if (req.verify) {
+          const uint64_t h = XXH3_64bits(p, region_.block_bytes);
+          if (!s.SendValue(h).ok()) return ExportEnd::kFailed;
+        }
+      }
+    }
+    uint32_t ack = 0;
+    if (!s.RecvValue(&ack).ok() || ack != wire::kAck) return ExportEnd::kFailed;
+    std::lock_guard lk(mu_);
+    if (tcp) {
+      stats_.blocks_sent += wanted.size();
+      stats_.bytes_sent += wanted.size() * region_.block_bytes;
+    } else {
+      stats_.blocks_shared += wanted.size();
+    }
+    return ExportEnd::kPulled;
+  }
+
+  const Region region_;
+  const ServerOptions options_;
+  Socket listener_;
+  const uint16_t port_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::mt19937_64 rng_;
+  uint64_t next_id_ = 0;
+  std::unordered_map<uint64_t, Entry> exports_;
+  std::list<Conn> conns_;
+  ServerStats stats_;
+  std::thread accept_thread_, reaper_thread_;
+};
+
+TransferServer::TransferServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TransferServer::~TransferServer() = default;
+
+Result<std::unique_ptr<TransferServer>> TransferServer::Create(const Region& region,
+                                                               const ServerOptions& options) {
+  if (region.base == nullptr || region.block_bytes == 0 || region.num_blocks <= 0) {
+    return Status::InvalidArgument("transfer server: empty region");
+  }
+  if (options.max_connections <= 0 || options.io_timeout.count() <= 0 ||
+      options.export_timeout.count() <= 0) {
+    return Status::InvalidArgument("transfer server: connections and timeouts must be positive");
+  }
+  auto listener = Socket::Listen(options.bind_host, options.port, 64);
+  if (!listener.ok()) return listener.status();
+  auto port = listener->LocalPort();
+  if (!port.ok()) return port.status();
+  return std::unique_ptr<TransferServer>(new TransferServer(
+      std::make_unique<Impl>(region, options, std::move(*listener), *port)));
+}
+
+Result<Descriptor> TransferServer::Export(std::vector<int32_t> blocks,
+                                          std::function<void(ExportEnd)> on_end) {
+  return impl_->Export(std::move(blocks), std::move(on_end));
+}
+uint16_t TransferServer::port() const { return impl_->port(); }
+ServerStats TransferServer::Stats() const { return impl_->Stats(); }
+
+}  // namespace mint::transfer

@@ -1,0 +1,47 @@
+// Internal to src/transfer: the pull protocol on the server's TCP port.
+//
+//   puller -> server  PullRequest
+//   server -> puller  reply: u32 status (0 = authorized), u32 message length, message
+//   puller -> server  n_wanted u32 indices into the export's block list (strictly increasing):
+//                     the blocks the puller does not hold yet
+//   server -> puller  reply (0 = go ahead)
+//   tcp:  server -> puller, per wanted block: block_bytes bytes [+ u64 xxh3 when verify]
+//   shm:  the puller copies the wanted blocks out of the shared region itself
+//   puller -> server  u32 kAck: every block landed; the export ends as pulled
+//
+// The secret is checked before anything else is read, so an unauthenticated peer can make the
+// server allocate nothing.
+#pragma once
+
+#include <cstdint>
+
+namespace mint::transfer::wire {
+
+inline constexpr uint32_t kRequestMagic = 0x50564B4D;  // "MKVP"
+inline constexpr uint8_t kVersion = 1;
+inline constexpr uint32_t kAck = 0x4B434120;
+
+struct PullRequest {
+  uint32_t magic = kRequestMagic;
+  uint8_t version = kVersion;
+  uint8_t transport = 0;  // Transport
+  uint8_t verify = 0;
+  uint8_t reserved = 0;
+  uint64_t export_id = 0;
+  uint8_t secret[16] = {};
+  uint64_t block_bytes = 0;
+  uint32_t n_blocks = 0;
+  uint32_t n_wanted = 0;
+};
+static_assert(sizeof(PullRequest) == 48, "the request is 48 bytes on the wire");
+
+enum ReplyCode : uint32_t {
+  kOk = 0,
+  kDenied = 1,      // unknown export or wrong secret
+  kBusy = 2,        // the export is being pulled already
+  kMismatch = 3,    // block size or count differs
+  kBadRequest = 4,  // malformed request
+  kNotShared = 5,   // shm asked, region not in shared memory
+};
+
+}  // namespace mint::transfer::wire

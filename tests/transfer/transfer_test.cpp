@@ -1,0 +1,372 @@
+// KV block transfer: descriptors, TCP and shared-memory pulls, and every way a transfer can end.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "transfer/socket.h"
+#include "transfer/transfer.h"
+#include "transfer/wire.h"
+
+namespace mint::transfer {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint64_t kBlockBytes = 4096 + 64;  // not a power of two on purpose
+constexpr int64_t kBlocks = 64;
+
+// Block b's bytes are a pattern of (b, offset), so a block landing in the wrong place shows.
+void FillPattern(uint8_t* base) {
+  for (int64_t b = 0; b < kBlocks; ++b) {
+    for (uint64_t i = 0; i < kBlockBytes; ++i) {
+      base[b * kBlockBytes + i] = static_cast<uint8_t>(b * 131 + i * 7 + (i >> 8));
+    }
+  }
+}
+
+bool HoldsBlock(const uint8_t* p, int32_t b) {
+  for (uint64_t i = 0; i < kBlockBytes; ++i) {
+    if (p[i] != static_cast<uint8_t>(b * 131 + i * 7 + (i >> 8))) return false;
+  }
+  return true;
+}
+
+// Records how each export ended.
+struct Ends {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<ExportEnd> ends;
+
+  std::function<void(ExportEnd)> Callback() {
+    return [this](ExportEnd e) {
+      std::lock_guard lk(mu);
+      ends.push_back(e);
+      cv.notify_all();
+    };
+  }
+  bool WaitFor(size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, timeout, [&] { return ends.size() >= n; });
+  }
+};
+
+ServerOptions Timeouts(std::chrono::milliseconds export_timeout, std::chrono::milliseconds io) {
+  ServerOptions o;
+  o.export_timeout = export_timeout;
+  o.io_timeout = io;
+  return o;
+}
+
+class TransferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = SharedRegion::Create(kBlockBytes * kBlocks);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    region_ = std::move(*r);
+    FillPattern(region_->data());
+  }
+
+  std::unique_ptr<TransferServer> Server(bool shared = true, ServerOptions o = {}) {
+    Region r{region_->data(), kBlockBytes, kBlocks, shared ? region_->name() : ""};
+    auto s = TransferServer::Create(r, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  std::unique_ptr<SharedRegion> region_;
+};
+
+TEST(DescriptorTest, RoundTripsAndRejectsEveryTruncation) {
+  Descriptor d;
+  d.host = "10.0.0.7";
+  d.port = 4242;
+  d.shm_name = "/mint-kv-1-abc";
+  d.export_id = 0x1122334455667788ull;
+  for (size_t i = 0; i < d.secret.size(); ++i) d.secret[i] = static_cast<uint8_t>(i * 17);
+  d.block_bytes = 368640;
+  d.blocks = {5, 0, 77, 3};
+  const std::string bytes = Serialize(d);
+  auto back = ParseDescriptor(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->host, d.host);
+  EXPECT_EQ(back->port, d.port);
+  EXPECT_EQ(back->shm_name, d.shm_name);
+  EXPECT_EQ(back->export_id, d.export_id);
+  EXPECT_EQ(back->secret, d.secret);
+  EXPECT_EQ(back->block_bytes, d.block_bytes);
+  EXPECT_EQ(back->blocks, d.blocks);
+  EXPECT_EQ(back->bytes(), 4u * 368640u);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(ParseDescriptor(bytes.substr(0, n)).ok()) << "truncated at " << n;
+  }
+  EXPECT_FALSE(ParseDescriptor(bytes + "x").ok()) << "trailing bytes";
+  std::string bad = bytes;
+  bad[0] = 'X';
+  EXPECT_FALSE(ParseDescriptor(bad).ok());
+  bad = bytes;
+  bad[4] = 9;  // version
+  EXPECT_NE(ParseDescriptor(bad).status().message().find("version"), std::string::npos);
+  Descriptor empty = d;
+  empty.blocks.clear();
+  EXPECT_FALSE(ParseDescriptor(Serialize(empty)).ok());
+  Descriptor zero = d;
+  zero.block_bytes = 0;
+  EXPECT_FALSE(ParseDescriptor(Serialize(zero)).ok());
+  Descriptor negative = d;
+  negative.blocks = {1, -2};
+  EXPECT_FALSE(ParseDescriptor(Serialize(negative)).ok());
+}
+
+TEST_F(TransferTest, TcpPullMovesExactlyTheBlocksAskedFor) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({9, 3, 40, 41, 63}, ends.Callback());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  // The puller already holds the second block: its destination is null and it does not move.
+  std::vector<uint8_t> dst(5 * kBlockBytes, 0);
+  std::vector<uint8_t*> ptrs = {&dst[0], nullptr, &dst[2 * kBlockBytes], &dst[3 * kBlockBytes],
+                                &dst[4 * kBlockBytes]};
+  auto stats = Pull(*ParseDescriptor(Serialize(*d)), ptrs, {.verify = true});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->bytes, 4 * kBlockBytes);
+  EXPECT_TRUE(HoldsBlock(&dst[0], 9));
+  EXPECT_EQ(dst[kBlockBytes], 0) << "a skipped block is not written";
+  EXPECT_TRUE(HoldsBlock(&dst[2 * kBlockBytes], 40));
+  EXPECT_TRUE(HoldsBlock(&dst[3 * kBlockBytes], 41));
+  EXPECT_TRUE(HoldsBlock(&dst[4 * kBlockBytes], 63));
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+  const ServerStats s = server->Stats();
+  EXPECT_EQ(s.blocks_sent, 4u);
+  EXPECT_EQ(s.bytes_sent, 4 * kBlockBytes);
+  EXPECT_EQ(s.pending, 0);
+  EXPECT_EQ(s.pulled, 1u);
+}
+
+TEST_F(TransferTest, ShmPullCopiesOutOfTheSharedRegion) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({7, 0, 33}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->shm_name, region_->name());
+  std::vector<uint8_t> dst(3 * kBlockBytes);
+  std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes], &dst[2 * kBlockBytes]};
+  auto stats = Pull(*d, ptrs, {.transport = Transport::kShm});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_TRUE(HoldsBlock(&dst[0], 7));
+  EXPECT_TRUE(HoldsBlock(&dst[kBlockBytes], 0));
+  EXPECT_TRUE(HoldsBlock(&dst[2 * kBlockBytes], 33));
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+  EXPECT_EQ(server->Stats().blocks_shared, 3u);
+  EXPECT_EQ(server->Stats().bytes_sent, 0u) << "no block went through the socket";
+}
+
+TEST_F(TransferTest, ShmNeedsASharedRegion) {
+  auto server = Server(/*shared=*/false);
+  ASSERT_NE(server, nullptr);
+  auto d = server->Export({1}, nullptr);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->shm_name.empty());
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  auto r = Pull(*d, std::span(&p, 1), {.transport = Transport::kShm});
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << r.status().ToString();
+  // Nothing was consumed: the export still pulls over TCP.
+  EXPECT_TRUE(Pull(*d, std::span(&p, 1)).ok());
+  EXPECT_TRUE(HoldsBlock(p, 1));
+}
+
+TEST_F(TransferTest, WrongSecretIsDeniedAndConsumesNothing) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({2, 4}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  std::vector<uint8_t> dst(2 * kBlockBytes);
+  std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes]};
+  Descriptor forged = *d;
+  forged.secret[3] ^= 1;
+  EXPECT_EQ(Pull(forged, ptrs).status().code(), StatusCode::kNotFound);
+  Descriptor other = *d;
+  other.export_id += 100;
+  EXPECT_EQ(Pull(other, ptrs).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(server->Stats().rejected, 2u);
+  ASSERT_TRUE(Pull(*d, ptrs).ok());
+  EXPECT_TRUE(HoldsBlock(&dst[kBlockBytes], 4));
+  // Single use: a second pull of the same export is denied.
+  EXPECT_EQ(Pull(*d, ptrs).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends.size(), 1u);
+}
+
+TEST_F(TransferTest, LayoutMismatchNamesBothValues) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  auto d = server->Export({2}, nullptr);
+  ASSERT_TRUE(d.ok());
+  Descriptor wrong = *d;
+  wrong.block_bytes = 1024;
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  auto r = Pull(wrong, std::span(&p, 1));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(std::to_string(kBlockBytes)), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("1024"), std::string::npos) << r.status().message();
+}
+
+TEST_F(TransferTest, AnExportNobodyPullsExpires) {
+  auto server = Server(true, Timeouts(100ms, 10s));
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({5, 6}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kExpired);
+  EXPECT_EQ(server->Stats().pending, 0);
+  EXPECT_EQ(server->Stats().expired, 1u);
+  std::vector<uint8_t> dst(2 * kBlockBytes);
+  std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes]};
+  EXPECT_EQ(Pull(*d, ptrs).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(TransferTest, APullerThatVanishesMidTransferFailsTheExport) {
+  auto server = Server(true, Timeouts(30s, 500ms));
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({1, 2, 3}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  {
+    auto s = Socket::Connect("127.0.0.1", server->port(), 1000ms);
+    ASSERT_TRUE(s.ok());
+    wire::PullRequest req;
+    req.export_id = d->export_id;
+    std::memcpy(req.secret, d->secret.data(), 16);
+    req.block_bytes = kBlockBytes;
+    req.n_blocks = 3;
+    req.n_wanted = 3;
+    ASSERT_TRUE(s->SendValue(req).ok());
+    uint32_t reply[2];
+    ASSERT_TRUE(s->RecvAll(reply, sizeof(reply)).ok());
+    EXPECT_EQ(reply[0], wire::kOk);
+    const uint32_t wanted[3] = {0, 1, 2};
+    ASSERT_TRUE(s->SendAll(wanted, sizeof(wanted)).ok());
+    uint8_t some[100];
+    ASSERT_TRUE(s->RecvAll(reply, sizeof(reply)).ok());
+    ASSERT_TRUE(s->RecvAll(some, sizeof(some)).ok());
+  }  // closed without reading the rest or acknowledging
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kFailed);
+  EXPECT_EQ(server->Stats().pending, 0);
+}
+
+TEST_F(TransferTest, APullerThatNeverAcknowledgesTimesOut) {
+  auto server = Server(true, Timeouts(30s, 200ms));
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({1}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  auto s = Socket::Connect("127.0.0.1", server->port(), 1000ms);
+  ASSERT_TRUE(s.ok());
+  wire::PullRequest req;
+  req.transport = static_cast<uint8_t>(Transport::kShm);
+  req.export_id = d->export_id;
+  std::memcpy(req.secret, d->secret.data(), 16);
+  req.block_bytes = kBlockBytes;
+  req.n_blocks = 1;
+  req.n_wanted = 0;
+  ASSERT_TRUE(s->SendValue(req).ok());
+  // Holds the connection open and silent: the server gives up after its I/O timeout.
+  ASSERT_TRUE(ends.WaitFor(1, 3s));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kFailed);
+}
+
+TEST_F(TransferTest, GarbageDoesNotHurtTheServer) {
+  auto server = Server(true, Timeouts(30s, 200ms));
+  ASSERT_NE(server, nullptr);
+  for (size_t n : {1, 7, 48, 100, 5000}) {
+    auto s = Socket::Connect("127.0.0.1", server->port(), 1000ms);
+    ASSERT_TRUE(s.ok());
+    std::vector<uint8_t> junk(n);
+    for (size_t i = 0; i < n; ++i) junk[i] = static_cast<uint8_t>(i * 37 + n);
+    (void)s->SendAll(junk.data(), junk.size());
+  }
+  // A request claiming the maximum counts with a valid magic but no export.
+  {
+    auto s = Socket::Connect("127.0.0.1", server->port(), 1000ms);
+    ASSERT_TRUE(s.ok());
+    wire::PullRequest req;
+    req.n_blocks = 0xFFFFFFFF;
+    req.n_wanted = 0xFFFFFFFF;
+    ASSERT_TRUE(s->SendValue(req).ok());
+    uint32_t reply[2];
+    ASSERT_TRUE(s->RecvAll(reply, sizeof(reply)).ok());
+    EXPECT_EQ(reply[0], wire::kDenied);
+  }
+  auto d = server->Export({8}, nullptr);
+  ASSERT_TRUE(d.ok());
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  ASSERT_TRUE(Pull(*d, std::span(&p, 1)).ok());
+  EXPECT_TRUE(HoldsBlock(p, 8));
+}
+
+TEST_F(TransferTest, StoppingTheServerEndsEveryExport) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  ASSERT_TRUE(server->Export({1}, ends.Callback()).ok());
+  ASSERT_TRUE(server->Export({2, 3}, ends.Callback()).ok());
+  const uint16_t port = server->port();
+  server.reset();
+  ASSERT_EQ(ends.ends.size(), 2u);
+  EXPECT_EQ(ends.ends[0], ExportEnd::kServerStopped);
+  EXPECT_FALSE(Socket::Connect("127.0.0.1", port, 500ms).ok());
+}
+
+TEST_F(TransferTest, ExportsAreValidated) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  EXPECT_FALSE(server->Export({}, nullptr).ok());
+  EXPECT_EQ(server->Export({kBlocks}, nullptr).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(server->Export({-1}, nullptr).status().code(), StatusCode::kOutOfRange);
+  EXPECT_FALSE(TransferServer::Create({}, {}).ok());
+  EXPECT_EQ(ParseTransport("rdma").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CapabilitiesOf(Transport::kTcp).cross_host);
+  EXPECT_TRUE(CapabilitiesOf(Transport::kShm).one_copy);
+}
+
+TEST_F(TransferTest, ManyConcurrentPulls) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  constexpr int kPullers = 16;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kPullers; ++i) {
+    auto d = server->Export({i, i + 16, i + 32}, nullptr);
+    ASSERT_TRUE(d.ok());
+    threads.emplace_back([d = *d, i, &ok] {
+      std::vector<uint8_t> dst(3 * kBlockBytes);
+      std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes], &dst[2 * kBlockBytes]};
+      const Transport t = i % 2 ? Transport::kShm : Transport::kTcp;
+      if (Pull(d, ptrs, {.transport = t}).ok() && HoldsBlock(&dst[0], i) &&
+          HoldsBlock(&dst[kBlockBytes], i + 16) && HoldsBlock(&dst[2 * kBlockBytes], i + 32)) {
+        ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kPullers);
+  EXPECT_EQ(server->Stats().pending, 0);
+}
+
+}  // namespace
+}  // namespace mint::transfer
