@@ -72,6 +72,7 @@ struct LiveRequest {
   OutputCallback callback;
   Sampler sampler;
   SeqState* seq = nullptr;
+  bool abort_after_load = false;  // aborted while its KV load was in flight
   LiveRequest(uint64_t id_in, Request r, OutputCallback cb, int64_t n_vocab)
       : id(id_in), req(std::move(r)), callback(std::move(cb)), sampler(req.sampling, n_vocab) {}
 };
@@ -86,11 +87,20 @@ class ModelExecutor final : public StepExecutor {
   Status Execute(const StepBatch& step, std::span<float> logits) override {
     return model_->ForwardBatch(step.seqs, arena_.get(), logits, &threads_);
   }
+  uint8_t* kv_base() const override { return arena_->BlockData(0); }
+  int64_t kv_block_bytes() const override { return arena_->block_bytes(); }
 
  private:
   const model::Model* model_;
   std::unique_ptr<model::KvArena> arena_;
   ThreadPool threads_;
+};
+
+// Lets a connector's release callback, which may run after the engine is gone, reach the engine
+// only while it exists.
+struct ReleaseGate {
+  std::mutex mu;
+  std::function<void(std::vector<BlockId>)> post;  // null once the engine is stopping
 };
 
 }  // namespace
@@ -107,11 +117,27 @@ class Engine::Impl {
                               .block_size = config.block_size,
                               .enable_prefix_cache = config.enable_prefix_cache,
                               .salt = config.cache_salt}),
-        scheduler_(config.scheduler, &pool_) {
+        scheduler_(config.scheduler, &pool_),
+        release_gate_(std::make_shared<ReleaseGate>()) {
+    release_gate_->post = [this](std::vector<BlockId> blocks) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        commands_.push_back([this, blocks = std::move(blocks)] {
+          pool_.Release(blocks);
+          --exports_pending_;
+        });
+        idle_ = false;
+      }
+      cv_.notify_all();
+    };
     loop_ = std::thread([this] { Loop(); });
   }
 
   ~Impl() {
+    {
+      std::lock_guard<std::mutex> lk(release_gate_->mu);
+      release_gate_->post = nullptr;
+    }
     {
       std::lock_guard<std::mutex> lk(mu_);
       stop_ = true;
@@ -164,6 +190,10 @@ class Engine::Impl {
   void Loop();
   void Step();
   void Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out);
+  // kv_export: hands the prompt's blocks to the connector instead of releasing them.
+  void ExportBlocks(LiveRequest* r, FinishReason* reason, Status* error, RequestOutput* out);
+  void StartLoad(SeqState* seq);
+  void OnLoaded(uint64_t id, Status status);
   void FinishById(uint64_t id, FinishReason reason, Status error);
   RequestOutput MakeOutput(const LiveRequest& r) const;
   // The next token of `r` from the step's row `row`, its logprobs appended to `out` if asked.
@@ -178,6 +208,7 @@ class Engine::Impl {
   std::deque<std::unique_ptr<LiveRequest>> inbox_;
   std::vector<uint64_t> aborts_;
   std::vector<std::function<void()>> commands_;
+  std::vector<std::pair<uint64_t, Status>> loaded_;  // finished KV loads
   bool stop_ = false;
   bool idle_ = true;
   int64_t outstanding_ = 0;  // submitted and not finished
@@ -189,6 +220,13 @@ class Engine::Impl {
   std::vector<model::BatchSequence> batch_;            // loop thread only
   std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
+  // KV connector state, loop thread only.
+  int32_t loads_in_flight_ = 0;
+  bool blocked_on_loads_ = false;  // nothing schedulable until a load ends
+  int32_t exports_pending_ = 0;
+  uint64_t kv_exports_ = 0, kv_loads_ = 0, kv_load_failures_ = 0, kv_blocks_loaded_ = 0,
+           kv_blocks_skipped_ = 0;
+  std::shared_ptr<ReleaseGate> release_gate_;
 
   mutable std::mutex metrics_mu_;
   EngineMetrics metrics_;  // guarded by metrics_mu_
@@ -224,6 +262,16 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
                                      " outside the vocabulary");
     }
   }
+  if ((request.kv_export || !request.kv_import.empty()) && config_.kv_connector == nullptr) {
+    return Status::InvalidArgument("kv_transfer: this engine has no KV connector");
+  }
+  if (!request.kv_import.empty() &&
+      (request.kv_import_tokens < 1 || request.kv_import_tokens >= n)) {
+    return Status::InvalidArgument("kv_import_tokens: " +
+                                   std::to_string(request.kv_import_tokens) + " (1.." +
+                                   std::to_string(n - 1) + " for a " + std::to_string(n) +
+                                   "-token prompt)");
+  }
   MINT_RETURN_IF_ERROR(request.sampling.Validate());
   if (!request.sampling.has_seed) {
     request.sampling.seed = std::random_device{}();
@@ -255,7 +303,92 @@ RequestOutput Engine::Impl::MakeOutput(const LiveRequest& r) const {
   return out;
 }
 
+void Engine::Impl::ExportBlocks(LiveRequest* r, FinishReason* reason, Status* error,
+                                RequestOutput* out) {
+  SeqState* seq = r->seq;
+  const int64_t bs = config_.block_size;
+  const int64_t n = seq->num_prompt;
+  const auto keep = static_cast<size_t>((n + bs - 1) / bs);
+  MINT_CHECK(seq->num_computed >= n && seq->blocks.size() >= keep);
+  std::vector<BlockId> held(seq->blocks.begin(), seq->blocks.begin() + keep);
+  // The rest (a block for the sampled token) is released with the sequence.
+  seq->blocks.erase(seq->blocks.begin(), seq->blocks.begin() + keep);
+  std::weak_ptr<ReleaseGate> gate = release_gate_;
+  auto release = [gate, held] {
+    if (auto g = gate.lock()) {
+      std::lock_guard<std::mutex> lk(g->mu);
+      if (g->post) g->post(held);
+    }
+  };
+  auto handle = config_.kv_connector->Export(r->id, held, n, std::move(release));
+  if (!handle.ok()) {
+    log::Warn("request {}: KV export failed: {}", r->id, handle.status().ToString());
+    pool_.Release(held);
+    *reason = FinishReason::kError;
+    *error = handle.status();
+    return;
+  }
+  out->kv_export_handle = std::move(*handle);
+  ++exports_pending_;
+  ++kv_exports_;
+}
+
+void Engine::Impl::StartLoad(SeqState* seq) {
+  auto* r = static_cast<LiveRequest*>(seq->user);
+  KvLoad load;
+  load.request_id = r->id;
+  load.source = r->req.kv_import;
+  load.num_tokens = seq->import_tokens;
+  load.blocks = seq->blocks;
+  load.num_local_blocks = seq->num_committed_blocks;
+  kv_blocks_skipped_ += static_cast<uint64_t>(load.num_local_blocks);
+  ++loads_in_flight_;
+  ++kv_loads_;
+  config_.kv_connector->Load(std::move(load), [this, id = r->id](Status st) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      loaded_.emplace_back(id, std::move(st));
+      idle_ = false;
+    }
+    cv_.notify_all();
+  });
+}
+
+void Engine::Impl::OnLoaded(uint64_t id, Status status) {
+  --loads_in_flight_;
+  blocked_on_loads_ = false;
+  auto it = live_.find(id);
+  MINT_CHECK(it != live_.end());
+  LiveRequest* r = it->second.get();
+  SeqState* seq = r->seq;
+  const int64_t loaded = static_cast<int64_t>(seq->blocks.size()) - seq->num_committed_blocks;
+  if (status.ok() && !r->abort_after_load) {
+    kv_blocks_loaded_ += static_cast<uint64_t>(loaded);
+    scheduler_.LoadDone(seq, true);
+    return;
+  }
+  scheduler_.LoadDone(seq, false);
+  if (r->abort_after_load) {
+    Finish(r, FinishReason::kAbort, Status::Ok(), MakeOutput(*r));
+    return;
+  }
+  ++kv_load_failures_;
+  if (config_.kv_load_failure_recompute) {
+    log::Warn("request {}: KV load failed ({}); computing the prompt here instead", id,
+              status.ToString());
+    return;
+  }
+  Finish(r, FinishReason::kError,
+         Status(status.code(), "KV load failed: " + status.message()), MakeOutput(*r));
+}
+
 void Engine::Impl::Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out) {
+  // (A request that never computed its prompt, e.g. one the cache could not fit, exports
+  // nothing: its final output has no handle.)
+  if (r->req.kv_export && (reason == FinishReason::kStop || reason == FinishReason::kLength) &&
+      r->seq->num_computed >= r->seq->num_prompt) {
+    ExportBlocks(r, &reason, &error, &out);
+  }
   out.finish = reason;
   out.error = std::move(error);
   if (reason == FinishReason::kAbort) {
@@ -277,6 +410,11 @@ void Engine::Impl::Finish(LiveRequest* r, FinishReason reason, Status error, Req
 void Engine::Impl::FinishById(uint64_t id, FinishReason reason, Status error) {
   auto it = live_.find(id);
   if (it == live_.end()) return;
+  if (it->second->seq->status == SeqStatus::kWaitingForKv) {
+    // Its blocks are being written: it ends when the load does.
+    it->second->abort_after_load = true;
+    return;
+  }
   Finish(it->second.get(), reason, std::move(error), MakeOutput(*it->second));
 }
 
@@ -285,33 +423,55 @@ void Engine::Impl::Loop() {
     std::deque<std::unique_ptr<LiveRequest>> inbox;
     std::vector<uint64_t> aborts;
     std::vector<std::function<void()>> commands;
+    std::vector<std::pair<uint64_t, Status>> loaded;
     {
       std::unique_lock<std::mutex> lk(mu_);
-      if (!scheduler_.HasWork() && inbox_.empty() && aborts_.empty() && commands_.empty()) {
+      const bool schedulable = scheduler_.HasWork() && !blocked_on_loads_;
+      if (!schedulable && loads_in_flight_ == 0 && inbox_.empty() && aborts_.empty() &&
+          commands_.empty() && loaded_.empty()) {
         idle_ = true;
         idle_cv_.notify_all();
       }
       cv_.wait(lk, [&] {
         return stop_ || !inbox_.empty() || !aborts_.empty() || !commands_.empty() ||
-               scheduler_.HasWork();
+               !loaded_.empty() || (scheduler_.HasWork() && !blocked_on_loads_);
       });
       if (stop_) break;
       inbox.swap(inbox_);
       aborts.swap(aborts_);
       commands.swap(commands_);
+      loaded.swap(loaded_);
     }
     for (auto& fn : commands) fn();
     for (auto& r : inbox) {
       LiveRequest* raw = r.get();
       for (int32_t t : raw->req.prompt) raw->sampler.Accept(t, /*is_prompt=*/true);
       raw->seq = scheduler_.Add(raw->id, raw->req.prompt, raw->req.priority, raw);
+      if (!raw->req.kv_import.empty()) raw->seq->import_tokens = raw->req.kv_import_tokens;
       live_[raw->id] = std::move(r);
+      blocked_on_loads_ = false;
     }
+    for (auto& [id, st] : loaded) OnLoaded(id, std::move(st));
     for (uint64_t id : aborts) FinishById(id, FinishReason::kAbort, Status::Ok());
-    if (scheduler_.HasWork()) Step();
+    if (!aborts.empty() || !commands.empty()) blocked_on_loads_ = false;
+    if (scheduler_.HasWork() && !blocked_on_loads_) Step();
     PublishMetrics();
   }
-  // Stopping: every live request ends as aborted.
+  // Stopping: loads in flight write into our blocks; wait for them (connectors time out).
+  while (loads_in_flight_ > 0) {
+    std::vector<std::pair<uint64_t, Status>> loaded;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return !loaded_.empty(); });
+      loaded.swap(loaded_);
+    }
+    for (auto& [id, st] : loaded) {
+      auto it = live_.find(id);
+      if (it != live_.end()) it->second->abort_after_load = true;
+      OnLoaded(id, std::move(st));
+    }
+  }
+  // Every live request ends as aborted.
   std::vector<uint64_t> ids;
   for (const auto& [id, r] : live_) ids.push_back(id);
   for (uint64_t id : ids) FinishById(id, FinishReason::kAbort, Status::Ok());
@@ -366,6 +526,12 @@ int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out)
 
 void Engine::Impl::Step() {
   const StepPlan plan = scheduler_.Schedule();
+  for (SeqState* seq : plan.loads) StartLoad(seq);
+  if (plan.empty() && scheduler_.num_waiting_for_kv() > 0) {
+    // What is left to schedule waits for slots or blocks that loads in flight hold.
+    blocked_on_loads_ = true;
+    return;
+  }
   if (plan.empty()) {
     // Nothing fits: the next waiting sequence needs more blocks than the whole cache has (it grew
     // by generation after a preemption). End it rather than spin.
@@ -453,6 +619,13 @@ void Engine::Impl::PublishMetrics() {
   m.prompt_tokens = prompt_computed_;
   m.generated_tokens = generated_;
   m.last_kv_event_id = pool_.last_event_id();
+  m.waiting_for_kv = ss.waiting_for_kv;
+  m.kv_exports_pending = exports_pending_;
+  m.kv_exports = kv_exports_;
+  m.kv_loads = kv_loads_;
+  m.kv_load_failures = kv_load_failures_;
+  m.kv_blocks_loaded = kv_blocks_loaded_;
+  m.kv_blocks_skipped = kv_blocks_skipped_;
   std::lock_guard<std::mutex> lk(metrics_mu_);
   metrics_ = m;
 }
@@ -528,6 +701,11 @@ void Engine::Abort(uint64_t request_id) { impl_->Abort(request_id); }
 EngineMetrics Engine::Metrics() const { return impl_->Metrics(); }
 const EngineConfig& Engine::config() const { return impl_->config_; }
 int64_t Engine::num_kv_blocks() const { return impl_->config_.kv_cache_blocks; }
+KvMemory Engine::kv_memory() const {
+  const StepExecutor& e = *impl_->executor_;
+  if (e.kv_base() == nullptr) return {};
+  return {e.kv_base(), e.kv_block_bytes(), impl_->config_.kv_cache_blocks};
+}
 
 KvSnapshot Engine::SubscribeKvEvents(KvEventSink* sink) {
   KvSnapshot snap;

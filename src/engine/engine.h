@@ -24,6 +24,7 @@
 
 #include "core/status.h"
 #include "engine/block_pool.h"
+#include "engine/kv_connector.h"
 #include "engine/kv_events.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
@@ -46,6 +47,11 @@ struct EngineConfig {
   SchedulerConfig scheduler;  // max_model_len <= 0: the model's trained context
   int threads = 0;            // <= 0: physical cores
   int32_t max_queued = 1024;  // waiting requests beyond this are refused (kResourceExhausted)
+  // KV held outside the pool (kv_connector.h); must outlive the engine. Null: requests with
+  // kv_import / kv_export are refused.
+  KvConnector* kv_connector = nullptr;
+  // A failed KV load: compute the tokens instead (true), or end the request with kError.
+  bool kv_load_failure_recompute = true;
   Status Validate() const;
 };
 
@@ -61,6 +67,13 @@ struct Request {
   std::vector<int32_t> stop_token_ids;
   int32_t logprobs = -1;  // < 0: none; 0: the sampled token's; n: plus the top n
   int32_t priority = 0;   // larger first; FCFS within a priority
+  // Disaggregation (kv_connector.h). Prefill side: hold the prompt's KV blocks after the request
+  // finishes and return their handle in the final output.
+  bool kv_export = false;
+  // Decode side: the KV of prompt tokens [0, kv_import_tokens) comes from this handle (another
+  // engine's kv_export_handle) instead of being computed; 0 < kv_import_tokens < prompt size.
+  std::string kv_import;
+  int64_t kv_import_tokens = 0;
 };
 
 struct TokenLogprob {
@@ -79,6 +92,8 @@ struct RequestOutput {
   int64_t prompt_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
   int64_t generated_tokens = 0;
+  // Final output of a kv_export request that ended by stop or length: what the puller needs.
+  std::string kv_export_handle;
 };
 using OutputCallback = std::function<void(const RequestOutput&)>;
 
@@ -94,6 +109,22 @@ struct EngineMetrics {
   uint64_t prompt_tokens = 0;     // computed (not cached) prompt tokens, cumulative
   uint64_t generated_tokens = 0;  // cumulative
   uint64_t last_kv_event_id = 0;
+  // KV connector (kv_connector.h).
+  int32_t waiting_for_kv = 0;        // sequences whose KV load is in flight
+  int32_t kv_exports_pending = 0;    // finished exports whose blocks are still held
+  uint64_t kv_exports = 0;           // cumulative
+  uint64_t kv_loads = 0;             // cumulative, started
+  uint64_t kv_load_failures = 0;     // cumulative
+  uint64_t kv_blocks_loaded = 0;     // cumulative: blocks a load brought in
+  uint64_t kv_blocks_skipped = 0;    // cumulative: blocks of an import already in the prefix cache
+};
+
+// Where an engine's KV blocks live (for a connector that moves them): block b is the
+// block_bytes bytes at base + b * block_bytes. Empty (base null) for a simulated engine.
+struct KvMemory {
+  uint8_t* base = nullptr;
+  int64_t block_bytes = 0;
+  int64_t num_blocks = 0;
 };
 
 class Engine {
@@ -121,6 +152,7 @@ class Engine {
   EngineMetrics Metrics() const;
   const EngineConfig& config() const;  // with sizes resolved (blocks, max_model_len, threads)
   int64_t num_kv_blocks() const;
+  KvMemory kv_memory() const;
 
   // Adds a KV event subscriber: on the loop thread, the sink first receives OnKvSnapshot (what
   // is cached now) and then every later event, from last_event_id + 1 on. Returns the same

@@ -40,6 +40,11 @@ class StepExecutor {
   // finishes every sequence of the step with kError.
   [[nodiscard]] virtual Status Execute(const StepBatch& step, std::span<float> logits) = 0;
 
+  // The KV memory the executor writes (model/kv_arena.h), for KV connectors; a simulated
+  // executor has none.
+  virtual uint8_t* kv_base() const { return nullptr; }
+  virtual int64_t kv_block_bytes() const { return 0; }
+
   // Capability: the executor picks each sampled row's next token itself (a simulation), so the
   // engine calls ExecuteChoosingTokens instead of Execute and skips the logits and the sampler
   // (a full-vocabulary pass per token). A chosen token has probability 1: logprob 0, and it is

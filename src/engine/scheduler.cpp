@@ -139,10 +139,15 @@ StepPlan Scheduler::Schedule() {
 
   // Phase 3: admit waiting sequences while tokens, sequence slots and blocks last.
   const int64_t bs = pool_->block_size();
-  while (budget > 0 && static_cast<int32_t>(running_.size()) < config_.max_num_seqs &&
+  while (budget > 0 &&
+         static_cast<int32_t>(running_.size() + loading_.size()) < config_.max_num_seqs &&
          !waiting_.empty()) {
     SeqState* seq = waiting_.front();
     ExtendHashes(seq);
+    if (seq->import_tokens > 0) {
+      if (!AdmitForLoad(seq, &plan)) break;
+      continue;
+    }
     // Leave at least one token to compute: the step that computes it yields the logits.
     const size_t max_cached = static_cast<size_t>((seq->num_tokens() - 1) / bs);
     const std::span<const BlockHash> lookup(seq->hashes.data(),
@@ -172,28 +177,67 @@ StepPlan Scheduler::Schedule() {
   return plan;
 }
 
-void Scheduler::Complete(const StepPlan& plan) {
+bool Scheduler::AdmitForLoad(SeqState* seq, StepPlan* plan) {
   const int64_t bs = pool_->block_size();
+  const int64_t n = seq->import_tokens;
+  const int64_t need = (n + bs - 1) / bs;
+  // Local hits: full blocks inside the imported range only.
+  const size_t max_cached = static_cast<size_t>(std::min(n / bs, (seq->num_tokens() - 1) / bs));
+  const std::span<const BlockHash> lookup(seq->hashes.data(),
+                                          std::min(max_cached, seq->hashes.size()));
+  if (pool_->num_free() < need) return false;  // conservative, as for any admission
+  seq->blocks = pool_->AcquireCached(lookup);
+  seq->num_computed = static_cast<int64_t>(seq->blocks.size()) * bs;
+  seq->num_committed_blocks = static_cast<int64_t>(seq->blocks.size());
+  seq->num_cached_prompt = std::min(seq->num_computed, seq->num_prompt);
+  seq->admitted_once = true;
+  const bool allocated = EnsureBlocks(seq, n);
+  MINT_CHECK(allocated);
+  waiting_.pop_front();
+  seq->status = SeqStatus::kWaitingForKv;
+  loading_.push_back(seq);
+  plan->loads.push_back(seq);
+  return true;
+}
+
+void Scheduler::LoadDone(SeqState* seq, bool ok) {
+  MINT_CHECK(seq->status == SeqStatus::kWaitingForKv);
+  loading_.erase(std::find(loading_.begin(), loading_.end(), seq));
+  if (ok) {
+    seq->num_computed = seq->import_tokens;
+    CommitFullBlocks(seq);
+  }
+  seq->import_tokens = 0;
+  seq->status = SeqStatus::kRunning;
+  running_.push_back(seq);
+}
+
+void Scheduler::CommitFullBlocks(SeqState* seq) {
+  const int64_t bs = pool_->block_size();
+  const int64_t full = seq->num_computed / bs;
+  if (full <= seq->num_committed_blocks) return;
+  ExtendHashes(seq);
+  const int64_t first = seq->num_committed_blocks;
+  const std::span<const BlockId> blocks(seq->blocks.data() + first, full - first);
+  const std::span<const BlockHash> hashes(seq->hashes.data() + first, full - first);
+  const std::span<const int32_t> tokens(seq->tokens.data() + first * bs, (full - first) * bs);
+  pool_->Commit(blocks, hashes,
+                first > 0 ? std::optional<BlockHash>(seq->hashes[first - 1]) : std::nullopt,
+                tokens);
+  seq->num_committed_blocks = full;
+}
+
+void Scheduler::Complete(const StepPlan& plan) {
   for (const ScheduledSeq& s : plan.seqs) {
-    SeqState* seq = s.seq;
-    seq->num_computed = s.pos0 + s.num_new;
-    const int64_t full = seq->num_computed / bs;
-    if (full <= seq->num_committed_blocks) continue;
-    ExtendHashes(seq);
-    const int64_t first = seq->num_committed_blocks;
-    const std::span<const BlockId> blocks(seq->blocks.data() + first, full - first);
-    const std::span<const BlockHash> hashes(seq->hashes.data() + first, full - first);
-    const std::span<const int32_t> tokens(seq->tokens.data() + first * bs, (full - first) * bs);
-    pool_->Commit(blocks, hashes,
-                  first > 0 ? std::optional<BlockHash>(seq->hashes[first - 1]) : std::nullopt,
-                  tokens);
-    seq->num_committed_blocks = full;
+    s.seq->num_computed = s.pos0 + s.num_new;
+    CommitFullBlocks(s.seq);
   }
 }
 
 void Scheduler::AppendToken(SeqState* seq, int32_t token) { seq->tokens.push_back(token); }
 
 void Scheduler::Finish(SeqState* seq) {
+  MINT_CHECK(seq->status != SeqStatus::kWaitingForKv);
   if (seq->status == SeqStatus::kRunning) {
     running_.erase(std::find(running_.begin(), running_.end(), seq));
   } else if (seq->status == SeqStatus::kWaiting) {
@@ -209,6 +253,7 @@ SchedulerStats Scheduler::Stats() const {
   SchedulerStats st;
   st.running = static_cast<int32_t>(running_.size());
   st.waiting = static_cast<int32_t>(waiting_.size());
+  st.waiting_for_kv = static_cast<int32_t>(loading_.size());
   for (const SeqState* s : waiting_) st.waiting_prefill_tokens += s->num_tokens() - s->num_computed;
   for (const SeqState* s : running_) {
     const int64_t need = s->num_tokens() - s->num_computed;

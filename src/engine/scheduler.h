@@ -11,6 +11,13 @@
 // arrival) is preempted: its blocks are released and it goes back to the front of the waiting
 // queue to recompute later (its prefix may still be cached). Admission never preempts.
 //
+// A sequence that imports its prompt's KV (import_tokens > 0: disaggregated decode, see
+// kv_connector.h) is admitted differently, on its first admission only: it gets blocks for the
+// whole imported range at once (its local prefix-cache hits first) and leaves the plan in
+// `loads` with status kWaitingForKv, holding a sequence slot and its blocks but scheduled in no
+// step and never preempted, until the caller reports LoadDone. Preempted later, it recomputes
+// like any other sequence.
+//
 // After the model ran the step, Complete() advances every scheduled sequence, caches its newly
 // full blocks (emitting KV events through the pool) and reports which ones must sample a token;
 // the caller appends tokens (AppendToken) and finishes sequences (Finish), which frees their
@@ -39,7 +46,7 @@ struct SchedulerConfig {
   Status Validate() const;
 };
 
-enum class SeqStatus { kWaiting, kRunning, kFinished };
+enum class SeqStatus { kWaiting, kWaitingForKv, kRunning, kFinished };
 
 // One sequence's scheduling state. Owned by the Scheduler while it is live.
 struct SeqState {
@@ -56,6 +63,7 @@ struct SeqState {
   std::vector<BlockId> blocks;      // block table
   std::vector<BlockHash> hashes;    // sequence hashes of the full blocks of `tokens`
   int64_t num_committed_blocks = 0;  // blocks already offered to the prefix cache
+  int64_t import_tokens = 0;  // > 0: tokens [0, import_tokens) come from a KV load at admission
   void* user = nullptr;             // the owner's per-request data (the engine's request)
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }
@@ -72,6 +80,7 @@ struct ScheduledSeq {
 struct StepPlan {
   std::vector<ScheduledSeq> seqs;   // decodes first, then prefill chunks
   std::vector<SeqState*> preempted;  // preempted while planning this step
+  std::vector<SeqState*> loads;      // admitted to wait for KV: the caller starts their loads
   int64_t num_tokens = 0;
   int64_t num_decode = 0;
   bool empty() const { return seqs.empty(); }
@@ -80,6 +89,7 @@ struct StepPlan {
 struct SchedulerStats {
   int32_t running = 0;
   int32_t waiting = 0;
+  int32_t waiting_for_kv = 0;
   int64_t waiting_prefill_tokens = 0;  // uncomputed tokens of waiting + prefilling sequences
   uint64_t preemptions = 0;            // cumulative
 };
@@ -100,12 +110,18 @@ class Scheduler {
   StepPlan Schedule();
   // Advances the planned sequences by their scheduled tokens and caches their full blocks.
   void Complete(const StepPlan& plan);
+  // Ends a sequence's KV load: with `ok`, tokens [0, import_tokens) count as computed and their
+  // full blocks enter the prefix cache; otherwise they will be computed. Either way it runs now.
+  void LoadDone(SeqState* seq, bool ok);
   // Appends a sampled token to a running sequence (its hash chain grows when a block fills).
   void AppendToken(SeqState* seq, int32_t token);
-  // Removes a sequence (any status) and releases its blocks. `seq` is invalid afterwards.
+  // Removes a sequence (any status but kWaitingForKv: its blocks are being written) and releases
+  // its blocks. `seq` is invalid afterwards.
   void Finish(SeqState* seq);
 
+  // Sequences to schedule (those waiting for KV are not: they wait for LoadDone).
   bool HasWork() const { return !running_.empty() || !waiting_.empty(); }
+  int32_t num_waiting_for_kv() const { return static_cast<int32_t>(loading_.size()); }
   // The next sequence to admit, or null. When Schedule() plans nothing while HasWork(), this
   // sequence cannot fit in the whole pool (even with everything else evicted).
   SeqState* FrontWaiting() const { return waiting_.empty() ? nullptr : waiting_.front(); }
@@ -118,6 +134,10 @@ class Scheduler {
   void ExtendHashes(SeqState* seq);
   SeqState* NewestRunning(const SeqState* except) const;
   void InsertWaiting(SeqState* seq, bool front);
+  // Offers the newly full, computed blocks of `seq` to the prefix cache.
+  void CommitFullBlocks(SeqState* seq);
+  // Phase 3 for a sequence that imports its KV; false if its blocks do not fit now.
+  bool AdmitForLoad(SeqState* seq, StepPlan* plan);
 
   SchedulerConfig config_;
   BlockPool* pool_;
@@ -126,6 +146,7 @@ class Scheduler {
   std::unordered_map<uint64_t, std::unique_ptr<SeqState>> live_;
   std::deque<SeqState*> waiting_;  // priority desc, then arrival asc; preempted go first
   std::vector<SeqState*> running_;  // admission order
+  std::vector<SeqState*> loading_;  // kWaitingForKv
 };
 
 }  // namespace mint::engine

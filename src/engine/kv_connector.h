@@ -1,0 +1,63 @@
+// KvConnector: the engine's seam to KV blocks that live outside its own pool — another worker's
+// (disaggregated prefill -> decode) or, later, another tier (host RAM, disk).
+//
+// The engine calls it at two points of a request's life:
+//   admission  A request with Request::kv_import is admitted: the engine takes what its own
+//              prefix cache holds of the imported range, allocates blocks for the rest, and asks
+//              the connector to Load them. The sequence then waits for KV (SeqStatus::
+//              kWaitingForKv): it holds its blocks but is in no step, and the loop never blocks
+//              on the load. When done(ok) arrives the imported tokens count as computed (their
+//              full blocks enter the prefix cache) and the sequence runs; on failure it recomputes
+//              them (EngineConfig::kv_load_failure_recompute) or ends with kError.
+//   finish     A request with Request::kv_export finishes: the blocks holding its prompt's KV are
+//              not released but handed to Export, referenced (so never evicted or reused) until
+//              the connector calls release; the handle it returns reaches the caller in the final
+//              output (RequestOutput::kv_export_handle), for the puller's Request::kv_import.
+// (The third point, offering a block before eviction reuses it, comes with the tiered KV cache.)
+//
+// Block ids index the engine's KV memory (Engine::kv_memory()): block b is one contiguous range
+// of block_bytes, all layers' K and V.
+//
+// Thread-safety: Load and Export are called on the engine's loop thread and must return
+// promptly (start I/O, do not wait for it). done and release may run on any thread, each exactly
+// once; the engine must still exist when done runs (it waits for loads in flight before it
+// stops), while release may come after the engine is gone (it is then a no-op). A connector
+// that reads block memory (an exporter serving pulls) must stop doing so before the engine is
+// destroyed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/block_pool.h"
+
+namespace mint::engine {
+
+struct KvLoad {
+  uint64_t request_id = 0;
+  std::string source;           // Request::kv_import, opaque to the engine
+  int64_t num_tokens = 0;       // the KV of tokens [0, num_tokens) is loaded
+  std::vector<BlockId> blocks;  // the sequence's blocks covering [0, num_tokens), in order
+  int64_t num_local_blocks = 0;  // leading blocks already valid (local prefix cache): skip them
+};
+
+class KvConnector {
+ public:
+  virtual ~KvConnector() = default;
+
+  // Starts loading blocks [num_local_blocks, blocks.size()) of `load`; returns at once. `done`
+  // runs exactly once, from any thread.
+  virtual void Load(KvLoad load, std::function<void(Status)> done) = 0;
+
+  // Exports the KV of tokens [0, num_tokens) of a finished request, held in `blocks`. Returns
+  // the handle for the puller; the engine keeps the blocks until `release` runs (any thread,
+  // exactly once; after an error return, never: the engine releases them at once).
+  virtual Result<std::string> Export(uint64_t request_id, std::span<const BlockId> blocks,
+                                     int64_t num_tokens, std::function<void()> release) = 0;
+};
+
+}  // namespace mint::engine
