@@ -664,9 +664,15 @@ Result<std::unique_ptr<Engine>> Engine::Create(const model::Model* model,
   if (blocks > INT32_MAX) blocks = INT32_MAX;
   config.kv_cache_blocks = blocks;
   config.kv_cache_bytes = blocks * block_bytes;
+  uint8_t* memory = nullptr;
+  if (config.kv_connector != nullptr) {
+    MINT_ASSIGN_OR_RETURN(memory, config.kv_connector->AllocateKvMemory(
+                                      static_cast<uint64_t>(blocks * block_bytes)));
+  }
   MINT_ASSIGN_OR_RETURN(auto arena, model::KvArena::Create(mc, {.type = config.kv_cache_type,
                                                                 .block_size = config.block_size,
-                                                                .num_blocks = blocks}));
+                                                                .num_blocks = blocks,
+                                                                .memory = memory}));
   log::Info("KV cache: {} blocks x {} tokens ({} MiB, {}), prefix cache {}", blocks,
             config.block_size, (blocks * block_bytes) >> 20, DTypeName(config.kv_cache_type),
             config.enable_prefix_cache ? "on" : "off");

@@ -49,6 +49,11 @@ class KvConnector {
  public:
   virtual ~KvConnector() = default;
 
+  // The engine's KV memory, `bytes` of it, if the connector wants to provide it (shared memory
+  // a same-host peer maps, memory registered with a network card); it must outlive the engine.
+  // Null (the default): the engine allocates its own.
+  virtual Result<uint8_t*> AllocateKvMemory(uint64_t bytes) { return nullptr; }
+
   // Starts loading blocks [num_local_blocks, blocks.size()) of `load`; returns at once. `done`
   // runs exactly once, from any thread.
   virtual void Load(KvLoad load, std::function<void(Status)> done) = 0;

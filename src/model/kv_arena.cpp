@@ -42,11 +42,16 @@ Result<std::unique_ptr<KvArena>> KvArena::Create(const ModelConfig& c,
   a->row_bytes_ = DTypeRowBytes(options.type, c.head_dim);
   a->block_bytes_ = block_bytes;
   const uint64_t total = static_cast<uint64_t>(block_bytes) * options.num_blocks;
+  if (options.memory != nullptr) {
+    a->base_ = options.memory;
+    return a;
+  }
   a->data_ = AllocateLarge(total);
   if (a->data_ == nullptr) {
     return Status::ResourceExhausted("cannot allocate " + std::to_string(total >> 20) +
                                      " MiB of KV cache");
   }
+  a->base_ = a->data_.get();
   return a;
 }
 
@@ -58,7 +63,7 @@ kernels::PagedKv KvArena::Layer(int64_t layer) const {
   kv.head_stride = block_size_ * row_bytes_;
   kv.block_stride = block_bytes_;
   const int64_t half = n_kv_head_ * kv.head_stride;  // one layer's keys in one block
-  kv.k = data_.get() + layer * 2 * half;
+  kv.k = base_ + layer * 2 * half;
   kv.v = kv.k + half;
   return kv;
 }

@@ -28,6 +28,10 @@ struct KvCacheOptions {
   DType type = DType::kF16;  // F16 (default), F32, BF16 or Q8_0
   int64_t block_size = 16;   // tokens per block
   int64_t num_blocks = 0;    // > 0
+  // Memory for the blocks, at least num_blocks * BytesPerBlock bytes, owned by the caller and
+  // outliving the arena (a shared region a KV connector exports from); null: the arena
+  // allocates its own.
+  uint8_t* memory = nullptr;
 };
 
 // Parses "f16", "f32", "bf16", "q8_0" (the --kv-cache-type flag).
@@ -51,14 +55,15 @@ class KvArena {
   uint64_t bytes() const { return static_cast<uint64_t>(block_bytes_) * num_blocks_; }
   // The kernels' view of one layer.
   kernels::PagedKv Layer(int64_t layer) const;
-  uint8_t* BlockData(int64_t block) const { return data_.get() + block * block_bytes_; }
+  uint8_t* BlockData(int64_t block) const { return base_ + block * block_bytes_; }
 
  private:
   KvArena() = default;
   DType type_ = DType::kF16;
   int64_t block_size_ = 0, num_blocks_ = 0, n_layer_ = 0, n_kv_head_ = 0, head_dim_ = 0;
   int64_t row_bytes_ = 0, block_bytes_ = 0;
-  LargeBuffer data_;
+  LargeBuffer data_;  // when the arena allocated its memory
+  uint8_t* base_ = nullptr;
 };
 
 }  // namespace mint::model

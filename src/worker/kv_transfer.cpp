@@ -1,0 +1,175 @@
+#include "worker/kv_transfer.h"
+
+#include "core/log.h"
+
+namespace mint::worker {
+
+KvTransferConnector::KvTransferConnector(const KvTransferOptions& options) : options_(options) {}
+
+Result<std::unique_ptr<KvTransferConnector>> KvTransferConnector::Create(
+    const KvTransferOptions& options) {
+  if (options.loader_threads < 1) {
+    return Status::InvalidArgument("KV transfer: loader_threads must be >= 1");
+  }
+  std::unique_ptr<KvTransferConnector> c(new KvTransferConnector(options));
+  for (int i = 0; i < options.loader_threads; ++i) {
+    c->loaders_.emplace_back([raw = c.get()] { raw->LoaderLoop(); });
+  }
+  return c;
+}
+
+KvTransferConnector::~KvTransferConnector() {
+  Shutdown();
+  for (auto& t : loaders_) t.join();
+}
+
+Result<uint8_t*> KvTransferConnector::AllocateKvMemory(uint64_t bytes) {
+  if (!options_.shared_memory) return nullptr;
+  std::lock_guard lk(mu_);
+  if (region_ != nullptr) return Status::Internal("KV transfer: memory already allocated");
+  MINT_ASSIGN_OR_RETURN(region_, transfer::SharedRegion::Create(bytes));
+  return region_->data();
+}
+
+Status KvTransferConnector::Attach(engine::Engine* engine) {
+  const engine::KvMemory m = engine->kv_memory();
+  if (m.base == nullptr) return Status::InvalidArgument("KV transfer: the engine has no KV memory");
+  transfer::Region r{m.base, static_cast<uint64_t>(m.block_bytes), m.num_blocks, ""};
+  {
+    std::lock_guard lk(mu_);
+    if (server_ != nullptr) return Status::Internal("KV transfer: already attached");
+    if (region_ != nullptr && region_->data() == m.base) r.shm_name = region_->name();
+  }
+  MINT_ASSIGN_OR_RETURN(auto server, transfer::TransferServer::Create(r, options_.server));
+  std::lock_guard lk(mu_);
+  memory_ = m;
+  server_ = std::move(server);
+  log::Info("KV transfer: serving {} blocks of {} bytes on port {}{}", m.num_blocks,
+            m.block_bytes, server_->port(), r.shm_name.empty() ? "" : " (and shared memory)");
+  return Status::Ok();
+}
+
+void KvTransferConnector::Shutdown() {
+  std::unique_ptr<transfer::TransferServer> server;
+  std::deque<Job> jobs;
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    server = std::move(server_);
+    jobs.swap(jobs_);
+  }
+  cv_.notify_all();
+  server.reset();  // ends every export (their release runs)
+  for (auto& j : jobs) j.done(Status::Cancelled("KV transfer is shutting down"));
+  // Loads already running finish on their loader threads (their pulls have timeouts).
+}
+
+uint16_t KvTransferConnector::port() const {
+  std::lock_guard lk(mu_);
+  return server_ != nullptr ? server_->port() : 0;
+}
+
+KvTransferStats KvTransferConnector::Stats() const {
+  std::lock_guard lk(mu_);
+  KvTransferStats s = stats_;
+  if (server_ != nullptr) s.server = server_->Stats();
+  return s;
+}
+
+Result<std::string> KvTransferConnector::Export(uint64_t request_id,
+                                                std::span<const engine::BlockId> blocks,
+                                                int64_t num_tokens,
+                                                std::function<void()> release) {
+  std::lock_guard lk(mu_);
+  if (server_ == nullptr) return Status::Unavailable("KV transfer: not serving");
+  auto d = server_->Export(std::vector<int32_t>(blocks.begin(), blocks.end()),
+                           [release = std::move(release), request_id](transfer::ExportEnd e) {
+                             if (e != transfer::ExportEnd::kPulled) {
+                               log::Info("request {}: KV export {}", request_id,
+                                         transfer::ExportEndName(e));
+                             }
+                             release();
+                           });
+  if (!d.ok()) return d.status();
+  (void)num_tokens;
+  return transfer::Serialize(*d);
+}
+
+void KvTransferConnector::Load(engine::KvLoad load, std::function<void(Status)> done) {
+  {
+    std::lock_guard lk(mu_);
+    if (!stopping_) {
+      jobs_.push_back({std::move(load), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(Status::Cancelled("KV transfer is shutting down"));
+}
+
+void KvTransferConnector::LoaderLoop() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    Status st = RunLoad(job.load);
+    job.done(std::move(st));
+  }
+}
+
+Status KvTransferConnector::RunLoad(const engine::KvLoad& load) {
+  MINT_ASSIGN_OR_RETURN(transfer::Descriptor d, transfer::ParseDescriptor(load.source));
+  engine::KvMemory m;
+  {
+    std::lock_guard lk(mu_);
+    m = memory_;
+  }
+  if (m.base == nullptr) return Status::Unavailable("KV transfer: not attached");
+  if (d.blocks.size() != load.blocks.size()) {
+    return Status::InvalidArgument(
+        "KV import: the holder exported " + std::to_string(d.blocks.size()) +
+        " blocks, this worker needs " + std::to_string(load.blocks.size()) + " for " +
+        std::to_string(load.num_tokens) + " tokens (block sizes differ?)");
+  }
+  if (d.block_bytes != static_cast<uint64_t>(m.block_bytes)) {
+    return Status::InvalidArgument(
+        "KV import: the holder's blocks are " + std::to_string(d.block_bytes) +
+        " bytes, this worker's " + std::to_string(m.block_bytes) +
+        " (model, layer count, KV dtype or block size differ)");
+  }
+  std::vector<uint8_t*> dst(load.blocks.size(), nullptr);
+  for (size_t i = static_cast<size_t>(load.num_local_blocks); i < dst.size(); ++i) {
+    dst[i] = m.base + static_cast<int64_t>(load.blocks[i]) * m.block_bytes;
+  }
+  transfer::PullOptions po;
+  po.transport = options_.transport;
+  po.io_timeout = options_.io_timeout;
+#ifndef NDEBUG
+  po.verify = true;  // debug builds check each block's checksum
+#endif
+  auto r = transfer::Pull(d, dst, po);
+  std::lock_guard lk(mu_);
+  ++stats_.loads;
+  if (!r.ok()) {
+    ++stats_.load_failures;
+    return r.status();
+  }
+  const uint64_t pulled = dst.size() - static_cast<size_t>(load.num_local_blocks);
+  stats_.blocks_pulled += pulled;
+  stats_.blocks_skipped += static_cast<uint64_t>(load.num_local_blocks);
+  stats_.bytes_pulled += r->bytes;
+  stats_.pull_seconds += r->seconds;
+  stats_.recent_pull_seconds.push_back(r->seconds);
+  if (stats_.recent_pull_seconds.size() > 256) {
+    stats_.recent_pull_seconds.erase(stats_.recent_pull_seconds.begin());
+  }
+  return Status::Ok();
+}
+
+}  // namespace mint::worker

@@ -1,0 +1,195 @@
+// Disaggregated prefill -> decode between two engines in this process, through the real KV
+// transfer connector (worker/kv_transfer.h) over TCP and over shared memory.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "engine/engine.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "worker/kv_transfer.h"
+
+namespace mint::worker {
+namespace {
+
+using engine::Engine;
+using engine::FinishReason;
+using engine::Request;
+
+std::unique_ptr<model::Model> LoadTiny() {
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "mint_kv_transfer_tiny.gguf").string();
+  model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 4,
+                        .vocab = "builtin"};
+  EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
+  auto m = model::Model::Load(path);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? std::move(m).value() : nullptr;
+}
+
+engine::EngineConfig Config(engine::KvConnector* c) {
+  engine::EngineConfig e;
+  e.kv_cache_blocks = 256;
+  e.threads = 1;
+  e.scheduler.max_model_len = 1024;
+  e.kv_connector = c;
+  return e;
+}
+
+Request Greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
+  Request r;
+  r.prompt = std::move(prompt);
+  r.sampling.temperature = 0;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+std::vector<int32_t> Prompt(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> p(static_cast<size_t>(n));
+  for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % 400);
+  return p;
+}
+
+// A prefill engine and a decode engine, each with its connector.
+struct Disagg {
+  std::unique_ptr<model::Model> model = LoadTiny();
+  std::unique_ptr<KvTransferConnector> pc, dc;
+  std::unique_ptr<Engine> prefill, decode;
+
+  explicit Disagg(transfer::Transport t, std::chrono::milliseconds export_timeout =
+                                             std::chrono::milliseconds(30000)) {
+    KvTransferOptions po;
+    po.shared_memory = true;
+    po.server.export_timeout = export_timeout;
+    pc = std::move(KvTransferConnector::Create(po)).value();
+    KvTransferOptions dopt;
+    dopt.transport = t;
+    dc = std::move(KvTransferConnector::Create(dopt)).value();
+    prefill = std::move(Engine::Create(model.get(), Config(pc.get()))).value();
+    decode = std::move(Engine::Create(model.get(), Config(dc.get()))).value();
+    EXPECT_TRUE(pc->Attach(prefill.get()).ok());
+    EXPECT_TRUE(dc->Attach(decode.get()).ok());
+  }
+  ~Disagg() {
+    pc->Shutdown();
+    dc->Shutdown();
+  }
+
+  // First token and handle from the prefill engine.
+  std::pair<int32_t, std::string> Prefill(const std::vector<int32_t>& prompt) {
+    Request p = Greedy(prompt, 1);
+    p.kv_export = true;
+    auto h = engine::RequestHandle::Submit(prefill.get(), p);
+    EXPECT_TRUE(h.ok());
+    engine::RequestOutput o, first;
+    do {
+      o = (*h)->Next();
+      if (!o.tokens.empty()) first = o;
+    } while (o.finish == FinishReason::kNone);
+    return {first.tokens.empty() ? -1 : first.tokens[0], o.kv_export_handle};
+  }
+
+  std::vector<int32_t> Run(const std::vector<int32_t>& prompt, int64_t max_tokens) {
+    auto [first, handle] = Prefill(prompt);
+    EXPECT_FALSE(handle.empty());
+    Request d = Greedy(prompt, max_tokens - 1);
+    d.prompt.push_back(first);
+    d.kv_import = handle;
+    d.kv_import_tokens = static_cast<int64_t>(prompt.size());
+    auto r = engine::RunToCompletion(decode.get(), d);
+    EXPECT_TRUE(r.ok());
+    std::vector<int32_t> out = {first};
+    if (r.ok()) out.insert(out.end(), r->tokens.begin(), r->tokens.end());
+    return out;
+  }
+};
+
+void ExpectEqualToOneEngine(transfer::Transport t) {
+  Disagg d(t);
+  ASSERT_NE(d.model, nullptr);
+  auto agg = std::move(Engine::Create(d.model.get(), Config(nullptr))).value();
+  for (int len : {1, 16, 33, 200, 700}) {
+    const auto prompt = Prompt(len, static_cast<uint32_t>(len) * 3);
+    auto want = engine::RunToCompletion(agg.get(), Greedy(prompt, 10));
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(d.Run(prompt, 10), want->tokens) << "prompt of " << len;
+  }
+  d.prefill->WaitIdle();
+  // Every export was pulled and released: the prefill engine holds nothing.
+  for (int i = 0; i < 200 && d.prefill->Metrics().kv_exports_pending > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  d.prefill->WaitIdle();
+  EXPECT_EQ(d.prefill->Metrics().kv_exports_pending, 0);
+  EXPECT_EQ(d.prefill->Metrics().blocks.used, 0);
+  EXPECT_EQ(d.decode->Metrics().blocks.used, 0);
+  const KvTransferStats s = d.dc->Stats();
+  EXPECT_EQ(s.loads, 5u);
+  EXPECT_EQ(s.load_failures, 0u);
+  EXPECT_GT(s.blocks_pulled, 0u);
+  const transfer::ServerStats ps = d.pc->Stats().server;
+  EXPECT_EQ(ps.pulled, 5u);
+  if (t == transfer::Transport::kShm) {
+    EXPECT_EQ(ps.bytes_sent, 0u);
+    EXPECT_GT(ps.blocks_shared, 0u);
+  } else {
+    EXPECT_GT(ps.bytes_sent, 0u);
+  }
+}
+
+TEST(KvTransferTest, TcpDisaggregationEqualsOneEngine) {
+  ExpectEqualToOneEngine(transfer::Transport::kTcp);
+}
+
+TEST(KvTransferTest, ShmDisaggregationEqualsOneEngine) {
+  ExpectEqualToOneEngine(transfer::Transport::kShm);
+}
+
+TEST(KvTransferTest, AnExportNobodyPullsIsFreedAfterItsTimeout) {
+  Disagg d(transfer::Transport::kTcp, std::chrono::milliseconds(200));
+  auto [first, handle] = d.Prefill(Prompt(100, 1));
+  ASSERT_FALSE(handle.empty());
+  d.prefill->WaitIdle();
+  EXPECT_EQ(d.prefill->Metrics().kv_exports_pending, 1);
+  for (int i = 0; i < 200 && d.prefill->Metrics().kv_exports_pending > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  d.prefill->WaitIdle();
+  EXPECT_EQ(d.prefill->Metrics().kv_exports_pending, 0);
+  EXPECT_EQ(d.prefill->Metrics().blocks.used, 0);
+  EXPECT_EQ(d.pc->Stats().server.expired, 1u);
+  // The late decode request's load fails; it computes the prompt itself (the default policy).
+  Request r = Greedy(Prompt(100, 1), 3);
+  r.prompt.push_back(first);
+  r.kv_import = handle;
+  r.kv_import_tokens = 100;
+  auto out = engine::RunToCompletion(d.decode.get(), r);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->finish, FinishReason::kLength);
+  EXPECT_EQ(d.decode->Metrics().kv_load_failures, 1u);
+}
+
+TEST(KvTransferTest, AnUnreachableHolderFallsBackToComputing) {
+  Disagg d(transfer::Transport::kTcp);
+  auto [first, handle] = d.Prefill(Prompt(40, 2));
+  d.pc->Shutdown();  // the prefill worker is gone
+  Request r = Greedy(Prompt(40, 2), 4);
+  r.prompt.push_back(first);
+  r.kv_import = handle;
+  r.kv_import_tokens = 40;
+  auto out = engine::RunToCompletion(d.decode.get(), r);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->finish, FinishReason::kLength);
+  EXPECT_EQ(out->tokens.size(), 4u);
+  EXPECT_EQ(d.dc->Stats().load_failures, 1u);
+  // A malformed handle fails the load the same way.
+  r.kv_import = "not a descriptor";
+  ASSERT_TRUE(engine::RunToCompletion(d.decode.get(), r).ok());
+  EXPECT_EQ(d.decode->Metrics().kv_load_failures, 2u);
+}
+
+}  // namespace
+}  // namespace mint::worker
