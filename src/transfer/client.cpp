@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <list>
+#include <map>
 #include <mutex>
 
 #include "transfer/socket.h"
@@ -79,6 +80,38 @@ class Mappings {
   std::list<std::pair<std::string, View>> list_;
 };
 
+// Idle connections to transfer servers, a few per server, reused by later pulls (a connect and
+// TCP's slow start cost more than a one-block pull).
+class Connections {
+ public:
+  static Connections& Get() {
+    static Connections c;
+    return c;
+  }
+  // An idle connection to host:port, if any (it may have been closed by the server since).
+  Socket Take(const std::string& host, uint16_t port) {
+    std::lock_guard lk(mu_);
+    auto it = idle_.find(Key(host, port));
+    if (it == idle_.end() || it->second.empty()) return Socket();
+    Socket s = std::move(it->second.back());
+    it->second.pop_back();
+    return s;
+  }
+  void Give(const std::string& host, uint16_t port, Socket s) {
+    std::lock_guard lk(mu_);
+    auto& v = idle_[Key(host, port)];
+    if (v.size() < kMaxIdlePerServer) v.push_back(std::move(s));
+  }
+
+ private:
+  static constexpr size_t kMaxIdlePerServer = 4;
+  static std::string Key(const std::string& host, uint16_t port) {
+    return host + ":" + std::to_string(port);
+  }
+  std::mutex mu_;
+  std::map<std::string, std::vector<Socket>> idle_;
+};
+
 Status ReadReply(Socket& s) {
   uint32_t head[2];
   if (Status st = s.RecvAll(head, sizeof(head)); !st.ok()) return st;
@@ -123,12 +156,6 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   for (size_t i = 0; i < dst.size(); ++i) {
     if (dst[i] != nullptr) wanted.push_back(static_cast<uint32_t>(i));
   }
-  auto sock = Socket::Connect(d.host, d.port, options.io_timeout);
-  if (!sock.ok()) {
-    if (shm) Mappings::Get().Drop(d.shm_name);  // its owner is gone: let the memory go
-    return sock.status();
-  }
-  Socket& s = *sock;
   wire::PullRequest req;
   req.transport = static_cast<uint8_t>(options.transport);
   req.verify = options.verify && !shm ? 1 : 0;
@@ -137,10 +164,29 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   req.block_bytes = d.block_bytes;
   req.n_blocks = static_cast<uint32_t>(d.blocks.size());
   req.n_wanted = static_cast<uint32_t>(wanted.size());
-  if (Status st = s.SendValue(req); !st.ok()) return st;
-  if (Status st = ReadReply(s); !st.ok()) return st;
-  if (Status st = s.SendAll(wanted.data(), wanted.size() * sizeof(uint32_t)); !st.ok()) return st;
-  if (Status st = ReadReply(s); !st.ok()) return st;
+  std::string message(sizeof(req) + wanted.size() * sizeof(uint32_t), '\0');
+  std::memcpy(message.data(), &req, sizeof(req));
+  std::memcpy(message.data() + sizeof(req), wanted.data(), wanted.size() * sizeof(uint32_t));
+  // The request on an idle connection if there is one; if the server closed that one meanwhile
+  // (it had not read the request, so nothing was consumed), once more on a fresh connection.
+  Socket s = Connections::Get().Take(d.host, d.port);
+  Status sent = Status::Unavailable("no connection");
+  if (s.valid()) {
+    sent = s.SetTimeout(options.io_timeout);
+    if (sent.ok()) sent = s.SendAll(message.data(), message.size());
+    if (sent.ok()) sent = ReadReply(s);
+    if (!sent.ok() && sent.code() != StatusCode::kUnavailable) return sent;  // a real refusal
+  }
+  if (!sent.ok()) {
+    auto fresh = Socket::Connect(d.host, d.port, options.io_timeout);
+    if (!fresh.ok()) {
+      if (shm) Mappings::Get().Drop(d.shm_name);  // its owner is gone: let the memory go
+      return fresh.status();
+    }
+    s = std::move(*fresh);
+    if (Status st = s.SendAll(message.data(), message.size()); !st.ok()) return st;
+    if (Status st = ReadReply(s); !st.ok()) return st;
+  }
   for (uint32_t i : wanted) {
     if (shm) {
       std::memcpy(dst[i], view.base.get() + static_cast<uint64_t>(d.blocks[i]) * d.block_bytes,
@@ -158,6 +204,7 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
     }
   }
   if (Status st = s.SendValue(wire::kAck); !st.ok()) return st;
+  Connections::Get().Give(d.host, d.port, std::move(s));
   PullStats stats;
   stats.bytes = wanted.size() * d.block_bytes;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

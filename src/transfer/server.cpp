@@ -260,31 +260,33 @@ class TransferServer::Impl {
     return wire::kOk;
   }
 
+  // Serves pulls on one connection until it closes, fails or idles past io_timeout.
   void Serve(Socket& s) {
     if (!s.SetTimeout(options_.io_timeout).ok() || !s.SetNoDelay().ok()) return;
+    while (ServeOne(s)) {
+    }
+  }
+
+  // One pull; false when the connection is done.
+  bool ServeOne(Socket& s) {
     wire::PullRequest req;
-    if (!s.RecvValue(&req).ok()) return;
+    if (!s.RecvValue(&req).ok()) return false;
     if (req.magic != wire::kRequestMagic || req.version != wire::kVersion ||
         req.transport > static_cast<uint8_t>(Transport::kShm) || req.n_wanted > req.n_blocks) {
       (void)Reply(s, wire::kBadRequest, "malformed pull request");
-      return;
+      return false;
     }
     std::vector<int32_t> blocks;
     std::string message;
     if (const auto code = Claim(req, &blocks, &message); code != wire::kOk) {
       (void)Reply(s, code, message);
-      return;
-    }
-    if (!Reply(s, wire::kOk, "").ok()) {
-      End(req.export_id, ExportEnd::kFailed);
-      return;
+      return false;
     }
     // From here the export is consumed: it ends pulled or failed.
     const ExportEnd end = Transfer(s, req, blocks);
-    if (end != ExportEnd::kPulled) {
-      log::Warn("transfer: export {} failed", req.export_id);
-    }
+    if (end != ExportEnd::kPulled) log::Warn("transfer: export {} failed", req.export_id);
     End(req.export_id, end);
+    return end == ExportEnd::kPulled;
   }
 
   ExportEnd Transfer(Socket& s, const wire::PullRequest& req, const std::vector<int32_t>& blocks) {

@@ -1,15 +1,15 @@
 // Internal to src/transfer: the pull protocol on the server's TCP port.
 //
-//   puller -> server  PullRequest
-//   server -> puller  reply: u32 status (0 = authorized), u32 message length, message
-//   puller -> server  n_wanted u32 indices into the export's block list (strictly increasing):
-//                     the blocks the puller does not hold yet
-//   server -> puller  reply (0 = go ahead)
+//   puller -> server  PullRequest, then (in the same write) n_wanted u32 indices into the
+//                     export's block list, strictly increasing: the blocks it does not hold yet
+//   server -> puller  reply: u32 status (0 = go ahead), u32 message length, message
 //   tcp:  server -> puller, per wanted block: block_bytes bytes [+ u64 xxh3 when verify]
 //   shm:  the puller copies the wanted blocks out of the shared region itself
 //   puller -> server  u32 kAck: every block landed; the export ends as pulled
+// One round trip and the data. The connection then carries the puller's next pull (pullers keep
+// a few idle connections per server); any non-zero status closes it on both sides.
 //
-// The secret is checked before anything else is read, so an unauthenticated peer can make the
+// The secret is checked before the indices are read, so an unauthenticated peer can make the
 // server allocate nothing.
 #pragma once
 

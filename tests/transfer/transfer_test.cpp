@@ -254,13 +254,12 @@ TEST_F(TransferTest, APullerThatVanishesMidTransferFailsTheExport) {
     req.n_blocks = 3;
     req.n_wanted = 3;
     ASSERT_TRUE(s->SendValue(req).ok());
+    const uint32_t wanted[3] = {0, 1, 2};
+    ASSERT_TRUE(s->SendAll(wanted, sizeof(wanted)).ok());
     uint32_t reply[2];
     ASSERT_TRUE(s->RecvAll(reply, sizeof(reply)).ok());
     EXPECT_EQ(reply[0], wire::kOk);
-    const uint32_t wanted[3] = {0, 1, 2};
-    ASSERT_TRUE(s->SendAll(wanted, sizeof(wanted)).ok());
     uint8_t some[100];
-    ASSERT_TRUE(s->RecvAll(reply, sizeof(reply)).ok());
     ASSERT_TRUE(s->RecvAll(some, sizeof(some)).ok());
   }  // closed without reading the rest or acknowledging
   ASSERT_TRUE(ends.WaitFor(1));
@@ -344,6 +343,26 @@ TEST_F(TransferTest, ExportsAreValidated) {
   EXPECT_TRUE(CapabilitiesOf(Transport::kShm).one_copy);
 }
 
+// Pulls reuse an idle connection; one the server has closed since (idle past its I/O timeout)
+// is replaced by a fresh one without failing the pull.
+TEST_F(TransferTest, IdleConnectionsAreReusedOrReplaced) {
+  auto server = Server(true, Timeouts(30s, 150ms));
+  ASSERT_NE(server, nullptr);
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      auto d = server->Export({10 + i}, nullptr);
+      ASSERT_TRUE(d.ok());
+      auto r = Pull(*d, std::span(&p, 1));
+      ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.status().ToString();
+      EXPECT_TRUE(HoldsBlock(p, 10 + i));
+    }
+    std::this_thread::sleep_for(300ms);  // the server drops the idle connection
+  }
+  EXPECT_EQ(server->Stats().pulled, 12u);
+}
+
 TEST_F(TransferTest, ManyConcurrentPulls) {
   auto server = Server();
   ASSERT_NE(server, nullptr);
@@ -365,6 +384,8 @@ TEST_F(TransferTest, ManyConcurrentPulls) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kPullers);
+  // A pull returns once its acknowledgement is sent; the server ends the export on reading it.
+  for (int i = 0; i < 200 && server->Stats().pending > 0; ++i) std::this_thread::sleep_for(5ms);
   EXPECT_EQ(server->Stats().pending, 0);
 }
 
