@@ -143,8 +143,8 @@ std::vector<Case> MalformedCases() {
                StatusCode::kCorruption, "element count or byte size overflows int64"});
   c.push_back({"bytes overflow", one_tensor({uint64_t{1} << 62}, 0, 0), StatusCode::kCorruption,
                "overflows int64"});
-  c.push_back({"type Q5_1", one_tensor({32}, 7, 0), StatusCode::kUnsupported,
-               "tensor \"t\" has type Q5_1 (ggml type 7), which Mint does not support"});
+  c.push_back({"type IQ2_XXS", one_tensor({256}, 16, 0), StatusCode::kUnsupported,
+               "tensor \"t\" has type IQ2_XXS (ggml type 16), which Mint does not support"});
   c.push_back({"type 1000", one_tensor({32}, 1000, 0), StatusCode::kUnsupported, "ggml type 1000"});
   c.push_back({"Q4_0 row 33", one_tensor({33}, 2, 0), StatusCode::kCorruption,
                "row of 33 elements is not a multiple of the Q4_0 block size 32"});

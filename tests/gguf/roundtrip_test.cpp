@@ -282,8 +282,8 @@ TEST(GgufRoundTrip, WriterRejectsBadInput) {
   EXPECT_EQ(w.AddTensor("a", DType::kF32, {2}, Pattern(4, 0)).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(w.AddTensor("a", DType::kQ4_0, {33}, Pattern(18, 0)).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(w.AddTensor("a", static_cast<DType>(7), {32}, Pattern(24, 0)).code(),
-            StatusCode::kUnsupported);
+  EXPECT_EQ(w.AddTensor("a", static_cast<DType>(16), {256}, Pattern(66, 0)).code(),
+            StatusCode::kUnsupported);  // IQ2_XXS
   EXPECT_EQ(w.AddTensor("a", DType::kF32, {int64_t{1} << 62, 8}, {}).code(),
             StatusCode::kInvalidArgument);
   ASSERT_TRUE(w.AddTensor("a", DType::kF32, {1}, Pattern(4, 0)).ok());
