@@ -383,9 +383,11 @@ void Engine::Impl::OnLoaded(uint64_t id, Status status) {
 }
 
 void Engine::Impl::Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out) {
-  // (A request that never computed its prompt, e.g. one the cache could not fit, exports
-  // nothing: its final output has no handle.)
-  if (r->req.kv_export && (reason == FinishReason::kStop || reason == FinishReason::kLength) &&
+  // (Nor does one that never computed its prompt, e.g. one the cache could not fit: its final
+  // output has no handle.)
+  // Only a request that ran out of tokens is continued elsewhere: one that stopped exports
+  // nothing.
+  if (r->req.kv_export && reason == FinishReason::kLength &&
       r->seq->num_computed >= r->seq->num_prompt) {
     ExportBlocks(r, &reason, &error, &out);
   }

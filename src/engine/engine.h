@@ -92,7 +92,7 @@ struct RequestOutput {
   int64_t prompt_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
   int64_t generated_tokens = 0;
-  // Final output of a kv_export request that ended by stop or length: what the puller needs.
+  // Final output of a kv_export request that ended by length: what the puller needs.
   std::string kv_export_handle;
 };
 using OutputCallback = std::function<void(const RequestOutput&)>;

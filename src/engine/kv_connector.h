@@ -9,7 +9,8 @@
 //              on the load. When done(ok) arrives the imported tokens count as computed (their
 //              full blocks enter the prefix cache) and the sequence runs; on failure it recomputes
 //              them (EngineConfig::kv_load_failure_recompute) or ends with kError.
-//   finish     A request with Request::kv_export finishes: the blocks holding its prompt's KV are
+//   finish     A request with Request::kv_export finishes by length (one that stopped is not
+//              continued anywhere, so it exports nothing): the blocks holding its prompt's KV are
 //              not released but handed to Export, referenced (so never evicted or reused) until
 //              the connector calls release; the handle it returns reaches the caller in the final
 //              output (RequestOutput::kv_export_handle), for the puller's Request::kv_import.

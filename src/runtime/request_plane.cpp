@@ -19,6 +19,9 @@ pb::GenerateRequest ToProto(const engine::Request& r) {
   p.mutable_stop_token_ids()->Add(r.stop_token_ids.begin(), r.stop_token_ids.end());
   p.set_logprobs(r.logprobs);
   p.set_priority(r.priority);
+  p.set_kv_export(r.kv_export);
+  p.set_kv_import(r.kv_import);
+  p.set_kv_import_tokens(r.kv_import_tokens);
   return p;
 }
 
@@ -39,6 +42,9 @@ engine::Request FromProto(const pb::GenerateRequest& p) {
   r.stop_token_ids.assign(p.stop_token_ids().begin(), p.stop_token_ids().end());
   r.logprobs = p.logprobs();
   r.priority = p.priority();
+  r.kv_export = p.kv_export();
+  r.kv_import = p.kv_import();
+  r.kv_import_tokens = p.kv_import_tokens();
   return r;
 }
 
@@ -88,6 +94,7 @@ pb::GenerateResponse ToProto(const engine::RequestOutput& o) {
   p.set_prompt_tokens(o.prompt_tokens);
   p.set_cached_prompt_tokens(o.cached_prompt_tokens);
   p.set_generated_tokens(o.generated_tokens);
+  p.set_kv_export_handle(o.kv_export_handle);
   return p;
 }
 
@@ -108,6 +115,7 @@ engine::RequestOutput FromProto(const pb::GenerateResponse& p) {
   o.prompt_tokens = p.prompt_tokens();
   o.cached_prompt_tokens = p.cached_prompt_tokens();
   o.generated_tokens = p.generated_tokens();
+  o.kv_export_handle = p.kv_export_handle();
   return o;
 }
 
