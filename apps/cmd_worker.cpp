@@ -20,6 +20,7 @@
 #include "frontend/metrics.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "worker/kv_transfer.h"
 #include "worker/worker.h"
 
 namespace mint::apps {
@@ -37,19 +38,47 @@ struct WorkerArgs {
   int metrics_port = 0;
   int threads = 0;
   int max_queued = 1024;
+  std::string kv_transport = "tcp";
+  int kv_port = 0;
+  double kv_export_timeout_s = 30;
+  std::string kv_load_failure_policy = "recompute";
   DiscoveryArgs discovery;
   EngineArgs engine;
 };
 
 int RunWorker(const WorkerArgs& a) {
   BlockStopSignals();
-  if (a.role != "agg") {
-    return Fail(Status::Unsupported("--role " + a.role +
-                                    ": disaggregated prefill/decode workers are not built yet; "
-                                    "use --role agg"));
+  if (a.role != "agg" && a.role != "prefill" && a.role != "decode") {
+    return Fail(Status::InvalidArgument("--role " + a.role + ": agg, prefill or decode"));
+  }
+  auto transport = transfer::ParseTransport(a.kv_transport);
+  if (!transport.ok()) return Fail(transport.status().WithContext("--kv-transport"));
+  if (a.kv_load_failure_policy != "recompute" && a.kv_load_failure_policy != "fail") {
+    return Fail(Status::InvalidArgument("--kv-load-failure-policy: recompute or fail"));
+  }
+  if (!(a.kv_export_timeout_s > 0)) {
+    return Fail(Status::InvalidArgument("--kv-export-timeout must be > 0"));
   }
   auto cfg = MakeEngineConfig(a.engine);
   if (!cfg.ok()) return Fail(cfg.status());
+  // Prefill and decode workers move KV blocks: a transfer connector on the engine. A prefill
+  // worker's KV memory is shared memory, so a decode worker on the same host can copy from it.
+  std::unique_ptr<worker::KvTransferConnector> kv;
+  if (a.role != "agg") {
+    worker::KvTransferOptions ko;
+    ko.server.bind_host = a.bind;
+    ko.server.advertise_host = a.advertise_host;
+    ko.server.port = static_cast<uint16_t>(a.kv_port);
+    ko.server.export_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(a.kv_export_timeout_s * 1000));
+    ko.transport = *transport;
+    ko.shared_memory = a.role == "prefill";
+    auto c = worker::KvTransferConnector::Create(ko);
+    if (!c.ok()) return Fail(c.status());
+    kv = std::move(c).value();
+    cfg->kv_connector = kv.get();
+    cfg->kv_load_failure_recompute = a.kv_load_failure_policy == "recompute";
+  }
   cfg->threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
   cfg->max_queued = a.max_queued;
   auto discovery = MakeDiscovery(a.discovery);
@@ -63,6 +92,9 @@ int RunWorker(const WorkerArgs& a) {
             kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
   auto eng = engine::Engine::Create(model.get(), *cfg);
   if (!eng.ok()) return Fail(eng.status());
+  if (kv) {
+    if (Status st = kv->Attach(eng->get()); !st.ok()) return Fail(st);
+  }
   HttpArgs naming{.served_model_name = a.served_model_name};
   const std::string model_name = ServedModelName(naming, a.model);
   // /metrics and /health on the internal address (metrics-only: no API here); attached once the
@@ -101,6 +133,7 @@ int RunWorker(const WorkerArgs& a) {
   if (http) http->Shutdown();  // before the worker its /metrics reads
   w->reset();
   source.Close();
+  if (kv) kv->Shutdown();  // no transfer reads or writes the engine's blocks after this
   eng->reset();
   http.reset();
   return 0;
@@ -118,7 +151,23 @@ CommandFn RegisterWorker(CLI::App& app) {
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--served-model-name", a->served_model_name,
                   "Model name announced to frontends (default: the file name without .gguf)");
-  cmd->add_option("--role", a->role, "agg (prefill + decode); prefill/decode: not built yet")
+  cmd->add_option("--role", a->role,
+                  "agg (prefill + decode), prefill (prompts only: returns the first token and\n"
+                  "the KV transfer handle) or decode (pulls a prompt's KV from a prefill worker\n"
+                  "instead of computing it)")
+      ->capture_default_str();
+  cmd->add_option("--kv-transport", a->kv_transport,
+                  "decode: how KV blocks are pulled: tcp (any host) or shm (same host, one copy)")
+      ->capture_default_str();
+  cmd->add_option("--kv-port", a->kv_port,
+                  "prefill: port the KV transfer server listens on (on --bind); 0: any free port")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--kv-export-timeout", a->kv_export_timeout_s,
+                  "prefill: seconds a finished prefill's KV blocks wait for their decode worker")
+      ->capture_default_str();
+  cmd->add_option("--kv-load-failure-policy", a->kv_load_failure_policy,
+                  "decode: when a KV pull fails, recompute the prompt here or fail the request")
       ->capture_default_str();
   cmd->add_option("--id", a->id, "Worker id in discovery (default: <hostname>-<pid>-<random>)");
   cmd->add_option("--bind", a->bind,

@@ -63,6 +63,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   bool closed = false;                                   // guarded by mu
 
   std::atomic<uint64_t> n_requests{0}, n_migrated{0}, n_failed{0}, n_aborted{0};
+  // Disaggregation: prefills done on a prefill worker, and ones that fell back to the decode
+  // worker because the prefill worker failed.
+  std::atomic<uint64_t> n_remote_prefills{0}, n_prefill_fallbacks{0};
   // Prompt tokens of each attempt and those the chosen worker found cached (its report): the
   // hit rate actually achieved, next to the router's prediction.
   std::atomic<uint64_t> n_prompt_tokens{0}, n_cached_tokens{0};
@@ -234,13 +237,14 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   };
   // The worker for the next attempt, chosen by the router among the workers not in `exclude`,
   // leaving out ones that broke a call in the last 2 s while others remain. Empty if none.
+  // `prefill`: among prefill workers; otherwise among the others (decode and aggregated).
   Picked Pick(const std::set<std::string>& exclude, std::span<const BlockHash> hashes,
-              uint64_t num_tokens, const router::RouteOverrides& route) {
+              uint64_t num_tokens, const router::RouteOverrides& route, bool prefill = false) {
     const int64_t now = Clock::now().time_since_epoch().count();
     const int64_t cooldown = std::chrono::nanoseconds(std::chrono::seconds(2)).count();
     std::vector<std::shared_ptr<Conn>> all, fresh;
     for (const auto& [id, c] : workers) {
-      if (exclude.count(id)) continue;
+      if (exclude.count(id) || (c->info.role == "prefill") != prefill) continue;
       all.push_back(c);
       const int64_t lost = c->lost_at_ns.load();
       if (lost == 0 || now - lost >= cooldown) fresh.push_back(c);
@@ -272,6 +276,86 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     call.on_output(out);
   }
 
+  bool HasPrefillWorker() {
+    std::lock_guard<std::mutex> lk(mu);
+    for (const auto& [id, c] : workers) {
+      if (c->info.role == "prefill") return true;
+    }
+    return false;
+  }
+
+  struct Prefilled {
+    engine::RequestOutput out;  // the first token (and its logprobs), finish kLength or kStop
+    std::string handle;         // the KV transfer handle for the decode worker
+  };
+  // The plan's first step for a disaggregated request: the prompt on a prefill worker (chosen by
+  // the router among prefill workers), its first token and KV handle back. Nothing (and the
+  // decode worker computes the prompt itself) when no prefill worker is up or the call fails.
+  std::optional<Prefilled> RemotePrefill(Call& call, std::span<const BlockHash> hashes) {
+    Picked p;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      p = Pick({}, hashes, call.request.prompt.size(), call.route, /*prefill=*/true);
+    }
+    if (!p.conn) return std::nullopt;
+    engine::Request pre = call.request;
+    pre.max_tokens = 1;
+    pre.kv_export = true;
+    pb::GenerateRequest req = runtime::ToProto(pre);
+    req.set_request_id(std::to_string(call.id));
+    grpc::ClientContext ctx;
+    if (options.request_timeout.count() > 0) {
+      ctx.set_deadline(std::chrono::system_clock::now() + options.request_timeout);
+    }
+    {
+      std::lock_guard<std::mutex> lk(call.mu);
+      if (call.aborted) return std::nullopt;
+      call.ctx = &ctx;
+    }
+    p.conn->in_flight.fetch_add(1);
+    p.conn->calls.fetch_add(1);
+    Prefilled r;
+    bool finished = false;
+    auto reader = p.conn->stub->Generate(&ctx, req);
+    pb::GenerateResponse resp;
+    while (!finished && reader->Read(&resp)) {
+      engine::RequestOutput o = runtime::FromProto(resp);
+      r.out.tokens.insert(r.out.tokens.end(), o.tokens.begin(), o.tokens.end());
+      r.out.logprobs.insert(r.out.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
+      r.out.cached_prompt_tokens = o.cached_prompt_tokens;
+      if (o.finish != engine::FinishReason::kNone) {
+        finished = true;
+        r.out.finish = o.finish;
+        r.handle = o.kv_export_handle;
+      }
+    }
+    const grpc::Status status = reader->Finish();
+    p.conn->in_flight.fetch_sub(1);
+    if (p.route_id != 0) {
+      router->OnPrefillDone(p.route_id);
+      router->OnFinished(p.route_id);
+    }
+    {
+      std::lock_guard<std::mutex> lk(call.mu);
+      call.ctx = nullptr;
+    }
+    const bool usable = finished && r.out.tokens.size() == 1 &&
+                        (r.out.finish == engine::FinishReason::kStop ||
+                         (r.out.finish == engine::FinishReason::kLength && !r.handle.empty()));
+    if (!usable) {
+      if (!call.aborted) {
+        n_prefill_fallbacks.fetch_add(1);
+        log::Warn("request {}: prefill on worker {} failed ({}); prefilling on the decode worker",
+                  call.id, p.conn->info.id,
+                  status.ok() ? "no KV handle" : runtime::FromGrpc(status).ToString());
+        if (!status.ok()) p.conn->lost_at_ns.store(Clock::now().time_since_epoch().count());
+      }
+      return std::nullopt;
+    }
+    n_remote_prefills.fetch_add(1);
+    return r;
+  }
+
   // The request's thread: attempts until the request finishes, fails or runs out of migrations.
   void Run(std::shared_ptr<Call> call) {
     const auto deadline = std::chrono::system_clock::now() + options.request_timeout;
@@ -282,6 +366,31 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     int migrations = 0;
     Status last_error;
     std::vector<uint32_t> tokens;
+    // The plan: prefill on a prefill worker, then decode here with its KV; or (no prefill
+    // worker, a short prompt, a prefill that failed) everything on one worker.
+    std::string import_handle;
+    if (call->request.max_tokens > 1 &&
+        static_cast<int64_t>(call->request.prompt.size()) >= options.remote_prefill_min_tokens &&
+        HasPrefillWorker()) {
+      const std::vector<BlockHash> prompt_hashes = SequenceBlockHashes(
+          std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
+          static_cast<size_t>(router->config().block_size));
+      if (auto pre = RemotePrefill(*call, prompt_hashes)) {
+        engine::RequestOutput out = std::move(pre->out);
+        out.request_id = call->id;
+        out.prompt_tokens = prompt_tokens;
+        out.generated_tokens = 1;
+        cached = std::min(out.cached_prompt_tokens, prompt_tokens);
+        generated = out.tokens;
+        if (out.finish == engine::FinishReason::kStop) {
+          call->on_output(out);
+          return;
+        }
+        out.finish = engine::FinishReason::kNone;
+        call->on_output(out);
+        import_handle = std::move(pre->handle);
+      }
+    }
     for (;;) {
       // The attempt's prompt (the original plus what earlier attempts generated), hashed the way
       // the workers' prefix caches hash it.
@@ -332,6 +441,13 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       engine::Request attempt = call->request;
       attempt.prompt.insert(attempt.prompt.end(), generated.begin(), generated.end());
       attempt.max_tokens -= static_cast<int64_t>(generated.size());
+      if (!import_handle.empty()) {
+        // The first attempt after a remote prefill pulls its KV (a later one, after a lost
+        // decode worker, computes it: the handle is single-use).
+        attempt.kv_import = std::move(import_handle);
+        attempt.kv_import_tokens = prompt_tokens;
+        import_handle.clear();
+      }
       pb::GenerateRequest req = runtime::ToProto(attempt);
       req.set_request_id(std::to_string(call->id));
 
@@ -539,6 +655,8 @@ RemoteBackendStats RemoteBackend::stats() const {
   RemoteBackendStats s;
   s.requests = impl_->n_requests.load();
   s.migrated = impl_->n_migrated.load();
+  s.remote_prefills = impl_->n_remote_prefills.load();
+  s.prefill_fallbacks = impl_->n_prefill_fallbacks.load();
   s.failed = impl_->n_failed.load();
   s.aborted = impl_->n_aborted.load();
   {
@@ -565,6 +683,12 @@ std::string RemoteBackend::MetricsText() const {
   };
   counter("mint_requests_migrated_total",
           "Requests re-sent to another worker after theirs was lost", s.migrated);
+  counter("mint_remote_prefills_total",
+          "Requests prefilled on a prefill worker and decoded elsewhere with its KV",
+          s.remote_prefills);
+  counter("mint_prefill_fallbacks_total",
+          "Requests whose prefill worker failed, prefilled on the decode worker instead",
+          s.prefill_fallbacks);
   counter("mint_requests_failed_total", "Requests that ended with an error from the workers",
           s.failed);
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);

@@ -40,6 +40,10 @@ struct RemoteBackendOptions {
   // round-robin, random or least-loaded; block_size must match the workers'. Among workers not
   // excluded for the request, ones that broke a call in the last 2 s are avoided if others exist.
   router::RouterConfig router{};
+  // Disaggregation: when a prefill worker (role "prefill") is registered, prompts of at least
+  // this many tokens are prefilled there and decoded on a decode (or aggregated) worker, which
+  // pulls their KV; shorter ones, and those whose prefill fails, run on one worker.
+  int64_t remote_prefill_min_tokens = 512;
 };
 
 struct RemoteBackendStats {
@@ -47,6 +51,8 @@ struct RemoteBackendStats {
   uint64_t migrated = 0;   // re-sends after a lost worker (one request may count several)
   uint64_t failed = 0;     // ended with an error the client sees
   uint64_t aborted = 0;    // aborted by the caller
+  uint64_t remote_prefills = 0;    // prefilled on a prefill worker
+  uint64_t prefill_fallbacks = 0;  // prefill worker failed: prefilled on the decode worker
   int64_t workers = 0;     // workers serving the model now
   int64_t in_flight = 0;
   uint64_t kv_events = 0;   // KV events received from workers (event plane)

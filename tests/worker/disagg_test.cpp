@@ -1,0 +1,214 @@
+// Disaggregated serving end to end in one process: a prefill worker and a decode worker (each an
+// engine with the KV transfer connector behind a gRPC worker server) in the embedded discovery,
+// the frontend's RemoteBackend planning prefill there and decode here.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "engine/engine.h"
+#include "frontend/remote_backend.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "runtime/discovery.h"
+#include "worker/kv_transfer.h"
+#include "worker/worker.h"
+
+namespace mint {
+namespace {
+
+using engine::FinishReason;
+
+std::unique_ptr<model::Model> LoadTiny() {
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "mint_disagg_tiny_q8.gguf").string();
+  model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 12,
+                        .vocab = "builtin"};
+  EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
+  auto m = model::Model::Load(path);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? std::move(m).value() : nullptr;
+}
+
+engine::EngineConfig Config() {
+  engine::EngineConfig c;
+  c.kv_cache_blocks = 512;
+  c.threads = 1;
+  c.scheduler.max_model_len = 1024;
+  return c;
+}
+
+// One worker: its connector (roles prefill and decode), engine and server, stopped in order.
+struct Node {
+  std::unique_ptr<worker::KvTransferConnector> kv;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<worker::Worker> worker;
+  ~Node() {
+    worker.reset();
+    if (kv) kv->Shutdown();
+    engine.reset();
+  }
+};
+
+class DisaggTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = LoadTiny();
+    ASSERT_NE(model_, nullptr);
+    discovery_ = runtime::NewEmbeddedDiscovery();
+  }
+  void TearDown() override {
+    backend_.reset();
+    nodes_.clear();
+  }
+
+  Node* Add(const std::string& id, const std::string& role,
+            transfer::Transport t = transfer::Transport::kTcp) {
+    auto n = std::make_unique<Node>();
+    engine::EngineConfig c = Config();
+    if (role != "agg") {
+      worker::KvTransferOptions ko;
+      ko.shared_memory = role == "prefill";
+      ko.transport = t;
+      n->kv = std::move(worker::KvTransferConnector::Create(ko)).value();
+      c.kv_connector = n->kv.get();
+    }
+    n->engine = std::move(engine::Engine::Create(model_.get(), c)).value();
+    if (n->kv) EXPECT_TRUE(n->kv->Attach(n->engine.get()).ok());
+    auto w = worker::Worker::Create(n->engine.get(), discovery_.get(),
+                                    {.id = id, .model_name = "tiny", .role = role, .drain_ms = 0});
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    n->worker = std::move(w).value();
+    Node* raw = n.get();
+    nodes_[id] = std::move(n);
+    return raw;
+  }
+
+  void StartBackend(size_t workers) {
+    frontend::RemoteBackendOptions o;
+    o.model_name = "tiny";
+    o.max_model_len = 1024;
+    o.remote_prefill_min_tokens = 0;
+    backend_ = std::move(frontend::RemoteBackend::Create(discovery_.get(), o)).value();
+    ASSERT_TRUE(backend_->WaitForWorkers(workers, std::chrono::seconds(5)));
+  }
+
+  // Runs `prompt` through the backend; its tokens and final output.
+  std::pair<std::vector<int32_t>, engine::RequestOutput> Run(const std::vector<int32_t>& prompt,
+                                                             int64_t max_tokens) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<int32_t> tokens;
+    engine::RequestOutput final_out;
+    bool done = false;
+    engine::Request r;
+    r.prompt = prompt;
+    r.sampling.temperature = 0;
+    r.max_tokens = max_tokens;
+    auto id = backend_->Submit(r, [&](const engine::RequestOutput& o) {
+      std::lock_guard lk(mu);
+      tokens.insert(tokens.end(), o.tokens.begin(), o.tokens.end());
+      if (o.finish != FinishReason::kNone) {
+        final_out = o;
+        done = true;
+        cv.notify_all();
+      }
+    });
+    EXPECT_TRUE(id.ok());
+    std::unique_lock lk(mu);
+    cv.wait_for(lk, std::chrono::seconds(60), [&] { return done; });
+    return {tokens, final_out};
+  }
+
+  std::vector<int32_t> Reference(const std::vector<int32_t>& prompt, int64_t max_tokens) {
+    if (!reference_) reference_ = std::move(engine::Engine::Create(model_.get(), Config())).value();
+    engine::Request r;
+    r.prompt = prompt;
+    r.sampling.temperature = 0;
+    r.max_tokens = max_tokens;
+    auto c = engine::RunToCompletion(reference_.get(), r);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? c->tokens : std::vector<int32_t>{};
+  }
+
+  static std::vector<int32_t> Prompt(int n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<int32_t> p(static_cast<size_t>(n));
+    for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % 400);
+    return p;
+  }
+
+  void ExpectNoBlocksHeld() {
+    for (auto& [id, n] : nodes_) {
+      for (int i = 0; i < 200 && n->engine->Metrics().kv_exports_pending > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      n->engine->WaitIdle();
+      EXPECT_EQ(n->engine->Metrics().kv_exports_pending, 0) << id;
+      EXPECT_EQ(n->engine->Metrics().blocks.used, 0) << id;
+    }
+  }
+
+  std::unique_ptr<model::Model> model_;
+  std::unique_ptr<runtime::Discovery> discovery_;
+  std::map<std::string, std::unique_ptr<Node>> nodes_;
+  std::unique_ptr<frontend::RemoteBackend> backend_;
+  std::unique_ptr<engine::Engine> reference_;
+};
+
+// One request at a time, so each engine computes exactly what a lone engine would: the outputs
+// are equal token for token with any kernels.
+TEST_F(DisaggTest, PrefillWorkerThenDecodeWorkerEqualsOneEngine) {
+  for (auto t : {transfer::Transport::kTcp, transfer::Transport::kShm}) {
+    SCOPED_TRACE(transfer::TransportName(t));
+    nodes_.clear();
+    Add("p", "prefill");
+    Add("d", "decode", t);
+    StartBackend(2);
+    for (int len : {1, 17, 100, 400}) {
+      const auto prompt = Prompt(len, static_cast<uint32_t>(len) + 1);
+      auto [tokens, fin] = Run(prompt, 8);
+      EXPECT_EQ(fin.finish, FinishReason::kLength);
+      EXPECT_EQ(tokens, Reference(prompt, 8)) << "prompt of " << len;
+    }
+    EXPECT_EQ(backend_->stats().remote_prefills, 4u);
+    EXPECT_EQ(backend_->stats().prefill_fallbacks, 0u);
+    EXPECT_EQ(nodes_["p"]->kv->Stats().server.pulled, 4u);
+    EXPECT_EQ(nodes_["d"]->engine->Metrics().kv_loads, 4u);
+    // The decode worker computed one prompt token per request (the first generated one).
+    EXPECT_EQ(nodes_["d"]->engine->Metrics().prompt_tokens, 4u);
+    ExpectNoBlocksHeld();
+    backend_.reset();
+  }
+}
+
+TEST_F(DisaggTest, WithoutAPrefillWorkerTheDecodeWorkerPrefills) {
+  Add("d", "decode");
+  StartBackend(1);
+  const auto prompt = Prompt(60, 5);
+  auto [tokens, fin] = Run(prompt, 6);
+  EXPECT_EQ(tokens, Reference(prompt, 6));
+  EXPECT_EQ(backend_->stats().remote_prefills, 0u);
+  EXPECT_EQ(nodes_["d"]->engine->Metrics().kv_loads, 0u);
+}
+
+TEST_F(DisaggTest, ALostPrefillWorkerFallsBackAndLeaksNothing) {
+  Add("p", "prefill");
+  Add("d", "decode");
+  StartBackend(2);
+  const auto prompt = Prompt(80, 9);
+  ASSERT_EQ(Run(prompt, 5).first, Reference(prompt, 5));
+  nodes_.erase("p");  // the prefill worker dies
+  for (int i = 0; i < 3; ++i) {
+    const auto p = Prompt(50 + i, 20 + i);
+    auto [tokens, fin] = Run(p, 5);
+    EXPECT_EQ(fin.finish, FinishReason::kLength);
+    EXPECT_EQ(tokens, Reference(p, 5));
+  }
+  ExpectNoBlocksHeld();
+}
+
+}  // namespace
+}  // namespace mint
