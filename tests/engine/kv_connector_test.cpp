@@ -129,7 +129,7 @@ EngineConfig Config(KvConnector* c) {
   return e;
 }
 
-Request Greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
+Request GreedyRequest(std::vector<int32_t> prompt, int64_t max_tokens) {
   Request r;
   r.prompt = std::move(prompt);
   r.sampling.temperature = 0;
@@ -163,7 +163,7 @@ struct Pair {
   // Prefill there (1 token, export), then decode here with the handle.
   Result<CompletedRequest> Disaggregated(const std::vector<int32_t>& prompt, int64_t max_tokens,
                                          std::string* handle = nullptr) {
-    Request p = Greedy(prompt, 1);
+    Request p = GreedyRequest(prompt, 1);
     p.kv_export = true;
     std::string h;
     auto first = RequestHandle::Submit(prefill.get(), p);
@@ -180,7 +180,7 @@ struct Pair {
     }
     if (h.empty()) return Status::Internal("no export handle");
     if (handle != nullptr) *handle = h;
-    Request d = Greedy(prompt, max_tokens - 1);
+    Request d = GreedyRequest(prompt, max_tokens - 1);
     d.prompt.push_back(out.tokens[0]);
     d.kv_import = h;
     d.kv_import_tokens = static_cast<int64_t>(prompt.size());
@@ -200,7 +200,7 @@ TEST(KvConnectorTest, PrefillThereDecodeHereEqualsOneEngine) {
   ASSERT_NE(p.model, nullptr);
   for (int len : {1, 2, 15, 16, 17, 40, 255, 256, 257, 600}) {
     const auto prompt = Prompt(len, static_cast<uint32_t>(len));
-    auto agg = RunToCompletion(p.agg.get(), Greedy(prompt, 12));
+    auto agg = RunToCompletion(p.agg.get(), GreedyRequest(prompt, 12));
     auto dis = p.Disaggregated(prompt, 12);
     ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
     EXPECT_EQ(dis->tokens, agg->tokens) << "prompt of " << len;
@@ -236,10 +236,10 @@ TEST(KvConnectorTest, OnlyBlocksMissingLocallyAreLoaded) {
   const auto prompt = Prompt(100, 7);  // 6 full blocks + 4 tokens
   // The decode engine already computed the first 64 tokens (4 blocks) of this prompt.
   ASSERT_TRUE(RunToCompletion(p.decode.get(),
-                              Greedy(std::vector<int32_t>(prompt.begin(), prompt.begin() + 70), 1))
+                              GreedyRequest(std::vector<int32_t>(prompt.begin(), prompt.begin() + 70), 1))
                   .ok());
   const size_t before = p.connector.copied.load();
-  auto agg = RunToCompletion(p.agg.get(), Greedy(prompt, 6));
+  auto agg = RunToCompletion(p.agg.get(), GreedyRequest(prompt, 6));
   auto dis = p.Disaggregated(prompt, 6);
   ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
   EXPECT_EQ(dis->tokens, agg->tokens);
@@ -253,7 +253,7 @@ TEST(KvConnectorTest, FailedLoadRecomputesOrFails) {
     Pair p(/*recompute=*/true);
     p.connector.fail_loads = true;
     const auto prompt = Prompt(90, 3);
-    auto agg = RunToCompletion(p.agg.get(), Greedy(prompt, 8));
+    auto agg = RunToCompletion(p.agg.get(), GreedyRequest(prompt, 8));
     auto dis = p.Disaggregated(prompt, 8);
     ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
     EXPECT_EQ(dis->tokens, agg->tokens) << "recomputed here";
@@ -276,14 +276,14 @@ TEST(KvConnectorTest, AbortWhileLoadingEndsWhenTheLoadDoes) {
   Pair p;
   p.connector.hold_loads = true;
   const auto prompt = Prompt(50, 11);
-  Request pre = Greedy(prompt, 1);
+  Request pre = GreedyRequest(prompt, 1);
   pre.kv_export = true;
   auto h = RequestHandle::Submit(p.prefill.get(), pre);
   ASSERT_TRUE(h.ok());
   RequestOutput o;
   do o = (*h)->Next(); while (o.finish == FinishReason::kNone);
   ASSERT_FALSE(o.kv_export_handle.empty());
-  Request d = Greedy(prompt, 5);
+  Request d = GreedyRequest(prompt, 5);
   d.prompt.push_back(o.tokens.empty() ? 5 : o.tokens[0]);
   d.kv_import = o.kv_export_handle;
   d.kv_import_tokens = 50;
@@ -294,7 +294,7 @@ TEST(KvConnectorTest, AbortWhileLoadingEndsWhenTheLoadDoes) {
   }
   EXPECT_EQ(p.decode->Metrics().waiting_for_kv, 1);
   // Meanwhile other requests run: the loop does not wait on the load.
-  EXPECT_TRUE(RunToCompletion(p.decode.get(), Greedy(Prompt(20, 1), 3)).ok());
+  EXPECT_TRUE(RunToCompletion(p.decode.get(), GreedyRequest(Prompt(20, 1), 3)).ok());
   (*dh)->Abort();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(p.decode->Metrics().waiting_for_kv, 1) << "blocks are still being written";
@@ -311,12 +311,12 @@ TEST(KvConnectorTest, AbortWhileLoadingEndsWhenTheLoadDoes) {
 TEST(KvConnectorTest, RequestsAreValidated) {
   auto model = LoadTiny();
   auto plain = std::move(Engine::Create(model.get(), Config(nullptr))).value();
-  Request r = Greedy(Prompt(10, 1), 2);
+  Request r = GreedyRequest(Prompt(10, 1), 2);
   r.kv_export = true;
   EXPECT_EQ(plain->Submit(r, nullptr).status().code(), StatusCode::kInvalidArgument);
   CopyConnector c;
   auto e = std::move(Engine::Create(model.get(), Config(&c))).value();
-  Request i = Greedy(Prompt(10, 1), 2);
+  Request i = GreedyRequest(Prompt(10, 1), 2);
   i.kv_import = "1";
   for (int64_t bad : {0, 10, 11, -1}) {
     i.kv_import_tokens = bad;

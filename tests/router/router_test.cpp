@@ -15,7 +15,7 @@ namespace {
 
 using Kind = KvCacheEvent::Kind;
 
-KvCacheEvent Stored(std::vector<BlockHash> hashes) {
+KvCacheEvent StoredEvent(std::vector<BlockHash> hashes) {
   return KvCacheEvent{.kind = Kind::kStored, .block_hashes = std::move(hashes)};
 }
 
@@ -75,8 +75,8 @@ TEST_F(RouterTest, KvPrefersOverlap) {
   Router r(Config());
   for (WorkerId w : {1, 2, 3}) r.AddWorker(w);
   const std::vector<BlockHash> req = Blocks(100, 10);
-  r.ApplyEvent(2, Stored(Blocks(100, 8)));
-  r.ApplyEvent(3, Stored(Blocks(100, 3)));
+  r.ApplyEvent(2, StoredEvent(Blocks(100, 8)));
+  r.ApplyEvent(3, StoredEvent(Blocks(100, 3)));
   auto d = r.Route({.block_hashes = req, .num_tokens = 40});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->worker, 2u);
@@ -95,7 +95,7 @@ TEST_F(RouterTest, LoadOutweighsOverlap) {
   Router r(Config());
   for (WorkerId w : {1, 2}) r.AddWorker(w);
   const std::vector<BlockHash> req = Blocks(100, 10);
-  r.ApplyEvent(2, Stored(Blocks(100, 8)));
+  r.ApplyEvent(2, StoredEvent(Blocks(100, 8)));
   // Worker 2: 1 * (10 + 5 - 8) + 20 = 27. Worker 1: 1 * 10 + 0 = 10.
   r.UpdateLoad(2, {.active_blocks = 20, .waiting_prefill_tokens = 20});
   auto d = r.Route({.block_hashes = req, .num_tokens = 40});
@@ -116,7 +116,7 @@ TEST_F(RouterTest, OverlapCreditOverride) {
   Router r(Config());
   for (WorkerId w : {1, 2}) r.AddWorker(w);
   const std::vector<BlockHash> req = Blocks(100, 10);
-  r.ApplyEvent(2, Stored(Blocks(100, 4)));
+  r.ApplyEvent(2, StoredEvent(Blocks(100, 4)));
   r.UpdateLoad(2, {.active_blocks = 5});
   // Credit 1: w1 = 10, w2 = 6 + 5 = 11 -> w1. Credit 2: w2 = 2 + 5 = 7 -> w2.
   auto d1 = r.Route({.block_hashes = req, .num_tokens = 40});
@@ -151,7 +151,7 @@ TEST_F(RouterTest, TemperatureSamplingIsSeededAndSpreads) {
     c.seed = seed;
     Router r(c);
     for (WorkerId w : {1, 2}) r.AddWorker(w);
-    r.ApplyEvent(1, Stored(Blocks(100, 10)));
+    r.ApplyEvent(1, StoredEvent(Blocks(100, 10)));
     const std::vector<BlockHash> req = Blocks(100, 10);
     std::map<WorkerId, int> hits;
     for (int i = 0; i < 4000; ++i) {
@@ -170,7 +170,7 @@ TEST_F(RouterTest, TemperatureSamplingIsSeededAndSpreads) {
 TEST_F(RouterTest, CandidatesRestrictTheChoice) {
   Router r(Config());
   for (WorkerId w : {1, 2, 3}) r.AddWorker(w);
-  r.ApplyEvent(2, Stored(Blocks(100, 10)));
+  r.ApplyEvent(2, StoredEvent(Blocks(100, 10)));
   const std::vector<BlockHash> req = Blocks(100, 10);
   const std::vector<WorkerId> live = {1, 3};
   auto d = r.Route({.block_hashes = req, .num_tokens = 40, .candidates = live});
@@ -281,7 +281,7 @@ TEST_F(RouterTest, RequestsFollowAPrefixStillInPrefill) {
     auto third = r.Route({.block_hashes = req, .num_tokens = 40});
     EXPECT_EQ(third->overlap_blocks, 0u);
     for (const auto& d : {first, second, third}) r.OnFinished(d->request_id);
-    r.ApplyEvent(first->worker, Stored(req));
+    r.ApplyEvent(first->worker, StoredEvent(req));
     auto fourth = r.Route({.block_hashes = req, .num_tokens = 40});
     EXPECT_EQ(fourth->overlap_blocks, 10u);
     EXPECT_EQ(fourth->worker, first->worker);
@@ -291,7 +291,7 @@ TEST_F(RouterTest, RequestsFollowAPrefixStillInPrefill) {
 TEST_F(RouterTest, StatsAndPredictedHitRate) {
   Router r(Config());
   for (WorkerId w : {1, 2}) r.AddWorker(w);
-  r.ApplyEvent(1, Stored(Blocks(100, 3)));
+  r.ApplyEvent(1, StoredEvent(Blocks(100, 3)));
   const std::vector<BlockHash> req = Blocks(100, 4);
   ASSERT_TRUE(r.Route({.block_hashes = req, .num_tokens = 16}).ok());  // worker 1, 3 of 4
   const std::vector<BlockHash> other = Blocks(500, 4);
@@ -318,7 +318,7 @@ TEST_F(RouterTest, ConcurrentRoutesAndEvents) {
   for (WorkerId w = 0; w < 8; ++w) r.AddWorker(w);
   std::thread events([&] {
     for (int i = 0; i < 2000; ++i) {
-      r.ApplyEvent(i % 8, Stored(Blocks(1000 * (i % 50), 1 + i % 20)));
+      r.ApplyEvent(i % 8, StoredEvent(Blocks(1000 * (i % 50), 1 + i % 20)));
       r.UpdateLoad(i % 8, {.active_blocks = static_cast<uint64_t>(i % 13)});
     }
   });

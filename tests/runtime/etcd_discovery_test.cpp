@@ -218,7 +218,7 @@ class Recorder {
   std::vector<Membership> history_;  // guarded by mu_
 };
 
-WorkerInfo Info(std::string id) {
+WorkerInfo EtcdWorker(std::string id) {
   WorkerInfo w;
   w.id = std::move(id);
   w.model = "tiny";
@@ -259,23 +259,23 @@ TEST_F(EtcdDiscoveryTest, WatchSeesRegistrationsComeAndGo) {
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({})) << "the first callback reports the (empty) membership";
 
-  auto reg_a = discovery_->Register(Info("a"));
+  auto reg_a = discovery_->Register(EtcdWorker("a"));
   ASSERT_TRUE(reg_a.ok()) << reg_a.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a"}));
-  EXPECT_EQ(rec.history().back()[0], Info("a")) << "every JSON field survives the round trip";
+  EXPECT_EQ(rec.history().back()[0], EtcdWorker("a")) << "every JSON field survives the round trip";
 
-  auto reg_b = discovery_->Register(Info("b"));
+  auto reg_b = discovery_->Register(EtcdWorker("b"));
   ASSERT_TRUE(reg_b.ok()) << reg_b.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a", "b"}));
 
   reg_b.value().reset();
   ASSERT_TRUE(rec.WaitForIds({"a"})) << "a destroyed registration is gone";
 
-  EXPECT_EQ(discovery_->Register(Info("")).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(discovery_->Register(EtcdWorker("")).status().code(), StatusCode::kInvalidArgument);
   watch.value().reset();
   size_t calls = rec.calls();
   reg_a.value().reset();
-  auto reg_c = discovery_->Register(Info("c"));
+  auto reg_c = discovery_->Register(EtcdWorker("c"));
   ASSERT_TRUE(reg_c.ok());
   EXPECT_TRUE(Eventually([&] { return etcd_->LeaseOf(std::string(kPrefix) + "c") != 0; }));
   EXPECT_EQ(rec.calls(), calls) << "no callback after the watch handle is destroyed";
@@ -288,7 +288,7 @@ TEST_F(EtcdDiscoveryTest, DestroyingARegistrationOrAWatchIsPrompt) {
   Recorder rec;
   auto watch = discovery_->Watch(rec.Callback());
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
-  auto reg_a = discovery_->Register(Info("a"));
+  auto reg_a = discovery_->Register(EtcdWorker("a"));
   ASSERT_TRUE(reg_a.ok()) << reg_a.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a"}));
 
@@ -307,7 +307,7 @@ TEST(EtcdChildProcess, DISABLED_RegisterAndWaitForKill) {
   if (endpoint == nullptr) GTEST_SKIP() << "only run as a child process";
   auto d = Connect(endpoint);
   ASSERT_NE(d, nullptr);
-  auto reg = d->Register(Info("doomed"));
+  auto reg = d->Register(EtcdWorker("doomed"));
   ASSERT_TRUE(reg.ok()) << reg.status().ToString();
   std::this_thread::sleep_for(seconds(60));  // the parent SIGKILLs us long before
 }
@@ -336,7 +336,7 @@ TEST_F(EtcdDiscoveryTest, DeadWorkerDisappearsWithinTtl) {
 }
 
 TEST_F(EtcdDiscoveryTest, SurvivesEtcdRestart) {
-  auto reg_a = discovery_->Register(Info("a"));
+  auto reg_a = discovery_->Register(EtcdWorker("a"));
   ASSERT_TRUE(reg_a.ok()) << reg_a.status().ToString();
   Recorder rec;
   auto watch = discovery_->Watch(rec.Callback());
@@ -346,7 +346,7 @@ TEST_F(EtcdDiscoveryTest, SurvivesEtcdRestart) {
   etcd_->Kill(SIGKILL);
   // While etcd is down: registering fails, a new watch starts (and reports nothing yet). How
   // fast the failure comes is checked by RegisterFailsFastAndWatchStillStarts (timing).
-  auto reg_fail = discovery_->Register(Info("c"));
+  auto reg_fail = discovery_->Register(EtcdWorker("c"));
   EXPECT_EQ(reg_fail.status().code(), StatusCode::kUnavailable);
   Recorder late;
   auto late_watch = discovery_->Watch(late.Callback());
@@ -357,7 +357,7 @@ TEST_F(EtcdDiscoveryTest, SurvivesEtcdRestart) {
 
   ASSERT_TRUE(etcd_->Start()) << "etcd did not come back:\n" << etcd_->LogTail();
   ASSERT_TRUE(late.WaitForIds({"a"})) << "a watch begun while etcd was down reports once it is up";
-  auto reg_b = discovery_->Register(Info("b"));
+  auto reg_b = discovery_->Register(EtcdWorker("b"));
   ASSERT_TRUE(reg_b.ok()) << reg_b.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a", "b"})) << "the watch resumed after the restart";
   ASSERT_TRUE(late.WaitForIds({"a", "b"}));
@@ -402,7 +402,7 @@ TEST(EtcdClusterTest, DiscoveryFailsOverToAnotherMember) {
   Recorder rec;
   auto watch = (*d)->Watch(rec.Callback());
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
-  auto reg_a = (*d)->Register(Info("a"));
+  auto reg_a = (*d)->Register(EtcdWorker("a"));
   ASSERT_TRUE(reg_a.ok()) << reg_a.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a"}));
 
@@ -411,7 +411,7 @@ TEST(EtcdClusterTest, DiscoveryFailsOverToAnotherMember) {
   std::this_thread::sleep_for(seconds(kTtl) + milliseconds(1500));
   Result<std::unique_ptr<Handle>> reg_b = Status::Unavailable("not yet");
   ASSERT_TRUE(Eventually([&] {
-    reg_b = (*d)->Register(Info("b"));
+    reg_b = (*d)->Register(EtcdWorker("b"));
     return reg_b.ok();
   })) << reg_b.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a", "b"})) << "the watch moved to another member";
@@ -433,7 +433,7 @@ TEST(EtcdDiscoveryNoServerTest, RegisterFailsFastAndWatchStillStarts) {
   auto d = Connect("127.0.0.1:" + std::to_string(FreePort()));  // nothing listens there
   ASSERT_NE(d, nullptr);
   auto start = Clock::now();
-  auto reg = d->Register(Info("a"));
+  auto reg = d->Register(EtcdWorker("a"));
   EXPECT_EQ(reg.status().code(), StatusCode::kUnavailable) << reg.status().ToString();
   EXPECT_LT(Clock::now() - start, seconds(3));
   Recorder rec;

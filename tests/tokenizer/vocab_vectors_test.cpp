@@ -19,7 +19,7 @@
 namespace mint::tokenizer {
 namespace {
 
-inline std::string SharedPath(const std::string& rel) {
+inline std::string VectorsPath(const std::string& rel) {
   return std::string(MINT_SHARED_DIR) + "/" + rel;
 }
 
@@ -89,7 +89,7 @@ std::unique_ptr<Tokenizer> LoadOrNull(const std::string& path) {
 // Encodes every case of llama.cpp's vectors for `vocab` with `tok`; returns the pass count.
 int CheckVectors(const Tokenizer& tok, const std::string& vocab, bool lossless) {
   std::vector<VocabCase> cases;
-  const std::string stem = SharedPath("tokenizers/llama-cpp-vocab/ggml-vocab-" + vocab + ".gguf");
+  const std::string stem = VectorsPath("tokenizers/llama-cpp-vocab/ggml-vocab-" + vocab + ".gguf");
   EXPECT_TRUE(ReadVocabCases(stem, &cases)) << stem;
   EXPECT_EQ(cases.size(), 46u);
   int pass = 0;
@@ -112,7 +112,7 @@ int CheckVectors(const Tokenizer& tok, const std::string& vocab, bool lossless) 
 }
 
 TEST(HfTokenizer, Llama3MatchesLlamaBpeVectors) {
-  const std::string path = SharedPath("tokenizers/llama3/tokenizer.json");
+  const std::string path = VectorsPath("tokenizers/llama3/tokenizer.json");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
   auto tok = LoadOrNull(path);
   ASSERT_NE(tok, nullptr);
@@ -125,7 +125,7 @@ TEST(HfTokenizer, Llama3MatchesLlamaBpeVectors) {
 }
 
 TEST(HfTokenizer, Qwen3MatchesQwen2Vectors) {
-  const std::string path = SharedPath("tokenizers/qwen3/tokenizer.json");
+  const std::string path = VectorsPath("tokenizers/qwen3/tokenizer.json");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
   auto tok = LoadOrNull(path);
   ASSERT_NE(tok, nullptr);
@@ -138,7 +138,7 @@ TEST(HfTokenizer, Qwen3MatchesQwen2Vectors) {
 }
 
 TEST(HfTokenizer, Qwen3SpecialTokensOnlyWhenParsed) {
-  const std::string path = SharedPath("tokenizers/qwen3/tokenizer.json");
+  const std::string path = VectorsPath("tokenizers/qwen3/tokenizer.json");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
   auto tok = LoadOrNull(path);
   ASSERT_NE(tok, nullptr);
@@ -157,7 +157,7 @@ TEST(HfTokenizer, Qwen3SpecialTokensOnlyWhenParsed) {
 }
 
 TEST(HfTokenizer, TinyStoriesByteFallbackRoundTrip) {
-  const std::string path = SharedPath("models/tinystories-656k/tokenizer.json");
+  const std::string path = VectorsPath("models/tinystories-656k/tokenizer.json");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
   auto tok = LoadOrNull(path);
   ASSERT_NE(tok, nullptr);
@@ -205,7 +205,7 @@ class GgufVectors : public ::testing::TestWithParam<GgufVocab> {};
 
 TEST_P(GgufVectors, MatchLlamaCppVectors) {
   const std::string vocab = GetParam().name;
-  const std::string path = SharedPath("tokenizers/llama-cpp-vocab/ggml-vocab-" + vocab + ".gguf");
+  const std::string path = VectorsPath("tokenizers/llama-cpp-vocab/ggml-vocab-" + vocab + ".gguf");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
   auto file = gguf::GgufFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.status().ToString();
@@ -233,7 +233,7 @@ INSTANTIATE_TEST_SUITE_P(AllVocabs, GgufVectors,
 TEST(GgufVocab, OthersLoad) {
   for (const char* vocab : {"baichuan", "gpt-neox"}) {
     const std::string path =
-        SharedPath(std::string("tokenizers/llama-cpp-vocab/ggml-vocab-") + vocab + ".gguf");
+        VectorsPath(std::string("tokenizers/llama-cpp-vocab/ggml-vocab-") + vocab + ".gguf");
     if (!std::filesystem::exists(path)) continue;
     auto tok = Tokenizer::Load(path);
     ASSERT_TRUE(tok.ok()) << vocab << ": " << tok.status().ToString();
@@ -286,7 +286,7 @@ TEST(GgufFromJson, LlamaBpeAndQwen2Presets) {
       {"tokenizers/qwen3/tokenizer.json", "qwen2"},
   };
   for (const auto& [rel, pre] : cases) {
-    const std::string path = SharedPath(rel);
+    const std::string path = VectorsPath(rel);
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
     const std::vector<uint8_t> image = GgufFromTokenizerJson(path, pre);
     auto file = gguf::GgufFile::FromMemory(image.data(), image.size());

@@ -35,7 +35,7 @@ std::unique_ptr<model::Model> LoadSynth() {
   return m.ok() ? std::move(m).value() : nullptr;
 }
 
-engine::EngineConfig Config() {
+engine::EngineConfig BackendConfig() {
   engine::EngineConfig c;
   c.kv_cache_blocks = 1024;
   c.threads = 1;
@@ -108,7 +108,7 @@ class RemoteBackendTest : public ::testing::Test {
     discovery_ = runtime::NewEmbeddedDiscovery();
   }
   void AddWorker(const std::string& id) {
-    auto eng = engine::Engine::Create(model_.get(), Config());
+    auto eng = engine::Engine::Create(model_.get(), BackendConfig());
     ASSERT_TRUE(eng.ok()) << eng.status().ToString();
     // drain 0: stopping a worker cuts its streams at once, as a crash would.
     auto w = worker::Worker::Create(eng->get(), discovery_.get(),
@@ -132,7 +132,7 @@ class RemoteBackendTest : public ::testing::Test {
   }
   // Greedy tokens of each request from one engine, one request at a time.
   std::vector<std::vector<int32_t>> Reference(const std::vector<engine::Request>& reqs) {
-    auto eng = engine::Engine::Create(model_.get(), Config());
+    auto eng = engine::Engine::Create(model_.get(), BackendConfig());
     EXPECT_TRUE(eng.ok());
     std::vector<std::vector<int32_t>> out;
     for (const auto& r : reqs) {

@@ -62,11 +62,6 @@ int CountNewlines(std::string_view s) {
   return n;
 }
 
-Status SyntaxError(const std::string& msg, int line) {
-  return Status::InvalidArgument("template syntax error at line " + std::to_string(line) + ": " +
-                                 msg);
-}
-
 class Lexer {
  public:
   Lexer(std::string source, const LexOptions& options)

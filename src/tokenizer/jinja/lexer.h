@@ -44,4 +44,10 @@ struct LexOptions {
 // Tokenizes a whole template. Errors (unclosed tag, bad string, unbalanced bracket) name the line.
 Result<std::vector<Token>> Lex(std::string_view source, const LexOptions& options = {});
 
+// The error every stage of the template compiler reports a syntax error with.
+inline Status SyntaxError(const std::string& msg, int line) {
+  return Status::InvalidArgument("template syntax error at line " + std::to_string(line) + ": " +
+                                 msg);
+}
+
 }  // namespace mint::tokenizer::jinja

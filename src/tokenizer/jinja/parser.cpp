@@ -251,7 +251,6 @@ Result<StmtPtr> Parser::ParseFilterBlock() {
 
 namespace {
 
-using parser_internal::SyntaxError;
 
 // jinja2 reports an unknown filter or test at compile time unless it sits in an `if` or a
 // conditional expression (a "soft" frame), where the error waits until it is evaluated.

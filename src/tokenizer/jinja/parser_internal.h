@@ -13,11 +13,6 @@
 
 namespace mint::tokenizer::jinja::parser_internal {
 
-inline Status SyntaxError(const std::string& msg, int line) {
-  return Status::InvalidArgument("template syntax error at line " + std::to_string(line) + ": " +
-                                 msg);
-}
-
 inline Status UnsupportedAt(const std::string& feature, int line) {
   return Status::Unsupported("unsupported Jinja feature at line " + std::to_string(line) + ": " +
                              feature);
