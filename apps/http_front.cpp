@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 
@@ -22,8 +23,23 @@ void AddHttpOptions(CLI::App* cmd, HttpArgs* a) {
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--io-threads", a->io_threads, "HTTP I/O threads")->capture_default_str();
   cmd->add_option("--api-key", a->api_key,
-                  "Require 'Authorization: Bearer KEY' on /v1/* (also read from MINT_API_KEY)")
+                  "Require 'Authorization: Bearer KEY' on /v1/* (prefer MINT_API_KEY or "
+                  "--api-key-file: a flag shows in ps)")
       ->envname("MINT_API_KEY");
+  cmd->add_option("--api-key-file", a->api_key_file,
+                  "Read the bearer key from this file (its first line)");
+  cmd->add_option("--allowed-hosts", a->allowed_hosts,
+                  "With no key: Host/Origin names accepted besides loopback ones and --host "
+                  "('*': any). Guards against DNS rebinding and cross-site pages")
+      ->delimiter(',');
+  cmd->add_option("--max-connections", a->max_connections,
+                  "Open HTTP connections; more get 503 (0: the descriptor limit less 128)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--idle-timeout", a->idle_timeout,
+                  "Seconds a keep-alive connection may wait for its next request")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--served-model-name", a->served_model_name,
                   "Model name clients send (default: the file name without .gguf; the GGUF's "
                   "general.name is accepted too)");
@@ -52,6 +68,19 @@ sigset_t StopSignals() {
 }
 }  // namespace
 
+void RaiseDescriptorLimit() {
+  // Each connection holds a descriptor; the usual soft limit (1024) is far below what a server
+  // holding thousands of streams needs. The hard limit is the administrator's word.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    const rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      log::Debug("descriptor limit raised from {} to {}", before, rl.rlim_max);
+    }
+  }
+}
+
 void BlockStopSignals() {
   sigset_t s = StopSignals();
   pthread_sigmask(SIG_BLOCK, &s, nullptr);
@@ -76,12 +105,27 @@ int ServeHttp(const HttpArgs& a, const std::string& model_path,
     chat_template = std::move(text).value();
   }
 
+  std::string api_key = a.api_key;
+  if (!a.api_key_file.empty()) {
+    auto text = ReadFile(a.api_key_file);
+    if (!text.ok()) return Fail(text.status().WithContext("--api-key-file"));
+    api_key = text->substr(0, text->find_first_of("\r\n"));
+    if (api_key.empty()) return Fail(Status::InvalidArgument("--api-key-file: the file is empty"));
+  }
+  RaiseDescriptorLimit();
   frontend::FrontendMetrics metrics({.model = "", .device_cost_per_hour = a.device_cost_per_hour});
   frontend::HttpServerOptions http{.host = a.host,
                                    .port = static_cast<uint16_t>(a.port),
                                    .io_threads = a.io_threads,
-                                   .api_key = a.api_key,
-                                   .max_body_bytes = static_cast<size_t>(*max_body)};
+                                   .api_key = api_key,
+                                   .max_body_bytes = static_cast<size_t>(*max_body),
+                                   .idle_timeout_seconds = a.idle_timeout,
+                                   .max_connections = a.max_connections,
+                                   .allowed_hosts = a.allowed_hosts};
+  if (api_key.empty() && a.host != "127.0.0.1" && a.host != "::1" && a.host != "localhost") {
+    log::Warn("listening on {} with no API key: anyone who can reach this port can use the model "
+              "(set MINT_API_KEY or --api-key-file)", a.host);
+  }
   auto server = frontend::HttpServer::Start(http, &metrics);
   if (!server.ok()) return Fail(server.status());
   log::Info("listening on http://{}:{} (health 503 until the model is loaded)", a.host,

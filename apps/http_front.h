@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -20,6 +21,10 @@ struct HttpArgs {
   int port = 8000;
   int io_threads = 2;
   std::string api_key;
+  std::string api_key_file;
+  std::vector<std::string> allowed_hosts;
+  int max_connections = 0;
+  int idle_timeout = 120;
   std::string served_model_name;
   std::string chat_template_file;
   double device_cost_per_hour = 0;
@@ -38,6 +43,9 @@ struct Serving {
 
 // The name clients use: --served-model-name, else the model file's stem.
 std::string ServedModelName(const HttpArgs& a, const std::string& model_path);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (a server holds a descriptor per connection).
+void RaiseDescriptorLimit();
 
 // Blocks SIGINT/SIGTERM in this thread (call before starting any thread) and waits for one.
 void BlockStopSignals();

@@ -44,6 +44,10 @@ ApiError ApiError::Internal(std::string message) {
 ApiError ApiError::Overloaded(std::string message) {
   return Make(503, "overloaded_error", std::move(message));
 }
+ApiError ApiError::Http(int status, std::string message) {
+  return Make(status, status == 403 ? "permission_error" : "invalid_request_error",
+              std::move(message));
+}
 
 ApiError ApiError::FromStatus(const Status& status) {
   switch (status.code()) {

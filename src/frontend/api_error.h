@@ -6,13 +6,17 @@
 // `param` and `code` are JSON null when empty.
 //
 // HTTP status -> `type` (what the factories below produce; OpenAI's own names where it has one):
-//   400 invalid_request_error   malformed JSON, a bad field (param = the field), unsupported
-//   feature 401 authentication_error    missing or wrong bearer key 404 invalid_request_error
-//   unknown model (code "model_not_found") or route 405 invalid_request_error   wrong method for
-//   the route 413 invalid_request_error   body larger than the limit (code "request_too_large") 500
-//   server_error            a bug or an engine error 503 overloaded_error        queue full (engine
-//   kResourceExhausted), retry later 503 service_unavailable_error  no worker reachable / shutting
-//   down (kUnavailable)
+//   400 invalid_request_error       malformed JSON or HTTP, a bad field (param = the field), an
+//                                   unsupported feature
+//   401 authentication_error        missing or wrong bearer key
+//   403 permission_error            a Host or Origin this server does not answer for
+//   404 invalid_request_error       unknown model (code "model_not_found") or route
+//   405 invalid_request_error       wrong method for the route
+//   413 invalid_request_error       body larger than the limit (code "request_too_large")
+//   414, 431 invalid_request_error  request line or header larger than the limit
+//   500 server_error                a bug or an engine error
+//   503 overloaded_error            queue full (engine kResourceExhausted), retry later
+//   503 service_unavailable_error   no worker reachable / shutting down (kUnavailable)
 //
 // Thread-safety: value types; distinct objects may be used from different threads freely.
 #pragma once
@@ -43,6 +47,8 @@ struct ApiError {
   static ApiError PayloadTooLarge(size_t size, size_t limit);  // 413
   static ApiError Internal(std::string message);               // 500
   static ApiError Overloaded(std::string message);             // 503
+  // A malformed or refused HTTP request (400, 403, 414, 431), before any JSON is read.
+  static ApiError Http(int status, std::string message);
   // Maps an engine/runtime Status (not ok) onto the table above: kInvalidArgument/kOutOfRange/
   // kUnsupported -> 400, kNotFound -> 404, kResourceExhausted -> 503 overloaded_error,
   // kUnavailable/kCancelled -> 503 service_unavailable_error, anything else -> 500 server_error.

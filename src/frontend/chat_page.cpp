@@ -24,7 +24,20 @@ form{display:flex;gap:.5rem;margin-top:.8rem}textarea{flex:1;min-height:3rem;fon
 const log = document.getElementById('log'), msg = document.getElementById('msg');
 const statusEl = document.getElementById('status');
 let model = null; const history = [];
-fetch('/v1/models').then(r => r.json()).then(j => {
+// With --api-key set the API answers 401: ask for the key once, keep it for this tab only.
+let apiKey = sessionStorage.getItem('mint_api_key') || '';
+async function api(path, init = {}) {
+  for (;;) {
+    const headers = Object.assign({}, init.headers || {});
+    if (apiKey) headers['Authorization'] = 'Bearer ' + apiKey;
+    const r = await fetch(path, Object.assign({}, init, {headers}));
+    if (r.status !== 401) return r;
+    const k = prompt('This server wants an API key (Authorization: Bearer ...):');
+    if (!k) return r;
+    apiKey = k; sessionStorage.setItem('mint_api_key', k);
+  }
+}
+api('/v1/models').then(r => r.json()).then(j => {
   model = j.data[0].id; document.getElementById('model').textContent = model;
 }).catch(e => statusEl.textContent = 'cannot list models: ' + e);
 msg.addEventListener('keydown', e => {
@@ -40,7 +53,7 @@ document.getElementById('f').addEventListener('submit', async e => {
   const answer = document.createElement('span'); answer.id = 'answer'; a.appendChild(answer);
   const t0 = performance.now(); let n = 0;
   try {
-    const r = await fetch('/v1/chat/completions', {method: 'POST', headers: {'Content-Type': 'application/json'},
+    const r = await api('/v1/chat/completions', {method: 'POST', headers: {'Content-Type': 'application/json'},
       body: JSON.stringify({model, messages: history, stream: true, max_tokens: 256})});
     if (!r.ok) { answer.textContent = 'error: ' + (await r.text()); return; }
     const reader = r.body.getReader(); const dec = new TextDecoder(); let buf = '';

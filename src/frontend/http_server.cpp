@@ -1,5 +1,6 @@
 #include "frontend/http_server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
@@ -22,25 +23,88 @@ using tcp = net::ip::tcp;
 
 const std::string kJson = "application/json";
 
+// Constant-time comparison (the time taken does not tell how many leading bytes matched).
+bool SecureEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+// "name:port", "[v6]:port" or "name" -> the lower-cased name.
+std::string HostName(std::string_view host) {
+  std::string_view name = host;
+  if (!name.empty() && name.front() == '[') {
+    const size_t end = name.find(']');
+    name = end == std::string_view::npos ? name.substr(1) : name.substr(1, end - 1);
+  } else if (const size_t colon = name.rfind(':');
+             colon != std::string_view::npos && name.find(':') == colon) {
+    name = name.substr(0, colon);
+  }
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsLoopbackName(const std::string& name) {
+  if (name == "localhost" || name == "::1" || name.ends_with(".localhost")) return true;
+  beast::error_code ec;
+  const auto addr = net::ip::make_address(name, ec);
+  return !ec && addr.is_loopback();
+}
+
+// What the sessions share. Lives in HttpServer::Impl.
+struct SessionContext {
+  const HttpServerOptions* options = nullptr;
+  FrontendMetrics* metrics = nullptr;
+  std::atomic<OpenAiService*> service{nullptr};      // null while loading
+  std::atomic<GenerationBackend*> backend{nullptr};  // set together with service
+  net::thread_pool* handlers = nullptr;              // parse/template/tokenize off the I/O threads
+  std::atomic<int> pending{0};                       // requests posted to `handlers`, not yet run
+  std::atomic<int> connections{0};
+  std::atomic<bool> stopping{false};
+  bool check_host = false;  // no key, and bound to loopback or given an allow-list
+
+  bool NameAllowed(const std::string& name) const {
+    for (const std::string& h : options->allowed_hosts) {
+      if (h == "*" || HostName(h) == name) return true;
+    }
+    return IsLoopbackName(name) || name == HostName(options->host);
+  }
+};
+
 // One connection. Everything below runs on the session's strand.
+//
+// Reading a request: wait for its first byte (idle timeout), then its header (header timeout;
+// 400/414/431 and the Host check), then its body (body timeout; 413). While the backend
+// generates, the socket is watched for EOF (client gone) without reading; bytes of a pipelined
+// request stay in the socket or in `buffer_` and are read once the response is complete.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  struct Context {
-    const HttpServerOptions* options = nullptr;
-    FrontendMetrics* metrics = nullptr;
-    std::atomic<OpenAiService*> service{nullptr};      // null while loading
-    std::atomic<GenerationBackend*> backend{nullptr};  // set together with service
-  };
-
-  Session(tcp::socket socket, const Context* ctx) : stream_(std::move(socket)), ctx_(ctx) {
+  Session(tcp::socket socket, SessionContext* ctx) : stream_(std::move(socket)), ctx_(ctx) {
+    ++ctx_->connections;
     // SSE chunks are small and latency is the point: no Nagle delay (measured: a streamed
     // completion waited ~40 ms for delayed ACKs without this).
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
   }
+  ~Session() { --ctx_->connections; }
 
   void Run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+  // Answers 503 and closes (over --max-connections).
+  void Refuse() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->keep_alive_ = false;
+      self->busy_ = true;
+      const ApiError e = ApiError::Overloaded("too many open connections; retry later");
+      self->DoRespond(e.status, kJson, ErrorBody(e));
+    });
   }
   void Close() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
@@ -74,7 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
     net::post(stream_.get_executor(), [self = shared_from_this(), f = std::move(fn)]() mutable {
       if (self->closed_) {
         f();
-      } else {
+      } else if (self->busy_) {  // else the response is already complete: nothing to watch
         self->on_gone_ = std::move(f);
         self->WatchForEof();
       }
@@ -86,25 +150,111 @@ class Session : public std::enable_shared_from_this<Session> {
     enum Kind { kChunk, kLastChunk } kind;
     std::string data;
   };
+  const HttpServerOptions& opt() const { return *ctx_->options; }
 
+  // Waits for the next request's first byte (the idle timeout), unless one is already buffered.
   void Read() {
+    if (closed_) return;
+    request_ = {};
+    head_ = false;
+    if (buffer_.size() > 0) return ReadHeader();
+    stream_.expires_after(std::chrono::seconds(opt().idle_timeout_seconds));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Gone();
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
     parser_.emplace();
-    parser_->body_limit(ctx_->options->max_body_bytes);
-    stream_.expires_after(std::chrono::seconds(ctx_->options->idle_timeout_seconds));
+    parser_->header_limit(static_cast<uint32_t>(opt().max_header_bytes));
+    parser_->body_limit(opt().max_body_bytes);
+    stream_.expires_after(std::chrono::seconds(opt().header_timeout_seconds));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  // A request we will not read further: answer `status` and close.
+  void Reject(int status, std::string message) {
+    keep_alive_ = false;
+    busy_ = true;
+    const ApiError e = status == 413 ? ApiError::PayloadTooLarge(BodySize(), opt().max_body_bytes)
+                                     : ApiError::Http(status, std::move(message));
+    if (status != 413 && status != 503) {
+      ctx_->metrics->RequestFinished(FrontendMetrics::Endpoint::kOther, status);
+    }
+    DoRespond(e.status, kJson, ErrorBody(e));
+  }
+  size_t BodySize() const {
+    // Beast may stop before the header is complete: the size is then unknown.
+    return parser_ && parser_->is_header_done() && parser_->content_length()
+               ? static_cast<size_t>(*parser_->content_length())
+               : opt().max_body_bytes + 1;
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::body_limit) return Reject(413, "");
+    if (ec == http::error::header_limit) {
+      // Beast consumes the request line once it is whole: no target yet means the request
+      // line alone overflowed (414); else the header fields did (431).
+      if (parser_->get().target().empty()) {
+        return Reject(414, "the request line is longer than " +
+                               std::to_string(opt().max_header_bytes) + " bytes");
+      }
+      return Reject(431, "the request header is larger than " +
+                             std::to_string(opt().max_header_bytes) + " bytes");
+    }
+    if (ec == beast::error::timeout || ec == net::error::eof || ec == http::error::end_of_stream ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      return Gone();
+    }
+    if (ec) return Reject(400, "malformed HTTP request: " + ec.message());
+    const auto& h = parser_->get();
+    head_ = h.method() == http::verb::head;
+    if (h.target().size() > opt().max_target_bytes) {
+      return Reject(414, "the request target is longer than " +
+                             std::to_string(opt().max_target_bytes) + " bytes");
+    }
+    if (h.version() >= 11 && h.find(http::field::host) == h.end()) {
+      return Reject(400, "HTTP/1.1 requires a Host header");
+    }
+    if (std::string why; !HostAndOriginAllowed(h, &why)) {
+      // Do not read (or buffer) the body of a refused request.
+      return Reject(403, why);
+    }
+    stream_.expires_after(std::chrono::seconds(opt().body_timeout_seconds));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      keep_alive_ = false;
-      // Beast may stop before the header is complete: the size is then unknown.
-      const size_t size = parser_->is_header_done() && parser_->content_length()
-                              ? static_cast<size_t>(*parser_->content_length())
-                              : ctx_->options->max_body_bytes + 1;
-      const ApiError e = ApiError::PayloadTooLarge(size, ctx_->options->max_body_bytes);
-      return DoRespond(e.status, kJson, ErrorBody(e));
+  template <class Header>
+  bool HostAndOriginAllowed(const Header& h, std::string* why) const {
+    if (!ctx_->check_host) return true;
+    const auto host_field = h[http::field::host];
+    const std::string host = HostName(std::string_view(host_field.data(), host_field.size()));
+    if (!host.empty() && !ctx_->NameAllowed(host)) {
+      *why = "Host '" + host + "' is not served here (see --allowed-hosts)";
+      return false;
     }
+    auto it = h.find(http::field::origin);
+    if (it == h.end()) return true;
+    const std::string_view origin(it->value().data(), it->value().size());
+    const size_t scheme = origin.find("://");
+    const std::string_view origin_host =
+        scheme == std::string_view::npos ? std::string_view() : origin.substr(scheme + 3);
+    if (origin_host.empty() || !ctx_->NameAllowed(HostName(origin_host))) {
+      *why = "Origin '" + std::string(origin) + "' may not use this server (see --allowed-hosts)";
+      return false;
+    }
+    return true;
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) return Reject(413, "");
     if (ec) return Gone();
     stream_.expires_never();
     request_ = parser_->release();
@@ -114,10 +264,39 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   bool Authorized() const {
-    const std::string& key = ctx_->options->api_key;
+    const std::string& key = opt().api_key;
     if (key.empty()) return true;
     auto it = request_.find(http::field::authorization);
-    return it != request_.end() && it->value() == "Bearer " + key;
+    if (it == request_.end()) return false;
+    const std::string_view v(it->value().data(), it->value().size());
+    return v.starts_with("Bearer ") && SecureEquals(v.substr(7), key);
+  }
+
+  static FrontendMetrics::Endpoint EndpointOf(const std::string& target) {
+    if (target == "/v1/chat/completions") return FrontendMetrics::Endpoint::kChat;
+    if (target == "/v1/completions") return FrontendMetrics::Endpoint::kCompletions;
+    return FrontendMetrics::Endpoint::kOther;
+  }
+
+  // Runs the service on a handler thread (template and tokenizer never on an I/O thread).
+  void Handle(OpenAiService* service, bool chat) {
+    if (ctx_->stopping.load() || ctx_->pending.load() >= opt().max_pending_requests) {
+      const ApiError e = ApiError::Overloaded("too many requests waiting to be read; retry later");
+      ctx_->metrics->RequestFinished(chat ? FrontendMetrics::Endpoint::kChat
+                                          : FrontendMetrics::Endpoint::kCompletions,
+                                     e.status);
+      return DoRespond(e.status, kJson, ErrorBody(e));
+    }
+    ++ctx_->pending;
+    net::post(*ctx_->handlers, [ctx = ctx_, service, chat, body = std::move(request_.body()),
+                                writer = std::make_shared<Writer>(shared_from_this())]() mutable {
+      --ctx->pending;
+      if (chat) {
+        service->HandleChat(body, std::move(writer));
+      } else {
+        service->HandleCompletion(body, std::move(writer));
+      }
+    });
   }
 
   void Dispatch() {
@@ -132,6 +311,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool api = target.rfind("/v1/", 0) == 0;
     if (api && !Authorized()) {
       const ApiError e = ApiError::Unauthorized("a valid bearer key is required (Authorization: Bearer ...)");
+      ctx_->metrics->RequestFinished(EndpointOf(target), e.status);
       return DoRespond(e.status, kJson, ErrorBody(e));
     }
     OpenAiService* service = ctx_->service.load();
@@ -142,13 +322,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (target == "/v1/chat/completions" || target == "/v1/completions") {
       if (verb != http::verb::post) return method_not_allowed();
       if (service == nullptr) return loading();
-      auto writer = std::make_shared<Writer>(shared_from_this());
-      if (target == "/v1/chat/completions") {
-        service->HandleChat(request_.body(), writer);
-      } else {
-        service->HandleCompletion(request_.body(), writer);
-      }
-      return;
+      return Handle(service, target == "/v1/chat/completions");
     }
     if (verb != http::verb::get && verb != http::verb::head) {
       if (target == "/v1/models" || target == "/health" || target == "/metrics" || target == "/") {
@@ -184,9 +358,12 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(status), request_.version() ? request_.version() : 11);
     res->set(http::field::server, "mint");
     res->set(http::field::content_type, content_type);
+    if (status == 503 || status == 429) res->set(http::field::retry_after, "1");
     res->keep_alive(keep_alive_);
     res->body() = std::move(body);
     res->prepare_payload();
+    if (head_) res->body().clear();  // Content-Length still tells the GET body's size
+    stream_.expires_after(std::chrono::seconds(opt().write_timeout_seconds));
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
                         self->AfterResponse(ec);
@@ -203,16 +380,23 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_res_->chunked(true);
     serializer_.emplace(*stream_res_);
     writing_ = true;
+    stream_.expires_after(std::chrono::seconds(opt().write_timeout_seconds));
     http::async_write_header(stream_, *serializer_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                self->writing_ = false;
                                if (ec) return self->Gone();
+                               self->stream_.expires_never();
                                self->WriteNext();
                              });
   }
 
   void Enqueue(Item item) {
     if (closed_) return;
+    unsent_ += item.data.size();
+    if (unsent_ > opt().max_unsent_bytes) {
+      log::Warn("a client stopped reading its stream ({} bytes unsent): aborting it", unsent_);
+      return Gone();
+    }
     queue_.push_back(std::move(item));
     if (!writing_ && serializer_) WriteNext();
   }
@@ -224,7 +408,9 @@ class Session : public std::enable_shared_from_this<Session> {
     queue_.pop_front();
     auto done = [self = shared_from_this(), item](beast::error_code ec, size_t) {
       self->writing_ = false;
+      self->unsent_ -= item->data.size();
       if (ec) return self->Gone();
+      self->stream_.expires_never();
       if (item->kind == Item::kLastChunk) {
         self->serializer_.reset();
         self->stream_res_.reset();
@@ -232,6 +418,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       self->WriteNext();
     };
+    // A client that does not read lets the socket buffer fill: the write then times out.
+    stream_.expires_after(std::chrono::seconds(opt().write_timeout_seconds));
     if (item->kind == Item::kChunk) {
       net::async_write(stream_, http::make_chunk(net::buffer(item->data)), done);
     } else {
@@ -243,14 +431,20 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = false;
     on_gone_ = nullptr;
     if (ec) return Gone();
+    stream_.expires_never();
     if (!keep_alive_) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       closed_ = true;
       return;
     }
-    if (!watching_) Read();
-    // else: the EOF watch completes first and then reads (see WatchForEof)
+    if (watching_) {
+      // Stop the EOF watch; its handler then reads the next request (with the idle timeout).
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);
+      return;
+    }
+    Read();
   }
 
   // While a request generates, notice a client that hangs up: wait for the socket to become
@@ -267,6 +461,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadable(beast::error_code ec) {
     watching_ = false;
+    if (closed_) return;
+    if (ec == net::error::operation_aborted && !busy_) return Read();  // see AfterResponse
     if (ec) return Gone();
     char c;
     const ssize_t n = ::recv(stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -279,6 +475,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     queue_.clear();
+    unsent_ = 0;
     if (on_gone_) {
       auto fn = std::move(on_gone_);
       on_gone_ = nullptr;
@@ -305,17 +502,19 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   beast::tcp_stream stream_;
-  const Context* ctx_;
+  SessionContext* ctx_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
   std::optional<http::response<http::empty_body>> stream_res_;
   std::optional<http::response_serializer<http::empty_body>> serializer_;
   std::deque<Item> queue_;
+  size_t unsent_ = 0;  // bytes of queue_ plus the chunk being written
   std::function<void()> on_gone_;
   bool keep_alive_ = true;
+  bool head_ = false;  // the current request is HEAD: headers only
   bool writing_ = false;
-  bool busy_ = false;
+  bool busy_ = false;  // a request is being answered
   bool watching_ = false;
   bool closed_ = false;
 };
@@ -325,29 +524,52 @@ class Session : public std::enable_shared_from_this<Session> {
 class HttpServer::Impl {
  public:
   HttpServerOptions options;
-  Session::Context ctx;
+  SessionContext ctx;
   net::io_context ioc;
+  std::optional<net::thread_pool> handlers;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> accept_backoff;
+  int max_connections = 0;
   std::vector<std::thread> threads;
   std::mutex sessions_mu;
   std::vector<std::weak_ptr<Session>> sessions;  // guarded by sessions_mu
   bool stopped = false;
+  std::chrono::steady_clock::time_point last_accept_warning{};
 
   void Accept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == net::error::operation_aborted) return;
+      if (ec == net::error::no_descriptors || ec.value() == ENFILE || ec == net::error::no_memory ||
+          ec == net::error::no_buffer_space) {
+        // Out of descriptors: retrying at once would spin. Wait, and say so at most every 10 s.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning > std::chrono::seconds(10)) {
+          last_accept_warning = now;
+          log::Warn("accept: {} ({} connections open); pausing accepts for 100 ms",
+                    ec.message(), ctx.connections.load());
+        }
+        accept_backoff->expires_after(std::chrono::milliseconds(100));
+        accept_backoff->async_wait([this](beast::error_code e) {
+          if (!e) Accept();
+        });
+        return;
+      }
       if (ec) {
-        if (ec == net::error::operation_aborted) return;
         log::Warn("accept: {}", ec.message());
       } else {
         auto session = std::make_shared<Session>(std::move(s), &ctx);
-        {
-          std::lock_guard<std::mutex> lk(sessions_mu);
-          if (sessions.size() > 1024) {
-            std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+        if (ctx.connections.load() > max_connections) {
+          session->Refuse();
+        } else {
+          {
+            std::lock_guard<std::mutex> lk(sessions_mu);
+            if (sessions.size() > 1024) {
+              std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+            }
+            sessions.push_back(session);
           }
-          sessions.push_back(session);
+          session->Run();
         }
-        session->Run();
       }
       Accept();
     });
@@ -371,6 +593,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   beast::error_code ec;
   const auto address = net::ip::make_address(options.host, ec);
   if (ec) return Status::InvalidArgument("--host '" + options.host + "': " + ec.message());
+  impl->ctx.check_host =
+      options.api_key.empty() && (address.is_loopback() || !options.allowed_hosts.empty());
+  impl->max_connections = options.max_connections;
+  if (impl->max_connections <= 0) {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    const rlim_t soft = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : rl.rlim_cur;
+    impl->max_connections = static_cast<int>(std::max<rlim_t>(16, soft > 256 ? soft - 128 : soft / 2));
+  }
   const tcp::endpoint endpoint(address, options.port);
   impl->acceptor.emplace(impl->ioc);
   impl->acceptor->open(endpoint.protocol(), ec);
@@ -381,6 +612,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     return Status::Unavailable("cannot listen on " + options.host + ":" +
                                std::to_string(options.port) + ": " + ec.message());
   }
+  impl->accept_backoff.emplace(impl->ioc);
+  impl->handlers.emplace(static_cast<size_t>(std::max(1, options.handler_threads)));
+  impl->ctx.handlers = &*impl->handlers;
   impl->Accept();
   const int n = std::max(1, options.io_threads);
   for (int i = 0; i < n; ++i) impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
@@ -397,9 +631,11 @@ uint16_t HttpServer::port() const { return impl_->acceptor->local_endpoint().por
 void HttpServer::Shutdown() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  impl_->ctx.stopping = true;
   net::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor->close(ec);
+    impl_->accept_backoff->cancel();
   });
   {
     std::lock_guard<std::mutex> lk(impl_->sessions_mu);
@@ -407,6 +643,8 @@ void HttpServer::Shutdown() {
       if (auto s = w.lock()) s->Close();
     }
   }
+  // Requests already handed to a handler thread finish reaching the service before it can go.
+  impl_->handlers->join();
 }
 
 }  // namespace mint::frontend

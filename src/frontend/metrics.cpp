@@ -7,7 +7,8 @@ namespace mint::frontend {
 namespace {
 
 const char* kEndpointNames[] = {"chat_completions", "completions", "other"};
-const char* kStatusClasses[] = {"2xx", "400", "401", "404", "429_503", "5xx"};
+// "4xx": 4xx other than those named; "499": the client went away before its response was done.
+const char* kStatusClasses[] = {"2xx", "400", "401", "404", "429_503", "5xx", "4xx", "499"};
 
 int StatusClass(int status) {
   if (status < 300) return 0;
@@ -15,7 +16,9 @@ int StatusClass(int status) {
   if (status == 404) return 3;
   if (status == 429 || status == 503) return 4;
   if (status >= 500) return 5;
-  return 1;  // other 4xx
+  if (status == 400) return 1;
+  if (status == 499) return 7;
+  return 6;
 }
 
 void Line(std::string* out, const std::string& name, const std::string& labels, double v) {
@@ -113,7 +116,7 @@ std::string FrontendMetrics::Render(const engine::EngineMetrics& e) const {
   Help(&out, "mint_frontend_requests_total", "counter",
        "HTTP requests by endpoint and status class");
   for (int ep = 0; ep < 3; ++ep) {
-    for (int sc = 0; sc < 6; ++sc) {
+    for (int sc = 0; sc < 8; ++sc) {
       Line(&out, "mint_frontend_requests_total",
            model + ",endpoint=\"" + kEndpointNames[ep] + "\",status=\"" + kStatusClasses[sc] + "\"",
            static_cast<double>(requests_[ep][sc].load()));

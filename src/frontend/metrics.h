@@ -61,7 +61,7 @@ class FrontendMetrics {
   mutable std::mutex options_mu_;
   MetricsOptions options_;  // guarded by options_mu_
   std::atomic<int64_t> in_flight_{0};
-  std::array<std::array<std::atomic<uint64_t>, 6>, 3> requests_{};  // endpoint x status class
+  std::array<std::array<std::atomic<uint64_t>, 8>, 3> requests_{};  // endpoint x status class
   std::atomic<uint64_t> prompt_tokens_{0}, generated_tokens_{0};
   Histogram ttft_, itl_, e2e_;
   mutable std::mutex rate_mu_;

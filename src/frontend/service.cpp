@@ -292,6 +292,7 @@ Result<std::unique_ptr<OpenAiService>> OpenAiService::Create(const ServiceOption
   s->reasoning_model_ = source.find("<think>") != std::string::npos;
   for (int32_t t = 0; t < tokenizer->vocab_size(); ++t) {
     if (tokenizer->IsEndOfGeneration(t)) s->eog_ids_.push_back(t);
+    s->max_token_bytes_ = std::max(s->max_token_bytes_, tokenizer->TokenPiece(t).size());
   }
   s->created_ = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
@@ -300,6 +301,17 @@ Result<std::unique_ptr<OpenAiService>> OpenAiService::Create(const ServiceOption
 }
 
 OpenAiService::~OpenAiService() = default;
+
+std::optional<ApiError> OpenAiService::CheckPromptBytes(const char* param, size_t bytes) const {
+  // Each token covers at most max_token_bytes_ bytes of the text (4 for an unknown character),
+  // so a text this long cannot fit, whatever it says: refused before it costs a tokenizer pass.
+  const size_t min_tokens = bytes / std::max<size_t>(max_token_bytes_, 4);
+  if (min_tokens < static_cast<size_t>(backend_->max_model_len())) return std::nullopt;
+  return ApiError::InvalidRequest(
+      param, "the prompt is " + std::to_string(bytes) + " bytes, at least " +
+                 std::to_string(min_tokens) + " tokens; this model's context is " +
+                 std::to_string(backend_->max_model_len()) + " tokens");
+}
 
 bool OpenAiService::KnowsModel(const std::string& name) const {
   if (name == options_.model_name) return true;
@@ -357,6 +369,7 @@ void OpenAiService::HandleChat(std::string_view body, std::shared_ptr<ResponseWr
   if (!rendered.ok()) {
     return fail(ApiError::InvalidRequest("messages", "chat template: " + rendered.status().message()));
   }
+  if (auto e = CheckPromptBytes("messages", rendered->size())) return fail(*e);
   auto ids = tokenizer_->Encode(*rendered, /*add_special=*/false, /*parse_special=*/true);
   if (!ids.ok()) return fail(ApiError::FromStatus(ids.status()));
   auto gen = std::make_shared<Generation>();
@@ -403,6 +416,7 @@ void OpenAiService::HandleCompletion(std::string_view body,
     gen->prompt = req->prompt_ids;
     gen->prompt_text = tokenizer_->Decode(gen->prompt);
   } else {
+    if (auto e = CheckPromptBytes("prompt", req->prompt_text.size())) return fail(*e);
     auto ids = tokenizer_->Encode(req->prompt_text, /*add_special=*/true, /*parse_special=*/false);
     if (!ids.ok()) return fail(ApiError::FromStatus(ids.status()));
     gen->prompt = std::move(*ids);
@@ -460,7 +474,9 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
     const size_t index = static_cast<size_t>(i);
     // Hold the lock across Submit so an output cannot arrive before request_id is recorded.
     std::unique_lock<std::mutex> lk(gen->mu);
-    if (gen->client_gone) {
+    // n > 1 is admitted whole or not at all: once one choice is refused, the rest are not
+    // submitted and those already running are aborted below.
+    if (gen->client_gone || !gen->error.ok()) {
       gen->choices[index].done = true;
       if (--gen->remaining == 0) gen->Finish();
       continue;
@@ -475,7 +491,16 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
       c.done = true;
       c.finish = engine::FinishReason::kError;
       if (gen->error.ok()) gen->error = id.status();
+      std::vector<uint64_t> running;
+      for (Generation::Choice& other : gen->choices) {
+        if (other.submitted && !other.done && !other.abort_sent) {
+          other.abort_sent = true;
+          running.push_back(other.request_id);
+        }
+      }
       if (--gen->remaining == 0) gen->Finish();
+      lk.unlock();
+      for (uint64_t rid : running) backend_->Abort(rid);
       continue;
     }
     Generation::Choice& c = gen->choices[index];

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,8 @@ class OpenAiService {
   struct Generation;
   OpenAiService() = default;
   void Start(std::shared_ptr<Generation> gen, std::shared_ptr<ResponseWriter> writer);
+  // A 400 when a prompt of `bytes` bytes must exceed the context, decided without tokenizing.
+  std::optional<ApiError> CheckPromptBytes(const char* param, size_t bytes) const;
 
   ServiceOptions options_;
   const tokenizer::Tokenizer* tokenizer_ = nullptr;
@@ -74,6 +77,7 @@ class OpenAiService {
   std::unique_ptr<tokenizer::ChatTemplate> template_;
   bool reasoning_model_ = false;  // the template knows <think>
   std::vector<int32_t> eog_ids_;
+  size_t max_token_bytes_ = 1;  // the longest token's bytes
   int64_t created_ = 0;
 };
 

@@ -227,7 +227,7 @@ TEST(ServerTest, ClientDisconnectAbortsTheRequestAndFreesItsBlocks) {
   sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), f.port()));
   const std::string body =
       R"({"model":"tiny","prompt":"a long story","max_tokens":2000,"temperature":0.7,"stream":true,"ignore_eos":true})";
-  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                           "application/json\r\nContent-Length: " +
                           std::to_string(body.size()) + "\r\n\r\n" + body;
   net::write(sock, net::buffer(req));
@@ -250,7 +250,7 @@ TEST(ServerTest, FullQueueAnswers503) {
   sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), f.port()));
   const std::string body =
       R"({"model":"tiny","prompt":"x","max_tokens":1500,"stream":true,"ignore_eos":true})";
-  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                           std::to_string(body.size()) + "\r\n\r\n" + body;
   net::write(sock, net::buffer(req));
   char buf[256];
@@ -302,7 +302,7 @@ TEST(ServerTest, AThousandConcurrentStreamsAllComplete) {
       auto c = std::make_unique<Client>(ioc);
       const std::string body = R"({"model":"tiny","prompt":"story )" + std::to_string(i) +
                                R"(","max_tokens":6,"stream":true,"ignore_eos":true})";
-      c->request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+      c->request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                    std::to_string(body.size()) + "\r\n\r\n" + body;
       Client* raw = c.get();
       raw->sock.async_connect(ep, [raw](beast::error_code ec) {
