@@ -8,12 +8,16 @@ set(MINT_FLAGS_AVX2 "-mavx2 -mfma -mf16c")
 set(MINT_FLAGS_AVX512 "-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16")
 
 # mint_isa_sources(<sources...>): sets per-file ISA flags for *_avx2.cpp and *_avx512.cpp.
+# These files stay out of unity builds: merged with plain files, their ISA flags would let the
+# compiler use AVX-512 in code that must run on any x86-64.
 function(mint_isa_sources)
   foreach(src ${ARGN})
     if(src MATCHES "_avx512\\.cpp$")
-      set_source_files_properties(${src} PROPERTIES COMPILE_FLAGS "${MINT_FLAGS_AVX512}")
+      set_source_files_properties(${src} PROPERTIES COMPILE_FLAGS "${MINT_FLAGS_AVX512}"
+                                  SKIP_UNITY_BUILD_INCLUSION ON)
     elseif(src MATCHES "_avx2\\.cpp$")
-      set_source_files_properties(${src} PROPERTIES COMPILE_FLAGS "${MINT_FLAGS_AVX2}")
+      set_source_files_properties(${src} PROPERTIES COMPILE_FLAGS "${MINT_FLAGS_AVX2}"
+                                  SKIP_UNITY_BUILD_INCLUSION ON)
     endif()
   endforeach()
 endfunction()

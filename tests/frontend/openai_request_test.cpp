@@ -8,7 +8,7 @@
 namespace mint::frontend {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 // A valid chat body with `extra` members appended (", ..." JSON text without the comma).
 std::string Chat(const std::string& extra = "") {
@@ -83,7 +83,7 @@ TEST(ChatRequestTest, AllFieldsMapped) {
   EXPECT_TRUE(p.stream);
   EXPECT_TRUE(p.include_usage);
   EXPECT_TRUE(p.ignore_eos);
-  EXPECT_EQ(r->template_kwargs, Json::parse(R"({"enable_thinking":false})"));
+  EXPECT_EQ(r->template_kwargs, OrderedJson::parse(R"({"enable_thinking":false})"));
   EXPECT_FALSE(r->add_generation_prompt);
   EXPECT_EQ(r->tool_choice, "auto");
 }
@@ -257,7 +257,7 @@ TEST(ChatRequestTest, ContentPartsFlattenAndToolFieldsKept) {
     {"role":"assistant","content":[],"reasoning_content":"hmm"},
     {"role":"assistant"}])"));
   ASSERT_TRUE(r.ok()) << r.error().message;
-  const Json& m = r->messages;
+  const OrderedJson& m = r->messages;
   ASSERT_EQ(m.size(), 6u);
   EXPECT_EQ(m[0]["role"], "developer");
   EXPECT_EQ(m[1]["content"], "caf\xc3\xa9 ok?");
