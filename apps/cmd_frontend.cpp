@@ -43,6 +43,8 @@ int RunFrontend(const FrontendArgs& a) {
     tok = std::move(t).value();
     auto rc = MakeRouterConfig(a.router);
     if (!rc.ok()) return rc.status();
+    auto tls = PlaneTlsFromArgs(a.discovery, /*bind_host=*/"");
+    if (!tls.ok()) return tls.status();
     auto d = MakeDiscovery(a.discovery);
     if (!d.ok()) return d.status();
     discovery = std::move(d).value();
@@ -63,7 +65,8 @@ int RunFrontend(const FrontendArgs& a) {
          .subscribe_kv_events = !a.router.no_kv_events,
          .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000)),
          .router = *rc,
-         .remote_prefill_min_tokens = a.remote_prefill_min_tokens});
+         .remote_prefill_min_tokens = a.remote_prefill_min_tokens,
+         .tls = *tls});
     if (!b.ok()) return b.status();
     backend = std::move(b).value();
     auto general = file->GetStringOr("general.name", "");

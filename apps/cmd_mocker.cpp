@@ -57,7 +57,8 @@ struct Mocker {
 // Port `base` for mocker i: 0 (any free) and -1 (none) stay; a fixed port counts up.
 int NthPort(int base, int i) { return base > 0 ? base + i : base; }
 
-Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* discovery) {
+Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* discovery,
+                           const runtime::PlaneTls& tls) {
   Mocker m;
   MINT_ASSIGN_OR_RETURN(m.engine, mocker::CreateMockerEngine(a.engine));
   m.metrics = std::make_unique<frontend::FrontendMetrics>(
@@ -84,7 +85,8 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
                                                           .advertise_host = a.advertise_host,
                                                           .port = NthPort(a.port, i),
                                                           .events_port = NthPort(a.events_port, i),
-                                                          .metrics_url = metrics_url}));
+                                                          .metrics_url = metrics_url,
+                                                          .tls = tls}));
   m.source->SetWorker(m.worker.get());
   if (m.http) m.http->Attach(nullptr, m.source.get());
   return m;
@@ -101,6 +103,8 @@ int RunMocker(MockerArgs a) {
   } else {
     log::Info("timing: {}", mocker::TimingModel::Polynomial().Describe());
   }
+  auto tls = PlaneTlsFromArgs(a.discovery, a.bind);
+  if (!tls.ok()) return Fail(tls.status());
   auto discovery = MakeDiscovery(a.discovery);
   if (!discovery.ok()) return Fail(discovery.status());
   log::Info("{} mocker worker(s) of '{}': {} blocks x {} tokens, max {} seqs, {} batched tokens, "
@@ -111,7 +115,7 @@ int RunMocker(MockerArgs a) {
   std::vector<Mocker> mockers;
   mockers.reserve(static_cast<size_t>(a.count));
   for (int i = 0; i < a.count; ++i) {
-    auto m = StartMocker(a, i, discovery->get());
+    auto m = StartMocker(a, i, discovery->get(), *tls);
     if (!m.ok()) {
       for (auto it = mockers.rbegin(); it != mockers.rend(); ++it) it->Stop();
       return Fail(m.status().WithContext(fmt::format("mocker {}", i)));

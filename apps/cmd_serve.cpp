@@ -75,10 +75,18 @@ int Serve(const ServeArgs& a) {
       s.backend = local.get();
     } else {
       discovery = runtime::NewEmbeddedDiscovery();
+      // The workers' gRPC ports are on loopback, open to every local user: with a key, they
+      // take only this process's own ephemeral cluster certificate.
+      runtime::PlaneTls tls;
+      if (!a.http.api_key.empty() || !a.http.api_key_file.empty()) {
+        auto t = runtime::GeneratePlaneTls();
+        if (!t.ok()) return t.status().WithContext("request-plane TLS");
+        tls = std::move(t).value();
+      }
       for (int i = 0; i < a.workers; ++i) {
         auto w = worker::Worker::Create(
             engines[i].get(), discovery.get(),
-            {.id = "worker-" + std::to_string(i), .model_name = name});
+            {.id = "worker-" + std::to_string(i), .model_name = name, .tls = tls});
         if (!w.ok()) return w.status();
         workers.push_back(std::move(w).value());
       }
@@ -90,6 +98,7 @@ int Serve(const ServeArgs& a) {
       ro.migration_limit = a.migration_limit;
       ro.max_model_len = cfg->scheduler.max_model_len;
       ro.router = *rc;
+      ro.tls = tls;
       auto r = frontend::RemoteBackend::Create(discovery.get(), ro);
       if (!r.ok()) return r.status();
       remote = std::move(r).value();

@@ -81,6 +81,8 @@ int RunWorker(const WorkerArgs& a) {
   }
   cfg->threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
   cfg->max_queued = a.max_queued;
+  auto tls = PlaneTlsFromArgs(a.discovery, a.bind);
+  if (!tls.ok()) return Fail(tls.status());
   auto discovery = MakeDiscovery(a.discovery);
   if (!discovery.ok()) return Fail(discovery.status());
 
@@ -119,7 +121,8 @@ int RunWorker(const WorkerArgs& a) {
                                    .advertise_host = a.advertise_host,
                                    .port = a.port,
                                    .events_port = a.events_port,
-                                   .metrics_url = metrics_url});
+                                   .metrics_url = metrics_url,
+                                   .tls = *tls});
   if (!w.ok()) return Fail(w.status());
 
   source.SetWorker(w->get());

@@ -23,5 +23,6 @@ CommandFn RegisterWorker(CLI::App& app);      // cmd_worker.cpp
 CommandFn RegisterFrontend(CLI::App& app);    // cmd_frontend.cpp
 CommandFn RegisterMocker(CLI::App& app);      // cmd_mocker.cpp
 CommandFn RegisterProfile(CLI::App& app);     // cmd_profile.cpp
+CommandFn RegisterCerts(CLI::App& app);       // cmd_certs.cpp
 
 }  // namespace mint::apps

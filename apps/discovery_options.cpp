@@ -16,6 +16,27 @@ void AddDiscoveryOptions(CLI::App* cmd, DiscoveryArgs* a) {
                   "leaves discovery within this)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--tls-dir", a->tls_dir,
+                  "Mutual TLS on the request plane: a directory with ca.pem, cert.pem, key.pem "
+                  "(make one with `mint certs --out DIR`; every frontend and worker of the cluster "
+                  "uses the same)");
+  cmd->add_flag("--insecure-plane", a->insecure_plane,
+                "Allow a plaintext request plane on an address beyond loopback (anyone who can "
+                "reach it can generate)");
+}
+
+Result<runtime::PlaneTls> PlaneTlsFromArgs(const DiscoveryArgs& a, const std::string& bind_host) {
+  if (!a.tls_dir.empty()) return runtime::LoadPlaneTls(a.tls_dir);
+  const bool loopback = bind_host.empty() || bind_host == "localhost" || bind_host == "::1" ||
+                        bind_host.rfind("127.", 0) == 0;
+  if (!loopback && !a.insecure_plane) {
+    return Status::InvalidArgument(
+        "--bind " + bind_host +
+        " exposes the request plane beyond loopback without authentication: pass --tls-dir DIR "
+        "(`mint certs --out DIR`, the same on every frontend and worker), or --insecure-plane on a "
+        "network you trust");
+  }
+  return runtime::PlaneTls{};
 }
 
 Result<std::unique_ptr<runtime::Discovery>> MakeDiscovery(const DiscoveryArgs& a) {

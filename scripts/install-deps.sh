@@ -13,6 +13,7 @@ PACKAGES=(
   chromium  # tests/clients/browser: the chat page in headless Chromium
   gnuplot-nox  # mint bench --plot: latency CDFs and throughput over time as PNG
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # request plane
+  libssl-dev  # the request plane's cluster CA and certificates (mint certs)
   libzmq3-dev cppzmq-dev  # event plane
   etcd-server etcd-client iproute2  # discovery; multi-process and multi-host (netns) tests
 )

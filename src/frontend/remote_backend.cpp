@@ -216,7 +216,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
             "KV-aware routing cannot match its cache (set the frontend's --kv-block-size)",
             w.id, w.block_size, router->config().block_size);
       }
-      c->channel = runtime::MakeWorkerChannel(w.request_address);
+      c->channel = runtime::MakeWorkerChannel(w.request_address, 5000, options.tls);
       c->stub = pb::Worker::NewStub(c->channel);
       log::Info("worker {} joined: {} ({})", w.id, w.request_address, w.model);
       next[w.id] = std::move(c);
@@ -563,8 +563,10 @@ Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery*
       raw->OnKvSnapshot(id, s);
     };
     cb.on_load = [raw](const std::string& id, const pb::LoadMetrics& l) { raw->OnLoad(id, l); };
+    runtime::KvEventSubscriberOptions so;
+    so.curve_secret = runtime::PlaneCurveSecret(options.tls);  // the workers' CURVE key, if any
     auto sub = runtime::KvEventSubscriber::Create(
-        std::move(cb), [raw](const std::string& id) { return raw->FetchSnapshot(id); });
+        std::move(cb), [raw](const std::string& id) { return raw->FetchSnapshot(id); }, so);
     if (!sub.ok()) return sub.status().WithContext("event plane");
     impl->events = std::move(sub).value();
   }

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "frontend/backend.h"
+#include "runtime/plane_tls.h"
 #include "router/router.h"
 #include "runtime/discovery.h"
 
@@ -44,6 +45,8 @@ struct RemoteBackendOptions {
   // this many tokens are prefilled there and decoded on a decode (or aggregated) worker, which
   // pulls their KV; shorter ones, and those whose prefill fails, run on one worker.
   int64_t remote_prefill_min_tokens = 512;
+  // Mutual TLS to the workers (they must run with the same cluster CA); disabled: plaintext.
+  runtime::PlaneTls tls{};
 };
 
 struct RemoteBackendStats {

@@ -9,7 +9,9 @@
 #include <exception>
 #include <future>
 #include <utility>
+#include <vector>
 
+#include "core/log.h"
 #include "runtime/convert_events.h"
 
 namespace mint::runtime {
@@ -20,6 +22,35 @@ std::string ZmqError(const std::string& what) { return what + ": " + zmq_strerro
 
 void SetIntOption(void* socket, int option, int value) {
   zmq_setsockopt(socket, option, &value, sizeof(value));
+}
+
+// The CURVE public key (32 bytes) of a 32-byte secret key; empty on error.
+std::string CurvePublic(const std::string& secret) {
+  if (secret.size() != 32) return {};
+  char secret_z85[41] = {}, public_z85[41] = {};
+  zmq_z85_encode(secret_z85, reinterpret_cast<const uint8_t*>(secret.data()), 32);
+  if (zmq_curve_public(public_z85, secret_z85) != 0) return {};
+  uint8_t pub[32];
+  if (zmq_z85_decode(pub, public_z85) == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(pub), 32);
+}
+
+// Receives one multipart message; false when the context is shutting down.
+bool RecvFrames(void* socket, std::vector<std::string>* frames) {
+  frames->clear();
+  for (;;) {
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, socket, 0) < 0) {
+      zmq_msg_close(&m);
+      if (zmq_errno() == EINTR) continue;
+      return false;
+    }
+    frames->emplace_back(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
+    const bool more = zmq_msg_more(&m) != 0;
+    zmq_msg_close(&m);
+    if (!more) return true;
+  }
 }
 
 }  // namespace
@@ -41,8 +72,26 @@ Result<std::unique_ptr<KvEventPublisher>> KvEventPublisher::Create(
   }
   SetIntOption(socket, ZMQ_LINGER, 0);
   SetIntOption(socket, ZMQ_SNDHWM, options.send_hwm);
+  void* zap = nullptr;
+  if (!options.curve_secret.empty()) {
+    // The ZAP handler is bound before the PUB socket, so no handshake can happen without it.
+    zap = zmq_socket(context, ZMQ_REP);
+    const bool ok = zap != nullptr && options.curve_secret.size() == 32 &&
+                    zmq_bind(zap, "inproc://zeromq.zap.01") == 0;
+    SetIntOption(socket, ZMQ_CURVE_SERVER, 1);
+    if (!ok ||
+        zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, options.curve_secret.data(), 32) != 0 ||
+        zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, "mint", 4) != 0) {
+      Status status = Status::Internal(ZmqError("KvEventPublisher: CURVE setup"));
+      if (zap != nullptr) zmq_close(zap);
+      zmq_close(socket);
+      zmq_ctx_term(context);
+      return status;
+    }
+  }
   if (zmq_bind(socket, bind_endpoint.c_str()) != 0) {
     Status status = Status::Unavailable(ZmqError("KvEventPublisher: bind " + bind_endpoint));
+    if (zap != nullptr) zmq_close(zap);
     zmq_close(socket);
     zmq_ctx_term(context);
     return status;
@@ -51,8 +100,35 @@ Result<std::unique_ptr<KvEventPublisher>> KvEventPublisher::Create(
   size_t last_size = sizeof(last);
   std::string endpoint = bind_endpoint;
   if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, last, &last_size) == 0) endpoint = last;
-  return std::unique_ptr<KvEventPublisher>(
+  auto pub = std::unique_ptr<KvEventPublisher>(
       new KvEventPublisher(std::move(worker_id), options, context, socket, std::move(endpoint)));
+  if (zap != nullptr) {
+    KvEventPublisher* raw = pub.get();
+    raw->zap_ = std::thread([raw, zap, allowed = CurvePublic(options.curve_secret)] {
+      raw->ZapLoop(zap, allowed);
+    });
+  }
+  return pub;
+}
+
+void KvEventPublisher::ZapLoop(void* zap, std::string allowed_public_key) {
+  // ZAP request frames: version, request id, domain, address, identity, mechanism, credentials.
+  std::vector<std::string> f;
+  while (RecvFrames(zap, &f)) {
+    const bool ok = f.size() >= 7 && f[5] == "CURVE" && !allowed_public_key.empty() &&
+                    f[6] == allowed_public_key;
+    if (!ok) {
+      ++refused_;
+      log::Warn("event plane {}: refused a subscriber from {} (not a cluster key)", endpoint_,
+                f.size() > 3 ? f[3] : std::string("?"));
+    }
+    const std::string reply[] = {"1.0", f.size() > 1 ? f[1] : std::string(), ok ? "200" : "400",
+                                 ok ? "OK" : "not a cluster member", "", ""};
+    for (size_t i = 0; i < 6; ++i) {
+      zmq_send(zap, reply[i].data(), reply[i].size(), i + 1 < 6 ? ZMQ_SNDMORE : 0);
+    }
+  }
+  zmq_close(zap);
 }
 
 KvEventPublisher::KvEventPublisher(std::string worker_id, KvEventPublisherOptions options,
@@ -73,6 +149,10 @@ KvEventPublisher::~KvEventPublisher() {
   cv_.notify_all();
   sender_.join();
   zmq_close(socket_);
+  if (zap_.joinable()) {
+    zmq_ctx_shutdown(context_);  // the ZAP handler's receive returns; it closes its socket
+    zap_.join();
+  }
   zmq_ctx_term(context_);
 }
 
@@ -111,7 +191,9 @@ void KvEventPublisher::Enqueue(Item item, bool is_event) {
 
 KvEventPublisherStats KvEventPublisher::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  KvEventPublisherStats s = stats_;
+  s.subscribers_refused = refused_.load();
+  return s;
 }
 
 void KvEventPublisher::SetDropFilterForTest(std::function<bool(const engine::KvEvent&)> drop) {
@@ -544,6 +626,16 @@ Result<std::unique_ptr<KvEventSubscriber>> KvEventSubscriber::Create(
   if (impl->socket == nullptr) return Status::Internal(ZmqError("zmq_socket(SUB)"));
   SetIntOption(impl->socket, ZMQ_LINGER, 0);
   SetIntOption(impl->socket, ZMQ_RCVHWM, options.receive_hwm);
+  if (!options.curve_secret.empty()) {
+    // Every publisher of the cluster has the same key pair, and so does this subscriber.
+    const std::string pub = CurvePublic(options.curve_secret);
+    if (pub.empty() ||
+        zmq_setsockopt(impl->socket, ZMQ_CURVE_SERVERKEY, pub.data(), 32) != 0 ||
+        zmq_setsockopt(impl->socket, ZMQ_CURVE_PUBLICKEY, pub.data(), 32) != 0 ||
+        zmq_setsockopt(impl->socket, ZMQ_CURVE_SECRETKEY, options.curve_secret.data(), 32) != 0) {
+      return Status::Internal(ZmqError("KvEventSubscriber: CURVE setup"));
+    }
+  }
   if (zmq_setsockopt(impl->socket, ZMQ_SUBSCRIBE, "", 0) != 0) {
     return Status::Internal(ZmqError("ZMQ_SUBSCRIBE"));
   }

@@ -49,6 +49,10 @@ namespace mint::runtime {
 struct KvEventPublisherOptions {
   size_t queue_capacity = 1 << 16;  // messages waiting for the sender thread; beyond: dropped
   int send_hwm = 1 << 16;           // ZeroMQ per-subscriber high-water mark (messages)
+  // CURVE (ZeroMQ's encryption and authentication): the cluster's 32-byte secret key
+  // (PlaneCurveSecret). Set: the stream is encrypted and only subscribers holding the same key
+  // get it (checked by a ZAP handler; refusals are logged and counted). Empty: plaintext.
+  std::string curve_secret{};
 };
 
 struct KvEventPublisherStats {
@@ -57,6 +61,7 @@ struct KvEventPublisherStats {
   uint64_t loads_published = 0;
   uint64_t loads_dropped = 0;
   uint64_t last_event_id = 0;  // the highest id handed to OnKvEvent / OnKvSnapshot
+  uint64_t subscribers_refused = 0;  // CURVE handshakes with a key other than the cluster's
 };
 
 // Thread-safety: every method may be called from any thread, concurrently. The sink methods
@@ -103,6 +108,8 @@ class KvEventPublisher : public engine::KvEventSink {
                    void* socket, std::string endpoint);
   void Enqueue(Item item, bool is_event);
   void SenderLoop();
+  // CURVE: answers ZeroMQ's authentication requests (ZAP) until the context shuts down.
+  void ZapLoop(void* zap_socket, std::string allowed_public_key);
 
   const std::string worker_id_;
   const KvEventPublisherOptions options_;
@@ -117,6 +124,8 @@ class KvEventPublisher : public engine::KvEventSink {
   KvEventPublisherStats stats_;                                // guarded by mu_
   std::function<bool(const engine::KvEvent&)> drop_for_test_;  // guarded by mu_
   std::thread sender_;
+  std::thread zap_;  // runs only with CURVE
+  std::atomic<uint64_t> refused_{0};
 };
 
 struct KvEventSubscriberOptions {
@@ -124,6 +133,7 @@ struct KvEventSubscriberOptions {
   std::chrono::milliseconds resync_backoff_max{1000};
   size_t max_buffered_events = 1 << 16;  // per worker while a snapshot is being fetched
   int receive_hwm = 1 << 17;             // ZeroMQ SUB high-water mark (messages)
+  std::string curve_secret{};  // the cluster's CURVE key when publishers use one (see above)
 };
 
 struct WorkerEventStats {

@@ -151,7 +151,27 @@ Status FromGrpc(const grpc::Status& s) {
   }
 }
 
-std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address, int keepalive_ms) {
+std::shared_ptr<grpc::ServerCredentials> PlaneServerCredentials(const PlaneTls& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  o.pem_root_certs = tls.ca_pem;
+  o.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
+  return grpc::SslServerCredentials(o);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(const PlaneTls& tls,
+                                                                  grpc::ChannelArguments* args) {
+  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  args->SetSslTargetNameOverride(kPlaneTlsName);
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = tls.ca_pem;
+  o.pem_private_key = tls.key_pem;
+  o.pem_cert_chain = tls.cert_pem;
+  return grpc::SslCredentials(o);
+}
+
+std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address, int keepalive_ms,
+                                                 const PlaneTls& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
@@ -161,7 +181,8 @@ std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address, int
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  auto creds = PlaneChannelCredentials(tls, &args);
+  return grpc::CreateCustomChannel(address, creds, args);
 }
 
 }  // namespace mint::runtime

@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "runtime/plane_tls.h"
 #include "runtime/runtime.grpc.pb.h"
 
 namespace mint::runtime {
@@ -22,11 +23,20 @@ pb::GenerateResponse ToProto(const engine::RequestOutput& output);
 // request_id is left 0: ids are the caller's business on each side.
 engine::RequestOutput FromProto(const pb::GenerateResponse& response);
 
+// Plaintext when `tls` is not enabled; else TLS that requires and verifies a client certificate.
+std::shared_ptr<grpc::ServerCredentials> PlaneServerCredentials(const PlaneTls& tls);
+// Plaintext when `tls` is not enabled; else TLS with the cluster certificate as the client's,
+// verifying the server against the CA under the name kPlaneTlsName (set on `args`).
+std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(const PlaneTls& tls,
+                                                                  grpc::ChannelArguments* args);
+
 grpc::Status ToGrpc(const Status& status);
 Status FromGrpc(const grpc::Status& status);
 
-// An insecure channel (internal plane) with keep-alive pings, so a worker that vanishes without
-// closing its sockets (host lost, network cut) is noticed within ~`keepalive_ms` * 2.
-std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address, int keepalive_ms = 5000);
+// A channel to a worker (internal plane) with keep-alive pings, so a worker that vanishes without
+// closing its sockets (host lost, network cut) is noticed within ~`keepalive_ms` * 2. Mutual TLS
+// when `tls` is enabled (plane_tls.h), else plaintext.
+std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address, int keepalive_ms = 5000,
+                                                 const PlaneTls& tls = {});
 
 }  // namespace mint::runtime

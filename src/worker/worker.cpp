@@ -40,14 +40,17 @@ Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
       engine, {.worker_id = w->info_.id,
                .model_name = options.model_name,
                .bind = fmt::format("{}:{}", options.bind_host, options.port),
-               .drain_ms = options.drain_ms});
+               .drain_ms = options.drain_ms,
+               .tls = options.tls});
   if (!server.ok()) return server.status();
   w->server_ = std::move(server).value();
   w->info_.request_address = fmt::format("{}:{}", advertise, w->server_->port());
   w->engine_ = engine;
   if (options.events_port >= 0) {
+    runtime::KvEventPublisherOptions po;
+    po.curve_secret = runtime::PlaneCurveSecret(options.tls);  // CURVE with the request plane's TLS
     auto pub = runtime::KvEventPublisher::Create(
-        w->info_.id, fmt::format("tcp://{}:{}", options.bind_host, options.events_port));
+        w->info_.id, fmt::format("tcp://{}:{}", options.bind_host, options.events_port), po);
     if (!pub.ok()) return pub.status().WithContext("event plane");
     w->publisher_ = std::move(pub).value();
     // "tcp://0.0.0.0:N" is not dialable: announce the advertised host with the real port.

@@ -32,6 +32,8 @@ struct WorkerOptions {
   int events_port = 0;  // event plane (ZeroMQ PUB); 0: any free port; < 0: no events
   int drain_ms = 500;   // on stop, calls in flight get this long before they are cancelled
   std::string metrics_url;  // announced in discovery; empty: none
+  // Mutual TLS on the request plane and CURVE on the event plane; disabled: plaintext.
+  runtime::PlaneTls tls{};
 };
 
 class Worker {

@@ -154,7 +154,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::Start(engine::Engine* engine
   impl->service = std::make_unique<Service>(engine, options);
   impl->drain_ms = options.drain_ms;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.bind, grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(options.bind, runtime::PlaneServerCredentials(options.tls), &impl->port);
   builder.RegisterService(impl->service.get());
   // Frontends ping every few seconds to notice a lost worker; allow it.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

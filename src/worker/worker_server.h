@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "runtime/plane_tls.h"
 #include "engine/engine.h"
 
 namespace mint::worker {
@@ -25,6 +26,9 @@ struct WorkerServerOptions {
   // On Shutdown, calls in flight get this long to finish before they are cancelled (the
   // frontend migrates those).
   int drain_ms = 500;
+  // Mutual TLS on the request plane (callers must present the cluster certificate); disabled:
+  // plaintext.
+  runtime::PlaneTls tls{};
 };
 
 struct WorkerServerStats {

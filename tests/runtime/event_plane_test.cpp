@@ -1,6 +1,7 @@
 #include "runtime/event_plane.h"
 
 #include <gtest/gtest.h>
+#include <zmq.h>
 
 #include <algorithm>
 #include <chrono>
@@ -464,6 +465,58 @@ TEST(EventPlaneTest, LoadMetricsArrive) {
   EXPECT_EQ(l.kv_blocks_total(), 64);
   EXPECT_DOUBLE_EQ(l.kv_usage(), 0.25);
   EXPECT_GE(pub->Stats().loads_published, 2u);
+}
+
+// CURVE: a publisher with the cluster key streams only to subscribers holding the same key. The
+// reproduction this guards: a plain ZeroMQ subscriber on a worker's KV-event port received token
+// ids that decode back to other users' prompts.
+TEST(EventPlaneTest, CurveSubscribersNeedTheClusterKey) {
+  const std::string key(32, '\x11');
+  auto pub = KvEventPublisher::Create("w", "tcp://127.0.0.1:0", {.curve_secret = key});
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  auto fetch = [](const std::string&) { return Result<KvSnapshot>(KvSnapshot{}); };
+  Collector member, plain, stranger;
+  auto sub_member = KvEventSubscriber::Create(member.Callbacks(), fetch, {.curve_secret = key});
+  auto sub_plain = KvEventSubscriber::Create(plain.Callbacks(), fetch);
+  auto sub_stranger =
+      KvEventSubscriber::Create(stranger.Callbacks(), fetch, {.curve_secret = std::string(32, '\x22')});
+  ASSERT_TRUE(sub_member.ok() && sub_plain.ok() && sub_stranger.ok());
+  for (auto* s : {&sub_member, &sub_plain, &sub_stranger}) {
+    ASSERT_TRUE(s->value()->Connect("w", (*pub)->endpoint()).ok());
+  }
+  WaitLive(pub->get(), &member, "w");  // the cluster member gets the stream
+  // Keep publishing for a while: the others get nothing at all.
+  for (int i = 0; i < 50; ++i) {
+    (*pub)->PublishLoad(engine::EngineMetrics{});
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(member.loads("w").size(), 10u);
+  EXPECT_TRUE(plain.loads("w").empty());
+  EXPECT_TRUE(stranger.loads("w").empty());
+  // The stranger does not even know the publisher's public key: its handshake fails before any
+  // authentication. One who does (a raw ZeroMQ client with the cluster's public key but a key
+  // pair of its own) is refused by the ZAP handler, and counted.
+  char secret_z85[41] = {}, public_z85[41] = {}, my_public[41] = {}, my_secret[41] = {};
+  zmq_z85_encode(secret_z85, reinterpret_cast<const uint8_t*>(key.data()), 32);
+  ASSERT_EQ(zmq_curve_public(public_z85, secret_z85), 0);
+  ASSERT_EQ(zmq_curve_keypair(my_public, my_secret), 0);
+  void* ctx = zmq_ctx_new();
+  void* raw = zmq_socket(ctx, ZMQ_SUB);
+  int zero = 0, timeout_ms = 500;
+  zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof(zero));
+  zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms));
+  zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, public_z85, 40);
+  zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, my_public, 40);
+  zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, my_secret, 40);
+  zmq_setsockopt(raw, ZMQ_SUBSCRIBE, "", 0);
+  ASSERT_EQ(zmq_connect(raw, (*pub)->endpoint().c_str()), 0);
+  EXPECT_TRUE(WaitFor([&] { return (*pub)->Stats().subscribers_refused >= 1; }))
+      << "a foreign client key was not refused by the ZAP handler";
+  (*pub)->PublishLoad(engine::EngineMetrics{});
+  char buf[256];
+  EXPECT_LT(zmq_recv(raw, buf, sizeof(buf), 0), 0) << "the refused client received a message";
+  zmq_close(raw);
+  zmq_ctx_term(ctx);
 }
 
 TEST(EventPlaneTest, FetchFailureRetriesWithBackoff) {

@@ -107,13 +107,20 @@ done
 [ "$i" -lt 100 ] || fail "etcd on its host is not reachable from the frontend's host"
 
 export MINT_CPU=scalar  # exact greedy outputs whatever the batch shape
+# The request plane crosses hosts: mutual TLS with one cluster CA (a worker binding beyond
+# loopback without it refuses to start).
+"$MINT" certs --out "$TMP/certs" >"$TMP/certs.log" 2>&1 || fail "mint certs failed"
+if "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind 0.0.0.0 >"$TMP/insecure.log" 2>&1; then
+  fail "a worker started on 0.0.0.0 with neither --tls-dir nor --insecure-plane"
+fi
+grep -q "tls-dir" "$TMP/insecure.log" || fail "the refusal does not name --tls-dir"
 for w in w1 w2; do
   ip netns exec "$TAG-$w" "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
-    >"$TMP/$w.log" 2>&1 &
+    --tls-dir "$TMP/certs" >"$TMP/$w.log" 2>&1 &
   PIDS+=($!)
 done
 ip netns exec "$TAG-fe" "$MINT" frontend -m "$MODEL" --etcd "$E:2379" --host "${ADDR[fe]}" --port 8000 \
-  >"$TMP/frontend.log" 2>&1 &
+  --tls-dir "$TMP/certs" >"$TMP/frontend.log" 2>&1 &
 PIDS+=($!)
 "$MINT" serve -m "$MODEL" --port 0 -t 1 >"$TMP/reference.log" 2>&1 &
 PIDS+=($!)
