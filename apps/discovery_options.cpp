@@ -20,6 +20,13 @@ void AddDiscoveryOptions(CLI::App* cmd, DiscoveryArgs* a) {
                   "Mutual TLS on the request plane: a directory with ca.pem, cert.pem, key.pem "
                   "(make one with `mint certs --out DIR`; every frontend and worker of the cluster "
                   "uses the same)");
+  cmd->add_option("--etcd-tls-dir", a->etcd_tls_dir,
+                  "TLS to etcd (https client URLs): a directory with ca.pem (etcd's CA), cert.pem "
+                  "and key.pem (the client certificate etcd's --client-cert-auth checks); the "
+                  "--tls-dir of `mint certs` works when etcd uses those files too");
+  cmd->add_option("--etcd-tls-name", a->etcd_tls_name,
+                  "Name etcd's certificate carries (default: the endpoint host; `mint certs`: "
+                  "mint-cluster)");
   cmd->add_flag("--insecure-plane", a->insecure_plane,
                 "Allow a plaintext request plane on an address beyond loopback (anyone who can "
                 "reach it can generate)");
@@ -49,6 +56,12 @@ Result<std::unique_ptr<runtime::Discovery>> MakeDiscovery(const DiscoveryArgs& a
   if (o.endpoints.empty()) return Status::InvalidArgument("--etcd names no endpoint");
   o.prefix = a.prefix;
   o.lease_ttl_s = a.lease_ttl_s;
+  if (!a.etcd_tls_dir.empty()) {
+    auto tls = runtime::LoadPlaneTls(a.etcd_tls_dir);
+    if (!tls.ok()) return tls.status().WithContext("--etcd-tls-dir");
+    o.tls = std::move(tls).value();
+    o.tls_server_name = a.etcd_tls_name;
+  }
   return runtime::NewEtcdDiscovery(o);
 }
 

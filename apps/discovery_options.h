@@ -18,6 +18,8 @@ struct DiscoveryArgs {
   int64_t lease_ttl_s = 10;
   std::string tls_dir;          // mutual TLS on the request plane (mint certs --out DIR)
   bool insecure_plane = false;  // allow a plaintext request plane beyond loopback
+  std::string etcd_tls_dir;     // TLS to etcd: ca.pem, cert.pem, key.pem
+  std::string etcd_tls_name;    // the name etcd's certificate carries (default: the endpoint host)
 };
 
 void AddDiscoveryOptions(CLI::App* cmd, DiscoveryArgs* a);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "runtime/plane_tls.h"
 
 namespace mint::runtime {
 
@@ -71,6 +72,12 @@ struct EtcdOptions {
   std::vector<std::string> endpoints = {"127.0.0.1:2379"};  // host:port of etcd client URLs
   std::string prefix = "/mint/workers/";                    // keys are prefix + worker id
   int64_t lease_ttl_s = 10;                                 // a dead worker is gone within this
+  // TLS to etcd (https client URLs), with this client certificate when etcd runs with
+  // --client-cert-auth. Disabled: plaintext.
+  PlaneTls tls{};
+  // The name etcd's certificate must carry; empty: the endpoint's host. Certificates from
+  // `mint certs` carry kPlaneTlsName.
+  std::string tls_server_name{};
 };
 
 // Connects lazily; fails only on invalid options. Defined in etcd_discovery.cpp.

@@ -116,7 +116,7 @@ Result<PlaneTls> LoadPlaneTls(const std::string& dir) {
   for (auto [file, out] : {std::pair{"ca.pem", &tls.ca_pem}, std::pair{"cert.pem", &tls.cert_pem},
                            std::pair{"key.pem", &tls.key_pem}}) {
     auto text = ReadPem(d / file);
-    if (!text.ok()) return text.status().WithContext("--tls-dir " + dir);
+    if (!text.ok()) return text.status().WithContext("TLS directory " + dir);
     *out = std::move(text).value();
   }
   return tls;

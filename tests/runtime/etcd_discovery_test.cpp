@@ -25,6 +25,8 @@
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "runtime/discovery.h"
+#include "runtime/plane_tls.h"
+#include "runtime/request_plane.h"
 
 extern char** environ;
 
@@ -95,13 +97,19 @@ bool Eventually(const std::function<bool()>& pred, Clock::duration timeout = kPa
 // A single-member etcd on 127.0.0.1; restartable on the same ports and data directory.
 class EtcdServer {
  public:
-  EtcdServer() : client_port_(FreePort()), peer_port_(FreePort()) {
+  // With `tls`: https only, client certificates required (--client-cert-auth), the cluster
+  // certificate of `tls` as etcd's own.
+  explicit EtcdServer(PlaneTls tls = {})
+      : client_port_(FreePort()), peer_port_(FreePort()), tls_(std::move(tls)) {
     std::string tmpl = (std::filesystem::path(::testing::TempDir()) / "mint-etcd-XXXXXX").string();
     data_dir_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
     grpc::ChannelArguments args;  // retry soon while etcd starts, not after gRPC's 1 s+ backoff
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    channel_ = grpc::CreateCustomChannel(endpoint(), grpc::InsecureChannelCredentials(), args);
+    if (tls_.enabled() && !data_dir_.empty()) {
+      EXPECT_TRUE(WritePlaneTls(tls_, data_dir_ + "/tls").ok());
+    }
+    channel_ = grpc::CreateCustomChannel(endpoint(), PlaneChannelCredentials(tls_, &args), args);
     kv_ = etcdserverpb::KV::NewStub(channel_);
     lease_ = etcdserverpb::Lease::NewStub(channel_);
   }
@@ -119,14 +127,22 @@ class EtcdServer {
   bool Start(const std::string& name = "default", std::string initial_cluster = "",
              bool wait = true) {
     if (data_dir_.empty() || client_port_ < 0 || peer_port_ < 0) return false;
-    std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+    std::string client = std::string(tls_.enabled() ? "https" : "http") + "://127.0.0.1:" +
+                         std::to_string(client_port_);
     std::string peer = peer_url();
     if (initial_cluster.empty()) initial_cluster = name + "=" + peer;
-    pid_ = Spawn(
-        {kEtcdBinary, "--name", name, "--data-dir", data_dir_ + "/data", "--listen-client-urls",
-         client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
-         "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster},
-        data_dir_ + "/etcd.log");
+    std::vector<std::string> argv = {
+        kEtcdBinary, "--name", name, "--data-dir", data_dir_ + "/data", "--listen-client-urls",
+        client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+        "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster};
+    if (tls_.enabled()) {
+      for (const std::string& a :
+           {"--cert-file=" + data_dir_ + "/tls/cert.pem", "--key-file=" + data_dir_ + "/tls/key.pem",
+            "--trusted-ca-file=" + data_dir_ + "/tls/ca.pem", std::string("--client-cert-auth")}) {
+        argv.push_back(a);
+      }
+    }
+    pid_ = Spawn(argv, data_dir_ + "/etcd.log");
     if (pid_ < 0) return false;
     return !wait || WaitReady();
   }
@@ -178,6 +194,7 @@ class EtcdServer {
  private:
   int client_port_;
   int peer_port_;
+  PlaneTls tls_;
   std::string data_dir_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
@@ -416,6 +433,39 @@ TEST(EtcdClusterTest, DiscoveryFailsOverToAnotherMember) {
   })) << reg_b.status().ToString();
   ASSERT_TRUE(rec.WaitForIds({"a", "b"})) << "the watch moved to another member";
   EXPECT_NE(members[1]->LeaseOf(std::string(kPrefix) + "a"), 0) << "a's lease was kept alive";
+}
+
+// etcd over TLS with client certificates (--client-cert-auth): a client with the cluster's
+// certificate registers and watches; one without TLS, or with another CA's certificate, cannot.
+TEST(EtcdTlsTest, ClientCertificatesAreRequired) {
+  if (access(kEtcdBinary, X_OK) != 0)
+    GTEST_SKIP() << kEtcdBinary << " is not installed (apt-get install etcd-server)";
+  auto tls = GeneratePlaneTls();
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  EtcdServer etcd(*tls);
+  ASSERT_TRUE(etcd.Start()) << "etcd with TLS did not come up:\n" << etcd.LogTail();
+  auto d = NewEtcdDiscovery({.endpoints = {etcd.endpoint()}, .prefix = kPrefix, .lease_ttl_s = kTtl,
+                             .tls = *tls, .tls_server_name = kPlaneTlsName});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Recorder rec;
+  auto watch = (*d)->Watch(rec.Callback());
+  ASSERT_TRUE(watch.ok());
+  auto reg = (*d)->Register(EtcdWorker("a"));
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  ASSERT_TRUE(rec.WaitForIds({"a"}));
+
+  auto plain = Connect(etcd.endpoint());
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(plain->Register(EtcdWorker("p")).ok()) << "a plaintext client registered";
+  auto other = GeneratePlaneTls();
+  ASSERT_TRUE(other.ok());
+  auto stranger = NewEtcdDiscovery({.endpoints = {etcd.endpoint()}, .prefix = kPrefix,
+                                    .lease_ttl_s = kTtl, .tls = *other,
+                                    .tls_server_name = kPlaneTlsName});
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_FALSE((*stranger)->Register(EtcdWorker("s")).ok()) << "another CA's client registered";
+  EXPECT_EQ(etcd.LeaseOf(std::string(kPrefix) + "p"), 0);
+  EXPECT_EQ(etcd.LeaseOf(std::string(kPrefix) + "s"), 0);
 }
 
 TEST(EtcdDiscoveryNoServerTest, OptionsAreValidated) {
