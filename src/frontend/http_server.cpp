@@ -185,7 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const ApiError e = status == 413 ? ApiError::PayloadTooLarge(BodySize(), opt().max_body_bytes)
                                      : ApiError::Http(status, std::move(message));
     if (status != 413 && status != 503) {
-      ctx_->metrics->RequestFinished(FrontendMetrics::Endpoint::kOther, status);
+      ctx_->metrics->RequestRefused(FrontendMetrics::Endpoint::kOther, status);
     }
     DoRespond(e.status, kJson, ErrorBody(e));
   }
@@ -282,7 +282,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Handle(OpenAiService* service, bool chat) {
     if (ctx_->stopping.load() || ctx_->pending.load() >= opt().max_pending_requests) {
       const ApiError e = ApiError::Overloaded("too many requests waiting to be read; retry later");
-      ctx_->metrics->RequestFinished(chat ? FrontendMetrics::Endpoint::kChat
+      ctx_->metrics->RequestRefused(chat ? FrontendMetrics::Endpoint::kChat
                                           : FrontendMetrics::Endpoint::kCompletions,
                                      e.status);
       return DoRespond(e.status, kJson, ErrorBody(e));
@@ -311,7 +311,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool api = target.rfind("/v1/", 0) == 0;
     if (api && !Authorized()) {
       const ApiError e = ApiError::Unauthorized("a valid bearer key is required (Authorization: Bearer ...)");
-      ctx_->metrics->RequestFinished(EndpointOf(target), e.status);
+      ctx_->metrics->RequestRefused(EndpointOf(target), e.status);
       return DoRespond(e.status, kJson, ErrorBody(e));
     }
     OpenAiService* service = ctx_->service.load();

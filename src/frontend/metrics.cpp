@@ -87,6 +87,10 @@ void FrontendMetrics::RequestFinished(Endpoint endpoint, int status) {
   ++requests_[static_cast<int>(endpoint)][StatusClass(status)];
 }
 
+void FrontendMetrics::RequestRefused(Endpoint endpoint, int status) {
+  ++requests_[static_cast<int>(endpoint)][StatusClass(status)];
+}
+
 void FrontendMetrics::AddTokens(int64_t prompt, int64_t generated) {
   prompt_tokens_ += static_cast<uint64_t>(prompt);
   generated_tokens_ += static_cast<uint64_t>(generated);

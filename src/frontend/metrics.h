@@ -47,6 +47,9 @@ class FrontendMetrics {
   void RequestStarted();
   // status: HTTP status of the response (200 for a completed stream).
   void RequestFinished(Endpoint endpoint, int status);
+  // A request answered before it started (401, 403, malformed HTTP, 503 at the door): counted,
+  // never in flight.
+  void RequestRefused(Endpoint endpoint, int status);
   void ObserveTtft(double seconds) { ttft_.Observe(seconds); }
   void ObserveItl(double seconds) { itl_.Observe(seconds); }
   void ObserveDuration(double seconds) { e2e_.Observe(seconds); }

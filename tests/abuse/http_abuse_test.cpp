@@ -3,6 +3,9 @@
 // The server runs in-process on a loopback port over a synthetic model and the real engine; the
 // client side is raw sockets, so the bytes on the wire are exactly the ones written here.
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +15,9 @@
 #include <netinet/in.h>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -342,6 +348,9 @@ TEST(HttpAbuseTest, UnauthorizedAndAbandonedRequestsAreCounted) {
   EXPECT_NE(text.find(R"(endpoint="completions",status="401"} 4)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(endpoint="completions",status="499"} 1)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(endpoint="completions",status="400"} 0)"), std::string::npos) << text;
+  // Refused requests were never in flight (the gauge does not go below zero).
+  EXPECT_NE(text.find(R"(mint_frontend_inflight_requests{model="tiny"} 0)"), std::string::npos)
+      << text;
 }
 
 // With no key, a web page (Origin) or a DNS-rebound name (Host) cannot drive the model.
@@ -385,6 +394,62 @@ TEST(HttpAbuseTest, ConnectionsOverTheLimitGet503) {
   EXPECT_EQ(r[0].status, 503);
   EXPECT_NE(r[0].head.find("Retry-After: "), std::string::npos);
   EXPECT_TRUE(c.WaitClosed(std::chrono::seconds(5)));
+}
+
+// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Defect: when descriptors ran out, accept retried in a tight loop (99 % CPU, ~1.5 M log lines in
+// 6 s). The server runs in a child process with a small descriptor limit; connections beyond it
+// wait in the backlog, and the server must idle, not spin, while they do.
+TEST(HttpAbuseTest, OutOfDescriptorsDoesNotSpin) {
+  int port_pipe[2];
+  ASSERT_EQ(::pipe(port_pipe), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(port_pipe[0]);
+    {
+      Server s;
+      // Room for a few connections only: count what is open now, plus 8.
+      int open_fds = 0;
+      for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        (void)e;
+        ++open_fds;
+      }
+      rlimit rl{static_cast<rlim_t>(open_fds + 8), static_cast<rlim_t>(open_fds + 8)};
+      setrlimit(RLIMIT_NOFILE, &rl);
+      const uint16_t port = s.port();
+      if (::write(port_pipe[1], &port, sizeof(port)) != sizeof(port)) ::_exit(3);
+      std::this_thread::sleep_for(std::chrono::seconds(8));
+    }
+    ::_exit(0);
+  }
+  ::close(port_pipe[1]);
+  uint16_t port = 0;
+  ASSERT_EQ(::read(port_pipe[0], &port, sizeof(port)), static_cast<ssize_t>(sizeof(port)));
+  ::close(port_pipe[0]);
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < 40; ++i) conns.push_back(std::make_unique<Conn>(port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the limit is reached by now
+  const double before = CpuSeconds(child);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double used = CpuSeconds(child) - before;
+  conns.clear();
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_LT(used, 0.5) << "the server used " << used << " CPU seconds in 2 s while out of descriptors";
 }
 
 // A client that sends a header slowly, or nothing after connecting, is cut off by the header
