@@ -23,14 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.h"
-#include "frontend/backend.h"
-#include "frontend/http_server.h"
-#include "frontend/metrics.h"
-#include "frontend/service.h"
-#include "model/model.h"
-#include "model/synth.h"
-#include "tokenizer/tokenizer.h"
+#include "../support/served_tiny_model.h"
 
 namespace mint::frontend {
 namespace {
@@ -39,50 +32,7 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // A running server over a synthetic model, with the HTTP options a test wants.
-class Server {
- public:
-  explicit Server(HttpServerOptions ho = {}, engine::EngineConfig ec = {}) {
-    const std::string path =
-        (std::filesystem::path(::testing::TempDir()) / "mint_abuse_tiny.gguf").string();
-    model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 9,
-                          .vocab = "builtin"};
-    EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
-    model_ = std::move(model::Model::Load(path)).value();
-    tok_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
-    if (ec.kv_cache_blocks == 0) ec.kv_cache_blocks = 1024;
-    ec.threads = 2;
-    ec.scheduler.max_model_len = 2048;
-    engine_ = std::move(engine::Engine::Create(model_.get(), ec)).value();
-    backend_ = std::make_unique<LocalBackend>(engine_.get());
-    metrics_ = std::make_unique<FrontendMetrics>(MetricsOptions{.model = "tiny"});
-    ServiceOptions so{.model_name = "tiny"};
-    so.limits.max_body_bytes = ho.max_body_bytes;
-    service_ =
-        std::move(OpenAiService::Create(so, tok_.get(), backend_.get(), metrics_.get())).value();
-    ho.host = "127.0.0.1";
-    ho.port = 0;
-    server_ = std::move(HttpServer::Start(ho, metrics_.get())).value();
-    server_->Attach(service_.get(), backend_.get());
-  }
-  ~Server() {
-    server_->Shutdown();
-    backend_->Close();
-    engine_.reset();
-    server_.reset();
-  }
-  uint16_t port() const { return server_->port(); }
-  engine::Engine* engine() { return engine_.get(); }
-  std::string MetricsText() { return metrics_->Render(engine_->Metrics()); }
-
- private:
-  std::unique_ptr<model::Model> model_;
-  std::unique_ptr<tokenizer::Tokenizer> tok_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<LocalBackend> backend_;
-  std::unique_ptr<FrontendMetrics> metrics_;
-  std::unique_ptr<OpenAiService> service_;
-  std::unique_ptr<HttpServer> server_;
-};
+using Server = test_support::ServedTinyModel;
 
 // A raw client connection.
 class Conn {

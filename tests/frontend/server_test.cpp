@@ -22,6 +22,7 @@
 #include "model/model.h"
 #include "model/synth.h"
 #include "tokenizer/tokenizer.h"
+#include "../support/served_tiny_model.h"
 
 namespace mint::frontend {
 namespace {
@@ -38,40 +39,11 @@ struct Reply {
   std::string content_type;
 };
 
-// A running server over a synthetic model.
-class Fixture {
+// A running server over a synthetic model, and a plain HTTP client for it.
+class Fixture : public test_support::ServedTinyModel {
  public:
-  explicit Fixture(engine::EngineConfig ec = {}, std::string api_key = "") {
-    const std::string path =
-        (std::filesystem::path(::testing::TempDir()) / "mint_server_tiny.gguf").string();
-    model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 9,
-                          .vocab = "builtin"};
-    EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
-    model_ = std::move(model::Model::Load(path)).value();
-    tok_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
-    if (ec.kv_cache_blocks == 0) ec.kv_cache_blocks = 1024;
-    ec.threads = 2;
-    ec.scheduler.max_model_len = 2048;
-    engine_ = std::move(engine::Engine::Create(model_.get(), ec)).value();
-    backend_ = std::make_unique<LocalBackend>(engine_.get());
-    metrics_ = std::make_unique<FrontendMetrics>(MetricsOptions{.model = "tiny"});
-    service_ = std::move(OpenAiService::Create({.model_name = "tiny"}, tok_.get(), backend_.get(),
-                                               metrics_.get()))
-                   .value();
-    HttpServerOptions ho{.host = "127.0.0.1", .port = 0, .io_threads = 2, .api_key = api_key,
-                         .max_body_bytes = 64 * 1024};
-    server_ = std::move(HttpServer::Start(ho, metrics_.get())).value();
-    server_->Attach(service_.get(), backend_.get());
-  }
-  ~Fixture() {
-    server_->Shutdown();
-    backend_->Close();
-    engine_.reset();
-    server_.reset();
-  }
-
-  uint16_t port() const { return server_->port(); }
-  engine::Engine* engine() { return engine_.get(); }
+  explicit Fixture(engine::EngineConfig ec = {}, std::string api_key = "")
+      : ServedTinyModel({.api_key = std::move(api_key), .max_body_bytes = 64 * 1024}, ec) {}
 
   Reply Send(http::verb verb, const std::string& target, const std::string& body = "",
              const std::string& auth = "") {
@@ -97,15 +69,6 @@ class Fixture {
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return r;
   }
-
- private:
-  std::unique_ptr<model::Model> model_;
-  std::unique_ptr<tokenizer::Tokenizer> tok_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<LocalBackend> backend_;
-  std::unique_ptr<FrontendMetrics> metrics_;
-  std::unique_ptr<OpenAiService> service_;
-  std::unique_ptr<HttpServer> server_;
 };
 
 // The JSON payloads of an SSE body ("data: ..." lines), without [DONE]; *done tells if it came.
