@@ -17,19 +17,10 @@
 #include "model/model.h"
 #include "model/synth.h"
 
+#include "../support/tiny_model.h"
+
 namespace mint::engine {
 namespace {
-
-std::unique_ptr<model::Model> LoadTiny() {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "mint_kv_connector_tiny_q8.gguf").string();
-  model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 9,
-                        .vocab = "builtin"};
-  EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
-  auto m = model::Model::Load(path);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
 
 // Exports hand out "<export id>"; loads copy from the exporting engine's blocks. The exporter's
 // engine is set after both exist.
@@ -129,24 +120,8 @@ EngineConfig Config(KvConnector* c) {
   return e;
 }
 
-Request GreedyRequest(std::vector<int32_t> prompt, int64_t max_tokens) {
-  Request r;
-  r.prompt = std::move(prompt);
-  r.sampling.temperature = 0;
-  r.max_tokens = max_tokens;
-  r.logprobs = 1;
-  return r;
-}
-
-std::vector<int32_t> Prompt(int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> p(static_cast<size_t>(n));
-  for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % 400);
-  return p;
-}
-
 struct Pair {
-  std::unique_ptr<model::Model> model = LoadTiny();
+  std::unique_ptr<model::Model> model = test_support::LoadTinyModel(9);
   CopyConnector connector;
   std::unique_ptr<Engine> prefill, decode, agg;
 
@@ -163,7 +138,7 @@ struct Pair {
   // Prefill there (1 token, export), then decode here with the handle.
   Result<CompletedRequest> Disaggregated(const std::vector<int32_t>& prompt, int64_t max_tokens,
                                          std::string* handle = nullptr) {
-    Request p = GreedyRequest(prompt, 1);
+    Request p = test_support::GreedyRequest(prompt, 1, /*logprobs=*/1);
     p.kv_export = true;
     std::string h;
     auto first = RequestHandle::Submit(prefill.get(), p);
@@ -180,7 +155,7 @@ struct Pair {
     }
     if (h.empty()) return Status::Internal("no export handle");
     if (handle != nullptr) *handle = h;
-    Request d = GreedyRequest(prompt, max_tokens - 1);
+    Request d = test_support::GreedyRequest(prompt, max_tokens - 1, /*logprobs=*/1);
     d.prompt.push_back(out.tokens[0]);
     d.kv_import = h;
     d.kv_import_tokens = static_cast<int64_t>(prompt.size());
@@ -199,8 +174,8 @@ TEST(KvConnectorTest, PrefillThereDecodeHereEqualsOneEngine) {
   Pair p;
   ASSERT_NE(p.model, nullptr);
   for (int len : {1, 2, 15, 16, 17, 40, 255, 256, 257, 600}) {
-    const auto prompt = Prompt(len, static_cast<uint32_t>(len));
-    auto agg = RunToCompletion(p.agg.get(), GreedyRequest(prompt, 12));
+    const auto prompt = test_support::RandomPrompt(len, static_cast<uint32_t>(len));
+    auto agg = RunToCompletion(p.agg.get(), test_support::GreedyRequest(prompt, 12, /*logprobs=*/1));
     auto dis = p.Disaggregated(prompt, 12);
     ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
     EXPECT_EQ(dis->tokens, agg->tokens) << "prompt of " << len;
@@ -233,13 +208,13 @@ TEST(KvConnectorTest, PrefillThereDecodeHereEqualsOneEngine) {
 TEST(KvConnectorTest, OnlyBlocksMissingLocallyAreLoaded) {
   Pair p;
   ASSERT_NE(p.model, nullptr);
-  const auto prompt = Prompt(100, 7);  // 6 full blocks + 4 tokens
+  const auto prompt = test_support::RandomPrompt(100, 7);  // 6 full blocks + 4 tokens
   // The decode engine already computed the first 64 tokens (4 blocks) of this prompt.
   ASSERT_TRUE(RunToCompletion(p.decode.get(),
-                              GreedyRequest(std::vector<int32_t>(prompt.begin(), prompt.begin() + 70), 1))
+                              test_support::GreedyRequest(std::vector<int32_t>(prompt.begin(), prompt.begin() + 70), 1, /*logprobs=*/1))
                   .ok());
   const size_t before = p.connector.copied.load();
-  auto agg = RunToCompletion(p.agg.get(), GreedyRequest(prompt, 6));
+  auto agg = RunToCompletion(p.agg.get(), test_support::GreedyRequest(prompt, 6, /*logprobs=*/1));
   auto dis = p.Disaggregated(prompt, 6);
   ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
   EXPECT_EQ(dis->tokens, agg->tokens);
@@ -252,8 +227,8 @@ TEST(KvConnectorTest, FailedLoadRecomputesOrFails) {
   {
     Pair p(/*recompute=*/true);
     p.connector.fail_loads = true;
-    const auto prompt = Prompt(90, 3);
-    auto agg = RunToCompletion(p.agg.get(), GreedyRequest(prompt, 8));
+    const auto prompt = test_support::RandomPrompt(90, 3);
+    auto agg = RunToCompletion(p.agg.get(), test_support::GreedyRequest(prompt, 8, /*logprobs=*/1));
     auto dis = p.Disaggregated(prompt, 8);
     ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
     EXPECT_EQ(dis->tokens, agg->tokens) << "recomputed here";
@@ -263,7 +238,7 @@ TEST(KvConnectorTest, FailedLoadRecomputesOrFails) {
   {
     Pair p(/*recompute=*/false);
     p.connector.fail_loads = true;
-    auto dis = p.Disaggregated(Prompt(90, 3), 8);
+    auto dis = p.Disaggregated(test_support::RandomPrompt(90, 3), 8);
     ASSERT_TRUE(dis.ok());
     EXPECT_EQ(dis->finish, FinishReason::kError);
     EXPECT_NE(dis->error.message().find("injected"), std::string::npos) << dis->error.ToString();
@@ -275,15 +250,15 @@ TEST(KvConnectorTest, FailedLoadRecomputesOrFails) {
 TEST(KvConnectorTest, AbortWhileLoadingEndsWhenTheLoadDoes) {
   Pair p;
   p.connector.hold_loads = true;
-  const auto prompt = Prompt(50, 11);
-  Request pre = GreedyRequest(prompt, 1);
+  const auto prompt = test_support::RandomPrompt(50, 11);
+  Request pre = test_support::GreedyRequest(prompt, 1, /*logprobs=*/1);
   pre.kv_export = true;
   auto h = RequestHandle::Submit(p.prefill.get(), pre);
   ASSERT_TRUE(h.ok());
   RequestOutput o;
   do o = (*h)->Next(); while (o.finish == FinishReason::kNone);
   ASSERT_FALSE(o.kv_export_handle.empty());
-  Request d = GreedyRequest(prompt, 5);
+  Request d = test_support::GreedyRequest(prompt, 5, /*logprobs=*/1);
   d.prompt.push_back(o.tokens.empty() ? 5 : o.tokens[0]);
   d.kv_import = o.kv_export_handle;
   d.kv_import_tokens = 50;
@@ -294,7 +269,7 @@ TEST(KvConnectorTest, AbortWhileLoadingEndsWhenTheLoadDoes) {
   }
   EXPECT_EQ(p.decode->Metrics().waiting_for_kv, 1);
   // Meanwhile other requests run: the loop does not wait on the load.
-  EXPECT_TRUE(RunToCompletion(p.decode.get(), GreedyRequest(Prompt(20, 1), 3)).ok());
+  EXPECT_TRUE(RunToCompletion(p.decode.get(), test_support::GreedyRequest(test_support::RandomPrompt(20, 1), 3, /*logprobs=*/1)).ok());
   (*dh)->Abort();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(p.decode->Metrics().waiting_for_kv, 1) << "blocks are still being written";
@@ -309,14 +284,14 @@ TEST(KvConnectorTest, AbortWhileLoadingEndsWhenTheLoadDoes) {
 }
 
 TEST(KvConnectorTest, RequestsAreValidated) {
-  auto model = LoadTiny();
+  auto model = test_support::LoadTinyModel(9);
   auto plain = std::move(Engine::Create(model.get(), Config(nullptr))).value();
-  Request r = GreedyRequest(Prompt(10, 1), 2);
+  Request r = test_support::GreedyRequest(test_support::RandomPrompt(10, 1), 2, /*logprobs=*/1);
   r.kv_export = true;
   EXPECT_EQ(plain->Submit(r, nullptr).status().code(), StatusCode::kInvalidArgument);
   CopyConnector c;
   auto e = std::move(Engine::Create(model.get(), Config(&c))).value();
-  Request i = GreedyRequest(Prompt(10, 1), 2);
+  Request i = test_support::GreedyRequest(test_support::RandomPrompt(10, 1), 2, /*logprobs=*/1);
   i.kv_import = "1";
   for (int64_t bad : {0, 10, 11, -1}) {
     i.kv_import_tokens = bad;

@@ -3,11 +3,8 @@
 // test binaries that use it link mint_frontend and mint_model.
 #pragma once
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -17,8 +14,8 @@
 #include "frontend/metrics.h"
 #include "frontend/service.h"
 #include "model/model.h"
-#include "model/synth.h"
 #include "tokenizer/tokenizer.h"
+#include "tiny_model.h"
 
 namespace mint::test_support {
 
@@ -27,14 +24,7 @@ class ServedTinyModel {
   // `ho.host` and `ho.port` are set here (127.0.0.1, any free port); the service's body limit
   // follows `ho.max_body_bytes`. Engine defaults: 1024 KV blocks, 2 threads, 2048-token context.
   explicit ServedTinyModel(frontend::HttpServerOptions ho = {}, engine::EngineConfig ec = {}) {
-    // One file per process: test binaries may run at once.
-    const std::string path = (std::filesystem::path(::testing::TempDir()) /
-                              ("mint_served_tiny_" + std::to_string(::getpid()) + ".gguf"))
-                                 .string();
-    model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 9,
-                          .vocab = "builtin"};
-    EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
-    model_ = std::move(model::Model::Load(path)).value();
+    model_ = LoadTinyModel(9);
     tok_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
     if (ec.kv_cache_blocks == 0) ec.kv_cache_blocks = 1024;
     ec.threads = 2;

@@ -16,21 +16,12 @@
 #include "worker/kv_transfer.h"
 #include "worker/worker.h"
 
+#include "../support/tiny_model.h"
+
 namespace mint {
 namespace {
 
 using engine::FinishReason;
-
-std::unique_ptr<model::Model> LoadTiny() {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "mint_disagg_tiny_q8.gguf").string();
-  model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 12,
-                        .vocab = "builtin"};
-  EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
-  auto m = model::Model::Load(path);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
 
 engine::EngineConfig Config() {
   engine::EngineConfig c;
@@ -55,7 +46,7 @@ struct Node {
 class DisaggTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    model_ = LoadTiny();
+    model_ = test_support::LoadTinyModel(12);
     ASSERT_NE(model_, nullptr);
     discovery_ = runtime::NewEmbeddedDiscovery();
   }

@@ -11,23 +11,14 @@
 #include "model/synth.h"
 #include "worker/kv_transfer.h"
 
+#include "../support/tiny_model.h"
+
 namespace mint::worker {
 namespace {
 
 using engine::Engine;
 using engine::FinishReason;
 using engine::Request;
-
-std::unique_ptr<model::Model> LoadTiny() {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "mint_kv_transfer_tiny.gguf").string();
-  model::SynthOptions o{.preset = "tiny", .type = model::SynthFileType::kQ8_0, .seed = 4,
-                        .vocab = "builtin"};
-  EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
-  auto m = model::Model::Load(path);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
 
 engine::EngineConfig Config(engine::KvConnector* c) {
   engine::EngineConfig e;
@@ -38,24 +29,9 @@ engine::EngineConfig Config(engine::KvConnector* c) {
   return e;
 }
 
-Request Greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
-  Request r;
-  r.prompt = std::move(prompt);
-  r.sampling.temperature = 0;
-  r.max_tokens = max_tokens;
-  return r;
-}
-
-std::vector<int32_t> Prompt(int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> p(static_cast<size_t>(n));
-  for (auto& t : p) t = 3 + static_cast<int32_t>(rng() % 400);
-  return p;
-}
-
 // A prefill engine and a decode engine, each with its connector.
 struct Disagg {
-  std::unique_ptr<model::Model> model = LoadTiny();
+  std::unique_ptr<model::Model> model = test_support::LoadTinyModel(4);
   std::unique_ptr<KvTransferConnector> pc, dc;
   std::unique_ptr<Engine> prefill, decode;
 
@@ -80,7 +56,7 @@ struct Disagg {
 
   // First token and handle from the prefill engine.
   std::pair<int32_t, std::string> Prefill(const std::vector<int32_t>& prompt) {
-    Request p = Greedy(prompt, 1);
+    Request p = test_support::GreedyRequest(prompt, 1);
     p.kv_export = true;
     auto h = engine::RequestHandle::Submit(prefill.get(), p);
     EXPECT_TRUE(h.ok());
@@ -95,7 +71,7 @@ struct Disagg {
   std::vector<int32_t> Run(const std::vector<int32_t>& prompt, int64_t max_tokens) {
     auto [first, handle] = Prefill(prompt);
     EXPECT_FALSE(handle.empty());
-    Request d = Greedy(prompt, max_tokens - 1);
+    Request d = test_support::GreedyRequest(prompt, max_tokens - 1);
     d.prompt.push_back(first);
     d.kv_import = handle;
     d.kv_import_tokens = static_cast<int64_t>(prompt.size());
@@ -112,8 +88,8 @@ void ExpectEqualToOneEngine(transfer::Transport t) {
   ASSERT_NE(d.model, nullptr);
   auto agg = std::move(Engine::Create(d.model.get(), Config(nullptr))).value();
   for (int len : {1, 16, 33, 200, 700}) {
-    const auto prompt = Prompt(len, static_cast<uint32_t>(len) * 3);
-    auto want = engine::RunToCompletion(agg.get(), Greedy(prompt, 10));
+    const auto prompt = test_support::RandomPrompt(len, static_cast<uint32_t>(len) * 3);
+    auto want = engine::RunToCompletion(agg.get(), test_support::GreedyRequest(prompt, 10));
     ASSERT_TRUE(want.ok());
     EXPECT_EQ(d.Run(prompt, 10), want->tokens) << "prompt of " << len;
   }
@@ -150,7 +126,7 @@ TEST(KvTransferTest, ShmDisaggregationEqualsOneEngine) {
 
 TEST(KvTransferTest, AnExportNobodyPullsIsFreedAfterItsTimeout) {
   Disagg d(transfer::Transport::kTcp, std::chrono::milliseconds(200));
-  auto [first, handle] = d.Prefill(Prompt(100, 1));
+  auto [first, handle] = d.Prefill(test_support::RandomPrompt(100, 1));
   ASSERT_FALSE(handle.empty());
   d.prefill->WaitIdle();
   EXPECT_EQ(d.prefill->Metrics().kv_exports_pending, 1);
@@ -162,7 +138,7 @@ TEST(KvTransferTest, AnExportNobodyPullsIsFreedAfterItsTimeout) {
   EXPECT_EQ(d.prefill->Metrics().blocks.used, 0);
   EXPECT_EQ(d.pc->Stats().server.expired, 1u);
   // The late decode request's load fails; it computes the prompt itself (the default policy).
-  Request r = Greedy(Prompt(100, 1), 3);
+  Request r = test_support::GreedyRequest(test_support::RandomPrompt(100, 1), 3);
   r.prompt.push_back(first);
   r.kv_import = handle;
   r.kv_import_tokens = 100;
@@ -174,9 +150,9 @@ TEST(KvTransferTest, AnExportNobodyPullsIsFreedAfterItsTimeout) {
 
 TEST(KvTransferTest, AnUnreachableHolderFallsBackToComputing) {
   Disagg d(transfer::Transport::kTcp);
-  auto [first, handle] = d.Prefill(Prompt(40, 2));
+  auto [first, handle] = d.Prefill(test_support::RandomPrompt(40, 2));
   d.pc->Shutdown();  // the prefill worker is gone
-  Request r = Greedy(Prompt(40, 2), 4);
+  Request r = test_support::GreedyRequest(test_support::RandomPrompt(40, 2), 4);
   r.prompt.push_back(first);
   r.kv_import = handle;
   r.kv_import_tokens = 40;
