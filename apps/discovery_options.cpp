@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "core/host.h"
+
 namespace mint::apps {
 
 void AddDiscoveryOptions(CLI::App* cmd, DiscoveryArgs* a) {
@@ -34,9 +36,7 @@ void AddDiscoveryOptions(CLI::App* cmd, DiscoveryArgs* a) {
 
 Result<runtime::PlaneTls> PlaneTlsFromArgs(const DiscoveryArgs& a, const std::string& bind_host) {
   if (!a.tls_dir.empty()) return runtime::LoadPlaneTls(a.tls_dir);
-  const bool loopback = bind_host.empty() || bind_host == "localhost" || bind_host == "::1" ||
-                        bind_host.rfind("127.", 0) == 0;
-  if (!loopback && !a.insecure_plane) {
+  if (!bind_host.empty() && !IsLoopbackHost(bind_host) && !a.insecure_plane) {
     return Status::InvalidArgument(
         "--bind " + bind_host +
         " exposes the request plane beyond loopback without authentication: pass --tls-dir DIR "

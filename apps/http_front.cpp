@@ -8,6 +8,7 @@
 
 #include "apps/app_util.h"
 #include "apps/engine_options.h"
+#include "core/host.h"
 #include "core/log.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
@@ -122,7 +123,7 @@ int ServeHttp(const HttpArgs& a, const std::string& model_path,
                                    .idle_timeout_seconds = a.idle_timeout,
                                    .max_connections = a.max_connections,
                                    .allowed_hosts = a.allowed_hosts};
-  if (api_key.empty() && a.host != "127.0.0.1" && a.host != "::1" && a.host != "localhost") {
+  if (api_key.empty() && !IsLoopbackHost(a.host)) {
     log::Warn("listening on {} with no API key: anyone who can reach this port can use the model "
               "(set MINT_API_KEY or --api-key-file)", a.host);
   }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/host.h"
 #include "core/log.h"
 
 namespace mint::frontend {
@@ -50,13 +51,6 @@ std::string HostName(std::string_view host) {
   return out;
 }
 
-bool IsLoopbackName(const std::string& name) {
-  if (name == "localhost" || name == "::1" || name.ends_with(".localhost")) return true;
-  beast::error_code ec;
-  const auto addr = net::ip::make_address(name, ec);
-  return !ec && addr.is_loopback();
-}
-
 // What the sessions share. Lives in HttpServer::Impl.
 struct SessionContext {
   const HttpServerOptions* options = nullptr;
@@ -73,7 +67,7 @@ struct SessionContext {
     for (const std::string& h : options->allowed_hosts) {
       if (h == "*" || HostName(h) == name) return true;
     }
-    return IsLoopbackName(name) || name == HostName(options->host);
+    return IsLoopbackHost(name) || name == HostName(options->host);
   }
 };
 
