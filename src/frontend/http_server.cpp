@@ -97,7 +97,7 @@ class Session : public std::enable_shared_from_this<Session> {
       self->keep_alive_ = false;
       self->busy_ = true;
       const ApiError e = ApiError::Overloaded("too many open connections; retry later");
-      self->DoRespond(e.status, kJson, ErrorBody(e));
+      self->RespondError(e);
     });
   }
   void Close() {
@@ -178,10 +178,8 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     const ApiError e = status == 413 ? ApiError::PayloadTooLarge(BodySize(), opt().max_body_bytes)
                                      : ApiError::Http(status, std::move(message));
-    if (status != 413 && status != 503) {
-      ctx_->metrics->RequestRefused(FrontendMetrics::Endpoint::kOther, status);
-    }
-    DoRespond(e.status, kJson, ErrorBody(e));
+    if (status != 413) ctx_->metrics->RequestRefused(FrontendMetrics::Endpoint::kOther, status);
+    RespondError(e);
   }
   size_t BodySize() const {
     // Beast may stop before the header is complete: the size is then unknown.
@@ -275,11 +273,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs the service on a handler thread (template and tokenizer never on an I/O thread).
   void Handle(OpenAiService* service, bool chat) {
     if (ctx_->stopping.load() || ctx_->pending.load() >= opt().max_pending_requests) {
-      const ApiError e = ApiError::Overloaded("too many requests waiting to be read; retry later");
+      const ApiError e =
+          ApiError::Overloaded("too many requests waiting for a handler thread; retry later");
       ctx_->metrics->RequestRefused(chat ? FrontendMetrics::Endpoint::kChat
-                                          : FrontendMetrics::Endpoint::kCompletions,
-                                     e.status);
-      return DoRespond(e.status, kJson, ErrorBody(e));
+                                         : FrontendMetrics::Endpoint::kCompletions,
+                                    e.status);
+      return RespondError(e);
     }
     ++ctx_->pending;
     net::post(*ctx_->handlers, [ctx = ctx_, service, chat, body = std::move(request_.body()),
@@ -300,18 +299,18 @@ class Session : public std::enable_shared_from_this<Session> {
     auto method_not_allowed = [&] {
       const ApiError e = ApiError::MethodNotAllowed(std::string(request_.method_string()) +
                                                     " is not allowed on " + target);
-      DoRespond(e.status, kJson, ErrorBody(e));
+      RespondError(e);
     };
     const bool api = target.rfind("/v1/", 0) == 0;
     if (api && !Authorized()) {
       const ApiError e = ApiError::Unauthorized("a valid bearer key is required (Authorization: Bearer ...)");
       ctx_->metrics->RequestRefused(EndpointOf(target), e.status);
-      return DoRespond(e.status, kJson, ErrorBody(e));
+      return RespondError(e);
     }
     OpenAiService* service = ctx_->service.load();
     auto loading = [&] {
       const ApiError e = ApiError::FromStatus(Status::Unavailable("the model is still loading"));
-      DoRespond(e.status, kJson, ErrorBody(e));
+      RespondError(e);
     };
     if (target == "/v1/chat/completions" || target == "/v1/completions") {
       if (verb != http::verb::post) return method_not_allowed();
@@ -328,7 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (target.rfind("/v1/models/", 0) == 0) {
       if (service == nullptr) return loading();
       auto body = service->ModelBody(target.substr(11));
-      if (!body.ok()) return DoRespond(body.error().status, kJson, ErrorBody(body.error()));
+      if (!body.ok()) return RespondError(body.error());
       return DoRespond(200, kJson, body.value());
     } else if (target == "/health") {
       const bool ok = service != nullptr || ctx_->backend.load() != nullptr;
@@ -343,8 +342,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const ApiError e = ApiError::NotFound("no route for " + std::string(request_.method_string()) +
                                           " " + target);
-    DoRespond(e.status, kJson, ErrorBody(e));
+    RespondError(e);
   }
+
+  void RespondError(const ApiError& e) { DoRespond(e.status, kJson, ErrorBody(e)); }
 
   void DoRespond(int status, const std::string& content_type, std::string body) {
     if (closed_) return;
