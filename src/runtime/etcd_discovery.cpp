@@ -37,6 +37,7 @@
 #include "core/log.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "runtime/discovery.h"
+#include "runtime/request_plane.h"
 
 namespace mint::runtime {
 namespace {
@@ -554,15 +555,7 @@ Result<std::unique_ptr<Discovery>> NewEtcdDiscovery(const EtcdOptions& options) 
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   // A channel per Discovery object: handles from different objects never share a connection.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (options.tls.enabled()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.tls.ca_pem;
-    ssl.pem_private_key = options.tls.key_pem;
-    ssl.pem_cert_chain = options.tls.cert_pem;
-    creds = grpc::SslCredentials(ssl);
-    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
-  }
+  auto creds = PlaneChannelCredentials(options.tls, &args, options.tls_server_name);
   client->channel = grpc::CreateCustomChannel(target, creds, args);
   client->kv = etcdserverpb::KV::NewStub(client->channel);
   client->lease = etcdserverpb::Lease::NewStub(client->channel);

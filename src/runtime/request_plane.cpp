@@ -160,9 +160,10 @@ std::shared_ptr<grpc::ServerCredentials> PlaneServerCredentials(const PlaneTls& 
 }
 
 std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(const PlaneTls& tls,
-                                                                  grpc::ChannelArguments* args) {
+                                                                  grpc::ChannelArguments* args,
+                                                                  const std::string& server_name) {
   if (!tls.enabled()) return grpc::InsecureChannelCredentials();
-  args->SetSslTargetNameOverride(kPlaneTlsName);
+  if (!server_name.empty()) args->SetSslTargetNameOverride(server_name);
   grpc::SslCredentialsOptions o;
   o.pem_root_certs = tls.ca_pem;
   o.pem_private_key = tls.key_pem;

@@ -25,10 +25,12 @@ engine::RequestOutput FromProto(const pb::GenerateResponse& response);
 
 // Plaintext when `tls` is not enabled; else TLS that requires and verifies a client certificate.
 std::shared_ptr<grpc::ServerCredentials> PlaneServerCredentials(const PlaneTls& tls);
-// Plaintext when `tls` is not enabled; else TLS with the cluster certificate as the client's,
-// verifying the server against the CA under the name kPlaneTlsName (set on `args`).
-std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(const PlaneTls& tls,
-                                                                  grpc::ChannelArguments* args);
+// Plaintext when `tls` is not enabled; else TLS with `tls`'s certificate as the client's,
+// verifying the server against its CA under `server_name` (set on `args`; empty: the name in
+// the channel's target). The request plane's peers all carry kPlaneTlsName.
+std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(
+    const PlaneTls& tls, grpc::ChannelArguments* args,
+    const std::string& server_name = kPlaneTlsName);
 
 grpc::Status ToGrpc(const Status& status);
 Status FromGrpc(const grpc::Status& status);
