@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/host.h"
 #include "core/log.h"
+#include "frontend/http_gate.h"
 
 namespace mint::frontend {
 namespace {
@@ -24,33 +24,6 @@ using tcp = net::ip::tcp;
 
 const std::string kJson = "application/json";
 
-// Constant-time comparison (the time taken does not tell how many leading bytes matched).
-bool SecureEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
-// "name:port", "[v6]:port" or "name" -> the lower-cased name.
-std::string HostName(std::string_view host) {
-  std::string_view name = host;
-  if (!name.empty() && name.front() == '[') {
-    const size_t end = name.find(']');
-    name = end == std::string_view::npos ? name.substr(1) : name.substr(1, end - 1);
-  } else if (const size_t colon = name.rfind(':');
-             colon != std::string_view::npos && name.find(':') == colon) {
-    name = name.substr(0, colon);
-  }
-  std::string out(name);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // What the sessions share. Lives in HttpServer::Impl.
 struct SessionContext {
   const HttpServerOptions* options = nullptr;
@@ -61,14 +34,8 @@ struct SessionContext {
   std::atomic<int> pending{0};                       // requests posted to `handlers`, not yet run
   std::atomic<int> connections{0};
   std::atomic<bool> stopping{false};
-  bool check_host = false;  // no key, and bound to loopback or given an allow-list
-
-  bool NameAllowed(const std::string& name) const {
-    for (const std::string& h : options->allowed_hosts) {
-      if (h == "*" || HostName(h) == name) return true;
-    }
-    return IsLoopbackHost(name) || name == HostName(options->host);
-  }
+  http_gate::Limits limits;
+  http_gate::HostPolicy hosts;  // checks only with no key, bound to loopback or an allow-list
 };
 
 // One connection. Everything below runs on the session's strand.
@@ -163,8 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadHeader() {
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(opt().max_header_bytes));
-    parser_->body_limit(opt().max_body_bytes);
+    http_gate::Configure(*parser_, ctx_->limits);
     stream_.expires_after(std::chrono::seconds(opt().header_timeout_seconds));
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -188,66 +154,26 @@ class Session : public std::enable_shared_from_this<Session> {
                : opt().max_body_bytes + 1;
   }
 
+  // A gate verdict that ends the request: answer it or drop the connection. False: go on.
+  bool Ends(const http_gate::Verdict& v) {
+    if (v.kind == http_gate::Verdict::kGone) Gone();
+    if (v.kind == http_gate::Verdict::kReject) Reject(v.status, v.message);
+    return v.kind != http_gate::Verdict::kContinue;
+  }
+
   void OnHeader(beast::error_code ec) {
-    if (ec == http::error::body_limit) return Reject(413, "");
-    if (ec == http::error::header_limit) {
-      // Beast consumes the request line once it is whole: no target yet means the request
-      // line alone overflowed (414); else the header fields did (431).
-      if (parser_->get().target().empty()) {
-        return Reject(414, "the request line is longer than " +
-                               std::to_string(opt().max_header_bytes) + " bytes");
-      }
-      return Reject(431, "the request header is larger than " +
-                             std::to_string(opt().max_header_bytes) + " bytes");
-    }
-    if (ec == beast::error::timeout || ec == net::error::eof || ec == http::error::end_of_stream ||
-        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-      return Gone();
-    }
-    if (ec) return Reject(400, "malformed HTTP request: " + ec.message());
+    if (Ends(http_gate::OnParseError(ec, *parser_, ctx_->limits))) return;
     const auto& h = parser_->get();
     head_ = h.method() == http::verb::head;
-    if (h.target().size() > opt().max_target_bytes) {
-      return Reject(414, "the request target is longer than " +
-                             std::to_string(opt().max_target_bytes) + " bytes");
-    }
-    if (h.version() >= 11 && h.find(http::field::host) == h.end()) {
-      return Reject(400, "HTTP/1.1 requires a Host header");
-    }
-    if (std::string why; !HostAndOriginAllowed(h, &why)) {
-      // Do not read (or buffer) the body of a refused request.
-      return Reject(403, why);
-    }
+    if (Ends(http_gate::OnHeader(h, ctx_->limits, ctx_->hosts))) return;
     stream_.expires_after(std::chrono::seconds(opt().body_timeout_seconds));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
-  template <class Header>
-  bool HostAndOriginAllowed(const Header& h, std::string* why) const {
-    if (!ctx_->check_host) return true;
-    const auto host_field = h[http::field::host];
-    const std::string host = HostName(std::string_view(host_field.data(), host_field.size()));
-    if (!host.empty() && !ctx_->NameAllowed(host)) {
-      *why = "Host '" + host + "' is not served here (see --allowed-hosts)";
-      return false;
-    }
-    auto it = h.find(http::field::origin);
-    if (it == h.end()) return true;
-    const std::string_view origin(it->value().data(), it->value().size());
-    const size_t scheme = origin.find("://");
-    const std::string_view origin_host =
-        scheme == std::string_view::npos ? std::string_view() : origin.substr(scheme + 3);
-    if (origin_host.empty() || !ctx_->NameAllowed(HostName(origin_host))) {
-      *why = "Origin '" + std::string(origin) + "' may not use this server (see --allowed-hosts)";
-      return false;
-    }
-    return true;
-  }
-
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) return Reject(413, "");
-    if (ec) return Gone();
+    if (ec) return Gone();  // a timeout or a hang-up mid-body: nobody to answer
     stream_.expires_never();
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
@@ -255,18 +181,9 @@ class Session : public std::enable_shared_from_this<Session> {
     Dispatch();
   }
 
-  bool Authorized() const {
-    const std::string& key = opt().api_key;
-    if (key.empty()) return true;
-    auto it = request_.find(http::field::authorization);
-    if (it == request_.end()) return false;
-    const std::string_view v(it->value().data(), it->value().size());
-    return v.starts_with("Bearer ") && SecureEquals(v.substr(7), key);
-  }
-
-  static FrontendMetrics::Endpoint EndpointOf(const std::string& target) {
-    if (target == "/v1/chat/completions") return FrontendMetrics::Endpoint::kChat;
-    if (target == "/v1/completions") return FrontendMetrics::Endpoint::kCompletions;
+  static FrontendMetrics::Endpoint EndpointOf(http_gate::Route::Kind kind) {
+    if (kind == http_gate::Route::kChat) return FrontendMetrics::Endpoint::kChat;
+    if (kind == http_gate::Route::kCompletions) return FrontendMetrics::Endpoint::kCompletions;
     return FrontendMetrics::Endpoint::kOther;
   }
 
@@ -293,56 +210,51 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Dispatch() {
-    std::string target(request_.target());
-    if (auto q = target.find('?'); q != std::string::npos) target.resize(q);
-    const http::verb verb = request_.method();
-    auto method_not_allowed = [&] {
-      const ApiError e = ApiError::MethodNotAllowed(std::string(request_.method_string()) +
-                                                    " is not allowed on " + target);
-      RespondError(e);
-    };
-    const bool api = target.rfind("/v1/", 0) == 0;
-    if (api && !Authorized()) {
+    using Route = http_gate::Route;
+    const auto target = request_.target();
+    const Route route =
+        http_gate::RouteOf(request_.method(), std::string_view(target.data(), target.size()));
+    if (route.api && !http_gate::Authorized(request_, opt().api_key)) {
       const ApiError e = ApiError::Unauthorized("a valid bearer key is required (Authorization: Bearer ...)");
-      ctx_->metrics->RequestRefused(EndpointOf(target), e.status);
+      ctx_->metrics->RequestRefused(EndpointOf(route.kind), e.status);
       return RespondError(e);
     }
     OpenAiService* service = ctx_->service.load();
-    auto loading = [&] {
-      const ApiError e = ApiError::FromStatus(Status::Unavailable("the model is still loading"));
-      RespondError(e);
-    };
-    if (target == "/v1/chat/completions" || target == "/v1/completions") {
-      if (verb != http::verb::post) return method_not_allowed();
-      if (service == nullptr) return loading();
-      return Handle(service, target == "/v1/chat/completions");
+    const bool needs_service = route.kind == Route::kChat || route.kind == Route::kCompletions ||
+                               route.kind == Route::kModels || route.kind == Route::kModel;
+    if (needs_service && service == nullptr) {
+      return RespondError(ApiError::FromStatus(Status::Unavailable("the model is still loading")));
     }
-    if (verb != http::verb::get && verb != http::verb::head) {
-      if (target == "/v1/models" || target == "/health" || target == "/metrics" || target == "/") {
-        return method_not_allowed();
+    GenerationBackend* backend = ctx_->backend.load();
+    switch (route.kind) {
+      case Route::kChat:
+      case Route::kCompletions:
+        return Handle(service, route.kind == Route::kChat);
+      case Route::kModels:
+        return DoRespond(200, kJson, service->ModelsBody());
+      case Route::kModel: {
+        auto body = service->ModelBody(route.model);
+        if (!body.ok()) return RespondError(body.error());
+        return DoRespond(200, kJson, body.value());
       }
-    } else if (target == "/v1/models") {
-      if (service == nullptr) return loading();
-      return DoRespond(200, kJson, service->ModelsBody());
-    } else if (target.rfind("/v1/models/", 0) == 0) {
-      if (service == nullptr) return loading();
-      auto body = service->ModelBody(target.substr(11));
-      if (!body.ok()) return RespondError(body.error());
-      return DoRespond(200, kJson, body.value());
-    } else if (target == "/health") {
-      const bool ok = service != nullptr || ctx_->backend.load() != nullptr;
-      return DoRespond(ok ? 200 : 503, kJson, ok ? R"({"status":"ok"})" : R"({"status":"loading"})");
-    } else if (target == "/metrics") {
-      GenerationBackend* backend = ctx_->backend.load();
-      return DoRespond(200, "text/plain; version=0.0.4; charset=utf-8",
-                       ctx_->metrics->Render(backend ? backend->Metrics() : engine::EngineMetrics{}) +
-                           (backend ? backend->MetricsText() : std::string()));
-    } else if (target == "/" || target == "/index.html") {
-      return DoRespond(200, "text/html; charset=utf-8", ChatPageHtml());
+      case Route::kHealth: {
+        const bool ok = service != nullptr || backend != nullptr;
+        return DoRespond(ok ? 200 : 503, kJson, ok ? R"({"status":"ok"})" : R"({"status":"loading"})");
+      }
+      case Route::kMetrics:
+        return DoRespond(200, "text/plain; version=0.0.4; charset=utf-8",
+                         ctx_->metrics->Render(backend ? backend->Metrics() : engine::EngineMetrics{}) +
+                             (backend ? backend->MetricsText() : std::string()));
+      case Route::kPage:
+        return DoRespond(200, "text/html; charset=utf-8", ChatPageHtml());
+      case Route::kMethodNotAllowed:
+        return RespondError(ApiError::MethodNotAllowed(std::string(request_.method_string()) +
+                                                       " is not allowed on " + route.path));
+      case Route::kNotFound:
+        break;
     }
-    const ApiError e = ApiError::NotFound("no route for " + std::string(request_.method_string()) +
-                                          " " + target);
-    RespondError(e);
+    RespondError(ApiError::NotFound("no route for " + std::string(request_.method_string()) + " " +
+                                    route.path));
   }
 
   void RespondError(const ApiError& e) { DoRespond(e.status, kJson, ErrorBody(e)); }
@@ -588,8 +500,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   beast::error_code ec;
   const auto address = net::ip::make_address(options.host, ec);
   if (ec) return Status::InvalidArgument("--host '" + options.host + "': " + ec.message());
-  impl->ctx.check_host =
-      options.api_key.empty() && (address.is_loopback() || !options.allowed_hosts.empty());
+  impl->ctx.limits = {options.max_header_bytes, options.max_target_bytes, options.max_body_bytes};
+  impl->ctx.hosts = http_gate::HostPolicy(
+      options.api_key.empty() && (address.is_loopback() || !options.allowed_hosts.empty()),
+      options.host, options.allowed_hosts);
   impl->max_connections = options.max_connections;
   if (impl->max_connections <= 0) {
     rlimit rl{};
