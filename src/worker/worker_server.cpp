@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 
@@ -19,13 +18,6 @@ namespace pb = runtime::pb;
 
 namespace {
 
-// Outputs of one request, handed from the engine loop to the call's handler thread.
-struct OutputQueue {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<engine::RequestOutput> outputs;
-};
-
 // Appends `next` to `acc` (same request; consecutive outputs merge into one message).
 void Merge(engine::RequestOutput& acc, engine::RequestOutput&& next) {
   acc.tokens.insert(acc.tokens.end(), next.tokens.begin(), next.tokens.end());
@@ -35,64 +27,108 @@ void Merge(engine::RequestOutput& acc, engine::RequestOutput&& next) {
   acc.prompt_tokens = next.prompt_tokens;
   acc.cached_prompt_tokens = next.cached_prompt_tokens;
   acc.generated_tokens = next.generated_tokens;
+  acc.kv_export_handle = std::move(next.kv_export_handle);
 }
 
-class Service final : public pb::Worker::Service {
+class Service;
+
+// One Generate call, with no thread of its own: the engine loop hands each output to Push, at most
+// one write is in flight, and outputs that arrive meanwhile are merged into the next message. A
+// call cancelled by its caller, or whose write fails, aborts its request in the engine. The state
+// outlives the reactor (gRPC deletes it in OnDone) because the engine may still deliver the
+// request's final output after the call has ended; it then goes nowhere.
+class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse> {
+ public:
+  static GenerateCall* Start(Service* service, const pb::GenerateRequest& req);
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lk(s_->mu);
+      s_->writing = false;
+      if (!ok) s_->gone = true;  // the stream is gone (the caller went away)
+    }
+    if (!ok) AbortRequest();
+    s_->Pump();
+  }
+  void OnCancel() override {
+    {
+      std::lock_guard<std::mutex> lk(s_->mu);
+      s_->gone = true;
+    }
+    AbortRequest();
+    s_->Pump();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct Shared {
+    std::mutex mu;
+    GenerateCall* call = nullptr;              // valid until `finished` is set
+    std::deque<engine::RequestOutput> outputs;  // from the engine, not yet written
+    pb::GenerateResponse msg;                  // the write in flight
+    bool writing = false;    // a write is in flight: only its OnWriteDone starts the next step
+    bool final_written = false;
+    bool gone = false;       // cancelled by the caller or a write failed
+    bool finished = false;   // Finish was called: nobody touches `call` again
+    grpc::Status error = grpc::Status::OK;  // Submit refused the request
+
+    // Starts the call's next operation, if one is due and none is in flight: the next (merged)
+    // message, or Finish. The operation is started outside the lock; `writing` / `finished` make
+    // the caller its only owner.
+    void Pump() {
+      enum { kNone, kWrite, kFinish } action = kNone;
+      grpc::Status status;
+      GenerateCall* c = nullptr;
+      {
+        std::lock_guard<std::mutex> lk(mu);
+        if (finished || writing) return;
+        c = call;
+        if (!error.ok()) {
+          status = error;
+          action = kFinish;
+        } else if (gone) {
+          status = grpc::Status(grpc::StatusCode::CANCELLED, "request cancelled");
+          action = kFinish;
+        } else if (!outputs.empty()) {
+          engine::RequestOutput out = std::move(outputs.front());
+          outputs.pop_front();
+          while (!outputs.empty() && out.finish == engine::FinishReason::kNone) {
+            Merge(out, std::move(outputs.front()));
+            outputs.pop_front();
+          }
+          final_written = out.finish != engine::FinishReason::kNone;
+          msg = runtime::ToProto(out);
+          writing = true;
+          action = kWrite;
+        } else if (final_written) {
+          action = kFinish;
+        }
+        if (action == kFinish) finished = true;
+      }
+      if (action == kWrite) c->StartWrite(&msg);
+      if (action == kFinish) c->Finish(std::move(status));
+    }
+  };
+
+  GenerateCall(Service* service, std::shared_ptr<Shared> s)
+      : service_(service), s_(std::move(s)) {}
+  void AbortRequest();
+
+  Service* service_;
+  std::shared_ptr<Shared> s_;
+  uint64_t id_ = 0;
+  bool submitted_ = false;
+  std::atomic<bool> aborted_{false};
+};
+
+class Service final : public pb::Worker::WithCallbackMethod_Generate<pb::Worker::Service> {
  public:
   Service(engine::Engine* engine, WorkerServerOptions options)
       : engine_(engine), options_(std::move(options)) {}
 
-  grpc::Status Generate(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
-                        grpc::ServerWriter<pb::GenerateResponse>* writer) override {
-    auto q = std::make_shared<OutputQueue>();
-    auto id = engine_->Submit(runtime::FromProto(*req), [q](const engine::RequestOutput& o) {
-      {
-        std::lock_guard<std::mutex> lk(q->mu);
-        q->outputs.push_back(o);
-      }
-      q->cv.notify_one();
-    });
-    if (!id.ok()) {
-      rejected_.fetch_add(1, std::memory_order_relaxed);
-      return runtime::ToGrpc(id.status());
-    }
-    requests_.fetch_add(1, std::memory_order_relaxed);
-    bool aborted = false;
-    for (;;) {
-      engine::RequestOutput out;
-      bool have = false;
-      {
-        std::unique_lock<std::mutex> lk(q->mu);
-        // The wait is bounded so a cancelled call is noticed without an output to wake us.
-        q->cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return !q->outputs.empty(); });
-        while (!q->outputs.empty()) {
-          if (!have) {
-            out = std::move(q->outputs.front());
-            have = true;
-          } else {
-            Merge(out, std::move(q->outputs.front()));
-          }
-          q->outputs.pop_front();
-          if (out.finish != engine::FinishReason::kNone) break;
-        }
-      }
-      if (!aborted && ctx->IsCancelled()) {
-        engine_->Abort(*id);
-        aborted = true;
-        cancelled_.fetch_add(1, std::memory_order_relaxed);
-      }
-      if (!have) continue;
-      const bool final = out.finish != engine::FinishReason::kNone;
-      if (!aborted && !writer->Write(runtime::ToProto(out))) {
-        // The stream is gone (the caller went away): stop generating for nobody.
-        engine_->Abort(*id);
-        aborted = true;
-        cancelled_.fetch_add(1, std::memory_order_relaxed);
-      }
-      if (final) break;
-    }
-    return aborted ? grpc::Status(grpc::StatusCode::CANCELLED, "request cancelled")
-                   : grpc::Status::OK;
+  grpc::ServerWriteReactor<pb::GenerateResponse>* Generate(
+      grpc::CallbackServerContext*, const pb::GenerateRequest* req) override {
+    return GenerateCall::Start(this, *req);
   }
 
   grpc::Status Health(grpc::ServerContext*, const pb::HealthRequest*,
@@ -130,10 +166,50 @@ class Service final : public pb::Worker::Service {
   }
 
  private:
+  friend class GenerateCall;
   engine::Engine* engine_;
   WorkerServerOptions options_;
   std::atomic<uint64_t> requests_{0}, cancelled_{0}, rejected_{0};
 };
+
+GenerateCall* GenerateCall::Start(Service* service, const pb::GenerateRequest& req) {
+  auto s = std::make_shared<Shared>();
+  auto* call = new GenerateCall(service, s);
+  s->call = call;
+  // Outputs may arrive on the engine loop before Submit returns; Push only queues and pumps
+  // (operations started before gRPC binds the reactor are held back by gRPC until it does).
+  auto id = service->engine_->Submit(runtime::FromProto(req), [s](const engine::RequestOutput& o) {
+    {
+      std::lock_guard<std::mutex> lk(s->mu);
+      if (s->finished || s->gone) return;
+      s->outputs.push_back(o);
+    }
+    s->Pump();
+  });
+  if (!id.ok()) {
+    service->rejected_.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lk(s->mu);
+      s->error = runtime::ToGrpc(id.status());
+    }
+  } else {
+    service->requests_.fetch_add(1, std::memory_order_relaxed);
+    call->id_ = *id;
+    call->submitted_ = true;
+  }
+  s->Pump();
+  return call;
+}
+
+void GenerateCall::AbortRequest() {
+  if (!submitted_ || aborted_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lk(s_->mu);
+    if (s_->final_written) return;  // it ended on its own: nothing to abort
+  }
+  service_->engine_->Abort(id_);
+  service_->cancelled_.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace
 
