@@ -37,7 +37,9 @@ struct Conn {
   std::atomic<int64_t> lost_at_ns{0};  // steady-clock time of the last broken call; 0 = never
 };
 
-// One request in flight.
+// One request in flight. It has no thread of its own: it advances from Submit, from the gRPC
+// reactions of its attempts (outputs, end of stream), and from the waiter thread while it waits
+// for a worker. One step runs at a time, so the progress fields need no lock.
 struct Call {
   uint64_t id = 0;
   engine::Request request;  // as submitted
@@ -46,6 +48,18 @@ struct Call {
   std::mutex mu;
   grpc::ClientContext* ctx = nullptr;  // the attempt in progress; guarded by mu
   std::atomic<bool> aborted{false};
+
+  // Progress over attempts.
+  std::chrono::system_clock::time_point deadline;  // of the whole request (request_timeout)
+  std::vector<int32_t> generated;                  // tokens the client has seen
+  int64_t cached = 0;                              // prompt tokens the first worker had cached
+  std::set<std::string> failed_workers;
+  int migrations = 0;
+  Status last_error;
+  std::string import_handle;  // KV of the prompt on a prefill worker, for the next attempt
+  std::optional<Clock::time_point> wait_until;  // waiting for a worker until then
+
+  int64_t prompt_tokens() const { return static_cast<int64_t>(request.prompt.size()); }
 };
 
 }  // namespace
@@ -228,7 +242,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       rids.erase(id);
     }
     workers = std::move(next);
-    cv.notify_all();
+    Kick();
   }
 
   struct Picked {
@@ -265,15 +279,18 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     return {cands[chosen - ids.begin()], d->request_id};
   }
 
-  void Emit(Call& call, engine::FinishReason finish, Status error, int64_t prompt_tokens,
-            int64_t generated) {
+  void Emit(Call& call, engine::FinishReason finish, Status error) {
     engine::RequestOutput out;
     out.request_id = call.id;
     out.finish = finish;
     out.error = std::move(error);
-    out.prompt_tokens = prompt_tokens;
-    out.generated_tokens = generated;
+    out.prompt_tokens = call.prompt_tokens();
+    out.generated_tokens = static_cast<int64_t>(call.generated.size());
     call.on_output(out);
+  }
+  void Fail(Call& call, Status error) {
+    n_failed.fetch_add(1);
+    Emit(call, engine::FinishReason::kError, std::move(error));
   }
 
   bool HasPrefillWorker() {
@@ -284,266 +301,345 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     return false;
   }
 
-  struct Prefilled {
-    engine::RequestOutput out;  // the first token (and its logprobs), finish kLength or kStop
-    std::string handle;         // the KV transfer handle for the decode worker
-  };
-  // The plan's first step for a disaggregated request: the prompt on a prefill worker (chosen by
-  // the router among prefill workers), its first token and KV handle back. Nothing (and the
-  // decode worker computes the prompt itself) when no prefill worker is up or the call fails.
-  std::optional<Prefilled> RemotePrefill(Call& call, std::span<const BlockHash> hashes) {
-    Picked p;
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      p = Pick({}, hashes, call.request.prompt.size(), call.route, /*prefill=*/true);
+  class Attempt;
+  // --- The request's flow. Each step either starts an attempt (a gRPC call whose reactor
+  // continues the flow), parks the request for the waiter thread, or ends it with Complete. ---
+
+  // The plan: prefill on a prefill worker, then decode elsewhere with its KV; or (no prefill
+  // worker, a short prompt, a prefill that failed) everything on one worker.
+  void Start(const std::shared_ptr<Call>& call) {
+    call->deadline = std::chrono::system_clock::now() + options.request_timeout;
+    if (call->request.max_tokens > 1 && call->prompt_tokens() >= options.remote_prefill_min_tokens &&
+        HasPrefillWorker() && StartPrefill(call)) {
+      return;
     }
-    if (!p.conn) return std::nullopt;
-    engine::Request pre = call.request;
-    pre.max_tokens = 1;
-    pre.kv_export = true;
-    pb::GenerateRequest req = runtime::ToProto(pre);
-    req.set_request_id(std::to_string(call.id));
-    grpc::ClientContext ctx;
-    if (options.request_timeout.count() > 0) {
-      ctx.set_deadline(std::chrono::system_clock::now() + options.request_timeout);
-    }
-    {
-      std::lock_guard<std::mutex> lk(call.mu);
-      if (call.aborted) return std::nullopt;
-      call.ctx = &ctx;
-    }
-    p.conn->in_flight.fetch_add(1);
-    p.conn->calls.fetch_add(1);
-    Prefilled r;
-    bool finished = false;
-    auto reader = p.conn->stub->Generate(&ctx, req);
-    pb::GenerateResponse resp;
-    while (!finished && reader->Read(&resp)) {
-      engine::RequestOutput o = runtime::FromProto(resp);
-      r.out.tokens.insert(r.out.tokens.end(), o.tokens.begin(), o.tokens.end());
-      r.out.logprobs.insert(r.out.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
-      r.out.cached_prompt_tokens = o.cached_prompt_tokens;
-      if (o.finish != engine::FinishReason::kNone) {
-        finished = true;
-        r.out.finish = o.finish;
-        r.handle = o.kv_export_handle;
-      }
-    }
-    const grpc::Status status = reader->Finish();
-    p.conn->in_flight.fetch_sub(1);
-    if (p.route_id != 0) {
-      router->OnPrefillDone(p.route_id);
-      router->OnFinished(p.route_id);
-    }
-    {
-      std::lock_guard<std::mutex> lk(call.mu);
-      call.ctx = nullptr;
-    }
-    const bool usable = finished && r.out.tokens.size() == 1 &&
-                        (r.out.finish == engine::FinishReason::kStop ||
-                         (r.out.finish == engine::FinishReason::kLength && !r.handle.empty()));
-    if (!usable) {
-      if (!call.aborted) {
-        n_prefill_fallbacks.fetch_add(1);
-        log::Warn("request {}: prefill on worker {} failed ({}); prefilling on the decode worker",
-                  call.id, p.conn->info.id,
-                  status.ok() ? "no KV handle" : runtime::FromGrpc(status).ToString());
-        if (!status.ok()) p.conn->lost_at_ns.store(Clock::now().time_since_epoch().count());
-      }
-      return std::nullopt;
-    }
-    n_remote_prefills.fetch_add(1);
-    return r;
+    NextAttempt(call, /*in_submit=*/true);
+  }
+  // Starts the prompt on a prefill worker (chosen by the router among prefill workers) for its
+  // first token and KV handle. False when no prefill worker is up or the request was aborted.
+  bool StartPrefill(const std::shared_ptr<Call>& call);
+  // After the prefill attempt: the first token goes out, and decode pulls the KV; or, when the
+  // prefill failed, the decode worker computes the prompt itself.
+  void OnPrefillDone(const std::shared_ptr<Call>& call, Attempt& a, const grpc::Status& status);
+  // The next decode attempt, on the worker the router picks for the prompt plus what earlier
+  // attempts generated; parks the request when no worker is up (until one joins or
+  // wait_for_worker passes). `in_submit`: called inside Submit, where no output may be delivered
+  // (the caller has no id yet), so a request that would end now is parked for the waiter thread.
+  void NextAttempt(const std::shared_ptr<Call>& call, bool in_submit = false);
+  void OnDecodeOutput(Call& call, Attempt& a, const pb::GenerateResponse& resp);
+  // After a decode attempt: the request finished, failed for good, or migrates.
+  void OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a, const grpc::Status& status);
+  void Complete(const Call& call) {
+    std::lock_guard<std::mutex> lk(mu);
+    calls.erase(call.id);
+    cv.notify_all();
   }
 
-  // The request's thread: attempts until the request finishes, fails or runs out of migrations.
-  void Run(std::shared_ptr<Call> call) {
-    const auto deadline = std::chrono::system_clock::now() + options.request_timeout;
-    const int64_t prompt_tokens = static_cast<int64_t>(call->request.prompt.size());
-    std::vector<int32_t> generated;
-    int64_t cached = 0;
-    std::set<std::string> failed_workers;
-    int migrations = 0;
-    Status last_error;
-    std::vector<uint32_t> tokens;
-    // The plan: prefill on a prefill worker, then decode here with its KV; or (no prefill
-    // worker, a short prompt, a prefill that failed) everything on one worker.
-    std::string import_handle;
-    if (call->request.max_tokens > 1 &&
-        static_cast<int64_t>(call->request.prompt.size()) >= options.remote_prefill_min_tokens &&
-        HasPrefillWorker()) {
-      const std::vector<BlockHash> prompt_hashes = SequenceBlockHashes(
-          std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
-          static_cast<size_t>(router->config().block_size));
-      if (auto pre = RemotePrefill(*call, prompt_hashes)) {
-        engine::RequestOutput out = std::move(pre->out);
-        out.request_id = call->id;
-        out.prompt_tokens = prompt_tokens;
-        out.generated_tokens = 1;
-        cached = std::min(out.cached_prompt_tokens, prompt_tokens);
-        generated = out.tokens;
-        if (out.finish == engine::FinishReason::kStop) {
-          call->on_output(out);
-          return;
-        }
-        out.finish = engine::FinishReason::kNone;
-        call->on_output(out);
-        import_handle = std::move(pre->handle);
-      }
-    }
+  // The waiter thread: retries parked requests at once when kicked (membership changed, a
+  // request was aborted or must end), else every 100 ms; exits once closed with nothing parked.
+  std::map<uint64_t, std::shared_ptr<Call>> parked;  // guarded by mu
+  bool kick = false;                                 // guarded by mu
+  bool stop_waiter = false;                          // guarded by mu
+  std::thread waiter;
+  void Kick() {  // mu held
+    kick = true;
+    cv.notify_all();
+  }
+  void WaitLoop() {
+    std::unique_lock<std::mutex> lk(mu);
     for (;;) {
-      // The attempt's prompt (the original plus what earlier attempts generated), hashed the way
-      // the workers' prefix caches hash it.
-      const auto t0 = Clock::now();
-      tokens.assign(call->request.prompt.begin(), call->request.prompt.end());
-      tokens.insert(tokens.end(), generated.begin(), generated.end());
-      const std::vector<BlockHash> hashes =
-          SequenceBlockHashes(tokens, static_cast<size_t>(router->config().block_size));
-      router->RecordHashingNanos(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
-      std::shared_ptr<Conn> conn;
-      uint64_t route_id = 0;
-      {
-        std::unique_lock<std::mutex> lk(mu);
-        const auto deadline = Clock::now() + options.wait_for_worker;
-        for (;;) {
-          if (call->aborted || closed) break;
-          Picked p = Pick(failed_workers, hashes, tokens.size(), call->route);
-          conn = p.conn;
-          route_id = p.route_id;
-          if (conn) break;
-          if (cv.wait_until(lk, deadline) == std::cv_status::timeout) {
-            p = Pick(failed_workers, hashes, tokens.size(), call->route);
-            conn = p.conn;
-            route_id = p.route_id;
-            break;
-          }
-        }
-        if (call->aborted || closed) {
-          lk.unlock();
-          n_aborted.fetch_add(1);
-          Emit(*call, engine::FinishReason::kAbort, Status::Ok(), prompt_tokens,
-               static_cast<int64_t>(generated.size()));
-          return;
-        }
+      if (parked.empty()) {
+        if (stop_waiter) return;
+        cv.wait(lk, [&] { return stop_waiter || !parked.empty(); });
+        continue;
       }
-      if (!conn) {
-        n_failed.fetch_add(1);
-        Status s = Status::Unavailable(
-            last_error.ok()
-                ? fmt::format("no worker is serving model '{}'", options.model_name)
-                : "no worker left to continue the request after: " + last_error.message());
-        Emit(*call, engine::FinishReason::kError, std::move(s), prompt_tokens,
-             static_cast<int64_t>(generated.size()));
-        return;
-      }
-
-      engine::Request attempt = call->request;
-      attempt.prompt.insert(attempt.prompt.end(), generated.begin(), generated.end());
-      attempt.max_tokens -= static_cast<int64_t>(generated.size());
-      if (!import_handle.empty()) {
-        // The first attempt after a remote prefill pulls its KV (a later one, after a lost
-        // decode worker, computes it: the handle is single-use).
-        attempt.kv_import = std::move(import_handle);
-        attempt.kv_import_tokens = prompt_tokens;
-        import_handle.clear();
-      }
-      pb::GenerateRequest req = runtime::ToProto(attempt);
-      req.set_request_id(std::to_string(call->id));
-
-      grpc::ClientContext ctx;
-      if (options.request_timeout.count() > 0) ctx.set_deadline(deadline);
-      {
-        std::lock_guard<std::mutex> lk(call->mu);
-        if (call->aborted) {  // handled at the top of the loop
-          if (route_id != 0) router->OnFinished(route_id);
-          continue;
-        }
-        call->ctx = &ctx;
-      }
-      conn->in_flight.fetch_add(1);
-      conn->calls.fetch_add(1);
-      bool finished = false;
-      bool first = true;
-      auto reader = conn->stub->Generate(&ctx, req);
-      pb::GenerateResponse resp;
-      while (reader->Read(&resp)) {
-        if (first) {
-          first = false;
-          if (route_id != 0) router->OnPrefillDone(route_id);
-          n_prompt_tokens.fetch_add(static_cast<uint64_t>(resp.prompt_tokens()));
-          n_cached_tokens.fetch_add(static_cast<uint64_t>(resp.cached_prompt_tokens()));
-        }
-        engine::RequestOutput out = runtime::FromProto(resp);
-        out.request_id = call->id;
-        generated.insert(generated.end(), out.tokens.begin(), out.tokens.end());
-        if (generated.size() == out.tokens.size()) cached = out.cached_prompt_tokens;
-        out.prompt_tokens = prompt_tokens;
-        out.cached_prompt_tokens = std::min(cached, prompt_tokens);
-        out.generated_tokens = static_cast<int64_t>(generated.size());
-        if (out.finish != engine::FinishReason::kNone) {
-          finished = true;
-          if (out.finish == engine::FinishReason::kError) n_failed.fetch_add(1);
-          if (out.finish == engine::FinishReason::kAbort) n_aborted.fetch_add(1);
-        }
-        call->on_output(out);
-        if (finished) break;
-      }
-      const grpc::Status status = reader->Finish();
-      conn->in_flight.fetch_sub(1);
-      if (route_id != 0) router->OnFinished(route_id);
-      bool aborted;
-      {
-        std::lock_guard<std::mutex> lk(call->mu);
-        call->ctx = nullptr;
-        aborted = call->aborted;
-      }
-      if (finished) return;
-      if (aborted) continue;  // the top of the loop reports the abort
-      const Status s = runtime::FromGrpc(status);
-      const grpc::StatusCode code = status.error_code();
-      if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
-        n_failed.fetch_add(1);
-        Emit(*call, engine::FinishReason::kError,
-             Status::Unavailable(fmt::format("the request ran past its {} ms deadline",
-                                             options.request_timeout.count())),
-             prompt_tokens, static_cast<int64_t>(generated.size()));
-        return;
-      }
-      if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::OUT_OF_RANGE ||
-          code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::NOT_FOUND) {
-        n_failed.fetch_add(1);
-        Emit(*call, engine::FinishReason::kError, s, prompt_tokens,
-             static_cast<int64_t>(generated.size()));
-        return;
-      }
-      // The worker was lost (or refused for want of room): continue elsewhere.
-      last_error = s.ok() ? Status::Unavailable("the stream ended before the request finished") : s;
-      if (code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        conn->lost_at_ns.store(Clock::now().time_since_epoch().count());
-      }
-      failed_workers.insert(conn->info.id);
-      if (static_cast<int64_t>(generated.size()) >= call->request.max_tokens) {
-        Emit(*call, engine::FinishReason::kLength, Status::Ok(), prompt_tokens,
-             static_cast<int64_t>(generated.size()));
-        return;
-      }
-      if (migrations >= options.migration_limit) {
-        n_failed.fetch_add(1);
-        Emit(*call, engine::FinishReason::kError,
-             Status::Unavailable(fmt::format("request failed after {} migrations: {}", migrations,
-                                             last_error.message())),
-             prompt_tokens, static_cast<int64_t>(generated.size()));
-        return;
-      }
-      ++migrations;
-      n_migrated.fetch_add(1);
-      log::Info("request {}: worker {} lost ({}); migrating with {} tokens generated ({}/{})",
-                call->id, conn->info.id, last_error.ToString(), generated.size(), migrations,
-                options.migration_limit);
+      cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return kick; });
+      kick = false;
+      std::map<uint64_t, std::shared_ptr<Call>> retry;
+      retry.swap(parked);
+      lk.unlock();
+      for (auto& [id, call] : retry) NextAttempt(call);
+      lk.lock();
     }
   }
 };
+
+// One gRPC Generate call of a request (its prefill, or a decode attempt), read by a reactor: no
+// thread waits on it. gRPC deletes nothing; the reactor deletes itself when the call is done.
+class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::GenerateResponse> {
+ public:
+  Attempt(std::shared_ptr<RemoteBackend::Impl> impl, std::shared_ptr<Call> call,
+          RemoteBackend::Impl::Picked picked, pb::GenerateRequest req, bool prefill)
+      : impl_(std::move(impl)), call_(std::move(call)), picked_(std::move(picked)),
+        req_(std::move(req)), prefill_(prefill) {
+    if (impl_->options.request_timeout.count() > 0) ctx_.set_deadline(call_->deadline);
+  }
+  Conn& conn() { return *picked_.conn; }
+  uint64_t route_id() const { return picked_.route_id; }
+
+  // Starts the call; false (and nothing started) when the request was aborted meanwhile.
+  bool Begin() {
+    {
+      std::lock_guard<std::mutex> lk(call_->mu);
+      if (call_->aborted) return false;
+      call_->ctx = &ctx_;
+    }
+    conn().in_flight.fetch_add(1);
+    conn().calls.fetch_add(1);
+    conn().stub->async()->Generate(&ctx_, &req_, this);
+    StartRead(&resp_);
+    StartCall();
+    return true;
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // end of stream: OnDone follows
+    if (prefill_) {
+      engine::RequestOutput o = runtime::FromProto(resp_);
+      prefilled.tokens.insert(prefilled.tokens.end(), o.tokens.begin(), o.tokens.end());
+      prefilled.logprobs.insert(prefilled.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
+      prefilled.cached_prompt_tokens = o.cached_prompt_tokens;
+      if (o.finish != engine::FinishReason::kNone) {
+        finished = true;
+        prefilled.finish = o.finish;
+        handle = std::move(o.kv_export_handle);
+      }
+    } else {
+      impl_->OnDecodeOutput(*call_, *this, resp_);
+    }
+    StartRead(&resp_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    conn().in_flight.fetch_sub(1);
+    {
+      std::lock_guard<std::mutex> lk(call_->mu);
+      call_->ctx = nullptr;
+    }
+    if (prefill_) {
+      impl_->OnPrefillDone(call_, *this, status);
+    } else {
+      impl_->OnDecodeDone(call_, *this, status);
+    }
+    delete this;
+  }
+
+  // What the stream delivered.
+  bool finished = false;  // a final output arrived
+  bool first = true;      // no output yet
+  engine::RequestOutput prefilled;  // prefill: the first token (and logprobs), finish
+  std::string handle;               // prefill: the KV handle for the decode worker
+
+ private:
+  std::shared_ptr<RemoteBackend::Impl> impl_;  // outlives the call (Close waits for it)
+  std::shared_ptr<Call> call_;
+  RemoteBackend::Impl::Picked picked_;
+  grpc::ClientContext ctx_;
+  pb::GenerateRequest req_;
+  pb::GenerateResponse resp_;
+  const bool prefill_;
+};
+
+bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call) {
+  const std::vector<BlockHash> hashes = SequenceBlockHashes(
+      std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
+      static_cast<size_t>(router->config().block_size));
+  Picked p;
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    p = Pick({}, hashes, call->request.prompt.size(), call->route, /*prefill=*/true);
+  }
+  if (!p.conn) return false;
+  engine::Request pre = call->request;
+  pre.max_tokens = 1;
+  pre.kv_export = true;
+  pb::GenerateRequest req = runtime::ToProto(pre);
+  req.set_request_id(std::to_string(call->id));
+  const uint64_t route_id = p.route_id;
+  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(req), /*prefill=*/true);
+  if (a->Begin()) return true;
+  delete a;
+  if (route_id != 0) router->OnFinished(route_id);
+  return false;
+}
+
+void RemoteBackend::Impl::OnPrefillDone(const std::shared_ptr<Call>& call, Attempt& a,
+                                        const grpc::Status& status) {
+  if (a.route_id() != 0) {
+    router->OnPrefillDone(a.route_id());
+    router->OnFinished(a.route_id());
+  }
+  engine::RequestOutput& out = a.prefilled;
+  const bool usable = a.finished && out.tokens.size() == 1 &&
+                      (out.finish == engine::FinishReason::kStop ||
+                       (out.finish == engine::FinishReason::kLength && !a.handle.empty()));
+  if (!usable) {
+    if (!call->aborted) {
+      n_prefill_fallbacks.fetch_add(1);
+      log::Warn("request {}: prefill on worker {} failed ({}); prefilling on the decode worker",
+                call->id, a.conn().info.id,
+                status.ok() ? "no KV handle" : runtime::FromGrpc(status).ToString());
+      if (!status.ok()) a.conn().lost_at_ns.store(Clock::now().time_since_epoch().count());
+    }
+    NextAttempt(call);
+    return;
+  }
+  n_remote_prefills.fetch_add(1);
+  out.request_id = call->id;
+  out.prompt_tokens = call->prompt_tokens();
+  out.generated_tokens = 1;
+  call->cached = std::min(out.cached_prompt_tokens, call->prompt_tokens());
+  call->generated = out.tokens;
+  if (out.finish == engine::FinishReason::kStop) {
+    call->on_output(out);
+    Complete(*call);
+    return;
+  }
+  out.finish = engine::FinishReason::kNone;
+  call->on_output(out);
+  call->import_handle = std::move(a.handle);
+  NextAttempt(call);
+}
+
+void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in_submit) {
+  // The attempt's prompt (the original plus what earlier attempts generated), hashed the way the
+  // workers' prefix caches hash it.
+  const auto t0 = Clock::now();
+  std::vector<uint32_t> tokens(call->request.prompt.begin(), call->request.prompt.end());
+  tokens.insert(tokens.end(), call->generated.begin(), call->generated.end());
+  const std::vector<BlockHash> hashes =
+      SequenceBlockHashes(tokens, static_cast<size_t>(router->config().block_size));
+  router->RecordHashingNanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  Picked p;
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    if (!call->aborted && !closed) {
+      p = Pick(call->failed_workers, hashes, tokens.size(), call->route);
+      if (!p.conn) {
+        const auto now = Clock::now();
+        if (!call->wait_until) call->wait_until = now + options.wait_for_worker;
+        if (now < *call->wait_until) {
+          parked[call->id] = call;  // the waiter thread retries it
+          cv.notify_all();
+          return;
+        }
+      }
+    }
+    if (in_submit && !p.conn) {  // it ends now: the waiter thread says so
+      parked[call->id] = call;
+      Kick();
+      return;
+    }
+  }
+  call->wait_until.reset();
+  if (call->aborted || closed) {
+    n_aborted.fetch_add(1);
+    Emit(*call, engine::FinishReason::kAbort, Status::Ok());
+    Complete(*call);
+    return;
+  }
+  if (!p.conn) {
+    Fail(*call, Status::Unavailable(
+                    call->last_error.ok()
+                        ? fmt::format("no worker is serving model '{}'", options.model_name)
+                        : "no worker left to continue the request after: " +
+                              call->last_error.message()));
+    Complete(*call);
+    return;
+  }
+  engine::Request attempt = call->request;
+  attempt.prompt.insert(attempt.prompt.end(), call->generated.begin(), call->generated.end());
+  attempt.max_tokens -= static_cast<int64_t>(call->generated.size());
+  if (!call->import_handle.empty()) {
+    // The first attempt after a remote prefill pulls its KV (a later one, after a lost decode
+    // worker, computes it: the handle is single-use).
+    attempt.kv_import = std::move(call->import_handle);
+    attempt.kv_import_tokens = call->prompt_tokens();
+    call->import_handle.clear();
+  }
+  pb::GenerateRequest req = runtime::ToProto(attempt);
+  req.set_request_id(std::to_string(call->id));
+  const uint64_t route_id = p.route_id;
+  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(req), false);
+  if (a->Begin()) return;
+  delete a;  // aborted meanwhile: the next step reports it
+  if (route_id != 0) router->OnFinished(route_id);
+  NextAttempt(call);
+}
+
+void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const pb::GenerateResponse& resp) {
+  if (a.first) {
+    a.first = false;
+    if (a.route_id() != 0) router->OnPrefillDone(a.route_id());
+    n_prompt_tokens.fetch_add(static_cast<uint64_t>(resp.prompt_tokens()));
+    n_cached_tokens.fetch_add(static_cast<uint64_t>(resp.cached_prompt_tokens()));
+  }
+  if (a.finished) return;  // nothing follows a final output
+  engine::RequestOutput out = runtime::FromProto(resp);
+  out.request_id = call.id;
+  call.generated.insert(call.generated.end(), out.tokens.begin(), out.tokens.end());
+  if (call.generated.size() == out.tokens.size()) call.cached = out.cached_prompt_tokens;
+  out.prompt_tokens = call.prompt_tokens();
+  out.cached_prompt_tokens = std::min(call.cached, call.prompt_tokens());
+  out.generated_tokens = static_cast<int64_t>(call.generated.size());
+  if (out.finish != engine::FinishReason::kNone) {
+    a.finished = true;
+    if (out.finish == engine::FinishReason::kError) n_failed.fetch_add(1);
+    if (out.finish == engine::FinishReason::kAbort) n_aborted.fetch_add(1);
+  }
+  call.on_output(out);
+}
+
+void RemoteBackend::Impl::OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a,
+                                       const grpc::Status& status) {
+  if (a.route_id() != 0) router->OnFinished(a.route_id());
+  if (a.finished) {
+    Complete(*call);
+    return;
+  }
+  if (call->aborted) {  // the next step reports the abort
+    NextAttempt(call);
+    return;
+  }
+  const grpc::StatusCode code = status.error_code();
+  if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    Fail(*call, Status::Unavailable(fmt::format("the request ran past its {} ms deadline",
+                                                options.request_timeout.count())));
+    Complete(*call);
+    return;
+  }
+  const Status s = runtime::FromGrpc(status);
+  if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::OUT_OF_RANGE ||
+      code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::NOT_FOUND) {
+    Fail(*call, s);
+    Complete(*call);
+    return;
+  }
+  // The worker was lost (or refused for want of room): continue elsewhere.
+  call->last_error = s.ok() ? Status::Unavailable("the stream ended before the request finished") : s;
+  if (code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    a.conn().lost_at_ns.store(Clock::now().time_since_epoch().count());
+  }
+  call->failed_workers.insert(a.conn().info.id);
+  if (static_cast<int64_t>(call->generated.size()) >= call->request.max_tokens) {
+    Emit(*call, engine::FinishReason::kLength, Status::Ok());
+    Complete(*call);
+    return;
+  }
+  if (call->migrations >= options.migration_limit) {
+    Fail(*call, Status::Unavailable(fmt::format("request failed after {} migrations: {}",
+                                                call->migrations, call->last_error.message())));
+    Complete(*call);
+    return;
+  }
+  ++call->migrations;
+  n_migrated.fetch_add(1);
+  log::Info("request {}: worker {} lost ({}); migrating with {} tokens generated ({}/{})", call->id,
+            a.conn().info.id, call->last_error.ToString(), call->generated.size(),
+            call->migrations, options.migration_limit);
+  NextAttempt(call);
+}
 
 RemoteBackend::RemoteBackend(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RemoteBackend::~RemoteBackend() { Close(); }
@@ -573,6 +669,7 @@ Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery*
   auto watch = discovery->Watch([raw](const runtime::Membership& m) { raw->OnMembership(m); });
   if (!watch.ok()) return watch.status();
   impl->watch = std::move(watch).value();
+  impl->waiter = std::thread([raw] { raw->WaitLoop(); });
   return std::unique_ptr<RemoteBackend>(new RemoteBackend(std::move(impl)));
 }
 
@@ -591,12 +688,7 @@ Result<uint64_t> RemoteBackend::Submit(engine::Request request, engine::OutputCa
     impl_->calls[call->id] = call;
   }
   impl_->n_requests.fetch_add(1);
-  std::thread([impl = impl_, call] {
-    impl->Run(call);
-    std::lock_guard<std::mutex> lk(impl->mu);
-    impl->calls.erase(call->id);
-    impl->cv.notify_all();
-  }).detach();
+  impl_->Start(call);
   return call->id;
 }
 
@@ -613,7 +705,8 @@ void RemoteBackend::Abort(uint64_t id) {
     call->aborted = true;
     if (call->ctx) call->ctx->TryCancel();
   }
-  impl_->cv.notify_all();
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->Kick();  // a request waiting for a worker ends now
 }
 
 engine::EngineMetrics RemoteBackend::Metrics() const {
@@ -808,9 +901,12 @@ void RemoteBackend::Close() {
     if (c->ctx) c->ctx->TryCancel();
   }
   std::unique_lock<std::mutex> lk(impl_->mu);
-  impl_->cv.notify_all();
+  impl_->Kick();
   impl_->cv.wait(lk, [&] { return impl_->calls.empty(); });
+  impl_->stop_waiter = true;
+  impl_->cv.notify_all();
   lk.unlock();
+  if (impl_->waiter.joinable()) impl_->waiter.join();
   impl_->watch.reset();  // no membership callback runs after this
   impl_->events.reset();
 }

@@ -8,8 +8,10 @@
 // `migration_limit` times — and the caller sees one uninterrupted stream of outputs. A request
 // rejected by the worker (invalid, too long) is not retried.
 //
-// Thread-safety: every method may be called from any thread. Each request in flight has one
-// thread reading its stream; output callbacks arrive on it.
+// Thread-safety: every method may be called from any thread. No thread is held per request: each
+// call's stream is read by a gRPC reactor, and output callbacks arrive on gRPC's callback threads
+// (or, for a request that waited for a worker, on the backend's one waiter thread). Callbacks
+// must not block.
 #pragma once
 
 #include <chrono>
@@ -82,7 +84,8 @@ class RemoteBackend : public GenerationBackend {
   RemoteBackendStats stats() const;
   // Waits until at least `n` workers serve the model; false on timeout.
   bool WaitForWorkers(size_t n, std::chrono::milliseconds timeout) const;
-  // Aborts everything in flight, waits for the request threads, and refuses later Submits.
+  // Aborts everything in flight, waits until every request has delivered its final output, and
+  // refuses later Submits.
   void Close();
 
  private:
