@@ -444,3 +444,62 @@ TEST_F(RemoteBackendTest, PerRequestOverridesBeatTheDefaults) {
 
 }  // namespace
 }  // namespace mint
+
+namespace mint {
+namespace {
+
+int ThreadCount() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Streams in flight hold no thread on either end of the request plane (the frontend's
+// RemoteBackend reads each call with a reactor; the worker writes each from the engine loop).
+// With a thread per stream on each end, 256 streams would add 512 threads.
+TEST_F(RemoteBackendTest, StreamsInFlightHoldNoThreadEach) {
+  if (!std::filesystem::exists("/proc/self/task")) GTEST_SKIP() << "no /proc/self/task";
+  auto cfg = BackendConfig();
+  cfg.kv_cache_blocks = 8192;
+  cfg.scheduler.max_num_seqs = 256;
+  auto eng = engine::Engine::Create(model_.get(), cfg);
+  ASSERT_TRUE(eng.ok()) << eng.status().ToString();
+  auto w = worker::Worker::Create(eng->get(), discovery_.get(),
+                                  {.id = "a", .model_name = "tiny", .drain_ms = 0});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  auto backend = Backend();
+  ASSERT_TRUE(backend->WaitForWorkers(1, std::chrono::seconds(5)));
+  // Warm up: one request through, so the channel and gRPC's own threads exist.
+  Collector warm;
+  ASSERT_TRUE(backend->Submit(Requests(1, 2, 5)[0], warm.Callback()).ok());
+  ASSERT_TRUE(warm.WaitFinals(1));
+  const int before = ThreadCount();
+
+  constexpr int kStreams = 256;
+  Collector col;
+  std::vector<uint64_t> ids;
+  for (auto& r : Requests(kStreams, 1000, 6)) ids.push_back(backend->Submit(r, col.Callback()).value());
+  {
+    std::unique_lock<std::mutex> lk(col.mu);
+    ASSERT_TRUE(col.cv.wait_for(lk, std::chrono::seconds(60), [&] {
+      return col.tokens.size() >= static_cast<size_t>(kStreams);
+    })) << col.tokens.size() << " of " << kStreams << " streams have output";
+  }
+  const int during = ThreadCount();
+  EXPECT_LT(during - before, 64) << before << " threads before, " << during << " with "
+                                 << kStreams << " streams";
+  EXPECT_EQ(backend->stats().in_flight, kStreams - static_cast<int64_t>(col.finals.size()));
+  for (uint64_t id : ids) backend->Abort(id);
+  ASSERT_TRUE(col.WaitFinals(kStreams));
+  for (uint64_t id : ids) {
+    EXPECT_TRUE(col.finals[id].finish == FinishReason::kAbort ||
+                col.finals[id].finish == FinishReason::kLength) << id;
+  }
+  (*eng)->WaitIdle();
+  EXPECT_EQ((*eng)->Metrics().running, 0);
+  backend.reset();
+  w->reset();
+}
+
+}  // namespace
+}  // namespace mint
