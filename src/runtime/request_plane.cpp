@@ -1,6 +1,46 @@
 #include "runtime/request_plane.h"
 
+#include <atomic>
+#include <mutex>
+#include <string_view>
+
+#include <grpc/support/log.h>
+
+#include "core/log.h"
+
 namespace mint::runtime {
+
+namespace {
+
+std::atomic<uint64_t> g_tls_handshake_failures{0};
+
+// gRPC core's log lines, in Mint's log; a failed TLS handshake (gRPC's "Handshake failed ...",
+// logged by its TLS layer for a refused peer on either side) is counted too.
+void GrpcLog(gpr_log_func_args* args) {
+  std::string_view msg = args->message != nullptr ? args->message : "";
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.remove_suffix(1);
+  if (msg.find("Handshake failed") != std::string_view::npos) {
+    g_tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    log::Warn("request plane: TLS handshake refused: {}", msg);
+    return;
+  }
+  switch (args->severity) {
+    case GPR_LOG_SEVERITY_ERROR: log::Error("grpc: {}", msg); break;
+    case GPR_LOG_SEVERITY_INFO: log::Info("grpc: {}", msg); break;
+    default: log::Debug("grpc: {}", msg); break;
+  }
+}
+
+void RouteGrpcLog() {
+  static std::once_flag once;
+  std::call_once(once, [] { gpr_set_log_function(GrpcLog); });
+}
+
+}  // namespace
+
+uint64_t PlaneTlsHandshakeFailures() {
+  return g_tls_handshake_failures.load(std::memory_order_relaxed);
+}
 
 pb::GenerateRequest ToProto(const engine::Request& r) {
   pb::GenerateRequest p;
@@ -153,6 +193,7 @@ Status FromGrpc(const grpc::Status& s) {
 
 std::shared_ptr<grpc::ServerCredentials> PlaneServerCredentials(const PlaneTls& tls) {
   if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  RouteGrpcLog();
   grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   o.pem_root_certs = tls.ca_pem;
   o.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
@@ -163,6 +204,7 @@ std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(const PlaneTls
                                                                   grpc::ChannelArguments* args,
                                                                   const std::string& server_name) {
   if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  RouteGrpcLog();
   if (!server_name.empty()) args->SetSslTargetNameOverride(server_name);
   grpc::SslCredentialsOptions o;
   o.pem_root_certs = tls.ca_pem;

@@ -32,6 +32,12 @@ std::shared_ptr<grpc::ChannelCredentials> PlaneChannelCredentials(
     const PlaneTls& tls, grpc::ChannelArguments* args,
     const std::string& server_name = kPlaneTlsName);
 
+// TLS handshakes on the request plane that failed in this process, as gRPC's TLS layer reports
+// them: a plaintext or foreign caller refused by a worker here, or a worker that refused this
+// process. Counted (and logged as a warning) from the first TLS credentials made on; gRPC's other
+// log lines go to Mint's log from then on too.
+uint64_t PlaneTlsHandshakeFailures();
+
 grpc::Status ToGrpc(const Status& status);
 Status FromGrpc(const grpc::Status& status);
 

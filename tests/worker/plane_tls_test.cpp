@@ -93,6 +93,7 @@ TEST_F(PlaneTlsTest, PlaintextCallerIsRefused) {
 }
 
 TEST_F(PlaneTlsTest, CallerOfAnotherClusterIsRefused) {
+  const uint64_t refused_before = runtime::PlaneTlsHandshakeFailures();
   auto other = runtime::GeneratePlaneTls();
   ASSERT_TRUE(other.ok());
   EXPECT_NE(Health(*other), grpc::StatusCode::OK);
@@ -103,6 +104,8 @@ TEST_F(PlaneTlsTest, CallerOfAnotherClusterIsRefused) {
   runtime::PlaneTls mixed = *other;
   mixed.ca_pem = cluster_.ca_pem;
   EXPECT_NE(Health(mixed), grpc::StatusCode::OK);
+  // Each refusal is counted (the worker's /metrics shows the count).
+  EXPECT_GT(runtime::PlaneTlsHandshakeFailures(), refused_before);
 }
 
 TEST(PlaneTlsFilesTest, WriteThenLoadRoundTripsAndKeepsTheKeyPrivate) {
