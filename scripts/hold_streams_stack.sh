@@ -44,8 +44,17 @@ kill -0 "$MP" 2>/dev/null || { echo "the mocker did not start:"; tail -n 3 "$OUT
 WP=$!
 timeout 900 python3 "$ROOT/scripts/hold_streams.py" --port 18000 --model stories260K --streams "$N" \
   --probes 100 --rate 1000 --max-tokens 50000 >"$OUT/result.json" 2>"$OUT/client.err"
-echo "client exit status $?"
+client=$?
+echo "client exit status $client"
 cat "$OUT/result.json"
+# Passes when every stream got its header and none was closed by the server.
+python3 - "$OUT/result.json" "$N" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = r["streams_with_header"] == int(sys.argv[2]) and r["streams_closed_by_server"] == 0
+sys.exit(0 if ok else 1)
+PY
+verdict=$(( client != 0 || $? != 0 ))
 tail -n 2 "$OUT/threads.log"
 kill -TERM "$FP"
 sleep 1
@@ -60,3 +69,5 @@ fi
 kill -9 "$FP" 2>/dev/null
 kill "$EP" "$WP" 2>/dev/null
 wait 2>/dev/null
+grep -q "killed" "$OUT/threads.log" && verdict=1
+exit "$verdict"

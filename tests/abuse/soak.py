@@ -155,8 +155,10 @@ def main():
     out = a.out or tempfile.mkdtemp(prefix="mint-soak-")
     os.makedirs(out, exist_ok=True)
     model = os.path.join(out, "tiny.gguf")
-    if subprocess.run([a.mint, "gguf", "synth", "--preset", "tiny", "--type", "q8_0", "-o", model],
-                      capture_output=True).returncode != 0:
+    # The preset's vocabulary lives in ../shared beside the checkout (ctest runs in the build tree).
+    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+    if subprocess.run([a.mint, "gguf", "synth", "--preset", "tiny", "--type", "q8_0",
+                       "--shared-dir", shared, "-o", model], capture_output=True).returncode != 0:
         log("cannot write the synthetic model")
         return 2
     server_log = open(os.path.join(out, "server.log"), "w")
