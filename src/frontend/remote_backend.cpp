@@ -18,6 +18,7 @@
 #include "runtime/request_plane.h"
 
 #include "core/hash.h"
+#include "core/tsan.h"
 
 namespace mint::frontend {
 
@@ -387,12 +388,14 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
     conn().in_flight.fetch_add(1);
     conn().calls.fetch_add(1);
     conn().stub->async()->Generate(&ctx_, &req_, this);
+    TsanRelease(this);  // the reactions run on gRPC's threads, after this
     StartRead(&resp_);
     StartCall();
     return true;
   }
 
   void OnReadDone(bool ok) override {
+    TsanAcquire(this);
     if (!ok) return;  // end of stream: OnDone follows
     if (prefill_) {
       engine::RequestOutput o = runtime::FromProto(resp_);
@@ -407,10 +410,12 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
     } else {
       impl_->OnDecodeOutput(*call_, *this, resp_);
     }
+    TsanRelease(this);
     StartRead(&resp_);
   }
 
   void OnDone(const grpc::Status& status) override {
+    TsanAcquire(this);
     conn().in_flight.fetch_sub(1);
     {
       std::lock_guard<std::mutex> lk(call_->mu);

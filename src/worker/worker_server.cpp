@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/log.h"
+#include "core/tsan.h"
 #include "runtime/convert_events.h"
 #include "runtime/request_plane.h"
 #include "runtime/runtime.grpc.pb.h"
@@ -42,6 +43,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse>
   static GenerateCall* Start(Service* service, const pb::GenerateRequest& req);
 
   void OnWriteDone(bool ok) override {
+    TsanAcquire(this);
     {
       std::lock_guard<std::mutex> lk(s_->mu);
       s_->writing = false;
@@ -51,6 +53,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse>
     s_->Pump();
   }
   void OnCancel() override {
+    TsanAcquire(this);
     {
       std::lock_guard<std::mutex> lk(s_->mu);
       s_->gone = true;
@@ -58,7 +61,10 @@ class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse>
     AbortRequest();
     s_->Pump();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    TsanAcquire(this);
+    delete this;
+  }
 
  private:
   struct Shared {
@@ -105,6 +111,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse>
         }
         if (action == kFinish) finished = true;
       }
+      TsanRelease(c);  // its reactions run on gRPC's threads
       if (action == kWrite) c->StartWrite(&msg);
       if (action == kFinish) c->Finish(std::move(status));
     }
@@ -173,6 +180,7 @@ class Service final : public pb::Worker::WithCallbackMethod_Generate<pb::Worker:
 };
 
 GenerateCall* GenerateCall::Start(Service* service, const pb::GenerateRequest& req) {
+  TsanAcquire(service);  // gRPC's callback threads are shared by every server in the process
   auto s = std::make_shared<Shared>();
   auto* call = new GenerateCall(service, s);
   s->call = call;
@@ -198,6 +206,7 @@ GenerateCall* GenerateCall::Start(Service* service, const pb::GenerateRequest& r
     call->submitted_ = true;
   }
   s->Pump();
+  TsanRelease(call);
   return call;
 }
 
@@ -228,6 +237,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::Start(engine::Engine* engine
                                                           const WorkerServerOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<Service>(engine, options);
+  TsanRelease(impl->service.get());  // its handlers may run on gRPC threads that already exist
   impl->drain_ms = options.drain_ms;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.bind, runtime::PlaneServerCredentials(options.tls), &impl->port);
