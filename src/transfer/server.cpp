@@ -162,7 +162,12 @@ class TransferServer::Impl {
       Conn c{sock, {}, done};
       c.thread = std::thread([this, sock, done] {
         Serve(*sock);
-        sock->Close();
+        {
+          // Under mu_: the destructor shuts down every open connection's descriptor under it,
+          // and must not reach this one's number once it is closed (and maybe reused).
+          std::lock_guard lk(mu_);
+          sock->Close();
+        }
         done->store(true);
       });
       conns_.push_back(std::move(c));
