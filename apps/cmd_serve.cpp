@@ -2,10 +2,14 @@
 // frontend and one engine (default), or N workers behind the frontend's request routing
 // (--workers N: each its own engine and request-plane server on 127.0.0.1, found through the
 // embedded discovery; the same code paths as `mint frontend` + `mint worker`, no external
-// service).
+// service). --prefill-workers P adds P prefill workers: the N become decode workers, and long
+// prompts are prefilled on a prefill worker whose KV the decode worker copies out of shared
+// memory (the same path as `mint worker --role prefill|decode --kv-transport shm`).
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "apps/app_util.h"
 #include "apps/commands.h"
@@ -21,6 +25,7 @@
 #include "model/model.h"
 #include "runtime/discovery.h"
 #include "tokenizer/tokenizer.h"
+#include "worker/kv_transfer.h"
 #include "worker/worker.h"
 
 namespace mint::apps {
@@ -31,22 +36,74 @@ struct ServeArgs {
   int threads = 0;
   int max_queued = 1024;
   int workers = 1;
+  int prefill_workers = 0;
+  int64_t remote_prefill_min_tokens = 512;
   int migration_limit = 3;
   HttpArgs http;
   EngineArgs engine;
   RouterArgs router;
 };
 
+// The engines of a `mint serve`: --workers N of them ("agg", or "decode" when there are prefill
+// workers) and --prefill-workers P ("prefill"), each disaggregated one with its KV transfer
+// connector. Destroy with Stop().
+struct Engines {
+  std::vector<std::unique_ptr<worker::KvTransferConnector>> kv;  // parallel to engines, or null
+  std::vector<std::unique_ptr<engine::Engine>> engines;
+  std::vector<std::string> roles;
+
+  Status Start(const model::Model& model, const engine::EngineConfig& base, int workers,
+               int prefill_workers) {
+    for (int i = 0; i < workers + prefill_workers; ++i) {
+      const std::string role = i >= workers ? "prefill" : prefill_workers > 0 ? "decode" : "agg";
+      engine::EngineConfig cfg = base;
+      std::unique_ptr<worker::KvTransferConnector> conn;
+      if (role != "agg") {
+        // A prefill engine's KV memory is shared memory; decode engines copy out of it (shm).
+        worker::KvTransferOptions ko;
+        ko.shared_memory = role == "prefill";
+        ko.transport = transfer::Transport::kShm;
+        auto c = worker::KvTransferConnector::Create(ko);
+        if (!c.ok()) return c.status().WithContext("KV transfer");
+        conn = std::move(c).value();
+        cfg.kv_connector = conn.get();
+      }
+      auto eng = engine::Engine::Create(&model, cfg);
+      if (!eng.ok()) return eng.status();
+      if (conn) {
+        if (Status st = conn->Attach(eng->get()); !st.ok()) {
+          conn->Shutdown();
+          return st;
+        }
+      }
+      kv.push_back(std::move(conn));
+      engines.push_back(std::move(eng).value());
+      roles.push_back(role);
+    }
+    return Status::Ok();
+  }
+  // Connectors first (nothing reads or writes an engine's KV memory after), then the engines.
+  void Stop() {
+    for (auto& c : kv) {
+      if (c) c->Shutdown();
+    }
+    engines.clear();
+    kv.clear();
+  }
+  ~Engines() { Stop(); }
+};
+
 int Serve(const ServeArgs& a) {
   auto cfg = MakeEngineConfig(a.engine);
   if (!cfg.ok()) return Fail(cfg.status());
+  const int n_engines = a.workers + a.prefill_workers;
   const int total_threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
-  cfg->threads = std::max(1, total_threads / a.workers);
+  cfg->threads = std::max(1, total_threads / n_engines);
   cfg->max_queued = a.max_queued;
 
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tok;
-  std::vector<std::unique_ptr<engine::Engine>> engines;
+  Engines engines;
   std::unique_ptr<runtime::Discovery> discovery;
   std::vector<std::unique_ptr<worker::Worker>> workers;
   std::unique_ptr<frontend::LocalBackend> local;
@@ -61,17 +118,16 @@ int Serve(const ServeArgs& a) {
     auto t = tokenizer::Tokenizer::FromGguf(model->file());
     if (!t.ok()) return t.status().WithContext("tokenizer");
     tok = std::move(t).value();
-    log::Info("{} engine(s), {} threads each, kernels: {} (cpu: {})", a.workers, cfg->threads,
-              kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
-    for (int i = 0; i < a.workers; ++i) {
-      auto eng = engine::Engine::Create(model.get(), *cfg);
-      if (!eng.ok()) return eng.status();
-      engines.push_back(std::move(eng).value());
-    }
+    log::Info("{} engine(s){}, {} threads each, kernels: {} (cpu: {})", n_engines,
+              a.prefill_workers > 0
+                  ? fmt::format(" ({} prefill, {} decode)", a.prefill_workers, a.workers)
+                  : "",
+              cfg->threads, kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+    if (Status st = engines.Start(*model, *cfg, a.workers, a.prefill_workers); !st.ok()) return st;
     Serving s{.tokenizer = tok.get(), .backend = nullptr, .general_name = model->config().name,
               .stop = {}};
-    if (a.workers == 1) {
-      local = std::make_unique<frontend::LocalBackend>(engines[0].get());
+    if (n_engines == 1) {
+      local = std::make_unique<frontend::LocalBackend>(engines.engines[0].get());
       s.backend = local.get();
     } else {
       discovery = runtime::NewEmbeddedDiscovery();
@@ -83,10 +139,15 @@ int Serve(const ServeArgs& a) {
         if (!t.ok()) return t.status().WithContext("request-plane TLS");
         tls = std::move(t).value();
       }
-      for (int i = 0; i < a.workers; ++i) {
+      for (int i = 0; i < n_engines; ++i) {
+        const std::string& role = engines.roles[i];
         auto w = worker::Worker::Create(
-            engines[i].get(), discovery.get(),
-            {.id = "worker-" + std::to_string(i), .model_name = name, .tls = tls});
+            engines.engines[i].get(), discovery.get(),
+            {.id = (role == "prefill" ? "prefill-" + std::to_string(i - a.workers)
+                                      : "worker-" + std::to_string(i)),
+             .model_name = name,
+             .role = role,
+             .tls = tls});
         if (!w.ok()) return w.status();
         workers.push_back(std::move(w).value());
       }
@@ -98,6 +159,7 @@ int Serve(const ServeArgs& a) {
       ro.migration_limit = a.migration_limit;
       ro.max_model_len = cfg->scheduler.max_model_len;
       ro.router = *rc;
+      ro.remote_prefill_min_tokens = a.remote_prefill_min_tokens;
       ro.tls = tls;
       auto r = frontend::RemoteBackend::Create(discovery.get(), ro);
       if (!r.ok()) return r.status();
@@ -108,7 +170,7 @@ int Serve(const ServeArgs& a) {
       if (local) local->Close();
       if (remote) remote->Close();
       workers.clear();
-      engines.clear();  // aborts what is left; their outputs still find live I/O threads
+      engines.Stop();  // aborts what is left; their outputs still find live I/O threads
     };
     return s;
   };
@@ -136,6 +198,18 @@ CommandFn RegisterServe(CLI::App& app) {
                   "through the embedded discovery; no external service)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--prefill-workers", a->prefill_workers,
+                  "Disaggregated serving: this many more engines only prefill prompts; the\n"
+                  "--workers engines then decode, copying each prompt's KV from the prefill\n"
+                  "engine's shared memory instead of computing it. Prompts shorter than\n"
+                  "--remote-prefill-min-tokens run on a decode engine alone")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  cmd->add_option("--remote-prefill-min-tokens", a->remote_prefill_min_tokens,
+                  "With --prefill-workers: prompts of at least this many tokens are prefilled on\n"
+                  "a prefill engine")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->add_option("--migration-limit", a->migration_limit,
                   "With --workers > 1: times a request is re-sent to another worker when its own\n"
                   "is lost")
