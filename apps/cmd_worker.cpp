@@ -126,6 +126,7 @@ int RunWorker(const WorkerArgs& a) {
   if (!w.ok()) return Fail(w.status());
 
   source.SetWorker(w->get());
+  source.SetKvTransfer(kv.get());
   if (http) {
     http->Attach(nullptr, &source);
     log::Info("metrics on http://{}:{}/metrics", a.bind, http->port());

@@ -10,6 +10,7 @@
 
 #include "frontend/backend.h"
 #include "runtime/request_plane.h"
+#include "worker/kv_transfer.h"
 #include "worker/worker.h"
 
 namespace mint::apps {
@@ -18,6 +19,8 @@ class WorkerMetricsSource : public frontend::LocalBackend {
  public:
   using LocalBackend::LocalBackend;
   void SetWorker(const worker::Worker* w) { worker_ = w; }
+  // A disaggregated worker's transfers (null: none); set with SetWorker.
+  void SetKvTransfer(const worker::KvTransferConnector* kv) { kv_ = kv; }
   std::string MetricsText() const override {
     if (worker_ == nullptr) return {};
     const auto s = worker_->stats();
@@ -38,11 +41,13 @@ class WorkerMetricsSource : public frontend::LocalBackend {
         "CURVE (not holding the cluster key)\n"
         "# TYPE mint_event_plane_subscribers_refused_total counter\n"
         "mint_event_plane_subscribers_refused_total {}\n",
-        s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(), curve_refused);
+        s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(), curve_refused) +
+           (kv_ != nullptr ? worker::KvTransferMetricsText(kv_->Stats()) : std::string());
   }
 
  private:
   const worker::Worker* worker_ = nullptr;
+  const worker::KvTransferConnector* kv_ = nullptr;
 };
 
 }  // namespace mint::apps

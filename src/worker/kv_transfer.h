@@ -18,6 +18,8 @@
 
 #include <condition_variable>
 #include <deque>
+#include <iterator>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -41,9 +43,18 @@ struct KvTransferStats {
   uint64_t loads = 0, load_failures = 0;
   uint64_t bytes_pulled = 0, blocks_pulled = 0, blocks_skipped = 0;
   double pull_seconds = 0;  // summed over loads
-  std::vector<double> recent_pull_seconds;  // the last few, for histograms (bounded)
+  // Seconds per successful load, cumulative: pull_seconds_le[i] loads took at most
+  // kPullSecondsBounds[i] (Prometheus histogram buckets; +Inf is `loads - load_failures`).
+  static constexpr double kPullSecondsBounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  uint64_t pull_seconds_le[std::size(kPullSecondsBounds)] = {};
   transfer::ServerStats server;
 };
+
+// The worker's /metrics lines for its KV transfers: loads (decode side: bytes, blocks pulled and
+// skipped because already held, seconds as a histogram, achieved GB/s) and exports (prefill
+// side: handed out, pulled, expired, failed, bytes and blocks sent).
+std::string KvTransferMetricsText(const KvTransferStats& stats);
 
 class KvTransferConnector final : public engine::KvConnector {
  public:

@@ -6,6 +6,8 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "engine/engine.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -83,6 +85,39 @@ struct Disagg {
   }
 };
 
+// The value of the metric line `name` (with labels, if any) in Prometheus text; -1 if absent.
+double MetricValue(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = ("\n" + text).find(key);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size() - 1));
+}
+
+// /metrics of both sides say what the stats say; the pull-time histogram is cumulative.
+void ExpectMetricsAgree(const KvTransferStats& decode, const KvTransferStats& prefill) {
+  const std::string d = KvTransferMetricsText(decode), p = KvTransferMetricsText(prefill);
+  EXPECT_EQ(MetricValue(d, "mint_kv_transfer_loads_total"), static_cast<double>(decode.loads));
+  EXPECT_EQ(MetricValue(d, "mint_kv_transfer_pulled_blocks_total"),
+            static_cast<double>(decode.blocks_pulled));
+  EXPECT_EQ(MetricValue(d, "mint_kv_transfer_pulled_bytes_total"),
+            static_cast<double>(decode.bytes_pulled));
+  EXPECT_EQ(MetricValue(d, "mint_kv_transfer_pull_seconds_count"),
+            static_cast<double>(decode.loads - decode.load_failures));
+  EXPECT_EQ(MetricValue(d, "mint_kv_transfer_pull_seconds_bucket{le=\"+Inf\"}"),
+            static_cast<double>(decode.loads - decode.load_failures));
+  double prev = 0;
+  for (double le : KvTransferStats::kPullSecondsBounds) {
+    const double v =
+        MetricValue(d, "mint_kv_transfer_pull_seconds_bucket{le=\"" + fmt::format("{}", le) + "\"}");
+    EXPECT_GE(v, prev) << le;
+    prev = v;
+  }
+  EXPECT_LE(prev, static_cast<double>(decode.loads));
+  EXPECT_GT(MetricValue(d, "mint_kv_transfer_pull_gbps"), 0);
+  EXPECT_EQ(MetricValue(p, "mint_kv_exports_pulled_total"),
+            static_cast<double>(prefill.server.pulled));
+  EXPECT_EQ(MetricValue(p, "mint_kv_exports_total"), static_cast<double>(prefill.server.exports));
+}
+
 void ExpectEqualToOneEngine(transfer::Transport t) {
   Disagg d(t);
   ASSERT_NE(d.model, nullptr);
@@ -114,6 +149,7 @@ void ExpectEqualToOneEngine(transfer::Transport t) {
   } else {
     EXPECT_GT(ps.bytes_sent, 0u);
   }
+  ExpectMetricsAgree(s, d.pc->Stats());
 }
 
 TEST(KvTransferTest, TcpDisaggregationEqualsOneEngine) {
