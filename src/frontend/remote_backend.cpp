@@ -342,6 +342,18 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   bool kick = false;                                 // guarded by mu
   bool stop_waiter = false;                          // guarded by mu
   std::thread waiter;
+  // Attempts whose call is done, deleted on the waiter thread: an attempt's ClientContext may
+  // hold the last reference to a channel, and gRPC must not destroy its last channel on one of
+  // its own callback threads (it joins them; ASan caught a double free). Close waits for
+  // attempts_alive to reach 0, so no attempt outlives the backend.
+  std::vector<Attempt*> graveyard;  // guarded by mu
+  int64_t attempts_alive = 0;       // begun and not yet deleted; guarded by mu
+  void Bury(Attempt* a) {
+    std::lock_guard<std::mutex> lk(mu);
+    graveyard.push_back(a);
+    Kick();
+  }
+  static void DeleteAttempt(Attempt* a);
   void Kick() {  // mu held
     kick = true;
     cv.notify_all();
@@ -349,13 +361,24 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   void WaitLoop() {
     std::unique_lock<std::mutex> lk(mu);
     for (;;) {
+      if (!graveyard.empty()) {
+        std::vector<Attempt*> dead;
+        dead.swap(graveyard);
+        lk.unlock();
+        for (Attempt* a : dead) DeleteAttempt(a);
+        lk.lock();
+        attempts_alive -= static_cast<int64_t>(dead.size());
+        cv.notify_all();
+        continue;
+      }
       if (parked.empty()) {
         if (stop_waiter) return;
-        cv.wait(lk, [&] { return stop_waiter || !parked.empty(); });
+        cv.wait(lk, [&] { return stop_waiter || !parked.empty() || !graveyard.empty(); });
         continue;
       }
       cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return kick; });
       kick = false;
+      if (!graveyard.empty()) continue;
       std::map<uint64_t, std::shared_ptr<Call>> retry;
       retry.swap(parked);
       lk.unlock();
@@ -384,6 +407,10 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
       std::lock_guard<std::mutex> lk(call_->mu);
       if (call_->aborted) return false;
       call_->ctx = &ctx_;
+    }
+    {
+      std::lock_guard<std::mutex> lk(impl_->mu);
+      ++impl_->attempts_alive;
     }
     conn().in_flight.fetch_add(1);
     conn().calls.fetch_add(1);
@@ -426,7 +453,7 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
     } else {
       impl_->OnDecodeDone(call_, *this, status);
     }
-    delete this;
+    impl_->Bury(this);  // deleted on the waiter thread, not on gRPC's
   }
 
   // What the stream delivered.
@@ -444,6 +471,8 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
   pb::GenerateResponse resp_;
   const bool prefill_;
 };
+
+void RemoteBackend::Impl::DeleteAttempt(Attempt* a) { delete a; }
 
 bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call) {
   const std::vector<BlockHash> hashes = SequenceBlockHashes(
@@ -907,7 +936,7 @@ void RemoteBackend::Close() {
   }
   std::unique_lock<std::mutex> lk(impl_->mu);
   impl_->Kick();
-  impl_->cv.wait(lk, [&] { return impl_->calls.empty(); });
+  impl_->cv.wait(lk, [&] { return impl_->calls.empty() && impl_->attempts_alive == 0; });
   impl_->stop_waiter = true;
   impl_->cv.notify_all();
   lk.unlock();
