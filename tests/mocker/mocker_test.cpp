@@ -219,13 +219,13 @@ TEST(MockerTest, PrefixCacheHitsAndKvEventsFlow) {
 
 TEST(MockerTest, PreemptsWhenTheSimulatedCacheIsFull) {
   MockerOptions o = Fast();
-  o.num_blocks = 12;  // 192 tokens for 4 requests of up to 80
+  o.num_blocks = 12;  // 192 tokens for 4 requests of up to 140: any two running at once overflow
   auto eng = Make(o);
   ASSERT_NE(eng, nullptr);
   std::vector<std::unique_ptr<engine::RequestHandle>> handles;
   for (int i = 0; i < 4; ++i) {
     auto h = engine::RequestHandle::Submit(eng.get(),
-                                           Req(Prompt(40, 1000 * i + 1), 40));
+                                           Req(Prompt(40, 1000 * i + 1), 100));
     ASSERT_TRUE(h.ok());
     handles.push_back(std::move(h).value());
   }
@@ -237,7 +237,7 @@ TEST(MockerTest, PreemptsWhenTheSimulatedCacheIsFull) {
       n += static_cast<int64_t>(out.tokens.size());
     } while (out.finish == FinishReason::kNone);
     EXPECT_EQ(out.finish, FinishReason::kLength);
-    EXPECT_EQ(n, 40);
+    EXPECT_EQ(n, 100);
   }
   eng->WaitIdle();
   EXPECT_GT(eng->Metrics().preemptions, 0u);
