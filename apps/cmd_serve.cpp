@@ -141,13 +141,13 @@ int Serve(const ServeArgs& a) {
       }
       for (int i = 0; i < n_engines; ++i) {
         const std::string& role = engines.roles[i];
-        auto w = worker::Worker::Create(
-            engines.engines[i].get(), discovery.get(),
-            {.id = (role == "prefill" ? "prefill-" + std::to_string(i - a.workers)
-                                      : "worker-" + std::to_string(i)),
-             .model_name = name,
-             .role = role,
-             .tls = tls});
+        worker::WorkerOptions wo;
+        wo.id = role == "prefill" ? "prefill-" + std::to_string(i - a.workers)
+                                  : "worker-" + std::to_string(i);
+        wo.model_name = name;
+        wo.role = role;
+        wo.tls = tls;
+        auto w = worker::Worker::Create(engines.engines[i].get(), discovery.get(), wo);
         if (!w.ok()) return w.status();
         workers.push_back(std::move(w).value());
       }
