@@ -136,7 +136,9 @@ INSTANTIATE_TEST_SUITE_P(Paths, MockerPathTest, testing::Bool());
 TEST(MockerTest, RespectsMaxNumSeqs) {
   MockerOptions o = Fast();
   o.max_num_seqs = 4;
-  o.speedup = 20;  // steps of about a millisecond: the poller sees them
+  // Steps of about 10 ms: the poller sees them even when the machine is busy (at about 1 ms, a
+  // loaded CI machine once ran all 16 requests before the poller was scheduled).
+  o.speedup = 2;
   auto eng = Make(o);
   ASSERT_NE(eng, nullptr);
   std::atomic<bool> done{false};
