@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -215,6 +216,12 @@ class GgufWriter {
   // `bytes` must hold exactly DTypeRowBytes(type, dims[0]) * (product of other dims) bytes.
   Status AddTensor(const std::string& name, TensorType type, const std::vector<int64_t>& dims,
                    std::vector<uint8_t> bytes);
+  // A tensor whose bytes `produce` makes when the file is written, one tensor at a time, so a
+  // writer of a model larger than memory holds one tensor's bytes at once. `produce` must return
+  // exactly the size AddTensor would require (checked when writing).
+  using TensorProducer = std::function<std::vector<uint8_t>()>;
+  Status AddLazyTensor(const std::string& name, TensorType type, const std::vector<int64_t>& dims,
+                       TensorProducer produce);
   // Writes the file atomically (temp file in the same directory + fsync + rename); on failure
   // `path` is untouched and no temp file remains. Returns status() first if it is an error.
   Status WriteFile(const std::string& path) const;
@@ -231,8 +238,14 @@ class GgufWriter {
     std::string name;
     TensorType type;
     std::vector<int64_t> dims;
-    std::vector<uint8_t> bytes;
+    uint64_t nbytes = 0;
+    std::vector<uint8_t> bytes;  // empty while `produce` is set
+    TensorProducer produce;
   };
+  Status CheckTensor(const std::string& name, TensorType type, const std::vector<int64_t>& dims,
+                     int64_t* nbytes) const;
+  // The tensor's bytes: its own, or what its producer makes (size checked).
+  Result<std::vector<uint8_t>> TensorData(const PendingTensor& t) const;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<PendingTensor> tensors_;
   uint64_t alignment_ = kDefaultAlignment;

@@ -283,8 +283,8 @@ void GgufWriter::SetU32Array(const std::string& key, const std::vector<uint32_t>
   SetValue(key, Value::MakeArray(ValueType::kUint32, std::move(items)));
 }
 
-Status GgufWriter::AddTensor(const std::string& name, TensorType type,
-                             const std::vector<int64_t>& dims, std::vector<uint8_t> bytes) {
+Status GgufWriter::CheckTensor(const std::string& name, TensorType type,
+                               const std::vector<int64_t>& dims, int64_t* nbytes) const {
   const std::string who = "tensor \"" + name + "\"";
   if (name.empty()) return Status::InvalidArgument("empty tensor name");
   for (const auto& t : tensors_) {
@@ -301,17 +301,44 @@ Status GgufWriter::AddTensor(const std::string& name, TensorType type,
   for (int64_t d : dims) {
     if (d <= 0) return Status::InvalidArgument(who + ": dimension " + std::to_string(d) + " <= 0");
   }
-  int64_t nbytes = 0;
-  if (Status s = internal::TensorBytes(type, dims, &nbytes); !s.ok()) {
+  if (Status s = internal::TensorBytes(type, dims, nbytes); !s.ok()) {
     return Status::InvalidArgument(who + ": " + s.message());
   }
+  return Status::Ok();
+}
+
+Status GgufWriter::AddTensor(const std::string& name, TensorType type,
+                             const std::vector<int64_t>& dims, std::vector<uint8_t> bytes) {
+  int64_t nbytes = 0;
+  MINT_RETURN_IF_ERROR(CheckTensor(name, type, dims, &nbytes));
   if (bytes.size() != static_cast<uint64_t>(nbytes)) {
-    return Status::InvalidArgument(who + ": " + std::to_string(bytes.size()) + " bytes given, " +
-                                   DTypeName(type) + " " + std::to_string(dims[0]) + "x... needs " +
+    return Status::InvalidArgument("tensor \"" + name + "\": " + std::to_string(bytes.size()) +
+                                   " bytes given, " + DTypeName(type) + " " +
+                                   std::to_string(dims[0]) + "x... needs " +
                                    std::to_string(nbytes));
   }
-  tensors_.push_back({name, type, dims, std::move(bytes)});
+  tensors_.push_back({name, type, dims, static_cast<uint64_t>(nbytes), std::move(bytes), {}});
   return Status::Ok();
+}
+
+Status GgufWriter::AddLazyTensor(const std::string& name, TensorType type,
+                                 const std::vector<int64_t>& dims, TensorProducer produce) {
+  int64_t nbytes = 0;
+  MINT_RETURN_IF_ERROR(CheckTensor(name, type, dims, &nbytes));
+  if (!produce) return Status::InvalidArgument("tensor \"" + name + "\": no producer");
+  tensors_.push_back({name, type, dims, static_cast<uint64_t>(nbytes), {}, std::move(produce)});
+  return Status::Ok();
+}
+
+Result<std::vector<uint8_t>> GgufWriter::TensorData(const PendingTensor& t) const {
+  if (!t.produce) return t.bytes;
+  std::vector<uint8_t> bytes = t.produce();
+  if (bytes.size() != t.nbytes) {
+    return Status::Internal("tensor \"" + t.name + "\": producer made " +
+                            std::to_string(bytes.size()) + " bytes, " + std::to_string(t.nbytes) +
+                            " expected");
+  }
+  return bytes;
 }
 
 std::vector<uint8_t> GgufWriter::SerializeHeader() const {
@@ -333,7 +360,7 @@ std::vector<uint8_t> GgufWriter::SerializeHeader() const {
     for (int64_t d : t.dims) w.Put<uint64_t>(static_cast<uint64_t>(d));
     w.Put(static_cast<uint32_t>(t.type));
     w.Put<uint64_t>(offset);
-    offset += ByteWriter::AlignUp(t.bytes.size(), alignment_);
+    offset += ByteWriter::AlignUp(t.nbytes, alignment_);
   }
   w.PadTo(alignment_);
   return out;
@@ -343,7 +370,9 @@ std::vector<uint8_t> GgufWriter::Serialize() const {
   std::vector<uint8_t> out = SerializeHeader();
   ByteWriter w(&out);
   for (const auto& t : tensors_) {
-    out.insert(out.end(), t.bytes.begin(), t.bytes.end());
+    auto bytes = TensorData(t);
+    if (!bytes.ok()) return {};
+    out.insert(out.end(), bytes->begin(), bytes->end());
     w.PadTo(alignment_);
   }
   return out;
@@ -360,9 +389,10 @@ Status GgufWriter::WriteFile(const std::string& path) const {
     const std::vector<uint8_t> header = SerializeHeader();
     MINT_RETURN_IF_ERROR(WriteAll(fd, header.data(), header.size()));
     for (const auto& t : tensors_) {
-      MINT_RETURN_IF_ERROR(WriteAll(fd, t.bytes.data(), t.bytes.size()));
+      MINT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, TensorData(t));
+      MINT_RETURN_IF_ERROR(WriteAll(fd, bytes.data(), bytes.size()));
       MINT_RETURN_IF_ERROR(
-          WriteZeros(fd, ByteWriter::AlignUp(t.bytes.size(), alignment_) - t.bytes.size()));
+          WriteZeros(fd, ByteWriter::AlignUp(bytes.size(), alignment_) - bytes.size()));
     }
     if (::fsync(fd) != 0) return Status::IoError(std::string("fsync: ") + std::strerror(errno));
     return Status::Ok();

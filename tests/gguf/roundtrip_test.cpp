@@ -339,6 +339,35 @@ TEST(GgufRoundTrip, WriteFileIsAtomicAndOpens) {
   EXPECT_EQ(w.WriteFile(TempPath("no/such/dir/x.gguf")).code(), StatusCode::kIoError);
 }
 
+TEST(GgufRoundTrip, LazyTensorsAreMadeWhenWrittenAndChecked) {
+  const std::string path = TempPath("lazy.gguf");
+  std::filesystem::remove(path);
+  GgufWriter w;
+  int made = 0;
+  ASSERT_TRUE(w.AddTensor("a", DType::kF16, {8, 2}, Pattern(32, 5)).ok());
+  ASSERT_TRUE(w.AddLazyTensor("b", DType::kF32, {4}, [&] {
+                 ++made;
+                 return Pattern(16, 9);
+               }).ok());
+  EXPECT_EQ(made, 0);  // nothing is made before the file is written
+  EXPECT_EQ(w.AddLazyTensor("b", DType::kF32, {4}, [] { return Pattern(16, 9); }).code(),
+            StatusCode::kInvalidArgument);  // names stay unique
+  ASSERT_TRUE(w.WriteFile(path).ok());
+  EXPECT_EQ(made, 1);
+  auto f = GgufFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const auto& t = (*f)->tensors()[1];
+  EXPECT_EQ(t.name, "b");
+  EXPECT_EQ(std::memcmp(t.data, Pattern(16, 9).data(), 16), 0);
+
+  // A producer that makes the wrong size fails the write and leaves the old file in place.
+  GgufWriter bad;
+  ASSERT_TRUE(bad.AddLazyTensor("b", DType::kF32, {4}, [] { return Pattern(12, 1); }).ok());
+  const Status s = bad.WriteFile(path);
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  EXPECT_TRUE(GgufFile::Open(path).ok());
+}
+
 TEST(GgufRoundTrip, OpenReportsOsErrors) {
   EXPECT_EQ(GgufFile::Open(TempPath("does-not-exist.gguf")).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(GgufFile::Open(::testing::TempDir()).status().code(), StatusCode::kIoError);
