@@ -1,7 +1,8 @@
 // Row (de)quantization of the GGUF block formats: scalar, bit-exact with ggml.
 //
 // The quantizers re-implement ggml's reference algorithms (quantize_row_*_ref, with
-// make_qkx2_quants for Q4_K and make_qx_quants for Q6_K) step for step, in the same float
+// make_qkx2_quants for Q4_K / Q5_K, make_qx_quants for Q6_K, quantize_row_iq4_nl_impl for the
+// IQ4 types, all without importance matrices) step for step, in the same float
 // operation order, so a file Mint writes decodes in llama.cpp to the values Mint computed.
 // Rounding matters for bit-exactness and differs between formats, as it does in ggml:
 //   Q8_0 uses roundf (ties away from zero), Q4_0 truncates x + 8.5, the K-quants use
@@ -189,58 +190,205 @@ float FitScaleMin(int n, int nmax, const float* x, const float* w, uint8_t* L, f
   return scale;
 }
 
-void QuantizeQ4_K(const float* x, BlockQ4_K* b, int64_t nb) {
-  uint8_t L[kQK_K], L_try[32];
+// The shared part of ggml's quantize_row_q4_K_ref and quantize_row_q5_K_ref for one
+// super-block: per sub-block of 32 a scale and min fitted by make_qkx2_quants (nmax levels),
+// both quantized to 6 bits against the block maxima (stored into d, dmin and the 12 scale
+// bytes), then the codes L[256] in [0, nmax] re-quantized against the scales as stored.
+void QuantizeScaleMinBlock(const float* x, int nmax, float rmin, int nstep, uint16_t* d_out,
+                           uint16_t* dmin_out, uint8_t* scale_bytes, uint8_t* L) {
+  uint8_t L_try[32];
   float weights[32], mins[8], scales[8];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    const float* xs = x + 32 * j;
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
+    scales[j] = FitScaleMin(32, nmax, xs, weights, L + 32 * j, &mins[j], L_try, rmin, 0.1f, nstep);
+    max_scale = std::max(max_scale, scales[j]);
+    max_min = std::max(max_min, mins[j]);
+  }
+  // Scales and mins are themselves quantized to 6 bits against the block maxima.
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  std::memset(scale_bytes, 0, kKScaleBytes);
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t ls =
+        std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_scale * scales[j])));
+    const uint8_t lm = std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_min * mins[j])));
+    if (j < 4) {
+      scale_bytes[j] = ls;
+      scale_bytes[j + 4] = lm;
+    } else {
+      scale_bytes[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+      scale_bytes[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+      scale_bytes[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+    }
+  }
+  *d_out = F32ToF16(max_scale / 63.0f);
+  *dmin_out = F32ToF16(max_min / 63.0f);
+  // Re-quantize the values against the scales as stored.
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    UnpackQ4KScale(scale_bytes, j, &sc, &m);
+    const float d = F16ToF32(*d_out) * sc;
+    if (d == 0.0f) continue;
+    const float dm = F16ToF32(*dmin_out) * m;
+    for (int l = 0; l < 32; ++l) {
+      L[32 * j + l] =
+          static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, nmax));
+    }
+  }
+}
+
+void QuantizeQ4_K(const float* x, BlockQ4_K* b, int64_t nb) {
+  uint8_t L[kQK_K];
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-      const float* xs = x + 32 * j;
-      float sum_x2 = 0;
-      for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
-      const float av_x = std::sqrt(sum_x2 / 32);
-      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
-      scales[j] = FitScaleMin(32, 15, xs, weights, L + 32 * j, &mins[j], L_try, -1.0f, 0.1f, 20);
-      max_scale = std::max(max_scale, scales[j]);
-      max_min = std::max(max_min, mins[j]);
-    }
-    // Scales and mins are themselves quantized to 6 bits against the block maxima.
-    const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-    const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-    std::memset(b[i].scales, 0, sizeof(b[i].scales));
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t ls =
-          std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_scale * scales[j])));
-      const uint8_t lm = std::min<uint8_t>(63, static_cast<uint8_t>(NearestInt(inv_min * mins[j])));
-      if (j < 4) {
-        b[i].scales[j] = ls;
-        b[i].scales[j + 4] = lm;
-      } else {
-        b[i].scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-        b[i].scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-        b[i].scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-      }
-    }
-    b[i].d = F32ToF16(max_scale / 63.0f);
-    b[i].dmin = F32ToF16(max_min / 63.0f);
-    // Re-quantize the values against the scales as stored.
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      UnpackQ4KScale(b[i].scales, j, &sc, &m);
-      const float d = F16ToF32(b[i].d) * sc;
-      if (d == 0.0f) continue;
-      const float dm = F16ToF32(b[i].dmin) * m;
-      for (int l = 0; l < 32; ++l) {
-        L[32 * j + l] =
-            static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, 15));
-      }
-    }
+    QuantizeScaleMinBlock(x, 15, -1.0f, 20, &b[i].d, &b[i].dmin, b[i].scales, L);
     for (int chunk = 0; chunk < 4; ++chunk) {
       for (int l = 0; l < 32; ++l) {
         b[i].qs[32 * chunk + l] =
             static_cast<uint8_t>(L[64 * chunk + l] | (L[64 * chunk + 32 + l] << 4));
       }
     }
+  }
+}
+
+// ggml's quantize_row_q5_K_ref: Q4_K's fit with 32 levels (rmin -0.5, 15 steps); the fifth bit
+// of value 64c + l is bit 2c of qh[l], of value 64c + 32 + l bit 2c + 1.
+void QuantizeQ5_K(const float* x, BlockQ5_K* b, int64_t nb) {
+  uint8_t L[kQK_K];
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    QuantizeScaleMinBlock(x, 31, -0.5f, 15, &b[i].d, &b[i].dmin, b[i].scales, L);
+    std::memset(b[i].qh, 0, sizeof(b[i].qh));
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      for (int l = 0; l < 32; ++l) {
+        const int l1 = L[64 * chunk + l], l2 = L[64 * chunk + 32 + l];
+        b[i].qh[l] |= static_cast<uint8_t>((l1 >> 4) << (2 * chunk) | (l2 >> 4) << (2 * chunk + 1));
+        b[i].qs[32 * chunk + l] = static_cast<uint8_t>((l1 & 0xF) | (l2 & 0xF) << 4);
+      }
+    }
+  }
+}
+
+// ---- Quantization: IQ4_NL, IQ4_XS -------------------------------------------------------------
+
+// ggml's best_index_int8: the index of the table value nearest x (ties to the lower index).
+int BestIndex(float x) {
+  const int8_t* val = kIq4NlValues;
+  if (x <= val[0]) return 0;
+  if (x >= val[15]) return 15;
+  int ml = 0, mu = 15;
+  while (mu - ml > 1) {
+    const int mav = (ml + mu) / 2;
+    if (x < val[mav]) {
+      mu = mav;
+    } else {
+      ml = mav;
+    }
+  }
+  return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
+}
+
+// ggml's quantize_row_iq4_nl_impl without importance weights (weights x^2), ntry 7: per group of
+// 32, the scale whose table fit has the best weighted least-squares objective among the max
+// fit and 15 perturbed ones. Fills scales[n / 32] and the indices L[n].
+void FitIq4Groups(const float* x, int n, float* scales, uint8_t* L) {
+  constexpr int kTry = 7;
+  const int8_t* values = kIq4NlValues;
+  for (int ib = 0; ib < n / 32; ++ib) {
+    const float* xb = x + 32 * ib;
+    uint8_t* Lb = L + 32 * ib;
+    float weight[32];
+    for (int j = 0; j < 32; ++j) weight[j] = xb[j] * xb[j];
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float ax = std::fabs(xb[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = xb[j];
+      }
+    }
+    if (amax < kGroupMaxEps) {
+      scales[ib] = 0;
+      continue;
+    }
+    float d = -max / values[0];
+    float id = 1 / d;
+    float sumqx = 0, sumq2 = 0;
+    for (int j = 0; j < 32; ++j) {
+      const int l = BestIndex(id * xb[j]);
+      Lb[j] = static_cast<uint8_t>(l);
+      const float q = values[l];
+      sumqx += weight[j] * q * xb[j];
+      sumq2 += weight[j] * q * q;
+    }
+    d = sumqx / sumq2;
+    float best = d * sumqx;
+    for (int itry = -kTry; itry <= kTry; ++itry) {
+      id = (itry + values[0]) / max;
+      sumqx = sumq2 = 0;
+      for (int j = 0; j < 32; ++j) {
+        const float q = values[BestIndex(id * xb[j])];
+        sumqx += weight[j] * q * xb[j];
+        sumq2 += weight[j] * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        d = sumqx / sumq2;
+        best = d * sumqx;
+      }
+    }
+    scales[ib] = d;
+  }
+}
+
+// Stores 32 indices as Q4_0-order nibbles.
+void PackIq4Nibbles(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(L[j] | (L[16 + j] << 4));
+}
+
+void QuantizeIQ4_NL(const float* x, BlockIQ4_NL* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += 32) {
+    uint8_t L[32] = {};
+    float scale;
+    FitIq4Groups(x, 32, &scale, L);
+    b[i].d = F32ToF16(scale);
+    const float id = scale != 0.0f ? 1 / scale : 0.0f;
+    for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(BestIndex(id * x[j]));
+    PackIq4Nibbles(L, b[i].qs);
+  }
+}
+
+// The 8 group scales are quantized to 6 bits (ls - 32) against d = -max_scale / 32 and the
+// indices refitted to the stored scales.
+void QuantizeIQ4_XS(const float* x, BlockIQ4_XS* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    uint8_t L[kQK_K] = {};
+    float scales[8];
+    FitIq4Groups(x, kQK_K, scales, L);
+    float max_scale = 0, amax_scale = 0;
+    for (float sc : scales) {
+      if (std::fabs(sc) > amax_scale) {
+        amax_scale = std::fabs(sc);
+        max_scale = sc;
+      }
+    }
+    const float d = -max_scale / 32;
+    b[i].d = F32ToF16(d);
+    const float id = d != 0.0f ? 1 / d : 0.0f;
+    b[i].scales_h = 0;
+    std::memset(b[i].scales_l, 0, sizeof(b[i].scales_l));
+    for (int ib = 0; ib < 8; ++ib) {
+      int l = std::clamp(NearestInt(id * scales[ib]), -32, 31);
+      const float dl = d * l;
+      const float idl = dl != 0.0f ? 1 / dl : 0.0f;
+      for (int j = 0; j < 32; ++j) L[32 * ib + j] = static_cast<uint8_t>(BestIndex(idl * x[32 * ib + j]));
+      l += 32;
+      b[i].scales_l[ib / 2] |= static_cast<uint8_t>((l & 0xF) << (4 * (ib % 2)));
+      b[i].scales_h |= static_cast<uint16_t>((l >> 4) << (2 * ib));
+    }
+    for (int ib = 0; ib < 8; ++ib) PackIq4Nibbles(L + 32 * ib, b[i].qs + 16 * ib);
   }
 }
 
@@ -442,7 +590,8 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
 }
 
 bool HasQuantizer(DType t) {
-  return !IsDecodedType(t) || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1;
+  return !IsDecodedType(t) || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
+         t == DType::kQ5_K || t == DType::kIQ4_NL || t == DType::kIQ4_XS;
 }
 
 void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
@@ -476,6 +625,12 @@ void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
       return QuantizeQ5_0(src, static_cast<BlockQ5_0*>(dst), nb);
     case DType::kQ5_1:
       return QuantizeQ5_1(src, static_cast<BlockQ5_1*>(dst), nb);
+    case DType::kQ5_K:
+      return QuantizeQ5_K(src, static_cast<BlockQ5_K*>(dst), nb);
+    case DType::kIQ4_NL:
+      return QuantizeIQ4_NL(src, static_cast<BlockIQ4_NL*>(dst), nb);
+    case DType::kIQ4_XS:
+      return QuantizeIQ4_XS(src, static_cast<BlockIQ4_XS*>(dst), nb);
     default:
       MINT_CHECK(HasQuantizer(t));  // callers ask HasQuantizer first
   }

@@ -368,7 +368,12 @@ TEST(QuantizeTest, MatchesGgmlReferenceBytes) {
         Golden{DType::kQ4_K, 0x4ed9dbeb5e3eda85ull}, Golden{DType::kQ6_K, 0x7fb00bdd9ca1831full},
         // llama.cpp d32676d7's quantize_row_*_ref
         Golden{DType::kQ4_1, 0x8e216358f2837e74ull}, Golden{DType::kQ5_0, 0xaa14d9d2c144663eull},
-        Golden{DType::kQ5_1, 0xa78264f170170492ull}}) {
+        Golden{DType::kQ5_1, 0xa78264f170170492ull},
+        // llama.cpp d32676d7's libggml-base, the functions llama-quantize calls without an
+        // importance matrix: quantize_q5_K, quantize_iq4_xs, quantize_iq4_nl (7 scale tries;
+        // ggml's quantize_row_iq4_nl_ref tries none and differs)
+        Golden{DType::kQ5_K, 0x9e796ab59fc65857ull}, Golden{DType::kIQ4_XS, 0xf97aca43637b78f1ull},
+        Golden{DType::kIQ4_NL, 0x579c98b46dc162b6ull}}) {
     std::vector<uint8_t> q(static_cast<size_t>(DTypeRowBytes(g.t, n)));
     QuantizeRow(g.t, x.data(), q.data(), n);
     Dump("quantize_input.f32", x.data(), x.size() * sizeof(float));
