@@ -39,6 +39,11 @@ std::vector<float> Random(size_t n, uint64_t seed, float stddev) {
 std::vector<uint8_t> QuantizedMatrix(DType t, int64_t rows, int64_t cols) {
   const int64_t row_bytes = DTypeRowBytes(t, cols);
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
+  if (!HasQuantizer(t)) {  // random bytes: the integer kernels' speed does not depend on values
+    std::mt19937_64 rng(7);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    return bytes;
+  }
   const auto src = Random(static_cast<size_t>(cols), 7, 0.05f);
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
@@ -55,6 +60,17 @@ struct Case {
   int64_t rows, cols, tokens;
   int threads;
   bool cold;
+  bool packed;  // the load-time layout of PackWeights, as the model uses it
+};
+
+// 64-byte aligned storage.
+struct Aligned {
+  std::vector<uint8_t> bytes;
+  uint8_t* data = nullptr;
+  explicit Aligned(size_t n) : bytes(n + 64) {
+    const auto addr = reinterpret_cast<uintptr_t>(bytes.data());
+    data = bytes.data() + (64 - addr % 64) % 64;
+  }
 };
 
 void BmMatMul(benchmark::State& state, Case c) {
@@ -64,13 +80,21 @@ void BmMatMul(benchmark::State& state, Case c) {
   std::vector<uint8_t> weights(static_cast<size_t>(copies * weight_bytes));
   for (int64_t k = 0; k < copies; ++k)
     std::copy(one.begin(), one.end(), weights.begin() + k * weight_bytes);
+  const auto packed_bytes =
+      c.packed ? static_cast<int64_t>((PackedBytes(c.type, c.rows, c.cols) + 63) / 64 * 64) : 0;
+  Aligned packed(static_cast<size_t>(copies * packed_bytes));
+  for (int64_t k = 0; c.packed && k < copies; ++k) {
+    PackWeights(c.type, weights.data() + k * weight_bytes, c.rows, c.cols,
+                packed.data + k * packed_bytes);
+  }
   const auto x = Random(static_cast<size_t>(c.tokens * c.cols), 3, 1.0f);
   std::vector<float> y(static_cast<size_t>(c.tokens * c.rows));
   ThreadPool pool(c.threads);
   int64_t k = 0;
   double best_seconds = 1e30;
   for (auto _ : state) {
-    const WeightView w{c.type, weights.data() + k * weight_bytes, c.rows, c.cols};
+    WeightView w{c.type, weights.data() + k * weight_bytes, c.rows, c.cols};
+    if (c.packed) w.packed = packed.data + k * packed_bytes;
     const auto start = std::chrono::steady_clock::now();
     MatMul(w, x.data(), c.tokens, y.data(), &pool, c.isa);
     benchmark::DoNotOptimize(y.data());
@@ -90,36 +114,44 @@ void BmMatMul(benchmark::State& state, Case c) {
 }
 
 void RegisterAll() {
-  const DType types[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K,
-                         DType::kF16,  DType::kBF16, DType::kF32};
+  const DType types[] = {DType::kQ4_0,   DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                         DType::kIQ4_XS, DType::kF16,  DType::kBF16, DType::kF32};
   struct Shape {
     int64_t rows, cols;
   };
-  // qwen2-0.5B ffn (4864x896, 896x4864) and smollm-135M-like (576x1536, 1536x576).
-  const Shape decode_shapes[] = {{576, 1536}, {1536, 576}, {4864, 896}, {896, 4864}};
-  const Shape prefill_shapes[] = {{4864, 896}, {896, 4864}};
+  // qwen2-0.5B ffn (4864x896, 896x4864), smollm-135M-like (576x1536, 1536x576) and
+  // llama-3.2-1B ffn (8192x2048, 2048x8192).
+  const Shape decode_shapes[] = {{576, 1536}, {1536, 576},  {4864, 896},
+                                 {896, 4864}, {8192, 2048}, {2048, 8192}};
+  const Shape prefill_shapes[] = {{4864, 896}, {896, 4864}, {8192, 2048}, {2048, 8192}};
   for (DType t : types) {
     for (Isa isa : AvailableIsas()) {
       for (int threads : {1, 2}) {
-        auto add = [&](const char* mode, Shape s, int64_t tokens, bool cold) {
-          if (s.cols % DTypeBlockElements(t) != 0) return;
-          const std::string name = std::string(mode) + "/" + DTypeName(t) + "/" + IsaName(isa) +
-                                   "/" + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
-                                   "/threads:" + std::to_string(threads);
-          const Case c{t, isa, s.rows, s.cols, tokens, threads, cold};
-          benchmark::RegisterBenchmark(name.c_str(), BmMatMul, c)
-              ->UseRealTime()
-              ->Unit(benchmark::kMicrosecond)
-              // With --benchmark_repetitions, "_best" holds the highest rate of any repetition:
-              // on a shared machine the best run is the one least disturbed.
-              ->ComputeStatistics("best", [](const std::vector<double>& v) {
-                return *std::max_element(v.begin(), v.end());
-              });
-        };
-        for (const Shape& s : decode_shapes) add("decode", s, 1, false);
-        for (const Shape& s : decode_shapes) add("decode_cold", s, 1, true);
-        if (isa != Isa::kScalar) {
-          for (const Shape& s : prefill_shapes) add("prefill512", s, 512, false);
+        for (bool packed : {false, true}) {
+          if (packed && !PackedSupported(t, isa)) continue;
+          auto add = [&](const char* mode, Shape s, int64_t tokens, bool cold) {
+            if (s.cols % DTypeBlockElements(t) != 0 || (packed && !CanPack(t, s.rows, s.cols))) {
+              return;
+            }
+            const std::string name = std::string(mode) + "/" + DTypeName(t) + "/" + IsaName(isa) +
+                                     (packed ? "-packed" : "") + "/" + std::to_string(s.rows) +
+                                     "x" + std::to_string(s.cols) +
+                                     "/threads:" + std::to_string(threads);
+            const Case c{t, isa, s.rows, s.cols, tokens, threads, cold, packed};
+            benchmark::RegisterBenchmark(name.c_str(), BmMatMul, c)
+                ->UseRealTime()
+                ->Unit(benchmark::kMicrosecond)
+                // With --benchmark_repetitions, "_best" holds the highest rate of any repetition:
+                // on a shared machine the best run is the one least disturbed.
+                ->ComputeStatistics("best", [](const std::vector<double>& v) {
+                  return *std::max_element(v.begin(), v.end());
+                });
+          };
+          for (const Shape& s : decode_shapes) add("decode", s, 1, false);
+          for (const Shape& s : decode_shapes) add("decode_cold", s, 1, true);
+          if (isa != Isa::kScalar) {
+            for (const Shape& s : prefill_shapes) add("prefill512", s, 512, false);
+          }
         }
       }
     }

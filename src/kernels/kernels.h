@@ -40,7 +40,7 @@ uint16_t F32ToBF16(float f);  // round to nearest even, NaN preserved
 // n must be a multiple of DTypeBlockElements(t). Quantization uses the reference algorithms of
 // ggml (quantize_row_*_ref), so files Mint writes load in llama.cpp with the same values.
 // Every type Mint loads can be dequantized; QuantizeRow needs HasQuantizer(t) (not yet: Q2_K,
-// Q3_K, Q5_K, IQ4_NL, IQ4_XS, MXFP4).
+// Q3_K, MXFP4). IQ4_NL / IQ4_XS quantize as ggml does without an importance matrix.
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
 void QuantizeRow(DType t, const float* src, void* dst, int64_t n);
 bool HasQuantizer(DType t);
@@ -51,26 +51,66 @@ struct WeightView {
   const void* data = nullptr;
   int64_t rows = 0;  // output features
   int64_t cols = 0;  // input features (contiguous)
-  // Optional: the same Q8_0 matrix in the interleaved layout of PackQ8_0 (64-byte aligned).
-  // The AVX-512 kernel reads it instead of `data`; the other ISAs ignore it.
+  // Optional: the same matrix in the interleaved layout of PackWeights (64-byte aligned), for
+  // the types and ISAs of PackedSupported. Those kernels read it instead of `data`; the others
+  // ignore it.
   const void* packed = nullptr;
 };
 
-// ---- Packed Q8_0 weights (AVX-512 VNNI) ------------------------------------------------------
-// Groups of 16 rows, block by block: per group and block of 32 columns, 16 f32 scales then 8
-// chunks of 64 bytes, chunk k holding columns 4k..4k+3 of the 16 rows (row-major within the
-// chunk) as w + 128. One 512-bit VNNI instruction then multiplies 4 columns of 16 rows by one
-// broadcast group of 4 activations, so a block's 16 integer dot products finish in one register
-// with no horizontal sums, and each weight load serves every token of a tile.
-inline constexpr int64_t kPackedQ8_0Rows = 16;
+// ---- Packed weights (AVX-512 VNNI), built once at load time ---------------------------------
+// Groups of 16 rows, block by block, so one 512-bit VNNI instruction multiplies 4 columns of 16
+// rows by one broadcast group of 4 activations: a block's 16 integer dot products finish in one
+// register's lanes with no horizontal sums, decode streams each group as one contiguous range,
+// and each weight load serves every token of a tile.
+//
+// Q8_0 (kPackedQ8_0BlockBytes per group and block of 32 columns): 16 f32 scales, then 8 chunks of
+// 64 bytes, chunk k holding columns 4k..4k+3 of the 16 rows (row-major within the chunk) as
+// w + 128.
+//
+// Q4_K (kPackedQ4_KBlockBytes per group and super-block of 256 columns):
+//   [0, 2048)    codes: for c in [0, 4), k in [0, 8): 64 bytes, row r's bytes 4r..4r+3 being the
+//                row's qs[32c + 4k .. 32c + 4k + 3] (low nibbles: columns 64c + 4k + e of
+//                sub-block 2c; high nibbles: columns 64c + 32 + 4k + e of sub-block 2c + 1);
+//   [2048, 2080) d of the 16 rows (f16); [2080, 2112) dmin (f16);
+//   [2112, 2240) 6-bit scales, u8, [sub-block][row];
+//   [2240, 2368) 6-bit mins, u8, [sub-block pair p][row][2] (sub-blocks 2p, 2p + 1).
+// 2.8% more bytes than the GGUF rows; the integer arithmetic is the scalar reference's.
+//
+// Q5_0 (kPackedQ5_0BlockBytes per group and block of 32 columns, the GGUF rows' size):
+//   [0, 256) nibbles: 64-byte chunk v holds row r's qs[4v .. 4v + 3] at bytes 4r .. 4r + 3
+//            (columns 4v + e low, 16 + 4v + e high); [256, 320) fifth bits: row r's byte 4r + e
+//            holds column 4k + e's at bit k; [320, 352) d (f16).
+//
+// Q5_K (kPackedQ5_KBlockBytes): Q4_K's 2368 bytes for its nibbles, d, dmin, scales and mins, then
+//   [2368, 2880) fifth bits: per c 128 bytes, row r's byte 4r + e holding at bit k the fifth
+//                bit of column 64c + 4k + e (first 64 bytes) or 64c + 32 + 4k + e (next 64).
+//
+// IQ4_XS (kPackedIQ4_XSBlockBytes): 4-bit table indices laid out as Q4_K's codes (sub-blocks 2p
+//   and 2p + 1 in the low and high nibbles of the 64-byte chunks of pair p), then
+//   [2048, 2176) scales ls - 32, i8, [sub-block pair p][row][2]; [2176, 2208) d (f16); padding.
+//
+// Q6_K (kPackedQ6_KBlockBytes per group and super-block), codes q + 32 in [0, 64), sub-block sb
+// (16 columns) as 4 chunks k of 4 columns (16 sb + 4k + e):
+//   [0, 2048)    low 4 bits: per sb 128 bytes, row r's bytes 4r + e: chunk 0 | chunk 1 << 4, then
+//                64 bytes on, chunk 2 | chunk 3 << 4;
+//   [2048, 3072) high 2 bits: per sb 64 bytes, row r's byte 4r + e holding chunks 0..3 at bits
+//                0, 2, 4, 6;
+//   [3072, 3328) scales, i8, [sub-block pair p][row][2]; [3328, 3360) d (f16); 32 bytes padding.
+inline constexpr int64_t kPackedRows = 16;
 inline constexpr int64_t kPackedQ8_0BlockBytes = 16 * 4 + 16 * 32;  // scales + codes
-// Whether MatMul has a packed kernel for this ISA (kBest: the running CPU's), i.e. packing pays.
-bool PackedQ8_0Supported(Isa isa = Isa::kBest);
-// Whether a rows x cols Q8_0 matrix can be packed (rows % 16 == 0, cols % 32 == 0).
-bool CanPackQ8_0(int64_t rows, int64_t cols);
-size_t PackedQ8_0Bytes(int64_t rows, int64_t cols);
-// Writes the packed layout of `src` (rows x cols, GGUF Q8_0 rows) to `dst` (PackedQ8_0Bytes).
-void PackQ8_0(const void* src, int64_t rows, int64_t cols, void* dst);
+inline constexpr int64_t kPackedQ4_KBlockBytes = 2048 + 64 + 128 + 128;
+inline constexpr int64_t kPackedQ5_0BlockBytes = 256 + 64 + 32;
+inline constexpr int64_t kPackedQ5_KBlockBytes = 2368 + 512;
+inline constexpr int64_t kPackedQ6_KBlockBytes = 2048 + 1024 + 256 + 64;
+inline constexpr int64_t kPackedIQ4_XSBlockBytes = 2048 + 128 + 64;
+// Whether MatMul has a packed kernel for type t on this ISA (kBest: the running CPU's), i.e.
+// packing pays.
+bool PackedSupported(DType t, Isa isa = Isa::kBest);
+// Whether a rows x cols matrix of type t can be packed (rows % 16 == 0, cols whole blocks).
+bool CanPack(DType t, int64_t rows, int64_t cols);
+size_t PackedBytes(DType t, int64_t rows, int64_t cols);
+// Writes the packed layout of `src` (rows x cols GGUF rows of type t) to `dst` (PackedBytes).
+void PackWeights(DType t, const void* src, int64_t rows, int64_t cols, void* dst);
 
 // y[t][r] = sum_c W[r][c] * x[t][c] for t in [0, n_tokens), r in [0, rows).
 // x: n_tokens x cols, y: n_tokens x rows (y may not alias x). Quantized weights quantize the

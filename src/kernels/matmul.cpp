@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu.h"
@@ -237,6 +238,8 @@ float DotDecoded(const Problem& p, const DecodedRow& d, int64_t t) {
 
 int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa) {
   if (weight_type == DType::kQ4_0) return -8;
+  if (weight_type == DType::kQ5_0) return -16;  // packed codes q in [0, 31]; the decoded path
+                                                // has no offset and ignores the bias
   if (weight_type == DType::kQ4_1 || weight_type == DType::kQ5_1) return 1;  // offset x sum
   if (weight_type == DType::kQ8_0 && isa == Isa::kAvx512) return -128;
   return 0;
@@ -448,7 +451,7 @@ Problem MakeProblem(const WeightView& w, int64_t n_tokens, float* y) {
   p.rows = w.rows;
   p.cols = w.cols;
   p.row_bytes = DTypeRowBytes(w.type, w.cols);
-  if (w.type == DType::kQ8_0) p.packed = static_cast<const uint8_t*>(w.packed);
+  p.packed = static_cast<const uint8_t*>(w.packed);
   p.n_tokens = n_tokens;
   p.y = y;
   return p;
@@ -472,28 +475,18 @@ bool SameActivations(DType a, DType b, Isa isa) {
 
 }  // namespace
 
-bool PackedQ8_0Supported(Isa isa) { return ResolveMatMulIsa(isa) == Isa::kAvx512; }
-
-bool CanPackQ8_0(int64_t rows, int64_t cols) {
-  return rows > 0 && cols > 0 && rows % kPackedQ8_0Rows == 0 && cols % 32 == 0;
-}
-
-size_t PackedQ8_0Bytes(int64_t rows, int64_t cols) {
-  return static_cast<size_t>(rows / kPackedQ8_0Rows) * static_cast<size_t>(cols / 32) *
-         static_cast<size_t>(kPackedQ8_0BlockBytes);
-}
+namespace {
 
 void PackQ8_0(const void* src, int64_t rows, int64_t cols, void* dst) {
-  MINT_CHECK(CanPackQ8_0(rows, cols));
   const int64_t nb = cols / 32;
   const auto* w = static_cast<const BlockQ8_0*>(src);
   auto* out = static_cast<uint8_t*>(dst);
-  for (int64_t g = 0; g < rows / kPackedQ8_0Rows; ++g) {
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
     for (int64_t b = 0; b < nb; ++b, out += kPackedQ8_0BlockBytes) {
       float* d = reinterpret_cast<float*>(out);
-      uint8_t* codes = out + kPackedQ8_0Rows * 4;
-      for (int64_t r = 0; r < kPackedQ8_0Rows; ++r) {
-        const BlockQ8_0& blk = w[(g * kPackedQ8_0Rows + r) * nb + b];
+      uint8_t* codes = out + kPackedRows * 4;
+      for (int64_t r = 0; r < kPackedRows; ++r) {
+        const BlockQ8_0& blk = w[(g * kPackedRows + r) * nb + b];
         d[r] = F16ToF32(blk.d);
         for (int k = 0; k < 8; ++k) {
           for (int e = 0; e < 4; ++e) {
@@ -503,6 +496,189 @@ void PackQ8_0(const void* src, int64_t rows, int64_t cols, void* dst) {
       }
     }
   }
+}
+
+// Q4_K and Q5_K (Q4_K's layout of its nibbles, d, dmin, scales and mins, then the fifth bits).
+template <class Block>
+void PackScaleMin(const void* src, int64_t rows, int64_t cols, void* dst) {
+  constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
+  constexpr int64_t kBytes = kFifth ? kPackedQ5_KBlockBytes : kPackedQ4_KBlockBytes;
+  const int64_t nb = cols / kQK_K;
+  const auto* w = static_cast<const Block*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b, out += kBytes) {
+      if constexpr (kFifth) std::memset(out + 2368, 0, kBytes - 2368);
+      uint16_t d[2 * kPackedRows];
+      for (int64_t r = 0; r < kPackedRows; ++r) {
+        const Block& blk = w[(g * kPackedRows + r) * nb + b];
+        for (int c = 0; c < 4; ++c) {
+          for (int k = 0; k < 8; ++k) {
+            std::memcpy(out + 512 * c + 64 * k + 4 * r, blk.qs + 32 * c + 4 * k, 4);
+            if constexpr (kFifth) {
+              for (int e = 0; e < 4; ++e) {
+                const uint8_t qh = blk.qh[4 * k + e];  // columns 64c + 4k + e, 64c + 32 + 4k + e
+                out[2368 + 128 * c + 4 * r + e] |= static_cast<uint8_t>((qh >> (2 * c) & 1) << k);
+                out[2368 + 128 * c + 64 + 4 * r + e] |=
+                    static_cast<uint8_t>((qh >> (2 * c + 1) & 1) << k);
+              }
+            }
+          }
+        }
+        d[r] = blk.d;
+        d[kPackedRows + r] = blk.dmin;
+        for (int sb = 0; sb < 8; ++sb) {
+          uint8_t sc, m;
+          UnpackQ4KScale(blk.scales, sb, &sc, &m);
+          out[2112 + 16 * sb + r] = sc;
+          out[2240 + 32 * (sb / 2) + 2 * r + sb % 2] = m;
+        }
+      }
+      std::memcpy(out + 2048, d, sizeof(d));
+    }
+  }
+}
+
+// Q5_0: per 16-row group and block of 32 columns, 4 chunks of nibbles (row r's bytes 4r + e are
+// its qs[4v + e]: columns 4v + e low, 16 + 4v + e high), the fifth bits (row r's byte 4r + e
+// holds column 4k + e's at bit k), then the 16 rows' d.
+void PackQ5_0(const void* src, int64_t rows, int64_t cols, void* dst) {
+  const int64_t nb = cols / 32;
+  const auto* w = static_cast<const BlockQ5_0*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b, out += kPackedQ5_0BlockBytes) {
+      uint16_t d[kPackedRows];
+      for (int64_t r = 0; r < kPackedRows; ++r) {
+        const BlockQ5_0& blk = w[(g * kPackedRows + r) * nb + b];
+        uint32_t qh;
+        std::memcpy(&qh, blk.qh, sizeof(qh));
+        for (int v = 0; v < 4; ++v) std::memcpy(out + 64 * v + 4 * r, blk.qs + 4 * v, 4);
+        for (int e = 0; e < 4; ++e) {
+          uint8_t bits = 0;
+          for (int k = 0; k < 8; ++k) bits |= static_cast<uint8_t>((qh >> (4 * k + e) & 1) << k);
+          out[256 + 4 * r + e] = bits;
+        }
+        d[r] = blk.d;
+      }
+      std::memcpy(out + 320, d, sizeof(d));
+    }
+  }
+}
+
+// IQ4_XS: per sub-block pair p and chunk k, row r's bytes 4r + e hold the 4-bit indices of
+// columns 64p + 4k + e (low nibble) and 64p + 32 + 4k + e (high nibble).
+void PackIQ4_XS(const void* src, int64_t rows, int64_t cols, void* dst) {
+  const int64_t nb = cols / kQK_K;
+  const auto* w = static_cast<const BlockIQ4_XS*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b, out += kPackedIQ4_XSBlockBytes) {
+      std::memset(out, 0, kPackedIQ4_XSBlockBytes);
+      uint16_t d[kPackedRows];
+      for (int64_t r = 0; r < kPackedRows; ++r) {
+        const BlockIQ4_XS& blk = w[(g * kPackedRows + r) * nb + b];
+        auto index = [&](int v) {  // value v's 4-bit index (sub-block v / 32, Q4_0 nibble order)
+          const uint8_t byte = blk.qs[16 * (v / 32) + v % 16];
+          return v % 32 < 16 ? byte & 15 : byte >> 4;
+        };
+        for (int pair = 0; pair < 4; ++pair) {
+          for (int k = 0; k < 8; ++k) {
+            for (int e = 0; e < 4; ++e) {
+              out[512 * pair + 64 * k + 4 * r + e] = static_cast<uint8_t>(
+                  index(64 * pair + 4 * k + e) | index(64 * pair + 32 + 4 * k + e) << 4);
+            }
+          }
+        }
+        for (int s = 0; s < 8; ++s) {
+          const int ls = ((blk.scales_l[s / 2] >> (4 * (s % 2))) & 0xF) |
+                         (((blk.scales_h >> (2 * s)) & 3) << 4);
+          out[2048 + 32 * (s / 2) + 2 * r + s % 2] = static_cast<uint8_t>(ls - 32);
+        }
+        d[r] = blk.d;
+      }
+      std::memcpy(out + 2176, d, sizeof(d));
+    }
+  }
+}
+
+void PackQ6_K(const void* src, int64_t rows, int64_t cols, void* dst) {
+  const int64_t nb = cols / kQK_K;
+  const auto* w = static_cast<const BlockQ6_K*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b, out += kPackedQ6_KBlockBytes) {
+      std::memset(out, 0, kPackedQ6_KBlockBytes);
+      uint16_t d[kPackedRows];
+      for (int64_t r = 0; r < kPackedRows; ++r) {
+        const BlockQ6_K& blk = w[(g * kPackedRows + r) * nb + b];
+        int8_t q[kQK_K];
+        matmul_detail::UnpackQ6K(blk, q);
+        for (int sb = 0; sb < 16; ++sb) {
+          for (int e = 0; e < 4; ++e) {
+            uint8_t code[4];  // columns 16 sb + 4 k + e, k in [0, 4), unsigned
+            for (int k = 0; k < 4; ++k) code[k] = static_cast<uint8_t>(q[16 * sb + 4 * k + e] + 32);
+            uint8_t* lo = out + 128 * sb + 4 * r + e;
+            lo[0] = static_cast<uint8_t>((code[0] & 15) | (code[1] & 15) << 4);
+            lo[64] = static_cast<uint8_t>((code[2] & 15) | (code[3] & 15) << 4);
+            out[2048 + 64 * sb + 4 * r + e] = static_cast<uint8_t>(
+                code[0] >> 4 | (code[1] >> 4) << 2 | (code[2] >> 4) << 4 | (code[3] >> 4) << 6);
+          }
+          out[3072 + 32 * (sb / 2) + 2 * r + sb % 2] = static_cast<uint8_t>(blk.scales[sb]);
+        }
+        d[r] = blk.d;
+      }
+      std::memcpy(out + 3328, d, sizeof(d));
+    }
+  }
+}
+
+int64_t PackedBlockBytes(DType t) {
+  switch (t) {
+    case DType::kQ8_0:
+      return kPackedQ8_0BlockBytes;
+    case DType::kQ4_K:
+      return kPackedQ4_KBlockBytes;
+    case DType::kQ5_0:
+      return kPackedQ5_0BlockBytes;
+    case DType::kQ5_K:
+      return kPackedQ5_KBlockBytes;
+    case DType::kQ6_K:
+      return kPackedQ6_KBlockBytes;
+    case DType::kIQ4_XS:
+      return kPackedIQ4_XSBlockBytes;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+bool PackedSupported(DType t, Isa isa) {
+  if (PackedBlockBytes(t) == 0) return false;
+  const Isa resolved = ResolveMatMulIsa(isa);
+  return resolved == Isa::kAvx512 || (resolved == Isa::kAvx2 && t != DType::kQ8_0);
+}
+
+bool CanPack(DType t, int64_t rows, int64_t cols) {
+  if (PackedBlockBytes(t) == 0) return false;
+  return rows > 0 && cols > 0 && rows % kPackedRows == 0 && cols % DTypeBlockElements(t) == 0;
+}
+
+size_t PackedBytes(DType t, int64_t rows, int64_t cols) {
+  return static_cast<size_t>(rows / kPackedRows) *
+         static_cast<size_t>(cols / DTypeBlockElements(t)) *
+         static_cast<size_t>(PackedBlockBytes(t));
+}
+
+void PackWeights(DType t, const void* src, int64_t rows, int64_t cols, void* dst) {
+  MINT_CHECK(CanPack(t, rows, cols));
+  if (t == DType::kQ8_0) return PackQ8_0(src, rows, cols, dst);
+  if (t == DType::kQ4_K) return PackScaleMin<BlockQ4_K>(src, rows, cols, dst);
+  if (t == DType::kQ5_K) return PackScaleMin<BlockQ5_K>(src, rows, cols, dst);
+  if (t == DType::kQ5_0) return PackQ5_0(src, rows, cols, dst);
+  if (t == DType::kIQ4_XS) return PackIQ4_XS(src, rows, cols, dst);
+  PackQ6_K(src, rows, cols, dst);
 }
 
 void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,

@@ -32,14 +32,15 @@ inline constexpr int64_t kBf16Align = 32;
 
 // The integer added to each Q8_0 activation block's dot product by the SIMD kernels, as a
 // multiple of the block's sum of int8 values: Q4_0 weights are used as unsigned nibbles q in
-// [0, 15] (q - 8 is the value), so dot(q - 8, a) = dot(q, a) - 8 sum(a); the AVX-512 Q8_0 kernel
+// [0, 15] (q - 8 is the value), so dot(q - 8, a) = dot(q, a) - 8 sum(a); packed Q5_0 likewise
+// with q in [0, 31] and -16 sum(a); the AVX-512 Q8_0 kernel
 // flips the weights' sign bit to use them as unsigned (w + 128), so it adds -128 sum(a).
 int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa);
 
 struct Problem {
   DType type = DType::kF32;
   const uint8_t* w = nullptr;       // rows x row_bytes
-  const uint8_t* packed = nullptr;  // WeightView::packed (Q8_0); only the AVX-512 kernels use it
+  const uint8_t* packed = nullptr;  // WeightView::packed (PackWeights); AVX-512 kernels only
   int64_t rows = 0;
   int64_t cols = 0;
   int64_t row_bytes = 0;

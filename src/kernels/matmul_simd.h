@@ -85,6 +85,13 @@ inline float F16(uint16_t h) { return _cvtsh_ss(h); }
 inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i Load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
+// Four bytes (a group of 4 int8 activations, or 2 int16 sums) as one i32, for broadcasting.
+inline int32_t LoadI32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
 // ---- Tile driver ---------------------------------------------------------------------------
 
 using TileFn = void (*)(const Problem&, int64_t row, int64_t token);
@@ -475,16 +482,10 @@ using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
 struct PackedQ8_0Kernel {
   static constexpr int kTokens = 8;
 
-  static int32_t LoadI32(const int8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  }
-
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / 32;
-    const uint8_t* g = p.packed + r / kPackedQ8_0Rows * nb * kPackedQ8_0BlockBytes;
+    const uint8_t* g = p.packed + r / kPackedRows * nb * kPackedQ8_0BlockBytes;
     Q8_0ActView a[NT];
     __m512 acc[NT];
     MINT_UNROLL
@@ -524,7 +525,7 @@ struct PackedQ8_0Kernel {
     const int64_t block = TokenBlock(p.cols * 9 / 8, kTokens);
     for (int64_t t0 = 0; t0 < p.n_tokens; t0 += block) {
       const int64_t t1 = std::min(p.n_tokens, t0 + block);
-      for (int64_t r = row_begin; r < row_end; r += kPackedQ8_0Rows) {
+      for (int64_t r = row_begin; r < row_end; r += kPackedRows) {
         for (int64_t t = t0; t < t1; t += kTokens) {
           kTiles[std::min<int64_t>(kTokens, t1 - t) - 1](p, r, t);
         }
@@ -547,6 +548,8 @@ struct PackedQ8_0Kernel {
 
 #include "kernels/matmul_simd_decoded.h"
 
+#include "kernels/matmul_simd_kpacked.h"
+
 namespace mint::kernels::matmul_detail {
 namespace {
 
@@ -555,17 +558,32 @@ inline constexpr int64_t kPrepareMinTokens = 4;
 
 void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
   const int64_t q8k_bytes = p.cols / kQK_K * static_cast<int64_t>(sizeof(BlockQ8_K));
+  if (p.packed != nullptr) {
+    switch (p.type) {
+      case DType::kQ4_K:
+        return RunPacked<PackedKernels::Q4_K>(p, row_begin, row_end);
+      case DType::kQ5_K:
+        return RunPacked<PackedKernels::Q5_K>(p, row_begin, row_end);
+      case DType::kQ6_K:
+        return RunPacked<PackedKernels::Q6_K>(p, row_begin, row_end);
+      case DType::kIQ4_XS:
+        return RunPacked<PackedKernels::IQ4_XS>(p, row_begin, row_end);
+      case DType::kQ5_0:
+        return RunPacked<PackedKernels::Q5_0>(p, row_begin, row_end);
+#if MINT_MATMUL_AVX512
+      case DType::kQ8_0:
+        return PackedQ8_0Kernel::Run(p, row_begin, row_end);
+#endif
+      default:
+        break;  // Q8_0 below AVX-512: the GGUF layout's kernel
+    }
+  }
   if (p.n_tokens >= kPrepareMinTokens && p.type == DType::kQ4_K) {
     return RunPreparedTiles<PreparedKQuantKernel<DType::kQ4_K>>(p, row_begin, row_end, q8k_bytes);
   }
   if (p.n_tokens >= kPrepareMinTokens && p.type == DType::kQ6_K) {
     return RunPreparedTiles<PreparedKQuantKernel<DType::kQ6_K>>(p, row_begin, row_end, q8k_bytes);
   }
-#if MINT_MATMUL_AVX512
-  if (p.type == DType::kQ8_0 && p.packed != nullptr) {
-    return PackedQ8_0Kernel::Run(p, row_begin, row_end);
-  }
-#endif
   switch (p.type) {
     case DType::kQ4_0:
       return RunTiles<Q4_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);

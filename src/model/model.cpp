@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "core/log.h"
+#include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "model/arch.h"
 
@@ -88,11 +90,11 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   return m;
 }
 
-// Q8_0 matrices get the packed copy the AVX-512 kernel reads (kernels.h, PackQ8_0), and the
-// file's pages of the originals are released, so memory holds one copy (the embedding's stays:
-// token lookups read its rows).
+// Matrices whose type has a packed kernel on this CPU (kernels.h, PackedSupported: Q5_0, Q4_K,
+// Q5_K, Q6_K, IQ4_XS on AVX2 and AVX-512, Q8_0 on AVX-512) get the packed copy, and the file's
+// pages of the originals are released, so memory holds one copy (the embedding's stays: token
+// lookups read its rows).
 void Model::PackWeights() {
-  if (!kernels::PackedQ8_0Supported()) return;
   std::vector<Weight*> matrices = {&weights_.output};
   for (auto& l : weights_.layers) {
     for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
@@ -102,30 +104,47 @@ void Model::PackWeights() {
   // One buffer for every packed matrix (huge pages where the system allows them: the kernels
   // stream through all of it once per forward pass).
   auto packable = [](const kernels::WeightView& v) {
-    return v.type == DType::kQ8_0 && kernels::CanPackQ8_0(v.rows, v.cols);
+    return v.data != nullptr && kernels::PackedSupported(v.type) &&
+           kernels::CanPack(v.type, v.rows, v.cols);
   };
   auto aligned_size = [](const kernels::WeightView& v) {
-    return (kernels::PackedQ8_0Bytes(v.rows, v.cols) + 63) / 64 * 64;
+    return (kernels::PackedBytes(v.type, v.rows, v.cols) + 63) / 64 * 64;
   };
   size_t bytes = 0;
   for (Weight* w : matrices) {
     if (packable(w->view)) bytes += aligned_size(w->view);
   }
   if (bytes == 0) return;
+  const auto start = std::chrono::steady_clock::now();
   packed_ = AllocateLarge(bytes);
   MINT_CHECK(packed_ != nullptr);
   uint8_t* buf = packed_.get();
+  int packed_matrices = 0;
+  // Every hardware thread packs its share of each matrix's 16-row groups (the work is reading
+  // the file's pages and first-touching the new ones, as much as shuffling bytes).
+  ThreadPool pool(ThreadPool::HardwareThreads());
   for (Weight* w : matrices) {
     const kernels::WeightView& v = w->view;
     if (!packable(v)) continue;
-    kernels::PackQ8_0(v.data, v.rows, v.cols, buf);
+    const int64_t row_bytes = DTypeRowBytes(v.type, v.cols);
+    const auto* src = static_cast<const uint8_t*>(v.data);
+    pool.ParallelFor(v.rows / kernels::kPackedRows, 8, [&](int64_t g0, int64_t g1) {
+      const int64_t r0 = g0 * kernels::kPackedRows, rows = (g1 - g0) * kernels::kPackedRows;
+      kernels::PackWeights(v.type, src + r0 * row_bytes, rows, v.cols,
+                           buf + kernels::PackedBytes(v.type, r0, v.cols));
+    });
     w->view.packed = buf;
     buf += aligned_size(v);
+    ++packed_matrices;
     if (v.data != weights_.token_embd.view.data) {
-      ReleasePages(v.data, static_cast<size_t>(DTypeRowBytes(v.type, v.cols) * v.rows));
+      ReleasePages(v.data, static_cast<size_t>(row_bytes * v.rows));
     }
   }
-  log::Debug("packed {} MiB of Q8_0 weights for the AVX-512 kernels", bytes >> 20);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  log::Info("repacked {} matrices ({} MiB) for the {} kernels in {:.0f} ms on {} threads; "
+            "the file's pages of the originals are released",
+            packed_matrices, bytes >> 20, kernels::IsaName(kernels::BestIsa()), ms, pool.size());
 }
 
 uint64_t Model::WeightBytesPerToken() const {
@@ -144,14 +163,14 @@ uint64_t Model::WeightBytesPerToken() const {
   return total;
 }
 
-std::unique_ptr<Sequence> Model::NewSequence(int64_t max_tokens) const {
+std::unique_ptr<Sequence> Model::NewSequence(int64_t max_tokens, DType kv_type) const {
   auto seq = std::unique_ptr<Sequence>(new Sequence());
   seq->capacity_ = max_tokens > 0 ? max_tokens : config_.n_ctx_train;
-  // f32 (exact, as the contiguous cache it replaced) in 64-token blocks: one attention segment
-  // per kernel key block.
+  // f32 by default (exact, as the contiguous cache it replaced) in 64-token blocks: one attention
+  // segment per kernel key block.
   constexpr int64_t kBlock = 64;
   KvCacheOptions options{
-      .type = DType::kF32,
+      .type = kv_type,
       .block_size = kBlock,
       .num_blocks = std::max<int64_t>(1, (seq->capacity_ + kBlock - 1) / kBlock)};
   auto kv = KvArena::Create(config_, options);

@@ -120,7 +120,8 @@ class Model {
   uint64_t WeightBytesPerToken() const;
 
   // A new empty sequence able to hold `max_tokens` positions (<= 0: n_ctx_train).
-  std::unique_ptr<Sequence> NewSequence(int64_t max_tokens) const;
+  // kv_type: the cache's element type (F32, F16, BF16 or Q8_0; kernels::PagedKv).
+  std::unique_ptr<Sequence> NewSequence(int64_t max_tokens, DType kv_type = DType::kF32) const;
 
   // Appends `tokens` to `seq` (positions n_past ...) and computes logits.
   // logits: n_vocab floats for the last token, or n_tokens * n_vocab if all_logits.
@@ -148,7 +149,7 @@ class Model {
   std::unique_ptr<gguf::GgufFile> file_;
   ModelConfig config_;
   ModelWeights weights_;
-  LargeBuffer packed_;  // packed Q8_0 matrices; views in weights_ point here
+  LargeBuffer packed_;  // packed matrices (kernels::PackWeights); views in weights_ point here
 };
 
 }  // namespace mint::model

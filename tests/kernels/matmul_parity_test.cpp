@@ -11,6 +11,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/quant_formats.h"
 #include "parity.h"
 #include "random_blocks.h"
 
@@ -220,18 +221,18 @@ TEST(MatMulGroupTest, EqualsSeparateCallsBitwise) {
   }
 }
 
-// The packed Q8_0 layout (AVX-512 VNNI): against the scalar reference on the row-major bytes,
+// The packed layouts (AVX-512 VNNI): against the scalar reference on the row-major bytes,
 // thread-count independent, and bit-identical per token whatever the call's token count.
-struct PackedQ8_0 {
+struct Packed {
   Weights w;
   std::vector<uint8_t> storage;
   uint8_t* packed = nullptr;
 
-  PackedQ8_0(int64_t rows, int64_t cols, uint64_t seed)
-      : w(MakeWeights(DType::kQ8_0, rows, cols, seed)), storage(PackedQ8_0Bytes(rows, cols) + 64) {
+  Packed(DType t, int64_t rows, int64_t cols, uint64_t seed)
+      : w(MakeWeights(t, rows, cols, seed)), storage(PackedBytes(t, rows, cols) + 64) {
     const auto addr = reinterpret_cast<uintptr_t>(storage.data());
     packed = storage.data() + (64 - addr % 64) % 64;
-    PackQ8_0(w.bytes.data(), rows, cols, packed);
+    PackWeights(t, w.bytes.data(), rows, cols, packed);
   }
   WeightView View() const {
     WeightView v = w.View();
@@ -240,17 +241,29 @@ struct PackedQ8_0 {
   }
 };
 
-TEST(PackedQ8_0Test, LayoutAndShapes) {
-  EXPECT_TRUE(CanPackQ8_0(16, 32));
-  EXPECT_TRUE(CanPackQ8_0(49152, 576));
-  EXPECT_FALSE(CanPackQ8_0(24, 32));  // rows not whole groups of 16
-  EXPECT_FALSE(CanPackQ8_0(16, 48));  // cols not whole blocks
-  EXPECT_FALSE(CanPackQ8_0(0, 32));
-  EXPECT_EQ(PackedQ8_0Bytes(32, 64), size_t{2 * 2 * 576});
-  EXPECT_FALSE(PackedQ8_0Supported(Isa::kScalar));
-  EXPECT_FALSE(PackedQ8_0Supported(Isa::kAvx2));
+TEST(PackedWeightsTest, Shapes) {
+  for (DType t : {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                  DType::kIQ4_XS}) {
+    const int64_t block = DTypeBlockElements(t);
+    EXPECT_TRUE(CanPack(t, 16, block));
+    EXPECT_TRUE(CanPack(t, 49152, 2048));
+    EXPECT_FALSE(CanPack(t, 24, block));              // rows not whole groups of 16
+    EXPECT_FALSE(CanPack(t, 16, block + block / 2));  // cols not whole blocks
+    EXPECT_FALSE(CanPack(t, 0, block));
+    EXPECT_FALSE(PackedSupported(t, Isa::kScalar));
+  }
+  // AVX2 reads the K-quant layouts as 8-row halves; packed Q8_0 is AVX-512 only.
+  EXPECT_FALSE(PackedSupported(DType::kQ8_0, Isa::kAvx2));
+  EXPECT_FALSE(CanPack(DType::kQ3_K, 16, 256));
+  EXPECT_FALSE(PackedSupported(DType::kF16, Isa::kAvx512));
+  EXPECT_EQ(PackedBytes(DType::kQ8_0, 32, 64), size_t{2 * 2 * 576});
+  EXPECT_EQ(PackedBytes(DType::kQ4_K, 32, 512), size_t{2 * 2 * 2368});
+  EXPECT_EQ(PackedBytes(DType::kQ6_K, 32, 512), size_t{2 * 2 * 3392});
+}
+
+TEST(PackedWeightsTest, Q8_0Layout) {
   // Row 17 (group 1, row 1), block 1, column 32 + 4k + e sits in chunk k at byte 4 * 1 + e.
-  const PackedQ8_0 p(32, 64, 3);
+  const Packed p(DType::kQ8_0, 32, 64, 3);
   const auto* blocks = reinterpret_cast<const uint8_t*>(p.w.bytes.data());
   const int64_t row_bytes = DTypeRowBytes(DType::kQ8_0, 64);
   const uint8_t* block = p.packed + (1 * 2 + 1) * 576;
@@ -267,50 +280,126 @@ TEST(PackedQ8_0Test, LayoutAndShapes) {
   }
 }
 
-TEST(PackedQ8_0Test, MatchesScalarAndIsBatchInvariant) {
-  if (!PackedQ8_0Supported(Isa::kAvx512)) {
-    GTEST_SKIP() << "no AVX-512 VNNI on this CPU: the packed Q8_0 kernel is not used here";
-  }
-  ThreadPool pool1(1), pool3(3);
-  uint64_t seed = 500;
-  for (const Shape s : {Shape{16, 32}, Shape{48, 512}, Shape{64, 768}, Shape{32, 96}}) {
-    const PackedQ8_0 p(s.rows, s.cols, ++seed);
-    const auto x = parity::RandomVector(static_cast<size_t>(40 * s.cols), ++seed);
-    std::vector<float> alone(static_cast<size_t>(40 * s.rows));
-    for (int64_t t = 0; t < 40; ++t) {
-      MatMul(p.View(), x.data() + t * s.cols, 1, alone.data() + t * s.rows, &pool1, Isa::kAvx512);
+TEST(PackedWeightsTest, Q4_KLayout) {
+  // Row 18 (group 1, row 2), super-block 1.
+  const Packed p(DType::kQ4_K, 32, 512, 4);
+  const auto* row = reinterpret_cast<const BlockQ4_K*>(p.w.bytes.data() +
+                                                       18 * DTypeRowBytes(DType::kQ4_K, 512));
+  const BlockQ4_K& blk = row[1];
+  const uint8_t* group = p.packed + (1 * 2 + 1) * kPackedQ4_KBlockBytes;
+  for (int c = 0; c < 4; ++c) {
+    for (int k = 0; k < 8; ++k) {
+      for (int e = 0; e < 4; ++e) {
+        EXPECT_EQ(group[512 * c + 64 * k + 4 * 2 + e], blk.qs[32 * c + 4 * k + e]);
+      }
     }
-    for (int64_t n : {1, 2, 3, 7, 8, 9, 16, 33, 40}) {
-      std::vector<float> ref(static_cast<size_t>(n * s.rows)), y1(ref.size()), y3(ref.size());
-      MatMul(p.w.View(), x.data(), n, ref.data(), nullptr, Isa::kScalar);
-      MatMul(p.View(), x.data(), n, y1.data(), &pool1, Isa::kAvx512);
-      MatMul(p.View(), x.data(), n, y3.data(), &pool3, Isa::kAvx512);
-      EXPECT_LE(parity::Nmse(ref.data(), y1.data(), ref.size()), 1e-9)
-          << s.rows << "x" << s.cols << " tokens " << n;
-      EXPECT_EQ(y1, y3) << s.rows << "x" << s.cols << " tokens " << n;
-      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), alone.begin()))
-          << "a token's result depends on the batch: " << s.rows << "x" << s.cols << " tokens "
-          << n;
+  }
+  uint16_t d, dmin;
+  std::memcpy(&d, group + 2048 + 2 * 2, 2);
+  std::memcpy(&dmin, group + 2080 + 2 * 2, 2);
+  EXPECT_EQ(d, blk.d);
+  EXPECT_EQ(dmin, blk.dmin);
+  for (int s = 0; s < 8; ++s) {
+    uint8_t sc, m;
+    UnpackQ4KScale(blk.scales, s, &sc, &m);
+    EXPECT_EQ(group[2112 + 16 * s + 2], sc) << s;
+    EXPECT_EQ(group[2240 + 32 * (s / 2) + 2 * 2 + s % 2], m) << s;
+  }
+}
+
+TEST(PackedWeightsTest, Q6_KLayout) {
+  // Row 5 (group 0), super-block 1: every code rebuilt from its two planes equals the value's
+  // dequantization divided by d * scale, plus 32.
+  const Packed p(DType::kQ6_K, 16, 512, 6);
+  const int64_t row_bytes = DTypeRowBytes(DType::kQ6_K, 512);
+  const auto& blk = reinterpret_cast<const BlockQ6_K*>(p.w.bytes.data() + 5 * row_bytes)[1];
+  std::vector<float> values(512);
+  DequantizeRow(DType::kQ6_K, p.w.bytes.data() + 5 * row_bytes, values.data(), 512);
+  const uint8_t* group = p.packed + kPackedQ6_KBlockBytes;
+  uint16_t d;
+  std::memcpy(&d, group + 3328 + 2 * 5, 2);
+  EXPECT_EQ(d, blk.d);
+  for (int sb = 0; sb < 16; ++sb) {
+    const auto scale = static_cast<int8_t>(group[3072 + 32 * (sb / 2) + 2 * 5 + sb % 2]);
+    EXPECT_EQ(scale, blk.scales[sb]);
+    for (int k = 0; k < 4; ++k) {
+      for (int e = 0; e < 4; ++e) {
+        const uint8_t lo = group[128 * sb + 64 * (k / 2) + 4 * 5 + e] >> (4 * (k % 2)) & 15;
+        const uint8_t hi = group[2048 + 64 * sb + 4 * 5 + e] >> (2 * k) & 3;
+        const int q = (lo | hi << 4) - 32;
+        EXPECT_EQ(values[256 + 16 * sb + 4 * k + e], F16ToF32(blk.d) * scale * q) << sb << k << e;
+      }
     }
   }
 }
 
-TEST(PackedQ8_0Test, ZerosAndLargeValues) {
-  if (!PackedQ8_0Supported(Isa::kAvx512)) {
-    GTEST_SKIP() << "no AVX-512 VNNI on this CPU: the packed Q8_0 kernel is not used here";
+class PackedParity : public ::testing::TestWithParam<DType> {};
+
+// The ISAs with a packed kernel for t on this CPU.
+std::vector<Isa> PackedIsas(DType t) {
+  std::vector<Isa> isas;
+  for (Isa isa : AvailableIsas()) {
+    if (PackedSupported(t, isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+TEST_P(PackedParity, MatchesScalarAndIsBatchInvariant) {
+  const DType t = GetParam();
+  if (PackedIsas(t).empty()) {
+    GTEST_SKIP() << "no packed kernel for " << DTypeName(t) << " on this CPU";
+  }
+  const int64_t block = DTypeBlockElements(t);
+  ThreadPool pool1(1), pool3(3);
+  uint64_t seed = 500;
+  for (const Shape s : {Shape{16, block}, Shape{48, 8 * block}, Shape{64, 3 * block},
+                        Shape{32, 2048}}) {
+    const Packed p(t, s.rows, s.cols, ++seed);
+    const auto x = parity::RandomVector(static_cast<size_t>(40 * s.cols), ++seed);
+    for (Isa isa : PackedIsas(t)) {
+      std::vector<float> alone(static_cast<size_t>(40 * s.rows));
+      for (int64_t i = 0; i < 40; ++i) {
+        MatMul(p.View(), x.data() + i * s.cols, 1, alone.data() + i * s.rows, &pool1, isa);
+      }
+      for (int64_t n : {1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 40}) {
+        std::vector<float> ref(static_cast<size_t>(n * s.rows)), y1(ref.size()), y3(ref.size());
+        MatMul(p.w.View(), x.data(), n, ref.data(), nullptr, Isa::kScalar);
+        MatMul(p.View(), x.data(), n, y1.data(), &pool1, isa);
+        MatMul(p.View(), x.data(), n, y3.data(), &pool3, isa);
+        EXPECT_LE(parity::Nmse(ref.data(), y1.data(), ref.size()), 1e-9)
+            << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens " << n;
+        EXPECT_EQ(y1, y3) << IsaName(isa) << " " << s.rows << "x" << s.cols << " tokens " << n;
+        EXPECT_TRUE(std::equal(y1.begin(), y1.end(), alone.begin()))
+            << "a token's result depends on the batch: " << IsaName(isa) << " " << s.rows << "x"
+            << s.cols << " tokens " << n;
+      }
+    }
+  }
+}
+
+TEST_P(PackedParity, ZerosAndLargeValues) {
+  const DType t = GetParam();
+  if (PackedIsas(t).empty()) {
+    GTEST_SKIP() << "no packed kernel for " << DTypeName(t) << " on this CPU";
   }
   const int64_t rows = 32, cols = 512, n_tokens = 5;
-  const PackedQ8_0 p(rows, cols, 5);
+  const Packed p(t, rows, cols, 5);
   std::vector<float> x = parity::RandomVector(static_cast<size_t>(n_tokens * cols), 6, 1000.0f);
   for (int64_t c = 0; c < cols; ++c) x[c] = 0;
   for (int64_t c = 0; c < 256; ++c) x[2 * cols + c] = 0;
   std::vector<float> ref(n_tokens * rows), y(n_tokens * rows);
   MatMul(p.w.View(), x.data(), n_tokens, ref.data(), nullptr, Isa::kScalar);
-  MatMul(p.View(), x.data(), n_tokens, y.data(), nullptr, Isa::kAvx512);
-  for (float v : y) ASSERT_TRUE(std::isfinite(v));
-  for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y[r], 0.0f);
-  EXPECT_LE(parity::Nmse(ref.data(), y.data(), ref.size()), 1e-9);
+  for (Isa isa : PackedIsas(t)) {
+    MatMul(p.View(), x.data(), n_tokens, y.data(), nullptr, isa);
+    for (float v : y) ASSERT_TRUE(std::isfinite(v)) << IsaName(isa);
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y[r], 0.0f) << IsaName(isa);
+    EXPECT_LE(parity::Nmse(ref.data(), y.data(), ref.size()), 1e-9) << IsaName(isa);
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedParity, ::testing::Values(DType::kQ8_0, DType::kQ5_0, DType::kQ4_K,
+                                           DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 TEST(MatMulTest, ZeroColsGivesZeros) {
   std::vector<float> y(6, 1.0f);
