@@ -37,7 +37,9 @@ CommandFn RegisterGguf(CLI::App& app) {
   auto type = std::make_shared<std::string>("f32");
   auto out = std::make_shared<std::string>();
   synth->add_option("--preset", so->preset, PresetHelp())->capture_default_str();
-  synth->add_option("--type", *type, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q4_k | q6_k | q4_k_m")
+  synth->add_option("--type", *type,
+                    "f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q4_k | q5_k | q6_k | "
+                    "iq4_nl | iq4_xs, or a llama-quantize mix: q4_k_m | q5_k_m")
       ->capture_default_str();
   synth->add_option("--seed", so->seed, "Random seed")->capture_default_str();
   synth->add_option("--vocab", so->vocab, "Vocabulary: a GGUF, a tokenizer.json, or \"builtin\" (default: the "

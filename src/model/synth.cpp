@@ -1,7 +1,6 @@
-// Synthetic GGUF models (see synth.h). Presets mirror real models' shapes; the Q4_K_M mix follows
-// llama.cpp's choice of Q6_K for the output matrix and for attn_v / ffn_down in the layers its
-// use_more_bits() rule picks. Rows whose length is not a multiple of 256 cannot hold K-quants:
-// llama.cpp then falls back to Q5_0 / Q8_0; Mint has no Q5_0, so it falls back to Q4_0 / Q8_0.
+// Synthetic GGUF models (see synth.h). Presets mirror real models' shapes; the mixes follow
+// llama-quantize's per-tensor choices (llama_tensor_get_type, no importance matrix), including
+// its fallbacks for rows that are not whole 256-value blocks.
 #include "model/synth.h"
 
 #include <cmath>
@@ -51,6 +50,15 @@ constexpr Preset kPresets[] = {
     {"llama-3.2-1b", "llama", "Llama-3.2-1B shapes: 16 layers, embd 2048, 32/8 heads, tied",
      2048, 16, 32, 8, 64, 8192, 131072, 500000.0f, 1e-5f, true,
      "tokenizers/llama3/tokenizer.json", "llama-bpe", 128256, true},
+    {"llama-3.2-3b", "llama", "Llama-3.2-3B shapes: 28 layers, embd 3072, 24/8 heads x 128, tied",
+     3072, 28, 24, 8, 128, 8192, 131072, 500000.0f, 1e-5f, true,
+     "tokenizers/llama3/tokenizer.json", "llama-bpe", 128256, true},
+    {"llama-3.1-8b", "llama", "Llama-3.1-8B shapes: 32 layers, embd 4096, 32/8 heads x 128",
+     4096, 32, 32, 8, 128, 14336, 131072, 500000.0f, 1e-5f, false,
+     "tokenizers/llama3/tokenizer.json", "llama-bpe", 128256, true},
+    {"qwen2.5-7b", "qwen2", "Qwen2.5-7B shapes: 28 layers, embd 3584, 28/4 heads x 128",
+     3584, 28, 28, 4, 128, 18944, 32768, 1000000.0f, 1e-6f, false,
+     "tokenizers/qwen3/tokenizer.json", "qwen2", 152064, false},
 };
 
 const Preset* FindPreset(const std::string& name) {
@@ -94,15 +102,24 @@ bool UseMoreBits(int64_t layer, int64_t n_layer) {
 }
 
 // A type for rows that `t`'s blocks do not divide, as llama.cpp's llama-quantize chooses it
-// (llama_tensor_get_type): Q4_K -> Q5_0, Q6_K -> Q8_0, and F16 where no 32-block type fits.
+// (llama_tensor_get_type): Q4_K -> Q5_0, Q5_K -> Q5_1, IQ4_XS -> IQ4_NL, Q6_K -> Q8_0, and F16
+// where no 32-block type fits.
 DType Fallback(DType t, int64_t cols) {
   if (cols % DTypeBlockElements(t) == 0) return t;
   if (cols % 32 != 0) return DType::kF16;
-  return t == DType::kQ4_K ? DType::kQ5_0 : DType::kQ8_0;
+  switch (t) {
+    case DType::kQ4_K: return DType::kQ5_0;
+    case DType::kQ5_K: return DType::kQ5_1;
+    case DType::kIQ4_XS: return DType::kIQ4_NL;
+    default: return DType::kQ8_0;
+  }
 }
 
 DType ChooseType(SynthFileType ft, const std::string& name, int64_t cols, int64_t layer,
-                 int64_t n_layer, bool tied) {
+                 int64_t n_layer, bool tied, int64_t n_gqa) {
+  const bool is_output = name == "output.weight" || (tied && name == "token_embd.weight");
+  const bool attn_v = name.find("attn_v.weight") != std::string::npos;
+  const bool ffn_down = name.find("ffn_down.weight") != std::string::npos;
   DType t = DType::kF32;
   switch (ft) {
     case SynthFileType::kF32: t = DType::kF32; break;
@@ -115,14 +132,20 @@ DType ChooseType(SynthFileType ft, const std::string& name, int64_t cols, int64_
     case SynthFileType::kQ4_1: t = DType::kQ4_1; break;
     case SynthFileType::kQ5_0: t = DType::kQ5_0; break;
     case SynthFileType::kQ5_1: t = DType::kQ5_1; break;
-    case SynthFileType::kQ4_K_M: {
-      const bool is_output = name == "output.weight" || (tied && name == "token_embd.weight");
-      const bool more = (name.find("attn_v.weight") != std::string::npos ||
-                         name.find("ffn_down.weight") != std::string::npos) &&
-                        UseMoreBits(layer, n_layer);
-      t = (is_output || more) ? DType::kQ6_K : DType::kQ4_K;
+    case SynthFileType::kQ5_K: t = DType::kQ5_K; break;
+    case SynthFileType::kIQ4_NL: t = DType::kIQ4_NL; break;
+    case SynthFileType::kQ4_K_M:
+    case SynthFileType::kQ5_K_M: {
+      const bool more = (attn_v || ffn_down) && UseMoreBits(layer, n_layer);
+      const DType base = ft == SynthFileType::kQ4_K_M ? DType::kQ4_K : DType::kQ5_K;
+      t = (is_output || more) ? DType::kQ6_K : base;
       break;
     }
+    case SynthFileType::kIQ4_XS:
+      t = is_output                                          ? DType::kQ6_K
+          : (attn_v && n_gqa >= 4) || (ffn_down && layer < n_layer / 8) ? DType::kQ5_K
+                                                             : DType::kIQ4_XS;
+      break;
   }
   return Fallback(t, cols);
 }
@@ -221,6 +244,10 @@ uint32_t LlamaFileType(SynthFileType t) {
     case SynthFileType::kQ4_1: return 3;
     case SynthFileType::kQ5_0: return 8;
     case SynthFileType::kQ5_1: return 9;
+    case SynthFileType::kQ5_K: return 16;  // Q5_K_S
+    case SynthFileType::kQ5_K_M: return 17;
+    case SynthFileType::kIQ4_NL: return 25;
+    case SynthFileType::kIQ4_XS: return 30;
   }
   return 0;
 }
@@ -234,13 +261,16 @@ Result<SynthFileType> ParseSynthFileType(const std::string& name) {
       {"q4_0", SynthFileType::kQ4_0}, {"q4_k", SynthFileType::kQ4_K},
       {"q6_k", SynthFileType::kQ6_K}, {"q4_k_m", SynthFileType::kQ4_K_M},
       {"q4_1", SynthFileType::kQ4_1}, {"q5_0", SynthFileType::kQ5_0},
-      {"q5_1", SynthFileType::kQ5_1}};
+      {"q5_1", SynthFileType::kQ5_1}, {"q5_k", SynthFileType::kQ5_K},
+      {"q5_k_m", SynthFileType::kQ5_K_M}, {"iq4_nl", SynthFileType::kIQ4_NL},
+      {"iq4_xs", SynthFileType::kIQ4_XS}};
   std::string lower = name;
   for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   auto it = kTypes.find(lower);
   if (it == kTypes.end()) {
     return Status::InvalidArgument("unknown type '" + name +
-                                   "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, q4_k_m)");
+                                   "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, "
+                                   "iq4_nl, iq4_xs, q4_k_m, q5_k_m)");
   }
   return it->second;
 }
@@ -258,6 +288,10 @@ const char* SynthFileTypeName(SynthFileType t) {
     case SynthFileType::kQ4_1: return "Q4_1";
     case SynthFileType::kQ5_0: return "Q5_0";
     case SynthFileType::kQ5_1: return "Q5_1";
+    case SynthFileType::kQ5_K: return "Q5_K";
+    case SynthFileType::kQ5_K_M: return "Q5_K_M";
+    case SynthFileType::kIQ4_NL: return "IQ4_NL";
+    case SynthFileType::kIQ4_XS: return "IQ4_XS";
   }
   return "?";
 }
@@ -283,12 +317,17 @@ Status WriteSynthModel(const SynthOptions& o, const std::string& path) {
     MINT_RETURN_IF_ERROR(w.AddTensor("rope_freqs.weight", DType::kF32,
                                      {static_cast<int64_t>(factors.size())}, std::move(bytes)));
   }
+  // Tensors are made while the file is written, one at a time: an 8B model's F16 file is larger
+  // than many machines' memory.
   ThreadPool pool(ThreadPool::HardwareThreads());
   for (const TensorPlan& t : PlanTensors(*p, n_layer, vocab_size)) {
     const DType type = t.dims.size() == 1
                            ? DType::kF32
-                           : ChooseType(o.type, t.name, t.dims[0], t.layer, n_layer, p->tied);
-    MINT_RETURN_IF_ERROR(w.AddTensor(t.name, type, t.dims, MakeTensorData(t, type, o.seed, &pool)));
+                           : ChooseType(o.type, t.name, t.dims[0], t.layer, n_layer, p->tied,
+                                        p->n_head / p->n_head_kv);
+    MINT_RETURN_IF_ERROR(w.AddLazyTensor(t.name, type, t.dims, [t, type, seed = o.seed, &pool] {
+      return MakeTensorData(t, type, seed, &pool);
+    }));
   }
   w.SetU32("general.file_type", LlamaFileType(o.type));
   w.SetU32("general.quantization_version", 2);

@@ -14,7 +14,14 @@
 namespace mint::model {
 
 // Weight type mix of a synthetic file, named as llama.cpp names file types.
-enum class SynthFileType { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ6_K, kQ4_K_M, kQ4_1, kQ5_0, kQ5_1 };
+// Single types, and llama-quantize's mixes (K_M: Q6_K for the output and for attn_v / ffn_down
+// of the layers its use_more_bits() picks; IQ4_XS: Q6_K output, Q5_K attn_v at GQA >= 4 and
+// Q5_K ffn_down in the first eighth of layers), each with its fallbacks for rows that the type's
+// blocks do not divide.
+enum class SynthFileType {
+  kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ6_K, kQ4_K_M, kQ4_1, kQ5_0, kQ5_1,
+  kQ5_K, kQ5_K_M, kIQ4_NL, kIQ4_XS
+};
 Result<SynthFileType> ParseSynthFileType(const std::string& name);  // "f32", "q4_k_m", ...
 const char* SynthFileTypeName(SynthFileType t);
 

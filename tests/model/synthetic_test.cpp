@@ -84,7 +84,10 @@ INSTANTIATE_TEST_SUITE_P(
                       TypeCase{SynthFileType::kQ4_0, 1e-3}, TypeCase{SynthFileType::kQ4_K, 1e-3},
                       TypeCase{SynthFileType::kQ6_K, 1e-3},
                       TypeCase{SynthFileType::kQ4_K_M, 1e-3}, TypeCase{SynthFileType::kQ4_1, 1e-3},
-                      TypeCase{SynthFileType::kQ5_0, 1e-3}, TypeCase{SynthFileType::kQ5_1, 1e-3}),
+                      TypeCase{SynthFileType::kQ5_0, 1e-3}, TypeCase{SynthFileType::kQ5_1, 1e-3},
+                      TypeCase{SynthFileType::kQ5_K, 1e-3}, TypeCase{SynthFileType::kQ5_K_M, 1e-3},
+                      TypeCase{SynthFileType::kIQ4_NL, 1e-3},
+                      TypeCase{SynthFileType::kIQ4_XS, 1e-3}),
     [](const auto& info) { return std::string(SynthFileTypeName(info.param.type)); });
 
 // A Q4_K_M file of a model whose width (288) is not a whole number of K-quant blocks, made as
@@ -103,6 +106,27 @@ TEST(SyntheticTypeTest, KQuantFileWithLlamaCppFallbacksLoads) {
   const std::string f32 = quant + ".f32.gguf";
   ASSERT_TRUE(DequantizeModelFile(quant, f32).ok());
   EXPECT_LT(Nmse(AllLogits(f32), AllLogits(quant)), 1e-3);
+}
+
+// The other mixes on the same 288-wide model: Q5_K_M falls back to Q5_1 (and Q8_0 for Q6_K's
+// rows), IQ4_XS to IQ4_NL, as llama-quantize does.
+TEST(SyntheticTypeTest, Q5_K_MAndIQ4_XSFilesWithFallbacksLoad) {
+  struct Mix {
+    SynthFileType type;
+    DType fallback;
+  };
+  for (const Mix mix : {Mix{SynthFileType::kQ5_K_M, DType::kQ5_1},
+                        Mix{SynthFileType::kIQ4_XS, DType::kIQ4_NL}}) {
+    const std::string quant = WriteSynth("tiny-288", mix.type);
+    auto f = gguf::GgufFile::Open(quant);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    std::map<DType, int> count;
+    for (const auto& t : (*f)->tensors()) count[t.type]++;
+    EXPECT_GT(count[mix.fallback], 0) << SynthFileTypeName(mix.type);
+    const std::string f32 = quant + ".f32.gguf";
+    ASSERT_TRUE(DequantizeModelFile(quant, f32).ok());
+    EXPECT_LT(Nmse(AllLogits(f32), AllLogits(quant)), 1e-3) << SynthFileTypeName(mix.type);
+  }
 }
 
 TEST(SyntheticArchTest, QwenArchitecturesRunAndMatchF32) {
