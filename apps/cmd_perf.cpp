@@ -23,6 +23,8 @@ struct PerfArgs {
   std::string model;
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
+  int64_t depth = 0;
+  std::string cache_type = "f16";
   int threads = 2;
   int reps = 3;
   bool triad = true;
@@ -72,30 +74,59 @@ int Run(const PerfArgs& a) {
   std::printf("model: %s\nfile: %s (%.1f MiB), weights read per token: %.1f MiB\n",
               cfg.Summary().c_str(), a.model.c_str(), m.file().file_size() / 1048576.0,
               m.WeightBytesPerToken() / 1048576.0);
-  std::printf("threads: %d, kernels: %s, cpu: %s\n", a.threads,
-              kernels::IsaName(kernels::BestIsa()), Cpu().ToString().c_str());
+  std::printf("threads: %d, kernels: %s, KV cache: %s, cpu: %s\n", a.threads,
+              kernels::IsaName(kernels::BestIsa()), a.cache_type.c_str(), Cpu().ToString().c_str());
 
   std::vector<int32_t> prompt(a.n_prompt);
   for (int64_t i = 0; i < a.n_prompt; ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 1) % cfg.n_vocab);
   std::vector<float> logits(cfg.n_vocab);
+  DType kv_type = DType::kF16;
+  if (a.cache_type == "f32") kv_type = DType::kF32;
+  if (a.cache_type == "q8_0") kv_type = DType::kQ8_0;
+  // With --depth, each test's sequence first holds `depth` tokens (filled once, untimed, in
+  // chunks of 512); every repetition rewinds to them, as llama-bench -d measures.
+  auto new_sequence = [&](int64_t n) -> Result<std::unique_ptr<model::Sequence>> {
+    auto seq = m.NewSequence(a.depth + n, kv_type);
+    std::vector<int32_t> chunk;
+    for (int64_t done = 0; done < a.depth; done += static_cast<int64_t>(chunk.size())) {
+      chunk.resize(static_cast<size_t>(std::min<int64_t>(512, a.depth - done)));
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        chunk[i] = static_cast<int32_t>((done + i) * 104729 % cfg.n_vocab);
+      }
+      Status s = m.Forward(seq.get(), chunk, logits, false, &pool);
+      if (!s.ok()) return s;
+    }
+    return seq;
+  };
+  std::unique_ptr<model::Sequence> pp_seq, tg_seq;
+  if (a.n_prompt > 0) {
+    auto seq = new_sequence(a.n_prompt);
+    if (!seq.ok()) return Fail(seq.status());
+    pp_seq = std::move(seq).value();
+  }
+  if (a.n_gen > 0) {
+    auto seq = new_sequence(a.n_gen + 1);
+    if (!seq.ok()) return Fail(seq.status());
+    tg_seq = std::move(seq).value();
+  }
   std::vector<double> pp, tg;
   ProgressBar bar("benchmark", false);
   const int total_runs = a.reps + 1;
   for (int rep = 0; rep <= a.reps; ++rep) {  // rep 0 warms up and is not counted
-    if (a.n_prompt > 0) {
-      auto seq = m.NewSequence(a.n_prompt);
+    if (pp_seq) {
+      pp_seq->Truncate(a.depth);
       const int64_t t0 = SystemClock::Get().NowNanos();
-      Status s = m.Forward(seq.get(), prompt, logits, false, &pool);
+      Status s = m.Forward(pp_seq.get(), prompt, logits, false, &pool);
       const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
       if (!s.ok()) return Fail(s);
       if (rep > 0) pp.push_back(a.n_prompt / secs);
     }
-    if (a.n_gen > 0) {
-      auto seq = m.NewSequence(a.n_gen + 1);
+    if (tg_seq) {
+      tg_seq->Truncate(a.depth);
       int32_t token = prompt.empty() ? 1 : prompt[0];
       const int64_t t0 = SystemClock::Get().NowNanos();
       for (int64_t i = 0; i < a.n_gen; ++i) {
-        Status s = m.Forward(seq.get(), std::span(&token, 1), logits, false, &pool);
+        Status s = m.Forward(tg_seq.get(), std::span(&token, 1), logits, false, &pool);
         if (!s.ok()) return Fail(s);
         token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
                                      logits.begin());
@@ -106,14 +137,17 @@ int Run(const PerfArgs& a) {
     bar.Update(rep + 1, total_runs);
   }
   bar.Finish();
+  const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
   std::printf("| test   |          t/s |\n|--------|-------------:|\n");
   if (!pp.empty()) {
     Sample s = Summarize(pp);
-    std::printf("| pp%-4lld | %8.2f ± %.2f |\n", static_cast<long long>(a.n_prompt), s.mean, s.sd);
+    std::printf("| pp%lld%s | %8.2f ± %.2f |\n", static_cast<long long>(a.n_prompt), at.c_str(),
+                s.mean, s.sd);
   }
   if (!tg.empty()) {
     Sample s = Summarize(tg);
-    std::printf("| tg%-4lld | %8.2f ± %.2f |\n", static_cast<long long>(a.n_gen), s.mean, s.sd);
+    std::printf("| tg%lld%s | %8.2f ± %.2f |\n", static_cast<long long>(a.n_gen), at.c_str(), s.mean,
+                s.sd);
     if (a.triad) {
       const double bw = TriadBandwidth(&pool);
       const double bound = bw * 1e9 / m.WeightBytesPerToken();
@@ -137,6 +171,16 @@ CommandFn RegisterPerf(CLI::App& app) {
   cmd->add_option("-m,--model", a->model, "GGUF model")->required()->check(CLI::ExistingFile);
   cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens (0 = skip)")->capture_default_str();
   cmd->add_option("-n,--n-gen", a->n_gen, "Generated tokens (0 = skip)")->capture_default_str();
+  cmd->add_option("-d,--depth", a->depth,
+                  "Tokens already in the context before each test (as llama-bench -d): filled "
+                  "once, untimed; every run starts from them")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-k,--cache-type", a->cache_type,
+                  "KV cache element type: f16 (as llama-bench's default and mint serve's), f32, "
+                  "q8_0")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f16", "f32", "q8_0"}));
   cmd->add_option("-t,--threads", a->threads, "Threads")->capture_default_str()
       ->check(CLI::Range(1, 1024));
   cmd->add_option("-r,--repetitions", a->reps, "Timed runs")->capture_default_str()
