@@ -14,6 +14,7 @@ void LoadTracker::OnRouted(uint64_t request_id, WorkerId worker, uint64_t blocks
   Worker& w = workers_[worker];
   w.since_report.active_blocks += blocks;
   w.since_report.prefill_tokens += prefill_tokens;
+  ++w.since_report.seqs;
   requests_[request_id] = Request{worker, blocks, prefill_tokens, w.epoch};
 }
 
@@ -32,6 +33,7 @@ void LoadTracker::OnFinished(uint64_t request_id) {
   if (Worker* w = Current(r)) {
     w->since_report.active_blocks -= r.blocks;
     w->since_report.prefill_tokens -= r.prefill_tokens;
+    --w->since_report.seqs;
   }
   requests_.erase(it);
 }
@@ -39,7 +41,8 @@ void LoadTracker::OnFinished(uint64_t request_id) {
 void LoadTracker::UpdateFromWorker(WorkerId worker, const WorkerLoadReport& report) {
   Worker& w = workers_[worker];
   ++w.epoch;
-  w.reported = WorkerLoad{report.active_blocks, report.waiting_prefill_tokens};
+  w.reported = WorkerLoad{report.active_blocks, report.waiting_prefill_tokens, report.seqs,
+                          report.max_batched_tokens};
   w.since_report = WorkerLoad{};
 }
 
@@ -58,7 +61,8 @@ WorkerLoad LoadTracker::Get(WorkerId worker) const {
   if (it == workers_.end()) return {};
   const Worker& w = it->second;
   return WorkerLoad{w.reported.active_blocks + w.since_report.active_blocks,
-                    w.reported.prefill_tokens + w.since_report.prefill_tokens};
+                    w.reported.prefill_tokens + w.since_report.prefill_tokens,
+                    w.reported.seqs + w.since_report.seqs, w.reported.max_batched_tokens};
 }
 
 }  // namespace mint::router

@@ -23,11 +23,15 @@ namespace mint::router {
 struct WorkerLoad {
   uint64_t active_blocks = 0;
   uint64_t prefill_tokens = 0;  // waiting for (or in) prefill
+  uint64_t seqs = 0;            // requests running or waiting on the worker
+  int64_t max_batched_tokens = 0;  // the worker's tokens per step; 0 = not reported
 };
 
 struct WorkerLoadReport {
   uint64_t active_blocks = 0;           // KV blocks in use by running requests
   uint64_t waiting_prefill_tokens = 0;  // prompt tokens not yet prefilled (queued or running)
+  uint64_t seqs = 0;                    // requests running or waiting
+  int64_t max_batched_tokens = 0;       // tokens per step (0 = unknown)
 };
 
 class LoadTracker {

@@ -32,6 +32,17 @@ const char* ModeName(Mode mode) {
   return "?";
 }
 
+Result<CostUnit> ParseCostUnit(std::string_view name) {
+  if (name == "seconds") return CostUnit::kSeconds;
+  if (name == "blocks") return CostUnit::kBlocks;
+  return Status::InvalidArgument("unknown router cost '" + std::string(name) +
+                                 "' (seconds|blocks)");
+}
+
+const char* CostUnitName(CostUnit unit) {
+  return unit == CostUnit::kSeconds ? "seconds" : "blocks";
+}
+
 namespace {
 
 bool ValidWeight(double v) { return std::isfinite(v) && v >= 0; }
@@ -52,6 +63,11 @@ uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 Status RouterConfig::Validate() const {
   if (block_size <= 0) return Status::InvalidArgument("block_size must be > 0");
   MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
+  if (!ValidWeight(itl_weight)) return Status::InvalidArgument("itl_weight must be >= 0");
+  if (max_batched_tokens <= 0) return Status::InvalidArgument("max_batched_tokens must be > 0");
+  for (double c : step_prior) {
+    if (!std::isfinite(c)) return Status::InvalidArgument("step_prior must be finite");
+  }
   if (!(approx.ttl_seconds > 0) || !std::isfinite(approx.ttl_seconds)) {
     return Status::InvalidArgument("approx.ttl_seconds must be > 0");
   }
@@ -66,6 +82,33 @@ double KvCost(const CostInputs& in, double overlap_credit, double prefill_load_s
   const double uncached =
       std::max(prefill_blocks - overlap_credit * static_cast<double>(in.overlap_blocks), 0.0);
   return prefill_load_scale * uncached + static_cast<double>(in.active_blocks);
+}
+
+double PrefillSeconds(uint64_t tokens, uint64_t seqs, uint64_t kv_tokens,
+                      int64_t max_batched_tokens, const StepTimeModel& model) {
+  if (tokens == 0) return 0;
+  const auto s = static_cast<int64_t>(seqs), k = static_cast<int64_t>(kv_tokens);
+  const int64_t chunk = std::max<int64_t>(max_batched_tokens - s, 1);
+  const auto p = static_cast<int64_t>(tokens);
+  const int64_t full = p / chunk, rest = p % chunk;
+  double t = 0;
+  if (full > 0) t += static_cast<double>(full) * model.PredictSeconds(chunk, s, k);
+  if (rest > 0) t += model.PredictSeconds(rest, s, k);
+  return t;
+}
+
+TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, double itl_weight) {
+  const uint64_t n = std::max<uint64_t>(in.request_tokens, 1);
+  const uint64_t u = std::clamp<uint64_t>(in.uncached_tokens, 1, n);
+  TimeCost c;
+  c.ttft_s = PrefillSeconds(in.queued_prefill_tokens + u, in.seqs, in.kv_tokens,
+                            in.max_batched_tokens, model);
+  const auto s = static_cast<int64_t>(in.seqs), k = static_cast<int64_t>(in.kv_tokens);
+  const double with = model.PredictSeconds(0, s + 1, k + static_cast<int64_t>(n));
+  const double without = model.PredictSeconds(0, s, k);
+  c.itl_s = with + static_cast<double>(s) * std::max(with - without, 0.0);
+  c.cost = c.ttft_s + itl_weight * c.itl_s;
+  return c;
 }
 
 size_t SelectByCost(std::span<const double> costs, std::span<const uint64_t> loads,
@@ -101,14 +144,33 @@ size_t SelectByCost(std::span<const double> costs, std::span<const uint64_t> loa
 }
 
 struct Router::Impl {
-  explicit Impl(RouterConfig c) : config(c), approx(c.approx, c.clock), rng(c.seed) {}
+  explicit Impl(RouterConfig c)
+      : config(c),
+        step_prior(std::all_of(c.step_prior.begin(), c.step_prior.end(),
+                               [](double v) { return v == 0; })
+                       ? DefaultStepPrior()
+                       : c.step_prior),
+        approx(c.approx, c.clock),
+        rng(c.seed) {}
 
   // The Route phases, all under mu.
   std::vector<WorkerId> ResolveCandidates(std::span<const WorkerId> requested) const;
   void MatchOverlaps(std::span<const BlockHash> hashes, OverlapScores* out);
+  struct Weights {
+    CostUnit cost;
+    double overlap_credit, prefill_load_scale, temperature;
+  };
   size_t Choose(Mode mode, const std::vector<WorkerId>& candidates, uint64_t request_blocks,
-                const OverlapScores& overlaps, double overlap_credit, double prefill_load_scale,
-                double temperature, double* chosen_cost);
+                uint64_t request_tokens, const OverlapScores& overlaps, const Weights& weights,
+                RouteDecision* decision);
+  double WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t request_blocks,
+                    uint64_t request_tokens, uint64_t overlap, const Weights& weights,
+                    double* ttft_s);
+  StepTimeModel& Model(WorkerId w) {
+    auto it = step_models.find(w);
+    if (it == step_models.end()) it = step_models.emplace(w, StepTimeModel(step_prior)).first;
+    return it->second;
+  }
   void Commit(const RouteRequest& request, RouteDecision& decision);
 
   uint64_t LoadBlocks(const WorkerLoad& load) const {
@@ -118,6 +180,7 @@ struct Router::Impl {
   double Uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
   const RouterConfig config;
+  const StepCoefficients step_prior;
   LatencyHistogram hashing_hist, find_matches_hist, decision_hist;
 
   mutable std::mutex mu;
@@ -127,6 +190,7 @@ struct Router::Impl {
   ApproxIndexer approx;
   InFlightPrefixes in_flight;
   LoadTracker load;
+  std::map<WorkerId, StepTimeModel> step_models;
   std::mt19937_64 rng;
   uint64_t rotation = 0;
   uint64_t next_request_id = 1;
@@ -156,10 +220,35 @@ void Router::Impl::MatchOverlaps(std::span<const BlockHash> hashes, OverlapScore
   find_matches_hist.RecordNanos(SystemClock::Get().NowNanos() - start);
 }
 
+double Router::Impl::WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t request_blocks,
+                                uint64_t request_tokens, uint64_t overlap,
+                                const Weights& weights, double* ttft_s) {
+  const uint64_t bs = static_cast<uint64_t>(config.block_size);
+  if (weights.cost == CostUnit::kBlocks) {
+    return KvCost({.request_blocks = request_blocks,
+                   .overlap_blocks = overlap,
+                   .queued_prefill_blocks = CeilDiv(l.prefill_tokens, bs),
+                   .active_blocks = l.active_blocks},
+                  weights.overlap_credit, weights.prefill_load_scale);
+  }
+  const uint64_t cached = std::min(overlap * bs, request_tokens);
+  const TimeCost c = PredictTimeCost(
+      {.request_tokens = request_tokens,
+       .uncached_tokens = request_tokens - cached,
+       .queued_prefill_tokens = l.prefill_tokens,
+       .seqs = l.seqs,
+       .kv_tokens = l.active_blocks * bs,
+       .max_batched_tokens = l.max_batched_tokens > 0 ? l.max_batched_tokens
+                                                      : config.max_batched_tokens},
+      Model(w), config.itl_weight);
+  *ttft_s = c.ttft_s;
+  return c.cost;
+}
+
 size_t Router::Impl::Choose(Mode mode, const std::vector<WorkerId>& candidates,
-                            uint64_t request_blocks, const OverlapScores& overlaps,
-                            double overlap_credit, double prefill_load_scale, double temperature,
-                            double* chosen_cost) {
+                            uint64_t request_blocks, uint64_t request_tokens,
+                            const OverlapScores& overlaps, const Weights& weights,
+                            RouteDecision* d) {
   const size_t n = candidates.size();
   switch (mode) {
     case Mode::kRoundRobin:
@@ -168,25 +257,23 @@ size_t Router::Impl::Choose(Mode mode, const std::vector<WorkerId>& candidates,
       return rng() % n;
     case Mode::kLeastLoaded:
     case Mode::kKv: {
-      std::vector<double> costs(n);
+      std::vector<double> costs(n), ttfts(n);
       std::vector<uint64_t> loads(n);
       for (size_t i = 0; i < n; ++i) {
         const WorkerLoad l = load.Get(candidates[i]);
         loads[i] = LoadBlocks(l);
-        if (mode == Mode::kKv) {
-          costs[i] = KvCost({.request_blocks = request_blocks,
-                             .overlap_blocks = overlaps.Get(candidates[i]),
-                             .queued_prefill_blocks = CeilDiv(l.prefill_tokens, config.block_size),
-                             .active_blocks = l.active_blocks},
-                            overlap_credit, prefill_load_scale);
-        } else {
-          costs[i] = static_cast<double>(loads[i]);
-        }
+        costs[i] = mode == Mode::kKv
+                       ? WorkerCost(candidates[i], l, request_blocks, request_tokens,
+                                    overlaps.Get(candidates[i]), weights, &ttfts[i])
+                       : static_cast<double>(loads[i]);
       }
-      const double t = mode == Mode::kKv ? temperature : 0.0;
+      const double t = mode == Mode::kKv ? weights.temperature : 0.0;
       const uint64_t draw = t > 0 ? 0 : TieDraw();
       const size_t pick = SelectByCost(costs, loads, t, draw, t > 0 ? Uniform01() : 0.0);
-      if (mode == Mode::kKv) *chosen_cost = costs[pick];
+      if (mode == Mode::kKv) {
+        d->cost = costs[pick];
+        d->predicted_ttft_s = ttfts[pick];
+      }
       return pick;
     }
   }
@@ -236,6 +323,7 @@ void Router::RemoveWorker(WorkerId worker) {
   impl_->approx.RemoveWorker(worker);
   impl_->in_flight.RemoveWorker(worker);
   impl_->load.RemoveWorker(worker);
+  impl_->step_models.erase(worker);
 }
 
 std::vector<WorkerId> Router::Workers() const {
@@ -252,6 +340,8 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
   const double prefill_load_scale = o.prefill_load_scale.value_or(c.prefill_load_scale);
   const double temperature = o.temperature.value_or(c.temperature);
   MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
+  const Impl::Weights weights{o.cost.value_or(c.cost), overlap_credit, prefill_load_scale,
+                              temperature};
 
   RouteDecision d;
   const uint64_t bs = static_cast<uint64_t>(c.block_size);
@@ -263,8 +353,10 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
     if (candidates.empty()) return Status::Unavailable("router: no worker to route to");
     // Overlaps are computed in every mode: they feed the predicted hit rate.
     impl_->MatchOverlaps(request.block_hashes, &impl_->scratch);
-    const size_t pick = impl_->Choose(mode, candidates, d.request_blocks, impl_->scratch,
-                                      overlap_credit, prefill_load_scale, temperature, &d.cost);
+    const uint64_t tokens =
+        request.num_tokens != 0 ? request.num_tokens : d.request_blocks * bs;
+    const size_t pick = impl_->Choose(mode, candidates, d.request_blocks, tokens, impl_->scratch,
+                                      weights, &d);
     d.worker = candidates[pick];
     d.overlap_blocks = impl_->scratch.Get(d.worker);
     d.request_id = impl_->next_request_id++;
@@ -328,6 +420,23 @@ size_t Router::WorkerBlockCount(WorkerId worker) const {
 void Router::UpdateLoad(WorkerId worker, const WorkerLoadReport& report) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->load.UpdateFromWorker(worker, report);
+}
+
+void Router::AddStepSamples(WorkerId worker, std::span<const StepSample> samples) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  StepTimeModel& m = impl_->Model(worker);
+  for (const StepSample& s : samples) m.Add(s);
+}
+
+StepCoefficients Router::StepModel(WorkerId worker, uint64_t* samples) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->step_models.find(worker);
+  if (it == impl_->step_models.end()) {
+    if (samples) *samples = 0;
+    return impl_->step_prior;
+  }
+  if (samples) *samples = it->second.samples();
+  return it->second.coefficients();
 }
 
 WorkerLoad Router::Load(WorkerId worker) const {

@@ -6,7 +6,24 @@
 // The overhead histograms are lock-free. Decisions are deterministic for a given config.seed and
 // call order.
 //
-// KV cost (mode kKv), per candidate worker w, lower is better:
+// Mode kKv prices each candidate worker w in one of two units (RouterConfig::cost), lower is
+// better.
+//
+// Cost in seconds (CostUnit::kSeconds, the default). With w's step-time model f (StepTimeModel:
+// learned online from the steps w reports, starting from a prior) and w's load (queued prefill
+// tokens Q, requests S, KV tokens in use K = active_blocks * block_size, tokens per step B):
+//   ttft(w) = the prefill steps for Q + u tokens, u = the request's tokens not cached on w
+//             (num_tokens - overlap_blocks * block_size, at least 1): chunks of C = max(B - S, 1)
+//             tokens beside S decodes, floor(P / C) * f(C, S, K) + f(P mod C, S, K)
+//   itl(w)  = f(0, S + 1, K + n) + S * (f(0, S + 1, K + n) - f(0, S, K)), n = num_tokens: the
+//             decode step time the request will see plus what it adds to each of w's requests
+//   cost(w) = ttft(w) + itl_weight * itl(w)
+// So a cached prefix is worth the prefill time it saves on that worker, and a queue is worth the
+// time it takes to drain, both from the worker's measured speed: no weight to tune per workload
+// (overlap_credit and prefill_load_scale do not enter). itl_weight is in output tokens: how many
+// of the request's decode steps the ITL term stands for.
+//
+// Cost in blocks (CostUnit::kBlocks, the old default), per candidate worker w:
 //   prefill_blocks(w) = request_blocks + queued_prefill_blocks(w)
 //   cost(w) = prefill_load_scale * max(prefill_blocks(w) - overlap_credit * overlap_blocks(w), 0)
 //             + active_blocks(w)
@@ -46,6 +63,7 @@
 #include "router/indexer.h"
 #include "router/load.h"
 #include "router/metrics.h"
+#include "router/step_model.h"
 
 namespace mint::router {
 
@@ -57,12 +75,23 @@ const char* ModeName(Mode mode);
 
 enum class TieBreak { kRoundRobin, kRandom };
 
+enum class CostUnit { kSeconds, kBlocks };
+// "seconds" | "blocks".
+Result<CostUnit> ParseCostUnit(std::string_view name);
+const char* CostUnitName(CostUnit unit);
+
 struct RouterConfig {
   Mode mode = Mode::kKv;
   int32_t block_size = 16;          // tokens per KV block, > 0 (must match the workers')
   double overlap_credit = 1.0;      // >= 0: prefill blocks saved per cached block
   double prefill_load_scale = 1.0;  // >= 0: weight of prefill work against decode load
   double temperature = 0.0;         // >= 0: 0 = deterministic argmin
+  CostUnit cost = CostUnit::kSeconds;
+  double itl_weight = 0.0;  // >= 0, seconds cost only: output tokens the ITL term stands for
+  // Seconds cost only: a worker's tokens per step until it reports its own, > 0.
+  int64_t max_batched_tokens = 8192;
+  // Seconds cost only: every worker's step-time model starts here (all zeros: DefaultStepPrior).
+  StepCoefficients step_prior = {};
   TieBreak tie_break = TieBreak::kRoundRobin;
   // false: no KV events; overlaps come from the router's own predictions (ApproxIndexer).
   bool use_kv_events = true;
@@ -82,6 +111,7 @@ struct RouteOverrides {
   std::optional<double> overlap_credit = {};
   std::optional<double> prefill_load_scale = {};
   std::optional<double> temperature = {};
+  std::optional<CostUnit> cost = {};
 };
 
 struct RouteRequest {
@@ -97,6 +127,7 @@ struct RouteDecision {
   uint32_t overlap_blocks = 0;               // the chosen worker's predicted cached blocks
   uint64_t request_blocks = 0;               // ceil(num_tokens / block_size)
   double cost = 0;                           // the chosen worker's KV cost (kKv only)
+  double predicted_ttft_s = 0;               // the chosen worker's ttft (seconds cost only)
   std::vector<WorkerOverlap> overlaps = {};  // candidates with overlap > 0, by worker id
 };
 
@@ -108,6 +139,25 @@ struct CostInputs {
   uint64_t active_blocks = 0;
 };
 double KvCost(const CostInputs& in, double overlap_credit, double prefill_load_scale);
+
+// The seconds cost's inputs for one worker (see above).
+struct TimeCostInputs {
+  uint64_t request_tokens = 0;   // n
+  uint64_t uncached_tokens = 0;  // u (clamped to [1, n])
+  uint64_t queued_prefill_tokens = 0;  // Q
+  uint64_t seqs = 0;                   // S
+  uint64_t kv_tokens = 0;              // K
+  int64_t max_batched_tokens = 0;      // B, > 0
+};
+struct TimeCost {
+  double ttft_s = 0;
+  double itl_s = 0;
+  double cost = 0;  // ttft_s + itl_weight * itl_s
+};
+TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, double itl_weight);
+// The time to prefill `tokens` in chunks beside `seqs` decodes (ttft above, P = tokens).
+double PrefillSeconds(uint64_t tokens, uint64_t seqs, uint64_t kv_tokens,
+                      int64_t max_batched_tokens, const StepTimeModel& model);
 
 // The index chosen among `costs` (non-empty; loads the same size). temperature 0: argmin, ties
 // by lower load, remaining ties → tied[tie_draw % number tied] (in index order). temperature > 0:
@@ -148,6 +198,10 @@ class Router {
 
   void UpdateLoad(WorkerId worker, const WorkerLoadReport& report);
   WorkerLoad Load(WorkerId worker) const;
+  // Steps the worker ran (for its step-time model; the seconds cost).
+  void AddStepSamples(WorkerId worker, std::span<const StepSample> samples);
+  // The worker's step-time coefficients now and the samples behind them (the prior if none).
+  StepCoefficients StepModel(WorkerId worker, uint64_t* samples = nullptr) const;
 
   // The caller's time spent hashing a request's blocks (lock-free).
   void RecordHashingNanos(int64_t nanos);

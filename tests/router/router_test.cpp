@@ -68,7 +68,9 @@ TEST(SelectByCostTest, TemperatureFollowsSoftmaxOfNormalizedCost) {
 
 class RouterTest : public ::testing::Test {
  protected:
-  RouterConfig Config() { return RouterConfig{.block_size = 4}; }
+  // The block-count cost: its arithmetic is what these tests check by hand (the seconds cost:
+  // step_model_test.cpp).
+  RouterConfig Config() { return RouterConfig{.block_size = 4, .cost = CostUnit::kBlocks}; }
 };
 
 TEST_F(RouterTest, KvPrefersOverlap) {
