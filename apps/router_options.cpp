@@ -1,5 +1,7 @@
 #include "apps/router_options.h"
 
+#include "mocker/timing_model.h"
+
 namespace mint::apps {
 
 void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
@@ -11,11 +13,22 @@ void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
                   "Tokens per KV block the router hashes (must equal the workers' --block-size)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--router-cost", a->cost,
+                  "kv mode's unit: seconds (predicted TTFT + itl-weight x ITL impact, from each\n"
+                  "worker's step times, learned online) or blocks (the block-count cost below)")
+      ->capture_default_str();
+  cmd->add_option("--router-itl-weight", a->itl_weight,
+                  "seconds cost: output tokens the ITL term stands for (0: TTFT only)")
+      ->capture_default_str();
+  cmd->add_option("--router-step-profile", a->step_profile,
+                  "seconds cost: a timing profile (mint profile / mocker --timing-profile JSON)\n"
+                  "that every worker's step-time model starts from before its own steps arrive\n"
+                  "(default: Dynamo's polynomial)");
   cmd->add_option("--kv-overlap-credit", a->overlap_credit,
-                  "kv cost: prefill blocks saved per cached block on a worker")
+                  "blocks cost: prefill blocks saved per cached block on a worker")
       ->capture_default_str();
   cmd->add_option("--prefill-load-scale", a->prefill_load_scale,
-                  "kv cost: weight of prefill work against decode load\n"
+                  "blocks cost: weight of prefill work against decode load\n"
                   "(cost = scale x max(prefill_blocks - credit x overlap, 0) + decode_blocks)")
       ->capture_default_str();
   cmd->add_option("--router-temperature", a->temperature,
@@ -43,6 +56,18 @@ Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a) {
   c.overlap_credit = a.overlap_credit;
   c.prefill_load_scale = a.prefill_load_scale;
   c.temperature = a.temperature;
+  auto cost = router::ParseCostUnit(a.cost);
+  if (!cost.ok()) return cost.status().WithContext("--router-cost");
+  c.cost = *cost;
+  c.itl_weight = a.itl_weight;
+  if (!a.step_profile.empty()) {
+    auto timing = mocker::TimingModel::LoadProfile(a.step_profile);
+    if (!timing.ok()) return timing.status().WithContext("--router-step-profile");
+    c.step_prior = router::FitPrior([&t = *timing](int64_t p, int64_t s, int64_t k) {
+      return t.StepMs({.prefill_tokens = p, .decode_seqs = s, .decode_kv_tokens = k,
+                       .kv_capacity_tokens = 16384 * 16}) / 1e3;
+    });
+  }
   c.use_kv_events = !a.no_kv_events;
   c.track_in_flight = !a.no_in_flight;
   c.approx.ttl_seconds = a.approx_ttl_s;

@@ -16,6 +16,9 @@ struct RouterArgs {
   double overlap_credit = 1.0;
   double prefill_load_scale = 1.0;
   double temperature = 0.0;
+  std::string cost = "seconds";
+  double itl_weight = 0.0;
+  std::string step_profile;
   bool no_kv_events = false;
   bool no_in_flight = false;
   double approx_ttl_s = 120;

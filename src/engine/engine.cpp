@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <chrono>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -199,6 +200,7 @@ class Engine::Impl {
   // The next token of `r` from the step's row `row`, its logprobs appended to `out` if asked.
   int32_t NextToken(LiveRequest* r, int64_t row, RequestOutput* out);
   void PublishMetrics();
+  void RecordStep(const StepBatch& step, std::chrono::steady_clock::duration took);
 
   std::thread loop_;
   mutable std::mutex mu_;
@@ -219,6 +221,7 @@ class Engine::Impl {
   std::vector<int32_t> chosen_;  // loop thread only; tokens of an executor that chooses them
   std::vector<model::BatchSequence> batch_;            // loop thread only
   std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
+  std::deque<StepRecord> recent_steps_;  // loop thread; EngineMetrics::recent_steps
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
   // KV connector state, loop thread only.
   int32_t loads_in_flight_ = 0;
@@ -563,6 +566,7 @@ void Engine::Impl::Step() {
     }
   }
   const StepBatch step{.seqs = batch_, .stop_token_ids = batch_stops_};
+  const auto step_start = std::chrono::steady_clock::now();
   Status st;
   if (chooses_tokens_) {
     chosen_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1)));
@@ -579,6 +583,7 @@ void Engine::Impl::Step() {
     }
     return;
   }
+  RecordStep(step, std::chrono::steady_clock::now() - step_start);
   scheduler_.Complete(plan);
 
   int64_t row = 0;
@@ -607,6 +612,16 @@ void Engine::Impl::Step() {
   }
 }
 
+void Engine::Impl::RecordStep(const StepBatch& step, std::chrono::steady_clock::duration took) {
+  const StepShapeCounts c = CountStep(step);
+  if (recent_steps_.size() == EngineMetrics::kRecentSteps) recent_steps_.pop_front();
+  recent_steps_.push_back({.step = steps_,
+                           .prefill_tokens = c.prefill_tokens,
+                           .decode_seqs = c.decode_seqs,
+                           .decode_kv_tokens = c.decode_kv_tokens,
+                           .seconds = std::chrono::duration<double>(took).count()});
+}
+
 void Engine::Impl::PublishMetrics() {
   const SchedulerStats ss = scheduler_.Stats();
   EngineMetrics m;
@@ -628,6 +643,8 @@ void Engine::Impl::PublishMetrics() {
   m.kv_load_failures = kv_load_failures_;
   m.kv_blocks_loaded = kv_blocks_loaded_;
   m.kv_blocks_skipped = kv_blocks_skipped_;
+  m.recent_steps.assign(recent_steps_.begin(), recent_steps_.end());
+  m.max_num_batched_tokens = scheduler_.config().max_num_batched_tokens;
   std::lock_guard<std::mutex> lk(metrics_mu_);
   metrics_ = m;
 }

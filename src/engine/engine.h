@@ -97,6 +97,15 @@ struct RequestOutput {
 };
 using OutputCallback = std::function<void(const RequestOutput&)>;
 
+// One engine step as a router's step-time model sees it (executor.h, StepShapeCounts).
+struct StepRecord {
+  uint64_t step = 0;  // the engine's step number (EngineMetrics::steps when it ran)
+  int64_t prefill_tokens = 0;
+  int64_t decode_seqs = 0;
+  int64_t decode_kv_tokens = 0;
+  double seconds = 0;  // wall time of the forward pass
+};
+
 struct EngineMetrics {
   int32_t running = 0;
   int32_t waiting = 0;
@@ -117,6 +126,11 @@ struct EngineMetrics {
   uint64_t kv_load_failures = 0;     // cumulative
   uint64_t kv_blocks_loaded = 0;     // cumulative: blocks a load brought in
   uint64_t kv_blocks_skipped = 0;    // cumulative: blocks of an import already in the prefix cache
+  // The last steps run (at most kRecentSteps, oldest first), for load reports: a reader that
+  // remembers the last step number it saw takes the newer ones.
+  static constexpr size_t kRecentSteps = 64;
+  std::vector<StepRecord> recent_steps;
+  int32_t max_num_batched_tokens = 0;  // the scheduler's tokens per step
 };
 
 // Where an engine's KV blocks live (for a connector that moves them): block b is the

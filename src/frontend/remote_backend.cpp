@@ -101,6 +101,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   struct WorkerKv {
     pb::LoadMetrics load;
     bool has_load = false;
+    uint64_t last_step = 0;  // the newest step number taken from its load reports
   };
   std::unique_ptr<runtime::KvEventSubscriber> events;
   mutable std::mutex kv_mu;
@@ -143,17 +144,52 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     return out;
   }
   void OnLoad(const std::string& id, const pb::LoadMetrics& load) {
-    if (auto rid = RouterId(id)) {
-      router->UpdateLoad(
-          *rid,
-          {.active_blocks = static_cast<uint64_t>(std::max<int64_t>(load.kv_blocks_used(), 0)),
-           .waiting_prefill_tokens =
-               static_cast<uint64_t>(std::max<int64_t>(load.prefill_tokens_queued(), 0))});
+    // The steps this frontend has not seen yet (a restarted worker counts from 0 again).
+    std::vector<router::StepSample> steps;
+    {
+      std::lock_guard<std::mutex> lk(kv_mu);
+      auto& w = kv[id];
+      const int n = load.steps_size();
+      if (n > 0 && load.steps(n - 1).step() < w.last_step) w.last_step = 0;
+      for (const pb::StepSample& s : load.steps()) {
+        if (s.step() <= w.last_step) continue;
+        steps.push_back({.prefill_tokens = s.prefill_tokens(), .decode_seqs = s.decode_seqs(),
+                         .decode_kv_tokens = s.decode_kv_tokens(), .seconds = s.seconds()});
+        w.last_step = s.step();
+      }
+      w.load = load;
+      w.has_load = true;
     }
-    std::lock_guard<std::mutex> lk(kv_mu);
-    auto& w = kv[id];
-    w.load = load;
-    w.has_load = true;
+    if (auto rid = RouterId(id)) {
+      auto count = [](int64_t v) { return static_cast<uint64_t>(std::max<int64_t>(v, 0)); };
+      router->UpdateLoad(*rid, {.active_blocks = count(load.kv_blocks_used()),
+                                .waiting_prefill_tokens = count(load.prefill_tokens_queued()),
+                                .seqs = count(load.running()) + count(load.waiting()),
+                                .max_batched_tokens = load.max_num_batched_tokens()});
+      router->AddStepSamples(*rid, steps);
+    }
+  }
+  // Per worker, what the router's step-time model has learned (the seconds cost).
+  void StepModelMetrics(std::string* out) const {
+    std::vector<std::pair<std::string, router::WorkerId>> ids;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      ids.assign(rids.begin(), rids.end());
+    }
+    *out +=
+        "# HELP mint_router_step_samples Engine steps behind each worker's step-time model\n"
+        "# TYPE mint_router_step_samples gauge\n";
+    std::string predicted =
+        "# HELP mint_router_predicted_prefill_seconds The router's step-time model: a 1,024-token "
+        "prefill on the idle worker\n# TYPE mint_router_predicted_prefill_seconds gauge\n";
+    for (const auto& [id, rid] : ids) {
+      uint64_t n = 0;
+      const router::StepTimeModel m(router->StepModel(rid, &n), 0);
+      *out += fmt::format("mint_router_step_samples{{worker=\"{}\"}} {}\n", id, n);
+      predicted += fmt::format("mint_router_predicted_prefill_seconds{{worker=\"{}\"}} {:.6f}\n",
+                               id, m.PredictSeconds(1024, 0, 0));
+    }
+    *out += predicted;
   }
   // The subscriber's resync path: the worker's snapshot over the request plane.
   Result<engine::KvSnapshot> FetchSnapshot(const std::string& id) {
@@ -893,6 +929,7 @@ std::string RemoteBackend::MetricsText() const {
       out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
     }
   }
+  impl_->StepModelMetrics(&out);
   out +=
       "# HELP mint_worker_kv_cached_blocks Prefix-cache blocks per worker, from its KV events\n"
       "# TYPE mint_worker_kv_cached_blocks gauge\n";

@@ -53,17 +53,11 @@ int32_t SimulatedExecutor::SyntheticToken(uint64_t seed, int64_t position, int32
 }
 
 StepShape SimulatedExecutor::ShapeOf(const engine::StepBatch& step) const {
-  StepShape shape{.kv_capacity_tokens = options_.kv_capacity_tokens};
-  for (const model::BatchSequence& s : step.seqs) {
-    const auto n = static_cast<int64_t>(s.tokens.size());
-    if (n > 1 || s.pos0 == 0) {
-      shape.prefill_tokens += n;
-    } else {
-      ++shape.decode_seqs;
-      shape.decode_kv_tokens += s.pos0 + n;
-    }
-  }
-  return shape;
+  const engine::StepShapeCounts c = engine::CountStep(step);
+  return StepShape{.prefill_tokens = c.prefill_tokens,
+                   .decode_seqs = c.decode_seqs,
+                   .decode_kv_tokens = c.decode_kv_tokens,
+                   .kv_capacity_tokens = options_.kv_capacity_tokens};
 }
 
 void SimulatedExecutor::StartStep(const engine::StepBatch& step) {

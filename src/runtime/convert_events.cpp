@@ -83,6 +83,15 @@ pb::LoadMetrics ToProto(const engine::EngineMetrics& metrics, const std::string&
   out.set_prefix_hit_rate(metrics.blocks.hit_rate());
   out.set_last_kv_event_id(metrics.last_kv_event_id);
   out.set_preemptions(static_cast<int64_t>(metrics.preemptions));
+  for (const engine::StepRecord& r : metrics.recent_steps) {
+    pb::StepSample* s = out.add_steps();
+    s->set_step(r.step);
+    s->set_prefill_tokens(r.prefill_tokens);
+    s->set_decode_seqs(r.decode_seqs);
+    s->set_decode_kv_tokens(r.decode_kv_tokens);
+    s->set_seconds(r.seconds);
+  }
+  out.set_max_num_batched_tokens(metrics.max_num_batched_tokens);
   return out;
 }
 

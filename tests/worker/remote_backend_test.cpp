@@ -338,6 +338,21 @@ TEST_F(RemoteBackendTest, FrontendRebuildsEachWorkersCacheFromKvEvents) {
   }
   EXPECT_NE(backend->MetricsText().find("mint_worker_kv_cached_blocks{worker=\"a\"}"), std::string::npos);
   EXPECT_NE(backend->MetricsText().find("mint_worker_running{worker=\"b\"}"), std::string::npos);
+  // With them, the steps each worker ran: the router's step-time models learn from them.
+  auto samples = [&](const std::string& worker) {
+    const std::string text = backend->MetricsText();
+    const std::string key = "mint_router_step_samples{worker=\"" + worker + "\"} ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? 0L : std::stol(text.substr(at + key.size()));
+  };
+  for (int i = 0; i < 100 && (samples("a") == 0 || samples("b") == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(samples("a"), 0);
+  EXPECT_GT(samples("b"), 0);
+  int64_t steps = 0;
+  for (auto& [id, e] : engines_) steps += static_cast<int64_t>(e->Metrics().steps);
+  EXPECT_LE(samples("a") + samples("b"), steps) << "a step counted twice";
 }
 
 }  // namespace
