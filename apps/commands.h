@@ -24,5 +24,6 @@ CommandFn RegisterFrontend(CLI::App& app);    // cmd_frontend.cpp
 CommandFn RegisterMocker(CLI::App& app);      // cmd_mocker.cpp
 CommandFn RegisterProfile(CLI::App& app);     // cmd_profile.cpp
 CommandFn RegisterCerts(CLI::App& app);       // cmd_certs.cpp
+CommandFn RegisterSimulate(CLI::App& app);    // cmd_simulate.cpp
 
 }  // namespace mint::apps

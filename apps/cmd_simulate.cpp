@@ -1,0 +1,181 @@
+// `mint simulate`: one layout (N aggregated workers behind the router) and one workload (a
+// Mooncake trace), run in virtual time by src/sim: the real scheduler, block pool and router,
+// steps timed by the mocker's timing model. Prints the `mint bench` report (same JSON schema, so
+// `mint bench --compare` puts a prediction beside a measurement) in the simulated hardware's
+// time.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "apps/app_util.h"
+#include "apps/commands.h"
+#include "apps/router_options.h"
+#include "bench_lib/stats.h"
+#include "bench_lib/workload.h"
+#include "core/log.h"
+#include "sim/simulator.h"
+
+namespace mint::apps {
+namespace {
+
+struct SimulateArgs {
+  std::string trace;
+  double speedup = 1.0;
+  int64_t num_requests = 0;
+  int32_t vocab = 512;
+  uint64_t seed = 1;
+  int32_t workers = 8;
+  int32_t block_size = 64;
+  int32_t num_blocks = 16384;
+  int32_t max_num_seqs = 256;
+  int32_t max_num_batched_tokens = 8192;
+  int64_t max_model_len = 262144;
+  std::string timing_profile;
+  std::string output;
+  std::string csv;
+  RouterArgs router;
+};
+
+std::vector<sim::SimRequest> ToSimRequests(const std::vector<bench::BenchRequest>& in) {
+  std::vector<sim::SimRequest> out;
+  out.reserve(in.size());
+  for (const bench::BenchRequest& r : in) {
+    out.push_back({.arrival_s = r.arrival_s,
+                   .prompt = r.prompt_ids,
+                   .output_tokens = std::max(r.output_tokens, 1)});
+  }
+  return out;
+}
+
+Status WriteCsv(const std::string& path, const sim::SimResult& res) {
+  std::ofstream f(path);
+  if (!f) return Status::IoError(path + ": cannot open for writing");
+  f << "index,arrival_s,ttft_s,e2e_s,input_tokens,output_tokens,itl_mean_s,error\n";
+  for (const bench::RequestRecord& r : res.records) {
+    double itl = 0;
+    for (double g : r.itl_s) itl += g;
+    if (!r.itl_s.empty()) itl /= static_cast<double>(r.itl_s.size());
+    f << fmt::format("{},{:.6f},{:.6f},{:.6f},{},{},{:.6f},{}\n", r.index, r.start_s, r.ttft_s,
+                     r.e2e_s(), r.input_tokens, r.output_tokens, itl, r.error);
+  }
+  return f ? Status::Ok() : Status::IoError(path + ": write failed");
+}
+
+int Run(const SimulateArgs& a) {
+  auto text = ReadFile(a.trace);
+  if (!text.ok()) return Fail(text.status());
+  auto entries = bench::ParseMooncakeTrace(*text);
+  if (!entries.ok()) return Fail(entries.status().WithContext(a.trace));
+  if (a.num_requests > 0 && static_cast<int64_t>(entries->size()) > a.num_requests) {
+    entries->resize(static_cast<size_t>(a.num_requests));
+  }
+  const std::vector<sim::SimRequest> requests =
+      ToSimRequests(bench::TraceToTokenRequests(*entries, a.speedup, a.seed, a.vocab));
+
+  sim::SimConfig c;
+  c.num_workers = a.workers;
+  c.block_size = a.block_size;
+  c.num_blocks = a.num_blocks;
+  c.scheduler = {.max_num_seqs = a.max_num_seqs,
+                 .max_num_batched_tokens = a.max_num_batched_tokens,
+                 .max_model_len = a.max_model_len};
+  if (!a.timing_profile.empty()) {
+    auto t = mocker::TimingModel::LoadProfile(a.timing_profile);
+    if (!t.ok()) return Fail(t.status().WithContext("--timing-profile"));
+    c.timing = std::move(t).value();
+  }
+  RouterArgs ra = a.router;
+  ra.block_size = a.block_size;  // the simulated workers' blocks
+  auto rc = MakeRouterConfig(ra);
+  if (!rc.ok()) return Fail(rc.status());
+  c.router = *rc;
+
+  const std::clock_t cpu0 = std::clock();
+  auto res = sim::Simulate(c, requests);
+  if (!res.ok()) return Fail(res.status());
+  const double cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+
+  bench::Report report = bench::BuildReport(res->records, {});
+  report.prefix_cache_hit_rate = res->hit_rate();
+  report.config = {
+      {"simulated", true},
+      {"workload", {{"kind", "mooncake_trace"}, {"file", a.trace}, {"speedup", a.speedup},
+                    {"entries", requests.size()}, {"token_ids_vocab", a.vocab}}},
+      {"seed", a.seed},
+      {"workers", a.workers},
+      {"block_size", a.block_size},
+      {"num_blocks", a.num_blocks},
+      {"max_num_seqs", a.max_num_seqs},
+      {"max_num_batched_tokens", a.max_num_batched_tokens},
+      {"timing", c.timing.Describe()},
+      {"router",
+       {{"mode", ra.mode}, {"cost", ra.cost}, {"itl_weight", ra.itl_weight},
+        {"overlap_credit", ra.overlap_credit}, {"prefill_load_scale", ra.prefill_load_scale},
+        {"temperature", ra.temperature}}}};
+  std::printf("%s", bench::FormatReportTable(report).c_str());
+  std::printf(
+      "simulated: %zu requests, %d workers, %lld steps, %lld preemptions, %.1f s of virtual "
+      "time in %.2f s of CPU (%.0fx)\nprefix hit rate %.1f %% (router predicted %.1f %%)\n",
+      requests.size(), a.workers, static_cast<long long>(res->steps),
+      static_cast<long long>(res->preemptions), res->end_s, cpu_s,
+      cpu_s > 0 ? res->end_s / cpu_s : 0.0, 100 * res->hit_rate(),
+      100 * res->router.predicted_hit_rate);
+  if (!a.output.empty()) {
+    std::ofstream f(a.output);
+    f << bench::ReportToJson(report).dump(2) << "\n";
+    if (!f) return Fail(Status::IoError(a.output + ": write failed"));
+  }
+  if (!a.csv.empty()) {
+    if (Status s = WriteCsv(a.csv, *res); !s.ok()) return Fail(s);
+  }
+  return 0;
+}
+
+}  // namespace
+
+CommandFn RegisterSimulate(CLI::App& app) {
+  auto a = std::make_shared<SimulateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "simulate",
+      "Predict a deployment's latency on a workload in virtual time: N aggregated workers (the\n"
+      "real scheduler and block pool, steps timed as `mint mocker` times them) behind the real\n"
+      "router. Deterministic; an hour of trace runs in seconds. Same report as `mint bench`.");
+  cmd->add_option("--trace", a->trace, "Mooncake JSONL trace (prompts become token ids)")
+      ->required();
+  cmd->add_option("--speedup", a->speedup, "Trace time divided by this (load multiplier)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-n,--num-requests", a->num_requests, "Only the first N entries (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--vocab", a->vocab, "Token ids of the prompts are drawn below this")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 1 << 24));
+  cmd->add_option("--seed", a->seed, "Seed of the prompts' token ids")->capture_default_str();
+  cmd->add_option("--workers", a->workers, "Aggregated workers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--block-size", a->block_size, "Tokens per KV block (workers and router)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--num-blocks", a->num_blocks, "KV blocks per worker")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 30));
+  cmd->add_option("--max-num-seqs", a->max_num_seqs, "Running sequences per worker")
+      ->capture_default_str();
+  cmd->add_option("--max-num-batched-tokens", a->max_num_batched_tokens, "Tokens per step")
+      ->capture_default_str();
+  cmd->add_option("--max-model-len", a->max_model_len, "Prompt + generated tokens per request")
+      ->capture_default_str();
+  cmd->add_option("--timing-profile", a->timing_profile,
+                  "Step times from this profile (mint profile JSON; default: Dynamo's polynomial)");
+  cmd->add_option("-o,--output", a->output, "Write the report as JSON (mint-bench/1)");
+  cmd->add_option("--csv", a->csv, "Write one line per request");
+  AddRouterOptions(cmd, &a->router);
+  return [a] { return Run(*a); };
+}
+
+}  // namespace mint::apps
