@@ -20,6 +20,10 @@ void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
   cmd->add_option("--router-itl-weight", a->itl_weight,
                   "seconds cost: output tokens the ITL term stands for (0: TTFT only)")
       ->capture_default_str();
+  cmd->add_option("--router-cache-credit", a->cache_credit,
+                  "seconds cost: a cached prefix is worth this many times the prefill time it\n"
+                  "saves (> 1: it also keeps the prefix hot for the requests that follow)")
+      ->capture_default_str();
   cmd->add_option("--router-step-profile", a->step_profile,
                   "seconds cost: a timing profile (mint profile / mocker --timing-profile JSON)\n"
                   "that every worker's step-time model starts from before its own steps arrive\n"
@@ -60,6 +64,7 @@ Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a) {
   if (!cost.ok()) return cost.status().WithContext("--router-cost");
   c.cost = *cost;
   c.itl_weight = a.itl_weight;
+  c.cache_credit = a.cache_credit;
   if (!a.step_profile.empty()) {
     auto timing = mocker::TimingModel::LoadProfile(a.step_profile);
     if (!timing.ok()) return timing.status().WithContext("--router-step-profile");

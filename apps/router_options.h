@@ -18,6 +18,7 @@ struct RouterArgs {
   double temperature = 0.0;
   std::string cost = "seconds";
   double itl_weight = 0.0;
+  double cache_credit = 1.0;
   std::string step_profile;
   bool no_kv_events = false;
   bool no_in_flight = false;

@@ -64,6 +64,9 @@ Status RouterConfig::Validate() const {
   if (block_size <= 0) return Status::InvalidArgument("block_size must be > 0");
   MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
   if (!ValidWeight(itl_weight)) return Status::InvalidArgument("itl_weight must be >= 0");
+  if (!std::isfinite(cache_credit) || cache_credit < 1) {
+    return Status::InvalidArgument("cache_credit must be >= 1");
+  }
   if (max_batched_tokens <= 0) return Status::InvalidArgument("max_batched_tokens must be > 0");
   for (double c : step_prior) {
     if (!std::isfinite(c)) return Status::InvalidArgument("step_prior must be finite");
@@ -97,7 +100,8 @@ double PrefillSeconds(uint64_t tokens, uint64_t seqs, uint64_t kv_tokens,
   return t;
 }
 
-TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, double itl_weight) {
+TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, double itl_weight,
+                         double cache_credit) {
   const uint64_t n = std::max<uint64_t>(in.request_tokens, 1);
   const uint64_t u = std::clamp<uint64_t>(in.uncached_tokens, 1, n);
   TimeCost c;
@@ -107,7 +111,10 @@ TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, d
   const double with = model.PredictSeconds(0, s + 1, k + static_cast<int64_t>(n));
   const double without = model.PredictSeconds(0, s, k);
   c.itl_s = with + static_cast<double>(s) * std::max(with - without, 0.0);
-  c.cost = c.ttft_s + itl_weight * c.itl_s;
+  c.saved_s = u < n ? PrefillSeconds(n, in.seqs, in.kv_tokens, in.max_batched_tokens, model) -
+                          PrefillSeconds(u, in.seqs, in.kv_tokens, in.max_batched_tokens, model)
+                    : 0.0;
+  c.cost = c.ttft_s + itl_weight * c.itl_s - (cache_credit - 1) * c.saved_s;
   return c;
 }
 
@@ -240,7 +247,7 @@ double Router::Impl::WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t reques
        .kv_tokens = l.active_blocks * bs,
        .max_batched_tokens = l.max_batched_tokens > 0 ? l.max_batched_tokens
                                                       : config.max_batched_tokens},
-      Model(w), config.itl_weight);
+      Model(w), config.itl_weight, config.cache_credit);
   *ttft_s = c.ttft_s;
   return c.cost;
 }
@@ -420,6 +427,35 @@ size_t Router::WorkerBlockCount(WorkerId worker) const {
 void Router::UpdateLoad(WorkerId worker, const WorkerLoadReport& report) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->load.UpdateFromWorker(worker, report);
+}
+
+Router::Pressure Router::Estimate(const RouteRequest& request, double threshold_s) {
+  const uint64_t bs = static_cast<uint64_t>(impl_->config.block_size);
+  const uint64_t tokens = std::max<uint64_t>(
+      request.num_tokens != 0 ? request.num_tokens : request.block_hashes.size() * bs, 1);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const std::vector<WorkerId> candidates = impl_->ResolveCandidates(request.candidates);
+  Pressure p;
+  if (candidates.empty()) return p;
+  impl_->MatchOverlaps(request.block_hashes, &impl_->scratch);
+  p.all_busy = true;
+  uint64_t best_overlap = 0;
+  WorkerId best = candidates[0];
+  for (WorkerId w : candidates) {
+    const WorkerLoad l = impl_->load.Get(w);
+    const int64_t b =
+        l.max_batched_tokens > 0 ? l.max_batched_tokens : impl_->config.max_batched_tokens;
+    const StepTimeModel& m = impl_->Model(w);
+    if (PrefillSeconds(l.prefill_tokens, l.seqs, l.active_blocks * bs, b, m) < threshold_s) {
+      p.all_busy = false;
+    }
+    const uint64_t o = impl_->scratch.Get(w);
+    if (o > best_overlap) best_overlap = o, best = w;
+  }
+  const uint64_t cached = std::min(best_overlap * bs, tokens - 1);
+  p.own_prefill_s = PrefillSeconds(tokens - cached, 0, 0, impl_->config.max_batched_tokens,
+                                   impl_->Model(best));
+  return p;
 }
 
 void Router::AddStepSamples(WorkerId worker, std::span<const StepSample> samples) {

@@ -17,11 +17,14 @@
 //             tokens beside S decodes, floor(P / C) * f(C, S, K) + f(P mod C, S, K)
 //   itl(w)  = f(0, S + 1, K + n) + S * (f(0, S + 1, K + n) - f(0, S, K)), n = num_tokens: the
 //             decode step time the request will see plus what it adds to each of w's requests
-//   cost(w) = ttft(w) + itl_weight * itl(w)
-// So a cached prefix is worth the prefill time it saves on that worker, and a queue is worth the
-// time it takes to drain, both from the worker's measured speed: no weight to tune per workload
-// (overlap_credit and prefill_load_scale do not enter). itl_weight is in output tokens: how many
-// of the request's decode steps the ITL term stands for.
+//   saved(w) = the prefill time w's cached prefix saves: f-time of n tokens minus of u tokens
+//   cost(w) = ttft(w) + itl_weight * itl(w) - (cache_credit - 1) * saved(w)
+// So a queue is worth the time it takes to drain and a cached prefix at least the prefill time
+// it saves, both from the worker's measured speed (overlap_credit and prefill_load_scale do not
+// enter). cache_credit > 1 values a hit beyond this request: sending a prompt to its prefix keeps
+// that prefix hot for the requests that follow and stores nothing twice, where computing it
+// elsewhere evicts another prefix there. itl_weight is in output tokens: how many of the
+// request's decode steps the ITL term stands for.
 //
 // Cost in blocks (CostUnit::kBlocks, the old default), per candidate worker w:
 //   prefill_blocks(w) = request_blocks + queued_prefill_blocks(w)
@@ -88,6 +91,7 @@ struct RouterConfig {
   double temperature = 0.0;         // >= 0: 0 = deterministic argmin
   CostUnit cost = CostUnit::kSeconds;
   double itl_weight = 0.0;  // >= 0, seconds cost only: output tokens the ITL term stands for
+  double cache_credit = 1.0;  // >= 1, seconds cost only: a cached prefix's worth, in its prefill time
   // Seconds cost only: a worker's tokens per step until it reports its own, > 0.
   int64_t max_batched_tokens = 8192;
   // Seconds cost only: every worker's step-time model starts here (all zeros: DefaultStepPrior).
@@ -152,9 +156,11 @@ struct TimeCostInputs {
 struct TimeCost {
   double ttft_s = 0;
   double itl_s = 0;
-  double cost = 0;  // ttft_s + itl_weight * itl_s
+  double saved_s = 0;  // prefill time the cached prefix saves on this worker
+  double cost = 0;     // ttft_s + itl_weight * itl_s - (cache_credit - 1) * saved_s
 };
-TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, double itl_weight);
+TimeCost PredictTimeCost(const TimeCostInputs& in, const StepTimeModel& model, double itl_weight,
+                         double cache_credit = 1.0);
 // The time to prefill `tokens` in chunks beside `seqs` decodes (ttft above, P = tokens).
 double PrefillSeconds(uint64_t tokens, uint64_t seqs, uint64_t kv_tokens,
                       int64_t max_batched_tokens, const StepTimeModel& model);
@@ -198,6 +204,14 @@ class Router {
 
   void UpdateLoad(WorkerId worker, const WorkerLoadReport& report);
   WorkerLoad Load(WorkerId worker) const;
+  // For a router queue (queue.h): whether every candidate has at least `threshold_s` of prefill
+  // queued (its step-time model's time for its waiting prefill tokens), and the request's own
+  // prefill time on the candidate that holds most of it (WSPT's key). No decision is recorded.
+  struct Pressure {
+    bool all_busy = false;
+    double own_prefill_s = 0;
+  };
+  Pressure Estimate(const RouteRequest& request, double threshold_s);
   // Steps the worker ran (for its step-time model; the seconds cost).
   void AddStepSamples(WorkerId worker, std::span<const StepSample> samples);
   // The worker's step-time coefficients now and the samples behind them (the prior if none).

@@ -69,7 +69,11 @@ struct Event {
 class Run {
  public:
   Run(const SimConfig& c, const std::vector<SimRequest>& requests)
-      : c_(c), requests_(requests), router_(c.router), live_(requests.size()) {
+      : c_(c),
+        requests_(requests),
+        router_(c.router),
+        live_(requests.size()),
+        queue_(c.queue.value_or(router::QueuePolicy::kFcfs), c.queue_max_age_s) {
     for (int32_t w = 0; w < c.num_workers; ++w) {
       workers_.push_back(std::make_unique<Worker>(c, &router_, static_cast<router::WorkerId>(w)));
       router_.AddWorker(static_cast<router::WorkerId>(w));
@@ -89,9 +93,11 @@ class Run {
           break;
         case EventKind::kStepDone:
           StepDone(e.t, *workers_[e.index]);
+          Release(e.t);
           break;
         case EventKind::kReport:
           Report();
+          Release(e.t);
           if (finished_ < requests_.size()) {
             Push(e.t + c_.load_report_interval_s, EventKind::kReport, 0);
           }
@@ -99,6 +105,11 @@ class Run {
       }
     }
     result_.router = router_.Stats();
+    double first = result_.end_s;
+    for (const SimRequest& q : requests_) first = std::min(first, q.arrival_s);
+    if (result_.end_s > first) {
+      result_.utilization = result_.busy_s / (c_.num_workers * (result_.end_s - first));
+    }
     for (const auto& w : workers_) {
       const engine::BlockPoolStats st = w->pool.Stats();
       result_.workers.push_back({st.used, st.cached, router_.WorkerBlockCount(w->id)});
@@ -116,16 +127,41 @@ class Run {
     rec.start_s = t;
     rec.input_tokens = static_cast<int>(q.prompt.size());
     rec.usage_reported = true;
+    result_.prompt_tokens += static_cast<int64_t>(q.prompt.size());
+    if (c_.queue) {
+      const std::vector<BlockHash> hashes = Hashes(q);
+      const auto p =
+          router_.Estimate({.block_hashes = hashes, .num_tokens = q.prompt.size()}, c_.queue_busy_s);
+      if (!queue_.empty() || p.all_busy) {
+        queue_.Push(i, t, p.own_prefill_s);
+        ++result_.queued;
+        return;
+      }
+    }
+    Dispatch(t, i);
+  }
+
+  std::vector<BlockHash> Hashes(const SimRequest& q) const {
     const std::vector<uint32_t> tokens(q.prompt.begin(), q.prompt.end());
-    const std::vector<BlockHash> hashes =
-        SequenceBlockHashes(tokens, static_cast<size_t>(c_.block_size));
-    auto d = router_.Route({.block_hashes = hashes, .num_tokens = tokens.size()});
+    return SequenceBlockHashes(tokens, static_cast<size_t>(c_.block_size));
+  }
+
+  void Dispatch(double t, size_t i) {
+    const SimRequest& q = requests_[i];
+    const std::vector<BlockHash> hashes = Hashes(q);
+    auto d = router_.Route({.block_hashes = hashes, .num_tokens = q.prompt.size()});
     MINT_CHECK(d.ok());  // every worker is a candidate
     live_[i].route_id = d->request_id;
     Worker& w = *workers_[d->worker];
     w.sched.Add(i, q.prompt, 0, nullptr);
-    result_.prompt_tokens += static_cast<int64_t>(q.prompt.size());
     if (!w.busy) StartStep(t, w);
+  }
+
+  // Routes held requests while some worker is below the busy threshold.
+  void Release(double t) {
+    while (!queue_.empty() && !router_.Estimate({}, c_.queue_busy_s).all_busy) {
+      Dispatch(t, *queue_.Pop(t));
+    }
   }
 
   void StartStep(double t, Worker& w) {
@@ -156,6 +192,7 @@ class Run {
                             seconds});
     w.busy = true;
     ++result_.steps;
+    result_.busy_s += seconds;
     Push(t + seconds, EventKind::kStepDone, static_cast<size_t>(w.id));
   }
 
@@ -218,6 +255,7 @@ class Run {
   router::Router router_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Live> live_;
+  router::RouterQueue queue_;  // used when c_.queue is set
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t order_ = 0;
   size_t finished_ = 0;
@@ -236,6 +274,9 @@ Status SimConfig::Validate() const {
     return Status::InvalidArgument(fmt::format(
         "the router's block size ({}) differs from the workers' ({})", router.block_size,
         block_size));
+  }
+  if (!(queue_busy_s >= 0) || !(queue_max_age_s >= 0)) {
+    return Status::InvalidArgument("queue_busy_s and queue_max_age_s must be >= 0");
   }
   if (!(load_report_interval_s > 0)) {
     return Status::InvalidArgument("load_report_interval_s must be > 0");

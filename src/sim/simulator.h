@@ -14,12 +14,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "bench_lib/stats.h"
 #include "core/status.h"
 #include "engine/scheduler.h"
 #include "mocker/timing_model.h"
+#include "router/queue.h"
 #include "router/router.h"
 
 namespace mint::sim {
@@ -34,6 +36,11 @@ struct SimConfig {
   mocker::TimingModel timing = mocker::TimingModel::Polynomial();
   router::RouterConfig router{};  // block_size must equal block_size above
   double load_report_interval_s = 0.1;  // as `mint worker` publishes its load
+  // A router queue (router/queue.h): requests wait at the router while every worker has at
+  // least queue_busy_s of prefill queued. Unset: every request is routed on arrival.
+  std::optional<router::QueuePolicy> queue;
+  double queue_busy_s = 0.5;
+  double queue_max_age_s = 10.0;
   uint64_t token_seed = 0;  // synthetic generated tokens (mocker::SimulatedExecutor's choice)
   Status Validate() const;
 };
@@ -59,7 +66,11 @@ struct SimResult {
   int64_t cached_prompt_tokens = 0;  // found in the chosen worker's prefix cache at admission
   int64_t steps = 0;                 // engine steps over all workers
   int64_t preemptions = 0;
+  int64_t queued = 0;  // requests the router queue held before routing them
   double end_s = 0;                  // virtual time when the last request finished
+  double busy_s = 0;                 // step time summed over all workers
+  // busy_s / (num_workers * (end_s - first arrival)): 1 = every worker stepping all the time.
+  double utilization = 0;
   router::RouterStats router;
   std::vector<WorkerEnd> workers;
   double hit_rate() const {

@@ -106,6 +106,12 @@ TEST(TimeCostTest, HandComputedTtftAndItl) {
   const double with = Linear(0, 5, 9000), without = Linear(0, 4, 6000);
   EXPECT_NEAR(c.itl_s, with + 4 * (with - without), 1e-12);
   EXPECT_NEAR(c.cost, c.ttft_s + 10 * c.itl_s, 1e-12);
+  // The cached 1,000 tokens save the difference between prefilling 4,500 and 3,500 tokens; a
+  // cache credit of 3 takes twice that off the cost.
+  const double saved = Linear(4500, 4, 6000) - Linear(3500, 4, 6000);
+  const TimeCost credited = PredictTimeCost(in, m, 10, 3);
+  EXPECT_NEAR(credited.saved_s, saved, 1e-12);
+  EXPECT_NEAR(credited.cost, c.cost - 2 * saved, 1e-12);
   // Everything cached still computes one token.
   TimeCostInputs cached = in;
   cached.uncached_tokens = 0;
@@ -188,6 +194,9 @@ TEST(RouterSecondsTest, ParseCostUnitAndValidation) {
   EXPECT_FALSE(c.Validate().ok());
   c = RouterConfig{};
   c.max_batched_tokens = 0;
+  EXPECT_FALSE(c.Validate().ok());
+  c = RouterConfig{};
+  c.cache_credit = 0.5;
   EXPECT_FALSE(c.Validate().ok());
   c = RouterConfig{};
   c.step_prior[0] = INFINITY;

@@ -130,6 +130,24 @@ TEST(SimulatorTest, KvRoutingFindsThePrefixesRoundRobinScatters) {
   EXPECT_GT(kv->hit_rate(), rr->hit_rate() + 0.2);
 }
 
+TEST(SimulatorTest, TheRouterQueueHoldsRequestsUnderOverloadAndLosesNone) {
+  // 3x more work than the workers finish: with a queue, requests wait at the router.
+  const auto reqs = Workload(300, 10, 256, 2000, 60.0);
+  for (router::QueuePolicy p : {router::QueuePolicy::kFcfs, router::QueuePolicy::kWspt}) {
+    SimConfig c = Small();
+    c.queue = p;
+    c.queue_busy_s = 0.2;
+    auto res = Simulate(c, reqs);
+    ASSERT_TRUE(res.ok());
+    EXPECT_GT(res->queued, 0) << router::QueuePolicyName(p);
+    for (const auto& rec : res->records) {
+      EXPECT_TRUE(rec.error.empty());
+      EXPECT_GT(rec.output_tokens, 0);
+    }
+    for (const WorkerEnd& e : res->workers) EXPECT_EQ(e.used_blocks, 0);
+  }
+}
+
 TEST(SimulatorTest, BadInputsAreRefused) {
   SimConfig c = Small();
   c.router.block_size = 32;
