@@ -43,6 +43,8 @@ int RunFrontend(const FrontendArgs& a) {
     tok = std::move(t).value();
     auto rc = MakeRouterConfig(a.router);
     if (!rc.ok()) return rc.status();
+    auto queue = RouterQueuePolicy(a.router);
+    if (!queue.ok()) return queue.status();
     auto tls = PlaneTlsFromArgs(a.discovery, /*bind_host=*/"");
     if (!tls.ok()) return tls.status();
     auto d = MakeDiscovery(a.discovery);
@@ -66,6 +68,9 @@ int RunFrontend(const FrontendArgs& a) {
          .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000)),
          .router = *rc,
          .remote_prefill_min_tokens = a.remote_prefill_min_tokens,
+         .router_queue = *queue,
+         .router_queue_busy_s = a.router.queue_busy_s,
+         .router_queue_max_age_s = a.router.queue_max_age_s,
          .tls = *tls});
     if (!b.ok()) return b.status();
     backend = std::move(b).value();

@@ -160,6 +160,11 @@ int Serve(const ServeArgs& a) {
       ro.max_model_len = cfg->scheduler.max_model_len;
       ro.router = *rc;
       ro.remote_prefill_min_tokens = a.remote_prefill_min_tokens;
+      auto queue = RouterQueuePolicy(a.router);
+      if (!queue.ok()) return queue.status();
+      ro.router_queue = *queue;
+      ro.router_queue_busy_s = a.router.queue_busy_s;
+      ro.router_queue_max_age_s = a.router.queue_max_age_s;
       ro.tls = tls;
       auto r = frontend::RemoteBackend::Create(discovery.get(), ro);
       if (!r.ok()) return r.status();

@@ -38,9 +38,6 @@ struct SimulateArgs {
   std::string output;
   std::string csv;
   RouterArgs router;
-  std::string queue_policy;
-  double queue_busy_s = 0.5;
-  double queue_max_age_s = 10;
 };
 
 std::vector<sim::SimRequest> ToSimRequests(const std::vector<bench::BenchRequest>& in) {
@@ -96,13 +93,11 @@ int Run(const SimulateArgs& a) {
   auto rc = MakeRouterConfig(ra);
   if (!rc.ok()) return Fail(rc.status());
   c.router = *rc;
-  if (!a.queue_policy.empty()) {
-    auto p = router::ParseQueuePolicy(a.queue_policy);
-    if (!p.ok()) return Fail(p.status().WithContext("--router-queue-policy"));
-    c.queue = *p;
-  }
-  c.queue_busy_s = a.queue_busy_s;
-  c.queue_max_age_s = a.queue_max_age_s;
+  auto queue = RouterQueuePolicy(ra);
+  if (!queue.ok()) return Fail(queue.status());
+  c.queue = *queue;
+  c.queue_busy_s = ra.queue_busy_s;
+  c.queue_max_age_s = ra.queue_max_age_s;
 
   const std::clock_t cpu0 = std::clock();
   auto res = sim::Simulate(c, requests);
@@ -128,8 +123,8 @@ int Run(const SimulateArgs& a) {
        {{"mode", ra.mode}, {"cost", ra.cost}, {"itl_weight", ra.itl_weight},
         {"overlap_credit", ra.overlap_credit}, {"prefill_load_scale", ra.prefill_load_scale},
         {"temperature", ra.temperature}, {"cache_credit", ra.cache_credit},
-        {"queue", a.queue_policy}, {"queue_busy_s", a.queue_busy_s},
-        {"queue_max_age_s", a.queue_max_age_s}}}};
+        {"queue", ra.queue_policy}, {"queue_busy_s", ra.queue_busy_s},
+        {"queue_max_age_s", ra.queue_max_age_s}}}};
   std::printf("%s", bench::FormatReportTable(report).c_str());
   std::printf(
       "simulated: %zu requests (%lld held by the router queue), %d workers, %lld steps, %lld "
@@ -191,15 +186,6 @@ CommandFn RegisterSimulate(CLI::App& app) {
   cmd->add_option("-o,--output", a->output, "Write the report as JSON (mint-bench/1)");
   cmd->add_option("--csv", a->csv, "Write one line per request");
   AddRouterOptions(cmd, &a->router);
-  cmd->add_option("--router-queue-policy", a->queue_policy,
-                  "Hold requests at the router while every worker is busy, releasing them in\n"
-                  "this order: fcfs, or wspt (shortest predicted prefill first, bounded by age)");
-  cmd->add_option("--router-queue-busy", a->queue_busy_s,
-                  "A worker is busy with at least this many seconds of prefill queued")
-      ->capture_default_str();
-  cmd->add_option("--router-queue-max-age", a->queue_max_age_s,
-                  "wspt: a request held this many seconds goes before every younger one")
-      ->capture_default_str();
   return [a] { return Run(*a); };
 }
 

@@ -47,6 +47,20 @@ void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
   cmd->add_option("--approx-ttl", a->approx_ttl_s,
                   "With --no-kv-events: seconds a predicted cached block is trusted")
       ->capture_default_str();
+  cmd->add_option("--router-queue-policy", a->queue_policy,
+                  "Hold new requests at the router while every worker is busy, releasing them in\n"
+                  "this order as workers free up: fcfs, or wspt (shortest predicted prefill\n"
+                  "first, bounded by --router-queue-max-age). Default: no queue")
+      ->check(CLI::IsMember({"fcfs", "wspt"}));
+  cmd->add_option("--router-queue-busy", a->queue_busy_s,
+                  "Router queue: a worker is busy with at least this many seconds of prefill\n"
+                  "queued (its step-time model's estimate)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--router-queue-max-age", a->queue_max_age_s,
+                  "Router queue, wspt: a request held this many seconds goes before younger ones")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--router-seed", a->seed, "Seed of random choices (random mode, ties, temperature)")
       ->capture_default_str();
 }
@@ -79,6 +93,17 @@ Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a) {
   c.seed = a.seed;
   MINT_RETURN_IF_ERROR(c.Validate());
   return c;
+}
+
+}  // namespace mint::apps
+
+namespace mint::apps {
+
+Result<std::optional<router::QueuePolicy>> RouterQueuePolicy(const RouterArgs& a) {
+  if (a.queue_policy.empty()) return std::optional<router::QueuePolicy>();
+  auto p = router::ParseQueuePolicy(a.queue_policy);
+  if (!p.ok()) return p.status().WithContext("--router-queue-policy");
+  return std::optional<router::QueuePolicy>(*p);
 }
 
 }  // namespace mint::apps

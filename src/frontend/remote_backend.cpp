@@ -59,6 +59,7 @@ struct Call {
   Status last_error;
   std::string import_handle;  // KV of the prompt on a prefill worker, for the next attempt
   std::optional<Clock::time_point> wait_until;  // waiting for a worker until then
+  bool queue_checked = false;  // went past the router queue (held or not)
 
   int64_t prompt_tokens() const { return static_cast<int64_t>(request.prompt.size()); }
 };
@@ -84,6 +85,14 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // Prompt tokens of each attempt and those the chosen worker found cached (its report): the
   // hit rate actually achieved, next to the router's prediction.
   std::atomic<uint64_t> n_prompt_tokens{0}, n_cached_tokens{0};
+  // The router queue (options.router_queue). Lock order: mu, then hold_mu, then the router's.
+  std::mutex hold_mu;
+  std::optional<router::RouterQueue> hold;           // guarded by hold_mu
+  std::map<uint64_t, std::shared_ptr<Call>> held;    // guarded by hold_mu
+  std::atomic<uint64_t> n_held{0};
+  std::atomic<int64_t> n_holding{0};
+  bool release_pending = false;  // guarded by mu: the waiter thread runs ReleaseHeld
+  const Clock::time_point started = Clock::now();
 
   std::unique_ptr<router::Router> router;
   router::WorkerId next_rid = 1;                 // guarded by mu
@@ -168,6 +177,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
                                 .max_batched_tokens = load.max_num_batched_tokens()});
       router->AddStepSamples(*rid, steps);
     }
+    OnLoadForQueue();
   }
   // Per worker, what the router's step-time model has learned (the seconds cost).
   void StepModelMetrics(std::string* out) const {
@@ -394,9 +404,74 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     kick = true;
     cv.notify_all();
   }
+  double NowSeconds() const {
+    return std::chrono::duration<double>(Clock::now() - started).count();
+  }
+  // Holds a new request in the router queue when every worker is busy (or others are held);
+  // true if held. Each request is checked once, before its first attempt.
+  bool Hold(const std::shared_ptr<Call>& call, std::span<const BlockHash> hashes, uint64_t tokens) {
+    if (!options.router_queue || call->queue_checked) return false;
+    call->queue_checked = true;
+    const router::Router::Pressure p = router->Estimate(
+        {.block_hashes = hashes, .num_tokens = tokens}, options.router_queue_busy_s);
+    std::lock_guard<std::mutex> lk(hold_mu);
+    if (hold->empty() && !p.all_busy) return false;
+    hold->Push(call->id, NowSeconds(), p.own_prefill_s);
+    held[call->id] = call;
+    n_held.fetch_add(1);
+    n_holding.fetch_add(1);
+    return true;
+  }
+  // Routes held requests, in the queue's order, while some worker is below the busy threshold
+  // (each is routed before the next is considered, so the loads it adds count). Waiter thread.
+  void ReleaseHeld() {
+    for (;;) {
+      std::shared_ptr<Call> call;
+      {
+        std::lock_guard<std::mutex> lk(hold_mu);
+        if (!hold || hold->empty()) return;
+        if (router->Estimate({}, options.router_queue_busy_s).all_busy) return;
+        const uint64_t id = *hold->Pop(NowSeconds());
+        call = std::move(held[id]);
+        held.erase(id);
+      }
+      n_holding.fetch_sub(1);
+      NextAttempt(call);
+    }
+  }
+  // Takes a held request out of the queue (aborted, or the backend closing); the waiter thread
+  // then ends it. mu held.
+  void Unhold(uint64_t id) {
+    std::shared_ptr<Call> call;
+    {
+      std::lock_guard<std::mutex> lk(hold_mu);
+      auto it = held.find(id);
+      if (it == held.end()) return;
+      call = std::move(it->second);
+      held.erase(it);
+      hold->Remove(id);
+    }
+    n_holding.fetch_sub(1);
+    parked[id] = call;
+    Kick();
+  }
+  // A load report arrived: held requests may go now.
+  void OnLoadForQueue() {
+    if (n_holding.load() == 0) return;
+    std::lock_guard<std::mutex> lk(mu);
+    release_pending = true;
+    cv.notify_all();
+  }
   void WaitLoop() {
     std::unique_lock<std::mutex> lk(mu);
     for (;;) {
+      if (release_pending) {
+        release_pending = false;
+        lk.unlock();
+        ReleaseHeld();
+        lk.lock();
+        continue;
+      }
       if (!graveyard.empty()) {
         std::vector<Attempt*> dead;
         dead.swap(graveyard);
@@ -409,7 +484,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       }
       if (parked.empty()) {
         if (stop_waiter) return;
-        cv.wait(lk, [&] { return stop_waiter || !parked.empty() || !graveyard.empty(); });
+        cv.wait(lk, [&] {
+          return stop_waiter || release_pending || !parked.empty() || !graveyard.empty();
+        });
         continue;
       }
       cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return kick; });
@@ -581,6 +658,7 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
       SequenceBlockHashes(tokens, static_cast<size_t>(router->config().block_size));
   router->RecordHashingNanos(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  if (!call->aborted && !closed && Hold(call, hashes, tokens.size())) return;
   Picked p;
   {
     std::unique_lock<std::mutex> lk(mu);
@@ -642,6 +720,7 @@ void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const pb::Gener
   if (a.first) {
     a.first = false;
     if (a.route_id() != 0) router->OnPrefillDone(a.route_id());
+    OnLoadForQueue();  // its prefill left the worker's queue: a held request may go
     n_prompt_tokens.fetch_add(static_cast<uint64_t>(resp.prompt_tokens()));
     n_cached_tokens.fetch_add(static_cast<uint64_t>(resp.cached_prompt_tokens()));
   }
@@ -721,6 +800,9 @@ Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery*
   auto impl = std::make_shared<Impl>();
   impl->options = options;
   impl->router = std::make_unique<router::Router>(options.router);
+  if (options.router_queue) {
+    impl->hold.emplace(*options.router_queue, options.router_queue_max_age_s);
+  }
   Impl* raw = impl.get();
   if (options.subscribe_kv_events) {
     runtime::KvEventSubscriber::Callbacks cb;
@@ -776,6 +858,7 @@ void RemoteBackend::Abort(uint64_t id) {
     if (call->ctx) call->ctx->TryCancel();
   }
   std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->Unhold(id);
   impl_->Kick();  // a request waiting for a worker ends now
 }
 
@@ -824,6 +907,8 @@ RemoteBackendStats RemoteBackend::stats() const {
   s.prefill_fallbacks = impl_->n_prefill_fallbacks.load();
   s.failed = impl_->n_failed.load();
   s.aborted = impl_->n_aborted.load();
+  s.held = impl_->n_held.load();
+  s.holding = impl_->n_holding.load();
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     s.workers = static_cast<int64_t>(impl_->workers.size());
@@ -857,6 +942,12 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_requests_failed_total", "Requests that ended with an error from the workers",
           s.failed);
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);
+  counter("mint_router_queue_held_total",
+          "Requests the router queue held while every worker was busy", s.held);
+  out += fmt::format(
+      "# HELP mint_router_queue_holding Requests held by the router queue now\n"
+      "# TYPE mint_router_queue_holding gauge\nmint_router_queue_holding {}\n",
+      s.holding);
   out += fmt::format(
       "# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
       "mint_workers {}\n",
@@ -972,6 +1063,7 @@ void RemoteBackend::Close() {
     if (c->ctx) c->ctx->TryCancel();
   }
   std::unique_lock<std::mutex> lk(impl_->mu);
+  for (const auto& c : calls) impl_->Unhold(c->id);
   impl_->Kick();
   impl_->cv.wait(lk, [&] { return impl_->calls.empty() && impl_->attempts_alive == 0; });
   impl_->stop_waiter = true;

@@ -21,6 +21,7 @@
 
 #include "frontend/backend.h"
 #include "runtime/plane_tls.h"
+#include "router/queue.h"
 #include "router/router.h"
 #include "runtime/discovery.h"
 
@@ -47,6 +48,13 @@ struct RemoteBackendOptions {
   // this many tokens are prefilled there and decoded on a decode (or aggregated) worker, which
   // pulls their KV; shorter ones, and those whose prefill fails, run on one worker.
   int64_t remote_prefill_min_tokens = 512;
+  // A router queue (router/queue.h): a new request is held here, not routed, while every worker
+  // has at least router_queue_busy_s of prefill queued (its router step-time model's estimate),
+  // and released in the policy's order as workers report less. Unset: route every request at
+  // once. Requests prefilled on a prefill worker are not held.
+  std::optional<router::QueuePolicy> router_queue{};
+  double router_queue_busy_s = 0.5;
+  double router_queue_max_age_s = 10.0;
   // Mutual TLS to the workers (they must run with the same cluster CA); disabled: plaintext.
   runtime::PlaneTls tls{};
 };
@@ -58,6 +66,8 @@ struct RemoteBackendStats {
   uint64_t aborted = 0;    // aborted by the caller
   uint64_t remote_prefills = 0;    // prefilled on a prefill worker
   uint64_t prefill_fallbacks = 0;  // prefill worker failed: prefilled on the decode worker
+  uint64_t held = 0;               // held by the router queue before routing (cumulative)
+  int64_t holding = 0;             // held now
   int64_t workers = 0;     // workers serving the model now
   int64_t in_flight = 0;
   uint64_t kv_events = 0;   // KV events received from workers (event plane)

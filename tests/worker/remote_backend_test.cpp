@@ -121,12 +121,15 @@ class RemoteBackendTest : public ::testing::Test {
     workers_.erase(id);  // deregisters and cancels its calls
     engines_.erase(id);
   }
-  std::unique_ptr<frontend::RemoteBackend> Backend(int migration_limit = 3,
-                                                   int wait_ms = 10000) {
-    auto b = frontend::RemoteBackend::Create(
-        discovery_.get(), {.model_name = "tiny", .migration_limit = migration_limit,
-                           .max_model_len = 1024,
-                           .wait_for_worker = std::chrono::milliseconds(wait_ms)});
+  std::unique_ptr<frontend::RemoteBackend> Backend(
+      int migration_limit = 3, int wait_ms = 10000,
+      std::optional<router::QueuePolicy> queue = std::nullopt) {
+    frontend::RemoteBackendOptions o{.model_name = "tiny", .migration_limit = migration_limit,
+                                     .max_model_len = 1024,
+                                     .wait_for_worker = std::chrono::milliseconds(wait_ms)};
+    o.router_queue = queue;
+    o.router_queue_busy_s = 1e-9;  // any prefill queued or running makes a worker busy
+    auto b = frontend::RemoteBackend::Create(discovery_.get(), o);
     EXPECT_TRUE(b.ok()) << b.status().ToString();
     return b.ok() ? std::move(b).value() : nullptr;
   }
@@ -187,6 +190,39 @@ TEST_F(RemoteBackendTest, GreedyOutputsEqualOneEngineAcrossWorkers) {
   // Every worker took some of the load.
   for (const auto& [id, w] : workers_) EXPECT_GT(w->stats().requests, 0u) << id;
   EXPECT_EQ(backend->stats().migrated, 0u);
+}
+
+TEST_F(RemoteBackendTest, TheRouterQueueHoldsRequestsWhileEveryWorkerIsBusy) {
+  AddWorker("a");
+  AddWorker("b");
+  for (router::QueuePolicy policy : {router::QueuePolicy::kFcfs, router::QueuePolicy::kWspt}) {
+    auto backend = Backend(3, 10000, policy);
+    ASSERT_TRUE(backend->WaitForWorkers(2, std::chrono::seconds(5)));
+    // Ten requests at once on two workers: once each has a prompt in prefill, the rest wait at
+    // the router and leave as prefills end; every one finishes with one engine's tokens.
+    const auto reqs = Requests(10, 6, 21);
+    const auto want = Reference(reqs);
+    Collector col;
+    std::vector<uint64_t> ids;
+    for (const auto& r : reqs) ids.push_back(backend->Submit(r, col.Callback()).value());
+    ASSERT_TRUE(col.WaitFinals(reqs.size()));
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      EXPECT_EQ(col.finals[ids[i]].finish, engine::FinishReason::kLength) << i;
+      EXPECT_EQ(col.tokens[ids[i]], want[i]) << i;
+    }
+    const auto s = backend->stats();
+    EXPECT_GE(s.held, 1u) << router::QueuePolicyName(policy);
+    EXPECT_EQ(s.holding, 0);
+    EXPECT_NE(backend->MetricsText().find("mint_router_queue_held_total"), std::string::npos);
+    // A held request that is aborted ends at once, and closing the backend ends the others.
+    std::vector<uint64_t> more;
+    Collector col2;
+    for (const auto& r : Requests(12, 200, 22)) more.push_back(backend->Submit(r, col2.Callback()).value());
+    backend->Abort(more.back());
+    backend->Close();
+    ASSERT_TRUE(col2.WaitFinals(more.size()));
+    EXPECT_EQ(col2.finals[more.back()].finish, engine::FinishReason::kAbort);
+  }
 }
 
 TEST_F(RemoteBackendTest, LostWorkerIsInvisibleToTheCaller) {
