@@ -47,6 +47,11 @@ void AddHttpOptions(CLI::App* cmd, HttpArgs* a) {
   cmd->add_option("--chat-template", a->chat_template_file,
                   "Jinja chat template file overriding the model's (default: the model's, else "
                   "ChatML)");
+  cmd->add_option("--tool-call-parser", a->tool_call_parser,
+                  "How tool calls are read from the output of requests with tools: auto (from\n"
+                  "the chat template), hermes, qwen3-coder, llama3, pythonic, mistral, deepseek,\n"
+                  "kimi-k2, glm45, harmony, or none (calls stay text)")
+      ->capture_default_str();
   cmd->add_option("--device-cost-per-hour", a->device_cost_per_hour,
                   "Cost of this machine per hour, for the mint_cost_per_million_tokens metric")
       ->capture_default_str();
@@ -136,6 +141,7 @@ int ServeHttp(const HttpArgs& a, const std::string& model_path,
   if (!serving.ok()) return Fail(serving.status());
   const std::string name = ServedModelName(a, model_path);
   frontend::ServiceOptions so{.model_name = name, .chat_template = chat_template};
+  so.tool_call_parser = a.tool_call_parser;
   if (a.served_model_name.empty() && !serving->general_name.empty()) {
     so.aliases.push_back(serving->general_name);
   }

@@ -27,6 +27,7 @@ struct HttpArgs {
   int idle_timeout = 120;
   std::string served_model_name;
   std::string chat_template_file;
+  std::string tool_call_parser = "auto";
   double device_cost_per_hour = 0;
   std::string max_body = "8M";
 };

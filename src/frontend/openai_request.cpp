@@ -158,6 +158,7 @@ Check ParseChatFields(const Json& obj, ChatRequest* r) {
     if (!p.logprobs) return Bad("top_logprobs", "top_logprobs requires logprobs to be true");
     p.top_logprobs = static_cast<int32_t>(*top);
   }
+  if (auto e = internal::GetBool(obj, "parallel_tool_calls", &r->parallel_tool_calls)) return e;
   if (auto e = internal::GetBool(obj, "add_generation_prompt", &r->add_generation_prompt)) {
     return e;
   }

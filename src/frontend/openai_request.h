@@ -15,7 +15,7 @@
 //   - Integer fields accept JSON integers and floats with no fractional part (2.0), as
 //     OpenAI's server does; booleans are never numbers.
 //   - Unknown fields are ignored (OpenAI's server does the same, for forward compatibility), as
-//     are known ones with no effect here: user, parallel_tool_calls, store, metadata,
+//     are known ones with no effect here: user, store, metadata,
 //     service_tier, functions/function_call (deprecated). logit_bias is refused when non-empty
 //     (we cannot honour it and silently ignoring would change results).
 //
@@ -95,6 +95,7 @@ struct ChatRequest {
   nlohmann::ordered_json tool_choice{};      // "none" | "auto" | "required" | object, or null
   nlohmann::ordered_json template_kwargs{};  // chat_template_kwargs: an object, or {} when absent
   bool add_generation_prompt = true;
+  bool parallel_tool_calls = true;  // false: at most one call is returned
   GenParams params{};
 };
 

@@ -135,13 +135,23 @@ std::string ChatCompletionBody(const ResponseMeta& meta, std::span<const ChatCho
   for (const ChatChoice& c : choices) {
     Json msg;
     msg["role"] = "assistant";
-    msg["content"] = c.content;
+    const bool blank = c.content.find_first_not_of(" \t\r\n") == std::string::npos;
+    msg["content"] = !c.tool_calls.empty() && blank ? Json(nullptr) : Json(c.content);
     if (!c.reasoning_content.empty()) msg["reasoning_content"] = c.reasoning_content;
+    if (!c.tool_calls.empty()) {
+      Json calls = Json::array();
+      for (const ToolCallOut& t : c.tool_calls) {
+        calls.push_back({{"id", t.id},
+                         {"type", "function"},
+                         {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+      }
+      msg["tool_calls"] = std::move(calls);
+    }
     Json choice;
     choice["index"] = c.index;
     choice["message"] = std::move(msg);
     choice["logprobs"] = c.logprobs ? ChatLogprobs(*c.logprobs) : Json(nullptr);
-    choice["finish_reason"] = Finish(c.finish);
+    choice["finish_reason"] = c.tool_calls.empty() ? Finish(c.finish) : Json("tool_calls");
     cs.push_back(std::move(choice));
   }
   j["choices"] = std::move(cs);
@@ -159,11 +169,25 @@ std::string ChatChunk(const ResponseMeta& meta, const ChatDelta& d) {
     delta["content"] = d.content;
   }
   if (!d.reasoning_content.empty()) delta["reasoning_content"] = d.reasoning_content;
+  if (d.tool_index >= 0) {
+    Json call;
+    call["index"] = d.tool_index;
+    if (d.tool_call != nullptr) {
+      call["id"] = d.tool_call->id;
+      call["type"] = "function";
+      call["function"] = {{"name", d.tool_call->name}, {"arguments", d.tool_arguments}};
+    } else {
+      call["function"] = {{"arguments", d.tool_arguments}};
+    }
+    delta["tool_calls"] = Json::array({std::move(call)});
+  }
   Json choice;
   choice["index"] = d.index;
   choice["delta"] = std::move(delta);
   choice["logprobs"] = d.logprobs != nullptr ? ChatLogprobs(*d.logprobs) : Json(nullptr);
-  choice["finish_reason"] = Finish(d.finish);
+  choice["finish_reason"] =
+      d.finish != engine::FinishReason::kNone && d.finish_tool_calls ? Json("tool_calls")
+                                                                      : Finish(d.finish);
   j["choices"] = Json::array({std::move(choice)});
   return Dump(j);
 }

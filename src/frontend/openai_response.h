@@ -63,12 +63,22 @@ struct Usage {
   int64_t cached_tokens = 0;      // prompt tokens served from the prefix cache
 };
 
+// A function call the model made (message.tool_calls[i]).
+struct ToolCallOut {
+  std::string id{};
+  std::string name{};
+  std::string arguments{};  // JSON text
+};
+
 struct ChatChoice {
   int32_t index = 0;
   std::string content{};
   std::string reasoning_content{};                      // written only when non-empty
   std::optional<std::vector<TokenLogprob>> logprobs{};  // null when not requested
   engine::FinishReason finish = engine::FinishReason::kStop;
+  // Non-empty: message.tool_calls, content null when only whitespace, finish_reason
+  // "tool_calls".
+  std::vector<ToolCallOut> tool_calls{};
 };
 
 // chat.completion: {id, object, created, model, system_fingerprint, choices[{index,
@@ -85,6 +95,12 @@ struct ChatDelta {
   std::string reasoning_content{};  // written when non-empty
   const std::vector<TokenLogprob>* logprobs = nullptr;        // the tokens of this delta, or null
   engine::FinishReason finish = engine::FinishReason::kNone;  // kNone: finish_reason null
+  bool finish_tool_calls = false;  // with a finish: "tool_calls" instead of finish's reason
+  // One call's part (OpenAI's shape): its first delta carries index, id, type and name (and
+  // empty arguments); later ones carry argument fragments. tool_index < 0: none.
+  int32_t tool_index = -1;
+  const ToolCallOut* tool_call = nullptr;  // first delta of a call: id and name
+  std::string tool_arguments{};            // an arguments fragment
 };
 std::string ChatChunk(const ResponseMeta& meta, const ChatDelta& delta);
 // The final usage chunk: choices [] and usage (stream_options.include_usage).

@@ -19,6 +19,7 @@
 
 #include "core/hash.h"
 #include "core/tsan.h"
+#include "router/engine_events.h"
 
 namespace mint::frontend {
 
@@ -117,29 +118,19 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   std::map<std::string, WorkerKv> kv;             // guarded by kv_mu
   std::map<std::string, std::string> subscribed;  // worker id -> endpoint; discovery thread only
 
-  static router::KvCacheEvent ToRouter(const engine::KvEvent& e) {
-    router::KvCacheEvent r;
-    r.id = e.id;
-    r.kind = e.kind == engine::KvEvent::Kind::kStored    ? router::KvCacheEvent::Kind::kStored
-             : e.kind == engine::KvEvent::Kind::kRemoved ? router::KvCacheEvent::Kind::kRemoved
-                                                         : router::KvCacheEvent::Kind::kCleared;
-    r.block_hashes = e.block_hashes;
-    r.parent_hash = e.parent_hash;
-    return r;
-  }
   void OnKvSnapshot(const std::string& id, const engine::KvSnapshot& snap) {
     if (auto rid = RouterId(id)) {
       std::vector<router::KvCacheEvent> blocks;
       blocks.reserve(snap.blocks.size());
       for (const auto& b : snap.blocks) {
-        blocks.push_back(ToRouter(b));
+        blocks.push_back(router::FromEngineEvent(b));
         blocks.back().id = 0;
       }
       router->LoadSnapshot(*rid, blocks, snap.last_event_id);
     }
   }
   void OnKvEvent(const std::string& id, const engine::KvEvent& e) {
-    if (auto rid = RouterId(id)) router->ApplyEvent(*rid, ToRouter(e));
+    if (auto rid = RouterId(id)) router->ApplyEvent(*rid, router::FromEngineEvent(e));
   }
   // Cached blocks per known worker, from the router's index.
   std::map<std::string, size_t> CachedBlocks() const {

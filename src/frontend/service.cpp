@@ -42,6 +42,8 @@ struct OpenAiService::Generation {
   std::string prompt_text;  // echo (completions)
   ReasoningOptions reasoning;
   bool use_reasoning = false;
+  ToolCallFormat tool_format = ToolCallFormat::kNone;  // kNone: no tool-call parsing
+  ToolCallOptions tool_options;
 
   struct Choice {
     uint64_t request_id = 0;
@@ -49,6 +51,8 @@ struct OpenAiService::Generation {
     std::unique_ptr<tokenizer::IncrementalDetokenizer> detok;
     std::optional<ReasoningParser> reasoning;
     std::optional<StopMatcher> stop;
+    std::optional<ToolCallParser> tools;
+    std::vector<ToolCallOut> tool_calls;
     std::string content, reasoning_text;
     std::vector<TokenLogprob> logprobs;
     engine::FinishReason finish = engine::FinishReason::kNone;
@@ -80,24 +84,40 @@ struct OpenAiService::Generation {
     writer->SendEvent(std::move(event));
   }
 
-  // Routes a piece of generated text through reasoning split and stop strings.
-  void Route(Choice& c, const std::string& piece, std::string* content, std::string* thinking) {
+  // Content text (after the reasoning split) through tool calls and stop strings.
+  void Content(Choice& c, std::string text, std::string* content, std::vector<int>* calls) {
+    if (c.tools && !text.empty()) {
+      ToolCallParser::Delta d = c.tools->Push(text);
+      calls->insert(calls->end(), d.calls.begin(), d.calls.end());
+      text = std::move(d.content);
+    }
+    if (text.empty() || c.stop->stopped()) return;
+    *content += c.stop->Push(text).text;
+  }
+
+  // Routes a piece of generated text through the reasoning split, tool calls and stop strings.
+  void Route(Choice& c, const std::string& piece, std::string* content, std::string* thinking,
+             std::vector<int>* calls) {
     std::string text = piece;
     if (c.reasoning) {
       ReasoningParser::Delta d = c.reasoning->Push(piece);
       *thinking += d.reasoning;
       text = std::move(d.content);
     }
-    if (text.empty() || c.stop->stopped()) return;
-    StopMatcher::Output o = c.stop->Push(text);
-    *content += o.text;
+    Content(c, std::move(text), content, calls);
   }
 
-  void FlushChoice(Choice& c, std::string* content, std::string* thinking) {
-    Route(c, c.detok->Flush(), content, thinking);
+  void FlushChoice(Choice& c, std::string* content, std::string* thinking,
+                   std::vector<int>* calls) {
+    Route(c, c.detok->Flush(), content, thinking, calls);
     if (c.reasoning) {
       ReasoningParser::Delta d = c.reasoning->Flush();
       *thinking += d.reasoning;
+      Content(c, std::move(d.content), content, calls);
+    }
+    if (c.tools) {
+      ToolCallParser::Delta d = c.tools->Flush();
+      calls->insert(calls->end(), d.calls.begin(), d.calls.end());
       if (!d.content.empty() && !c.stop->stopped()) *content += c.stop->Push(d.content).text;
     }
     if (!c.stop->stopped()) *content += c.stop->Flush();
@@ -120,6 +140,7 @@ struct OpenAiService::Generation {
       Choice& c = choices[index];
       if (c.done) return;
       std::string content, thinking;
+      std::vector<int> calls;
       std::vector<TokenLogprob> new_logprobs;
       const auto now = Clock::now();
       for (size_t k = 0; k < out.tokens.size(); ++k) {
@@ -137,7 +158,7 @@ struct OpenAiService::Generation {
           new_logprobs.push_back(MakeLogprob(out.logprobs[k]));
         }
         if (!svc->tokenizer_->IsEndOfGeneration(t) || params.ignore_eos) {
-          Route(c, c.detok->Push(t), &content, &thinking);
+          Route(c, c.detok->Push(t), &content, &thinking, &calls);
         }
       }
       if (c.stop->stopped() && !c.abort_sent && out.finish == engine::FinishReason::kNone) {
@@ -149,7 +170,7 @@ struct OpenAiService::Generation {
         }
       }
       if (out.finish != engine::FinishReason::kNone) {
-        if (!c.stop->stopped()) FlushChoice(c, &content, &thinking);
+        if (!c.stop->stopped()) FlushChoice(c, &content, &thinking, &calls);
         c.generated = out.generated_tokens;
         cached_tokens = std::max(cached_tokens, out.cached_prompt_tokens);
         c.finish = c.stop->stopped() ? engine::FinishReason::kStop : out.finish;
@@ -159,9 +180,14 @@ struct OpenAiService::Generation {
       }
       c.content += content;
       c.reasoning_text += thinking;
+      const size_t first_new_call = c.tool_calls.size();
+      for (int k : calls) {
+        const ToolCall& t = c.tools->calls()[static_cast<size_t>(k)];
+        c.tool_calls.push_back({t.id, t.name, t.arguments});
+      }
       c.logprobs.insert(c.logprobs.end(), new_logprobs.begin(), new_logprobs.end());
       if (params.stream && !client_gone && error.ok()) {
-        SendDelta(index, c, content, thinking, new_logprobs);
+        SendDelta(index, c, content, thinking, new_logprobs, first_new_call);
       }
       if (remaining == 0) Finish();
     }
@@ -169,23 +195,48 @@ struct OpenAiService::Generation {
   }
 
   // Streams one choice's new text (guarded by mu).
+  // `first_new_call`: c.tool_calls from this index on completed with this output.
   void SendDelta(size_t index, Choice& c, const std::string& content, const std::string& thinking,
-                 const std::vector<TokenLogprob>& lps) {
+                 const std::vector<TokenLogprob>& lps, size_t first_new_call = SIZE_MAX) {
     const bool has_lp = params.logprobs || params.top_logprobs > 0;
     const engine::FinishReason fin =
         c.done && c.finish != engine::FinishReason::kError ? c.finish : engine::FinishReason::kNone;
-    if (content.empty() && thinking.empty() && fin == engine::FinishReason::kNone) return;
+    const bool new_calls = first_new_call < c.tool_calls.size();
+    if (content.empty() && thinking.empty() && fin == engine::FinishReason::kNone && !new_calls) {
+      return;
+    }
     if (chat) {
+      const auto i = static_cast<int32_t>(index);
       if (!c.role_sent) {
         c.role_sent = true;
-        Send(SseEvent(ChatChunk(meta, {.index = static_cast<int32_t>(index), .role = true})));
+        Send(SseEvent(ChatChunk(meta, {.index = i, .role = true})));
       }
-      ChatDelta d{.index = static_cast<int32_t>(index),
-                  .content = content,
-                  .reasoning_content = thinking,
-                  .logprobs = has_lp && !lps.empty() ? &lps : nullptr,
-                  .finish = fin};
-      Send(SseEvent(ChatChunk(meta, d)));
+      const bool calls_made = !c.tool_calls.empty();
+      if (!new_calls) {  // one chunk, the finish included
+        Send(SseEvent(ChatChunk(meta, {.index = i,
+                                       .content = content,
+                                       .reasoning_content = thinking,
+                                       .logprobs = has_lp && !lps.empty() ? &lps : nullptr,
+                                       .finish = fin,
+                                       .finish_tool_calls = calls_made})));
+        return;
+      }
+      if (!content.empty() || !thinking.empty() || (has_lp && !lps.empty())) {
+        Send(SseEvent(ChatChunk(meta, {.index = i,
+                                       .content = content,
+                                       .reasoning_content = thinking,
+                                       .logprobs = has_lp && !lps.empty() ? &lps : nullptr})));
+      }
+      // Each new call: its header (index, id, type, name), then its arguments.
+      for (size_t k = first_new_call; k < c.tool_calls.size(); ++k) {
+        const ToolCallOut& t = c.tool_calls[k];
+        const auto ti = static_cast<int32_t>(k);
+        Send(SseEvent(ChatChunk(meta, {.index = i, .tool_index = ti, .tool_call = &t})));
+        Send(SseEvent(ChatChunk(meta, {.index = i, .tool_index = ti, .tool_arguments = t.arguments})));
+      }
+      if (fin != engine::FinishReason::kNone) {
+        Send(SseEvent(ChatChunk(meta, {.index = i, .finish = fin, .finish_tool_calls = true})));
+      }
     } else {
       CompletionChoice cc{.index = static_cast<int32_t>(index), .text = content, .finish = fin};
       if (has_lp && !lps.empty()) cc.logprobs = lps;
@@ -224,7 +275,8 @@ struct OpenAiService::Generation {
         ChatChoice cc{.index = static_cast<int32_t>(i),
                       .content = choices[i].content,
                       .reasoning_content = choices[i].reasoning_text,
-                      .finish = choices[i].finish};
+                      .finish = choices[i].finish,
+                      .tool_calls = choices[i].tool_calls};
         if (params.logprobs) cc.logprobs = choices[i].logprobs;
         out.push_back(std::move(cc));
       }
@@ -290,6 +342,13 @@ Result<std::unique_ptr<OpenAiService>> OpenAiService::Create(const ServiceOption
   if (!tpl.ok()) return tpl.status().WithContext("chat template");
   s->template_ = std::move(tpl).value();
   s->reasoning_model_ = source.find("<think>") != std::string::npos;
+  if (options.tool_call_parser == "auto") {
+    s->tool_format_ = DetectToolCallFormat(source);
+  } else {
+    auto f = ParseToolCallFormat(options.tool_call_parser);
+    if (!f.ok()) return f.status().WithContext("--tool-call-parser");
+    s->tool_format_ = *f;
+  }
   for (int32_t t = 0; t < tokenizer->vocab_size(); ++t) {
     if (tokenizer->IsEndOfGeneration(t)) s->eog_ids_.push_back(t);
     s->max_token_bytes_ = std::max(s->max_token_bytes_, tokenizer->TokenPiece(t).size());
@@ -378,6 +437,12 @@ void OpenAiService::HandleChat(std::string_view body, std::shared_ptr<ResponseWr
   gen->meta = NewMeta("chatcmpl-", req->model, options_.system_fingerprint);
   gen->params = req->params;
   gen->prompt = std::move(*ids);
+  const bool tools_on = req->tools.is_array() && !req->tools.empty() && req->tool_choice != "none";
+  if (tools_on && tool_format_ != ToolCallFormat::kNone) {
+    gen->tool_format = tool_format_;
+    for (const auto& t : req->tools) gen->tool_options.tool_names.push_back(t["function"]["name"]);
+    gen->tool_options.parallel = req->parallel_tool_calls;
+  }
   if (reasoning_model_) {
     gen->use_reasoning = true;
     std::string_view r = *rendered;
@@ -458,6 +523,9 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
       c.detok->Prime(gen->prompt);
       if (gen->use_reasoning) c.reasoning.emplace(gen->reasoning);
       c.stop.emplace(p.stop);
+      if (gen->tool_format != ToolCallFormat::kNone) {
+        c.tools.emplace(gen->tool_format, gen->tool_options);
+      }
     }
   }
   writer->OnClientGone([gen] { gen->ClientGone(); });

@@ -17,6 +17,7 @@
 #include "frontend/backend.h"
 #include "frontend/metrics.h"
 #include "frontend/openai.h"
+#include "frontend/tool_calls.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -42,6 +43,9 @@ struct ServiceOptions {
   std::string system_fingerprint = "mint-0.1";
   ParseLimits limits{};
   int64_t default_completion_max_tokens = 16;  // OpenAI's default for /v1/completions
+  // How tool calls are found in the output of a request with tools (tool_calls.h): "auto"
+  // detects the format from the chat template, or a format name ("none": never).
+  std::string tool_call_parser = "auto";
 };
 
 class OpenAiService {
@@ -76,6 +80,7 @@ class OpenAiService {
   FrontendMetrics* metrics_ = nullptr;
   std::unique_ptr<tokenizer::ChatTemplate> template_;
   bool reasoning_model_ = false;  // the template knows <think>
+  ToolCallFormat tool_format_ = ToolCallFormat::kNone;  // tool calls in the output
   std::vector<int32_t> eog_ids_;
   size_t max_token_bytes_ = 1;  // the longest token's bytes
   int64_t created_ = 0;
