@@ -149,10 +149,12 @@ void BM_FindMatches(benchmark::State& state) {
 BENCHMARK(BM_FindMatches)->Iterations(200000)->Unit(benchmark::kMicrosecond);
 
 // The whole decision: lock, FindMatches, cost for 64 candidates, load and stats bookkeeping.
-// Argument: requests kept in flight (each finishes that many decisions after it was routed), so
-// the in-flight prefix index (InFlightPrefixes) holds their blocks as in a busy frontend.
-Router* MakeBenchRouter() {
-  auto* r = new Router(RouterConfig{.mode = Mode::kKv, .block_size = 16});
+// Arguments: requests kept in flight (each finishes that many decisions after it was routed), so
+// the in-flight prefix index (InFlightPrefixes) holds their blocks as in a busy frontend; and the
+// cost (0: seconds, the default, with every worker's step-time model fitted from 64 steps; 1:
+// blocks).
+Router* MakeBenchRouter(CostUnit cost) {
+  auto* r = new Router(RouterConfig{.mode = Mode::kKv, .block_size = 16, .cost = cost});
   const Workload& wl = GetWorkload();
   for (WorkerId w = 0; w < kWorkers; ++w) r->AddWorker(w);
   for (size_t i = 0; i < wl.chains.size(); ++i) {
@@ -161,13 +163,24 @@ Router* MakeBenchRouter() {
   }
   std::mt19937_64 rng(1);
   for (WorkerId w = 0; w < kWorkers; ++w) {
-    r->UpdateLoad(w, {.active_blocks = rng() % 2000, .waiting_prefill_tokens = rng() % 8000});
+    r->UpdateLoad(w, {.active_blocks = rng() % 2000,
+                      .waiting_prefill_tokens = rng() % 8000,
+                      .seqs = rng() % 64,
+                      .max_batched_tokens = 8192});
+    std::vector<StepSample> steps;
+    for (int k = 0; k < 64; ++k) {
+      const int64_t p = k % 4 == 0 ? int64_t(rng() % 8192) : 0, s = 1 + int64_t(rng() % 64);
+      steps.push_back({p, s, s * 1000, 0.005 + 2e-6 * double(p) + 1e-4 * double(s)});
+    }
+    r->AddStepSamples(w, steps);
   }
   return r;
 }
 
 void BM_RouteDecision(benchmark::State& state) {
-  static Router* router = MakeBenchRouter();
+  static Router* seconds = MakeBenchRouter(CostUnit::kSeconds);
+  static Router* blocks = MakeBenchRouter(CostUnit::kBlocks);
+  Router* router = state.range(1) == 0 ? seconds : blocks;
   const size_t depth = static_cast<size_t>(state.range(0));
   const auto reqs = MakeRequests(4096, 11);
   std::vector<double> us;
@@ -191,7 +204,12 @@ void BM_RouteDecision(benchmark::State& state) {
   state.counters["predicted_hit_rate"] = s.predicted_hit_rate;
   state.counters["indexed_blocks"] = double(s.indexed_blocks);
 }
-BENCHMARK(BM_RouteDecision)->Arg(0)->Arg(256)->Iterations(100000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RouteDecision)
+    ->Args({0, 0})
+    ->Args({256, 0})
+    ->Args({256, 1})
+    ->Iterations(100000)
+    ->Unit(benchmark::kMicrosecond);
 
 // Event apply throughput on a 1M-block index. The events are generated first: a new 16-block
 // chain stored under a known prefix on a random worker, and (once 1024 chains are live) an

@@ -12,22 +12,12 @@
 #include "engine/executor.h"
 #include "engine/kv_events.h"
 #include "mocker/mocker.h"
+#include "router/engine_events.h"
 
 namespace mint::sim {
 namespace {
 
 constexpr int64_t kVocab = 32000;  // the synthetic generated tokens' range
-
-router::KvCacheEvent ToRouter(const engine::KvEvent& e) {
-  router::KvCacheEvent r;
-  r.id = e.id;
-  r.kind = e.kind == engine::KvEvent::Kind::kStored    ? router::KvCacheEvent::Kind::kStored
-           : e.kind == engine::KvEvent::Kind::kRemoved ? router::KvCacheEvent::Kind::kRemoved
-                                                       : router::KvCacheEvent::Kind::kCleared;
-  r.block_hashes = e.block_hashes;
-  r.parent_hash = e.parent_hash;
-  return r;
-}
 
 // One simulated worker: the real scheduler and block pool, its KV events straight to the router.
 struct Worker : engine::KvEventSink {
@@ -41,7 +31,9 @@ struct Worker : engine::KvEventSink {
     pool.AddSubscriber(this);
   }
   ~Worker() override { pool.RemoveSubscriber(this); }
-  void OnKvEvent(const engine::KvEvent& e) override { router->ApplyEvent(id, ToRouter(e)); }
+  void OnKvEvent(const engine::KvEvent& e) override {
+    router->ApplyEvent(id, router::FromEngineEvent(e));
+  }
 
   engine::BlockPool pool;
   engine::Scheduler sched;
