@@ -19,7 +19,7 @@ struct RouterArgs {
   double prefill_load_scale = 1.0;
   double temperature = 0.0;
   std::string cost = "seconds";
-  double itl_weight = 0.0;
+  double itl_weight = 3.0;
   double cache_credit = 3.0;
   std::string step_profile;
   std::string queue_policy;  // empty: no router queue

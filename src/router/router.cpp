@@ -178,6 +178,28 @@ struct Router::Impl {
     if (it == step_models.end()) it = step_models.emplace(w, StepTimeModel(step_prior)).first;
     return it->second;
   }
+  // The model that prices worker w: its own once it has reported kMinStepSamples steps; before
+  // that, the mean of the peers' that have (a joining worker is priced like the fleet it joins,
+  // not like the prior, which may be far off this hardware and would keep it idle, so it would
+  // never report a step), else the prior.
+  const StepTimeModel& PricingModel(WorkerId w) {
+    const StepTimeModel& own = Model(w);
+    if (own.samples() >= kMinStepSamples) return own;
+    StepCoefficients mean{};
+    int n = 0;
+    for (const auto& [id, m] : step_models) {
+      if (m.samples() < kMinStepSamples) continue;
+      const StepCoefficients& c = m.coefficients();
+      for (int i = 0; i < kStepFeatures; ++i) mean[i] += c[i];
+      ++n;
+    }
+    if (n == 0) return own;
+    for (double& v : mean) v /= n;
+    fleet_model = StepTimeModel(mean, 0);
+    return *fleet_model;
+  }
+  static constexpr uint64_t kMinStepSamples = 16;
+  std::optional<StepTimeModel> fleet_model;  // PricingModel's scratch
   void Commit(const RouteRequest& request, RouteDecision& decision);
 
   uint64_t LoadBlocks(const WorkerLoad& load) const {
@@ -247,7 +269,7 @@ double Router::Impl::WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t reques
        .kv_tokens = l.active_blocks * bs,
        .max_batched_tokens = l.max_batched_tokens > 0 ? l.max_batched_tokens
                                                       : config.max_batched_tokens},
-      Model(w), config.itl_weight, config.cache_credit);
+      PricingModel(w), config.itl_weight, config.cache_credit);
   *ttft_s = c.ttft_s;
   return c.cost;
 }
@@ -445,8 +467,8 @@ Router::Pressure Router::Estimate(const RouteRequest& request, double threshold_
     const WorkerLoad l = impl_->load.Get(w);
     const int64_t b =
         l.max_batched_tokens > 0 ? l.max_batched_tokens : impl_->config.max_batched_tokens;
-    const StepTimeModel& m = impl_->Model(w);
-    if (PrefillSeconds(l.prefill_tokens, l.seqs, l.active_blocks * bs, b, m) < threshold_s) {
+    if (PrefillSeconds(l.prefill_tokens, l.seqs, l.active_blocks * bs, b,
+                       impl_->PricingModel(w)) < threshold_s) {
       p.all_busy = false;
     }
     const uint64_t o = impl_->scratch.Get(w);
@@ -454,7 +476,7 @@ Router::Pressure Router::Estimate(const RouteRequest& request, double threshold_
   }
   const uint64_t cached = std::min(best_overlap * bs, tokens - 1);
   p.own_prefill_s = PrefillSeconds(tokens - cached, 0, 0, impl_->config.max_batched_tokens,
-                                   impl_->Model(best));
+                                   impl_->PricingModel(best));
   return p;
 }
 

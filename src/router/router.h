@@ -90,7 +90,7 @@ struct RouterConfig {
   double prefill_load_scale = 1.0;  // >= 0: weight of prefill work against decode load
   double temperature = 0.0;         // >= 0: 0 = deterministic argmin
   CostUnit cost = CostUnit::kSeconds;
-  double itl_weight = 0.0;  // >= 0, seconds cost only: output tokens the ITL term stands for
+  double itl_weight = 3.0;  // >= 0, seconds cost only: output tokens the ITL term stands for
   // >= 1, seconds cost only: a cached prefix's worth in the prefill time it saves. 3 came out
   // of scripts/router_matrix.py (docs/perf.md, "Router cost in seconds"): within 7 % of the
   // best blocks-cost weights of each trace at every load, where 1 fell 50 % behind past capacity.

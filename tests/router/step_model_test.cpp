@@ -122,6 +122,7 @@ RouterConfig SecondsConfig() {
   RouterConfig c{.block_size = 16, .cost = CostUnit::kSeconds};
   c.step_prior = kLinear;
   c.max_batched_tokens = 2048;
+  c.itl_weight = 0;  // these cases are about the TTFT and cache terms
   return c;
 }
 
@@ -183,6 +184,29 @@ TEST(RouterSecondsTest, ASlowerWorkerLearnedFromItsStepsGetsLessWork) {
   r.RemoveWorker(1);
   r.StepModel(1, &n);
   EXPECT_EQ(n, 0u);
+}
+
+TEST(RouterSecondsTest, AJoiningWorkerIsPricedLikeItsPeersNotThePrior) {
+  // The prior says steps take 20x longer than they do on this fleet. Workers 1 and 2 have
+  // reported their steps and have a little queued; worker 3 just joined (no step yet). Priced
+  // with the prior it would look 20x slower and never get the request that would teach the
+  // router otherwise; priced like its peers it is the idle one and gets it.
+  RouterConfig c = SecondsConfig();
+  for (double& v : c.step_prior) v *= 20;
+  Router r(c);
+  for (WorkerId w : {1, 2, 3}) r.AddWorker(w);
+  std::vector<StepSample> steps;
+  for (int i = 0; i < 32; ++i) {
+    const int64_t p = 50 * i, s = i % 8, k = 300 * (i % 8);
+    steps.push_back({p, s, k, Linear(p, s, k)});
+  }
+  r.AddStepSamples(1, steps);
+  r.AddStepSamples(2, steps);
+  r.UpdateLoad(1, {.active_blocks = 10, .waiting_prefill_tokens = 300, .seqs = 2});
+  r.UpdateLoad(2, {.active_blocks = 10, .waiting_prefill_tokens = 300, .seqs = 2});
+  auto d = r.Route({.block_hashes = Blocks(500, 4), .num_tokens = 64});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->worker, 3u);
 }
 
 TEST(RouterSecondsTest, ParseCostUnitAndValidation) {
