@@ -179,22 +179,24 @@ struct Router::Impl {
     return it->second;
   }
   // The model that prices worker w: its own once it has reported kMinStepSamples steps; before
-  // that, the mean of the peers' that have (a joining worker is priced like the fleet it joins,
-  // not like the prior, which may be far off this hardware and would keep it idle, so it would
-  // never report a step), else the prior.
+  // that, the mean of every worker's that has reported any (weighted by their steps), so a
+  // joining worker is priced like the fleet it joins and not like the prior, which may be far
+  // off this hardware (priced 20x too slow, it stayed idle and never reported a step); with no
+  // steps anywhere, the prior.
   const StepTimeModel& PricingModel(WorkerId w) {
     const StepTimeModel& own = Model(w);
     if (own.samples() >= kMinStepSamples) return own;
     StepCoefficients mean{};
-    int n = 0;
+    double total = 0;
     for (const auto& [id, m] : step_models) {
-      if (m.samples() < kMinStepSamples) continue;
+      if (m.samples() == 0) continue;
+      const double weight = static_cast<double>(m.samples());
       const StepCoefficients& c = m.coefficients();
-      for (int i = 0; i < kStepFeatures; ++i) mean[i] += c[i];
-      ++n;
+      for (int i = 0; i < kStepFeatures; ++i) mean[i] += weight * c[i];
+      total += weight;
     }
-    if (n == 0) return own;
-    for (double& v : mean) v /= n;
+    if (total == 0) return own;
+    for (double& v : mean) v /= total;
     fleet_model = StepTimeModel(mean, 0);
     return *fleet_model;
   }

@@ -91,9 +91,10 @@ struct RouterConfig {
   double temperature = 0.0;         // >= 0: 0 = deterministic argmin
   CostUnit cost = CostUnit::kSeconds;
   double itl_weight = 3.0;  // >= 0, seconds cost only: output tokens the ITL term stands for
-  // >= 1, seconds cost only: a cached prefix's worth in the prefill time it saves. 3 came out
-  // of scripts/router_matrix.py (docs/perf.md, "Router cost in seconds"): within 7 % of the
-  // best blocks-cost weights of each trace at every load, where 1 fell 50 % behind past capacity.
+  // >= 1, seconds cost only: a cached prefix's worth in the prefill time it saves. 3 (and
+  // itl_weight 3) came out of scripts/router_matrix.py (docs/perf.md, "Router cost in seconds"):
+  // within 5 % of the best blocks-cost weights of each trace at every load, where 1 (and 0)
+  // fell 50 % behind past capacity.
   double cache_credit = 3.0;
   // Seconds cost only: a worker's tokens per step until it reports its own, > 0.
   int64_t max_batched_tokens = 8192;
