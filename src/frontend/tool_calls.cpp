@@ -92,7 +92,8 @@ Json ValueOf(std::string_view raw) {
 std::string ArgumentsText(const Json& a) {
   if (a.is_string()) return a.get<std::string>();
   if (a.is_null()) return "{}";
-  return a.dump();
+  // Values taken as text (XML-ish formats) may hold invalid UTF-8: replaced, never thrown.
+  return a.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // Where the balanced {...} at the start of `s` (after whitespace) ends (one past its '}'), or
@@ -293,6 +294,15 @@ std::optional<std::string_view> Between(std::string_view s, std::string_view ope
   if (b == std::string_view::npos) return std::nullopt;
   *from = b + close.size();
   return s.substr(a + open.size(), b - a - open.size());
+}
+
+// A function name as the API allows them (letters, digits, '_', '-', '.', ':'; at most 128).
+bool ValidName(std::string_view n) {
+  if (n.empty() || n.size() > 128) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+           c == ':';
+  });
 }
 
 std::string RandomId() {
@@ -605,6 +615,7 @@ bool ToolCallParser::ParseRegion(std::string_view region, Delta* out) {
   }
   if (staged.empty()) return false;
   for (const auto& [name, args, id] : staged) {
+    if (!ValidName(name)) return false;  // markup or prose where a name should be
     const auto& allowed = options_.tool_names;
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
       return false;  // a name the request did not offer: the region is text

@@ -33,8 +33,9 @@
 //   - A call is emitted once its region is complete: one delta with its index, id, name and the
 //     whole arguments (a JSON object's text). Arguments that are not valid JSON are sent as the
 //     model wrote them.
-//   - A call naming a function not in `tool_names` (when that list is non-empty) is not a call:
-//     its text stays content. Without parallel calls only the first call is kept.
+//   - A call naming a function not in `tool_names` (when that list is non-empty), or with a name
+//     that is not one (letters, digits, '_', '-', '.', ':'), is not a call: its region stays
+//     content. Without parallel calls only the first call is kept.
 //   - Flush() ends the output: an unterminated region (cut by max_tokens) is salvaged when its
 //     calls parse, otherwise it is returned as content.
 //   - Concatenating every Push() and Flush() is independent of how the text was split.
