@@ -226,6 +226,24 @@ TEST(ToolCallParserTest, ParallelFalseKeepsTheFirstCall) {
   EXPECT_EQ(p.content, "");
 }
 
+TEST(ToolCallParserTest, WhatTheFuzzerFound) {
+  // Invalid UTF-8 in a value taken as text: the call survives, its arguments are valid JSON.
+  const Parsed bad = Parse(ToolCallFormat::kQwen3Coder,
+                           "<tool_call><function=f><parameter=k>a\xe5b</parameter></function>"
+                           "</tool_call>");
+  ASSERT_EQ(bad.calls.size(), 1u);
+  const OJson args = Args(bad.calls[0]);  // parses: the bad byte was replaced
+  ASSERT_TRUE(args["k"].is_string());
+  EXPECT_EQ(args["k"].get<std::string>().substr(0, 1), "a");
+  // Markup where the name should be: not a call.
+  const std::string markup =
+      "<minimax:tool_call><invoke name=\"a\"x><parameter name=\"k\">v</parameter></invoke>"
+      "</minimax:tool_call>";
+  const Parsed p = Parse(ToolCallFormat::kMiniMax, markup);
+  EXPECT_TRUE(p.calls.empty());
+  EXPECT_EQ(p.content, markup);
+}
+
 TEST(ToolCallParserTest, FormatNamesAndDetection) {
   for (const char* n : {"none", "hermes", "qwen3-coder", "llama3", "pythonic", "mistral",
                         "deepseek", "kimi-k2", "glm45", "harmony", "seed-oss", "functionary",
