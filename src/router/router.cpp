@@ -178,30 +178,44 @@ struct Router::Impl {
     if (it == step_models.end()) it = step_models.emplace(w, StepTimeModel(step_prior)).first;
     return it->second;
   }
-  // The model that prices worker w: its own once it has reported kMinStepSamples steps; before
-  // that, the mean of every worker's that has reported any (weighted by their steps), so a
-  // joining worker is priced like the fleet it joins and not like the prior, which may be far
-  // off this hardware (priced 20x too slow, it stayed idle and never reported a step); with no
-  // steps anywhere, the prior.
+  // The model that prices worker w: its own coefficients pooled with the fleet's (every
+  // worker's, weighted by the steps behind them), as (n * own + kPoolSteps * fleet) /
+  // (n + kPoolSteps) for a worker with n steps. A joining worker is priced like the fleet it
+  // joins, not like the prior (priced 20x too slow by a prior far off the hardware, it stayed
+  // idle and never reported a step), and identical workers whose fits differ by noise are not
+  // told apart until thousands of steps say they really differ. No steps anywhere: the prior.
   const StepTimeModel& PricingModel(WorkerId w) {
-    const StepTimeModel& own = Model(w);
-    if (own.samples() >= kMinStepSamples) return own;
-    StepCoefficients mean{};
-    double total = 0;
-    for (const auto& [id, m] : step_models) {
-      if (m.samples() == 0) continue;
-      const double weight = static_cast<double>(m.samples());
-      const StepCoefficients& c = m.coefficients();
-      for (int i = 0; i < kStepFeatures; ++i) mean[i] += weight * c[i];
-      total += weight;
+    if (!fleet_valid) {
+      fleet = {};
+      fleet_steps = 0;
+      for (const auto& [id, m] : step_models) {
+        if (m.samples() == 0) continue;
+        const double weight = static_cast<double>(m.samples());
+        const StepCoefficients& c = m.coefficients();
+        for (int i = 0; i < kStepFeatures; ++i) fleet[i] += weight * c[i];
+        fleet_steps += weight;
+      }
+      for (double& v : fleet) v = fleet_steps > 0 ? v / fleet_steps : 0;
+      fleet_valid = true;
     }
-    if (total == 0) return own;
-    for (double& v : mean) v /= total;
-    fleet_model = StepTimeModel(mean, 0);
-    return *fleet_model;
+    const StepTimeModel& own = Model(w);
+    if (fleet_steps == 0) return own;
+    const double n = static_cast<double>(own.samples());
+    const StepCoefficients& c = own.coefficients();
+    StepCoefficients pooled;
+    for (int i = 0; i < kStepFeatures; ++i) {
+      pooled[i] = (n * c[i] + kPoolSteps * fleet[i]) / (n + kPoolSteps);
+    }
+    pricing_model = StepTimeModel(pooled, 0);
+    return *pricing_model;
   }
-  static constexpr uint64_t kMinStepSamples = 16;
-  std::optional<StepTimeModel> fleet_model;  // PricingModel's scratch
+  static constexpr double kPoolSteps = 256;
+  // PricingModel's state: the fleet mean (valid until the next step samples arrive or a worker
+  // leaves) and the model it returned last.
+  StepCoefficients fleet{};
+  double fleet_steps = 0;
+  bool fleet_valid = false;
+  std::optional<StepTimeModel> pricing_model;
   void Commit(const RouteRequest& request, RouteDecision& decision);
 
   uint64_t LoadBlocks(const WorkerLoad& load) const {
@@ -355,6 +369,7 @@ void Router::RemoveWorker(WorkerId worker) {
   impl_->in_flight.RemoveWorker(worker);
   impl_->load.RemoveWorker(worker);
   impl_->step_models.erase(worker);
+  impl_->fleet_valid = false;
 }
 
 std::vector<WorkerId> Router::Workers() const {
@@ -486,6 +501,7 @@ void Router::AddStepSamples(WorkerId worker, std::span<const StepSample> samples
   std::lock_guard<std::mutex> lock(impl_->mu);
   StepTimeModel& m = impl_->Model(worker);
   for (const StepSample& s : samples) m.Add(s);
+  if (!samples.empty()) impl_->fleet_valid = false;
 }
 
 StepCoefficients Router::StepModel(WorkerId worker, uint64_t* samples) const {
