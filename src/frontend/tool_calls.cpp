@@ -314,6 +314,241 @@ std::string RandomId() {
   return id;
 }
 
+// A parsed call, before its name is checked.
+struct Staged {
+  std::string name;
+  std::string arguments;  // JSON text
+  std::string id;         // the model's own, when its format has one
+};
+using Calls = std::vector<Staged>;
+
+void Stage(Calls* calls, std::string name, const Json& args, std::string id = {}) {
+  calls->push_back({std::move(name), ArgumentsText(args), std::move(id)});
+}
+
+// {"name": N, "arguments"|"parameters": {...}, "id"?: ...}
+bool FromObject(Calls* calls, const Json& j) {
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return false;
+  const Json* a = j.contains("arguments")    ? &j["arguments"]
+                  : j.contains("parameters") ? &j["parameters"]
+                                             : nullptr;
+  Stage(calls, j["name"].get<std::string>(), a ? *a : Json::object(),
+        j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "");
+  return true;
+}
+
+// ---- One parser per format: the region's body (markers removed) to calls; false when the body
+// holds no valid call of its format. ------------------------------------------------------------
+
+// <tool_call>{"name": N, "arguments": {...}}</tool_call>
+bool ParseHermes(std::string_view body, Calls* calls) {
+  auto j = ParseJson(Trim(body));
+  return j && FromObject(calls, *j);
+}
+
+// {"name": N, "parameters": {...}} (several: ';' or whitespace), after <|python_tag|>
+bool ParseLlama3(std::string_view body, Calls* calls) {
+  std::string_view b = Trim(body);
+  if (b.substr(0, kPythonTag.size()) == kPythonTag) b = Trim(b.substr(kPythonTag.size()));
+  const auto objects = JsonObjects(b);
+  if (objects.empty()) return false;
+  for (std::string_view o : objects) {
+    auto j = ParseJson(o);
+    if (!j || !FromObject(calls, *j)) return false;
+    if (!(*j).contains("parameters") && !(*j).contains("arguments")) return false;
+  }
+  return true;
+}
+
+// [f(a=1), g()]
+bool ParsePythonic(std::string_view body, Calls* calls) {
+  auto parsed = PyParser(Trim(body)).Calls();
+  if (!parsed || parsed->empty()) return false;
+  for (auto& [name, args] : *parsed) Stage(calls, name, args);
+  return true;
+}
+
+// <function=N><parameter=k>v</parameter>...</function> (Qwen3-Coder, Seed-OSS)
+bool ParseQwen3Coder(std::string_view body, Calls* calls) {
+  size_t pos = 0;
+  const std::string_view b = Trim(body);
+  const size_t f = b.find("<function=");
+  const size_t gt = b.find('>', f);
+  if (f == std::string_view::npos || gt == std::string_view::npos) return false;
+  const std::string name(b.substr(f + 10, gt - f - 10));
+  Json args = Json::object();
+  pos = gt + 1;
+  for (;;) {
+    const size_t p = b.find("<parameter=", pos);
+    if (p == std::string_view::npos) break;
+    const size_t pg = b.find('>', p);
+    const size_t pe = b.find("</parameter>", pg);
+    if (pg == std::string_view::npos || pe == std::string_view::npos) return false;
+    args[std::string(b.substr(p + 11, pg - p - 11))] = ValueOf(b.substr(pg + 1, pe - pg - 1));
+    pos = pe + 12;
+  }
+  if (b.find("</function>", pos) == std::string_view::npos) return false;
+  Stage(calls, name, args);
+  return true;
+}
+
+// N<arg_key>k</arg_key><arg_value>v</arg_value>...
+bool ParseGlm45(std::string_view body, Calls* calls) {
+  const std::string_view b = Trim(body);
+  const size_t k = b.find("<arg_key>");
+  const std::string name(Trim(b.substr(0, k)));
+  Json args = Json::object();
+  size_t pos = k == std::string_view::npos ? b.size() : k;
+  while (auto key = Between(b, "<arg_key>", "</arg_key>", &pos)) {
+    auto value = Between(b, "<arg_value>", "</arg_value>", &pos);
+    if (!value) return false;
+    args[std::string(Trim(*key))] = ValueOf(*value);
+  }
+  if (name.find_first_of("<>\n") != std::string::npos) return false;
+  Stage(calls, name, args);
+  return true;
+}
+
+// <｜tool▁call▁begin｜>...<｜tool▁call▁end｜>, V3/R1 and V3.1 forms
+bool ParseDeepSeek(std::string_view body, Calls* calls) {
+  size_t pos = 0;
+  while (auto call = Between(body, kDsCallBegin, kDsCallEnd, &pos)) {
+    const size_t sep = call->find(kDsSep);
+    if (sep == std::string_view::npos) return false;
+    std::string_view left = Trim(call->substr(0, sep));
+    std::string_view right = call->substr(sep + kDsSep.size());
+    std::string name;
+    if (left == "function") {  // V3 / R1: NAME\n```json\nARGS\n```
+      const size_t nl = right.find('\n');
+      name = std::string(Trim(right.substr(0, nl)));
+      right = nl == std::string_view::npos ? std::string_view() : right.substr(nl + 1);
+      right = Trim(right);
+      if (right.substr(0, 7) == "```json") right.remove_prefix(7);
+      if (right.size() >= 3 && right.substr(right.size() - 3) == "```") right.remove_suffix(3);
+    } else {
+      name = std::string(left);
+    }
+    auto j = ParseJson(Trim(right));
+    if (!j) return false;
+    Stage(calls, std::move(name), *j);
+  }
+  return true;
+}
+
+// <|tool_call_begin|>functions.N:I<|tool_call_argument_begin|>{...}<|tool_call_end|>...
+bool ParseKimiK2(std::string_view body, Calls* calls) {
+  size_t pos = 0;
+  while (auto call = Between(body, kKimiCallBegin, kKimiCallEnd, &pos)) {
+    const size_t arg = call->find(kKimiArgBegin);
+    if (arg == std::string_view::npos) return false;
+    const std::string_view id = Trim(call->substr(0, arg));
+    std::string_view name = id;
+    if (name.substr(0, 10) == "functions.") name.remove_prefix(10);
+    name = name.substr(0, name.rfind(':'));
+    auto j = ParseJson(Trim(call->substr(arg + kKimiArgBegin.size())));
+    if (!j) return false;
+    Stage(calls, std::string(name), *j, std::string(id));
+  }
+  return true;
+}
+
+// N [<|constrain|>json]<|message|>{...}
+bool ParseHarmony(std::string_view body, Calls* calls) {
+  const size_t msg = body.find("<|message|>");
+  if (msg == std::string_view::npos) return false;
+  std::string_view head = body.substr(0, msg);
+  const size_t sp = head.find_first_of(" <");
+  const std::string name(head.substr(0, sp));
+  auto j = ParseJson(Trim(body.substr(msg + 11)));
+  if (!j) return false;
+  Stage(calls, name, *j);
+  return true;
+}
+
+// N>{...}
+bool ParseFunctionary(std::string_view body, Calls* calls) {
+  const size_t gt = body.find('>');
+  if (gt == std::string_view::npos) return false;
+  auto j = ParseJson(Trim(body.substr(gt + 1)));
+  if (!j) return false;
+  Stage(calls, std::string(Trim(body.substr(0, gt))), *j);
+  return true;
+}
+
+// <invoke name="N"><parameter name="k">v</parameter></invoke>...
+bool ParseMiniMax(std::string_view body, Calls* calls) {
+  size_t pos = 0;
+  while (auto call = Between(body, "<invoke name=\"", "</invoke>", &pos)) {
+    const size_t q = call->find("\">");
+    if (q == std::string_view::npos) return false;
+    Json args = Json::object();
+    size_t ppos = q;
+    while (auto param = Between(*call, "<parameter name=\"", "</parameter>", &ppos)) {
+      const size_t pq = param->find("\">");
+      if (pq == std::string_view::npos) return false;
+      args[std::string(param->substr(0, pq))] = ValueOf(Trim(param->substr(pq + 2)));
+    }
+    Stage(calls, std::string(call->substr(0, q)), args);
+  }
+  return true;
+}
+
+// [{"tool_name": N, "parameters": {...}}, ...] (Command-R) or [{"name": N, "arguments": {...}}, ...]
+// (Apriel)
+bool ParseJsonArray(std::string_view body, bool command_r, Calls* calls) {
+  auto j = ParseJson(Trim(body));
+  if (!j || !j->is_array() || j->empty()) return false;
+  for (const Json& c : *j) {
+    if (!command_r) {
+      if (!FromObject(calls, c)) return false;
+      continue;
+    }
+    if (!c.is_object() || !c.contains("tool_name") || !c["tool_name"].is_string()) return false;
+    Stage(calls, c["tool_name"].get<std::string>(),
+          c.contains("parameters") ? c["parameters"] : Json::object());
+  }
+  return true;
+}
+
+// [TOOL_CALLS][{...}, ...] or [TOOL_CALLS]N[ARGS]{...} repeated; the whole region (markers
+// included). `trailing_content`: text after the last call's arguments.
+bool ParseMistral(std::string_view region, Calls* calls, std::string* trailing_content) {
+  std::string_view rest = region;
+  std::string_view trailing;
+  while (!rest.empty()) {
+    if (rest.substr(0, kMistralCalls.size()) != kMistralCalls) return false;
+    rest.remove_prefix(kMistralCalls.size());
+    const size_t next = rest.find(kMistralCalls);
+    std::string_view part = Trim(rest.substr(0, next));
+    rest = next == std::string_view::npos ? std::string_view() : rest.substr(next);
+    if (!part.empty() && part.front() == '[') {  // v0.3: a JSON array of calls
+      auto j = ParseJson(part);
+      if (!j || !j->is_array() || j->empty()) return false;
+      for (const Json& c : *j) {
+        if (!FromObject(calls, c)) return false;
+      }
+      continue;
+    }
+    const size_t a = part.find("[ARGS]");
+    if (a == std::string_view::npos) return false;
+    std::string_view name = part.substr(0, a), id;
+    if (const size_t c = name.find("[CALL_ID]"); c != std::string_view::npos) {
+      id = name.substr(c + 9);
+      name = name.substr(0, c);
+    }
+    // The arguments object; what follows the last one (e.g. "</s>") is text.
+    const std::string_view after = Trim(part.substr(a + 6));
+    const size_t n = JsonEnd(after);
+    if (n == std::string_view::npos) return false;
+    auto j = ParseJson(after.substr(0, n));
+    if (!j) return false;
+    Stage(calls, std::string(Trim(name)), *j, std::string(id));
+    trailing = after.substr(n);
+  }
+  *trailing_content = std::string(trailing);
+  return true;
+}
+
 }  // namespace
 
 Result<ToolCallFormat> ParseToolCallFormat(std::string_view name) {
@@ -405,223 +640,36 @@ bool ToolCallParser::ParseRegion(std::string_view region, Delta* out) {
       body.substr(body.size() - m.end.size()) == m.end) {
     body.remove_suffix(m.end.size());
   }
-  std::string trailing_content;  // text after the calls that belongs to the content
   // Calls are staged so that a region that turns out invalid adds none.
-  std::vector<std::tuple<std::string, std::string, std::string>> staged;
-  auto stage = [&](std::string name, const Json& args, std::string id = {}) {
-    staged.emplace_back(std::move(name), ArgumentsText(args), std::move(id));
-  };
-  auto from_object = [&](const Json& j) {
-    if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return false;
-    const Json* a = j.contains("arguments")    ? &j["arguments"]
-                    : j.contains("parameters") ? &j["parameters"]
-                                               : nullptr;
-    stage(j["name"].get<std::string>(), a ? *a : Json::object(),
-          j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "");
-    return true;
-  };
+  Calls staged;
+  std::string trailing_content;  // text after the calls that belongs to the content
+  bool ok = false;
   switch (format_) {
-    case ToolCallFormat::kHermes: {
-      auto j = ParseJson(Trim(body));
-      if (!j || !from_object(*j)) return false;
-      break;
-    }
-    case ToolCallFormat::kLlama3: {
-      std::string_view b = Trim(body);
-      if (b.substr(0, kPythonTag.size()) == kPythonTag) b = Trim(b.substr(kPythonTag.size()));
-      const auto objects = JsonObjects(b);
-      if (objects.empty()) return false;
-      for (std::string_view o : objects) {
-        auto j = ParseJson(o);
-        if (!j || !from_object(*j)) return false;
-        if (!(*j).contains("parameters") && !(*j).contains("arguments")) return false;
-      }
-      break;
-    }
-    case ToolCallFormat::kPythonic: {
-      auto calls = PyParser(Trim(body)).Calls();
-      if (!calls || calls->empty()) return false;
-      for (auto& [name, args] : *calls) stage(name, args);
-      break;
-    }
+    case ToolCallFormat::kNone: break;
+    case ToolCallFormat::kHermes: ok = ParseHermes(body, &staged); break;
+    case ToolCallFormat::kLlama3: ok = ParseLlama3(body, &staged); break;
+    case ToolCallFormat::kPythonic: ok = ParsePythonic(body, &staged); break;
     case ToolCallFormat::kQwen3Coder:
-    case ToolCallFormat::kSeedOss: {
-      size_t pos = 0;
-      const std::string_view b = Trim(body);
-      const size_t f = b.find("<function=");
-      const size_t gt = b.find('>', f);
-      if (f == std::string_view::npos || gt == std::string_view::npos) return false;
-      const std::string name(b.substr(f + 10, gt - f - 10));
-      Json args = Json::object();
-      pos = gt + 1;
-      for (;;) {
-        const size_t p = b.find("<parameter=", pos);
-        if (p == std::string_view::npos) break;
-        const size_t pg = b.find('>', p);
-        const size_t pe = b.find("</parameter>", pg);
-        if (pg == std::string_view::npos || pe == std::string_view::npos) return false;
-        args[std::string(b.substr(p + 11, pg - p - 11))] = ValueOf(b.substr(pg + 1, pe - pg - 1));
-        pos = pe + 12;
-      }
-      if (b.find("</function>", pos) == std::string_view::npos) return false;
-      stage(name, args);
-      break;
-    }
-    case ToolCallFormat::kGlm45: {
-      const std::string_view b = Trim(body);
-      const size_t k = b.find("<arg_key>");
-      const std::string name(Trim(b.substr(0, k)));
-      Json args = Json::object();
-      size_t pos = k == std::string_view::npos ? b.size() : k;
-      while (auto key = Between(b, "<arg_key>", "</arg_key>", &pos)) {
-        auto value = Between(b, "<arg_value>", "</arg_value>", &pos);
-        if (!value) return false;
-        args[std::string(Trim(*key))] = ValueOf(*value);
-      }
-      if (name.find_first_of("<>\n") != std::string::npos) return false;
-      stage(name, args);
-      break;
-    }
-    case ToolCallFormat::kMistral: {
-      std::string_view rest = region;
-      std::string_view trailing;
-      while (!rest.empty()) {
-        if (rest.substr(0, kMistralCalls.size()) != kMistralCalls) return false;
-        rest.remove_prefix(kMistralCalls.size());
-        const size_t next = rest.find(kMistralCalls);
-        std::string_view part = Trim(rest.substr(0, next));
-        rest = next == std::string_view::npos ? std::string_view() : rest.substr(next);
-        if (!part.empty() && part.front() == '[') {  // v0.3: a JSON array of calls
-          auto j = ParseJson(part);
-          if (!j || !j->is_array() || j->empty()) return false;
-          for (const Json& c : *j) {
-            if (!from_object(c)) return false;
-          }
-          continue;
-        }
-        const size_t a = part.find("[ARGS]");
-        if (a == std::string_view::npos) return false;
-        std::string_view name = part.substr(0, a), id;
-        if (const size_t c = name.find("[CALL_ID]"); c != std::string_view::npos) {
-          id = name.substr(c + 9);
-          name = name.substr(0, c);
-        }
-        // The arguments object; what follows the last one (e.g. "</s>") is text.
-        const std::string_view after = Trim(part.substr(a + 6));
-        const size_t n = JsonEnd(after);
-        if (n == std::string_view::npos) return false;
-        auto j = ParseJson(after.substr(0, n));
-        if (!j) return false;
-        stage(std::string(Trim(name)), *j, std::string(id));
-        trailing = after.substr(n);
-      }
-      trailing_content = std::string(trailing);
-      break;
-    }
-    case ToolCallFormat::kDeepSeek: {
-      size_t pos = 0;
-      while (auto call = Between(body, kDsCallBegin, kDsCallEnd, &pos)) {
-        const size_t sep = call->find(kDsSep);
-        if (sep == std::string_view::npos) return false;
-        std::string_view left = Trim(call->substr(0, sep));
-        std::string_view right = call->substr(sep + kDsSep.size());
-        std::string name;
-        if (left == "function") {  // V3 / R1: NAME\n```json\nARGS\n```
-          const size_t nl = right.find('\n');
-          name = std::string(Trim(right.substr(0, nl)));
-          right = nl == std::string_view::npos ? std::string_view() : right.substr(nl + 1);
-          right = Trim(right);
-          if (right.substr(0, 7) == "```json") right.remove_prefix(7);
-          if (right.size() >= 3 && right.substr(right.size() - 3) == "```") right.remove_suffix(3);
-        } else {
-          name = std::string(left);
-        }
-        auto j = ParseJson(Trim(right));
-        if (!j) return false;
-        stage(std::move(name), *j);
-      }
-      break;
-    }
-    case ToolCallFormat::kKimiK2: {
-      size_t pos = 0;
-      while (auto call = Between(body, kKimiCallBegin, kKimiCallEnd, &pos)) {
-        const size_t arg = call->find(kKimiArgBegin);
-        if (arg == std::string_view::npos) return false;
-        const std::string_view id = Trim(call->substr(0, arg));
-        std::string_view name = id;
-        if (name.substr(0, 10) == "functions.") name.remove_prefix(10);
-        name = name.substr(0, name.rfind(':'));
-        auto j = ParseJson(Trim(call->substr(arg + kKimiArgBegin.size())));
-        if (!j) return false;
-        stage(std::string(name), *j, std::string(id));
-      }
-      break;
-    }
-    case ToolCallFormat::kHarmony: {
-      // NAME [<|constrain|>json]<|message|>ARGS
-      const size_t msg = body.find("<|message|>");
-      if (msg == std::string_view::npos) return false;
-      std::string_view head = body.substr(0, msg);
-      const size_t sp = head.find_first_of(" <");
-      const std::string name(head.substr(0, sp));
-      auto j = ParseJson(Trim(body.substr(msg + 11)));
-      if (!j) return false;
-      stage(name, *j);
-      break;
-    }
-    case ToolCallFormat::kFunctionary: {  // body: NAME>{...}
-      const size_t gt = body.find('>');
-      if (gt == std::string_view::npos) return false;
-      auto j = ParseJson(Trim(body.substr(gt + 1)));
-      if (!j) return false;
-      stage(std::string(Trim(body.substr(0, gt))), *j);
-      break;
-    }
-    case ToolCallFormat::kCommandR:
-    case ToolCallFormat::kApriel: {
-      auto j = ParseJson(Trim(body));
-      if (!j || !j->is_array() || j->empty()) return false;
-      for (const Json& c : *j) {
-        if (format_ == ToolCallFormat::kCommandR) {
-          if (!c.is_object() || !c.contains("tool_name") || !c["tool_name"].is_string()) {
-            return false;
-          }
-          stage(c["tool_name"].get<std::string>(),
-                c.contains("parameters") ? c["parameters"] : Json::object());
-        } else if (!from_object(c)) {
-          return false;
-        }
-      }
-      break;
-    }
-    case ToolCallFormat::kMiniMax: {
-      size_t pos = 0;
-      while (auto call = Between(body, "<invoke name=\"", "</invoke>", &pos)) {
-        const size_t q = call->find("\">");
-        if (q == std::string_view::npos) return false;
-        Json args = Json::object();
-        size_t ppos = q;
-        while (auto param = Between(*call, "<parameter name=\"", "</parameter>", &ppos)) {
-          const size_t pq = param->find("\">");
-          if (pq == std::string_view::npos) return false;
-          args[std::string(param->substr(0, pq))] = ValueOf(Trim(param->substr(pq + 2)));
-        }
-        stage(std::string(call->substr(0, q)), args);
-      }
-      break;
-    }
-    case ToolCallFormat::kNone:
-      return false;
+    case ToolCallFormat::kSeedOss: ok = ParseQwen3Coder(body, &staged); break;
+    case ToolCallFormat::kGlm45: ok = ParseGlm45(body, &staged); break;
+    case ToolCallFormat::kMistral: ok = ParseMistral(region, &staged, &trailing_content); break;
+    case ToolCallFormat::kDeepSeek: ok = ParseDeepSeek(body, &staged); break;
+    case ToolCallFormat::kKimiK2: ok = ParseKimiK2(body, &staged); break;
+    case ToolCallFormat::kHarmony: ok = ParseHarmony(body, &staged); break;
+    case ToolCallFormat::kFunctionary: ok = ParseFunctionary(body, &staged); break;
+    case ToolCallFormat::kCommandR: ok = ParseJsonArray(body, true, &staged); break;
+    case ToolCallFormat::kApriel: ok = ParseJsonArray(body, false, &staged); break;
+    case ToolCallFormat::kMiniMax: ok = ParseMiniMax(body, &staged); break;
   }
-  if (staged.empty()) return false;
-  for (const auto& [name, args, id] : staged) {
-    if (!ValidName(name)) return false;  // markup or prose where a name should be
-    const auto& allowed = options_.tool_names;
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+  if (!ok || staged.empty()) return false;
+  const auto& allowed = options_.tool_names;
+  for (const Staged& c : staged) {
+    if (!ValidName(c.name)) return false;  // markup or prose where a name should be
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), c.name) == allowed.end()) {
       return false;  // a name the request did not offer: the region is text
     }
   }
-  for (auto& [name, args, id] : staged) AddCall(std::move(name), std::move(args), std::move(id), out);
+  for (Staged& c : staged) AddCall(std::move(c.name), std::move(c.arguments), std::move(c.id), out);
   out->content += trailing_content;
   return true;
 }
