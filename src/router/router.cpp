@@ -221,6 +221,10 @@ struct Router::Impl {
   uint64_t LoadBlocks(const WorkerLoad& load) const {
     return load.active_blocks + CeilDiv(load.prefill_tokens, config.block_size);
   }
+  // The worker's tokens per step: its report's, else the configured default.
+  int64_t StepBudget(const WorkerLoad& load) const {
+    return load.max_batched_tokens > 0 ? load.max_batched_tokens : config.max_batched_tokens;
+  }
   uint64_t TieDraw() { return config.tie_break == TieBreak::kRandom ? rng() : rotation++; }
   double Uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
@@ -283,8 +287,7 @@ double Router::Impl::WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t reques
        .queued_prefill_tokens = l.prefill_tokens,
        .seqs = l.seqs,
        .kv_tokens = l.active_blocks * bs,
-       .max_batched_tokens = l.max_batched_tokens > 0 ? l.max_batched_tokens
-                                                      : config.max_batched_tokens},
+       .max_batched_tokens = StepBudget(l)},
       PricingModel(w), config.itl_weight, config.cache_credit);
   *ttft_s = c.ttft_s;
   return c.cost;
@@ -482,9 +485,7 @@ Router::Pressure Router::Estimate(const RouteRequest& request, double threshold_
   WorkerId best = candidates[0];
   for (WorkerId w : candidates) {
     const WorkerLoad l = impl_->load.Get(w);
-    const int64_t b =
-        l.max_batched_tokens > 0 ? l.max_batched_tokens : impl_->config.max_batched_tokens;
-    if (PrefillSeconds(l.prefill_tokens, l.seqs, l.active_blocks * bs, b,
+    if (PrefillSeconds(l.prefill_tokens, l.seqs, l.active_blocks * bs, impl_->StepBudget(l),
                        impl_->PricingModel(w)) < threshold_s) {
       p.all_busy = false;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <queue>
+#include <span>
 #include <string>
 
 #include <fmt/format.h>
@@ -120,8 +121,8 @@ class Run {
     rec.input_tokens = static_cast<int>(q.prompt.size());
     rec.usage_reported = true;
     result_.prompt_tokens += static_cast<int64_t>(q.prompt.size());
+    std::vector<BlockHash> hashes = Hashes(q);
     if (c_.queue) {
-      const std::vector<BlockHash> hashes = Hashes(q);
       const auto p =
           router_.Estimate({.block_hashes = hashes, .num_tokens = q.prompt.size()}, c_.queue_busy_s);
       if (!queue_.empty() || p.all_busy) {
@@ -130,7 +131,7 @@ class Run {
         return;
       }
     }
-    Dispatch(t, i);
+    Dispatch(t, i, hashes);
   }
 
   std::vector<BlockHash> Hashes(const SimRequest& q) const {
@@ -138,9 +139,9 @@ class Run {
     return SequenceBlockHashes(tokens, static_cast<size_t>(c_.block_size));
   }
 
-  void Dispatch(double t, size_t i) {
+  // Routes request i (`hashes`: its prompt's block hashes) and queues it on its worker.
+  void Dispatch(double t, size_t i, std::span<const BlockHash> hashes) {
     const SimRequest& q = requests_[i];
-    const std::vector<BlockHash> hashes = Hashes(q);
     auto d = router_.Route({.block_hashes = hashes, .num_tokens = q.prompt.size()});
     MINT_CHECK(d.ok());  // every worker is a candidate
     live_[i].route_id = d->request_id;
@@ -152,7 +153,8 @@ class Run {
   // Routes held requests while some worker is below the busy threshold.
   void Release(double t) {
     while (!queue_.empty() && !router_.Estimate({}, c_.queue_busy_s).all_busy) {
-      Dispatch(t, *queue_.Pop(t));
+      const size_t i = *queue_.Pop(t);
+      Dispatch(t, i, Hashes(requests_[i]));
     }
   }
 
