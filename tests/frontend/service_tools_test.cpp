@@ -97,16 +97,20 @@ class ServiceToolsTest : public ::testing::Test {
     ASSERT_NE(model_, nullptr);
     tok_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
   }
-  // A service over `script` with the hermes parser.
-  std::unique_ptr<OpenAiService> Service(const std::string& script) {
+  // A service over `script` with the hermes parser. The previous backend goes first: its
+  // threads may still be inside the previous service (finishing a response) until joined.
+  OpenAiService* Service(const std::string& script) {
     EXPECT_EQ(tok_->Decode(tok_->Encode(script, false, false).value()), script)
         << "the tokenizer cannot carry the script";
+    backend_.reset();
+    service_.reset();
     backend_ = std::make_unique<ScriptedBackend>(tok_.get(), script);
     metrics_ = std::make_unique<FrontendMetrics>(MetricsOptions{.model = "tiny"});
     ServiceOptions so{.model_name = "tiny"};
     so.tool_call_parser = "hermes";
-    return std::move(OpenAiService::Create(so, tok_.get(), backend_.get(), metrics_.get()))
-        .value();
+    service_ = std::move(OpenAiService::Create(so, tok_.get(), backend_.get(), metrics_.get()))
+                   .value();
+    return service_.get();
   }
   static std::string Body(bool stream, const char* extra = "") {
     return std::string(R"({"model": "tiny", "messages": [{"role": "user", "content": "weather?"}],
@@ -115,10 +119,12 @@ class ServiceToolsTest : public ::testing::Test {
            extra + (stream ? R"(, "stream": true})" : "}");
   }
 
+  // Destroyed bottom up: the backend (joining its threads) before the service they call.
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
-  std::unique_ptr<ScriptedBackend> backend_;
   std::unique_ptr<FrontendMetrics> metrics_;
+  std::unique_ptr<OpenAiService> service_;
+  std::unique_ptr<ScriptedBackend> backend_;
 };
 
 // This SentencePiece vocabulary writes a space before the first word (its dummy prefix).
