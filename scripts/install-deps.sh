@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libpcre2-dev libboost-dev
   python3 python3-jinja2 python3-numpy python3-xxhash
+  python3-jsonschema  # tests/grammar: the independent validator of constrained samples
   nodejs prometheus curl  # tests/clients: the openai npm client, a Prometheus scrape
   chromium  # tests/clients/browser: the chat page in headless Chromium
   gnuplot-nox  # mint bench --plot: latency CDFs and throughput over time as PNG

@@ -73,6 +73,7 @@ struct LiveRequest {
   OutputCallback callback;
   Sampler sampler;
   SeqState* seq = nullptr;
+  std::unique_ptr<LogitsProcessor> processor;  // requests with a grammar
   bool abort_after_load = false;  // aborted while its KV load was in flight
   LiveRequest(uint64_t id_in, Request r, OutputCallback cb, int64_t n_vocab)
       : id(id_in), req(std::move(r)), callback(std::move(cb)), sampler(req.sampling, n_vocab) {}
@@ -198,7 +199,9 @@ class Engine::Impl {
   void FinishById(uint64_t id, FinishReason reason, Status error);
   RequestOutput MakeOutput(const LiveRequest& r) const;
   // The next token of `r` from the step's row `row`, its logprobs appended to `out` if asked.
+  // The token the request emits from this step's row; -1 when its constraint allows none.
   int32_t NextToken(LiveRequest* r, int64_t row, RequestOutput* out);
+  int32_t ConstrainedChoice(LiveRequest* r, int32_t chosen);
   void PublishMetrics();
   void RecordStep(const StepBatch& step, std::chrono::steady_clock::duration took);
 
@@ -218,6 +221,7 @@ class Engine::Impl {
   std::atomic<uint64_t> next_id_{1};
   std::unordered_map<uint64_t, std::unique_ptr<LiveRequest>> live_;  // loop thread only
   std::vector<float> logits_, logprobs_;                             // loop thread only
+  std::vector<float> allowed_scratch_;                               // loop thread only
   std::vector<int32_t> chosen_;  // loop thread only; tokens of an executor that chooses them
   std::vector<model::BatchSequence> batch_;            // loop thread only
   std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
@@ -276,12 +280,20 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
                                    "-token prompt)");
   }
   MINT_RETURN_IF_ERROR(request.sampling.Validate());
+  std::unique_ptr<LogitsProcessor> processor;
+  if (!request.grammar.empty()) {
+    if (!config_.logits_processor_factory) {
+      return Status::InvalidArgument("grammar: this engine has no constrained decoding");
+    }
+    MINT_ASSIGN_OR_RETURN(processor, config_.logits_processor_factory(request));
+  }
   if (!request.sampling.has_seed) {
     request.sampling.seed = std::random_device{}();
     request.sampling.has_seed = true;
   }
   const uint64_t id = next_id_.fetch_add(1);
   auto live = std::make_unique<LiveRequest>(id, std::move(request), std::move(on_output), n_vocab);
+  live->processor = std::move(processor);
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_) return Status::Unavailable("engine is stopping");
@@ -492,11 +504,28 @@ void Engine::Impl::Loop() {
   idle_cv_.notify_all();
 }
 
+int32_t Engine::Impl::ConstrainedChoice(LiveRequest* r, int32_t chosen) {
+  // The executor's token does not fit the constraint: take the first allowed token after it
+  // (deterministic, as the executor's choice is).
+  allowed_scratch_.assign(static_cast<size_t>(n_vocab_), 0.0f);
+  if (!r->processor->Mask(allowed_scratch_)) return -1;
+  for (int64_t k = 1; k <= n_vocab_; ++k) {
+    const auto t = static_cast<int32_t>((chosen + k) % n_vocab_);
+    if (allowed_scratch_[t] == 0.0f) return t;
+  }
+  return -1;
+}
+
 int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out) {
   const int64_t n_vocab = n_vocab_;
   if (chooses_tokens_) {
-    const int32_t token = chosen_[static_cast<size_t>(row)];
+    int32_t token = chosen_[static_cast<size_t>(row)];
     MINT_CHECK(token >= 0 && token < n_vocab);
+    if (r->processor != nullptr && !r->processor->Allows(token)) {
+      token = ConstrainedChoice(r, token);
+      if (token < 0) return -1;
+    }
+    if (r->processor != nullptr) r->processor->Accept(token);
     r->sampler.Accept(token, /*is_prompt=*/false);
     if (r->req.logprobs >= 0) {
       TokenLogprob lp;
@@ -512,7 +541,9 @@ int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out)
     logprobs_.resize(static_cast<size_t>(n_vocab));
     LogSoftmax(logits, logprobs_);
   }
+  if (r->processor != nullptr && !r->processor->Mask(logits)) return -1;
   const int32_t token = r->sampler.Sample(logits);
+  if (r->processor != nullptr) r->processor->Accept(token);
   r->sampler.Accept(token, /*is_prompt=*/false);
   if (r->req.logprobs >= 0) {
     TokenLogprob lp;
@@ -592,6 +623,10 @@ void Engine::Impl::Step() {
     auto* r = static_cast<LiveRequest*>(s.seq->user);
     RequestOutput out = MakeOutput(*r);
     const int32_t token = NextToken(r, row++, &out);
+    if (token < 0) {  // the constraint is complete and allows no stop token
+      Finish(r, FinishReason::kStop, Status::Ok(), std::move(out));
+      continue;
+    }
     scheduler_.AppendToken(s.seq, token);
     ++generated_;
     out.tokens.push_back(token);

@@ -26,6 +26,7 @@
 #include "engine/block_pool.h"
 #include "engine/kv_connector.h"
 #include "engine/kv_events.h"
+#include "engine/logits_processor.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "model/model.h"
@@ -52,6 +53,9 @@ struct EngineConfig {
   KvConnector* kv_connector = nullptr;
   // A failed KV load: compute the tokens instead (true), or end the request with kError.
   bool kv_load_failure_recompute = true;
+  // Builds a LogitsProcessor for requests with a grammar (logits_processor.h). Empty: such
+  // requests are refused.
+  LogitsProcessorFactory logits_processor_factory;
   Status Validate() const;
 };
 
@@ -74,6 +78,13 @@ struct Request {
   // engine's kv_export_handle) instead of being computed; 0 < kv_import_tokens < prompt size.
   std::string kv_import;
   int64_t kv_import_tokens = 0;
+  // Constrained decoding: the output must match this GBNF grammar (src/grammar; JSON schemas,
+  // regexes and choice lists arrive already written as GBNF). Empty: unconstrained. Stop tokens
+  // are allowed only where the grammar is complete.
+  std::string grammar;
+  // The last grammar_generated prompt tokens are output already generated under `grammar` (a
+  // migrated request, or decode after a remote prefill): the constraint starts past them.
+  int64_t grammar_generated = 0;
 };
 
 struct TokenLogprob {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "kernels/kernels.h"
@@ -70,10 +71,17 @@ int32_t Sampler::Sample(std::span<float> logits) {
     // First maximum wins ties, as llama.cpp's and vLLM's argmax do.
     return static_cast<int32_t>(kernels::ArgMax(logits.data(), n));
   }
+  // Tokens a logits processor masked (-inf) have probability 0: leave them out, so a grammar
+  // that allows a few tokens makes the softmax below cheap. The draw is the same either way.
   candidates_.resize(n);
+  size_t live = 0;
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) {
-    candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
+    if (logits[i] == kMasked) continue;
+    candidates_[live++] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
   }
+  if (live == 0) return static_cast<int32_t>(kernels::ArgMax(logits.data(), n));
+  candidates_.resize(live);
   const bool truncates = (params_.top_k > 0 && params_.top_k < n) || params_.top_p < 1.0f ||
                          params_.min_p > 0.0f;
   if (!truncates) {

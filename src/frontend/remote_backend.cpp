@@ -733,6 +733,7 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
   engine::Request attempt = call->request;
   attempt.prompt.insert(attempt.prompt.end(), call->generated.begin(), call->generated.end());
   attempt.max_tokens -= static_cast<int64_t>(call->generated.size());
+  if (!attempt.grammar.empty()) attempt.grammar_generated = static_cast<int64_t>(call->generated.size());
   if (!call->import_handle.empty()) {
     // The first attempt after a remote prefill pulls its KV (a later one, after a lost decode
     // worker, computes it: the handle is single-use).

@@ -62,6 +62,8 @@ pb::GenerateRequest ToProto(const engine::Request& r) {
   p.set_kv_export(r.kv_export);
   p.set_kv_import(r.kv_import);
   p.set_kv_import_tokens(r.kv_import_tokens);
+  p.set_grammar(r.grammar);
+  p.set_grammar_generated(r.grammar_generated);
   return p;
 }
 
@@ -85,6 +87,8 @@ engine::Request FromProto(const pb::GenerateRequest& p) {
   r.kv_export = p.kv_export();
   r.kv_import = p.kv_import();
   r.kv_import_tokens = p.kv_import_tokens();
+  r.grammar = p.grammar();
+  r.grammar_generated = p.grammar_generated();
   return r;
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -484,6 +486,80 @@ TEST(EngineHandleTest, StreamsTokensAndAbortsOnRequest) {
   EXPECT_LT(o.generated_tokens, 1500);
   (*e)->WaitIdle();
   EXPECT_EQ((*e)->Metrics().blocks.used, 0);
+}
+
+}  // namespace
+}  // namespace mint::engine
+
+namespace mint::engine {
+namespace {
+
+// A constraint for the seam's tests: only multiples of 3, then (after `limit` tokens) nothing.
+class EveryThird final : public LogitsProcessor {
+ public:
+  explicit EveryThird(int limit) : limit_(limit) {}
+  bool Mask(std::span<float> logits) override {
+    if (accepted_ >= limit_) return false;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (i % 3 != 0) logits[i] = -std::numeric_limits<float>::infinity();
+    }
+    return true;
+  }
+  bool Allows(int32_t token) override { return accepted_ < limit_ && token % 3 == 0; }
+  void Accept(int32_t token) override {
+    EXPECT_EQ(token % 3, 0);
+    ++accepted_;
+  }
+
+ private:
+  int limit_;
+  int accepted_ = 0;
+};
+
+LogitsProcessorFactory EveryThirdFactory() {
+  return [](const Request& r) -> Result<std::unique_ptr<LogitsProcessor>> {
+    if (r.grammar == "bad") return Status::InvalidArgument("grammar: bad at line 1");
+    return std::unique_ptr<LogitsProcessor>(new EveryThird(std::stoi(r.grammar)));
+  };
+}
+
+TEST(LogitsProcessorTest, MasksEveryTokenAndEndsWhenNothingIsAllowed) {
+  auto m = LoadSynth("tiny", model::SynthFileType::kQ8_0);
+  ASSERT_NE(m, nullptr);
+  {
+    auto plain = Engine::Create(m.get(), BaseConfig());
+    ASSERT_TRUE(plain.ok());
+    Request r = Greedy({1, 50, 60}, 8);
+    r.grammar = "5";
+    auto id = (*plain)->Submit(r, nullptr);
+    ASSERT_FALSE(id.ok());
+    EXPECT_NE(id.status().message().find("grammar"), std::string::npos);
+  }
+  EngineConfig c = BaseConfig();
+  c.logits_processor_factory = EveryThirdFactory();
+  auto e = Engine::Create(m.get(), c);
+  ASSERT_TRUE(e.ok());
+  Request bad = Greedy({1, 50, 60}, 8);
+  bad.grammar = "bad";
+  auto refused = (*e)->Submit(bad, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("line 1"), std::string::npos);
+  for (float temperature : {0.0f, 1.0f}) {
+    Request r = Greedy({1, 50, 60, 70}, 20, /*logprobs=*/0);
+    r.sampling.temperature = temperature;
+    r.grammar = "6";
+    auto out = RunToCompletion(e->get(), r);
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(out->finish, FinishReason::kStop);
+    ASSERT_EQ(out->tokens.size(), 6u);
+    for (int32_t t : out->tokens) EXPECT_EQ(t % 3, 0);
+    // Logprobs stay the model's own (before the mask), as vLLM reports them.
+    for (const TokenLogprob& lp : out->logprobs) EXPECT_TRUE(std::isfinite(lp.logprob));
+  }
+  Request unconstrained = Greedy({1, 50, 60, 70}, 12);
+  auto free_run = RunToCompletion(e->get(), unconstrained);
+  ASSERT_TRUE(free_run.ok());
+  EXPECT_EQ(free_run->tokens.size(), 12u);
 }
 
 }  // namespace
