@@ -11,6 +11,7 @@
 #include "apps/app_util.h"
 #include "apps/commands.h"
 #include "apps/discovery_options.h"
+#include "apps/engine_options.h"
 #include "apps/http_front.h"
 #include "apps/worker_metrics.h"
 #include "core/log.h"
@@ -18,6 +19,7 @@
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
 #include "mocker/mocker.h"
+#include "tokenizer/tokenizer.h"
 #include "worker/worker.h"
 
 namespace mint::apps {
@@ -33,6 +35,7 @@ struct MockerArgs {
   int metrics_port = 0;
   int count = 1;
   bool no_prefix_cache = false;
+  std::string tokenizer;  // for constrained decoding
   mocker::MockerOptions engine;
   DiscoveryArgs discovery;
 };
@@ -102,6 +105,16 @@ int RunMocker(MockerArgs a) {
     log::Info("timing: {}", timing->Describe());
   } else {
     log::Info("timing: {}", mocker::TimingModel::Polynomial().Describe());
+  }
+  if (!a.tokenizer.empty()) {
+    auto tok = tokenizer::Tokenizer::Load(a.tokenizer);
+    if (!tok.ok()) return Fail(tok.status().WithContext("--tokenizer"));
+    if ((*tok)->vocab_size() > a.engine.vocab) {
+      return Fail(Status::InvalidArgument(fmt::format(
+          "--tokenizer has {} tokens, more than --vocab {}", (*tok)->vocab_size(), a.engine.vocab)));
+    }
+    a.engine.logits_processor_factory = GrammarFactory(**tok, a.engine.vocab);
+    log::Info("constrained decoding: grammars over {}'s {} tokens", a.tokenizer, (*tok)->vocab_size());
   }
   auto tls = PlaneTlsFromArgs(a.discovery, a.bind);
   if (!tls.ok()) return Fail(tls.status());
@@ -198,6 +211,11 @@ CommandFn RegisterMocker(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", e.token_seed, "Enters the synthetic token choice")
       ->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "A GGUF or tokenizer.json: enables constrained decoding (response_format, "
+                  "guided_*, forced tool calls) over its vocabulary; without it such requests "
+                  "are refused")
+      ->check(CLI::ExistingFile);
   AddDiscoveryOptions(cmd, &a->discovery);
   return [a]() { return RunMocker(*a); };
 }

@@ -118,6 +118,7 @@ int Serve(const ServeArgs& a) {
     auto t = tokenizer::Tokenizer::FromGguf(model->file());
     if (!t.ok()) return t.status().WithContext("tokenizer");
     tok = std::move(t).value();
+    cfg->logits_processor_factory = GrammarFactory(*tok, model->config().n_vocab);
     log::Info("{} engine(s){}, {} threads each, kernels: {} (cpu: {})", n_engines,
               a.prefill_workers > 0
                   ? fmt::format(" ({} prefill, {} decode)", a.prefill_workers, a.workers)

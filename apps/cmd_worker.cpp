@@ -92,6 +92,12 @@ int RunWorker(const WorkerArgs& a) {
   log::Info("model: {}", model->config().Summary());
   log::Info("threads: {}, kernels: {} (cpu: {})", cfg->threads,
             kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+  {
+    // Constrained decoding: the grammar arrives as text; masks need the model's vocabulary.
+    auto tok = tokenizer::Tokenizer::FromGguf(model->file());
+    if (!tok.ok()) return Fail(tok.status().WithContext("tokenizer"));
+    cfg->logits_processor_factory = GrammarFactory(**tok, model->config().n_vocab);
+  }
   auto eng = engine::Engine::Create(model.get(), *cfg);
   if (!eng.ok()) return Fail(eng.status());
   if (kv) {

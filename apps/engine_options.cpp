@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "grammar/logits.h"
 #include "model/kv_arena.h"
 
 namespace mint::apps {
@@ -47,6 +48,11 @@ Result<int64_t> ParseByteSize(const std::string& text) {
   else if (!suffix.empty()) return Status::InvalidArgument("size '" + text + "': unknown suffix");
   if (value <= 0) return Status::InvalidArgument("size '" + text + "' must be positive");
   return static_cast<int64_t>(value * mult);
+}
+
+engine::LogitsProcessorFactory GrammarFactory(const tokenizer::Tokenizer& tok, int64_t n_vocab) {
+  return grammar::GrammarProcessorFactory(
+      std::make_shared<grammar::GrammarCache>(grammar::VocabularyFromTokenizer(tok, n_vocab)));
 }
 
 Result<engine::EngineConfig> MakeEngineConfig(const EngineArgs& a) {

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mint::apps {
 
@@ -24,6 +25,9 @@ struct EngineArgs {
 void AddEngineOptions(CLI::App* cmd, EngineArgs* a);
 // Validates the flags and fills an EngineConfig (threads are set by the caller).
 Result<engine::EngineConfig> MakeEngineConfig(const EngineArgs& a);
+// Constrained decoding (response_format, guided_*, forced tool calls) for engines of this
+// tokenizer: a grammar processor factory over a compiled-grammar cache on its vocabulary.
+engine::LogitsProcessorFactory GrammarFactory(const tokenizer::Tokenizer& tok, int64_t n_vocab);
 // "512M", "2G", "1048576" -> bytes.
 Result<int64_t> ParseByteSize(const std::string& text);
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "frontend/request_json.h"
+#include "frontend/structured_output.h"
 
 namespace mint::frontend {
 namespace {
@@ -170,16 +171,6 @@ Check ParseChatFields(const Json& obj, ChatRequest* r) {
     }
     r->template_kwargs = *kw;
   }
-  if (const Json* rf = Field(obj, "response_format")) {
-    const Json* type = rf->is_object() ? Field(*rf, "type") : nullptr;
-    if (type == nullptr || !type->is_string()) {
-      return Bad("response_format", "response_format must be an object with a string \"type\"");
-    }
-    if (*type != "text") {
-      return Bad("response_format",
-                 "response_format type " + Shown(*type) + " is not supported (only \"text\")");
-    }
-  }
   return std::nullopt;
 }
 
@@ -251,6 +242,7 @@ ApiResult<ChatRequest> ParseChatRequest(std::string_view body, const ParseLimits
   ChatRequest r;
   if (auto e = internal::ParseCommonFields(obj, &r.model, &r.params)) return *e;
   if (auto e = ParseChatFields(obj, &r)) return *e;
+  if (auto e = ParseStructuredOutput(obj, &r.params)) return *e;
   if (auto e = internal::FinishGenParams(&r.params)) return *e;
   return r;
 }
@@ -263,6 +255,7 @@ ApiResult<CompletionRequest> ParseCompletionRequest(std::string_view body,
   CompletionRequest r;
   if (auto e = internal::ParseCommonFields(obj, &r.model, &r.params)) return *e;
   if (auto e = ParseCompletionFields(obj, &r)) return *e;
+  if (auto e = ParseStructuredOutput(obj, &r.params)) return *e;
   if (auto e = internal::FinishGenParams(&r.params)) return *e;
   return r;
 }

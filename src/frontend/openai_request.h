@@ -81,6 +81,9 @@ struct GenParams {
   // "overlap_credit": >= 0, "prefill_load_scale": >= 0, "temperature": >= 0}, each optional:
   // this request's routing weights over the frontend's flags (distributed serving only).
   router::RouteOverrides route{};
+  // Structured output (structured_output.h): the GBNF grammar the output must match, from
+  // response_format or guided_*; empty: unconstrained.
+  std::string grammar{};
 };
 
 struct ChatRequest {
@@ -113,7 +116,7 @@ struct CompletionRequest {
 // "text":...} parts (any other part type -> 400 "only text content parts are supported"), or
 // null/absent for assistant messages only. tool_calls (assistant only) must be an array,
 // tool_call_id and name strings. tools: an array of {"type":"function","function":{"name":...}}.
-// response_format: only {"type":"text"} (json_object / json_schema -> 400 unsupported).
+// response_format and guided_*: structured_output.h.
 ApiResult<ChatRequest> ParseChatRequest(std::string_view body, const ParseLimits& limits = {});
 
 // Parses and validates a /v1/completions body. prompt: a non-empty string, a non-empty array of

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "frontend/structured_output.h"
 
 namespace mint::frontend {
 namespace {
@@ -353,6 +354,7 @@ Result<std::unique_ptr<OpenAiService>> OpenAiService::Create(const ServiceOption
     if (tokenizer->IsEndOfGeneration(t)) s->eog_ids_.push_back(t);
     s->max_token_bytes_ = std::max(s->max_token_bytes_, tokenizer->TokenPiece(t).size());
   }
+  s->spelling_ = std::make_unique<grammar::ControlSpelling>(*tokenizer);
   s->created_ = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
@@ -426,6 +428,18 @@ void OpenAiService::HandleChat(std::string_view body, std::shared_ptr<ResponseWr
   in.extra_context = req->template_kwargs;
   auto rendered = template_->Render(in);
   if (!rendered.ok()) {
+    // Some templates (Qwen3's among them) test `'</think>' in message.content`, which fails on
+    // the null content of an assistant message that only calls tools, as agent SDKs send it:
+    // render those as "" then, as vLLM does.
+    bool had_null = false;
+    for (auto& m : in.messages) {
+      if (m["content"].is_null()) m["content"] = "", had_null = true;
+    }
+    if (had_null) {
+      if (auto again = template_->Render(in); again.ok()) rendered = std::move(again);
+    }
+  }
+  if (!rendered.ok()) {
     return fail(ApiError::InvalidRequest("messages", "chat template: " + rendered.status().message()));
   }
   if (auto e = CheckPromptBytes("messages", rendered->size())) return fail(*e);
@@ -442,6 +456,22 @@ void OpenAiService::HandleChat(std::string_view body, std::shared_ptr<ResponseWr
     gen->tool_format = tool_format_;
     for (const auto& t : req->tools) gen->tool_options.tool_names.push_back(t["function"]["name"]);
     gen->tool_options.parallel = req->parallel_tool_calls;
+  }
+  if (tools_on && (req->tool_choice == "required" || req->tool_choice.is_object())) {
+    // Forced calls: a grammar in the model's tool-call format (structured_output.h).
+    if (tool_format_ == ToolCallFormat::kNone) {
+      return fail(ApiError::InvalidRequest(
+          "tool_choice", "this model's chat template has no known tool-call format to force a call "
+                         "in (see --tool-call-parser)"));
+    }
+    if (!gen->params.grammar.empty()) {
+      return fail(ApiError::InvalidRequest(
+          "tool_choice", "a forced tool call cannot be combined with response_format or guided_*"));
+    }
+    auto g = ToolChoiceGrammar(tool_format_, req->tools, req->tool_choice, req->parallel_tool_calls,
+                               *spelling_);
+    if (!g.ok()) return fail(ApiError::InvalidRequest("tool_choice", g.status().message()));
+    gen->params.grammar = std::move(*g);
   }
   if (reasoning_model_) {
     gen->use_reasoning = true;
@@ -539,6 +569,7 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
     r.stop_token_ids.insert(r.stop_token_ids.end(), p.stop_token_ids.begin(),
                             p.stop_token_ids.end());
     r.logprobs = p.logprobs || p.top_logprobs > 0 ? p.top_logprobs : -1;
+    r.grammar = p.grammar;
     const size_t index = static_cast<size_t>(i);
     // Hold the lock across Submit so an output cannot arrive before request_id is recorded.
     std::unique_lock<std::mutex> lk(gen->mu);

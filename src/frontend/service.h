@@ -18,6 +18,7 @@
 #include "frontend/metrics.h"
 #include "frontend/openai.h"
 #include "frontend/tool_calls.h"
+#include "grammar/logits.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -82,6 +83,7 @@ class OpenAiService {
   bool reasoning_model_ = false;  // the template knows <think>
   ToolCallFormat tool_format_ = ToolCallFormat::kNone;  // tool calls in the output
   std::vector<int32_t> eog_ids_;
+  std::unique_ptr<grammar::ControlSpelling> spelling_;  // markers in tool_choice grammars
   size_t max_token_bytes_ = 1;  // the longest token's bytes
   int64_t created_ = 0;
 };

@@ -10,6 +10,7 @@
 namespace mint::grammar {
 
 bool CharClass::Matches(uint32_t cp) const {
+  if (negated && cp >= kControlBase) return false;
   bool in = false;
   for (const auto& [lo, hi] : ranges) {
     if (cp < lo) break;
@@ -28,7 +29,9 @@ bool CharClass::MatchesAnyIn(uint32_t lo, uint32_t hi) const {
     }
     return false;
   }
-  // Negated: some code point of [lo, hi] lies outside every range.
+  // Negated: some code point of [lo, hi] below kControlBase lies outside every range.
+  if (lo >= kControlBase) return false;
+  hi = std::min(hi, kControlBase - 1);
   uint32_t next = lo;
   for (const auto& [a, b] : ranges) {
     if (b < next) continue;

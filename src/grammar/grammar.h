@@ -27,6 +27,10 @@
 
 namespace mint::grammar {
 
+// Code points from kControlBase up stand for a model's control tokens (logits.h): no negated
+// class or wildcard matches them, so only a grammar that names one can produce it.
+constexpr uint32_t kControlBase = 0xF0000;
+
 // A set of code points: sorted, disjoint, inclusive ranges, possibly negated.
 struct CharClass {
   std::vector<std::pair<uint32_t, uint32_t>> ranges;

@@ -83,13 +83,13 @@ std::string Join(const std::vector<std::string>& alts) {
 
 class SchemaConverter {
  public:
-  explicit SchemaConverter(const Json& root) : root_(root) {}
+  SchemaConverter(const Json& root, std::string prefix) : root_(root), prefix_(std::move(prefix)) {}
 
+  // The schema's rule (prefix + "root") and every rule it uses but the base rules.
   Result<std::string> Convert() {
     MINT_ASSIGN_OR_RETURN(std::string top, Visit(root_, "#"));
-    std::string g = "root ::= " + top + "\n" + kBaseRules;
+    std::string g = prefix_ + "root ::= " + top + "\n";
     for (const auto& [name, body] : rules_) g += name + " ::= " + body + "\n";
-    MINT_RETURN_IF_ERROR(Grammar::Parse(g).status());
     return g;
   }
 
@@ -103,7 +103,7 @@ class SchemaConverter {
   std::string Rule(const std::string& body) {
     auto it = by_body_.find(body);
     if (it != by_body_.end()) return it->second;
-    const std::string name = fmt::format("s{}", rules_.size());
+    const std::string name = fmt::format("{}s{}", prefix_, rules_.size());
     rules_.emplace(name, body);
     by_body_.emplace(body, name);
     return name;
@@ -127,7 +127,7 @@ class SchemaConverter {
       target = &(*target)[part];
       start = slash + 1;
     }
-    const std::string name = fmt::format("ref{}", refs_.size());
+    const std::string name = fmt::format("{}ref{}", prefix_, refs_.size());
     refs_.emplace(ref, name);  // before visiting: the target may refer to itself
     MINT_ASSIGN_OR_RETURN(std::string body, Visit(*target, ref));
     rules_.emplace(name, body);
@@ -457,6 +457,7 @@ class SchemaConverter {
   }
 
   const Json& root_;
+  std::string prefix_;
   std::map<std::string, std::string> rules_;
   std::map<std::string, std::string> by_body_;
   std::map<std::string, std::string> refs_;
@@ -464,9 +465,18 @@ class SchemaConverter {
 
 }  // namespace
 
-Result<std::string> JsonSchemaToGbnf(const Json& schema) {
-  SchemaConverter c(schema);
+Result<std::string> JsonSchemaRules(const Json& schema, const std::string& prefix) {
+  SchemaConverter c(schema, prefix);
   return c.Convert();
+}
+
+std::string JsonBaseGbnf() { return kBaseRules; }
+
+Result<std::string> JsonSchemaToGbnf(const Json& schema) {
+  MINT_ASSIGN_OR_RETURN(std::string rules, JsonSchemaRules(schema, ""));
+  std::string g = rules + kBaseRules;
+  MINT_RETURN_IF_ERROR(Grammar::Parse(g).status());
+  return g;
 }
 
 std::string JsonObjectGbnf() { return std::string("root ::= object\n") + kBaseRules; }

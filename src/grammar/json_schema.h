@@ -26,6 +26,12 @@ namespace mint::grammar {
 
 // Properties are written in the schema's order, so pass an ordered_json as parsed.
 Result<std::string> JsonSchemaToGbnf(const nlohmann::ordered_json& schema);
+// For grammars that embed several schemas (tool calls): the rules of `schema`, its top rule
+// named prefix + "root" and the others prefixed too, without the base rules every JSON grammar
+// shares (JsonBaseGbnf(): ws, string, number, integer, boolean, null, value, object, array, char),
+// which the caller appends once. The result is not checked until the whole grammar is parsed.
+Result<std::string> JsonSchemaRules(const nlohmann::ordered_json& schema, const std::string& prefix);
+std::string JsonBaseGbnf();
 // Any JSON object (response_format json_object).
 std::string JsonObjectGbnf();
 // A regular expression that must match the whole output (anchors ^ and $ are implied).

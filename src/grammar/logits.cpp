@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "engine/engine.h"
+#include "fmt/format.h"
 
 namespace mint::grammar {
 namespace {
@@ -44,13 +45,45 @@ class GrammarProcessor final : public engine::LogitsProcessor {
 
 }  // namespace
 
+namespace {
+
+// Control tokens that do not end generation, in id order (their rank is their code point).
+std::vector<int32_t> MarkerTokens(const tokenizer::Tokenizer& tok) {
+  std::vector<int32_t> out;
+  for (int32_t t = 0; t < tok.vocab_size(); ++t) {
+    if (tok.IsControl(t) && !tok.IsEndOfGeneration(t)) out.push_back(t);
+  }
+  if (out.size() > 0x10FFFF - kControlBase) out.resize(0x10FFFF - kControlBase);
+  return out;
+}
+
+}  // namespace
+
 std::shared_ptr<const Vocabulary> VocabularyFromTokenizer(const tokenizer::Tokenizer& tok,
                                                           int64_t n_vocab) {
   std::vector<std::string> bytes(static_cast<size_t>(tok.vocab_size()));
   for (int32_t t = 0; t < tok.vocab_size(); ++t) {
     if (!tok.IsControl(t)) bytes[t] = tok.TokenPiece(t);
   }
+  const std::vector<int32_t> markers = MarkerTokens(tok);
+  for (size_t k = 0; k < markers.size(); ++k) {
+    AppendUtf8(kControlBase + static_cast<uint32_t>(k), &bytes[markers[k]]);
+  }
   return std::make_shared<Vocabulary>(std::move(bytes), static_cast<int32_t>(n_vocab));
+}
+
+ControlSpelling::ControlSpelling(const tokenizer::Tokenizer& tok) : tok_(tok) {
+  const std::vector<int32_t> markers = MarkerTokens(tok);
+  for (size_t k = 0; k < markers.size(); ++k) {
+    code_points_.emplace(markers[k], kControlBase + static_cast<uint32_t>(k));
+  }
+}
+
+std::string ControlSpelling::Literal(std::string_view marker) const {
+  const int32_t id = tok_.TokenId(marker);
+  auto it = code_points_.find(id);
+  if (id < 0 || it == code_points_.end()) return GbnfLiteral(marker);
+  return fmt::format("\"\\U{:08X}\"", it->second);
 }
 
 engine::LogitsProcessorFactory GrammarProcessorFactory(std::shared_ptr<GrammarCache> cache) {

@@ -37,7 +37,7 @@ Ranges Complement(const Ranges& r) {
     if (a > next) out.emplace_back(next, a - 1);
     next = b + 1;
   }
-  if (next <= 0x10FFFF) out.emplace_back(next, 0x10FFFF);
+  if (next < kControlBase) out.emplace_back(next, kControlBase - 1);  // never control tokens
   return out;
 }
 

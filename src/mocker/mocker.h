@@ -37,6 +37,9 @@ struct MockerOptions {
   int32_t max_queued = 1024;
   uint64_t token_seed = 0;  // enters the synthetic token choice (same seed: same outputs)
   bool choose_tokens = true;  // SimulatedExecutor::Options::choose_tokens (false: via logits)
+  // Constrained decoding (engine/logits_processor.h): requests with a grammar get the first
+  // allowed token at or after the synthetic choice. Empty: such requests are refused.
+  engine::LogitsProcessorFactory logits_processor_factory{};
   // Validates ranges; errors name the field.
   Status Validate() const;
 };
