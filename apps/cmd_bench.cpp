@@ -30,6 +30,7 @@ struct BenchArgs {
   std::string model;
   std::string endpoint = "completions";
   std::string api_key;
+  std::string extra_body;
   int concurrency = 0;
   double rate = 0;
   std::string arrival = "poisson";
@@ -105,6 +106,13 @@ int Run(const BenchArgs& a) {
   opt.client.model = a.model;
   opt.client.api_key = a.api_key;
   opt.client.timeout_s = a.timeout;
+  if (!a.extra_body.empty()) {
+    const auto body = nlohmann::json::parse(a.extra_body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) {
+      return Fail(Status::InvalidArgument("--extra-body must be a JSON object"));
+    }
+    opt.client.extra_body = a.extra_body;
+  }
   if (a.endpoint == "chat") {
     opt.client.endpoint = bench::Endpoint::kChat;
   } else if (a.endpoint != "completions") {
@@ -270,6 +278,9 @@ CommandFn RegisterBench(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model name sent in each request");
   cmd->add_option("--endpoint", a->endpoint, "completions | chat")->capture_default_str();
   cmd->add_option("--api-key", a->api_key, "Bearer token, if the server wants one");
+  cmd->add_option("--extra-body", a->extra_body,
+                  "JSON object merged into every request, e.g. "
+                  "'{\"response_format\":{\"type\":\"json_object\"}}'");
   cmd->add_option("--concurrency", a->concurrency, "Requests in flight (closed loop; default 1)");
   cmd->add_option("--rate", a->rate, "Requests per second (open loop)");
   cmd->add_option("--arrival", a->arrival, "poisson | constant (with --rate)")

@@ -62,6 +62,7 @@ std::string BuildRequestBody(const ClientOptions& opt, const BenchRequest& req) 
   } else {
     j["prompt"] = req.prompt;
   }
+  if (!opt.extra_body.empty()) j.update(nlohmann::json::parse(opt.extra_body));
   return j.dump();
 }
 

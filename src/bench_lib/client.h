@@ -45,10 +45,14 @@ struct ClientOptions {
   std::string api_key;     // sent as "Authorization: Bearer ..." when non-empty
   double timeout_s = 600;  // per request, connect to last byte
   bool ignore_eos = true;  // so that max_tokens is honoured
+  // Fields merged into every request body (a JSON object's text, e.g. a response_format), over
+  // the ones the benchmark sets. Empty: none.
+  std::string extra_body;
 };
 
 // The JSON body sent for `req`: model, prompt (or one user message), max_tokens =
-// req.output_tokens, ignore_eos, temperature 0, stream with include_usage.
+// req.output_tokens, ignore_eos, temperature 0, stream with include_usage, then extra_body's
+// fields (checked by the caller to be a JSON object).
 std::string BuildRequestBody(const ClientOptions& opt, const BenchRequest& req);
 
 // Accumulates a server-sent-event stream into a RequestRecord. Feed() bytes as they arrive

@@ -222,6 +222,7 @@ class Engine::Impl {
   std::unordered_map<uint64_t, std::unique_ptr<LiveRequest>> live_;  // loop thread only
   std::vector<float> logits_, logprobs_;                             // loop thread only
   std::vector<float> allowed_scratch_;                               // loop thread only
+  std::vector<int32_t> allowed_ids_;                                 // loop thread only
   std::vector<int32_t> chosen_;  // loop thread only; tokens of an executor that chooses them
   std::vector<model::BatchSequence> batch_;            // loop thread only
   std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
@@ -541,8 +542,14 @@ int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out)
     logprobs_.resize(static_cast<size_t>(n_vocab));
     LogSoftmax(logits, logprobs_);
   }
-  if (r->processor != nullptr && !r->processor->Mask(logits)) return -1;
-  const int32_t token = r->sampler.Sample(logits);
+  int32_t token = -1;
+  if (r->processor != nullptr && r->processor->ListAllowed(&allowed_ids_)) {
+    if (allowed_ids_.empty()) return -1;
+    token = r->sampler.SampleAmong(logits, allowed_ids_);
+  } else {
+    if (r->processor != nullptr && !r->processor->Mask(logits)) return -1;
+    token = r->sampler.Sample(logits);
+  }
   if (r->processor != nullptr) r->processor->Accept(token);
   r->sampler.Accept(token, /*is_prompt=*/false);
   if (r->req.logprobs >= 0) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "core/status.h"
 
@@ -27,6 +28,10 @@ class LogitsProcessor {
   // at all may come next (the constraint is complete and allows no stop token): the engine then
   // ends the request (kStop).
   virtual bool Mask(std::span<float> logits) = 0;
+  // The tokens that may come next as a list (ascending ids), when the processor has one cheaply
+  // and it is short: the engine then samples among them without touching the rest of the row
+  // (Sampler::SampleAmong). False: call Mask instead. An empty list means what Mask's false does.
+  virtual bool ListAllowed(std::vector<int32_t>* ids) { return false; }
   // True if `token` may come next (for executors that choose tokens without logits).
   virtual bool Allows(int32_t token) = 0;
   // Advances past the chosen token (always one Mask or Allows permitted).

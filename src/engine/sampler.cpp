@@ -82,6 +82,28 @@ int32_t Sampler::Sample(std::span<float> logits) {
   }
   if (live == 0) return static_cast<int32_t>(kernels::ArgMax(logits.data(), n));
   candidates_.resize(live);
+  return Draw();
+}
+
+int32_t Sampler::SampleAmong(std::span<float> logits, std::span<const int32_t> ids) {
+  MINT_CHECK(!ids.empty());
+  ApplyPenalties(logits);
+  if (params_.greedy()) {
+    int32_t best = ids[0];
+    for (int32_t t : ids) {
+      if (logits[t] > logits[best]) best = t;
+    }
+    return best;
+  }
+  candidates_.resize(ids.size());
+  for (size_t k = 0; k < ids.size(); ++k) {
+    candidates_[k] = {logits[ids[k]] / params_.temperature, ids[k]};
+  }
+  return Draw();
+}
+
+int32_t Sampler::Draw() {
+  const int64_t n = static_cast<int64_t>(candidates_.size());
   const bool truncates = (params_.top_k > 0 && params_.top_k < n) || params_.top_p < 1.0f ||
                          params_.min_p > 0.0f;
   if (!truncates) {

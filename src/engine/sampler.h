@@ -43,9 +43,14 @@ class Sampler {
   void Accept(int32_t token, bool is_prompt);
   // Chooses a token from `logits` (n_vocab values; modified in place by penalties/temperature).
   int32_t Sample(std::span<float> logits);
+  // The same draw as Sample on a row where every token but `ids` (ascending, non-empty) is
+  // -inf, touching only those entries (a logits processor's short allowed list).
+  int32_t SampleAmong(std::span<float> logits, std::span<const int32_t> ids);
 
  private:
   void ApplyPenalties(std::span<float> logits) const;
+  // Draws from candidates_ (logit / temperature, id), in id order, as the parameters say.
+  int32_t Draw();
 
   SamplingParams params_;
   int64_t n_vocab_;

@@ -1,5 +1,7 @@
 #include "grammar/logits.h"
 
+#include <algorithm>
+#include <bit>
 #include <limits>
 
 #include "engine/engine.h"
@@ -13,22 +15,42 @@ class GrammarProcessor final : public engine::LogitsProcessor {
   GrammarProcessor(std::shared_ptr<const CompiledGrammar> g, std::vector<int32_t> stops)
       : matcher_(std::move(g), std::move(stops)) {}
 
-  bool Mask(std::span<float> logits) override {
+  bool ListAllowed(std::vector<int32_t>* ids) override {
     matcher_.FillMask(&allowed_);
+    fresh_ = true;
+    const int64_t count = allowed_.Count();
+    if (count > allowed_.words.size() * 64 / 16) return false;  // long: Mask writes the row
+    fresh_ = false;
+    ids->clear();
+    for (size_t w = 0; w < allowed_.words.size(); ++w) {
+      for (uint64_t bits = allowed_.words[w]; bits != 0; bits &= bits - 1) {
+        ids->push_back(static_cast<int32_t>(w * 64 + std::countr_zero(bits)));
+      }
+    }
+    return true;
+  }
+
+  bool Mask(std::span<float> logits) override {
+    if (!fresh_) matcher_.FillMask(&allowed_);  // else ListAllowed just filled it
+    fresh_ = false;
     constexpr float kNegInf = -std::numeric_limits<float>::infinity();
     const size_t n = logits.size();
     bool any = false;
     for (size_t w = 0; w < allowed_.words.size(); ++w) {
       const uint64_t bits = allowed_.words[w];
       const size_t base = w * 64;
-      if (bits == ~uint64_t{0} && base + 64 <= n) {
-        any = true;
+      if (base >= n) break;
+      const size_t width = std::min<size_t>(64, n - base);
+      if (bits == 0) {  // the common case at structural positions: a run to fill
+        std::fill_n(logits.data() + base, width, kNegInf);
         continue;
       }
-      if (bits != 0) any = true;
-      const size_t end = std::min(n, base + 64);
-      for (size_t i = base; i < end; ++i) {
-        if (!((bits >> (i - base)) & 1)) logits[i] = kNegInf;
+      any = true;
+      // Only the cleared bits, lowest first.
+      for (uint64_t clear = ~bits; clear != 0; clear &= clear - 1) {
+        const auto i = static_cast<size_t>(std::countr_zero(clear));
+        if (i >= width) break;
+        logits[base + i] = kNegInf;
       }
     }
     for (size_t i = allowed_.words.size() * 64; i < n; ++i) logits[i] = kNegInf;
@@ -36,11 +58,16 @@ class GrammarProcessor final : public engine::LogitsProcessor {
   }
 
   bool Allows(int32_t token) override { return matcher_.Allows(token); }
-  void Accept(int32_t token) override { matcher_.Accept(token); }
+
+  void Accept(int32_t token) override {
+    fresh_ = false;
+    matcher_.Accept(token);
+  }
 
  private:
   TokenMatcher matcher_;
   TokenSet allowed_;
+  bool fresh_ = false;  // allowed_ is this step's (filled by ListAllowed)
 };
 
 }  // namespace

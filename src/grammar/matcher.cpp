@@ -124,9 +124,12 @@ Matcher::Matcher(const Grammar* grammar) : g_(grammar), arena_(grammar) {
   arena_.set_intern(false);
 }
 
-bool Matcher::Run(std::vector<int32_t> tops, Utf8State utf8, std::string_view bytes,
+bool Matcher::Run(const std::vector<int32_t>& start, Utf8State utf8, std::string_view bytes,
                   std::vector<int32_t>* out_tops, Utf8State* out_utf8) {
-  std::vector<int32_t> next;
+  // Two scratch buffers, swapped per character (no allocation once they have grown).
+  std::vector<int32_t>& tops = run_a_;
+  std::vector<int32_t>& next = run_b_;
+  tops.assign(start.begin(), start.end());
   for (char c : bytes) {
     uint32_t cp = 0;
     const int r = utf8.Feed(static_cast<uint8_t>(c), &cp);
@@ -143,7 +146,7 @@ bool Matcher::Run(std::vector<int32_t> tops, Utf8State utf8, std::string_view by
     utf8.PendingRange(&lo, &hi);
     if (!arena_.AnyMatches(tops, lo, hi)) return false;
   }
-  if (out_tops != nullptr) *out_tops = std::move(tops);
+  if (out_tops != nullptr) *out_tops = tops;
   if (out_utf8 != nullptr) *out_utf8 = utf8;
   return true;
 }

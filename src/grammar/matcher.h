@@ -99,7 +99,7 @@ class Matcher {
 
  private:
   // Runs bytes from (tops, utf8) speculatively; true if some stack survives.
-  bool Run(std::vector<int32_t> tops, Utf8State utf8, std::string_view bytes,
+  bool Run(const std::vector<int32_t>& start, Utf8State utf8, std::string_view bytes,
            std::vector<int32_t>* out_tops, Utf8State* out_utf8);
 
   const Grammar* g_;
@@ -107,6 +107,7 @@ class Matcher {
   std::vector<int32_t> tops_;
   Utf8State utf8_;
   std::vector<int32_t> scratch_;
+  std::vector<int32_t> run_a_, run_b_;  // Run's buffers
 };
 
 }  // namespace mint::grammar

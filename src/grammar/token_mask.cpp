@@ -1,7 +1,6 @@
 #include "grammar/token_mask.h"
 
 #include <algorithm>
-#include <bit>
 #include <numeric>
 
 namespace mint::grammar {
@@ -59,8 +58,15 @@ Vocabulary::Vocabulary(std::vector<std::string> bytes, int32_t size)
 }
 
 int64_t TokenSet::Count() const {
+  // SWAR popcount: the baseline x86-64 build has no POPCNT instruction, and libgcc's fallback
+  // is a table walk.
   int64_t n = 0;
-  for (uint64_t w : words) n += std::popcount(w);
+  for (uint64_t w : words) {
+    w = w - ((w >> 1) & 0x5555555555555555ull);
+    w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+    w = (w + (w >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    n += static_cast<int64_t>((w * 0x0101010101010101ull) >> 56);
+  }
   return n;
 }
 

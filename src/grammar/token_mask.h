@@ -72,7 +72,7 @@ struct TokenSet {
 
 class CompiledGrammar {
  public:
-  static constexpr int kCacheDepth = 5;
+  static constexpr int kCacheDepth = 8;
 
   static Result<std::shared_ptr<const CompiledGrammar>> Compile(
       std::string_view gbnf, std::shared_ptr<const Vocabulary> vocab);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <random>
 #include <vector>
 
 namespace mint::engine {
@@ -85,6 +87,39 @@ TEST(SamplerTest, PenaltiesChangeLogitsAsDocumented) {
   EXPECT_FLOAT_EQ(l[3], 1.5f - 0.5f * 2 - 0.25f);  // 3 / 2 - 1.25
   EXPECT_FLOAT_EQ(l[4], -2.0f - 0.5f - 0.25f);     // -1 * 2 - 0.75
   EXPECT_EQ(t, 2);                                 // 2.0 is now the maximum
+}
+
+// A logits processor's short list (SampleAmong) draws exactly what the masked row would.
+TEST(SamplerTest, SampleAmongEqualsSampleOnTheMaskedRow) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  const std::vector<SamplingParams> params = {
+      {.temperature = 0.0f},
+      {.temperature = 1.0f},
+      {.temperature = 0.7f, .top_k = 5},
+      {.temperature = 1.3f, .top_p = 0.8f},
+      {.temperature = 1.0f, .min_p = 0.1f, .repetition_penalty = 1.3f, .frequency_penalty = 0.5f}};
+  for (const SamplingParams& base : params) {
+    SamplingParams p = base;
+    p.seed = 9, p.has_seed = true;
+    Sampler full(p, 200), among(p, 200);
+    for (int step = 0; step < 300; ++step) {
+      std::vector<float> row(200);
+      for (float& x : row) x = normal(rng);
+      std::vector<int32_t> ids;
+      for (int32_t t = 0; t < 200; ++t) {
+        if (rng() % 7 == 0) ids.push_back(t);
+      }
+      if (ids.empty()) ids.push_back(17);
+      std::vector<float> masked(200, -std::numeric_limits<float>::infinity());
+      for (int32_t t : ids) masked[t] = row[t];
+      const int32_t a = full.Sample(masked);
+      const int32_t b = among.SampleAmong(row, ids);
+      ASSERT_EQ(a, b) << "step " << step << " temperature " << p.temperature;
+      full.Accept(a, false);
+      among.Accept(b, false);
+    }
+  }
 }
 
 TEST(SamplerTest, ValidateRejectsImpossibleParameters) {

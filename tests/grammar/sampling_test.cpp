@@ -68,13 +68,21 @@ class SamplingTest : public ::testing::Test {
     engine::Sampler sampler(sp, tok_->vocab_size());
     std::mt19937_64 rng(seed);
     std::vector<float> logits(static_cast<size_t>(tok_->vocab_size()));
+    std::vector<int32_t> ids;
     text->clear();
     for (int step = 0; step < 2000; ++step) {
       // A random-weight model: one of a few fixed random logit rows, chosen per step.
       const std::vector<float>& row = Rows()[rng() % Rows().size()];
       std::copy(row.begin(), row.end(), logits.begin());
-      if (!(*proc)->Mask(logits)) return true;
-      const int32_t t = sampler.Sample(logits);
+      // As the engine does: a short allowed list when there is one, else the masked row.
+      int32_t t = -1;
+      if ((*proc)->ListAllowed(&ids)) {
+        if (ids.empty()) return true;
+        t = sampler.SampleAmong(logits, ids);
+      } else {
+        if (!(*proc)->Mask(logits)) return true;
+        t = sampler.Sample(logits);
+      }
       (*proc)->Accept(t);
       if (t == tok_->eos_id()) return true;
       *text += tok_->TokenPiece(t);
