@@ -119,7 +119,7 @@ engine::LogitsProcessorFactory GrammarProcessorFactory(std::shared_ptr<GrammarCa
     MINT_ASSIGN_OR_RETURN(std::shared_ptr<const CompiledGrammar> g, cache->Get(request.grammar));
     auto p = std::make_unique<GrammarProcessor>(std::move(g), request.stop_token_ids);
     const auto n = static_cast<int64_t>(request.prompt.size());
-    if (request.grammar_generated < 0 || request.grammar_generated >= n) {
+    if (request.grammar_generated < 0 || (request.grammar_generated > 0 && request.grammar_generated >= n)) {
       return Status::InvalidArgument("grammar_generated: must be in [0, prompt size)");
     }
     for (int64_t i = n - request.grammar_generated; i < n; ++i) {

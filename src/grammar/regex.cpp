@@ -146,10 +146,22 @@ class RegexConverter {
       const size_t close = p_.find('}', i_);
       if (close == std::string_view::npos) return Error("unterminated {");
       const std::string body(p_.substr(i_ + 1, close - i_ - 1));
-      if (body.empty() || body.find_first_not_of("0123456789,") != std::string::npos ||
-          body[0] == ',') {
-        return Error("bad repetition {" + body + "}");
-      }
+      const size_t comma = body.find(',');
+      auto number = [](const std::string& t, long* out) {
+        if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos) {
+          return false;
+        }
+        *out = std::stol(t);
+        return true;
+      };
+      long lo = 0, hi = -1;
+      const bool ok = number(body.substr(0, comma), &lo) &&
+                      (comma == std::string::npos ? (hi = lo, true)
+                                                  : comma + 1 == body.size() ||
+                                                        number(body.substr(comma + 1), &hi));
+      if (!ok) return Error("bad repetition {" + body + "}");
+      if (lo > 10000 || hi > 10000) return Error("repetition counts above 10000");
+      if (hi >= 0 && hi < lo) return Error("repetition {" + body + "} with n < m");
       q = "{" + body + "}";
       i_ = close + 1;
     } else {

@@ -28,15 +28,19 @@ PROMPTS=(
   "One day, a boy found a red ball in the garden. He wanted to show it to his mom, so he ran home and"
 )
 LONG=3  # prompts of at least 8 tokens (the last three)
+REMOTE=$((2 * LONG))  # each sent twice (free and constrained)
 
-# Greedy completions of every prompt, one line each (text as JSON).
+# Greedy completions of every prompt, one line each (text as JSON): free, then constrained by a
+# regex (the decode engine continues the grammar past the prefill engine's first token).
 complete_all() {
-  local p body
-  for p in "${PROMPTS[@]}"; do
-    body=$(python3 -c 'import json,sys; print(json.dumps({"model": "stories260K", "prompt": sys.argv[1], "max_tokens": 24, "temperature": 0}))' "$p")
-    http_post_json "http://127.0.0.1:$MINT_PORT/v1/completions" "$body" |
-      python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["choices"][0]["text"]))' ||
-      echo "no answer"
+  local p body extra
+  for extra in '{}' '{"guided_regex": "[a-z]{2,8}( [a-z]{2,8}){3}"}'; do
+    for p in "${PROMPTS[@]}"; do
+      body=$(python3 -c 'import json,sys; b={"model": "stories260K", "prompt": sys.argv[1], "max_tokens": 24, "temperature": 0}; b.update(json.loads(sys.argv[2])); print(json.dumps(b))' "$p" "$extra")
+      http_post_json "http://127.0.0.1:$MINT_PORT/v1/completions" "$body" |
+        python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["choices"][0]["text"]))' ||
+        echo "no answer"
+    done
   done
 }
 
@@ -53,6 +57,10 @@ stop_mint || fail "mint serve --prefill-workers did not stop cleanly"
 [ "$got" = "$want" ] || fail "disaggregated output differs:"$'\n'"want: $want"$'\n'"got:  $got"
 remote=$(sed -n 's/^mint_remote_prefills_total \([0-9]*\)$/\1/p' <<<"$metrics")
 fallbacks=$(sed -n 's/^mint_prefill_fallbacks_total \([0-9]*\)$/\1/p' <<<"$metrics")
-[ "${remote:-0}" = "$LONG" ] || fail "mint_remote_prefills_total is ${remote:-missing}, want $LONG"
+[ "${remote:-0}" = "$REMOTE" ] || fail "mint_remote_prefills_total is ${remote:-missing}, want $REMOTE"
+python3 -c 'import json,re,sys
+lines = sys.argv[1].splitlines()[len(sys.argv[1].splitlines()) // 2:]
+for l in lines:
+    assert re.fullmatch(r"[a-z]{2,8}( [a-z]{2,8}){3}", json.loads(l)), l' "$got" || fail "a constrained output does not match its regex"
 [ "${fallbacks:-1}" = 0 ] || fail "mint_prefill_fallbacks_total is ${fallbacks:-missing}, want 0"
-echo "OK: ${#PROMPTS[@]} greedy completions equal to one engine's; $remote prefilled remotely"
+echo "OK: $((2 * ${#PROMPTS[@]})) greedy completions (half constrained) equal to one engine's; $remote prefilled remotely"

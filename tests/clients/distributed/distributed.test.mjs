@@ -112,6 +112,25 @@ test('200 concurrent streams through 3 workers equal the single-process server',
   assert.equal(m.mint_requests_migrated_total, 0);
 });
 
+test('constrained requests (guided_regex, guided_json) through the frontend equal mint serve', async () => {
+  // The grammar travels in the request plane; each worker compiles it over its own vocabulary.
+  const bodies = [
+    { prompt: 'Once upon a time', max_tokens: 40, temperature: 0, guided_regex: '[a-z]{2,8}( [a-z]{2,8}){2,4}\\.' },
+    { prompt: 'The little dog', max_tokens: 80, temperature: 0,
+      guided_json: { type: 'object', properties: { name: { type: 'string', maxLength: 8 },
+        age: { type: 'integer', minimum: 1, maximum: 99 } }, required: ['name', 'age'] } },
+    { prompt: 'Lily wanted to', max_tokens: 40, temperature: 1, seed: 5, guided_choice: ['yes', 'no', 'maybe'] },
+  ];
+  for (const body of bodies) {
+    const want = await client(serve.url).completions.create({ model: MODEL, ...body });
+    const got = await client(frontend.url).completions.create({ model: MODEL, ...body });
+    assert.equal(got.choices[0].text, want.choices[0].text, JSON.stringify(body));
+    assert.equal(got.choices[0].finish_reason, want.choices[0].finish_reason);
+  }
+  const r = await client(frontend.url).completions.create({ model: MODEL, ...bodies[0] });
+  assert.match(r.choices[0].text, /^[a-z]{2,8}( [a-z]{2,8}){2,4}\.$/);
+});
+
 test('a worker SIGKILLed mid-load: no stream fails, it leaves discovery, a new one rejoins', async () => {
   const before = await C.metrics(frontend.url);
   chunkCount = 0;
