@@ -127,6 +127,7 @@ Route RouteOf(http::verb method, std::string_view target) {
   };
   if (r.path == "/v1/chat/completions") return known(Route::kChat, method == http::verb::post);
   if (r.path == "/v1/completions") return known(Route::kCompletions, method == http::verb::post);
+  if (r.path == "/v1/responses") return known(Route::kResponses, method == http::verb::post);
   if (r.path == "/v1/models") return known(Route::kModels, read);
   if (r.path == "/health") return known(Route::kHealth, read);
   if (r.path == "/metrics") return known(Route::kMetrics, read);

@@ -79,6 +79,7 @@ struct Route {
   enum Kind {
     kChat,              // POST /v1/chat/completions
     kCompletions,       // POST /v1/completions
+    kResponses,         // POST /v1/responses
     kModels,            // GET|HEAD /v1/models
     kModel,             // GET|HEAD /v1/models/<id> (id in `model`)
     kHealth,            // GET|HEAD /health

@@ -184,25 +184,26 @@ class Session : public std::enable_shared_from_this<Session> {
   static FrontendMetrics::Endpoint EndpointOf(http_gate::Route::Kind kind) {
     if (kind == http_gate::Route::kChat) return FrontendMetrics::Endpoint::kChat;
     if (kind == http_gate::Route::kCompletions) return FrontendMetrics::Endpoint::kCompletions;
+    if (kind == http_gate::Route::kResponses) return FrontendMetrics::Endpoint::kResponses;
     return FrontendMetrics::Endpoint::kOther;
   }
 
   // Runs the service on a handler thread (template and tokenizer never on an I/O thread).
-  void Handle(OpenAiService* service, bool chat) {
+  void Handle(OpenAiService* service, http_gate::Route::Kind kind) {
     if (ctx_->stopping.load() || ctx_->pending.load() >= opt().max_pending_requests) {
       const ApiError e =
           ApiError::Overloaded("too many requests waiting for a handler thread; retry later");
-      ctx_->metrics->RequestRefused(chat ? FrontendMetrics::Endpoint::kChat
-                                         : FrontendMetrics::Endpoint::kCompletions,
-                                    e.status);
+      ctx_->metrics->RequestRefused(EndpointOf(kind), e.status);
       return RespondError(e);
     }
     ++ctx_->pending;
-    net::post(*ctx_->handlers, [ctx = ctx_, service, chat, body = std::move(request_.body()),
+    net::post(*ctx_->handlers, [ctx = ctx_, service, kind, body = std::move(request_.body()),
                                 writer = std::make_shared<Writer>(shared_from_this())]() mutable {
       --ctx->pending;
-      if (chat) {
+      if (kind == http_gate::Route::kChat) {
         service->HandleChat(body, std::move(writer));
+      } else if (kind == http_gate::Route::kResponses) {
+        service->HandleResponses(body, std::move(writer));
       } else {
         service->HandleCompletion(body, std::move(writer));
       }
@@ -221,6 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     OpenAiService* service = ctx_->service.load();
     const bool needs_service = route.kind == Route::kChat || route.kind == Route::kCompletions ||
+                               route.kind == Route::kResponses ||
                                route.kind == Route::kModels || route.kind == Route::kModel;
     if (needs_service && service == nullptr) {
       return RespondError(ApiError::FromStatus(Status::Unavailable("the model is still loading")));
@@ -229,7 +231,8 @@ class Session : public std::enable_shared_from_this<Session> {
     switch (route.kind) {
       case Route::kChat:
       case Route::kCompletions:
-        return Handle(service, route.kind == Route::kChat);
+      case Route::kResponses:
+        return Handle(service, route.kind);
       case Route::kModels:
         return DoRespond(200, kJson, service->ModelsBody());
       case Route::kModel: {

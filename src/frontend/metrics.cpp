@@ -6,7 +6,7 @@
 namespace mint::frontend {
 namespace {
 
-const char* kEndpointNames[] = {"chat_completions", "completions", "other"};
+const char* kEndpointNames[] = {"chat_completions", "completions", "other", "responses"};
 // "4xx": 4xx other than those named; "499": the client went away before its response was done.
 const char* kStatusClasses[] = {"2xx", "400", "401", "404", "429_503", "5xx", "4xx", "499"};
 
@@ -119,7 +119,7 @@ std::string FrontendMetrics::Render(const engine::EngineMetrics& e) const {
   const std::string model = "model=\"" + options.model + "\"";
   Help(&out, "mint_frontend_requests_total", "counter",
        "HTTP requests by endpoint and status class");
-  for (int ep = 0; ep < 3; ++ep) {
+  for (int ep = 0; ep < 4; ++ep) {
     for (int sc = 0; sc < 8; ++sc) {
       Line(&out, "mint_frontend_requests_total",
            model + ",endpoint=\"" + kEndpointNames[ep] + "\",status=\"" + kStatusClasses[sc] + "\"",

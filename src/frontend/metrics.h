@@ -43,7 +43,7 @@ class FrontendMetrics {
   // The `model` label, once the model is known (the server starts before it loads).
   void SetModel(const std::string& model);
 
-  enum class Endpoint { kChat = 0, kCompletions = 1, kOther = 2 };
+  enum class Endpoint { kChat = 0, kCompletions = 1, kOther = 2, kResponses = 3 };
   void RequestStarted();
   // status: HTTP status of the response (200 for a completed stream).
   void RequestFinished(Endpoint endpoint, int status);
@@ -64,7 +64,7 @@ class FrontendMetrics {
   mutable std::mutex options_mu_;
   MetricsOptions options_;  // guarded by options_mu_
   std::atomic<int64_t> in_flight_{0};
-  std::array<std::array<std::atomic<uint64_t>, 8>, 3> requests_{};  // endpoint x status class
+  std::array<std::array<std::atomic<uint64_t>, 8>, 4> requests_{};  // endpoint x status class
   std::atomic<uint64_t> prompt_tokens_{0}, generated_tokens_{0};
   Histogram ttft_, itl_, e2e_;
   mutable std::mutex rate_mu_;

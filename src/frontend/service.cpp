@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "frontend/responses_api.h"
 #include "frontend/structured_output.h"
 
 namespace mint::frontend {
@@ -45,6 +46,10 @@ struct OpenAiService::Generation {
   bool use_reasoning = false;
   ToolCallFormat tool_format = ToolCallFormat::kNone;  // kNone: no tool-call parsing
   ToolCallOptions tool_options;
+  // /v1/responses: the request fields the response repeats, and the event writer when streaming.
+  std::optional<nlohmann::ordered_json> responses_echo;
+  std::unique_ptr<ResponsesStream> responses_stream;
+  bool calls_before_text = false;  // guarded by mu (responses: output item order)
 
   struct Choice {
     uint64_t request_id = 0;
@@ -179,6 +184,7 @@ struct OpenAiService::Generation {
         c.done = true;
         --remaining;
       }
+      if (!calls.empty() && c.content.empty()) calls_before_text = true;
       c.content += content;
       c.reasoning_text += thinking;
       const size_t first_new_call = c.tool_calls.size();
@@ -204,6 +210,15 @@ struct OpenAiService::Generation {
         c.done && c.finish != engine::FinishReason::kError ? c.finish : engine::FinishReason::kNone;
     const bool new_calls = first_new_call < c.tool_calls.size();
     if (content.empty() && thinking.empty() && fin == engine::FinishReason::kNone && !new_calls) {
+      return;
+    }
+    if (responses_echo) {  // typed events; the finish goes out with the whole response
+      if (!stream_started) Send(responses_stream->Start());
+      std::string events = responses_stream->Text(content);
+      for (size_t k = first_new_call; new_calls && k < c.tool_calls.size(); ++k) {
+        events += responses_stream->Call(c.tool_calls[k]);
+      }
+      if (!events.empty()) Send(std::move(events));
       return;
     }
     if (chat) {
@@ -264,6 +279,23 @@ struct OpenAiService::Generation {
       } else {
         writer->Respond(e.status, JsonType(), ErrorBody(e));
       }
+    } else if (responses_echo) {
+      const Choice& c = choices[0];
+      ResponsesOutput out{.reasoning = c.reasoning_text,
+                          .text = c.content,
+                          .calls = c.tool_calls,
+                          .text_first = !calls_before_text,
+                          .incomplete = c.finish == engine::FinishReason::kLength,
+                          .input_tokens = usage.prompt_tokens,
+                          .cached_tokens = usage.cached_tokens,
+                          .output_tokens = usage.completion_tokens};
+      if (params.stream) {
+        if (!stream_started) Send(responses_stream->Start());
+        Send(responses_stream->Finish(out));
+        writer->EndStream();
+      } else {
+        writer->Respond(200, JsonType(), ResponseBody(meta, *responses_echo, out));
+      }
     } else if (params.stream) {
       if (params.include_usage) {
         Send(SseEvent(chat ? ChatUsageChunk(meta, usage) : CompletionUsageChunk(meta, usage)));
@@ -300,7 +332,8 @@ struct OpenAiService::Generation {
     svc->metrics_->ObserveDuration(total);
     svc->metrics_->RequestFinished(endpoint, status);
     log::Info("{} {} prompt {} (cached {}) -> {} tokens, ttft {:.1f} ms, total {:.1f} ms, status {}",
-              meta.id, chat ? "chat" : "completion", usage.prompt_tokens, usage.cached_tokens,
+              meta.id, responses_echo ? "responses" : chat ? "chat" : "completion",
+              usage.prompt_tokens, usage.cached_tokens,
               usage.completion_tokens, ttft * 1e3, total * 1e3, status);
     // The connection holds this generation (its client-gone hook) and we hold the connection:
     // let go, so neither keeps the other alive once the response is written.
@@ -418,6 +451,29 @@ void OpenAiService::HandleChat(std::string_view body, std::shared_ptr<ResponseWr
   };
   auto req = ParseChatRequest(body, options_.limits);
   if (!req.ok()) return fail(req.error());
+  StartChat(std::move(req).value(), std::move(writer), nullptr);
+}
+
+void OpenAiService::HandleResponses(std::string_view body, std::shared_ptr<ResponseWriter> writer) {
+  metrics_->RequestStarted();
+  auto req = ParseResponsesRequest(body, options_.limits);
+  if (!req.ok()) {
+    writer->Respond(req.error().status, JsonType(), ErrorBody(req.error()));
+    metrics_->RequestFinished(FrontendMetrics::Endpoint::kResponses, req.error().status);
+    return;
+  }
+  StartChat(std::move(req->chat), std::move(writer), &req->echo);
+}
+
+void OpenAiService::StartChat(ChatRequest chat, std::shared_ptr<ResponseWriter> writer,
+                              const nlohmann::ordered_json* responses_echo) {
+  const auto endpoint = responses_echo != nullptr ? FrontendMetrics::Endpoint::kResponses
+                                                  : FrontendMetrics::Endpoint::kChat;
+  auto fail = [&](const ApiError& e) {
+    writer->Respond(e.status, JsonType(), ErrorBody(e));
+    metrics_->RequestFinished(endpoint, e.status);
+  };
+  ChatRequest* req = &chat;
   if (!KnowsModel(req->model)) return fail(ApiError::ModelNotFound(req->model));
   tokenizer::ChatTemplateInputs in;
   in.messages = req->messages;
@@ -447,8 +503,13 @@ void OpenAiService::HandleChat(std::string_view body, std::shared_ptr<ResponseWr
   if (!ids.ok()) return fail(ApiError::FromStatus(ids.status()));
   auto gen = std::make_shared<Generation>();
   gen->chat = true;
-  gen->endpoint = FrontendMetrics::Endpoint::kChat;
-  gen->meta = NewMeta("chatcmpl-", req->model, options_.system_fingerprint);
+  gen->endpoint = endpoint;
+  gen->meta = NewMeta(responses_echo != nullptr ? "resp_" : "chatcmpl-", req->model,
+                      options_.system_fingerprint);
+  if (responses_echo != nullptr) {
+    gen->responses_echo = *responses_echo;
+    gen->responses_stream = std::make_unique<ResponsesStream>(gen->meta, *responses_echo);
+  }
   gen->params = req->params;
   gen->prompt = std::move(*ids);
   const bool tools_on = req->tools.is_array() && !req->tools.empty() && req->tool_choice != "none";

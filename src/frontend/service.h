@@ -60,6 +60,8 @@ class OpenAiService {
 
   void HandleChat(std::string_view body, std::shared_ptr<ResponseWriter> writer);
   void HandleCompletion(std::string_view body, std::shared_ptr<ResponseWriter> writer);
+  // POST /v1/responses (responses_api.h): the chat path with Responses API shapes.
+  void HandleResponses(std::string_view body, std::shared_ptr<ResponseWriter> writer);
   std::string ModelsBody() const;
   // GET /v1/models/{id}: the model object, or a 404 model_not_found error.
   ApiResult<std::string> ModelBody(const std::string& id) const;
@@ -72,6 +74,10 @@ class OpenAiService {
   struct Generation;
   OpenAiService() = default;
   void Start(std::shared_ptr<Generation> gen, std::shared_ptr<ResponseWriter> writer);
+  // The chat path after parsing: template, tool-call parsing, forced calls. `responses_echo`
+  // non-null: answer in Responses API shapes.
+  void StartChat(ChatRequest req, std::shared_ptr<ResponseWriter> writer,
+                 const nlohmann::ordered_json* responses_echo);
   // A 400 when a prompt of `bytes` bytes must exceed the context, decided without tokenizing.
   std::optional<ApiError> CheckPromptBytes(const char* param, size_t bytes) const;
 

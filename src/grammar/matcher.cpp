@@ -61,8 +61,42 @@ int32_t StackArena::NewNode(int32_t pos, int32_t parent) {
   return size() - 1;
 }
 
+void StackArena::BeginExpansion() {
+  if (++stamp_ == 0) {  // wrapped: forget every old stamp
+    std::fill(memo_stamps_.begin(), memo_stamps_.end(), 0);
+    stamp_ = 1;
+  }
+  memo_used_ = 0;
+}
+
+bool StackArena::FirstVisit(int32_t pos, int32_t parent) {
+  if (2 * (memo_used_ + 1) > memo_keys_.size()) {  // keep the load under one half
+    std::vector<uint64_t> keys;
+    for (size_t i = 0; i < memo_keys_.size(); ++i) {
+      if (memo_stamps_[i] == stamp_) keys.push_back(memo_keys_[i]);
+    }
+    memo_keys_.assign(memo_keys_.size() * 2, 0);
+    memo_stamps_.assign(memo_keys_.size(), 0);
+    memo_used_ = 0;
+    for (uint64_t k : keys) FirstVisit(static_cast<int32_t>(k >> 32), static_cast<int32_t>(k));
+  }
+  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) |
+                       static_cast<uint32_t>(parent);
+  const size_t mask = memo_keys_.size() - 1;
+  for (size_t i = (key * 0x9e3779b97f4a7c15ull) >> 40 & mask;; i = (i + 1) & mask) {
+    if (memo_stamps_[i] != stamp_) {
+      memo_stamps_[i] = stamp_;
+      memo_keys_[i] = key;
+      ++memo_used_;
+      return true;
+    }
+    if (memo_keys_[i] == key) return false;
+  }
+}
+
 void StackArena::Expand(int32_t pos, int32_t parent, std::vector<int32_t>* out, bool* escaped) {
   while (true) {
+    if (!FirstVisit(pos, parent)) return;
     const Symbol& sym = g_->at(pos);
     switch (sym.kind) {
       case Symbol::Kind::kEnd: {
@@ -92,6 +126,7 @@ void StackArena::Expand(int32_t pos, int32_t parent, std::vector<int32_t>* out, 
 }
 
 void StackArena::Start(std::vector<int32_t>* out) {
+  BeginExpansion();
   bool escaped = false;
   for (int32_t alt : g_->alternatives(g_->root())) Expand(alt, kBottom, out, &escaped);
   std::sort(out->begin(), out->end());
@@ -100,6 +135,7 @@ void StackArena::Start(std::vector<int32_t>* out) {
 
 void StackArena::Advance(const std::vector<int32_t>& in, uint32_t cp, std::vector<int32_t>* out,
                          bool* escaped) {
+  BeginExpansion();
   for (int32_t t : in) {
     if (t < 0) continue;
     const StackNode n = nodes_[t];

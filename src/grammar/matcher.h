@@ -58,7 +58,9 @@ class StackArena {
 
   // The stacks that start at `pos` with `parent` below, expanded until each top is a character
   // class (appended to out; kAccepted for a completed parse). *escaped is set when a path pops
-  // into kUnknown.
+  // into kUnknown. Within one Start or Advance, a (pos, parent) already expanded is skipped, so
+  // ambiguous grammars (many empty alternatives, nested repetitions) cost what their distinct
+  // stacks cost, not every path to them.
   void Expand(int32_t pos, int32_t parent, std::vector<int32_t>* out, bool* escaped);
   // The initial stacks of the grammar's root.
   void Start(std::vector<int32_t>* out);
@@ -70,11 +72,18 @@ class StackArena {
 
  private:
   int32_t NewNode(int32_t pos, int32_t parent);
+  // The per-expansion memo: a stamped open-addressing set of (pos, parent).
+  void BeginExpansion();
+  bool FirstVisit(int32_t pos, int32_t parent);
 
   const Grammar* g_;
   std::vector<StackNode> nodes_;
   bool intern_ = false;
   std::unordered_map<uint64_t, int32_t> interned_;  // (pos, parent) -> id
+  std::vector<uint64_t> memo_keys_ = std::vector<uint64_t>(256);
+  std::vector<uint32_t> memo_stamps_ = std::vector<uint32_t>(256, 0);
+  uint32_t stamp_ = 0;
+  size_t memo_used_ = 0;
 };
 
 class Matcher {

@@ -202,3 +202,84 @@ test('guided_choice and guided_regex (vLLM extension fields) hold on completions
   });
   assert.match(r.choices[0].text, /^[A-Z]{3}-[0-9]{2}$/);
 });
+
+// The Responses API subset agent SDKs use (POST /v1/responses).
+const RESPONSE_TOOLS = TOOLS.map((t) => ({ type: 'function', name: t.function.name,
+  description: t.function.description, parameters: t.function.parameters, strict: t.function.strict ?? false }));
+
+test('responses.create with a function tool, then its output sent back as an item', async () => {
+  const input = [{ role: 'user', content: 'Weather in Paris?' }];
+  const r = await client.responses.create({
+    model: MODEL, input, instructions: 'Use the tools.', tools: RESPONSE_TOOLS, tool_choice: 'required',
+    max_output_tokens: 300,
+  });
+  assert.equal(r.object, 'response');
+  assert.equal(r.status, 'completed');
+  const calls = r.output.filter((o) => o.type === 'function_call');
+  assert.ok(calls.length >= 1);
+  for (const c of calls) checkCall({ id: c.call_id, type: 'function', function: { name: c.name, arguments: c.arguments } });
+  assert.ok(r.usage.input_tokens > 0 && r.usage.output_tokens > 0);
+  // The agent loop: the calls and their outputs go back as input items (no server-side state).
+  const next = await client.responses.create({
+    model: MODEL,
+    input: [...input, ...calls, ...calls.map((c) => ({ type: 'function_call_output', call_id: c.call_id, output: '{"temp_c": 21}' }))],
+    tools: RESPONSE_TOOLS,
+    max_output_tokens: 16,
+  });
+  assert.ok(['completed', 'incomplete'].includes(next.status));
+  await assert.rejects(
+    client.responses.create({ model: MODEL, input: 'x', previous_response_id: r.id }),
+    (e) => e.status === 400 && e.param === 'previous_response_id',
+  );
+});
+
+test('responses.create with text.format json_schema: output_text is the object', async () => {
+  const r = await client.responses.create({
+    model: MODEL, input: 'A person as JSON', max_output_tokens: 400, temperature: 1,
+    text: { format: { type: 'json_schema', name: 'person', schema: PERSON, strict: true } },
+  });
+  assert.equal(r.status, 'completed');
+  checkPerson(JSON.parse(r.output_text));
+  assert.equal(r.text.format.type, 'json_schema');
+});
+
+test('responses.stream: typed events, argument deltas that add up, the final response', async () => {
+  const stream = client.responses.stream({
+    model: MODEL, input: 'time?', tools: RESPONSE_TOOLS,
+    tool_choice: { type: 'function', name: 'get_time' }, max_output_tokens: 200,
+  });
+  const types = [];
+  let args = '';
+  let seq = -1;
+  for await (const event of stream) {
+    types.push(event.type);
+    assert.equal(event.sequence_number, seq + 1, 'sequence numbers count up from 0');
+    seq = event.sequence_number;
+    if (event.type === 'response.function_call_arguments.delta') args += event.delta;
+  }
+  const final = await stream.finalResponse();
+  assert.equal(types[0], 'response.created');
+  assert.equal(types.at(-1), 'response.completed');
+  assert.ok(types.includes('response.output_item.added') && types.includes('response.output_item.done'));
+  const calls = final.output.filter((o) => o.type === 'function_call');
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].name, 'get_time');
+  assert.equal(args, calls[0].arguments);
+  assert.ok(['UTC', 'CET'].includes(JSON.parse(args).tz));
+});
+
+test('responses.stream with a JSON schema: the text deltas are the object', async () => {
+  const stream = client.responses.stream({
+    model: MODEL, input: 'JSON', max_output_tokens: 400, seed: 4, temperature: 1,
+    text: { format: { type: 'json_schema', name: 'person', schema: PERSON } },
+  });
+  let text = '';
+  stream.on('response.output_text.delta', (e) => { text += e.delta; });
+  const final = await stream.finalResponse();
+  assert.equal(final.status, 'completed');
+  checkPerson(JSON.parse(text));
+  // The final response holds the same text (the stream's finalResponse has no output_text
+  // getter unless the SDK parses the format itself).
+  const message = final.output.find((o) => o.type === 'message');
+  assert.equal(message.content[0].text, text);
+});
