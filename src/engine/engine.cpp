@@ -630,6 +630,10 @@ void Engine::Impl::Step() {
     auto* r = static_cast<LiveRequest*>(s.seq->user);
     RequestOutput out = MakeOutput(*r);
     const int32_t token = NextToken(r, row++, &out);
+    if (r->processor != nullptr && !r->processor->status().ok()) {
+      Finish(r, FinishReason::kError, r->processor->status(), std::move(out));
+      continue;
+    }
     if (token < 0) {  // the constraint is complete and allows no stop token
       Finish(r, FinishReason::kStop, Status::Ok(), std::move(out));
       continue;

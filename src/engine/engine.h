@@ -82,6 +82,10 @@ struct Request {
   // regexes and choice lists arrive already written as GBNF). Empty: unconstrained. Stop tokens
   // are allowed only where the grammar is complete.
   std::string grammar;
+  // Lazy grammars (tool calls under tool_choice auto): the output is free until it contains
+  // this text, then `grammar` applies to what follows, until it completes. Empty: the grammar
+  // covers the whole output.
+  std::string grammar_trigger;
   // The last grammar_generated prompt tokens are output already generated under `grammar` (a
   // migrated request, or decode after a remote prefill): the constraint starts past them.
   int64_t grammar_generated = 0;

@@ -36,6 +36,9 @@ class LogitsProcessor {
   virtual bool Allows(int32_t token) = 0;
   // Advances past the chosen token (always one Mask or Allows permitted).
   virtual void Accept(int32_t token) = 0;
+  // Not ok once the constraint cannot be followed (a grammar too ambiguous to track): the
+  // engine ends the request with this error (kError) instead of emitting more tokens.
+  virtual Status status() const { return Status::Ok(); }
 };
 
 // Builds the processor for a request with a constraint; errors (a bad grammar) refuse the request.

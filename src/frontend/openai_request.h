@@ -84,6 +84,7 @@ struct GenParams {
   // Structured output (structured_output.h): the GBNF grammar the output must match, from
   // response_format or guided_*; empty: unconstrained.
   std::string grammar{};
+  std::string grammar_trigger{};  // lazy grammar (tool_choice auto with strict tools)
 };
 
 struct ChatRequest {

@@ -533,6 +533,12 @@ void OpenAiService::StartChat(ChatRequest chat, std::shared_ptr<ResponseWriter> 
                                *spelling_);
     if (!g.ok()) return fail(ApiError::InvalidRequest("tool_choice", g.status().message()));
     gen->params.grammar = std::move(*g);
+  } else if (tools_on && tool_format_ != ToolCallFormat::kNone && gen->params.grammar.empty()) {
+    // auto with strict tools: the arguments are constrained once a call starts.
+    auto lazy = AutoToolGrammar(tool_format_, req->tools, req->parallel_tool_calls, *spelling_);
+    if (!lazy.ok()) return fail(ApiError::InvalidRequest("tools", lazy.status().message()));
+    gen->params.grammar = std::move(lazy->grammar);
+    gen->params.grammar_trigger = std::move(lazy->trigger);
   }
   if (reasoning_model_) {
     gen->use_reasoning = true;
@@ -631,6 +637,7 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
                             p.stop_token_ids.end());
     r.logprobs = p.logprobs || p.top_logprobs > 0 ? p.top_logprobs : -1;
     r.grammar = p.grammar;
+    r.grammar_trigger = p.grammar_trigger;
     const size_t index = static_cast<size_t>(i);
     // Hold the lock across Submit so an output cannot arrive before request_id is recorded.
     std::unique_lock<std::mutex> lk(gen->mu);

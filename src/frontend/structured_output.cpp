@@ -119,10 +119,14 @@ Check ParseStructuredOutput(const Json& obj, GenParams* params) {
 
 namespace {
 
-// How one format writes a call with JSON arguments, in GBNF. NAME and ARGS are the quoted name
-// and the arguments rule; `open`/`close` wrap all calls, `sep` separates them.
+// How one format writes calls with JSON arguments, in GBNF: QNAME / NAME / ARGS in `call` are
+// the quoted name, the bare name and the arguments rule. `trigger` is the marker that starts the
+// region (its GBNF spelling `trig`): before every call when `per_call`, else once before `open`.
+// A required choice is trig open call (sep call)* close (trig before each call when per_call);
+// a lazy one (tool_choice auto with strict tools) is what follows one trigger.
 struct CallShape {
-  std::string open, call, sep, close;
+  std::string trigger, trig, open, call, sep, close;
+  bool per_call = false;
 };
 
 // Fills a call template: QNAME (the name as a JSON string), NAME and ARGS, in one pass (a name
@@ -152,45 +156,73 @@ Result<CallShape> ShapeOf(ToolCallFormat format, const grammar::ControlSpelling&
     return fmt::format(R"("{{" ws "\"{}\"" ws ":" ws QNAME ws "," ws "\"{}\"" ws ":" ws ARGS ws "}}")",
                        name_key, args_key);
   };
+  auto shape = [&](const std::string& trigger, std::string open, std::string call, std::string sep,
+                   std::string close, bool per_call) {
+    return CallShape{trigger, trigger.empty() ? "" : sp.Literal(trigger), std::move(open),
+                     std::move(call), std::move(sep), std::move(close), per_call};
+  };
   switch (format) {
     case ToolCallFormat::kHermes:
-      return CallShape{"", sp.Literal("<tool_call>") + " \"\\n\"? " + object("name", "arguments") +
-                               " \"\\n\"? " + sp.Literal("</tool_call>"),
-                       "\"\\n\"", ""};
+      return shape("<tool_call>", "",
+                   "\"\\n\"? " + object("name", "arguments") + " \"\\n\"? " + sp.Literal("</tool_call>"),
+                   "\"\\n\"", "", true);
     case ToolCallFormat::kLlama3:
-      return CallShape{"", object("name", "parameters"), "\"; \"", ""};
+      return shape("", "", object("name", "parameters"), "\"; \"", "", false);
     case ToolCallFormat::kMistral:
-      return CallShape{sp.Literal("[TOOL_CALLS]") + " \"[\"", object("name", "arguments"), "\", \"",
-                       "\"]\""};
+      return shape("[TOOL_CALLS]", "\"[\"", object("name", "arguments"), "\", \"", "\"]\"", false);
     case ToolCallFormat::kApriel:
-      return CallShape{sp.Literal("<tool_calls>") + " \"[\"", object("name", "arguments"), "\", \"",
-                       "\"]\" " + sp.Literal("</tool_calls>")};
+      return shape("<tool_calls>", "\"[\"", object("name", "arguments"), "\", \"",
+                   "\"]\" " + sp.Literal("</tool_calls>"), false);
     case ToolCallFormat::kCommandR:
-      return CallShape{sp.Literal("<|START_ACTION|>") + " \"[\"", object("tool_name", "parameters"),
-                       "\", \"", "\"]\" " + sp.Literal("<|END_ACTION|>")};
+      return shape("<|START_ACTION|>", "\"[\"", object("tool_name", "parameters"), "\", \"",
+                   "\"]\" " + sp.Literal("<|END_ACTION|>"), false);
     case ToolCallFormat::kFunctionary:
-      return CallShape{"", "\"<function=\" NAME \">\" ARGS \"</function>\"", "", ""};
+      return shape("<function=", "", "NAME \">\" ARGS \"</function>\"", "", "", true);
     case ToolCallFormat::kKimiK2:
-      return CallShape{sp.Literal("<|tool_calls_section_begin|>"),
-                       sp.Literal("<|tool_call_begin|>") + " \"functions.\" NAME \":\" [0-9]{1,3} " +
-                           sp.Literal("<|tool_call_argument_begin|>") + " ARGS " +
-                           sp.Literal("<|tool_call_end|>"),
-                       "", sp.Literal("<|tool_calls_section_end|>")};
+      return shape("<|tool_calls_section_begin|>", "",
+                   sp.Literal("<|tool_call_begin|>") + " \"functions.\" NAME \":\" [0-9]{1,3} " +
+                       sp.Literal("<|tool_call_argument_begin|>") + " ARGS " +
+                       sp.Literal("<|tool_call_end|>"),
+                   "", sp.Literal("<|tool_calls_section_end|>"), false);
     case ToolCallFormat::kDeepSeek:
-      return CallShape{sp.Literal("<｜tool▁calls▁begin｜>"),
-                       sp.Literal("<｜tool▁call▁begin｜>") + " NAME " + sp.Literal("<｜tool▁sep｜>") +
-                           " ARGS " + sp.Literal("<｜tool▁call▁end｜>"),
-                       "", sp.Literal("<｜tool▁calls▁end｜>")};
+      return shape("<｜tool▁calls▁begin｜>", "",
+                   sp.Literal("<｜tool▁call▁begin｜>") + " NAME " + sp.Literal("<｜tool▁sep｜>") +
+                       " ARGS " + sp.Literal("<｜tool▁call▁end｜>"),
+                   "", sp.Literal("<｜tool▁calls▁end｜>"), false);
     case ToolCallFormat::kHarmony:
-      return CallShape{"", sp.Literal("<|channel|>") + " \"commentary to=functions.\" NAME \" \" " +
-                               sp.Literal("<|constrain|>") + " \"json\" " + sp.Literal("<|message|>") +
-                               " ARGS " + sp.Literal("<|call|>"),
-                       "", ""};
+      return shape("<|channel|>", "",
+                   "\"commentary to=functions.\" NAME \" \" " + sp.Literal("<|constrain|>") +
+                       " \"json\" " + sp.Literal("<|message|>") + " ARGS " + sp.Literal("<|call|>"),
+                   "", "", true);
     default:
       return Status::InvalidArgument(fmt::format(
           "tool_choice: forcing a call is not supported for the {} tool-call format (\"auto\" is)",
           ToolCallFormatName(format)));
   }
+}
+
+// The alternatives of every offered tool (all, or the one named) and their argument rules.
+Status CallAlternatives(const CallShape& shape, const Json& tools, const std::string& named,
+                        std::string* calls, std::string* rules) {
+  int k = 0;
+  for (const Json& t : tools) {
+    const std::string name = t["function"]["name"].get<std::string>();
+    if (!named.empty() && name != named) continue;
+    const Json* params = Field(t["function"], "parameters");
+    const Json schema = params != nullptr ? *params : Json{{"type", "object"}};
+    const std::string prefix = fmt::format("t{}_", k);
+    auto r = grammar::JsonSchemaRules(schema, prefix);
+    if (!r.ok()) {
+      return Status::InvalidArgument(fmt::format("tools[{}].function.parameters: {}", k, r.status().message()));
+    }
+    *rules += *r;
+    *calls += (calls->empty() ? "" : " | ") + FillCall(shape.call, name, prefix + "root");
+    ++k;
+  }
+  if (calls->empty()) {
+    return Status::InvalidArgument("tool_choice: no tool named \"" + named + "\" in tools");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -211,30 +243,44 @@ Result<std::string> ToolChoiceGrammar(ToolCallFormat format, const Json& tools,
     parallel = false;
   }
   std::string rules, calls;
-  int k = 0;
-  for (const Json& t : tools) {
-    const std::string name = t["function"]["name"].get<std::string>();
-    if (!named.empty() && name != named) continue;
-    const Json* params = Field(t["function"], "parameters");
-    const Json schema = params != nullptr ? *params : Json{{"type", "object"}};
-    const std::string prefix = fmt::format("t{}_", k);
-    auto r = grammar::JsonSchemaRules(schema, prefix);
-    if (!r.ok()) {
-      return Status::InvalidArgument(fmt::format("tools[{}].function.parameters: {}", k, r.status().message()));
-    }
-    rules += *r;
-    calls += (calls.empty() ? "" : " | ") + FillCall(shape.call, name, prefix + "root");
-    ++k;
-  }
-  if (calls.empty()) {
-    return Status::InvalidArgument("tool_choice: no tool named \"" + named + "\" in tools");
-  }
-  std::string g = "root ::= " + shape.open + (shape.open.empty() ? "" : " ") + "call";
-  if (parallel) g += " ( " + (shape.sep.empty() ? std::string() : shape.sep + " ") + "call )*";
+  MINT_RETURN_IF_ERROR(CallAlternatives(shape, tools, named, &calls, &rules));
+  // The trigger marker belongs to each call (per_call) or opens the region once.
+  const std::string call_ref = shape.per_call ? "tcall" : "call";
+  std::string g = "root ::= ";
+  if (!shape.per_call && !shape.trig.empty()) g += shape.trig + " ";
+  if (!shape.open.empty()) g += shape.open + " ";
+  g += call_ref;
+  if (parallel) g += " ( " + (shape.sep.empty() ? std::string() : shape.sep + " ") + call_ref + " )*";
   if (!shape.close.empty()) g += " " + shape.close;
+  if (shape.per_call) g += "\ntcall ::= " + shape.trig + " call";
   g += "\ncall ::= " + calls + "\n" + rules + grammar::JsonBaseGbnf();
   MINT_RETURN_IF_ERROR(grammar::Grammar::Parse(g).status());
   return g;
+}
+
+Result<LazyToolGrammar> AutoToolGrammar(ToolCallFormat format, const Json& tools, bool parallel,
+                                        const grammar::ControlSpelling& spelling) {
+  bool strict = false;
+  for (const Json& t : tools) strict = strict || t["function"].value("strict", false) == true;
+  if (!strict) return LazyToolGrammar{};
+  auto shape = ShapeOf(format, spelling);
+  if (!shape.ok() || shape->trigger.empty()) return LazyToolGrammar{};  // unconstrained, as before
+  std::string rules, calls;
+  MINT_RETURN_IF_ERROR(CallAlternatives(*shape, tools, "", &calls, &rules));
+  // What follows one trigger: one call (per_call: the next call has its own trigger), or the
+  // whole region.
+  std::string g = "root ::= ";
+  if (shape->per_call) {
+    g += "call";
+  } else {
+    if (!shape->open.empty()) g += shape->open + " ";
+    g += "call";
+    if (parallel) g += " ( " + (shape->sep.empty() ? std::string() : shape->sep + " ") + "call )*";
+    if (!shape->close.empty()) g += " " + shape->close;
+  }
+  g += "\ncall ::= " + calls + "\n" + rules + grammar::JsonBaseGbnf();
+  MINT_RETURN_IF_ERROR(grammar::Grammar::Parse(g).status());
+  return LazyToolGrammar{.trigger = spelling.Bytes(shape->trigger), .grammar = std::move(g)};
 }
 
 }  // namespace mint::frontend

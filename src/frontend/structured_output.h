@@ -34,4 +34,14 @@ Result<std::string> ToolChoiceGrammar(ToolCallFormat format, const internal::Jso
                                       const internal::Json& tool_choice, bool parallel,
                                       const grammar::ControlSpelling& spelling);
 
+// tool_choice "auto" with strict tools: a lazy grammar. The output is free until it contains
+// `trigger` (the format's call marker, as the vocabulary spells it), then the calls' grammar
+// applies to what follows, until it completes. Empty (no constraint) when no tool is strict or
+// the format has no marker (Llama 3 JSON).
+struct LazyToolGrammar {
+  std::string trigger, grammar;
+};
+Result<LazyToolGrammar> AutoToolGrammar(ToolCallFormat format, const internal::Json& tools,
+                                        bool parallel, const grammar::ControlSpelling& spelling);
+
 }  // namespace mint::frontend

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <optional>
 
 #include "engine/engine.h"
 #include "fmt/format.h"
@@ -10,13 +11,19 @@
 namespace mint::grammar {
 namespace {
 
+// A grammar over the whole output, or (with a trigger) a lazy one: free text until the output
+// contains the trigger, then the grammar over what follows it, free again once it completes.
 class GrammarProcessor final : public engine::LogitsProcessor {
  public:
-  GrammarProcessor(std::shared_ptr<const CompiledGrammar> g, std::vector<int32_t> stops)
-      : matcher_(std::move(g), std::move(stops)) {}
+  GrammarProcessor(std::shared_ptr<const CompiledGrammar> g, std::vector<int32_t> stops,
+                   std::string trigger)
+      : grammar_(std::move(g)), trigger_(std::move(trigger)) {
+    if (trigger_.empty()) matcher_.emplace(grammar_, std::move(stops));
+  }
 
   bool ListAllowed(std::vector<int32_t>* ids) override {
-    matcher_.FillMask(&allowed_);
+    if (!matcher_) return false;  // free text
+    matcher_->FillMask(&allowed_);
     fresh_ = true;
     const int64_t count = allowed_.Count();
     if (count > allowed_.words.size() * 64 / 16) return false;  // long: Mask writes the row
@@ -31,7 +38,8 @@ class GrammarProcessor final : public engine::LogitsProcessor {
   }
 
   bool Mask(std::span<float> logits) override {
-    if (!fresh_) matcher_.FillMask(&allowed_);  // else ListAllowed just filled it
+    if (!matcher_) return true;  // free text
+    if (!fresh_) matcher_->FillMask(&allowed_);  // else ListAllowed just filled it
     fresh_ = false;
     constexpr float kNegInf = -std::numeric_limits<float>::infinity();
     const size_t n = logits.size();
@@ -57,15 +65,41 @@ class GrammarProcessor final : public engine::LogitsProcessor {
     return any;
   }
 
-  bool Allows(int32_t token) override { return matcher_.Allows(token); }
+  bool Allows(int32_t token) override { return !matcher_ || matcher_->Allows(token); }
+  Status status() const override { return matcher_ ? matcher_->status() : Status::Ok(); }
 
   void Accept(int32_t token) override {
     fresh_ = false;
-    matcher_.Accept(token);
+    if (!matcher_) {
+      Watch(token);
+      return;
+    }
+    matcher_->Accept(token);
+    if (!trigger_.empty() && matcher_->OnlyEnd()) matcher_.reset();  // the lazy part is done
   }
 
  private:
-  TokenMatcher matcher_;
+  // Free text: looks for the trigger across token boundaries; what follows it in the same token
+  // is the grammar's first input. A continuation the grammar refuses leaves the text free.
+  void Watch(int32_t token) {
+    const Vocabulary& v = grammar_->vocab();
+    if (!v.has_bytes(token)) return;
+    window_ += v.bytes(token);
+    const size_t at = window_.find(trigger_);
+    if (at == std::string::npos) {
+      if (window_.size() >= trigger_.size()) window_.erase(0, window_.size() - trigger_.size() + 1);
+      return;
+    }
+    const std::string rest = window_.substr(at + trigger_.size());
+    window_.clear();
+    matcher_.emplace(grammar_, std::vector<int32_t>{});
+    if (!matcher_->AcceptText(rest) || matcher_->OnlyEnd()) matcher_.reset();
+  }
+
+  std::shared_ptr<const CompiledGrammar> grammar_;
+  std::string trigger_;
+  std::optional<TokenMatcher> matcher_;  // empty: free text (lazy grammars only)
+  std::string window_;                   // the tail of free text, for a split trigger
   TokenSet allowed_;
   bool fresh_ = false;  // allowed_ is this step's (filled by ListAllowed)
 };
@@ -106,6 +140,14 @@ ControlSpelling::ControlSpelling(const tokenizer::Tokenizer& tok) : tok_(tok) {
   }
 }
 
+std::string ControlSpelling::Bytes(std::string_view marker) const {
+  auto it = code_points_.find(tok_.TokenId(marker));
+  if (it == code_points_.end()) return std::string(marker);
+  std::string out;
+  AppendUtf8(it->second, &out);
+  return out;
+}
+
 std::string ControlSpelling::Literal(std::string_view marker) const {
   const int32_t id = tok_.TokenId(marker);
   auto it = code_points_.find(id);
@@ -117,7 +159,8 @@ engine::LogitsProcessorFactory GrammarProcessorFactory(std::shared_ptr<GrammarCa
   return [cache](const engine::Request& request)
              -> Result<std::unique_ptr<engine::LogitsProcessor>> {
     MINT_ASSIGN_OR_RETURN(std::shared_ptr<const CompiledGrammar> g, cache->Get(request.grammar));
-    auto p = std::make_unique<GrammarProcessor>(std::move(g), request.stop_token_ids);
+    auto p = std::make_unique<GrammarProcessor>(std::move(g), request.stop_token_ids,
+                                                request.grammar_trigger);
     const auto n = static_cast<int64_t>(request.prompt.size());
     if (request.grammar_generated < 0 || (request.grammar_generated > 0 && request.grammar_generated >= n)) {
       return Status::InvalidArgument("grammar_generated: must be in [0, prompt size)");

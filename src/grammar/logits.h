@@ -26,6 +26,8 @@ class ControlSpelling {
  public:
   explicit ControlSpelling(const tokenizer::Tokenizer& tok);
   std::string Literal(std::string_view marker) const;
+  // The bytes the vocabulary gives the marker's token (its code point), or the text itself.
+  std::string Bytes(std::string_view marker) const;
 
  private:
   const tokenizer::Tokenizer& tok_;

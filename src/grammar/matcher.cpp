@@ -70,6 +70,10 @@ void StackArena::BeginExpansion() {
 }
 
 bool StackArena::FirstVisit(int32_t pos, int32_t parent) {
+  if (++work_ > work_limit_ || overflowed_) {
+    overflowed_ = true;
+    return false;
+  }
   if (2 * (memo_used_ + 1) > memo_keys_.size()) {  // keep the load under one half
     std::vector<uint64_t> keys;
     for (size_t i = 0; i < memo_keys_.size(); ++i) {
@@ -188,6 +192,7 @@ bool Matcher::Run(const std::vector<int32_t>& start, Utf8State utf8, std::string
 }
 
 bool Matcher::AcceptBytes(std::string_view bytes) {
+  arena_.ResetWork();
   arena_.set_intern(true);
   std::vector<int32_t> tops;
   Utf8State utf8;
@@ -200,6 +205,7 @@ bool Matcher::AcceptBytes(std::string_view bytes) {
 }
 
 bool Matcher::CanAccept(std::string_view bytes) {
+  arena_.ResetWork();
   const int32_t mark = arena_.size();
   const bool ok = Run(tops_, utf8_, bytes, nullptr, nullptr);
   arena_.Truncate(mark);

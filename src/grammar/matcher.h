@@ -55,6 +55,16 @@ class StackArena {
   void Truncate(int32_t n);
   const StackNode& node(int32_t id) const { return nodes_[id]; }
   void set_intern(bool on) { intern_ = on; }
+  // Expansion work is bounded: past work_limit() (pos, parent) visits since ResetWork() (a
+  // grammar with that many ways to read a token), expansion stops and overflowed() stays true;
+  // the grammar's user turns that into an error. Ordinary grammars visit a few per character:
+  // the default allows a token check and a mask's uncertain tokens many times over (about
+  // 50 ms of work at worst); a whole-vocabulary walk gets more (set_work_limit).
+  static constexpr size_t kDefaultWorkLimit = size_t{1} << 18;
+  void ResetWork() { work_ = 0; }
+  void set_work_limit(size_t n) { work_limit_ = n; }
+  size_t work_limit() const { return work_limit_; }
+  bool overflowed() const { return overflowed_; }
 
   // The stacks that start at `pos` with `parent` below, expanded until each top is a character
   // class (appended to out; kAccepted for a completed parse). *escaped is set when a path pops
@@ -84,6 +94,9 @@ class StackArena {
   std::vector<uint32_t> memo_stamps_ = std::vector<uint32_t>(256, 0);
   uint32_t stamp_ = 0;
   size_t memo_used_ = 0;
+  bool overflowed_ = false;
+  size_t work_ = 0;
+  size_t work_limit_ = kDefaultWorkLimit;
 };
 
 class Matcher {
@@ -105,6 +118,8 @@ class Matcher {
   const Utf8State& utf8() const { return utf8_; }
   const Grammar& grammar() const { return *g_; }
   StackArena* arena() { return &arena_; }
+  bool arena_overflowed() const { return arena_.overflowed(); }
+  void ResetWork() { arena_.ResetWork(); }
 
  private:
   // Runs bytes from (tops, utf8) speculatively; true if some stack survives.

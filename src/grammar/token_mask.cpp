@@ -186,6 +186,11 @@ const CompiledGrammar::Entry& CompiledGrammar::EntryFor(const StackArena& arena,
   return *it->second;
 }
 
+size_t CompiledGrammar::WalkWorkLimit() const {
+  // Ordinary grammars visit a few (pos, parent) per trie node; allow 32.
+  return StackArena::kDefaultWorkLimit + 32 * vocab_->nodes().size();
+}
+
 size_t CompiledGrammar::cache_entries() const {
   std::lock_guard<std::mutex> lk(mu_);
   return cache_.size();
@@ -195,20 +200,25 @@ std::unique_ptr<CompiledGrammar::Entry> CompiledGrammar::Classify(const Key& key
   int depth = 0;
   while (depth < kCacheDepth + 1 && key.pos[depth] >= 0) ++depth;
   StackArena arena(&grammar_);
+  arena.set_work_limit(WalkWorkLimit());
   int32_t parent = key.pos[depth];  // kBottom or kUnknown
   for (int d = depth - 1; d >= 0; --d) parent = arena.Push(key.pos[d], parent);
   auto entry = std::make_unique<Entry>();
   entry->accepted.Resize(vocab_->size());
   TrieWalker walker(*vocab_, &arena, &entry->accepted, &entry->uncertain);
   walker.Run({parent}, Utf8State{});
+  entry->overflowed = arena.overflowed();
   return entry;
 }
 
 void CompiledGrammar::WalkAll(StackArena* arena, const std::vector<int32_t>& tops, Utf8State utf8,
                               TokenSet* accepted) const {
   const int32_t mark = arena->size();
+  const size_t limit = arena->work_limit();
+  arena->set_work_limit(WalkWorkLimit());
   TrieWalker walker(*vocab_, arena, accepted, nullptr);
   walker.Run(tops, utf8);
+  arena->set_work_limit(limit);
   arena->Truncate(mark);
 }
 
@@ -256,9 +266,14 @@ bool TokenMatcher::IsStop(int32_t token) const {
 }
 
 void TokenMatcher::FillMask(TokenSet* allowed) {
+  matcher_.ResetWork();
   const Vocabulary& vocab = grammar_->vocab();
   allowed->Resize(vocab.size());
   if (stopped_) return;
+  if (matcher_.tops().size() > kMaxStacks) {  // each stack costs a cache lookup or a walk
+    overflowed_ = true;
+    return;
+  }
   if (matcher_.utf8().pending()) {  // inside a character: walk everything from the real stacks
     grammar_->WalkAll(matcher_.arena(), matcher_.tops(), matcher_.utf8(), allowed);
     return;
@@ -271,11 +286,21 @@ void TokenMatcher::FillMask(TokenSet* allowed) {
       continue;
     }
     const CompiledGrammar::Entry& e = grammar_->EntryFor(*matcher_.arena(), top);
+    overflowed_ = overflowed_ || e.overflowed;
     for (size_t w = 0; w < allowed->words.size(); ++w) allowed->words[w] |= e.accepted.words[w];
     for (int32_t tok : e.uncertain) {
       if (!allowed->Has(tok) && matcher_.CanAcceptFrom(top, vocab.bytes(tok))) allowed->Set(tok);
     }
   }
+}
+
+Status TokenMatcher::status() const {
+  if (overflowed_ || matcher_.arena_overflowed()) {
+    return Status::ResourceExhausted(
+        "grammar: too ambiguous to follow (too many ways to read one token); simplify nested "
+        "optional repetitions");
+  }
+  return Status::Ok();
 }
 
 bool TokenMatcher::Allows(int32_t token) {
@@ -285,6 +310,7 @@ bool TokenMatcher::Allows(int32_t token) {
 }
 
 bool TokenMatcher::Accept(int32_t token) {
+  matcher_.ResetWork();
   if (stopped_) return false;
   if (IsStop(token)) {
     if (!matcher_.IsComplete()) return false;

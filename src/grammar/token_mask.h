@@ -84,6 +84,7 @@ class CompiledGrammar {
   struct Entry {
     TokenSet accepted;
     std::vector<int32_t> uncertain;
+    bool overflowed = false;  // the classification hit StackArena's work bound
   };
   // The cached classification for the stack whose top is `top` in `arena` (computed now if new).
   const Entry& EntryFor(const StackArena& arena, int32_t top) const;
@@ -105,6 +106,7 @@ class CompiledGrammar {
     size_t operator()(const Key& k) const;
   };
   std::unique_ptr<Entry> Classify(const Key& key) const;
+  size_t WalkWorkLimit() const;  // expansion work allowed for one walk of the vocabulary
 
   Grammar grammar_;
   std::shared_ptr<const Vocabulary> vocab_;
@@ -136,6 +138,10 @@ class GrammarCache {
 // `stop_tokens` may end the output once the grammar has matched, and only then.
 class TokenMatcher {
  public:
+  // More parse stacks than this at once (a grammar that reads the same text in that many ways)
+  // is refused through status(): JSON grammars keep a handful.
+  static constexpr size_t kMaxStacks = 1024;
+
   TokenMatcher(std::shared_ptr<const CompiledGrammar> grammar, std::vector<int32_t> stop_tokens);
 
   // The tokens that may come next (resized to the vocabulary).
@@ -143,14 +149,20 @@ class TokenMatcher {
   bool Allows(int32_t token);
   // Advances past `token`; false (state unchanged) if it does not fit.
   bool Accept(int32_t token);
+  // Advances past raw text (UTF-8, possibly split); false, unchanged, if it does not fit.
+  bool AcceptText(std::string_view text) { return matcher_.AcceptBytes(text); }
   bool IsComplete() const { return matcher_.IsComplete(); }
+  bool OnlyEnd() const { return matcher_.OnlyEnd(); }
   bool IsStop(int32_t token) const;
+  // kResourceExhausted once the grammar proved too ambiguous to follow (StackArena's bound).
+  Status status() const;
 
  private:
   std::shared_ptr<const CompiledGrammar> grammar_;
   std::vector<int32_t> stop_tokens_;
   Matcher matcher_;
   bool stopped_ = false;
+  bool overflowed_ = false;  // a cache entry this matcher used overflowed
 };
 
 }  // namespace mint::grammar

@@ -64,6 +64,7 @@ pb::GenerateRequest ToProto(const engine::Request& r) {
   p.set_kv_import_tokens(r.kv_import_tokens);
   p.set_grammar(r.grammar);
   p.set_grammar_generated(r.grammar_generated);
+  p.set_grammar_trigger(r.grammar_trigger);
   return p;
 }
 
@@ -89,6 +90,7 @@ engine::Request FromProto(const pb::GenerateRequest& p) {
   r.kv_import_tokens = p.kv_import_tokens();
   r.grammar = p.grammar();
   r.grammar_generated = p.grammar_generated();
+  r.grammar_trigger = p.grammar_trigger();
   return r;
 }
 
