@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "frontend/responses_api.h"
 #include "frontend/structured_output.h"
+#include "frontend/text_stages.h"
 
 namespace mint::frontend {
 namespace {
@@ -55,9 +56,7 @@ struct OpenAiService::Generation {
     uint64_t request_id = 0;
     bool submitted = false;
     std::unique_ptr<tokenizer::IncrementalDetokenizer> detok;
-    std::optional<ReasoningParser> reasoning;
-    std::optional<StopMatcher> stop;
-    std::optional<ToolCallParser> tools;
+    TextPipeline text;  // reasoning split -> tool calls -> stop strings (text_stages.h)
     std::vector<ToolCallOut> tool_calls;
     std::string content, reasoning_text;
     std::vector<TokenLogprob> logprobs;
@@ -90,43 +89,12 @@ struct OpenAiService::Generation {
     writer->SendEvent(std::move(event));
   }
 
-  // Content text (after the reasoning split) through tool calls and stop strings.
-  void Content(Choice& c, std::string text, std::string* content, std::vector<int>* calls) {
-    if (c.tools && !text.empty()) {
-      ToolCallParser::Delta d = c.tools->Push(text);
-      calls->insert(calls->end(), d.calls.begin(), d.calls.end());
-      text = std::move(d.content);
-    }
-    if (text.empty() || c.stop->stopped()) return;
-    *content += c.stop->Push(text).text;
-  }
-
-  // Routes a piece of generated text through the reasoning split, tool calls and stop strings.
-  void Route(Choice& c, const std::string& piece, std::string* content, std::string* thinking,
-             std::vector<int>* calls) {
-    std::string text = piece;
-    if (c.reasoning) {
-      ReasoningParser::Delta d = c.reasoning->Push(piece);
-      *thinking += d.reasoning;
-      text = std::move(d.content);
-    }
-    Content(c, std::move(text), content, calls);
-  }
-
-  void FlushChoice(Choice& c, std::string* content, std::string* thinking,
-                   std::vector<int>* calls) {
-    Route(c, c.detok->Flush(), content, thinking, calls);
-    if (c.reasoning) {
-      ReasoningParser::Delta d = c.reasoning->Flush();
-      *thinking += d.reasoning;
-      Content(c, std::move(d.content), content, calls);
-    }
-    if (c.tools) {
-      ToolCallParser::Delta d = c.tools->Flush();
-      calls->insert(calls->end(), d.calls.begin(), d.calls.end());
-      if (!d.content.empty() && !c.stop->stopped()) *content += c.stop->Push(d.content).text;
-    }
-    if (!c.stop->stopped()) *content += c.stop->Flush();
+  // Takes one piece's results from the choice's text stages.
+  static void Take(TextDelta d, std::string* content, std::string* thinking,
+                   std::vector<ToolCall>* calls) {
+    *content += d.content;
+    *thinking += d.reasoning;
+    for (ToolCall& c : d.calls) calls->push_back(std::move(c));
   }
 
   TokenLogprob MakeLogprob(const engine::TokenLogprob& lp) const {
@@ -146,7 +114,7 @@ struct OpenAiService::Generation {
       Choice& c = choices[index];
       if (c.done) return;
       std::string content, thinking;
-      std::vector<int> calls;
+      std::vector<ToolCall> calls;
       std::vector<TokenLogprob> new_logprobs;
       const auto now = Clock::now();
       for (size_t k = 0; k < out.tokens.size(); ++k) {
@@ -158,16 +126,16 @@ struct OpenAiService::Generation {
           svc->metrics_->ObserveItl(std::chrono::duration<double>(now - last_token).count());
         }
         last_token = now;
-        if (c.stop->stopped()) continue;
+        if (c.text.stopped()) continue;
         const int32_t t = out.tokens[k];
         if (k < out.logprobs.size() && (params.logprobs || params.top_logprobs > 0)) {
           new_logprobs.push_back(MakeLogprob(out.logprobs[k]));
         }
         if (!svc->tokenizer_->IsEndOfGeneration(t) || params.ignore_eos) {
-          Route(c, c.detok->Push(t), &content, &thinking, &calls);
+          Take(c.text.Push(c.detok->Push(t)), &content, &thinking, &calls);
         }
       }
-      if (c.stop->stopped() && !c.abort_sent && out.finish == engine::FinishReason::kNone) {
+      if (c.text.stopped() && !c.abort_sent && out.finish == engine::FinishReason::kNone) {
         c.abort_sent = true;
         if (c.submitted) {
           to_abort.emplace_back(c.request_id, true);
@@ -176,10 +144,13 @@ struct OpenAiService::Generation {
         }
       }
       if (out.finish != engine::FinishReason::kNone) {
-        if (!c.stop->stopped()) FlushChoice(c, &content, &thinking, &calls);
+        if (!c.text.stopped()) {  // the end of the output: what the stages held back
+          Take(c.text.Push(c.detok->Flush()), &content, &thinking, &calls);
+          Take(c.text.Flush(), &content, &thinking, &calls);
+        }
         c.generated = out.generated_tokens;
         cached_tokens = std::max(cached_tokens, out.cached_prompt_tokens);
-        c.finish = c.stop->stopped() ? engine::FinishReason::kStop : out.finish;
+        c.finish = c.text.stopped() ? engine::FinishReason::kStop : out.finish;
         if (out.finish == engine::FinishReason::kError && error.ok()) error = out.error;
         c.done = true;
         --remaining;
@@ -188,9 +159,8 @@ struct OpenAiService::Generation {
       c.content += content;
       c.reasoning_text += thinking;
       const size_t first_new_call = c.tool_calls.size();
-      for (int k : calls) {
-        const ToolCall& t = c.tools->calls()[static_cast<size_t>(k)];
-        c.tool_calls.push_back({t.id, t.name, t.arguments});
+      for (ToolCall& t : calls) {
+        c.tool_calls.push_back({std::move(t.id), std::move(t.name), std::move(t.arguments)});
       }
       c.logprobs.insert(c.logprobs.end(), new_logprobs.begin(), new_logprobs.end());
       if (params.stream && !client_gone && error.ok()) {
@@ -618,11 +588,11 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
     for (auto& c : gen->choices) {
       c.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*tokenizer_);
       c.detok->Prime(gen->prompt);
-      if (gen->use_reasoning) c.reasoning.emplace(gen->reasoning);
-      c.stop.emplace(p.stop);
+      if (gen->use_reasoning) c.text.Add(ReasoningStage(gen->reasoning));
       if (gen->tool_format != ToolCallFormat::kNone) {
-        c.tools.emplace(gen->tool_format, gen->tool_options);
+        c.text.Add(ToolCallStage(gen->tool_format, gen->tool_options));
       }
+      c.text.Add(StopStringStage(p.stop));
     }
   }
   writer->OnClientGone([gen] { gen->ClientGone(); });
