@@ -10,6 +10,7 @@
 #include "frontend/responses_api.h"
 #include "frontend/structured_output.h"
 #include "frontend/text_stages.h"
+#include "frontend/tool_format_probe.h"
 
 namespace mint::frontend {
 namespace {
@@ -347,7 +348,7 @@ Result<std::unique_ptr<OpenAiService>> OpenAiService::Create(const ServiceOption
   s->template_ = std::move(tpl).value();
   s->reasoning_model_ = source.find("<think>") != std::string::npos;
   if (options.tool_call_parser == "auto") {
-    s->tool_format_ = DetectToolCallFormat(source);
+    s->tool_format_ = ProbeToolCallFormat(*s->template_, source);
   } else {
     auto f = ParseToolCallFormat(options.tool_call_parser);
     if (!f.ok()) return f.status().WithContext("--tool-call-parser");

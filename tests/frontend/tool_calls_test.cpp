@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "frontend/tool_format_probe.h"
 #include "tokenizer/chat_template.h"
 
 namespace mint::frontend {
@@ -266,6 +267,26 @@ std::string ReadAll(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// A template whose markers are assembled from pieces: the source search finds nothing, the
+// rendered probe call shows hermes.
+TEST(ToolCallProbeTest, RenderingFindsFormatsTheSourceHides) {
+  const std::string src =
+      "{%- set open = '<tool' ~ '_call>' -%}{%- set close = '</tool' ~ '_call>' -%}"
+      "{%- for m in messages -%}{{ '<|' ~ m.role ~ '|>' }}{%- if m.tool_calls is defined -%}"
+      "{%- for c in m.tool_calls -%}{{ open }}{\"name\": \"{{ c.function.name }}\", "
+      "\"arguments\": {{ c.function.arguments | tojson }}}{{ close }}{%- endfor -%}"
+      "{%- else -%}{{ m.content }}{%- endif -%}{%- endfor -%}"
+      "{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}";
+  EXPECT_EQ(DetectToolCallFormat(src), ToolCallFormat::kNone);
+  auto tpl = tokenizer::ChatTemplate::Parse(src);
+  ASSERT_TRUE(tpl.ok()) << tpl.status().ToString();
+  EXPECT_EQ(ProbeToolCallFormat(**tpl, src), ToolCallFormat::kHermes);
+  auto plain = tokenizer::ChatTemplate::Parse("{% for m in messages %}{{ m.content }}{% endfor %}");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(ProbeToolCallFormat(**plain, "{% for m in messages %}{{ m.content }}{% endfor %}"),
+            ToolCallFormat::kNone);
+}
+
 TEST(ToolCallTemplateRoundTrip, EachTemplateReadsBackTheCallsItRenders) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(MINT_SHARED_DIR) / "chat-templates";
@@ -288,10 +309,10 @@ TEST(ToolCallTemplateRoundTrip, EachTemplateReadsBackTheCallsItRenders) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() != ".jinja") continue;
     const std::string src = ReadAll(entry.path());
-    const ToolCallFormat f = DetectToolCallFormat(src);
-    if (f == ToolCallFormat::kNone) continue;
     auto tpl = tokenizer::ChatTemplate::Parse(src);
     if (!tpl.ok()) continue;
+    const ToolCallFormat f = ProbeToolCallFormat(**tpl, src);  // what mint serve uses
+    if (f == ToolCallFormat::kNone) continue;
     tokenizer::ChatTemplateInputs in;
     in.tools = tools;
     in.bos_token = "<s>";
