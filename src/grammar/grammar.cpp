@@ -348,8 +348,10 @@ class GrammarBuilder {
       return out;
     }
     if (c == '(') {
+      if (++depth_ > kMaxNesting) return Error(pos_, "groups nested deeper than 64");
       ++pos_;
       MINT_ASSIGN_OR_RETURN(Alts alts, ParseAlternatives(rule));
+      --depth_;
       SkipSpace();
       if (pos_ >= src_.size() || src_[pos_] != ')') return Error(pos_, "expected )");
       ++pos_;
@@ -511,8 +513,10 @@ class GrammarBuilder {
     return g;
   }
 
+  static constexpr int kMaxNesting = 64;
   std::string_view src_;
   size_t pos_ = 0;
+  int depth_ = 0;  // open groups
   size_t symbol_count_ = 0;
   int generated_ = 0;
   std::unordered_map<std::string, int32_t> ids_;

@@ -135,6 +135,14 @@ class SchemaConverter {
   }
 
   Result<std::string> Visit(const Json& s, const std::string& path) {
+    if (depth_ >= kMaxDepth) return Unsupported("nesting deeper than 64 schemas", path);
+    ++depth_;
+    auto r = VisitSchema(s, path);
+    --depth_;
+    return r;
+  }
+
+  Result<std::string> VisitSchema(const Json& s, const std::string& path) {
     if (s.is_boolean()) {
       if (s.get<bool>()) return std::string("value");
       return Unsupported("false (matches nothing)", path);
@@ -456,8 +464,10 @@ class SchemaConverter {
     return Rule("( \"0\" | [1-9] [0-9]{0,15} ) ( \".\" [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,2} )?");
   }
 
+  static constexpr int kMaxDepth = 64;
   const Json& root_;
   std::string prefix_;
+  int depth_ = 0;
   std::map<std::string, std::string> rules_;
   std::map<std::string, std::string> by_body_;
   std::map<std::string, std::string> refs_;

@@ -120,9 +120,15 @@ void StackArena::Expand(int32_t pos, int32_t parent, std::vector<int32_t>* out, 
         out->push_back(NewNode(pos, parent));
         return;
       case Symbol::Kind::kRule: {
+        if (depth_ >= kMaxExpandDepth) {  // a chain of rules at one position deeper than this
+          overflowed_ = true;
+          return;
+        }
         const int32_t cont = g_->at(pos + 1).kind == Symbol::Kind::kEnd ? parent
                                                                          : NewNode(pos + 1, parent);
+        ++depth_;
         for (int32_t alt : g_->alternatives(sym.index)) Expand(alt, cont, out, escaped);
+        --depth_;
         return;
       }
     }

@@ -96,6 +96,8 @@ class StackArena {
   size_t memo_used_ = 0;
   bool overflowed_ = false;
   size_t work_ = 0;
+  static constexpr int kMaxExpandDepth = 1000;  // rules nested at one position (the C++ stack)
+  int depth_ = 0;
   size_t work_limit_ = kDefaultWorkLimit;
 };
 

@@ -269,6 +269,7 @@ class RegexConverter {
   Result<std::string> Atom() {
     const char c = p_[i_];
     if (c == '(') {
+      if (++depth_ > kMaxDepth) return Error("groups nested deeper than 64");
       ++i_;
       if (p_.substr(i_, 2) == "?:") {
         i_ += 2;
@@ -287,6 +288,7 @@ class RegexConverter {
       MINT_ASSIGN_OR_RETURN(std::string inner, Alternation());
       if (AtEnd() || p_[i_] != ')') return Error("missing )");
       ++i_;
+      --depth_;
       return "(" + inner + ")";
     }
     if (c == '[') return Bracket();
@@ -357,9 +359,11 @@ class RegexConverter {
     return Class(ranges, negated);
   }
 
+  static constexpr int kMaxDepth = 64;
   std::string_view p_;
   bool json_;
   size_t i_ = 0;
+  int depth_ = 0;  // open groups
 };
 
 }  // namespace

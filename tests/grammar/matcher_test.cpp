@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "grammar/grammar.h"
+#include "grammar/json_schema.h"
 #include "grammar/matcher.h"
 #include "grammar/token_mask.h"
 #include "gtest/gtest.h"
@@ -109,6 +110,30 @@ TEST(GrammarTest, TooAmbiguousGrammarsAreBoundedAndReported) {
   }
   EXPECT_EQ(tm.status().code(), StatusCode::kResourceExhausted);
   EXPECT_NE(tm.status().message().find("ambiguous"), std::string::npos);
+}
+
+// Found by the fuzzer (a stack overflow): nesting is bounded in every recursive piece.
+TEST(GrammarTest, DeepNestingIsRefusedNotACrash) {
+  const std::string deep_regex = std::string(5000, '(') + "a" + std::string(5000, ')');
+  auto r = RegexToGbnf(deep_regex);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested"), std::string::npos);
+  auto g = Grammar::Parse("root ::= " + deep_regex);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("nested"), std::string::npos);
+  nlohmann::ordered_json schema = {{"type", "string"}};
+  for (int i = 0; i < 200; ++i) schema = {{"type", "array"}, {"items", schema}};
+  auto j = JsonSchemaToGbnf(schema);
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find("nesting"), std::string::npos);
+  // A chain of 5,000 rules at one position: the matcher stops and says so.
+  std::string chain = "root ::= r0\n";
+  for (int i = 0; i < 5000; ++i) chain += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " \"x\"\n";
+  chain += "r5000 ::= \"y\"\n";
+  auto cg = Grammar::Parse(chain);
+  ASSERT_TRUE(cg.ok()) << cg.status().ToString();
+  Matcher m(&*cg);
+  EXPECT_TRUE(m.arena_overflowed());
 }
 
 TEST(GrammarTest, ErrorsNameTheProblem) {
