@@ -43,7 +43,9 @@ Status MockerOptions::Validate() const {
 }
 
 SimulatedExecutor::SimulatedExecutor(TimingModel timing, const Options& options)
-    : timing_(std::move(timing)), options_(options) {}
+    : timing_(std::move(timing)),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : &SystemClock::Get()) {}
 
 int32_t SimulatedExecutor::SyntheticToken(uint64_t seed, int64_t position, int32_t last_token,
                                           int64_t vocab) {
@@ -62,9 +64,7 @@ StepShape SimulatedExecutor::ShapeOf(const engine::StepBatch& step) const {
 
 void SimulatedExecutor::StartStep(const engine::StepBatch& step) {
   const double ms = timing_.StepMs(ShapeOf(step)) / options_.speedup;
-  deadline_ = std::max(Clock::now(), deadline_) +
-              std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double, std::milli>(ms));
+  deadline_ns_ = std::max(clock_->NowNanos(), deadline_ns_) + static_cast<int64_t>(ms * 1e6);
 }
 
 template <typename Fn>
@@ -98,7 +98,7 @@ Status SimulatedExecutor::Execute(const engine::StepBatch& step, std::span<float
     std::fill(out.begin(), out.end(), kFloorLogit);
     out[static_cast<size_t>(token)] = kPeakLogit;
   });
-  std::this_thread::sleep_until(deadline_);
+  clock_->SleepUntilNanos(deadline_ns_);
   return Status::Ok();
 }
 
@@ -106,7 +106,7 @@ Status SimulatedExecutor::ExecuteChoosingTokens(const engine::StepBatch& step,
                                                 std::span<int32_t> tokens) {
   StartStep(step);
   ForEachToken(step, [&](size_t row, int32_t token) { tokens[row] = token; });
-  std::this_thread::sleep_until(deadline_);
+  clock_->SleepUntilNanos(deadline_ns_);
   return Status::Ok();
 }
 
@@ -136,6 +136,7 @@ Result<std::unique_ptr<engine::Engine>> CreateMockerEngine(const MockerOptions& 
                              .speedup = o.speedup,
                              .token_seed = o.token_seed,
                              .choose_tokens = o.choose_tokens,
+                             .clock = o.clock,
                          });
   return engine::Engine::CreateWithExecutor(std::move(executor), config);
 }

@@ -17,6 +17,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "core/clock.h"
 #include "engine/executor.h"
 #include "mocker/timing_model.h"
 
@@ -40,6 +41,10 @@ struct MockerOptions {
   // Constrained decoding (engine/logits_processor.h): requests with a grammar get the first
   // allowed token at or after the synthetic choice. Empty: such requests are refused.
   engine::LogitsProcessorFactory logits_processor_factory{};
+  // Paces the steps: null = the system clock (steps take wall time); a FakeClock runs the
+  // engine in virtual time (each step jumps the clock by its predicted duration). Must outlive
+  // the engine.
+  const Clock* clock = nullptr;
   // Validates ranges; errors name the field.
   Status Validate() const;
 };
@@ -65,6 +70,7 @@ class SimulatedExecutor final : public engine::StepExecutor {
     double speedup = 1.0;
     uint64_t token_seed = 0;
     bool choose_tokens = true;
+    const Clock* clock = nullptr;  // null: SystemClock
   };
   SimulatedExecutor(TimingModel timing, const Options& options);
 
@@ -81,7 +87,6 @@ class SimulatedExecutor final : public engine::StepExecutor {
                                 int64_t vocab);
 
  private:
-  using Clock = std::chrono::steady_clock;
   // Sets deadline_ to the end of this step.
   void StartStep(const engine::StepBatch& step);
   // Calls fn(row, token) for each sampled entry.
@@ -90,7 +95,8 @@ class SimulatedExecutor final : public engine::StepExecutor {
 
   TimingModel timing_;
   Options options_;
-  Clock::time_point deadline_{};  // end of the previous simulated step
+  const Clock* clock_;
+  int64_t deadline_ns_ = 0;  // end of the previous simulated step, on clock_
 };
 
 // A ready engine with a SimulatedExecutor (loads options.timing_profile when set). Errors:

@@ -361,3 +361,34 @@ TEST(MockerTest, StepShapeSplitsPrefillAndDecode) {
 
 }  // namespace
 }  // namespace mint::mocker
+
+namespace mint::mocker {
+namespace {
+
+// A FakeClock runs the mocker in virtual time: the profile's step times add up on the clock
+// exactly, and no wall time is slept (the same engine the wall-clock tests drive).
+TEST(MockerVirtualTimeTest, StepsAdvanceAFakeClockByTheirPredictedTimes) {
+  const std::string path = testing::TempDir() + "/mocker_virtual_profile.json";
+  // Prefill 1000 ms per 1000 tokens (1 ms each), decode 10 ms per step whatever the batch.
+  std::ofstream(path) << R"({"prefill": [[1, 1], [1000, 1000]], "decode": [[1, 10]]})";
+  FakeClock clock;
+  MockerOptions o{.num_blocks = 1024, .timing_profile = path};
+  o.clock = &clock;
+  auto eng = CreateMockerEngine(o);
+  ASSERT_TRUE(eng.ok()) << eng.status().ToString();
+  const auto t0 = std::chrono::steady_clock::now();
+  Request r;
+  r.prompt.assign(500, 7);
+  r.max_tokens = 200;
+  auto out = engine::RunToCompletion(eng->get(), r);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::remove(path.c_str());
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->tokens.size(), 200u);
+  // One prefill step of 500 tokens (its first token included) and 199 decode steps.
+  EXPECT_NEAR(clock.NowSeconds(), 0.5 + 199 * 0.010, 0.01);
+  std::printf("2.49 s of virtual time in %.3f s of wall time\n", wall);
+}
+
+}  // namespace
+}  // namespace mint::mocker
