@@ -436,6 +436,33 @@ void OpenAiService::HandleResponses(std::string_view body, std::shared_ptr<Respo
   StartChat(std::move(req->chat), std::move(writer), &req->echo);
 }
 
+std::optional<ApiError> OpenAiService::ToolConstraint(const ChatRequest& req,
+                                                      GenParams* params) const {
+  if (req.tool_choice == "required" || req.tool_choice.is_object()) {
+    // Forced calls: a grammar in the model's tool-call format (structured_output.h).
+    if (tool_format_ == ToolCallFormat::kNone) {
+      return ApiError::InvalidRequest(
+          "tool_choice", "this model's chat template has no known tool-call format to force a call "
+                         "in (see --tool-call-parser)");
+    }
+    if (!params->grammar.empty()) {
+      return ApiError::InvalidRequest(
+          "tool_choice", "a forced tool call cannot be combined with response_format or guided_*");
+    }
+    auto g = ToolChoiceGrammar(tool_format_, req.tools, req.tool_choice, req.parallel_tool_calls,
+                               *spelling_);
+    if (!g.ok()) return ApiError::InvalidRequest("tool_choice", g.status().message());
+    params->grammar = std::move(*g);
+  } else if (tool_format_ != ToolCallFormat::kNone && params->grammar.empty()) {
+    // auto with strict tools: the arguments are constrained once a call starts.
+    auto lazy = AutoToolGrammar(tool_format_, req.tools, req.parallel_tool_calls, *spelling_);
+    if (!lazy.ok()) return ApiError::InvalidRequest("tools", lazy.status().message());
+    params->grammar = std::move(lazy->grammar);
+    params->grammar_trigger = std::move(lazy->trigger);
+  }
+  return std::nullopt;
+}
+
 void OpenAiService::StartChat(ChatRequest chat, std::shared_ptr<ResponseWriter> writer,
                               const nlohmann::ordered_json* responses_echo) {
   const auto endpoint = responses_echo != nullptr ? FrontendMetrics::Endpoint::kResponses
@@ -489,27 +516,8 @@ void OpenAiService::StartChat(ChatRequest chat, std::shared_ptr<ResponseWriter> 
     for (const auto& t : req->tools) gen->tool_options.tool_names.push_back(t["function"]["name"]);
     gen->tool_options.parallel = req->parallel_tool_calls;
   }
-  if (tools_on && (req->tool_choice == "required" || req->tool_choice.is_object())) {
-    // Forced calls: a grammar in the model's tool-call format (structured_output.h).
-    if (tool_format_ == ToolCallFormat::kNone) {
-      return fail(ApiError::InvalidRequest(
-          "tool_choice", "this model's chat template has no known tool-call format to force a call "
-                         "in (see --tool-call-parser)"));
-    }
-    if (!gen->params.grammar.empty()) {
-      return fail(ApiError::InvalidRequest(
-          "tool_choice", "a forced tool call cannot be combined with response_format or guided_*"));
-    }
-    auto g = ToolChoiceGrammar(tool_format_, req->tools, req->tool_choice, req->parallel_tool_calls,
-                               *spelling_);
-    if (!g.ok()) return fail(ApiError::InvalidRequest("tool_choice", g.status().message()));
-    gen->params.grammar = std::move(*g);
-  } else if (tools_on && tool_format_ != ToolCallFormat::kNone && gen->params.grammar.empty()) {
-    // auto with strict tools: the arguments are constrained once a call starts.
-    auto lazy = AutoToolGrammar(tool_format_, req->tools, req->parallel_tool_calls, *spelling_);
-    if (!lazy.ok()) return fail(ApiError::InvalidRequest("tools", lazy.status().message()));
-    gen->params.grammar = std::move(lazy->grammar);
-    gen->params.grammar_trigger = std::move(lazy->trigger);
+  if (tools_on) {
+    if (auto e = ToolConstraint(*req, &gen->params)) return fail(*e);
   }
   if (reasoning_model_) {
     gen->use_reasoning = true;

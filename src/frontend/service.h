@@ -78,6 +78,9 @@ class OpenAiService {
   // non-null: answer in Responses API shapes.
   void StartChat(ChatRequest req, std::shared_ptr<ResponseWriter> writer,
                  const nlohmann::ordered_json* responses_echo);
+  // tool_choice as a grammar on params: forced calls (required / named), or a lazy grammar for
+  // auto with strict tools. A 400 when the model's format cannot force a call.
+  std::optional<ApiError> ToolConstraint(const ChatRequest& req, GenParams* params) const;
   // A 400 when a prompt of `bytes` bytes must exceed the context, decided without tokenizing.
   std::optional<ApiError> CheckPromptBytes(const char* param, size_t bytes) const;
 
