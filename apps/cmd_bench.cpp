@@ -95,82 +95,70 @@ int WritePlots(const std::string& dir, const std::vector<bench::RequestRecord>& 
   return 0;
 }
 
-int Run(const BenchArgs& a) {
-  if (!a.compare.empty()) return RunCompare(a.compare);
-  if (a.model.empty()) return Fail(Status::InvalidArgument("--model is required"));
-  auto target = bench::ParseUrl(a.url);
-  if (!target.ok()) return Fail(target.status());
-
-  bench::RunOptions opt;
-  opt.client.target = *target;
-  opt.client.model = a.model;
-  opt.client.api_key = a.api_key;
-  opt.client.timeout_s = a.timeout;
+// The client half of the options: where, what model, which endpoint, extra request fields.
+Status ClientFromArgs(const BenchArgs& a, const bench::Target& target, bench::ClientOptions* c) {
+  c->target = target;
+  c->model = a.model;
+  c->api_key = a.api_key;
+  c->timeout_s = a.timeout;
   if (!a.extra_body.empty()) {
     const auto body = nlohmann::json::parse(a.extra_body, nullptr, /*allow_exceptions=*/false);
-    if (!body.is_object()) {
-      return Fail(Status::InvalidArgument("--extra-body must be a JSON object"));
-    }
-    opt.client.extra_body = a.extra_body;
+    if (!body.is_object()) return Status::InvalidArgument("--extra-body must be a JSON object");
+    c->extra_body = a.extra_body;
   }
   if (a.endpoint == "chat") {
-    opt.client.endpoint = bench::Endpoint::kChat;
+    c->endpoint = bench::Endpoint::kChat;
   } else if (a.endpoint != "completions") {
-    return Fail(Status::InvalidArgument("--endpoint must be completions or chat"));
+    return Status::InvalidArgument("--endpoint must be completions or chat");
   }
-  opt.seed = a.seed;
-  opt.warmup_s = a.warmup;
-  opt.duration_s = a.duration;
-  opt.num_requests = a.num_requests;
+  return Status::Ok();
+}
 
-  nlohmann::json config = {{"url", a.url},       {"model", a.model},     {"endpoint", a.endpoint},
-                           {"seed", a.seed},     {"warmup_s", a.warmup}, {"duration_s", a.duration},
-                           {"num_requests", a.num_requests}};
-  // The workload.
-  auto fixed = std::make_shared<std::vector<bench::BenchRequest>>();
+// The workload: a Mooncake trace, ShareGPT conversations or synthetic lengths, as opt->source;
+// `fixed` holds the requests of the first two (empty for synthetic).
+Status WorkloadFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::json* config,
+                        std::shared_ptr<std::vector<bench::BenchRequest>> fixed) {
   bench::SyntheticOptions syn;
   if (!a.trace.empty()) {
-    auto text = ReadFile(a.trace);
-    if (!text.ok()) return Fail(text.status());
-    auto entries = bench::ParseMooncakeTrace(*text);
-    if (!entries.ok()) return Fail(entries.status().WithContext(a.trace));
-    if (!(a.speedup > 0)) return Fail(Status::InvalidArgument("--speedup must be > 0"));
+    MINT_ASSIGN_OR_RETURN(std::string text, ReadFile(a.trace));
+    auto entries = bench::ParseMooncakeTrace(text);
+    if (!entries.ok()) return entries.status().WithContext(a.trace);
+    if (!(a.speedup > 0)) return Status::InvalidArgument("--speedup must be > 0");
     if (a.trace_token_ids > 0) {
       if (a.endpoint != "completions") {
-        return Fail(Status::InvalidArgument("--trace-token-ids needs --endpoint completions"));
+        return Status::InvalidArgument("--trace-token-ids needs --endpoint completions");
       }
       *fixed = bench::TraceToTokenRequests(*entries, a.speedup, a.seed, a.trace_token_ids);
     } else {
       *fixed = bench::TraceToRequests(*entries, a.speedup, a.seed);
     }
-    config["workload"] = {{"kind", "mooncake_trace"}, {"file", a.trace}, {"speedup", a.speedup},
-                          {"entries", fixed->size()}, {"token_ids_vocab", a.trace_token_ids}};
+    (*config)["workload"] = {{"kind", "mooncake_trace"}, {"file", a.trace}, {"speedup", a.speedup},
+                             {"entries", fixed->size()}, {"token_ids_vocab", a.trace_token_ids}};
   } else if (!a.sharegpt.empty()) {
-    auto text = ReadFile(a.sharegpt);
-    if (!text.ok()) return Fail(text.status());
-    auto reqs = bench::ParseShareGpt(*text, 0);
-    if (!reqs.ok()) return Fail(reqs.status().WithContext(a.sharegpt));
+    MINT_ASSIGN_OR_RETURN(std::string text, ReadFile(a.sharegpt));
+    auto reqs = bench::ParseShareGpt(text, 0);
+    if (!reqs.ok()) return reqs.status().WithContext(a.sharegpt);
     *fixed = std::move(*reqs);
-    config["workload"] = {{"kind", "sharegpt"}, {"file", a.sharegpt},
-                          {"conversations", fixed->size()}};
+    (*config)["workload"] = {{"kind", "sharegpt"}, {"file", a.sharegpt},
+                             {"conversations", fixed->size()}};
   } else {
     auto in = bench::ParseLengthSpec(a.input_len);
-    if (!in.ok()) return Fail(in.status().WithContext("--input-len"));
+    if (!in.ok()) return in.status().WithContext("--input-len");
     auto out = bench::ParseLengthSpec(a.output_len);
-    if (!out.ok()) return Fail(out.status().WithContext("--output-len"));
+    if (!out.ok()) return out.status().WithContext("--output-len");
     syn.input = *in;
     syn.output = *out;
     syn.prefix_groups = a.prefix_groups;
     syn.prefix_len = a.prefix_len;
     syn.seed = a.seed;
-    config["workload"] = {{"kind", "synthetic"}, {"input_len", bench::ToString(*in)},
-                          {"output_len", bench::ToString(*out)},
-                          {"prefix_groups", a.prefix_groups}, {"prefix_len", a.prefix_len}};
+    (*config)["workload"] = {{"kind", "synthetic"}, {"input_len", bench::ToString(*in)},
+                             {"output_len", bench::ToString(*out)},
+                             {"prefix_groups", a.prefix_groups}, {"prefix_len", a.prefix_len}};
   }
   if (!fixed->empty() || !a.trace.empty() || !a.sharegpt.empty()) {
     // ShareGPT: conversations cycle when more requests are asked for than the file holds.
     bool cycle = a.trace.empty();
-    opt.source = [fixed, cycle](int64_t i) -> std::optional<bench::BenchRequest> {
+    opt->source = [fixed, cycle](int64_t i) -> std::optional<bench::BenchRequest> {
       if (fixed->empty()) return std::nullopt;
       if (i >= static_cast<int64_t>(fixed->size()) && !cycle) return std::nullopt;
       bench::BenchRequest r = (*fixed)[static_cast<size_t>(i) % fixed->size()];
@@ -178,50 +166,92 @@ int Run(const BenchArgs& a) {
       return r;
     };
   } else {
-    opt.source = [syn](int64_t i) { return std::optional(bench::MakeSyntheticRequest(syn, i)); };
+    opt->source = [syn](int64_t i) { return std::optional(bench::MakeSyntheticRequest(syn, i)); };
   }
+  return Status::Ok();
+}
 
-  // The arrival process.
+// The arrival process: the trace's timestamps, a rate, or a closed loop of `concurrency`.
+Status ArrivalFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::json* config) {
   if (!a.trace.empty()) {
-    opt.mode = bench::RunOptions::Mode::kTrace;
-    config["mode"] = "trace";
+    opt->mode = bench::RunOptions::Mode::kTrace;
+    (*config)["mode"] = "trace";
   } else if (a.rate > 0) {
-    opt.mode = bench::RunOptions::Mode::kRate;
-    opt.rate = a.rate;
+    opt->mode = bench::RunOptions::Mode::kRate;
+    opt->rate = a.rate;
     if (a.arrival == "constant") {
-      opt.arrival = bench::Arrival::kConstant;
+      opt->arrival = bench::Arrival::kConstant;
     } else if (a.arrival != "poisson") {
-      return Fail(Status::InvalidArgument("--arrival must be poisson or constant"));
+      return Status::InvalidArgument("--arrival must be poisson or constant");
     }
-    config["mode"] = "rate";
-    config["rate"] = a.rate;
-    config["arrival"] = a.arrival;
+    (*config)["mode"] = "rate";
+    (*config)["rate"] = a.rate;
+    (*config)["arrival"] = a.arrival;
   } else {
-    opt.mode = bench::RunOptions::Mode::kConcurrency;
-    opt.concurrency = a.concurrency > 0 ? a.concurrency : 1;
-    config["mode"] = "concurrency";
-    config["concurrency"] = opt.concurrency;
+    opt->mode = bench::RunOptions::Mode::kConcurrency;
+    opt->concurrency = a.concurrency > 0 ? a.concurrency : 1;
+    (*config)["mode"] = "concurrency";
+    (*config)["concurrency"] = opt->concurrency;
   }
+  return Status::Ok();
+}
+
+Status ReportOptionsFromArgs(const BenchArgs& a, bench::ReportOptions* ropt,
+                             nlohmann::json* config) {
+  if (!a.slo.empty()) {
+    MINT_ASSIGN_OR_RETURN(ropt->slo, bench::ParseSlo(a.slo));
+    (*config)["slo"] = a.slo;
+  }
+  if (a.device_cost_per_hour > 0) {
+    ropt->device_cost_per_hour = a.device_cost_per_hour;
+    (*config)["device_cost_per_hour"] = a.device_cost_per_hour;
+  }
+  return Status::Ok();
+}
+
+// Prints the table, writes the JSON report and plots; the exit code.
+int Publish(const BenchArgs& a, const bench::Report& report,
+            const std::vector<bench::RequestRecord>& records) {
+  std::printf("%s", bench::FormatReportTable(report).c_str());
+  if (!a.output.empty()) {
+    std::ofstream f(a.output, std::ios::binary);
+    f << bench::ReportToJson(report).dump(2) << "\n";
+    if (!f) return Fail(Status::IoError("cannot write " + a.output));
+    std::fprintf(stderr, "report: %s\n", a.output.c_str());
+  }
+  if (!a.plot_dir.empty()) {
+    if (int rc = WritePlots(a.plot_dir, records, report); rc != 0) return rc;
+  }
+  return report.succeeded > 0 ? 0 : 1;
+}
+
+int Run(const BenchArgs& a) {
+  if (!a.compare.empty()) return RunCompare(a.compare);
+  if (a.model.empty()) return Fail(Status::InvalidArgument("--model is required"));
+  auto target = bench::ParseUrl(a.url);
+  if (!target.ok()) return Fail(target.status());
+
+  bench::RunOptions opt;
+  if (Status st = ClientFromArgs(a, *target, &opt.client); !st.ok()) return Fail(st);
+  opt.seed = a.seed;
+  opt.warmup_s = a.warmup;
+  opt.duration_s = a.duration;
+  opt.num_requests = a.num_requests;
+  nlohmann::json config = {{"url", a.url},       {"model", a.model},     {"endpoint", a.endpoint},
+                           {"seed", a.seed},     {"warmup_s", a.warmup}, {"duration_s", a.duration},
+                           {"num_requests", a.num_requests}};
+  auto fixed = std::make_shared<std::vector<bench::BenchRequest>>();
+  if (Status st = WorkloadFromArgs(a, &opt, &config, fixed); !st.ok()) return Fail(st);
+  if (Status st = ArrivalFromArgs(a, &opt, &config); !st.ok()) return Fail(st);
   if (opt.num_requests <= 0 && opt.duration_s <= 0 && a.trace.empty()) {
     opt.num_requests = a.sharegpt.empty() ? 100 : static_cast<int64_t>(fixed->size());
     config["num_requests"] = opt.num_requests;
   }
-
   bench::ReportOptions ropt;
-  if (!a.slo.empty()) {
-    auto slo = bench::ParseSlo(a.slo);
-    if (!slo.ok()) return Fail(slo.status());
-    ropt.slo = *slo;
-    config["slo"] = a.slo;
-  }
-  if (a.device_cost_per_hour > 0) {
-    ropt.device_cost_per_hour = a.device_cost_per_hour;
-    config["device_cost_per_hour"] = a.device_cost_per_hour;
-  }
+  if (Status st = ReportOptionsFromArgs(a, &ropt, &config); !st.ok()) return Fail(st);
 
   std::optional<bench::PrefixCacheCounters> before;
   if (!a.no_metrics) before = ScrapeCache(*target);
-
   ProgressBar bar("bench", /*unit_bytes=*/false);
   int64_t total = opt.num_requests > 0 ? opt.num_requests
                   : !a.trace.empty()   ? static_cast<int64_t>(fixed->size())
@@ -252,17 +282,7 @@ int Run(const BenchArgs& a) {
       report.prefix_cache_hit_rate = bench::PrefixCacheHitRate(*before, *after);
     }
   }
-  std::printf("%s", bench::FormatReportTable(report).c_str());
-  if (!a.output.empty()) {
-    std::ofstream f(a.output, std::ios::binary);
-    f << bench::ReportToJson(report).dump(2) << "\n";
-    if (!f) return Fail(Status::IoError("cannot write " + a.output));
-    std::fprintf(stderr, "report: %s\n", a.output.c_str());
-  }
-  if (!a.plot_dir.empty()) {
-    if (int rc = WritePlots(a.plot_dir, run->records, report); rc != 0) return rc;
-  }
-  return report.succeeded > 0 ? 0 : 1;
+  return Publish(a, report, run->records);
 }
 
 }  // namespace

@@ -24,7 +24,8 @@
 
 namespace mint::grammar {
 
-// Properties are written in the schema's order, so pass an ordered_json as parsed.
+// Properties are written in the schema's order, so pass an ordered_json as parsed. Thread-safe;
+// the 256 most recent schemas are kept converted (repeated schemas cost a lookup).
 Result<std::string> JsonSchemaToGbnf(const nlohmann::ordered_json& schema);
 // For grammars that embed several schemas (tool calls): the rules of `schema`, its top rule
 // named prefix + "root" and the others prefixed too, without the base rules every JSON grammar

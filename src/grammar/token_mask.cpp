@@ -148,10 +148,10 @@ class TrieWalker {
 }  // namespace
 
 Result<std::shared_ptr<const CompiledGrammar>> CompiledGrammar::Compile(
-    std::string_view gbnf, std::shared_ptr<const Vocabulary> vocab) {
+    std::string_view gbnf, std::shared_ptr<const Vocabulary> vocab, size_t max_cache_bytes) {
   MINT_ASSIGN_OR_RETURN(Grammar g, Grammar::Parse(gbnf));
   return std::shared_ptr<const CompiledGrammar>(
-      new CompiledGrammar(std::move(g), std::move(vocab), std::string(gbnf)));
+      new CompiledGrammar(std::move(g), std::move(vocab), std::string(gbnf), max_cache_bytes));
 }
 
 bool CompiledGrammar::Key::operator==(const Key& o) const {
@@ -164,8 +164,8 @@ size_t CompiledGrammar::KeyHash::operator()(const Key& k) const {
   return static_cast<size_t>(h ^ (h >> 29));
 }
 
-const CompiledGrammar::Entry& CompiledGrammar::EntryFor(const StackArena& arena,
-                                                        int32_t top) const {
+const CompiledGrammar::Entry& CompiledGrammar::EntryFor(const StackArena& arena, int32_t top,
+                                                        std::unique_ptr<Entry>* spill) const {
   Key key;
   std::fill(std::begin(key.pos), std::end(key.pos), INT32_MIN);
   int32_t id = top;
@@ -181,8 +181,15 @@ const CompiledGrammar::Entry& CompiledGrammar::EntryFor(const StackArena& arena,
     if (it != cache_.end()) return *it->second;
   }
   std::unique_ptr<Entry> entry = Classify(key);
+  const size_t bytes = entry->accepted.words.size() * sizeof(uint64_t) +
+                       entry->uncertain.size() * sizeof(int32_t) + sizeof(Entry);
+  if (cache_bytes_.load() + bytes > max_cache_bytes_) {  // full: classified again at each use
+    *spill = std::move(entry);
+    return **spill;
+  }
   std::lock_guard<std::mutex> lk(mu_);
   auto [it, inserted] = cache_.emplace(key, std::move(entry));
+  if (inserted) cache_bytes_ += bytes;
   return *it->second;
 }
 
@@ -238,7 +245,12 @@ Result<std::shared_ptr<const CompiledGrammar>> GrammarCache::Get(std::string_vie
   if (index_.find(gbnf) == index_.end()) {
     lru_.emplace_front(std::string(gbnf), g);
     index_.emplace(lru_.front().first, lru_.begin());
-    while (lru_.size() > capacity_) {
+    // At most capacity_ grammars, and their mask caches within the byte budget (requests that
+    // hold an evicted grammar keep it until they end).
+    size_t bytes = 0;
+    for (const auto& [text, grammar] : lru_) bytes += grammar->cache_bytes();
+    while (lru_.size() > 1 && (lru_.size() > capacity_ || bytes > max_bytes_)) {
+      bytes -= lru_.back().second->cache_bytes();
       index_.erase(lru_.back().first);
       lru_.pop_back();
     }
@@ -285,7 +297,8 @@ void TokenMatcher::FillMask(TokenSet* allowed) {
       }
       continue;
     }
-    const CompiledGrammar::Entry& e = grammar_->EntryFor(*matcher_.arena(), top);
+    std::unique_ptr<CompiledGrammar::Entry> spill;
+    const CompiledGrammar::Entry& e = grammar_->EntryFor(*matcher_.arena(), top, &spill);
     overflowed_ = overflowed_ || e.overflowed;
     for (size_t w = 0; w < allowed->words.size(); ++w) allowed->words[w] |= e.accepted.words[w];
     for (int32_t tok : e.uncertain) {

@@ -16,6 +16,7 @@
 // is guarded; share them freely. A TokenMatcher belongs to one request.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -74,8 +75,11 @@ class CompiledGrammar {
  public:
   static constexpr int kCacheDepth = 8;
 
+  static constexpr size_t kMaxCacheBytes = size_t{64} << 20;
+  // `max_cache_bytes`: how much of the mask cache is kept (tests lower it).
   static Result<std::shared_ptr<const CompiledGrammar>> Compile(
-      std::string_view gbnf, std::shared_ptr<const Vocabulary> vocab);
+      std::string_view gbnf, std::shared_ptr<const Vocabulary> vocab,
+      size_t max_cache_bytes = kMaxCacheBytes);
 
   const Grammar& grammar() const { return grammar_; }
   const Vocabulary& vocab() const { return *vocab_; }
@@ -86,17 +90,24 @@ class CompiledGrammar {
     std::vector<int32_t> uncertain;
     bool overflowed = false;  // the classification hit StackArena's work bound
   };
-  // The cached classification for the stack whose top is `top` in `arena` (computed now if new).
-  const Entry& EntryFor(const StackArena& arena, int32_t top) const;
+  // The cached classification for the stack whose top is `top` in `arena` (computed now if
+  // new). Past max_cache_bytes a new entry is not kept: it is returned through *spill, which the
+  // caller holds while it uses the entry.
+  const Entry& EntryFor(const StackArena& arena, int32_t top, std::unique_ptr<Entry>* spill) const;
   size_t cache_entries() const;
+  size_t cache_bytes() const { return cache_bytes_.load(); }
 
   // Every token that may follow (tops, utf8), by one walk of the vocabulary trie (no cache).
   void WalkAll(StackArena* arena, const std::vector<int32_t>& tops, Utf8State utf8,
                TokenSet* accepted) const;
 
  private:
-  CompiledGrammar(Grammar g, std::shared_ptr<const Vocabulary> vocab, std::string source)
-      : grammar_(std::move(g)), vocab_(std::move(vocab)), source_(std::move(source)) {}
+  CompiledGrammar(Grammar g, std::shared_ptr<const Vocabulary> vocab, std::string source,
+                  size_t max_cache_bytes)
+      : grammar_(std::move(g)),
+        vocab_(std::move(vocab)),
+        source_(std::move(source)),
+        max_cache_bytes_(max_cache_bytes) {}
 
   struct Key {
     int32_t pos[kCacheDepth + 1];
@@ -113,13 +124,18 @@ class CompiledGrammar {
   std::string source_;
   mutable std::mutex mu_;
   mutable std::unordered_map<Key, std::unique_ptr<Entry>, KeyHash> cache_;
+  size_t max_cache_bytes_;
+  mutable std::atomic<size_t> cache_bytes_{0};
 };
 
-// Compiled grammars by source text, most recently used kept (a repeated schema compiles once).
+// Compiled grammars by source text, most recently used kept (a repeated schema compiles once):
+// at most `capacity` of them, and fewer when their mask caches pass `max_bytes` in all.
 class GrammarCache {
  public:
-  GrammarCache(std::shared_ptr<const Vocabulary> vocab, size_t capacity = 64)
-      : vocab_(std::move(vocab)), capacity_(capacity) {}
+  static constexpr size_t kMaxBytes = size_t{512} << 20;
+  GrammarCache(std::shared_ptr<const Vocabulary> vocab, size_t capacity = 64,
+               size_t max_bytes = kMaxBytes)
+      : vocab_(std::move(vocab)), capacity_(capacity), max_bytes_(max_bytes) {}
   Result<std::shared_ptr<const CompiledGrammar>> Get(std::string_view gbnf);
   const std::shared_ptr<const Vocabulary>& vocab() const { return vocab_; }
   uint64_t hits() const;
@@ -128,6 +144,7 @@ class GrammarCache {
  private:
   std::shared_ptr<const Vocabulary> vocab_;
   size_t capacity_;
+  size_t max_bytes_;
   mutable std::mutex mu_;
   std::list<std::pair<std::string, std::shared_ptr<const CompiledGrammar>>> lru_;
   std::unordered_map<std::string_view, decltype(lru_)::iterator> index_;

@@ -264,6 +264,36 @@ TEST(TokenMaskTest, StopOnlyWhenComplete) {
   EXPECT_EQ(mask.Count(), 0);
 }
 
+// Memory is bounded: a grammar whose mask cache is full classifies new states at each use (same
+// masks), and the grammar cache drops the least recent grammars past its byte budget.
+TEST(GrammarCacheTest, MaskCachesStayWithinTheirBudgets) {
+  auto vocab = std::make_shared<Vocabulary>(RandomVocab(3, 500), 600);
+  auto none = CompiledGrammar::Compile(kJsonish, vocab, /*max_cache_bytes=*/0);
+  auto full = CompiledGrammar::Compile(kJsonish, vocab);
+  ASSERT_TRUE(none.ok() && full.ok());
+  TokenMatcher a(*none, {}), b(*full, {});
+  for (const char* text : {"{", "\"", "ab", "\"", ":", " ", "[", "12"}) {
+    TokenSet ma, mb;
+    a.FillMask(&ma);
+    b.FillMask(&mb);
+    ASSERT_EQ(ma.words, mb.words) << text;
+    ASSERT_TRUE(a.AcceptText(text) && b.AcceptText(text)) << text;
+  }
+  EXPECT_EQ((*none)->cache_entries(), 0u);
+  EXPECT_EQ((*none)->cache_bytes(), 0u);
+  EXPECT_GT((*full)->cache_entries(), 0u);
+
+  GrammarCache cache(vocab, /*capacity=*/8, /*max_bytes=*/1);  // any cached mask is too much
+  auto g1 = cache.Get(kJsonish);
+  ASSERT_TRUE(g1.ok());
+  TokenMatcher m(*g1, {});
+  TokenSet mask;
+  m.FillMask(&mask);  // fills g1's mask cache
+  ASSERT_TRUE(cache.Get("root ::= \"a\"").ok());  // over budget: g1, the least recent, goes
+  auto again = cache.Get(kJsonish);
+  EXPECT_NE(again->get(), g1->get());
+}
+
 TEST(GrammarCacheTest, RepeatedSourceCompilesOnce) {
   auto vocab = std::make_shared<Vocabulary>(std::vector<std::string>{"a", "b"}, 2);
   GrammarCache cache(vocab, 2);
