@@ -13,8 +13,9 @@
 // generated rules ("value_3"); x* is right-recursive (x* ::= x x* | ε), which the matcher runs in
 // constant stack depth.
 //
-// Refused at parse time with a message naming the rule: undefined rules, left recursion (also
-// through rules that can match nothing), and grammars past kMaxSymbols symbols.
+// Refused at parse time with a message naming the rule or position: undefined rules, left
+// recursion (also through rules that can match nothing), groups nested deeper than 64,
+// repetition counts above 100,000, and grammars past kMaxSymbols symbols.
 #pragma once
 
 #include <cstdint>

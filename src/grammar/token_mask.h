@@ -9,8 +9,8 @@
 // every token into accepted (it fits inside those positions, whatever lies below), rejected, or
 // uncertain (it only fits by popping below them, which depends on the rest of the stack). At run
 // time a mask is the cached accepted set plus the uncertain tokens checked against the real
-// stack. Entries are computed on first use and kept: a grammar compiled once (GrammarCache, by
-// hash) gets faster as requests visit its states.
+// stack. Entries are computed on first use and kept (up to a byte budget): a grammar compiled
+// once (GrammarCache, by text) gets faster as requests visit its states.
 //
 // Thread-safety: Vocabulary and CompiledGrammar are immutable apart from the mask cache, which
 // is guarded; share them freely. A TokenMatcher belongs to one request.
