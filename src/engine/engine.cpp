@@ -198,9 +198,10 @@ class Engine::Impl {
   void OnLoaded(uint64_t id, Status status);
   void FinishById(uint64_t id, FinishReason reason, Status error);
   RequestOutput MakeOutput(const LiveRequest& r) const;
-  // The next token of `r` from the step's row `row`, its logprobs appended to `out` if asked.
-  // The token the request emits from this step's row; -1 when its constraint allows none.
+  // The next token of `r` from the step's row `row` (its logprobs appended to `out` if asked),
+  // through its logits processor if it has one; -1 when that constraint allows no token.
   int32_t NextToken(LiveRequest* r, int64_t row, RequestOutput* out);
+  // For executors that choose tokens: the first token after `chosen` the constraint allows.
   int32_t ConstrainedChoice(LiveRequest* r, int32_t chosen);
   void PublishMetrics();
   void RecordStep(const StepBatch& step, std::chrono::steady_clock::duration took);
