@@ -68,6 +68,18 @@ void CheckMasks(const std::string& gbnf, std::string_view steer) {
   }
 }
 
+// A converter's result: a grammar that parses (its masks checked along `steer`), or a refusal
+// of its own (own_prefix) or of what the grammar means.
+void CheckConverted(const mint::Result<std::string>& g, std::string_view own_prefix,
+                    std::string_view steer) {
+  if (!g.ok()) {
+    Require(AcceptableRefusal(g.status(), own_prefix));
+    return;
+  }
+  Require(Grammar::Parse(*g).ok());
+  CheckMasks(*g, steer);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -87,25 +99,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case 1: {
       const auto schema = nlohmann::ordered_json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (schema.is_discarded()) return 0;
-      auto g = JsonSchemaToGbnf(schema);  // parses its own output: an error here is a bug
-      if (g.ok()) {
-        Require(Grammar::Parse(*g).ok());
-        CheckMasks(*g, in);
-      } else {
-        Require(AcceptableRefusal(g.status(), "JSON Schema"));
-      }
+      if (!schema.is_discarded()) CheckConverted(JsonSchemaToGbnf(schema), "JSON Schema", in);
       return 0;
     }
-    default: {
-      auto g = RegexToGbnf(in);
-      if (g.ok()) {
-        Require(Grammar::Parse(*g).ok());
-        CheckMasks(*g, in);
-      } else {
-        Require(AcceptableRefusal(g.status(), "regex "));
-      }
+    default:
+      CheckConverted(RegexToGbnf(in), "regex ", in);
       return 0;
-    }
   }
 }

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "fmt/format.h"
+#include "tokenizer/unicode.h"
 
 namespace mint::grammar {
 
@@ -42,52 +43,36 @@ bool CharClass::MatchesAnyIn(uint32_t lo, uint32_t hi) const {
   return next <= hi;
 }
 
-bool DecodeUtf8(std::string_view s, size_t* i, uint32_t* cp) {
-  const auto b0 = static_cast<uint8_t>(s[*i]);
-  int n = 0;
-  uint32_t v = 0;
-  if (b0 < 0x80) {
-    *cp = b0;
-    ++*i;
-    return true;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    n = 1, v = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 2, v = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 3, v = b0 & 0x07;
-  } else {
-    return false;
-  }
-  if (*i + static_cast<size_t>(n) >= s.size()) return false;
-  for (int k = 1; k <= n; ++k) {
-    const auto b = static_cast<uint8_t>(s[*i + k]);
-    if ((b & 0xC0) != 0x80) return false;
-    v = (v << 6) | (b & 0x3F);
-  }
-  static constexpr uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
-  if (v < kMin[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return false;
-  *cp = v;
-  *i += n + 1;
+bool ReadCodePoint(std::string_view s, size_t* i, uint32_t* cp) {
+  const size_t n = tokenizer::ValidUtf8SequenceLength(s, *i);
+  if (n == 0) return false;
+  size_t len = 0;
+  *cp = tokenizer::DecodeUtf8(s, *i, &len);
+  *i += n;
   return true;
 }
 
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+bool ParseHex(std::string_view digits, uint32_t* value) {
+  uint32_t v = 0;
+  for (const char c : digits) {
+    v <<= 4;
+    if (c >= '0' && c <= '9') {
+      v |= c - '0';
+    } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+      v |= (c | 0x20) - 'a' + 10;
+    } else {
+      return false;
+    }
   }
+  *value = v;
+  return true;
+}
+
+std::string GbnfAlternatives(const std::vector<std::string>& alternatives) {
+  if (alternatives.size() == 1) return alternatives[0];
+  std::string s = "(";
+  for (size_t k = 0; k < alternatives.size(); ++k) s += (k ? " | " : " ") + alternatives[k];
+  return s + " )";
 }
 
 std::string GbnfLiteral(std::string_view text) {
@@ -266,19 +251,8 @@ class GrammarBuilder {
   Result<uint32_t> Hex(int n) {
     if (pos_ + n > src_.size()) return Error(pos_, "truncated escape");
     uint32_t v = 0;
-    for (int k = 0; k < n; ++k) {
-      const char c = src_[pos_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') {
-        v |= c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        v |= c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        v |= c - 'A' + 10;
-      } else {
-        return Error(pos_ - 1, "bad hex digit in escape");
-      }
-    }
+    if (!ParseHex(src_.substr(pos_, n), &v)) return Error(pos_, "bad hex digit in escape");
+    pos_ += n;
     if (v > 0x10FFFF) return Error(pos_, "escape beyond U+10FFFF");
     return v;
   }
@@ -288,7 +262,7 @@ class GrammarBuilder {
     if (pos_ >= src_.size()) return Error(pos_, "unexpected end of grammar");
     if (src_[pos_] != '\\') {
       uint32_t cp = 0;
-      if (!DecodeUtf8(src_, &pos_, &cp)) return Error(pos_, "invalid UTF-8");
+      if (!ReadCodePoint(src_, &pos_, &cp)) return Error(pos_, "invalid UTF-8");
       return cp;
     }
     ++pos_;

@@ -74,12 +74,15 @@ class Grammar {
   int32_t root_ = -1;
 };
 
-// Quotes `text` as a GBNF literal ("..." with escapes): for the converters that write GBNF.
+// Helpers for the pieces that read or write GBNF (the parser, the regex and JSON Schema
+// converters). GbnfLiteral quotes `text` as a literal ("..." with escapes); GbnfAlternatives
+// writes "( a | b )" (or `a` alone).
 std::string GbnfLiteral(std::string_view text);
-
-// UTF-8 helpers shared by the grammar pieces. DecodeUtf8 reads one code point at `i` and advances
-// it; returns false on invalid UTF-8 (i is then unspecified).
-bool DecodeUtf8(std::string_view s, size_t* i, uint32_t* cp);
-void AppendUtf8(uint32_t cp, std::string* out);
+std::string GbnfAlternatives(const std::vector<std::string>& alternatives);
+// The value of `digits` as hex; false if one is not a hex digit.
+bool ParseHex(std::string_view digits, uint32_t* value);
+// Reads the well-formed UTF-8 character at *i (tokenizer/unicode.h decodes it) and advances *i;
+// false on invalid UTF-8.
+bool ReadCodePoint(std::string_view s, size_t* i, uint32_t* cp);
 
 }  // namespace mint::grammar

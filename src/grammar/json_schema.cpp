@@ -77,13 +77,6 @@ std::vector<std::string> NonNegativeRange(int64_t a, int64_t b) {
   return out;
 }
 
-std::string Join(const std::vector<std::string>& alts) {
-  if (alts.size() == 1) return alts[0];
-  std::string s = "(";
-  for (size_t k = 0; k < alts.size(); ++k) s += (k ? " | " : " ") + alts[k];
-  return s + " )";
-}
-
 class SchemaConverter {
  public:
   SchemaConverter(const Json& root, std::string prefix) : root_(root), prefix_(std::move(prefix)) {}
@@ -175,7 +168,7 @@ class SchemaConverter {
       if (!s["enum"].is_array() || s["enum"].empty()) return Unsupported("empty enum", path);
       std::vector<std::string> alts;
       for (const Json& v : s["enum"]) alts.push_back(GbnfLiteral(v.dump()));
-      return Rule(Join(alts));
+      return Rule(GbnfAlternatives(alts));
     }
     for (const char* key : {"anyOf", "oneOf"}) {
       if (!s.contains(key)) continue;
@@ -185,7 +178,7 @@ class SchemaConverter {
         MINT_ASSIGN_OR_RETURN(std::string a, Visit(s[key][k], fmt::format("{}/{}/{}", path, key, k)));
         alts.push_back(a);
       }
-      return Rule(Join(alts));
+      return Rule(GbnfAlternatives(alts));
     }
     if (s.contains("allOf")) {
       if (!s["allOf"].is_array() || s["allOf"].size() != 1) {
@@ -211,7 +204,7 @@ class SchemaConverter {
         alts.push_back(a);
       }
       if (alts.empty()) return Unsupported("empty type list", path);
-      return Rule(Join(alts));
+      return Rule(GbnfAlternatives(alts));
     }
     if (!type.is_string()) return Unsupported("non-string type", path);
     const std::string t = type.get<std::string>();
@@ -453,7 +446,7 @@ class SchemaConverter {
         alts.push_back("\"-\" " + p);
       }
     }
-    return Rule(Join(alts));
+    return Rule(GbnfAlternatives(alts));
   }
 
   Result<std::string> Number(const Json& s, const std::string& path) {

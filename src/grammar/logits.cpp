@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "fmt/format.h"
+#include "tokenizer/unicode.h"
 
 namespace mint::grammar {
 namespace {
@@ -128,7 +129,7 @@ std::shared_ptr<const Vocabulary> VocabularyFromTokenizer(const tokenizer::Token
   }
   const std::vector<int32_t> markers = MarkerTokens(tok);
   for (size_t k = 0; k < markers.size(); ++k) {
-    AppendUtf8(kControlBase + static_cast<uint32_t>(k), &bytes[markers[k]]);
+    tokenizer::AppendUtf8(kControlBase + static_cast<uint32_t>(k), &bytes[markers[k]]);
   }
   return std::make_shared<Vocabulary>(std::move(bytes), static_cast<int32_t>(n_vocab));
 }
@@ -144,7 +145,7 @@ std::string ControlSpelling::Bytes(std::string_view marker) const {
   auto it = code_points_.find(tok_.TokenId(marker));
   if (it == code_points_.end()) return std::string(marker);
   std::string out;
-  AppendUtf8(it->second, &out);
+  tokenizer::AppendUtf8(it->second, &out);
   return out;
 }
 

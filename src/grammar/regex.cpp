@@ -7,6 +7,7 @@
 #include "grammar/grammar.h"
 #include "grammar/json_schema.h"
 #include "grammar/regex_internal.h"
+#include "tokenizer/unicode.h"
 
 namespace mint::grammar {
 namespace {
@@ -76,7 +77,7 @@ std::string JsonEscaped(uint32_t cp) {
   }
   if (cp < 0x20) return fmt::format("\\u{:04x}", cp);
   std::string s;
-  AppendUtf8(cp, &s);
+  tokenizer::AppendUtf8(cp, &s);
   return s;
 }
 
@@ -109,10 +110,7 @@ class RegexConverter {
       }
       break;
     }
-    if (alts.size() == 1) return alts[0];
-    std::string out = "(";
-    for (size_t k = 0; k < alts.size(); ++k) out += (k ? " | " : " ") + alts[k];
-    return out + " )";
+    return GbnfAlternatives(alts);
   }
 
   Result<std::string> Sequence() {
@@ -179,7 +177,7 @@ class RegexConverter {
     if (json_) {
       s = JsonEscaped(cp);
     } else {
-      AppendUtf8(cp, &s);
+      tokenizer::AppendUtf8(cp, &s);
     }
     return GbnfLiteral(s);
   }
@@ -199,26 +197,14 @@ class RegexConverter {
       }
     }
     if (alts.empty()) return "[^\\U00000000-\\U0010FFFF]";
-    if (alts.size() == 1) return alts[0];
-    std::string out = "(";
-    for (size_t k = 0; k < alts.size(); ++k) out += (k ? " | " : " ") + alts[k];
-    return out + " )";
+    return GbnfAlternatives(alts);
   }
 
   Result<uint32_t> HexAt(size_t n) {
     if (i_ + n > p_.size()) return Error("truncated escape");
     uint32_t v = 0;
-    for (size_t k = 0; k < n; ++k) {
-      const char c = p_[i_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') {
-        v |= c - '0';
-      } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-        v |= (c | 0x20) - 'a' + 10;
-      } else {
-        return Error("bad hex digit");
-      }
-    }
+    if (!ParseHex(p_.substr(i_, n), &v)) return Error("bad hex digit");
+    i_ += n;
     return v;
   }
 
@@ -262,7 +248,7 @@ class RegexConverter {
 
   Result<uint32_t> CodePoint() {
     uint32_t cp = 0;
-    if (!DecodeUtf8(p_, &i_, &cp)) return Error("invalid UTF-8");
+    if (!ReadCodePoint(p_, &i_, &cp)) return Error("invalid UTF-8");
     return cp;
   }
 

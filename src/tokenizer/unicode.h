@@ -1,4 +1,5 @@
-// UTF-8 helpers and the GPT-2 byte-level alphabet (internal to the tokenizer component).
+// UTF-8 helpers and the GPT-2 byte-level alphabet: the tokenizer's, and the UTF-8 ones serve
+// src/grammar too.
 //
 // Thread-safety: pure functions over immutable tables; safe from any thread.
 #pragma once
