@@ -77,6 +77,19 @@ std::vector<std::string> NonNegativeRange(int64_t a, int64_t b) {
   return out;
 }
 
+// A GBNF repetition suffix: {lo,} when hi < 0 (unbounded), else {lo,hi}.
+std::string Repetition(int64_t lo, int64_t hi) {
+  return hi < 0 ? fmt::format("{{{},}}", lo) : fmt::format("{{{},{}}}", lo, hi);
+}
+
+// min..max (max < 0: unbounded) copies of `elem` separated by commas (an array's items, a
+// map's entries).
+std::string SeparatedList(const std::string& elem, int64_t min, int64_t max) {
+  const std::string list = elem + " ( \",\" ws " + elem + " )" +
+                           Repetition(std::max<int64_t>(0, min - 1), max < 0 ? -1 : max - 1);
+  return min == 0 ? "( " + list + " )?" : list;
+}
+
 class SchemaConverter {
  public:
   SchemaConverter(const Json& root, std::string prefix) : root_(root), prefix_(std::move(prefix)) {}
@@ -218,6 +231,23 @@ class SchemaConverter {
     return Unsupported("type \"" + t + "\"", path);
   }
 
+  // A count range (minItems/maxItems, ...): non-negative integers up to `limit`, max < 0 when
+  // absent.
+  Status CountBounds(const Json& s, const char* min_key, const char* max_key, int64_t limit,
+                     const std::string& path, int64_t* min, int64_t* max) {
+    *min = 0, *max = -1;
+    for (const char* k : {min_key, max_key}) {
+      if (!s.contains(k)) continue;
+      if (!s[k].is_number_integer() || s[k] < 0) return Unsupported(k, path);
+      (k == min_key ? *min : *max) = s[k].get<int64_t>();
+    }
+    if (*min > limit || *max > limit) {
+      return Unsupported(fmt::format("{}/{} above {}", min_key, max_key, limit), path);
+    }
+    if (*max >= 0 && *max < *min) return Unsupported(fmt::format("{} below {}", max_key, min_key), path);
+    return Status::Ok();
+  }
+
   Result<std::string> Object(const Json& s, const std::string& path) {
     std::vector<std::pair<std::string, std::string>> props;  // (literal key, value rule)
     std::set<std::string> required;
@@ -273,12 +303,7 @@ class SchemaConverter {
   Result<std::string> Map(const Json& s, const std::string& path) {
     const Json* extra = s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
     int64_t min = 0, max = -1;
-    for (const char* k : {"minProperties", "maxProperties"}) {
-      if (!s.contains(k)) continue;
-      if (!s[k].is_number_integer() || s[k] < 0 || s[k] > 1000) return Unsupported(k, path);
-      (k[1] == 'i' ? min : max) = s[k].get<int64_t>();
-    }
-    if (max >= 0 && max < min) return Unsupported("maxProperties below minProperties", path);
+    MINT_RETURN_IF_ERROR(CountBounds(s, "minProperties", "maxProperties", 1000, path, &min, &max));
     if ((extra != nullptr && *extra == false) || max == 0) {
       if (min > 0) return Unsupported("minProperties with no properties allowed", path);
       return Rule("\"{\" ws \"}\"");
@@ -296,25 +321,12 @@ class SchemaConverter {
       MINT_ASSIGN_OR_RETURN(key, Visit(names, path + "/propertyNames"));
     }
     const std::string kv = Rule(key + " ws \":\" ws " + v + " ws");
-    const std::string rep = max < 0 ? fmt::format("{{{},}}", std::max<int64_t>(0, min - 1))
-                                    : fmt::format("{{{},{}}}", std::max<int64_t>(0, min - 1), max - 1);
-    std::string list = kv + " ( \",\" ws " + kv + " )" + rep;
-    if (min == 0) list = "( " + list + " )?";
-    return Rule("\"{\" ws " + list + " \"}\"");
+    return Rule("\"{\" ws " + SeparatedList(kv, min, max) + " \"}\"");
   }
 
   Result<std::string> Array(const Json& s, const std::string& path) {
     int64_t min = 0, max = -1;
-    if (s.contains("minItems")) {
-      if (!s["minItems"].is_number_integer() || s["minItems"] < 0) return Unsupported("minItems", path);
-      min = s["minItems"].get<int64_t>();
-    }
-    if (s.contains("maxItems")) {
-      if (!s["maxItems"].is_number_integer() || s["maxItems"] < 0) return Unsupported("maxItems", path);
-      max = s["maxItems"].get<int64_t>();
-    }
-    if (min > 10000 || max > 10000) return Unsupported("minItems/maxItems above 10000", path);
-    if (max >= 0 && max < min) return Unsupported("maxItems below minItems", path);
+    MINT_RETURN_IF_ERROR(CountBounds(s, "minItems", "maxItems", 10000, path, &min, &max));
     std::vector<std::string> prefix;
     if (s.contains("prefixItems")) {
       if (!s["prefixItems"].is_array()) return Unsupported("non-array prefixItems", path);
@@ -345,20 +357,15 @@ class SchemaConverter {
         body += (k ? " \",\" ws " : " ") + prefix[k] + " ws";
       }
       if (more && (max < 0 || max > static_cast<int64_t>(prefix.size()))) {
-        const int64_t lo = std::max<int64_t>(0, min - static_cast<int64_t>(prefix.size()));
-        const std::string rep = max < 0 ? fmt::format("{{{},}}", lo)
-                                        : fmt::format("{{{},{}}}", lo, max - static_cast<int64_t>(prefix.size()));
-        body += " ( \",\" ws " + item + " ws )" + rep;
+        const auto n = static_cast<int64_t>(prefix.size());
+        body += " ( \",\" ws " + item + " ws )" +
+                Repetition(std::max<int64_t>(0, min - n), max < 0 ? -1 : max - n);
       }
       return Rule(body + " \"]\"");
     }
     const std::string elem = Rule(item + " ws");
     if (max == 0) return Rule("\"[\" ws \"]\"");
-    const std::string tail_rep = max < 0 ? fmt::format("{{{},}}", std::max<int64_t>(0, min - 1))
-                                         : fmt::format("{{{},{}}}", std::max<int64_t>(0, min - 1), max - 1);
-    std::string list = elem + " ( \",\" ws " + elem + " )" + tail_rep;
-    if (min == 0) list = "( " + list + " )?";
-    return Rule("\"[\" ws " + list + " \"]\"");
+    return Rule("\"[\" ws " + SeparatedList(elem, min, max) + " \"]\"");
   }
 
   Result<std::string> String(const Json& s, const std::string& path) {
@@ -397,19 +404,9 @@ class SchemaConverter {
       return Rule("\"\\\"\" " + Rule(it->second) + " \"\\\"\"");
     }
     int64_t min = 0, max = -1;
-    if (s.contains("minLength")) {
-      if (!s["minLength"].is_number_integer() || s["minLength"] < 0) return Unsupported("minLength", path);
-      min = s["minLength"].get<int64_t>();
-    }
-    if (s.contains("maxLength")) {
-      if (!s["maxLength"].is_number_integer() || s["maxLength"] < 0) return Unsupported("maxLength", path);
-      max = s["maxLength"].get<int64_t>();
-    }
-    if (min > 10000 || max > 10000) return Unsupported("minLength/maxLength above 10000", path);
-    if (max >= 0 && max < min) return Unsupported("maxLength below minLength", path);
+    MINT_RETURN_IF_ERROR(CountBounds(s, "minLength", "maxLength", 10000, path, &min, &max));
     if (min == 0 && max < 0) return std::string("string");
-    const std::string rep = max < 0 ? fmt::format("{{{},}}", min) : fmt::format("{{{},{}}}", min, max);
-    return Rule("\"\\\"\" char" + rep + " \"\\\"\"");
+    return Rule("\"\\\"\" char" + Repetition(min, max) + " \"\\\"\"");
   }
 
   // An integer bound from minimum / exclusiveMinimum (lower) or maximum / exclusiveMaximum.
