@@ -3,6 +3,9 @@
 #
 #   start_mint <mint binary> <gguf model> [extra serve args...]   (returns non-zero on failure)
 #   stop_mint                                                    (SIGTERM; non-zero if unclean)
+#   finish_mint <test status>    (stop_mint after a test run; the log's tail on failure, else the
+#                                 log removed; returns the combined status)
+#   ensure_npm_package <dir> <package> [env...]   (npm install in <dir> unless it has <package>)
 #   http_status <url>                                            (prints the HTTP status, 000 on none)
 
 http_status() {
@@ -102,4 +105,28 @@ stop_mint() {
     tail -n 20 "$MINT_LOG" >&2
   fi
   return "$rc"
+}
+
+# Stops the server after a test run that ended with status $1: an unclean shutdown fails it too.
+# On failure prints the server log's tail; on success removes the log. Returns the status.
+finish_mint() {
+  local rc=$1
+  stop_mint || { echo "FAIL: mint serve did not shut down cleanly" >&2; [ "$rc" -ne 0 ] || rc=1; }
+  if [ "$rc" -ne 0 ]; then
+    echo "--- mint serve log (last 40 lines) ---"
+    tail -n 40 "$MINT_LOG"
+  else
+    rm -f "$MINT_LOG"
+  fi
+  return "$rc"
+}
+
+# Installs the npm packages of <dir>/package.json on first use (needs the npm registry once).
+# Extra arguments are environment settings for npm (e.g. PUPPETEER_SKIP_DOWNLOAD=1).
+ensure_npm_package() {
+  local dir=$1 package=$2
+  shift 2
+  [ -d "$dir/node_modules/$package" ] && return 0
+  echo "installing $package (npm install in $dir)"
+  (cd "$dir" && env "$@" npm install --no-audit --no-fund) || { echo "npm install failed" >&2; return 1; }
 }

@@ -20,10 +20,7 @@ source "$HERE/mint_server.sh"
 [ -x "$MINT_BIN" ] || { echo "not an executable: $MINT_BIN" >&2; exit 1; }
 [ -f "$MODEL" ] || { echo "missing model: $MODEL" >&2; exit 1; }
 
-if [ ! -d "$HERE/node_modules/openai" ]; then
-  echo "installing the openai client (npm install in $HERE)"
-  (cd "$HERE" && npm install --no-audit --no-fund) || { echo "npm install failed" >&2; exit 1; }
-fi
+ensure_npm_package "$HERE" openai || exit 1
 
 trap 'stop_mint >/dev/null 2>&1' EXIT
 start_mint "$MINT_BIN" "$MODEL" || exit 1
@@ -34,12 +31,7 @@ MINT_BASE_URL="http://127.0.0.1:$MINT_PORT/v1" MINT_MODEL=stories260K \
   node --test --test-reporter=spec openai_client.test.mjs
 rc=$?
 
-stop_mint || { echo "FAIL: mint serve did not shut down cleanly" >&2; [ $rc -ne 0 ] || rc=1; }
+finish_mint $rc
+rc=$?
 trap - EXIT
-if [ $rc -ne 0 ]; then
-  echo "--- mint serve log (last 40 lines) ---"
-  tail -n 40 "$MINT_LOG"
-else
-  rm -f "$MINT_LOG"
-fi
 exit $rc

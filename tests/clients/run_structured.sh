@@ -17,10 +17,7 @@ source "$HERE/mint_server.sh"
 VOCAB="$SHARED/tokenizers/qwen3/tokenizer.json"
 [ -f "$VOCAB" ] || { echo "missing $VOCAB: skipped"; exit 77; }
 
-if [ ! -d "$HERE/node_modules/openai" ]; then
-  echo "installing the openai client (npm install in $HERE)"
-  (cd "$HERE" && npm install --no-audit --no-fund) || { echo "npm install failed" >&2; exit 1; }
-fi
+ensure_npm_package "$HERE" openai || exit 1
 
 WORK=$(mktemp -d -t mint-structured.XXXXXX)
 MODEL="$WORK/tiny-qwen3vocab.gguf"
@@ -35,11 +32,5 @@ MINT_BASE_URL="http://127.0.0.1:$MINT_PORT/v1" MINT_MODEL=tiny \
   node --test --test-reporter=spec structured_output.test.mjs
 rc=$?
 
-stop_mint || { echo "FAIL: mint serve did not shut down cleanly" >&2; [ $rc -ne 0 ] || rc=1; }
-if [ $rc -ne 0 ]; then
-  echo "--- mint serve log (last 40 lines) ---"
-  tail -n 40 "$MINT_LOG"
-else
-  rm -f "$MINT_LOG"
-fi
-exit $rc
+finish_mint $rc
+exit $?

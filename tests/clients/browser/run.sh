@@ -29,11 +29,7 @@ done
 [ -x "$MINT_BIN" ] || { echo "not an executable: $MINT_BIN" >&2; exit 1; }
 [ -f "$MODEL" ] || { echo "missing model: $MODEL" >&2; exit 1; }
 
-if [ ! -d "$HERE/node_modules/puppeteer-core" ]; then
-  echo "installing puppeteer-core (npm install in $HERE)"
-  (cd "$HERE" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund) ||
-    { echo "npm install failed" >&2; exit 1; }
-fi
+ensure_npm_package "$HERE" puppeteer-core PUPPETEER_SKIP_DOWNLOAD=1 || exit 1
 
 trap 'stop_mint >/dev/null 2>&1' EXIT
 start_mint "$MINT_BIN" "$MODEL" || exit 1
@@ -43,12 +39,7 @@ cd "$HERE"
 MINT_URL="http://127.0.0.1:$MINT_PORT/" node --test --test-reporter=spec chat_page.test.mjs
 rc=$?
 
-stop_mint || { echo "FAIL: mint serve did not shut down cleanly" >&2; [ $rc -ne 0 ] || rc=1; }
+finish_mint $rc
+rc=$?
 trap - EXIT
-if [ $rc -ne 0 ]; then
-  echo "--- mint serve log (last 40 lines) ---"
-  tail -n 40 "$MINT_LOG"
-else
-  rm -f "$MINT_LOG"
-fi
 exit $rc
