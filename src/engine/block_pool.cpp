@@ -179,6 +179,7 @@ void BlockPool::Commit(std::span<const BlockId> blocks, std::span<const BlockHas
       ++p.cached_children;
     }
     cached_.emplace(hashes[i], b);
+    if (on_commit_) on_commit_(b, hashes[i], parent_hash);
     event.block_hashes.push_back(hashes[i]);
     event.token_ids.insert(event.token_ids.end(), block_tokens.begin(), block_tokens.end());
   }
@@ -285,6 +286,11 @@ void BlockPool::LruUnlink(BlockId block) {
   --num_evictable_;
 }
 
+void BlockPool::SetObservers(BlockObserver on_evict, BlockObserver on_commit) {
+  on_evict_ = std::move(on_evict);
+  on_commit_ = std::move(on_commit);
+}
+
 void BlockPool::EvictOne(std::vector<BlockHash>* removed) {
   MINT_CHECK(lru_head_ != kNoBlock);
   // The scan is O(1) in practice: a sequence references every block of its prefix, and Release
@@ -296,6 +302,7 @@ void BlockPool::EvictOne(std::vector<BlockHash>* removed) {
   while (b != kNoBlock && blocks_[b].cached_children > 0) b = blocks_[b].lru_next;
   if (b != kNoBlock) {
     removed->push_back(*blocks_[b].hash);
+    if (on_evict_) on_evict_(b, *blocks_[b].hash, blocks_[b].parent_hash);
     LruUnlink(b);
     Uncache(b);
     free_list_.push_back(b);
@@ -322,6 +329,7 @@ void BlockPool::EvictSubtree(BlockId root, std::vector<BlockHash>* removed) {
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     BlockId b = *it;
     removed->push_back(*blocks_[b].hash);
+    if (on_evict_) on_evict_(b, *blocks_[b].hash, blocks_[b].parent_hash);
     if (blocks_[b].ref_count == 0) LruUnlink(b);
     Uncache(b);
     if (blocks_[b].ref_count == 0) free_list_.push_back(b);

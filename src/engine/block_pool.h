@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -100,6 +101,14 @@ class BlockPool {
   // emits Cleared (unless the prefix cache is disabled).
   void Reset();
 
+  // Observers of block contents (a tiered KV cache copies blocks out through them; kv_connector.h).
+  // on_evict runs for each cached block an Allocate evicts, before its id is handed out again, so
+  // its KV is still intact; on_commit runs for each block Commit newly caches. Both run inside
+  // the call, on the pool's thread. Empty functions: none.
+  using BlockObserver =
+      std::function<void(BlockId block, BlockHash hash, std::optional<BlockHash> parent)>;
+  void SetObservers(BlockObserver on_evict, BlockObserver on_commit);
+
   // Subscribers: called for every later event. A subscriber that joins late takes Snapshot()
   // first (same thread, so nothing happens in between) and continues from its last_event_id.
   void AddSubscriber(KvEventSink* sink);
@@ -153,6 +162,7 @@ class BlockPool {
 
   std::vector<Block> blocks_;                      // indexed by BlockId
   std::vector<BlockId> free_list_;                 // stack; back() is allocated next
+  BlockObserver on_evict_, on_commit_;
   BlockId lru_head_ = kNoBlock;                    // least recently released evictable block
   BlockId lru_tail_ = kNoBlock;                    // most recently released
   int32_t num_evictable_ = 0;                      // length of the LRU list

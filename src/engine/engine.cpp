@@ -132,6 +132,7 @@ class Engine::Impl {
       }
       cv_.notify_all();
     };
+    AttachConnector();
     loop_ = std::thread([this] { Loop(); });
   }
 
@@ -194,6 +195,8 @@ class Engine::Impl {
   void Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out);
   // kv_export: hands the prompt's blocks to the connector instead of releasing them.
   void ExportBlocks(LiveRequest* r, FinishReason* reason, Status* error, RequestOutput* out);
+  // Tiers (kv_connector.h): the connector sees the KV memory, offered blocks and lookups.
+  void AttachConnector();
   void StartLoad(SeqState* seq);
   void OnLoaded(uint64_t id, Status status);
   void FinishById(uint64_t id, FinishReason reason, Status error);
@@ -235,6 +238,9 @@ class Engine::Impl {
   int32_t exports_pending_ = 0;
   uint64_t kv_exports_ = 0, kv_loads_ = 0, kv_load_failures_ = 0, kv_blocks_loaded_ = 0,
            kv_blocks_skipped_ = 0;
+  uint64_t kv_onboards_ = 0, kv_onboard_failures_ = 0, kv_blocks_onboarded_ = 0;
+  // Seconds to compute one block of prompt, from recent prefill steps (0 until one ran).
+  double recompute_s_per_block_ = 0;
   std::shared_ptr<ReleaseGate> release_gate_;
 
   mutable std::mutex metrics_mu_;
@@ -350,17 +356,48 @@ void Engine::Impl::ExportBlocks(LiveRequest* r, FinishReason* reason, Status* er
   ++kv_exports_;
 }
 
+void Engine::Impl::AttachConnector() {
+  KvConnector* c = config_.kv_connector;
+  if (c == nullptr) return;
+  scheduler_.SetExternalLookup([this, c](std::span<const BlockHash> hashes) {
+    return c->Lookup(hashes, recompute_s_per_block_);
+  });
+  const KvMemory memory{executor_->kv_base(), executor_->kv_block_bytes(),
+                        config_.kv_cache_blocks};
+  if (memory.base == nullptr) return;  // simulated: no bytes to offer
+  c->OnKvMemory(memory);
+  BlockPool::BlockObserver offer = [c, memory](BlockId b, BlockHash h,
+                                               std::optional<BlockHash> parent) {
+    c->Offer(h, parent, memory.base + static_cast<int64_t>(b) * memory.block_bytes);
+  };
+  switch (c->offload_point()) {
+    case OffloadPoint::kNone:
+      break;
+    case OffloadPoint::kEviction:
+      pool_.SetObservers(std::move(offer), nullptr);
+      break;
+    case OffloadPoint::kCompletion:
+      pool_.SetObservers(nullptr, std::move(offer));
+      break;
+  }
+}
+
 void Engine::Impl::StartLoad(SeqState* seq) {
   auto* r = static_cast<LiveRequest*>(seq->user);
   KvLoad load;
   load.request_id = r->id;
-  load.source = r->req.kv_import;
   load.num_tokens = seq->import_tokens;
   load.blocks = seq->blocks;
   load.num_local_blocks = seq->num_committed_blocks;
-  kv_blocks_skipped_ += static_cast<uint64_t>(load.num_local_blocks);
+  if (seq->onboarding) {
+    load.hashes.assign(seq->hashes.begin(), seq->hashes.begin() + static_cast<ptrdiff_t>(seq->blocks.size()));
+    ++kv_onboards_;
+  } else {
+    load.source = r->req.kv_import;
+    kv_blocks_skipped_ += static_cast<uint64_t>(load.num_local_blocks);
+    ++kv_loads_;
+  }
   ++loads_in_flight_;
-  ++kv_loads_;
   config_.kv_connector->Load(std::move(load), [this, id = r->id](Status st) {
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -379,14 +416,22 @@ void Engine::Impl::OnLoaded(uint64_t id, Status status) {
   LiveRequest* r = it->second.get();
   SeqState* seq = r->seq;
   const int64_t loaded = static_cast<int64_t>(seq->blocks.size()) - seq->num_committed_blocks;
+  const bool onboarding = seq->onboarding;
   if (status.ok() && !r->abort_after_load) {
-    kv_blocks_loaded_ += static_cast<uint64_t>(loaded);
+    (onboarding ? kv_blocks_onboarded_ : kv_blocks_loaded_) += static_cast<uint64_t>(loaded);
     scheduler_.LoadDone(seq, true);
     return;
   }
   scheduler_.LoadDone(seq, false);
   if (r->abort_after_load) {
     Finish(r, FinishReason::kAbort, Status::Ok(), MakeOutput(*r));
+    return;
+  }
+  if (onboarding) {
+    // A tier that could not deliver costs a recomputation, never the request.
+    ++kv_onboard_failures_;
+    log::Warn("request {}: KV tier load failed ({}); computing the prompt instead", id,
+              status.ToString());
     return;
   }
   ++kv_load_failures_;
@@ -667,6 +712,16 @@ void Engine::Impl::RecordStep(const StepBatch& step, std::chrono::steady_clock::
                            .decode_seqs = c.decode_seqs,
                            .decode_kv_tokens = c.decode_kv_tokens,
                            .seconds = std::chrono::duration<double>(took).count()});
+  // What a block of prompt costs to compute, for Lookup's load-or-recompute choice: steps that
+  // are mostly prefill, smoothed.
+  if (c.prefill_tokens >= config_.block_size && c.prefill_tokens >= 4 * c.decode_seqs) {
+    const double per_block = recent_steps_.back().seconds /
+                             static_cast<double>(c.prefill_tokens + c.decode_seqs) *
+                             static_cast<double>(config_.block_size);
+    recompute_s_per_block_ = recompute_s_per_block_ == 0
+                                 ? per_block
+                                 : 0.8 * recompute_s_per_block_ + 0.2 * per_block;
+  }
 }
 
 void Engine::Impl::PublishMetrics() {
@@ -690,6 +745,10 @@ void Engine::Impl::PublishMetrics() {
   m.kv_load_failures = kv_load_failures_;
   m.kv_blocks_loaded = kv_blocks_loaded_;
   m.kv_blocks_skipped = kv_blocks_skipped_;
+  m.kv_onboards = kv_onboards_;
+  m.kv_onboard_failures = kv_onboard_failures_;
+  m.kv_blocks_onboarded = kv_blocks_onboarded_;
+  m.recompute_seconds_per_block = recompute_s_per_block_;
   m.recent_steps.assign(recent_steps_.begin(), recent_steps_.end());
   m.max_num_batched_tokens = scheduler_.config().max_num_batched_tokens;
   std::lock_guard<std::mutex> lk(metrics_mu_);

@@ -141,19 +141,16 @@ struct EngineMetrics {
   uint64_t kv_load_failures = 0;     // cumulative
   uint64_t kv_blocks_loaded = 0;     // cumulative: blocks a load brought in
   uint64_t kv_blocks_skipped = 0;    // cumulative: blocks of an import already in the prefix cache
+  // Tiers (KvConnector::Lookup): loads of prompt blocks held outside the pool, cumulative.
+  uint64_t kv_onboards = 0;
+  uint64_t kv_onboard_failures = 0;  // each recomputed instead
+  uint64_t kv_blocks_onboarded = 0;
+  double recompute_seconds_per_block = 0;  // the engine's estimate that Lookup compares against
   // The last steps run (at most kRecentSteps, oldest first), for load reports: a reader that
   // remembers the last step number it saw takes the newer ones.
   static constexpr size_t kRecentSteps = 64;
   std::vector<StepRecord> recent_steps;
   int32_t max_num_batched_tokens = 0;  // the scheduler's tokens per step
-};
-
-// Where an engine's KV blocks live (for a connector that moves them): block b is the
-// block_bytes bytes at base + b * block_bytes. Empty (base null) for a simulated engine.
-struct KvMemory {
-  uint8_t* base = nullptr;
-  int64_t block_bytes = 0;
-  int64_t num_blocks = 0;
 };
 
 class Engine {

@@ -1,7 +1,7 @@
 // KvConnector: the engine's seam to KV blocks that live outside its own pool — another worker's
-// (disaggregated prefill -> decode) or, later, another tier (host RAM, disk).
+// (disaggregated prefill -> decode) or another tier (host RAM, disk: src/kvstore).
 //
-// The engine calls it at two points of a request's life:
+// The engine calls it at three points of a block's life:
 //   admission  A request with Request::kv_import is admitted: the engine takes what its own
 //              prefix cache holds of the imported range, allocates blocks for the rest, and asks
 //              the connector to Load them. The sequence then waits for KV (SeqStatus::
@@ -14,7 +14,14 @@
 //              not released but handed to Export, referenced (so never evicted or reused) until
 //              the connector calls release; the handle it returns reaches the caller in the final
 //              output (RequestOutput::kv_export_handle), for the puller's Request::kv_import.
-// (The third point, offering a block before eviction reuses it, comes with the tiered KV cache.)
+//              Any other request, when its prompt's next blocks after the pool's cached prefix
+//              are not in the pool: the engine asks Lookup how many of them the connector holds
+//              (and would rather load than have recomputed); if any, the sequence is admitted
+//              to load them the same way (KvLoad::source empty, KvLoad::hashes set), and a
+//              failed load always recomputes.
+//   eviction   With offload_point() kEviction, Offer gets each cached block's KV just before
+//              the pool hands the block out again (kCompletion: as soon as a block is full and
+//              cached). The copy must be made inside the call.
 //
 // Block ids index the engine's KV memory (Engine::kv_memory()): block b is one contiguous range
 // of block_bytes, all layers' K and V.
@@ -29,22 +36,35 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/hash.h"
 #include "core/status.h"
 #include "engine/block_pool.h"
 
 namespace mint::engine {
 
+// Where an engine's KV blocks live (for a connector that moves them): block b is the
+// block_bytes bytes at base + b * block_bytes. Empty (base null) for a simulated engine.
+struct KvMemory {
+  uint8_t* base = nullptr;
+  int64_t block_bytes = 0;
+  int64_t num_blocks = 0;
+};
+
 struct KvLoad {
   uint64_t request_id = 0;
-  std::string source;           // Request::kv_import, opaque to the engine
+  std::string source;           // Request::kv_import, opaque to the engine; empty: from Lookup
   int64_t num_tokens = 0;       // the KV of tokens [0, num_tokens) is loaded
   std::vector<BlockId> blocks;  // the sequence's blocks covering [0, num_tokens), in order
   int64_t num_local_blocks = 0;  // leading blocks already valid (local prefix cache): skip them
+  std::vector<BlockHash> hashes;  // source empty: the sequence hashes of `blocks`
 };
+
+enum class OffloadPoint { kNone, kEviction, kCompletion };
 
 class KvConnector {
  public:
@@ -54,6 +74,18 @@ class KvConnector {
   // a same-host peer maps, memory registered with a network card); it must outlive the engine.
   // Null (the default): the engine allocates its own.
   virtual Result<uint8_t*> AllocateKvMemory(uint64_t bytes) { return nullptr; }
+  // The engine's KV memory, once it exists (before any other call below).
+  virtual void OnKvMemory(const KvMemory& memory) {}
+
+  // Admission: how many leading blocks of `hashes` (the prompt's full blocks right after what
+  // the pool holds) this connector can load, counting only blocks that load faster than
+  // `recompute_seconds_per_block` (0: unknown, do not compare). Loop thread; an index lookup.
+  virtual int64_t Lookup(std::span<const BlockHash> hashes, double recompute_seconds_per_block) {
+    return 0;
+  }
+  // Eviction (or completion, see offload_point): a cached block's KV, valid during the call.
+  virtual OffloadPoint offload_point() const { return OffloadPoint::kNone; }
+  virtual void Offer(BlockHash hash, std::optional<BlockHash> parent, const uint8_t* bytes) {}
 
   // Starts loading blocks [num_local_blocks, blocks.size()) of `load`; returns at once. `done`
   // runs exactly once, from any thread.

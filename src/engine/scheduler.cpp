@@ -153,6 +153,19 @@ StepPlan Scheduler::Schedule() {
     const std::span<const BlockHash> lookup(seq->hashes.data(),
                                             std::min(max_cached, seq->hashes.size()));
     const int64_t cached = pool_->CountCached(lookup);
+    if (external_ && cached < static_cast<int64_t>(lookup.size())) {
+      const int64_t more = external_(lookup.subspan(static_cast<size_t>(cached)));
+      if (more > 0) {
+        seq->import_tokens = (cached + more) * bs;
+        seq->onboarding = true;
+        if (!AdmitForLoad(seq, &plan)) {
+          seq->import_tokens = 0;
+          seq->onboarding = false;
+          break;
+        }
+        continue;
+      }
+    }
     const int64_t chunk = std::min(seq->num_tokens() - cached * bs, budget);
     const int64_t fresh = (cached * bs + chunk + bs - 1) / bs - cached;
     // Conservative: acquiring evictable cached blocks may take them from the free count too.
@@ -189,8 +202,11 @@ bool Scheduler::AdmitForLoad(SeqState* seq, StepPlan* plan) {
   seq->blocks = pool_->AcquireCached(lookup);
   seq->num_computed = static_cast<int64_t>(seq->blocks.size()) * bs;
   seq->num_committed_blocks = static_cast<int64_t>(seq->blocks.size());
-  seq->num_cached_prompt = std::min(seq->num_computed, seq->num_prompt);
-  seq->admitted_once = true;
+  seq->load_counts_cached = !seq->admitted_once;
+  if (!seq->admitted_once) {
+    seq->num_cached_prompt = std::min(seq->num_computed, seq->num_prompt);
+    seq->admitted_once = true;
+  }
   const bool allocated = EnsureBlocks(seq, n);
   MINT_CHECK(allocated);
   waiting_.pop_front();
@@ -206,8 +222,14 @@ void Scheduler::LoadDone(SeqState* seq, bool ok) {
   if (ok) {
     seq->num_computed = seq->import_tokens;
     CommitFullBlocks(seq);
+    // Tier hits count as cached prompt tokens (an import from a prefill worker does not).
+    if (seq->onboarding && seq->load_counts_cached) {
+      seq->num_cached_prompt = std::min(seq->num_computed, seq->num_prompt);
+    }
   }
   seq->import_tokens = 0;
+  seq->onboarding = false;
+  seq->load_counts_cached = false;
   seq->status = SeqStatus::kRunning;
   running_.push_back(seq);
 }

@@ -18,6 +18,10 @@
 // step and never preempted, until the caller reports LoadDone. Preempted later, it recomputes
 // like any other sequence.
 //
+// With an external lookup (SetExternalLookup: a tiered KV cache, kv_connector.h Lookup), a
+// sequence whose prompt continues past the pool's cached prefix in blocks the lookup can load
+// is admitted the same way, importing the pool's prefix plus those blocks (onboarding = true).
+//
 // After the model ran the step, Complete() advances every scheduled sequence, caches its newly
 // full blocks (emitting KV events through the pool) and reports which ones must sample a token;
 // the caller appends tokens (AppendToken) and finishes sequences (Finish), which frees their
@@ -28,6 +32,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -64,6 +69,8 @@ struct SeqState {
   std::vector<BlockHash> hashes;    // sequence hashes of the full blocks of `tokens`
   int64_t num_committed_blocks = 0;  // blocks already offered to the prefix cache
   int64_t import_tokens = 0;  // > 0: tokens [0, import_tokens) come from a KV load at admission
+  bool onboarding = false;    // that load comes from the external lookup (tiers), not kv_import
+  bool load_counts_cached = false;  // the load is the first admission: its tokens count as cached
   void* user = nullptr;             // the owner's per-request data (the engine's request)
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }
@@ -106,6 +113,10 @@ class Scheduler {
   // max_model_len. Returns the live state, owned by the scheduler until Finish.
   SeqState* Add(uint64_t id, std::vector<int32_t> prompt, int32_t priority, void* user);
   SeqState* Find(uint64_t id) const;
+  // Leading blocks of `hashes` (the prompt's full blocks past the pool's cached prefix) that can
+  // be loaded from outside the pool instead of computed. Empty: nothing outside.
+  using ExternalLookup = std::function<int64_t(std::span<const BlockHash>)>;
+  void SetExternalLookup(ExternalLookup lookup) { external_ = std::move(lookup); }
 
   StepPlan Schedule();
   // Advances the planned sequences by their scheduled tokens and caches their full blocks.
@@ -141,6 +152,7 @@ class Scheduler {
 
   SchedulerConfig config_;
   BlockPool* pool_;
+  ExternalLookup external_;
   uint64_t next_arrival_ = 0;
   uint64_t preemptions_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<SeqState>> live_;

@@ -309,6 +309,37 @@ TEST(BlockPoolTest, EvictionIsLeafFirst) {
   }
 }
 
+TEST(BlockPoolTest, ObserversSeeCommittedAndEvictedBlocksWhileTheyAreIntact) {
+  BlockPool pool(Config(3));
+  struct Seen {
+    BlockId block;
+    BlockHash hash;
+    std::optional<BlockHash> parent;
+    bool operator==(const Seen&) const = default;
+  };
+  std::vector<Seen> committed, evicted;
+  pool.SetObservers(
+      [&](BlockId b, BlockHash h, std::optional<BlockHash> p) {
+        // Called before the block is handed out again: it is still cached under `h`.
+        EXPECT_EQ(pool.CachedHash(b), std::optional<BlockHash>(h));
+        evicted.push_back({b, h, p});
+      },
+      [&](BlockId b, BlockHash h, std::optional<BlockHash> p) { committed.push_back({b, h, p}); });
+  std::vector<int32_t> tokens = Tokens(1, 3);
+  std::vector<BlockHash> h = Hashes(tokens);
+  std::vector<BlockId> seq = AllocateAndCommit(pool, tokens);
+  ASSERT_EQ(committed, (std::vector<Seen>{{seq[0], h[0], std::nullopt},
+                                          {seq[1], h[1], h[0]},
+                                          {seq[2], h[2], h[1]}}));
+  EXPECT_TRUE(evicted.empty());
+  pool.Release(seq);
+  std::vector<BlockId> out;
+  ASSERT_TRUE(pool.Allocate(2, &out));  // the tail two, leaf first
+  EXPECT_EQ(evicted, (std::vector<Seen>{{seq[2], h[2], h[1]}, {seq[1], h[1], h[0]}}));
+  pool.Reset();  // a reset drops blocks without offering them
+  EXPECT_EQ(evicted.size(), 2u);
+}
+
 TEST(BlockPoolTest, SharedPrefixStaysWhileChildrenAreCached) {
   BlockPool pool(Config(5));
   // Two sequences share block 0 and branch after it.
