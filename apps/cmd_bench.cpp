@@ -45,6 +45,10 @@ struct BenchArgs {
   double speedup = 1.0;
   int32_t trace_token_ids = 0;
   std::string sharegpt;
+  int64_t conversations = 0;
+  int turns = 4;
+  double think_time = 5;
+  std::string first_len = "1024";
   uint64_t seed = 0;
   std::string slo;
   double device_cost_per_hour = 0;
@@ -114,6 +118,36 @@ Status ClientFromArgs(const BenchArgs& a, const bench::Target& target, bench::Cl
   return Status::Ok();
 }
 
+// Multi-turn conversations: opt->source gives each conversation's first turn, next_turn the rest.
+Status ConversationsFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::json* config) {
+  bench::ConversationOptions conv;
+  MINT_ASSIGN_OR_RETURN(conv.first, bench::ParseLengthSpec(a.first_len));
+  MINT_ASSIGN_OR_RETURN(conv.user, bench::ParseLengthSpec(a.input_len));
+  MINT_ASSIGN_OR_RETURN(conv.output, bench::ParseLengthSpec(a.output_len));
+  if (a.turns < 1) return Status::InvalidArgument("--turns must be >= 1");
+  if (a.think_time < 0) return Status::InvalidArgument("--think-time must be >= 0");
+  conv.turns = a.turns;
+  conv.seed = a.seed;
+  const int64_t n = a.conversations;
+  opt->source = [conv, n](int64_t i) -> std::optional<bench::BenchRequest> {
+    if (i >= n) return std::nullopt;
+    return bench::MakeConversationTurn(conv, i, 0);
+  };
+  opt->next_turn = [conv](const bench::BenchRequest& done) -> std::optional<bench::BenchRequest> {
+    const int64_t c = done.index / conv.turns;
+    const int t = static_cast<int>(done.index % conv.turns);
+    if (t + 1 >= conv.turns) return std::nullopt;
+    return bench::MakeConversationTurn(conv, c, t + 1);
+  };
+  opt->think_s = a.think_time;
+  (*config)["workload"] = {{"kind", "conversations"}, {"conversations", n},
+                           {"turns", a.turns},          {"think_time_s", a.think_time},
+                           {"first_len", bench::ToString(conv.first)},
+                           {"user_len", bench::ToString(conv.user)},
+                           {"output_len", bench::ToString(conv.output)}};
+  return Status::Ok();
+}
+
 // The workload: a Mooncake trace, ShareGPT conversations or synthetic lengths, as opt->source;
 // `fixed` holds the requests of the first two (empty for synthetic).
 Status WorkloadFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::json* config,
@@ -141,6 +175,8 @@ Status WorkloadFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::js
     *fixed = std::move(*reqs);
     (*config)["workload"] = {{"kind", "sharegpt"}, {"file", a.sharegpt},
                              {"conversations", fixed->size()}};
+  } else if (a.conversations > 0) {
+    return ConversationsFromArgs(a, opt, config);
   } else {
     auto in = bench::ParseLengthSpec(a.input_len);
     if (!in.ok()) return in.status().WithContext("--input-len");
@@ -176,6 +212,11 @@ Status ArrivalFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::jso
   if (!a.trace.empty()) {
     opt->mode = bench::RunOptions::Mode::kTrace;
     (*config)["mode"] = "trace";
+  } else if (a.conversations > 0) {
+    opt->mode = bench::RunOptions::Mode::kConversations;
+    opt->rate = a.rate > 0 ? a.rate : 1.0;
+    (*config)["mode"] = "conversations";
+    (*config)["conversation_rate"] = opt->rate;
   } else if (a.rate > 0) {
     opt->mode = bench::RunOptions::Mode::kRate;
     opt->rate = a.rate;
@@ -243,7 +284,7 @@ int Run(const BenchArgs& a) {
   auto fixed = std::make_shared<std::vector<bench::BenchRequest>>();
   if (Status st = WorkloadFromArgs(a, &opt, &config, fixed); !st.ok()) return Fail(st);
   if (Status st = ArrivalFromArgs(a, &opt, &config); !st.ok()) return Fail(st);
-  if (opt.num_requests <= 0 && opt.duration_s <= 0 && a.trace.empty()) {
+  if (opt.num_requests <= 0 && opt.duration_s <= 0 && a.trace.empty() && a.conversations == 0) {
     opt.num_requests = a.sharegpt.empty() ? 100 : static_cast<int64_t>(fixed->size());
     config["num_requests"] = opt.num_requests;
   }
@@ -253,9 +294,10 @@ int Run(const BenchArgs& a) {
   std::optional<bench::PrefixCacheCounters> before;
   if (!a.no_metrics) before = ScrapeCache(*target);
   ProgressBar bar("bench", /*unit_bytes=*/false);
-  int64_t total = opt.num_requests > 0 ? opt.num_requests
-                  : !a.trace.empty()   ? static_cast<int64_t>(fixed->size())
-                                       : 0;
+  int64_t total = opt.num_requests > 0    ? opt.num_requests
+                  : !a.trace.empty()      ? static_cast<int64_t>(fixed->size())
+                  : a.conversations > 0   ? a.conversations * a.turns
+                                          : 0;
   auto started = std::chrono::steady_clock::now();
   double span_s = a.warmup + a.duration;
   opt.progress = [&](int64_t done, int64_t) {
@@ -280,6 +322,7 @@ int Run(const BenchArgs& a) {
   if (before) {
     if (auto after = ScrapeCache(*target)) {
       report.prefix_cache_hit_rate = bench::PrefixCacheHitRate(*before, *after);
+      report.tier_hit_rates = bench::TierHitRates(*before, *after);
     }
   }
   return Publish(a, report, run->records);
@@ -315,6 +358,19 @@ CommandFn RegisterBench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--prefix-groups", a->prefix_groups, "Groups sharing a prompt prefix");
   cmd->add_option("--prefix-len", a->prefix_len, "Tokens of the shared prefix");
+  cmd->add_option("--conversations", a->conversations,
+                  "Multi-turn chat: this many conversations of --turns turns, started at --rate\n"
+                  "per second (default 1); each turn resends the whole history (first message of\n"
+                  "--first-len, then each answer of --output-len and user message of --input-len),\n"
+                  "--think-time seconds after the previous answer");
+  cmd->add_option("--turns", a->turns, "Turns per conversation (with --conversations)")
+      ->capture_default_str();
+  cmd->add_option("--think-time", a->think_time,
+                  "Seconds between an answer and the next turn (with --conversations)")
+      ->capture_default_str();
+  cmd->add_option("--first-len", a->first_len,
+                  "First message length in tokens (with --conversations; same forms as --input-len)")
+      ->capture_default_str();
   cmd->add_option("--trace", a->trace, "Mooncake JSONL trace to replay")
       ->check(CLI::ExistingFile);
   cmd->add_option("--speedup", a->speedup, "Trace time divided by this")->capture_default_str();

@@ -59,14 +59,28 @@ class Driver {
     if (!warmup) ++measured_;
     ++in_flight_;
     StartStreamingRequest(io_, ep_, opt_.client, req, warmup, origin_,
-                          [this](RequestRecord rec) { OnDone(std::move(rec)); });
+                          [this, req](RequestRecord rec) { OnDone(req, std::move(rec)); });
   }
 
-  void OnDone(RequestRecord rec) {
+  void OnDone(const BenchRequest& req, RequestRecord rec) {
     --in_flight_;
+    const bool ok = rec.error.empty();
     records_.push_back(std::move(rec));
     if (opt_.progress) opt_.progress(static_cast<int64_t>(records_.size()), in_flight_);
     if (opt_.mode == RunOptions::Mode::kConcurrency) LaunchNext(Elapsed());
+    if (opt_.mode == RunOptions::Mode::kConversations && ok) FollowUp(req);
+  }
+
+  // The conversation's next turn, think_s after this answer.
+  void FollowUp(const BenchRequest& done) {
+    std::optional<BenchRequest> next = opt_.next_turn(done);
+    if (!next) return;
+    auto timer = std::make_shared<asio::steady_timer>(io_);
+    timer->expires_after(std::chrono::duration_cast<RunClock::duration>(
+        std::chrono::duration<double>(opt_.think_s)));
+    timer->async_wait([this, timer, req = std::move(*next)](boost::system::error_code ec) {
+      if (!ec) Launch(req, Elapsed());
+    });
   }
 
   // Open loop: find the next arrival time, wait for it, launch everything due.
@@ -78,7 +92,8 @@ class Driver {
         exhausted_ = true;
         return;
       }
-      if (opt_.mode == RunOptions::Mode::kRate) {
+      if (opt_.mode == RunOptions::Mode::kRate ||
+          opt_.mode == RunOptions::Mode::kConversations) {
         next_arrival_s_ = NextArrival(opt_.arrival, opt_.rate, next_arrival_s_, &rng_);
         if (next_index_ == 0 && opt_.arrival == Arrival::kConstant) next_arrival_s_ = 0;
       } else {
@@ -123,11 +138,17 @@ Result<RunResult> RunBench(const RunOptions& options) {
   if (options.mode == RunOptions::Mode::kConcurrency && options.concurrency < 1) {
     return Status::InvalidArgument("concurrency must be >= 1");
   }
-  if (options.mode == RunOptions::Mode::kRate && !(options.rate > 0)) {
+  if (options.mode == RunOptions::Mode::kConversations && !options.next_turn) {
+    return Status::InvalidArgument("RunBench: conversations need next_turn");
+  }
+  if ((options.mode == RunOptions::Mode::kRate ||
+       options.mode == RunOptions::Mode::kConversations) &&
+      !(options.rate > 0)) {
     return Status::InvalidArgument("rate must be > 0");
   }
   if (options.num_requests <= 0 && options.duration_s <= 0 &&
-      options.mode != RunOptions::Mode::kTrace) {
+      options.mode != RunOptions::Mode::kTrace &&
+      options.mode != RunOptions::Mode::kConversations) {
     return Status::InvalidArgument("set a number of requests or a duration");
   }
   auto ep = Resolve(options.client.target);

@@ -1,5 +1,8 @@
 // Drives a workload against a server from one thread: fixed concurrency, an open-loop arrival
-// process (Poisson or constant rate), or trace replay at the requests' own arrival times.
+// process (Poisson or constant rate), trace replay at the requests' own arrival times, or
+// multi-turn conversations (kConversations: `source` gives each conversation's first turn,
+// started at `rate` per second; when turn t of a conversation ends well, `next_turn` gives turn
+// t + 1, sent think_s later; a failed turn ends its conversation).
 //
 // Thread-safety: RunBench blocks the calling thread, runs its own io_context on it, and calls
 // `progress` on that thread.
@@ -18,7 +21,7 @@
 namespace mint::bench {
 
 struct RunOptions {
-  enum class Mode { kConcurrency, kRate, kTrace };
+  enum class Mode { kConcurrency, kRate, kTrace, kConversations };
   ClientOptions client;
   Mode mode = Mode::kConcurrency;
   int concurrency = 1;                 // kConcurrency: requests in flight
@@ -31,6 +34,9 @@ struct RunOptions {
   double warmup_s = 0;    // requests starting before this are marked warmup (excluded)
   // Request `index`, or nullopt when the workload is exhausted. kTrace uses its arrival_s.
   std::function<std::optional<BenchRequest>(int64_t index)> source;
+  // kConversations: the request after `done` in its conversation, or nullopt when it was the last.
+  std::function<std::optional<BenchRequest>(const BenchRequest& done)> next_turn;
+  double think_s = 0;  // kConversations: seconds between an answer and the next turn
   // Called after each completed request with (completed, in flight).
   std::function<void(int64_t completed, int64_t in_flight)> progress;
 };

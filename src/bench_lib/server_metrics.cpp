@@ -6,6 +6,11 @@
 namespace mint::bench {
 
 std::optional<double> MetricSum(std::string_view text, std::string_view name) {
+  return MetricSum(text, name, {});
+}
+
+std::optional<double> MetricSum(std::string_view text, std::string_view name,
+                                std::string_view label) {
   std::optional<double> sum;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -19,6 +24,7 @@ std::optional<double> MetricSum(std::string_view text, std::string_view name) {
     // The value follows the labels (if any): the first field after the closing brace.
     size_t v = next == '{' ? line.find('}', name.size()) : name.size();
     if (v == std::string_view::npos) continue;
+    if (!label.empty() && line.substr(0, v).find(label) == std::string_view::npos) continue;
     std::string rest(line.substr(v + (next == '{' ? 1 : 0)));
     char* end = nullptr;
     double value = std::strtod(rest.c_str(), &end);
@@ -36,7 +42,11 @@ std::optional<PrefixCacheCounters> ParsePrefixCacheCounters(std::string_view tex
   for (const auto& n : kNames) {
     auto h = MetricSum(text, n[0]);
     auto q = MetricSum(text, n[1]);
-    if (h && q) return PrefixCacheCounters{*h, *q};
+    if (h && q) {
+      return PrefixCacheCounters{*h, *q,
+                                 MetricSum(text, "mint_kv_tier_hit_blocks_total", "tier=\"host\""),
+                                 MetricSum(text, "mint_kv_tier_hit_blocks_total", "tier=\"disk\"")};
+    }
   }
   return std::nullopt;
 }
@@ -46,6 +56,16 @@ std::optional<double> PrefixCacheHitRate(const PrefixCacheCounters& before,
   double q = after.queries - before.queries;
   if (!(q > 0)) return std::nullopt;
   return (after.hits - before.hits) / q;
+}
+
+std::vector<std::pair<std::string, double>> TierHitRates(const PrefixCacheCounters& before,
+                                                         const PrefixCacheCounters& after) {
+  std::vector<std::pair<std::string, double>> out;
+  const double q = after.queries - before.queries;
+  if (!(q > 0)) return out;
+  if (before.host_hits && after.host_hits) out.emplace_back("host", (*after.host_hits - *before.host_hits) / q);
+  if (before.disk_hits && after.disk_hits) out.emplace_back("disk", (*after.disk_hits - *before.disk_hits) / q);
+  return out;
 }
 
 }  // namespace mint::bench

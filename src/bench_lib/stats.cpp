@@ -169,6 +169,12 @@ nlohmann::json Opt(const std::optional<T>& v) {
 
 }  // namespace
 
+static nlohmann::json TierRatesJson(const std::vector<std::pair<std::string, double>>& rates) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [tier, rate] : rates) j[tier] = rate;
+  return j;
+}
+
 nlohmann::json ReportToJson(const Report& r) {
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [why, n] : r.errors) errors[why] = n;
@@ -190,6 +196,7 @@ nlohmann::json ReportToJson(const Report& r) {
       {"cost", {{"per_million_output_tokens", Opt(r.cost_per_million_output_tokens)},
                 {"per_million_total_tokens", Opt(r.cost_per_million_total_tokens)}}},
       {"prefix_cache_hit_rate", Opt(r.prefix_cache_hit_rate)},
+      {"tier_hit_rates", TierRatesJson(r.tier_hit_rates)},
       {"errors", errors},
       {"timeline", {{"bucket_s", r.bucket_s},
                     {"output_tokens_per_s", r.output_tokens_per_bucket}}},
@@ -223,6 +230,9 @@ std::string FormatReportTable(const Report& r) {
   }
   if (r.prefix_cache_hit_rate) {
     out += fmt::format("prefix cache  {:.1f} % hit rate\n", *r.prefix_cache_hit_rate * 100);
+  }
+  for (const auto& [tier, rate] : r.tier_hit_rates) {
+    out += fmt::format("{} tier     {:.1f} % of looked-up blocks loaded from it\n", tier, rate * 100);
   }
   for (const auto& [why, n] : r.errors) out += fmt::format("error x{}     {}\n", n, why);
   return out;

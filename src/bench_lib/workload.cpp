@@ -162,6 +162,27 @@ BenchRequest MakeSyntheticRequest(const SyntheticOptions& opt, int64_t index) {
   return r;
 }
 
+BenchRequest MakeConversationTurn(const ConversationOptions& opt, int64_t conv, int turn) {
+  BenchRequest r;
+  r.index = conv * opt.turns + turn;
+  r.prefix_group = static_cast<int>(conv);
+  for (int t = 0; t <= turn; ++t) {
+    std::mt19937_64 rng(Mix(opt.seed ^ 0xC0417ULL, static_cast<uint64_t>(conv) * 4096 + static_cast<uint64_t>(t)));
+    const int user = std::max(1, SampleLength(t == 0 ? opt.first : opt.user, rng));
+    const int answer = std::max(1, SampleLength(opt.output, rng));
+    const uint64_t key = Mix(kKeyUnique ^ opt.seed ^ 0xC0417ULL, static_cast<uint64_t>(r.index - turn + t));
+    r.prompt += SeededWords(Mix(key, 1), user);
+    r.input_tokens += user;
+    if (t < turn) {
+      r.prompt += SeededWords(Mix(key, 2), answer);
+      r.input_tokens += answer;
+    } else {
+      r.output_tokens = answer;
+    }
+  }
+  return r;
+}
+
 double NextArrival(Arrival kind, double rate, double prev, uint64_t* rng_state) {
   if (kind == Arrival::kConstant) return prev + 1.0 / rate;
   return prev + ExpGap(rate, rng_state);

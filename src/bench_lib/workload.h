@@ -58,6 +58,21 @@ struct SyntheticOptions {
 // belongs to prefix group i % prefix_groups. The input length is at least prefix_len + 1.
 BenchRequest MakeSyntheticRequest(const SyntheticOptions& opt, int64_t index);
 
+// Multi-turn conversations (`mint bench --conversations N --turns K`): each turn resends the
+// whole history, as chat clients do. Turn t of conversation c: the prompt is the first message,
+// then for each earlier turn its answer and the next user message; the answers are seeded words
+// of that turn's output length (the real answer's text is not fed back, so every run of a
+// workload sends byte-identical prompts), so turn t's prompt is a prefix of turn t+1's.
+struct ConversationOptions {
+  int turns = 1;  // >= 1
+  LengthSpec first{LengthSpec::Kind::kFixed, 1024, 0};  // the first user message
+  LengthSpec user{LengthSpec::Kind::kFixed, 128, 0};    // each later user message
+  LengthSpec output{LengthSpec::Kind::kFixed, 128, 0};  // each answer (max_tokens)
+  uint64_t seed = 0;
+};
+// index = conv * turns + turn; prefix_group = conv.
+BenchRequest MakeConversationTurn(const ConversationOptions& opt, int64_t conv, int turn);
+
 // Arrival processes for rate mode. Returns `count` arrival times (seconds from start): Poisson
 // (exponential gaps with mean 1/rate) or constant (gaps exactly 1/rate). The first arrival is
 // at 0 for constant, after one gap for Poisson.

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -304,6 +306,45 @@ TEST(ClientTest, ConstantRateSpacesStarts) {
   }
   EXPECT_LT(Median(error_ms), 1.0);
   std::printf("[          ] constant-rate start error median %.3f ms\n", Median(error_ms));
+}
+
+TEST(ClientTest, ConversationTurnsFollowTheirAnswersAfterTheThinkTime) {
+  FakeServer server({5ms, 1ms, 200});
+  RunOptions o = Options(server, 4);
+  o.mode = RunOptions::Mode::kConversations;
+  o.rate = 100;
+  o.think_s = 0.05;
+  ConversationOptions conv;
+  conv.turns = 3;
+  conv.first = {LengthSpec::Kind::kFixed, 10, 0};
+  conv.user = {LengthSpec::Kind::kFixed, 5, 0};
+  conv.output = {LengthSpec::Kind::kFixed, 4, 0};
+  o.source = [&](int64_t i) -> std::optional<BenchRequest> {
+    if (i >= 2) return std::nullopt;
+    return MakeConversationTurn(conv, i, 0);
+  };
+  o.next_turn = [&](const BenchRequest& done) -> std::optional<BenchRequest> {
+    const int t = static_cast<int>(done.index % conv.turns);
+    if (t + 1 >= conv.turns) return std::nullopt;
+    return MakeConversationTurn(conv, done.index / conv.turns, t + 1);
+  };
+  auto run = RunBench(o);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_EQ(run->records.size(), 6u);  // 2 conversations x 3 turns
+  std::map<int64_t, RequestRecord> by_index;
+  for (const auto& r : run->records) {
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    by_index[r.index] = r;
+  }
+  for (int64_t c = 0; c < 2; ++c) {
+    for (int t = 1; t < 3; ++t) {
+      const RequestRecord& prev = by_index.at(c * 3 + t - 1);
+      const RequestRecord& next = by_index.at(c * 3 + t);
+      // Sent think_s after the previous answer ended (timers fire late, never early).
+      EXPECT_GE(next.start_s - prev.end_s, 0.05 - 1e-3) << c << " " << t;
+      EXPECT_LT(next.start_s - prev.end_s, 0.05 + 0.1) << c << " " << t;
+    }
+  }
 }
 
 struct ThousandStreams {

@@ -26,6 +26,27 @@ TEST(ServerMetricsTest, SumsLabelSetsAndMatchesExactNames) {
   EXPECT_FALSE(PrefixCacheHitRate({1, 5}, {1, 5}).has_value());
 }
 
+TEST(ServerMetricsTest, TierHitsPerTier) {
+  auto text = [](int q, int host, int disk) {
+    return "mint_prefix_cache_hits_total 0\nmint_prefix_cache_queries_total " + std::to_string(q) +
+           "\nmint_kv_tier_hit_blocks_total{tier=\"host\"} " + std::to_string(host) +
+           "\nmint_kv_tier_hit_blocks_total{tier=\"disk\"} " + std::to_string(disk) + "\n";
+  };
+  auto before = ParsePrefixCacheCounters(text(100, 5, 1));
+  auto after = ParsePrefixCacheCounters(text(300, 105, 51));
+  ASSERT_TRUE(before && after);
+  const auto rates = TierHitRates(*before, *after);
+  ASSERT_EQ(rates.size(), 2u);
+  EXPECT_EQ(rates[0].first, "host");
+  EXPECT_DOUBLE_EQ(rates[0].second, 0.5);
+  EXPECT_EQ(rates[1].first, "disk");
+  EXPECT_DOUBLE_EQ(rates[1].second, 0.25);
+  // A server without tiers: none.
+  auto plain = ParsePrefixCacheCounters("mint_prefix_cache_hits_total 1\nmint_prefix_cache_queries_total 2\n");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_TRUE(TierHitRates(*plain, *plain).empty());
+}
+
 TEST(ServerMetricsTest, FallsBackToVllmNames) {
   auto c = ParsePrefixCacheCounters(
       "vllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} 2048.0\n"

@@ -90,6 +90,31 @@ TEST(WorkloadTest, SeededWordsIsPrefixStable) {
   EXPECT_EQ(Words(SeededWords(9, 512)), 512);
 }
 
+TEST(WorkloadTest, ConversationTurnsResendTheWholeHistory) {
+  ConversationOptions o;
+  o.turns = 4;
+  o.first = {LengthSpec::Kind::kFixed, 100, 0};
+  o.user = {LengthSpec::Kind::kUniform, 10, 30};
+  o.output = {LengthSpec::Kind::kFixed, 20, 0};
+  o.seed = 3;
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int t = 0; t + 1 < o.turns; ++t) {
+      const BenchRequest a = MakeConversationTurn(o, c, t), b = MakeConversationTurn(o, c, t + 1);
+      EXPECT_EQ(a.index, c * 4 + t);
+      EXPECT_EQ(a.prefix_group, c);
+      EXPECT_EQ(a.output_tokens, 20);
+      // The next turn is this prompt, then this turn's answer (20 words) and a new message.
+      ASSERT_EQ(b.prompt.compare(0, a.prompt.size(), a.prompt), 0) << c << " " << t;
+      EXPECT_GE(b.input_tokens, a.input_tokens + 20 + 10);
+      EXPECT_LE(b.input_tokens, a.input_tokens + 20 + 30);
+    }
+    EXPECT_EQ(MakeConversationTurn(o, c, 0).input_tokens, 100);
+  }
+  // Conversations differ from each other; the same (conversation, turn) is the same text.
+  EXPECT_NE(MakeConversationTurn(o, 0, 0).prompt, MakeConversationTurn(o, 1, 0).prompt);
+  EXPECT_EQ(MakeConversationTurn(o, 2, 3).prompt, MakeConversationTurn(o, 2, 3).prompt);
+}
+
 TEST(ArrivalTest, ConstantAndPoisson) {
   auto c = ArrivalTimes(Arrival::kConstant, 4.0, 5, 1);
   ASSERT_EQ(c.size(), 5u);
