@@ -15,6 +15,7 @@
 #include "apps/commands.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
+#include "apps/kv_tiers.h"
 #include "apps/router_options.h"
 #include "core/cpu.h"
 #include "core/log.h"
@@ -41,6 +42,7 @@ struct ServeArgs {
   int migration_limit = 3;
   HttpArgs http;
   EngineArgs engine;
+  KvTierArgs tiers;
   RouterArgs router;
 };
 
@@ -49,10 +51,13 @@ struct ServeArgs {
 // connector. Destroy with Stop().
 struct Engines {
   std::vector<std::unique_ptr<worker::KvTransferConnector>> kv;  // parallel to engines, or null
+  // Tiered KV caches (parallel to engines, or null): in front of kv, outliving the engines.
+  std::vector<std::unique_ptr<kvstore::TieredKvConnector>> tiers;
   std::vector<std::unique_ptr<engine::Engine>> engines;
   std::vector<std::string> roles;
 
-  Status Start(const model::Model& model, const engine::EngineConfig& base, int workers,
+  Status Start(const model::Model& model, const std::string& model_path,
+               const engine::EngineConfig& base, const KvTierArgs& tier_args, int workers,
                int prefill_workers) {
     for (int i = 0; i < workers + prefill_workers; ++i) {
       const std::string role = i >= workers ? "prefill" : prefill_workers > 0 ? "decode" : "agg";
@@ -68,6 +73,10 @@ struct Engines {
         conn = std::move(c).value();
         cfg.kv_connector = conn.get();
       }
+      const int n = workers + prefill_workers;
+      auto tier = MakeKvTiers(tier_args, model, model_path, cfg, conn.get(), n > 1 ? i + 1 : 0, n);
+      if (!tier.ok()) return tier.status().WithContext("KV tiers");
+      if (*tier) cfg.kv_connector = tier->get();
       auto eng = engine::Engine::Create(&model, cfg);
       if (!eng.ok()) return eng.status();
       if (conn) {
@@ -77,6 +86,7 @@ struct Engines {
         }
       }
       kv.push_back(std::move(conn));
+      tiers.push_back(std::move(tier).value());
       engines.push_back(std::move(eng).value());
       roles.push_back(role);
     }
@@ -88,6 +98,7 @@ struct Engines {
       if (c) c->Shutdown();
     }
     engines.clear();
+    tiers.clear();
     kv.clear();
   }
   ~Engines() { Stop(); }
@@ -124,11 +135,14 @@ int Serve(const ServeArgs& a) {
                   ? fmt::format(" ({} prefill, {} decode)", a.prefill_workers, a.workers)
                   : "",
               cfg->threads, kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
-    if (Status st = engines.Start(*model, *cfg, a.workers, a.prefill_workers); !st.ok()) return st;
+    if (Status st = engines.Start(*model, a.model, *cfg, a.tiers, a.workers, a.prefill_workers);
+        !st.ok()) {
+      return st;
+    }
     Serving s{.tokenizer = tok.get(), .backend = nullptr, .general_name = model->config().name,
               .stop = {}};
     if (n_engines == 1) {
-      local = std::make_unique<frontend::LocalBackend>(engines.engines[0].get());
+      local = std::make_unique<TieredLocalBackend>(engines.engines[0].get(), engines.tiers[0].get());
       s.backend = local.get();
     } else {
       discovery = runtime::NewEmbeddedDiscovery();
@@ -222,6 +236,7 @@ CommandFn RegisterServe(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
   AddEngineOptions(cmd, &a->engine);
+  AddKvTierOptions(cmd, &a->tiers);
   AddRouterOptions(cmd, &a->router);
   return [a]() { return Serve(*a); };
 }

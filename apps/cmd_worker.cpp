@@ -11,6 +11,7 @@
 #include "apps/discovery_options.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
+#include "apps/kv_tiers.h"
 #include "apps/worker_metrics.h"
 #include "core/cpu.h"
 #include "core/log.h"
@@ -44,41 +45,44 @@ struct WorkerArgs {
   std::string kv_load_failure_policy = "recompute";
   DiscoveryArgs discovery;
   EngineArgs engine;
+  KvTierArgs tiers;
 };
+
+// Prefill and decode workers move KV blocks: a transfer connector on the engine (null for agg).
+// A prefill worker's KV memory is shared memory, so a decode worker on the same host can copy
+// from it.
+Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(const WorkerArgs& a) {
+  if (a.role == "agg") return std::unique_ptr<worker::KvTransferConnector>();
+  if (a.kv_load_failure_policy != "recompute" && a.kv_load_failure_policy != "fail") {
+    return Status::InvalidArgument("--kv-load-failure-policy: recompute or fail");
+  }
+  if (!(a.kv_export_timeout_s > 0)) {
+    return Status::InvalidArgument("--kv-export-timeout must be > 0");
+  }
+  auto transport = transfer::ParseTransport(a.kv_transport);
+  if (!transport.ok()) return transport.status().WithContext("--kv-transport");
+  worker::KvTransferOptions ko;
+  ko.server.bind_host = a.bind;
+  ko.server.advertise_host = a.advertise_host;
+  ko.server.port = static_cast<uint16_t>(a.kv_port);
+  ko.server.export_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(a.kv_export_timeout_s * 1000));
+  ko.transport = *transport;
+  ko.shared_memory = a.role == "prefill";
+  return worker::KvTransferConnector::Create(ko);
+}
 
 int RunWorker(const WorkerArgs& a) {
   BlockStopSignals();
   if (a.role != "agg" && a.role != "prefill" && a.role != "decode") {
     return Fail(Status::InvalidArgument("--role " + a.role + ": agg, prefill or decode"));
   }
-  auto transport = transfer::ParseTransport(a.kv_transport);
-  if (!transport.ok()) return Fail(transport.status().WithContext("--kv-transport"));
-  if (a.kv_load_failure_policy != "recompute" && a.kv_load_failure_policy != "fail") {
-    return Fail(Status::InvalidArgument("--kv-load-failure-policy: recompute or fail"));
-  }
-  if (!(a.kv_export_timeout_s > 0)) {
-    return Fail(Status::InvalidArgument("--kv-export-timeout must be > 0"));
-  }
   auto cfg = MakeEngineConfig(a.engine);
   if (!cfg.ok()) return Fail(cfg.status());
-  // Prefill and decode workers move KV blocks: a transfer connector on the engine. A prefill
-  // worker's KV memory is shared memory, so a decode worker on the same host can copy from it.
-  std::unique_ptr<worker::KvTransferConnector> kv;
-  if (a.role != "agg") {
-    worker::KvTransferOptions ko;
-    ko.server.bind_host = a.bind;
-    ko.server.advertise_host = a.advertise_host;
-    ko.server.port = static_cast<uint16_t>(a.kv_port);
-    ko.server.export_timeout =
-        std::chrono::milliseconds(static_cast<int64_t>(a.kv_export_timeout_s * 1000));
-    ko.transport = *transport;
-    ko.shared_memory = a.role == "prefill";
-    auto c = worker::KvTransferConnector::Create(ko);
-    if (!c.ok()) return Fail(c.status());
-    kv = std::move(c).value();
-    cfg->kv_connector = kv.get();
-    cfg->kv_load_failure_recompute = a.kv_load_failure_policy == "recompute";
-  }
+  auto kv = MakeTransferConnector(a);
+  if (!kv.ok()) return Fail(kv.status());
+  cfg->kv_connector = kv->get();
+  cfg->kv_load_failure_recompute = a.kv_load_failure_policy == "recompute";
   cfg->threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
   cfg->max_queued = a.max_queued;
   auto tls = PlaneTlsFromArgs(a.discovery, a.bind);
@@ -98,10 +102,14 @@ int RunWorker(const WorkerArgs& a) {
     if (!tok.ok()) return Fail(tok.status().WithContext("tokenizer"));
     cfg->logits_processor_factory = GrammarFactory(**tok, model->config().n_vocab);
   }
+  // The tiered KV cache sits in front of the transfer connector (imports and exports pass on).
+  auto tiers = MakeKvTiers(a.tiers, *model, a.model, *cfg, kv->get());
+  if (!tiers.ok()) return Fail(tiers.status().WithContext("KV tiers"));
+  if (*tiers) cfg->kv_connector = tiers->get();
   auto eng = engine::Engine::Create(model.get(), *cfg);
   if (!eng.ok()) return Fail(eng.status());
-  if (kv) {
-    if (Status st = kv->Attach(eng->get()); !st.ok()) return Fail(st);
+  if (*kv) {
+    if (Status st = (*kv)->Attach(eng->get()); !st.ok()) return Fail(st);
   }
   HttpArgs naming{.served_model_name = a.served_model_name};
   const std::string model_name = ServedModelName(naming, a.model);
@@ -132,7 +140,8 @@ int RunWorker(const WorkerArgs& a) {
   if (!w.ok()) return Fail(w.status());
 
   source.SetWorker(w->get());
-  source.SetKvTransfer(kv.get());
+  source.SetKvTransfer(kv->get());
+  source.SetKvTiers(tiers->get());
   if (http) {
     http->Attach(nullptr, &source);
     log::Info("metrics on http://{}:{}/metrics", a.bind, http->port());
@@ -143,7 +152,7 @@ int RunWorker(const WorkerArgs& a) {
   if (http) http->Shutdown();  // before the worker its /metrics reads
   w->reset();
   source.Close();
-  if (kv) kv->Shutdown();  // no transfer reads or writes the engine's blocks after this
+  if (*kv) (*kv)->Shutdown();  // no transfer reads or writes the engine's blocks after this
   eng->reset();
   http.reset();
   return 0;
@@ -202,6 +211,7 @@ CommandFn RegisterWorker(CLI::App& app) {
       ->capture_default_str();
   AddDiscoveryOptions(cmd, &a->discovery);
   AddEngineOptions(cmd, &a->engine);
+  AddKvTierOptions(cmd, &a->tiers);
   return [a]() { return RunWorker(*a); };
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/kv_tiers.h"
 #include "frontend/backend.h"
 #include "runtime/request_plane.h"
 #include "worker/kv_transfer.h"
@@ -21,6 +22,8 @@ class WorkerMetricsSource : public frontend::LocalBackend {
   void SetWorker(const worker::Worker* w) { worker_ = w; }
   // A disaggregated worker's transfers (null: none); set with SetWorker.
   void SetKvTransfer(const worker::KvTransferConnector* kv) { kv_ = kv; }
+  // Its tiered KV cache (null: none); set with SetWorker.
+  void SetKvTiers(const kvstore::TieredKvConnector* tiers) { tiers_ = tiers; }
   std::string MetricsText() const override {
     if (worker_ == nullptr) return {};
     const auto s = worker_->stats();
@@ -42,12 +45,14 @@ class WorkerMetricsSource : public frontend::LocalBackend {
         "# TYPE mint_event_plane_subscribers_refused_total counter\n"
         "mint_event_plane_subscribers_refused_total {}\n",
         s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(), curve_refused) +
-           (kv_ != nullptr ? worker::KvTransferMetricsText(kv_->Stats()) : std::string());
+           (kv_ != nullptr ? worker::KvTransferMetricsText(kv_->Stats()) : std::string()) +
+           (tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string());
   }
 
  private:
   const worker::Worker* worker_ = nullptr;
   const worker::KvTransferConnector* kv_ = nullptr;
+  const kvstore::TieredKvConnector* tiers_ = nullptr;
 };
 
 }  // namespace mint::apps

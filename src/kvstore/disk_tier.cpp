@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "core/log.h"
@@ -91,6 +92,32 @@ Result<BlockFileHeader> DecodeBlockFileHeader(std::span<const uint8_t> b) {
   h.sequence = Get64(b.data() + 40);
   h.payload_bytes = Get64(b.data() + 48);
   h.payload_checksum = Get64(b.data() + 56);
+  return h;
+}
+
+Result<uint64_t> KvFingerprint(const std::string& model_path, const std::string& layout) {
+  auto io = MakePosixBlockFileIo();
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(model_path, ec);
+  if (ec) return Status::IoError("fingerprint: " + model_path + ": " + ec.message());
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  XXH3_64bits_update(st, &size, sizeof(size));
+  XXH3_64bits_update(st, layout.data(), layout.size());
+  constexpr uint64_t kSample = 64 << 10;
+  std::vector<uint8_t> buf;
+  for (uint64_t i = 0; i < 16; ++i) {
+    const uint64_t at = size > kSample ? (size - kSample) / 15 * i : 0;
+    buf.resize(static_cast<size_t>(std::min(kSample, size - at)));
+    Status s = io->ReadFile(model_path, at, buf);
+    if (!s.ok()) {
+      XXH3_freeState(st);
+      return s;
+    }
+    XXH3_64bits_update(st, buf.data(), buf.size());
+  }
+  const uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
   return h;
 }
 

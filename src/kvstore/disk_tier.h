@@ -114,4 +114,9 @@ void EncodeBlockFileHeader(const BlockFileHeader& h, uint8_t out[kBlockFileHeade
 Result<BlockFileHeader> DecodeBlockFileHeader(std::span<const uint8_t> bytes);
 uint64_t PayloadChecksum(std::span<const uint8_t> payload);
 
+// A disk tier's fingerprint: the model file (its size and 16 samples of 64 KiB spread over it,
+// so two fine-tunes of one architecture differ) and `layout` (KV dtype, block size, salt: what
+// else makes a block's bytes).
+Result<uint64_t> KvFingerprint(const std::string& model_path, const std::string& layout);
+
 }  // namespace mint::kvstore

@@ -1,0 +1,50 @@
+// Command-line options of the tiered KV cache (src/kvstore), shared by `mint serve` and
+// `mint worker`, and its /metrics lines.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "frontend/backend.h"
+#include "kvstore/tiered_connector.h"
+#include "model/model.h"
+
+namespace mint::apps {
+
+struct KvTierArgs {
+  std::string host_memory;  // bytes with an optional K/M/G suffix; empty = no host tier
+  std::string disk_dir;     // empty = no disk tier
+  std::string disk_size = "10G";
+  std::string offload = "eviction";
+  int io_threads = 2;
+};
+
+void AddKvTierOptions(CLI::App* cmd, KvTierArgs* a);
+bool KvTiersEnabled(const KvTierArgs& a);
+// The tiers of one engine of `model` (loaded from `model_path`) configured by `engine`; `inner`
+// (may be null) takes kv_import / kv_export. `instance` > 0 puts the disk tier in a subdirectory
+// of its own (several engines in one process) and `share` divides the host memory among them.
+Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(
+    const KvTierArgs& a, const model::Model& model, const std::string& model_path,
+    const engine::EngineConfig& engine, engine::KvConnector* inner, int instance = 0,
+    int share = 1);
+// Prometheus text: per tier blocks, bytes, hits, onboard/offload bytes and seconds (histogram),
+// onboard-versus-recompute decisions, disk errors; plus the engine's onboarding counters.
+std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e);
+
+// An engine in this process with its tiers' /metrics lines (tiers may be null: none).
+class TieredLocalBackend final : public frontend::LocalBackend {
+ public:
+  TieredLocalBackend(engine::Engine* engine, const kvstore::TieredKvConnector* tiers)
+      : LocalBackend(engine), tiers_(tiers) {}
+  std::string MetricsText() const override {
+    return tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string();
+  }
+
+ private:
+  const kvstore::TieredKvConnector* tiers_;
+};
+
+}  // namespace mint::apps
