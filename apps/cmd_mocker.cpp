@@ -14,6 +14,7 @@
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
 #include "apps/worker_metrics.h"
+#include "kvstore/simulated_tiers.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "frontend/http_server.h"
@@ -38,10 +39,14 @@ struct MockerArgs {
   std::string tokenizer;  // for constrained decoding
   mocker::MockerOptions engine;
   DiscoveryArgs discovery;
+  // Simulated KV tiers (kvstore::SimulatedTiers); 0 host blocks: none.
+  kvstore::SimulatedTiersConfig tiers{.block_bytes = 0};
+  int64_t kv_bytes_per_token = 131072;  // Llama-3-8B in F16: 32 layers x 8 KV heads x 128 x 2 x 2
 };
 
 // One simulated worker: its engine, metrics endpoint and registration. Destroyed in reverse.
 struct Mocker {
+  std::unique_ptr<kvstore::SimulatedTiers> tiers;  // outlives the engine
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<frontend::FrontendMetrics> metrics;
   std::unique_ptr<WorkerMetricsSource> source;
@@ -53,6 +58,7 @@ struct Mocker {
     worker.reset();
     if (source) source->Close();
     engine.reset();
+    tiers.reset();
     http.reset();
   }
 };
@@ -63,7 +69,15 @@ int NthPort(int base, int i) { return base > 0 ? base + i : base; }
 Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* discovery,
                            const runtime::PlaneTls& tls) {
   Mocker m;
-  MINT_ASSIGN_OR_RETURN(m.engine, mocker::CreateMockerEngine(a.engine));
+  mocker::MockerOptions eo = a.engine;
+  if (a.tiers.host_blocks > 0) {
+    kvstore::SimulatedTiersConfig tc = a.tiers;
+    tc.block_bytes = static_cast<uint64_t>(a.kv_bytes_per_token) * static_cast<uint64_t>(eo.block_size);
+    tc.speedup = eo.speedup;
+    MINT_ASSIGN_OR_RETURN(m.tiers, kvstore::SimulatedTiers::Create(tc));
+    eo.kv_connector = m.tiers.get();
+  }
+  MINT_ASSIGN_OR_RETURN(m.engine, mocker::CreateMockerEngine(eo));
   m.metrics = std::make_unique<frontend::FrontendMetrics>(
       frontend::MetricsOptions{.model = a.served_model_name, .device_cost_per_hour = 0});
   m.source = std::make_unique<WorkerMetricsSource>(m.engine.get());
@@ -91,6 +105,7 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
                                                           .metrics_url = metrics_url,
                                                           .tls = tls}));
   m.source->SetWorker(m.worker.get());
+  m.source->SetSimulatedTiers(m.tiers.get());
   if (m.http) m.http->Attach(nullptr, m.source.get());
   return m;
 }
@@ -125,6 +140,11 @@ int RunMocker(MockerArgs a) {
             a.count, a.served_model_name, a.engine.num_blocks, a.engine.block_size,
             a.engine.max_num_seqs, a.engine.max_num_batched_tokens, a.engine.vocab,
             a.engine.speedup);
+  if (a.tiers.host_blocks > 0) {
+    log::Info("simulated KV tiers: host {} blocks at {} GB/s, disk {} blocks at {} GB/s, {} bytes per "
+              "token", a.tiers.host_blocks, a.tiers.host_gbps, a.tiers.disk_blocks,
+              a.tiers.disk_gbps, a.kv_bytes_per_token);
+  }
   std::vector<Mocker> mockers;
   mockers.reserve(static_cast<size_t>(a.count));
   for (int i = 0; i < a.count; ++i) {
@@ -177,6 +197,20 @@ CommandFn RegisterMocker(CLI::App& app) {
                   "--count, port + i")
       ->capture_default_str()
       ->check(CLI::Range(-1, 65535));
+  cmd->add_option("--kv-host-blocks", a->tiers.host_blocks,
+                  "Simulated tiered KV cache: host-tier blocks (0: none); blocks the pool evicts go\n"
+                  "there and come back at --kv-host-gbps instead of being recomputed")
+      ->capture_default_str();
+  cmd->add_option("--kv-disk-blocks", a->tiers.disk_blocks,
+                  "Simulated tiered KV cache: disk-tier blocks (blocks seen twice; needs a host tier)")
+      ->capture_default_str();
+  cmd->add_option("--kv-host-gbps", a->tiers.host_gbps, "Simulated host tier bandwidth, GB/s")
+      ->capture_default_str();
+  cmd->add_option("--kv-disk-gbps", a->tiers.disk_gbps, "Simulated disk tier bandwidth, GB/s")
+      ->capture_default_str();
+  cmd->add_option("--kv-bytes-per-token", a->kv_bytes_per_token,
+                  "KV bytes per token of the simulated model (tier load times)")
+      ->capture_default_str();
   cmd->add_option("--metrics-port", a->metrics_port,
                   "Port of /metrics and /health (on --bind); 0: any free port; -1: none; with "
                   "--count, port + i")

@@ -102,8 +102,8 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
   each("mint_kv_tier_bytes", "gauge", "Bytes of KV held by the tier",
        [&](int t) { return static_cast<uint64_t>(blocks[t]) * block_bytes; });
   each("mint_kv_tier_hit_blocks_total", "counter",
-       "Prompt blocks found in the tier at admission and loaded instead of computed",
-       [&](int t) { return s.lookup_blocks[t]; });
+       "Prompt blocks loaded from the tier instead of computed",
+       [&](int t) { return s.onboard_blocks[t]; });
   each("mint_kv_tier_onboard_bytes_total", "counter", "Bytes loaded from the tier into the engine",
        [&](int t) { return s.onboard_bytes[t]; });
   each("mint_kv_tier_onboard_seconds_total", "counter", "Seconds spent loading from the tier",
@@ -128,9 +128,10 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
   out += fmt::format("mint_kv_tier_onboard_seconds_sum {}\n", s.onboard_seconds[0] + s.onboard_seconds[1]);
   out += fmt::format("mint_kv_tier_onboard_seconds_count {}\n", ok_loads);
   Metric(&out, "mint_kv_tier_decisions_total", "counter",
-         "Blocks held in a tier: loaded (onboard) or recomputed because loading was measured slower");
+         "Blocks loaded from a tier (onboard), and lookups that stopped at a block cheaper to "
+         "recompute than to load (recompute)");
   out += fmt::format("mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n",
-                     s.lookup_blocks[0] + s.lookup_blocks[1]);
+                     s.onboard_blocks[0] + s.onboard_blocks[1]);
   out += fmt::format("mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n", s.recompute_blocks);
   Metric(&out, "mint_kv_tier_onboard_failures_total", "counter",
          "Onboarding loads that failed (the engine recomputed those prompts)");
@@ -148,6 +149,27 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
   Metric(&out, "mint_engine_recompute_seconds_per_block", "gauge",
          "The engine's measured seconds to compute one block of prompt");
   out += fmt::format("mint_engine_recompute_seconds_per_block {}\n", e.recompute_seconds_per_block);
+  return out;
+}
+
+std::string SimulatedKvTierMetricsText(const kvstore::SimulatedTiersStats& s) {
+  std::string out;
+  Metric(&out, "mint_kv_tier_blocks", "gauge", "KV blocks held by the (simulated) tier");
+  out += fmt::format("mint_kv_tier_blocks{{tier=\"host\"}} {}\nmint_kv_tier_blocks{{tier=\"disk\"}} {}\n",
+                     s.host_blocks, s.disk_blocks);
+  Metric(&out, "mint_kv_tier_hit_blocks_total", "counter",
+         "Prompt blocks found in the (simulated) tier at admission and loaded instead of computed");
+  out += fmt::format("mint_kv_tier_hit_blocks_total{{tier=\"host\"}} {}\n"
+                     "mint_kv_tier_hit_blocks_total{{tier=\"disk\"}} {}\n",
+                     s.onboard_blocks[0], s.onboard_blocks[1]);
+  Metric(&out, "mint_kv_tier_decisions_total", "counter",
+         "Blocks held in a tier: loaded (onboard) or recomputed because loading was slower");
+  out += fmt::format("mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n"
+                     "mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n",
+                     s.onboard_blocks[0] + s.onboard_blocks[1], s.recompute_blocks);
+  Metric(&out, "mint_kv_tier_simulated_load_seconds_total", "counter",
+         "Simulated seconds of tier loads");
+  out += fmt::format("mint_kv_tier_simulated_load_seconds_total {}\n", s.load_seconds);
   return out;
 }
 

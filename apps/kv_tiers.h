@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "frontend/backend.h"
+#include "kvstore/simulated_tiers.h"
 #include "kvstore/tiered_connector.h"
 #include "model/model.h"
 
@@ -33,6 +34,10 @@ Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(
 // Prometheus text: per tier blocks, bytes, hits, onboard/offload bytes and seconds (histogram),
 // onboard-versus-recompute decisions, disk errors; plus the engine's onboarding counters.
 std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e);
+
+// A mocker's simulated tiers: the same mint_kv_tier_blocks / mint_kv_tier_hit_blocks_total /
+// decisions lines.
+std::string SimulatedKvTierMetricsText(const kvstore::SimulatedTiersStats& s);
 
 // An engine in this process with its tiers' /metrics lines (tiers may be null: none).
 class TieredLocalBackend final : public frontend::LocalBackend {

@@ -24,6 +24,8 @@ class WorkerMetricsSource : public frontend::LocalBackend {
   void SetKvTransfer(const worker::KvTransferConnector* kv) { kv_ = kv; }
   // Its tiered KV cache (null: none); set with SetWorker.
   void SetKvTiers(const kvstore::TieredKvConnector* tiers) { tiers_ = tiers; }
+  // A mocker's simulated tiers (null: none); set with SetWorker.
+  void SetSimulatedTiers(const kvstore::SimulatedTiers* sim) { sim_ = sim; }
   std::string MetricsText() const override {
     if (worker_ == nullptr) return {};
     const auto s = worker_->stats();
@@ -46,13 +48,15 @@ class WorkerMetricsSource : public frontend::LocalBackend {
         "mint_event_plane_subscribers_refused_total {}\n",
         s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(), curve_refused) +
            (kv_ != nullptr ? worker::KvTransferMetricsText(kv_->Stats()) : std::string()) +
-           (tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string());
+           (tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string()) +
+           (sim_ != nullptr ? SimulatedKvTierMetricsText(sim_->Stats()) : std::string());
   }
 
  private:
   const worker::Worker* worker_ = nullptr;
   const worker::KvTransferConnector* kv_ = nullptr;
   const kvstore::TieredKvConnector* tiers_ = nullptr;
+  const kvstore::SimulatedTiers* sim_ = nullptr;
 };
 
 }  // namespace mint::apps

@@ -364,11 +364,13 @@ void Engine::Impl::AttachConnector() {
   });
   const KvMemory memory{executor_->kv_base(), executor_->kv_block_bytes(),
                         config_.kv_cache_blocks};
-  if (memory.base == nullptr) return;  // simulated: no bytes to offer
-  c->OnKvMemory(memory);
+  if (memory.base != nullptr) c->OnKvMemory(memory);
+  // A simulated engine has no KV bytes: its blocks are offered by hash alone (null bytes).
   BlockPool::BlockObserver offer = [c, memory](BlockId b, BlockHash h,
                                                std::optional<BlockHash> parent) {
-    c->Offer(h, parent, memory.base + static_cast<int64_t>(b) * memory.block_bytes);
+    c->Offer(h, parent,
+             memory.base != nullptr ? memory.base + static_cast<int64_t>(b) * memory.block_bytes
+                                    : nullptr);
   };
   switch (c->offload_point()) {
     case OffloadPoint::kNone:

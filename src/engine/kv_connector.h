@@ -83,7 +83,8 @@ class KvConnector {
   virtual int64_t Lookup(std::span<const BlockHash> hashes, double recompute_seconds_per_block) {
     return 0;
   }
-  // Eviction (or completion, see offload_point): a cached block's KV, valid during the call.
+  // Eviction (or completion, see offload_point): a cached block's KV, valid during the call
+  // (null for a simulated engine, which has no KV bytes).
   virtual OffloadPoint offload_point() const { return OffloadPoint::kNone; }
   virtual void Offer(BlockHash hash, std::optional<BlockHash> parent, const uint8_t* bytes) {}
 

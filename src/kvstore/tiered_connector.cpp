@@ -60,7 +60,10 @@ Result<std::unique_ptr<TieredKvConnector>> TieredKvConnector::Create(const Tiere
 }
 
 TieredKvConnector::TieredKvConnector(const TieredKvConfig& config)
-    : config_(config), clock_(config.clock != nullptr ? config.clock : &system_clock_) {
+    : config_(config),
+      clock_(config.clock != nullptr ? config.clock : &system_clock_),
+      sightings_(config.frequency_half_life_s,
+                 4 * static_cast<size_t>(config.host_blocks + config.disk_blocks) + 1024) {
   stats_.has_host = config.host_blocks > 0;
   stats_.has_disk = !config.disk_dir.empty();
   // Until measured: host memory at a few GB/s, disk at about 1 GB/s plus a file open.
@@ -142,7 +145,6 @@ int64_t TieredKvConnector::Lookup(std::span<const BlockHash> hashes,
       ++stats_.recompute_blocks;
       break;
     }
-    ++stats_.lookup_blocks[tier];
     ++n;
   }
   return n;
@@ -150,7 +152,7 @@ int64_t TieredKvConnector::Lookup(std::span<const BlockHash> hashes,
 
 void TieredKvConnector::Offer(BlockHash hash, std::optional<BlockHash> parent,
                               const uint8_t* bytes) {
-  if (host_ == nullptr) return;
+  if (host_ == nullptr || bytes == nullptr) return;
   const auto t0 = std::chrono::steady_clock::now();
   const bool stored = host_->Put(hash, parent, bytes, nullptr);
   const double s = Since(t0);
@@ -171,29 +173,14 @@ void TieredKvConnector::Sighted(BlockHash hash) {
   {
     std::lock_guard lk(mu_);
     const double now = clock_->NowSeconds();
-    if (sightings_.size() > 4 * static_cast<size_t>(config_.host_blocks + config_.disk_blocks) + 1024) {
-      // Forget sightings that have decayed below one (and any not queued, if that is not enough).
-      for (int pass = 0; pass < 2 && sightings_.size() > static_cast<size_t>(config_.host_blocks); ++pass) {
-        for (auto it = sightings_.begin(); it != sightings_.end();) {
-          const double f = it->second.frequency *
-                           std::exp2(-(now - it->second.at_s) / config_.frequency_half_life_s);
-          it = (!it->second.queued && (pass == 1 || f < 1)) ? sightings_.erase(it) : std::next(it);
-        }
-      }
-    }
-    Sighting& s = sightings_[hash];
-    const double decayed =
-        s.frequency * std::exp2(-(now - s.at_s) / config_.frequency_half_life_s);
-    s.frequency = decayed > 0 ? 2 * decayed : 1;
-    s.at_s = now;
-    if (s.queued && !disk_->Contains(hash)) s.queued = false;  // evicted from disk since
-    // Rounded: two sightings count as two if they came within ~0.4 half-lives of each other.
-    if (s.queued || s.frequency < config_.disk_min_frequency - 0.5) return;
+    FrequencyFilter::Entry& s = sightings_.Sight(hash, now);
+    if (s.written && !disk_->Contains(hash)) s.written = false;  // evicted from disk since
+    if (s.written || !FrequencyFilter::Reached(s.frequency, config_.disk_min_frequency)) return;
     if (pending_writes_ >= config_.max_pending_writes || now < disk_paused_until_s_) {
       ++stats_.disk_writes_skipped;
       return;
     }
-    s.queued = true;
+    s.written = true;
     ++pending_writes_;
     ++stats_.disk_writes_queued;
     write = true;
@@ -216,12 +203,12 @@ void TieredKvConnector::WriteToDisk(BlockHash hash) {
   std::lock_guard lk(mu_);
   --pending_writes_;
   if (bytes == nullptr) {  // the host tier dropped it before its turn
-    sightings_[hash].queued = false;
+    if (auto* e = sightings_.Find(hash)) e->written = false;
     ++stats_.disk_writes_skipped;
     return;
   }
   if (!st.ok()) {
-    sightings_[hash].queued = false;
+    if (auto* e = sightings_.Find(hash)) e->written = false;
     const double now = clock_->NowSeconds();
     if (now >= disk_paused_until_s_) {
       log::Warn("disk KV tier: write failed ({}); no disk writes for {} s, blocks are recomputed",
@@ -275,7 +262,7 @@ Status TieredKvConnector::RunLoad(const engine::KvLoad& load) {
   std::lock_guard lk(mu_);
   ++stats_.onboard_loads;
   for (int t = 0; t < 2; ++t) {
-    stats_.onboard_blocks[t] += blocks[t];
+    if (st.ok()) stats_.onboard_blocks[t] += blocks[t];  // hits: blocks the engine then uses
     stats_.onboard_bytes[t] += bytes[t];
     stats_.onboard_seconds[t] += seconds[t];
     if (blocks[t] > 0) {

@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "engine/kv_connector.h"
 #include "kvstore/disk_tier.h"
+#include "kvstore/frequency.h"
 #include "kvstore/host_tier.h"
 
 namespace mint::kvstore {
@@ -67,12 +68,13 @@ struct TieredKvStats {
   HostTierStats host;
   DiskTierStats disk;
   // Per tier (index Tier), cumulative.
-  uint64_t lookup_blocks[2] = {};    // blocks Lookup found and chose to load
-  uint64_t onboard_blocks[2] = {};   // blocks loaded into the engine
+  uint64_t onboard_blocks[2] = {};   // blocks loaded into the engine (tier hits)
   uint64_t onboard_bytes[2] = {};
   double onboard_seconds[2] = {};
   double seconds_per_block[2] = {};  // the smoothed load cost Lookup uses
-  uint64_t recompute_blocks = 0;     // blocks held but cheaper to recompute (Lookup stopped there)
+  // Lookups that stopped at a block held but cheaper to recompute (an admission that waits for
+  // free blocks looks up again, so one prompt may count more than once).
+  uint64_t recompute_blocks = 0;
   uint64_t onboard_loads = 0, onboard_failures = 0;
   uint64_t offered_blocks = 0, offload_bytes = 0;  // into the host tier
   double offload_seconds = 0;
@@ -127,12 +129,7 @@ class TieredKvConnector final : public engine::KvConnector {
   int busy_ = 0;                            // guarded by mu_: jobs running
   size_t pending_writes_ = 0;               // guarded by mu_
   bool stop_ = false;                       // guarded by mu_
-  struct Sighting {
-    double frequency = 0;
-    double at_s = 0;
-    bool queued = false;  // written to disk or queued
-  };
-  std::unordered_map<BlockHash, Sighting> sightings_;  // guarded by mu_
+  FrequencyFilter sightings_;                          // guarded by mu_
   double disk_paused_until_s_ = 0;                     // guarded by mu_: after a write error
   TieredKvStats stats_;                                // guarded by mu_ (tiers' own stats aside)
   std::vector<std::thread> threads_;

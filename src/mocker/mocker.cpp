@@ -126,6 +126,7 @@ Result<std::unique_ptr<engine::Engine>> CreateMockerEngine(const MockerOptions& 
                     .max_model_len = o.max_model_len},
       .threads = 1,
       .max_queued = o.max_queued,
+      .kv_connector = o.kv_connector,
       .logits_processor_factory = o.logits_processor_factory,
   };
   auto executor = std::make_unique<SimulatedExecutor>(

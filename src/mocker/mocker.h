@@ -45,6 +45,9 @@ struct MockerOptions {
   // engine in virtual time (each step jumps the clock by its predicted duration). Must outlive
   // the engine.
   const Clock* clock = nullptr;
+  // Blocks held outside the simulated pool (a kvstore::SimulatedTiers); not owned, must outlive
+  // the engine. Null: none.
+  engine::KvConnector* kv_connector = nullptr;
   // Validates ranges; errors name the field.
   Status Validate() const;
 };
