@@ -253,6 +253,11 @@ void BlockPool::Emit(KvEvent event) {
   for (KvEventSink* sink : subscribers_) sink->OnKvEvent(event);
 }
 
+void BlockPool::PublishExternal(const KvEvent& event) {
+  MINT_CHECK(event.id == 0);
+  for (KvEventSink* sink : subscribers_) sink->OnKvEvent(event);
+}
+
 void BlockPool::CheckBlockId(BlockId block) const {
   MINT_CHECK(block >= 0 && block < config_.num_blocks);
 }

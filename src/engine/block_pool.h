@@ -112,6 +112,8 @@ class BlockPool {
   // Subscribers: called for every later event. A subscriber that joins late takes Snapshot()
   // first (same thread, so nothing happens in between) and continues from its last_event_id.
   void AddSubscriber(KvEventSink* sink);
+  // Delivers an event from outside the pool (a tier's, id 0) to the subscribers as it is.
+  void PublishExternal(const KvEvent& event);
   void RemoveSubscriber(KvEventSink* sink);
   KvSnapshot Snapshot() const;
   uint64_t last_event_id() const { return next_event_id_ - 1; }

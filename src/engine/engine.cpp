@@ -103,6 +103,7 @@ class ModelExecutor final : public StepExecutor {
 struct ReleaseGate {
   std::mutex mu;
   std::function<void(std::vector<BlockId>)> post;  // null once the engine is stopping
+  std::function<void(KvEvent)> event;              // a connector's tier event; likewise
 };
 
 }  // namespace
@@ -121,6 +122,14 @@ class Engine::Impl {
                               .salt = config.cache_salt}),
         scheduler_(config.scheduler, &pool_),
         release_gate_(std::make_shared<ReleaseGate>()) {
+    release_gate_->event = [this](KvEvent e) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        commands_.push_back([this, e = std::move(e)] { pool_.PublishExternal(e); });
+        idle_ = false;
+      }
+      cv_.notify_all();
+    };
     release_gate_->post = [this](std::vector<BlockId> blocks) {
       {
         std::lock_guard<std::mutex> lk(mu_);
@@ -140,6 +149,7 @@ class Engine::Impl {
     {
       std::lock_guard<std::mutex> lk(release_gate_->mu);
       release_gate_->post = nullptr;
+      release_gate_->event = nullptr;
     }
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -361,6 +371,12 @@ void Engine::Impl::AttachConnector() {
   if (c == nullptr) return;
   scheduler_.SetExternalLookup([this, c](std::span<const BlockHash> hashes) {
     return c->Lookup(hashes, recompute_s_per_block_);
+  });
+  c->SetEventSink([gate = std::weak_ptr<ReleaseGate>(release_gate_)](KvEvent e) {
+    if (auto g = gate.lock()) {
+      std::lock_guard<std::mutex> lk(g->mu);
+      if (g->event) g->event(std::move(e));
+    }
   });
   const KvMemory memory{executor_->kv_base(), executor_->kv_block_bytes(),
                         config_.kv_cache_blocks};

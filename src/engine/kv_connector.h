@@ -44,6 +44,7 @@
 #include "core/hash.h"
 #include "core/status.h"
 #include "engine/block_pool.h"
+#include "engine/kv_events.h"
 
 namespace mint::engine {
 
@@ -83,6 +84,10 @@ class KvConnector {
   virtual int64_t Lookup(std::span<const BlockHash> hashes, double recompute_seconds_per_block) {
     return 0;
   }
+  // Where the connector reports its tiers' blocks (Stored / Removed, tier kHost or kDisk, id 0;
+  // kv_events.h); the engine forwards them to its KV event subscribers. The sink may be called
+  // from any thread, and does nothing once the engine is gone.
+  virtual void SetEventSink(std::function<void(KvEvent)> sink) {}
   // Eviction (or completion, see offload_point): a cached block's KV, valid during the call
   // (null for a simulated engine, which has no KV bytes).
   virtual OffloadPoint offload_point() const { return OffloadPoint::kNone; }

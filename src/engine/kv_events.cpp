@@ -14,4 +14,16 @@ const char* KvEventKindName(KvEvent::Kind kind) {
   return "Unknown";
 }
 
+const char* StorageTierName(StorageTier tier) {
+  switch (tier) {
+    case StorageTier::kDevice:
+      return "device";
+    case StorageTier::kHost:
+      return "host";
+    case StorageTier::kDisk:
+      return "disk";
+  }
+  return "unknown";
+}
+
 }  // namespace mint::engine

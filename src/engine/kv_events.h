@@ -10,6 +10,11 @@
 // Every event carries an id, monotonic per engine and starting at 1 with no gaps, so a consumer
 // that sees id N+2 after N knows it missed one and re-syncs from a snapshot.
 //
+// Tiers: events of the engine's own pool have tier kDevice. A tiered KV cache (src/kvstore)
+// reports the blocks its host and disk tiers gain and lose as Stored / Removed with tier kHost /
+// kDisk and id 0: outside the id sequence (a consumer applies them unchecked, as hints; snapshots
+// hold only the device's blocks), as Dynamo's storage_tier.
+//
 // Thread-safety: KvEvent is a value. A KvEventSink is called on the thread that owns the block
 // pool (the engine loop), in id order; it must return quickly (copy into a queue) and must not
 // call back into the pool.
@@ -24,10 +29,14 @@
 
 namespace mint::engine {
 
+enum class StorageTier : uint8_t { kDevice = 0, kHost = 1, kDisk = 2 };
+const char* StorageTierName(StorageTier tier);
+
 struct KvEvent {
   enum class Kind { kStored, kRemoved, kCleared };
   uint64_t id = 0;
   Kind kind = Kind::kStored;
+  StorageTier tier = StorageTier::kDevice;
   std::vector<BlockHash> block_hashes;   // Stored: parent first. Removed: the evicted blocks.
   std::optional<BlockHash> parent_hash;  // Stored only
   std::vector<int32_t> token_ids;        // Stored only: block_size * block_hashes.size()

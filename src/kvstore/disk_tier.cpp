@@ -211,7 +211,9 @@ size_t DiskTier::CountPrefix(std::span<const BlockHash> hashes) const {
 }
 
 Status DiskTier::Write(BlockHash hash, std::optional<BlockHash> parent,
-                       std::span<const uint8_t> bytes) {
+                       std::span<const uint8_t> bytes, std::vector<BlockHash>* evicted,
+                       bool* inserted) {
+  if (inserted != nullptr) *inserted = false;
   if (bytes.size() != config_.block_bytes) {
     return Status::InvalidArgument("disk KV tier: block of " + std::to_string(bytes.size()) +
                                    " bytes, want " + std::to_string(config_.block_bytes));
@@ -231,6 +233,7 @@ Status DiskTier::Write(BlockHash hash, std::optional<BlockHash> parent,
     }
   }
   for (BlockHash v : victims) (void)io_->Remove(PathOf(v));
+  if (evicted != nullptr) evicted->insert(evicted->end(), victims.begin(), victims.end());
   BlockFileHeader h;
   h.fingerprint = config_.fingerprint;
   h.hash = hash;
@@ -247,7 +250,10 @@ Status DiskTier::Write(BlockHash hash, std::optional<BlockHash> parent,
     ++stats_.write_errors;
     return st;
   }
-  if (!index_.Contains(hash)) index_.Insert({hash, parent, 0});
+  if (!index_.Contains(hash)) {
+    index_.Insert({hash, parent, 0});
+    if (inserted != nullptr) *inserted = true;
+  }
   ++stats_.writes;
   return Status::Ok();
 }

@@ -75,9 +75,11 @@ class DiskTier {
   // Makes a held block the most recently used; false if absent.
   bool Touch(BlockHash hash);
 
-  // Writes a block (a no-op for a block already held). On an I/O error nothing is indexed and
-  // the error is returned (the caller counts it and goes on without the disk).
-  Status Write(BlockHash hash, std::optional<BlockHash> parent, std::span<const uint8_t> bytes);
+  // Writes a block (a no-op for a block already held: *inserted false). Blocks evicted to make
+  // room are appended to *evicted. On an I/O error nothing is indexed and the error is returned
+  // (the caller counts it and goes on without the disk).
+  Status Write(BlockHash hash, std::optional<BlockHash> parent, std::span<const uint8_t> bytes,
+               std::vector<BlockHash>* evicted = nullptr, bool* inserted = nullptr);
   // Reads a held block into `out` (block_bytes) and checks it. kNotFound if not held;
   // kCorruption (and the file is dropped) if the checksum or header fails.
   Status Read(BlockHash hash, std::span<uint8_t> out);

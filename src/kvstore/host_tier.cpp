@@ -41,7 +41,8 @@ size_t HostTier::CountPrefix(std::span<const BlockHash> hashes) const {
 }
 
 bool HostTier::Put(BlockHash hash, std::optional<BlockHash> parent, const uint8_t* bytes,
-                   std::vector<BlockHash>* evicted) {
+                   std::vector<BlockHash>* evicted, bool* inserted) {
+  if (inserted != nullptr) *inserted = false;
   uint64_t slot = 0;
   {
     std::lock_guard lk(mu_);
@@ -69,6 +70,7 @@ bool HostTier::Put(BlockHash hash, std::optional<BlockHash> parent, const uint8_
   }
   index_.Insert({hash, parent, slot});
   ++stats_.stored;
+  if (inserted != nullptr) *inserted = true;
   return true;
 }
 

@@ -46,10 +46,10 @@ class HostTier {
   bool Touch(BlockHash hash);
 
   // Copies `bytes` (block_bytes of them) in under `hash` unless it is held already (then it is
-  // only touched). Evicts least recently used leaves to make room, appending their hashes to
-  // *evicted; returns false (storing nothing) when every slot is pinned.
+  // only touched; *inserted false). Evicts least recently used leaves to make room, appending
+  // their hashes to *evicted; returns false (storing nothing) when every slot is pinned.
   bool Put(BlockHash hash, std::optional<BlockHash> parent, const uint8_t* bytes,
-           std::vector<BlockHash>* evicted);
+           std::vector<BlockHash>* evicted, bool* inserted = nullptr);
 
   // Pins a held block and returns its bytes (valid until Release), or null if absent. A pinned
   // block is never evicted. Counts a hit and touches it when `hit`.

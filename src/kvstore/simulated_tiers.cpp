@@ -64,26 +64,66 @@ int64_t SimulatedTiers::Lookup(std::span<const BlockHash> hashes,
   return n;
 }
 
-void SimulatedTiers::Offer(BlockHash hash, std::optional<BlockHash> parent, const uint8_t*) {
+void SimulatedTiers::SetEventSink(std::function<void(engine::KvEvent)> sink) {
   std::lock_guard lk(mu_);
-  if (config_.host_blocks == 0) return;
-  if (!host_.Touch(hash)) {
-    if (static_cast<int64_t>(host_.size()) >= config_.host_blocks) {
-      auto v = host_.Victim();
-      if (!v) return;
-      host_.Remove(v->hash);
+  sink_ = std::move(sink);
+}
+
+namespace {
+
+engine::KvEvent TierEvent(engine::KvEvent::Kind kind, engine::StorageTier tier,
+                          std::vector<BlockHash> hashes, std::optional<BlockHash> parent) {
+  engine::KvEvent e;
+  e.kind = kind;
+  e.tier = tier;
+  e.block_hashes = std::move(hashes);
+  if (kind == engine::KvEvent::Kind::kStored) e.parent_hash = parent;
+  return e;
+}
+
+}  // namespace
+
+void SimulatedTiers::Offer(BlockHash hash, std::optional<BlockHash> parent, const uint8_t*) {
+  using Kind = engine::KvEvent::Kind;
+  using engine::StorageTier;
+  std::vector<engine::KvEvent> events;
+  std::function<void(engine::KvEvent)> sink;
+  {
+    std::lock_guard lk(mu_);
+    sink = sink_;
+    if (config_.host_blocks == 0) return;
+    if (!host_.Touch(hash)) {
+      if (static_cast<int64_t>(host_.size()) >= config_.host_blocks) {
+        auto v = host_.Victim();
+        if (!v) return;
+        host_.Remove(v->hash);
+        events.push_back(TierEvent(Kind::kRemoved, StorageTier::kHost, {v->hash}, std::nullopt));
+      }
+      host_.Insert({hash, parent, 0});
+      events.push_back(TierEvent(Kind::kStored, StorageTier::kHost, {hash}, parent));
     }
-    host_.Insert({hash, parent, 0});
+    if (config_.disk_blocks > 0) {
+      FrequencyFilter::Entry& s = sightings_.Sight(hash, clock_->NowSeconds());
+      if (FrequencyFilter::Reached(s.frequency, config_.disk_min_frequency) && !disk_.Touch(hash)) {
+        bool room = true;
+        if (static_cast<int64_t>(disk_.size()) >= config_.disk_blocks) {
+          auto v = disk_.Victim();
+          room = v.has_value();
+          if (room) {
+            disk_.Remove(v->hash);
+            events.push_back(TierEvent(Kind::kRemoved, StorageTier::kDisk, {v->hash}, std::nullopt));
+          }
+        }
+        if (room) {
+          disk_.Insert({hash, parent, 0});  // written at once: disk writes cost the engine nothing
+          events.push_back(TierEvent(Kind::kStored, StorageTier::kDisk, {hash}, parent));
+        }
+      }
+    }
   }
-  if (config_.disk_blocks == 0) return;
-  FrequencyFilter::Entry& s = sightings_.Sight(hash, clock_->NowSeconds());
-  if (!FrequencyFilter::Reached(s.frequency, config_.disk_min_frequency) || disk_.Touch(hash)) return;
-  if (static_cast<int64_t>(disk_.size()) >= config_.disk_blocks) {
-    auto v = disk_.Victim();
-    if (!v) return;
-    disk_.Remove(v->hash);
+  if (sink) {
+    for (auto& e : events) sink(std::move(e));
   }
-  disk_.Insert({hash, parent, 0});  // written at once: disk writes cost the engine nothing
 }
 
 void SimulatedTiers::Load(engine::KvLoad load, std::function<void(Status)> done) {

@@ -53,6 +53,7 @@ class SimulatedTiers final : public engine::KvConnector {
   int64_t Lookup(std::span<const BlockHash> hashes, double recompute_seconds_per_block) override;
   engine::OffloadPoint offload_point() const override { return engine::OffloadPoint::kEviction; }
   void Offer(BlockHash hash, std::optional<BlockHash> parent, const uint8_t* bytes) override;
+  void SetEventSink(std::function<void(engine::KvEvent)> sink) override;
   void Load(engine::KvLoad load, std::function<void(Status)> done) override;
   Result<std::string> Export(uint64_t, std::span<const engine::BlockId>, int64_t,
                              std::function<void()>) override {
@@ -74,6 +75,7 @@ class SimulatedTiers final : public engine::KvConnector {
   FrequencyFilter sightings_;      // guarded by mu_
   SimulatedTiersStats stats_;      // guarded by mu_
   std::multimap<int64_t, std::function<void()>> due_;  // guarded by mu_: deadline ns -> done
+  std::function<void(engine::KvEvent)> sink_;          // guarded by mu_
   bool stop_ = false;                                  // guarded by mu_
   std::thread timer_;
 };

@@ -154,8 +154,12 @@ void TieredKvConnector::Offer(BlockHash hash, std::optional<BlockHash> parent,
                               const uint8_t* bytes) {
   if (host_ == nullptr || bytes == nullptr) return;
   const auto t0 = std::chrono::steady_clock::now();
-  const bool stored = host_->Put(hash, parent, bytes, nullptr);
+  std::vector<BlockHash> evicted;
+  bool inserted = false;
+  const bool stored = host_->Put(hash, parent, bytes, &evicted, &inserted);
   const double s = Since(t0);
+  if (!evicted.empty()) Emit(engine::KvEvent::Kind::kRemoved, Tier::kHost, std::move(evicted));
+  if (inserted) Emit(engine::KvEvent::Kind::kStored, Tier::kHost, {hash}, parent);
   {
     std::lock_guard lk(mu_);
     ++stats_.offered_blocks;
@@ -165,6 +169,28 @@ void TieredKvConnector::Offer(BlockHash hash, std::optional<BlockHash> parent,
     }
   }
   if (stored) Sighted(hash);
+}
+
+void TieredKvConnector::SetEventSink(std::function<void(engine::KvEvent)> sink) {
+  if (config_.inner != nullptr) config_.inner->SetEventSink(sink);
+  std::lock_guard lk(mu_);
+  sink_ = std::move(sink);
+}
+
+void TieredKvConnector::Emit(engine::KvEvent::Kind kind, Tier tier, std::vector<BlockHash> hashes,
+                             std::optional<BlockHash> parent) {
+  std::function<void(engine::KvEvent)> sink;
+  {
+    std::lock_guard lk(mu_);
+    sink = sink_;
+  }
+  if (!sink) return;
+  engine::KvEvent e;
+  e.kind = kind;
+  e.tier = tier == Tier::kHost ? engine::StorageTier::kHost : engine::StorageTier::kDisk;
+  e.block_hashes = std::move(hashes);
+  if (kind == engine::KvEvent::Kind::kStored) e.parent_hash = parent;
+  sink(std::move(e));
 }
 
 void TieredKvConnector::Sighted(BlockHash hash) {
@@ -193,12 +219,16 @@ void TieredKvConnector::WriteToDisk(BlockHash hash) {
   double s = 0;
   const uint8_t* bytes = host_->Acquire(hash, /*hit=*/false);
   if (bytes != nullptr) {
-    const auto parent = host_->Parent(hash);
+    const auto parent = host_->Parent(hash).value_or(std::nullopt);
     const auto t0 = std::chrono::steady_clock::now();
-    st = disk_->Write(hash, parent.value_or(std::nullopt),
-                      std::span<const uint8_t>(bytes, config_.block_bytes));
+    std::vector<BlockHash> evicted;
+    bool inserted = false;
+    st = disk_->Write(hash, parent, std::span<const uint8_t>(bytes, config_.block_bytes), &evicted,
+                      &inserted);
     s = Since(t0);
     host_->Release(hash);
+    if (!evicted.empty()) Emit(engine::KvEvent::Kind::kRemoved, Tier::kDisk, std::move(evicted));
+    if (inserted) Emit(engine::KvEvent::Kind::kStored, Tier::kDisk, {hash}, parent);
   }
   std::lock_guard lk(mu_);
   --pending_writes_;
@@ -252,6 +282,7 @@ Status TieredKvConnector::RunLoad(const engine::KvLoad& load) {
     }
     st = disk_ != nullptr ? disk_->Read(h, std::span<uint8_t>(dst, bb))
                           : Status::NotFound("block left the host tier");
+    if (st.code() == StatusCode::kCorruption) Emit(engine::KvEvent::Kind::kRemoved, Tier::kDisk, {h});
     if (!st.ok()) break;
     ++blocks[1];
     bytes[1] += bb;

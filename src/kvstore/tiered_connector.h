@@ -97,6 +97,7 @@ class TieredKvConnector final : public engine::KvConnector {
   int64_t Lookup(std::span<const BlockHash> hashes, double recompute_seconds_per_block) override;
   engine::OffloadPoint offload_point() const override { return config_.offload; }
   void Offer(BlockHash hash, std::optional<BlockHash> parent, const uint8_t* bytes) override;
+  void SetEventSink(std::function<void(engine::KvEvent)> sink) override;
   void Load(engine::KvLoad load, std::function<void(Status)> done) override;
   Result<std::string> Export(uint64_t request_id, std::span<const engine::BlockId> blocks,
                              int64_t num_tokens, std::function<void()> release) override;
@@ -115,6 +116,9 @@ class TieredKvConnector final : public engine::KvConnector {
   // A sighting of `hash`; queues its disk write when it crosses the threshold.
   void Sighted(BlockHash hash);
   void WriteToDisk(BlockHash hash);
+  // Reports a tier's change to the engine's event subscribers (kv_events.h, id 0).
+  void Emit(engine::KvEvent::Kind kind, Tier tier, std::vector<BlockHash> hashes,
+            std::optional<BlockHash> parent = std::nullopt);
 
   TieredKvConfig config_;
   SystemClock system_clock_;
@@ -132,6 +136,7 @@ class TieredKvConnector final : public engine::KvConnector {
   FrequencyFilter sightings_;                          // guarded by mu_
   double disk_paused_until_s_ = 0;                     // guarded by mu_: after a write error
   TieredKvStats stats_;                                // guarded by mu_ (tiers' own stats aside)
+  std::function<void(engine::KvEvent)> sink_;          // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

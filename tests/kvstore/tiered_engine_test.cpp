@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <filesystem>
 
 #include "engine/engine.h"
@@ -42,6 +43,30 @@ class FaultyIo final : public BlockFileIo {
 
  private:
   std::unique_ptr<BlockFileIo> real_ = MakePosixBlockFileIo();
+};
+
+// Counts the KV events an engine publishes, by tier and kind.
+class TierEventCounter final : public engine::KvEventSink {
+ public:
+  void OnKvEvent(const engine::KvEvent& e) override {
+    std::lock_guard lk(mu_);
+    const int t = static_cast<int>(e.tier);
+    (e.kind == engine::KvEvent::Kind::kStored ? stored_ : removed_)[t] += e.block_hashes.size();
+    if (e.tier != engine::StorageTier::kDevice && e.id != 0) ++numbered_tier_events_;
+  }
+  uint64_t stored(engine::StorageTier t) {
+    std::lock_guard lk(mu_);
+    return stored_[static_cast<int>(t)];
+  }
+  uint64_t numbered_tier_events() {
+    std::lock_guard lk(mu_);
+    return numbered_tier_events_;
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t stored_[3] = {}, removed_[3] = {};
+  uint64_t numbered_tier_events_ = 0;
 };
 
 EngineConfig Config(int64_t blocks, engine::KvConnector* c) {
@@ -126,8 +151,12 @@ TEST_F(TieredEngineTest, OnboardedPrefixesGiveTheSameTokens) {
   ASSERT_TRUE(tiers.ok()) << tiers.status().ToString();
   auto engine = Engine::Create(model_.get(), Config(24, tiers->get()));
   ASSERT_TRUE(engine.ok());
+  TierEventCounter events;
+  (*engine)->SubscribeKvEvents(&events);
   const auto got = Chat(engine->get(), 6, 4, tiers->get());
   EXPECT_EQ(got, want);
+  (*engine)->WaitIdle();
+  (*engine)->UnsubscribeKvEvents(&events);
 
   const engine::EngineMetrics m = (*engine)->Metrics();
   const TieredKvStats s = (*tiers)->Stats();
@@ -139,8 +168,29 @@ TEST_F(TieredEngineTest, OnboardedPrefixesGiveTheSameTokens) {
   EXPECT_EQ(m.kv_blocks_onboarded,
             s.onboard_blocks[0] + s.onboard_blocks[1]);
   EXPECT_EQ(s.disk.read_errors, 0u);
+  // The tiers' blocks reach the engine's event subscribers (tier host / disk, outside the ids).
+  EXPECT_EQ(events.stored(engine::StorageTier::kHost), s.host.stored);
+  EXPECT_EQ(events.stored(engine::StorageTier::kDisk), s.disk.writes);
+  EXPECT_GT(events.stored(engine::StorageTier::kDevice), 0u);
+  EXPECT_EQ(events.numbered_tier_events(), 0u);
   // Turns after the first reuse most of their prompt: cached tokens come from the tiers.
   EXPECT_LT(m.prompt_tokens, 0.6 * (m.prompt_tokens + 16 * m.kv_blocks_onboarded));
+}
+
+TEST_F(TieredEngineTest, LookupLoadsOnlyWhatIsFasterThanRecomputing) {
+  auto tiers = TieredKvConnector::Create(Tiers(8, 0));
+  ASSERT_TRUE(tiers.ok());
+  std::vector<uint8_t> bytes(block_bytes_, 7);
+  for (BlockHash h = 1; h <= 3; ++h) {
+    (*tiers)->Offer(h, h > 1 ? std::optional<BlockHash>(h - 1) : std::nullopt, bytes.data());
+  }
+  const std::vector<BlockHash> chain = {1, 2, 3, 4};
+  const double host_s = (*tiers)->Stats().seconds_per_block[static_cast<int>(Tier::kHost)];
+  ASSERT_GT(host_s, 0);
+  EXPECT_EQ((*tiers)->Lookup(chain, 0), 3);               // no estimate yet: load
+  EXPECT_EQ((*tiers)->Lookup(chain, 100 * host_s), 3);    // computing is slower: load
+  EXPECT_EQ((*tiers)->Lookup(chain, host_s / 2), 0);      // computing is faster: recompute
+  EXPECT_EQ((*tiers)->Stats().recompute_blocks, 1u);
 }
 
 TEST_F(TieredEngineTest, ARestartedWorkerFindsItsDiskTier) {
