@@ -24,6 +24,12 @@ void AddRouterOptions(CLI::App* cmd, RouterArgs* a) {
                   "seconds cost: a cached prefix is worth this many times the prefill time it\n"
                   "saves (> 1: it also keeps the prefix hot for the requests that follow)")
       ->capture_default_str();
+  cmd->add_option("--router-host-credit", a->host_tier_credit,
+                  "a block in a worker's host KV tier counts this much of a cached block (0-1)")
+      ->capture_default_str();
+  cmd->add_option("--router-disk-credit", a->disk_tier_credit,
+                  "a block in a worker's disk KV tier counts this much of a cached block (0-1)")
+      ->capture_default_str();
   cmd->add_option("--router-step-profile", a->step_profile,
                   "seconds cost: a timing profile (mint profile / mocker --timing-profile JSON)\n"
                   "that every worker's step-time model starts from before its own steps arrive\n"
@@ -79,6 +85,8 @@ Result<router::RouterConfig> MakeRouterConfig(const RouterArgs& a) {
   c.cost = *cost;
   c.itl_weight = a.itl_weight;
   c.cache_credit = a.cache_credit;
+  c.host_tier_credit = a.host_tier_credit;
+  c.disk_tier_credit = a.disk_tier_credit;
   if (!a.step_profile.empty()) {
     auto timing = mocker::TimingModel::LoadProfile(a.step_profile);
     if (!timing.ok()) return timing.status().WithContext("--router-step-profile");

@@ -21,6 +21,8 @@ struct RouterArgs {
   std::string cost = "seconds";
   double itl_weight = 3.0;
   double cache_credit = 3.0;
+  double host_tier_credit = 0.75;
+  double disk_tier_credit = 0.25;
   std::string step_profile;
   std::string queue_policy;  // empty: no router queue
   double queue_busy_s = 0.5;

@@ -267,6 +267,12 @@ Check ParseCommonFields(const Json& obj, std::string* model, GenParams* p) {
                                 Shown(v));
         }
         p->route.mode = *mode;
+      } else if (k == "host_credit" || k == "disk_credit") {
+        if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1)) {
+          return Bad(param, param + " must be a number in [0, 1], got " + Shown(v));
+        }
+        (k == "host_credit" ? p->route.host_tier_credit : p->route.disk_tier_credit) =
+            v.get<double>();
       } else if (k == "overlap_credit" || k == "prefill_load_scale" || k == "temperature") {
         if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
           return Bad(param, param + " must be a number >= 0, got " + Shown(v));
@@ -277,7 +283,8 @@ Check ParseCommonFields(const Json& obj, std::string* model, GenParams* p) {
         if (k == "temperature") p->route.temperature = d;
       } else {
         return Bad(param, "unknown router field '" + k +
-                              "' (mode, overlap_credit, prefill_load_scale, temperature)");
+                              "' (mode, overlap_credit, prefill_load_scale, temperature, "
+                              "host_credit, disk_credit)");
       }
     }
   }

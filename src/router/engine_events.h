@@ -16,6 +16,7 @@ inline KvCacheEvent FromEngineEvent(const engine::KvEvent& e) {
                                                        : KvCacheEvent::Kind::kCleared;
   r.block_hashes = e.block_hashes;
   r.parent_hash = e.parent_hash;
+  r.tier = static_cast<uint8_t>(e.tier);
   return r;
 }
 

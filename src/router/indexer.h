@@ -51,6 +51,9 @@ struct KvCacheEvent {
                                               // Removed: any blocks.
   std::optional<BlockHash> parent_hash = {};  // Stored only: the block before the first; unused
                                               // for matching (hashes are chained)
+  // 0: the worker's pool (device); 1 host, 2 disk: a tier of its tiered KV cache (events of id 0,
+  // applied by the Router to a per-tier index; Indexer itself ignores the field).
+  uint8_t tier = 0;
 };
 
 struct WorkerOverlap {

@@ -60,6 +60,16 @@ uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
+static Status ValidateTierCredits(double host, double disk) {
+  if (!std::isfinite(host) || host < 0 || host > 1) {
+    return Status::InvalidArgument("host_tier_credit must be in [0, 1]");
+  }
+  if (!std::isfinite(disk) || disk < 0 || disk > 1) {
+    return Status::InvalidArgument("disk_tier_credit must be in [0, 1]");
+  }
+  return Status::Ok();
+}
+
 Status RouterConfig::Validate() const {
   if (block_size <= 0) return Status::InvalidArgument("block_size must be > 0");
   MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
@@ -68,6 +78,7 @@ Status RouterConfig::Validate() const {
     return Status::InvalidArgument("cache_credit must be >= 1");
   }
   if (max_batched_tokens <= 0) return Status::InvalidArgument("max_batched_tokens must be > 0");
+  MINT_RETURN_IF_ERROR(ValidateTierCredits(host_tier_credit, disk_tier_credit));
   for (double c : step_prior) {
     if (!std::isfinite(c)) return Status::InvalidArgument("step_prior must be finite");
   }
@@ -166,12 +177,16 @@ struct Router::Impl {
   struct Weights {
     CostUnit cost;
     double overlap_credit, prefill_load_scale, temperature;
+    double host_tier_credit, disk_tier_credit;
   };
+  // Per candidate: the credited blocks its host and disk tiers hold past its pool's overlap.
+  void MatchTiers(std::span<const BlockHash> hashes, const std::vector<WorkerId>& candidates,
+                  const OverlapScores& overlaps, const Weights& weights);
   size_t Choose(Mode mode, const std::vector<WorkerId>& candidates, uint64_t request_blocks,
                 uint64_t request_tokens, const OverlapScores& overlaps, const Weights& weights,
                 RouteDecision* decision);
   double WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t request_blocks,
-                    uint64_t request_tokens, uint64_t overlap, const Weights& weights,
+                    uint64_t request_tokens, double overlap, const Weights& weights,
                     double* ttft_s);
   StepTimeModel& Model(WorkerId w) {
     auto it = step_models.find(w);
@@ -236,6 +251,9 @@ struct Router::Impl {
   // guarded by mu:
   std::set<WorkerId> added;
   Indexer index;
+  Indexer tier_index[2];  // host, disk (tier events, applied unchecked)
+  std::vector<double> tier_extra;  // MatchTiers' answer, parallel to the candidates
+  uint64_t tier_events = 0;
   ApproxIndexer approx;
   InFlightPrefixes in_flight;
   LoadTracker load;
@@ -269,18 +287,38 @@ void Router::Impl::MatchOverlaps(std::span<const BlockHash> hashes, OverlapScore
   find_matches_hist.RecordNanos(SystemClock::Get().NowNanos() - start);
 }
 
+void Router::Impl::MatchTiers(std::span<const BlockHash> hashes,
+                              const std::vector<WorkerId>& candidates,
+                              const OverlapScores& overlaps, const Weights& weights) {
+  tier_extra.assign(candidates.size(), 0.0);
+  if (tier_index[0].num_blocks() == 0 && tier_index[1].num_blocks() == 0) return;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const WorkerId w = candidates[i];
+    for (size_t p = overlaps.Get(w); p < hashes.size(); ++p) {
+      if (tier_index[0].HasBlock(w, hashes[p])) {
+        tier_extra[i] += weights.host_tier_credit;
+      } else if (tier_index[1].HasBlock(w, hashes[p])) {
+        tier_extra[i] += weights.disk_tier_credit;
+      } else {
+        break;
+      }
+    }
+  }
+}
+
 double Router::Impl::WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t request_blocks,
-                                uint64_t request_tokens, uint64_t overlap,
+                                uint64_t request_tokens, double overlap,
                                 const Weights& weights, double* ttft_s) {
   const uint64_t bs = static_cast<uint64_t>(config.block_size);
   if (weights.cost == CostUnit::kBlocks) {
     return KvCost({.request_blocks = request_blocks,
-                   .overlap_blocks = overlap,
+                   .overlap_blocks = static_cast<uint64_t>(std::llround(overlap)),
                    .queued_prefill_blocks = CeilDiv(l.prefill_tokens, bs),
                    .active_blocks = l.active_blocks},
                   weights.overlap_credit, weights.prefill_load_scale);
   }
-  const uint64_t cached = std::min(overlap * bs, request_tokens);
+  const uint64_t cached =
+      std::min(static_cast<uint64_t>(overlap * static_cast<double>(bs)), request_tokens);
   const TimeCost c = PredictTimeCost(
       {.request_tokens = request_tokens,
        .uncached_tokens = request_tokens - cached,
@@ -312,7 +350,8 @@ size_t Router::Impl::Choose(Mode mode, const std::vector<WorkerId>& candidates,
         loads[i] = LoadBlocks(l);
         costs[i] = mode == Mode::kKv
                        ? WorkerCost(candidates[i], l, request_blocks, request_tokens,
-                                    overlaps.Get(candidates[i]), weights, &ttfts[i])
+                                    overlaps.Get(candidates[i]) + tier_extra[i], weights,
+                                    &ttfts[i])
                        : static_cast<double>(loads[i]);
       }
       const double t = mode == Mode::kKv ? weights.temperature : 0.0;
@@ -368,6 +407,8 @@ void Router::RemoveWorker(WorkerId worker) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->added.erase(worker);
   impl_->index.RemoveWorker(worker);
+  impl_->tier_index[0].RemoveWorker(worker);
+  impl_->tier_index[1].RemoveWorker(worker);
   impl_->approx.RemoveWorker(worker);
   impl_->in_flight.RemoveWorker(worker);
   impl_->load.RemoveWorker(worker);
@@ -389,8 +430,11 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
   const double prefill_load_scale = o.prefill_load_scale.value_or(c.prefill_load_scale);
   const double temperature = o.temperature.value_or(c.temperature);
   MINT_RETURN_IF_ERROR(ValidateWeights(overlap_credit, prefill_load_scale, temperature));
+  const double host_credit = o.host_tier_credit.value_or(c.host_tier_credit);
+  const double disk_credit = o.disk_tier_credit.value_or(c.disk_tier_credit);
+  MINT_RETURN_IF_ERROR(ValidateTierCredits(host_credit, disk_credit));
   const Impl::Weights weights{o.cost.value_or(c.cost), overlap_credit, prefill_load_scale,
-                              temperature};
+                              temperature, host_credit, disk_credit};
 
   RouteDecision d;
   const uint64_t bs = static_cast<uint64_t>(c.block_size);
@@ -402,6 +446,7 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
     if (candidates.empty()) return Status::Unavailable("router: no worker to route to");
     // Overlaps are computed in every mode: they feed the predicted hit rate.
     impl_->MatchOverlaps(request.block_hashes, &impl_->scratch);
+    impl_->MatchTiers(request.block_hashes, candidates, impl_->scratch, weights);
     const uint64_t tokens =
         request.num_tokens != 0 ? request.num_tokens : d.request_blocks * bs;
     const size_t pick = impl_->Choose(mode, candidates, d.request_blocks, tokens, impl_->scratch,
@@ -434,6 +479,12 @@ void Router::OnFinished(uint64_t request_id) {
 
 Indexer::ApplyOutcome Router::ApplyEvent(WorkerId worker, const KvCacheEvent& event) {
   std::lock_guard<std::mutex> lock(impl_->mu);
+  if (event.tier == 1 || event.tier == 2) {
+    KvCacheEvent unchecked = event;
+    unchecked.id = 0;
+    ++impl_->tier_events;
+    return impl_->tier_index[event.tier - 1].Apply(worker, unchecked);
+  }
   const Indexer::ApplyOutcome outcome = impl_->index.Apply(worker, event);
   switch (outcome) {
     case Indexer::ApplyOutcome::kApplied:

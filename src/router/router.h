@@ -43,6 +43,13 @@
 // blocks, where Dynamo's also includes the new request's blocks not shared with the worker's
 // running sequences; Dynamo breaks ties by the smaller cache (tree size), then randomly.
 //
+// Tiers. Workers with a tiered KV cache report the blocks their host and disk tiers hold (KV
+// events with tier 1 / 2, kv_events.h); the router keeps them in an index per tier. Past the
+// leading blocks worker w holds in its pool, each further block of the request found in w's host
+// tier counts host_tier_credit of a cached block, in its disk tier disk_tier_credit (loading is
+// cheaper than computing but not free; Dynamo's defaults 0.75 and 0.25), until the first block w
+// holds nowhere. overlap(w) above is that weighted count (the blocks cost rounds it).
+//
 // Selection: temperature 0 → the lowest cost; ties broken by the lower load (active_blocks +
 // queued_prefill_blocks), then by rotation (round-robin counter, or a random draw with
 // tie_break = kRandom). Temperature T > 0 → sample w with probability ∝ exp(-n(w) / T), where
@@ -96,6 +103,9 @@ struct RouterConfig {
   // within 5 % of the best blocks-cost weights of each trace at every load, where 1 (and 0)
   // fell 50 % behind past capacity.
   double cache_credit = 3.0;
+  // Worth of a block held in a worker's host / disk tier, in cached blocks (see "Tiers"), [0, 1].
+  double host_tier_credit = 0.75;
+  double disk_tier_credit = 0.25;
   // Seconds cost only: a worker's tokens per step until it reports its own, > 0.
   int64_t max_batched_tokens = 8192;
   // Seconds cost only: every worker's step-time model starts here (all zeros: DefaultStepPrior).
@@ -120,6 +130,8 @@ struct RouteOverrides {
   std::optional<double> prefill_load_scale = {};
   std::optional<double> temperature = {};
   std::optional<CostUnit> cost = {};
+  std::optional<double> host_tier_credit = {};
+  std::optional<double> disk_tier_credit = {};
 };
 
 struct RouteRequest {

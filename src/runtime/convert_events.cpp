@@ -38,6 +38,7 @@ pb::KvEvent ToProto(const engine::KvEvent& event) {
   out.set_has_parent(event.parent_hash.has_value());
   if (event.parent_hash) out.set_parent_hash(*event.parent_hash);
   out.mutable_token_ids()->Add(event.token_ids.begin(), event.token_ids.end());
+  out.set_tier(static_cast<pb::KvEvent::StorageTier>(event.tier));
   return out;
 }
 
@@ -48,6 +49,8 @@ engine::KvEvent FromProto(const pb::KvEvent& event) {
   out.block_hashes.assign(event.block_hashes().begin(), event.block_hashes().end());
   if (event.has_parent()) out.parent_hash = event.parent_hash();
   out.token_ids.assign(event.token_ids().begin(), event.token_ids().end());
+  if (event.tier() == pb::KvEvent::HOST) out.tier = engine::StorageTier::kHost;
+  if (event.tier() == pb::KvEvent::DISK) out.tier = engine::StorageTier::kDisk;
   return out;
 }
 

@@ -477,6 +477,11 @@ struct KvEventSubscriber::Impl {
       ++all.events_received;
       ++one.events_received;
     });
+    if (event.tier != engine::StorageTier::kDevice) {
+      // A tier's event (id 0, outside the sequence): a hint, delivered as it comes.
+      if (callbacks.on_event) callbacks.on_event(worker_id, event);
+      return;
+    }
     w.known_last_id = std::max(w.known_last_id, event.id);
     if (w.syncing) {
       if (w.buffer.size() >= options.max_buffered_events) w.buffer.pop_front();

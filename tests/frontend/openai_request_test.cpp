@@ -468,6 +468,13 @@ TEST(RouterExtensionTest, ParsesOverridesAndNamesBadFields) {
   ExpectBad(ParseChatRequest(Chat(R"("router":{"prefill_load_scale":"2"})")),
             "router.prefill_load_scale", "a string");
   ExpectBad(ParseChatRequest(Chat(R"("router":{"weight":1})")), "router.weight", "unknown field");
+  // Tier credits (a worker's host / disk KV tiers), in [0, 1].
+  auto t = ParseChatRequest(Chat(R"("router":{"host_credit":0.5,"disk_credit":0})"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->params.route.host_tier_credit, 0.5);
+  EXPECT_EQ(t->params.route.disk_tier_credit, 0.0);
+  ExpectBad(ParseChatRequest(Chat(R"("router":{"disk_credit":2})")), "router.disk_credit",
+            "above 1");
 }
 
 }  // namespace

@@ -129,6 +129,60 @@ TEST_F(RouterTest, OverlapCreditOverride) {
   EXPECT_DOUBLE_EQ(d2->cost, 7);
 }
 
+TEST_F(RouterTest, TieredBlocksCountByTheirTierCredit) {
+  Router r(Config());
+  for (WorkerId w : {1, 2, 3}) r.AddWorker(w);
+  const std::vector<BlockHash> req = Blocks(100, 10);
+  // Worker 2: blocks 0-1 in its pool, 2-5 in its host tier, 6-7 on disk (a history its pool
+  // evicted tail first). Worker 3: blocks 0-7 on disk only.
+  r.ApplyEvent(2, StoredEvent(Blocks(100, 2)));
+  KvCacheEvent host = StoredEvent({req[2], req[3], req[4], req[5]});
+  host.tier = 1;
+  KvCacheEvent disk = StoredEvent({req[6], req[7]});
+  disk.tier = 2;
+  r.ApplyEvent(2, host);
+  r.ApplyEvent(2, disk);
+  KvCacheEvent disk3 = StoredEvent(Blocks(100, 8));
+  disk3.tier = 2;
+  r.ApplyEvent(3, disk3);
+  // Tier events stay out of the pool's index (and its event ids).
+  EXPECT_EQ(r.WorkerBlockCount(2), 2u);
+  EXPECT_FALSE(r.LastEventId(3).has_value());
+  r.UpdateLoad(2, {.active_blocks = 3});
+  r.UpdateLoad(3, {.active_blocks = 3});
+  // Blocks cost: w1 = 10; w2 = 10 - round(2 + 4 x 0.75 + 2 x 0.25 = 5.5 -> 6) + 3 = 7;
+  // w3 = 10 - round(8 x 0.25 = 2) + 3 = 11.
+  auto d = r.Route({.block_hashes = req, .num_tokens = 40});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->worker, 2u);
+  EXPECT_DOUBLE_EQ(d->cost, 10 - 6 + 3);
+  EXPECT_EQ(d->overlap_blocks, 2u);  // the decision reports the pool's own overlap
+  r.OnFinished(d->request_id);
+  // No credit for tiers (a per-request override): w2 = 10 - 2 + 3 = 11 > w1 = 10.
+  auto d2 = r.Route({.block_hashes = req, .num_tokens = 40,
+                     .overrides = {.host_tier_credit = 0.0, .disk_tier_credit = 0.0}});
+  ASSERT_TRUE(d2.ok());
+  EXPECT_EQ(d2->worker, 1u);
+  r.OnFinished(d2->request_id);
+  // Full credit: w3 = 10 - 8 + 3 = 5 against w2 = 10 - 8 + 4 = 6 (one more active block).
+  r.UpdateLoad(2, {.active_blocks = 4});
+  auto d3 = r.Route({.block_hashes = req, .num_tokens = 40,
+                     .overrides = {.host_tier_credit = 1.0, .disk_tier_credit = 1.0}});
+  ASSERT_TRUE(d3.ok());
+  EXPECT_EQ(d3->worker, 3u);
+  EXPECT_DOUBLE_EQ(d3->cost, 10 - 8 + 3);
+  // A tier's Removed takes the blocks back; out-of-range credits are refused.
+  KvCacheEvent gone{.kind = Kind::kRemoved, .block_hashes = Blocks(100, 8)};
+  gone.tier = 2;
+  r.ApplyEvent(3, gone);
+  r.OnFinished(d3->request_id);
+  auto d4 = r.Route({.block_hashes = req, .num_tokens = 40,
+                     .overrides = {.host_tier_credit = 1.0, .disk_tier_credit = 1.0}});
+  ASSERT_TRUE(d4.ok());
+  EXPECT_NE(d4->worker, 3u);
+  EXPECT_FALSE(r.Route({.block_hashes = req, .overrides = {.host_tier_credit = 1.5}}).ok());
+}
+
 TEST_F(RouterTest, TiesRotateAndTemperatureZeroIsDeterministic) {
   auto run = [&] {
     Router r(Config());

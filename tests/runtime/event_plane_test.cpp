@@ -175,6 +175,10 @@ class Collector {
     std::lock_guard<std::mutex> lock(mu_);
     return broken_;
   }
+  std::set<BlockHash> tier_blocks(const std::string& w) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return workers_[w].tier_blocks;
+  }
 
  private:
   struct State {
@@ -182,11 +186,16 @@ class Collector {
     uint64_t last_id = 0;
     std::vector<uint64_t> event_ids;
     std::vector<uint64_t> snapshot_ids;
+    std::set<BlockHash> tier_blocks;
   };
 
   void OnEvent(const std::string& w, const KvEvent& e) {
     std::lock_guard<std::mutex> lock(mu_);
     State& s = workers_[w];
+    if (e.tier != engine::StorageTier::kDevice) {  // a tier's hint: outside the sequence
+      s.tier_blocks.insert(e.block_hashes.begin(), e.block_hashes.end());
+      return;
+    }
     if (e.id != s.last_id + 1) broken_ = true;  // the subscriber promises consecutive ids
     s.last_id = e.id;
     s.event_ids.push_back(e.id);
@@ -265,6 +274,12 @@ TEST(ConvertEventsTest, KvEventRoundTrip) {
     EXPECT_EQ(back.block_hashes, e.block_hashes);
     EXPECT_EQ(back.parent_hash, e.parent_hash);
     EXPECT_EQ(back.token_ids, e.token_ids);
+    EXPECT_EQ(back.tier, engine::StorageTier::kDevice);
+  }
+  for (auto tier : {engine::StorageTier::kHost, engine::StorageTier::kDisk}) {
+    KvEvent t = Event(0, Kind::kStored, {5});
+    t.tier = tier;
+    EXPECT_EQ(FromProto(ToProto(t)).tier, tier);
   }
   pb::KvEvent unknown;
   unknown.set_kind(static_cast<pb::KvEvent::Kind>(42));
@@ -362,6 +377,27 @@ TEST(EventPlaneTest, DeliversEventsInOrder) {
   EXPECT_EQ(stats.workers["w"].events_received, 201u);
   EXPECT_EQ(pub->Stats().events_published, 201u);
   EXPECT_EQ(pub->Stats().events_dropped, 0u);
+}
+
+TEST(EventPlaneTest, TierEventsArriveOutsideTheSequence) {
+  auto pub = MakePublisher("w");
+  FakeWorker worker(pub.get());
+  Collector got;
+  auto sub = KvEventSubscriber::Create(got.Callbacks(),
+                                       [&](const std::string&) { return worker.Snapshot(); });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
+  WaitLive(pub.get(), &got, "w");
+  ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));
+  worker.Store({1}, std::nullopt);
+  KvEvent host = Event(0, Kind::kStored, {100, 101});
+  host.tier = engine::StorageTier::kHost;
+  pub->OnKvEvent(host);  // id 0: neither stale nor a gap
+  worker.Store({2}, 1);
+  ASSERT_TRUE(WaitFor([&] { return got.last_id("w") == 2 && got.tier_blocks("w").size() == 2; }));
+  EXPECT_EQ(got.event_ids("w"), (std::vector<uint64_t>{1, 2}));
+  EXPECT_FALSE(got.sequence_broken());
+  EXPECT_EQ(sub.value()->Stats().gaps_detected, 0u);
 }
 
 TEST(EventPlaneTest, LateJoinerGetsSnapshotThenContinuingEvents) {
