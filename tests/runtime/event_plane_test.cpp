@@ -248,6 +248,25 @@ bool WorkerLive(KvEventSubscriber* sub, const std::string& w) {
   return it != stats.workers.end() && it->second.live;
 }
 
+// Worker "w" publishing to one subscriber, connected and live: the setup most tests share.
+struct LiveStream {
+  std::unique_ptr<KvEventPublisher> pub = MakePublisher("w");
+  FakeWorker worker{pub.get()};
+  Collector got;
+  std::unique_ptr<KvEventSubscriber> sub;
+
+  LiveStream() {
+    auto s = KvEventSubscriber::Create(got.Callbacks(),
+                                       [this](const std::string&) { return worker.Snapshot(); });
+    EXPECT_TRUE(s.ok());
+    if (!s.ok()) return;
+    sub = std::move(s).value();
+    EXPECT_TRUE(sub->Connect("w", pub->endpoint()).ok());
+    WaitLive(pub.get(), &got, "w");
+    EXPECT_TRUE(WaitFor([&] { return WorkerLive(sub.get(), "w"); }));
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 
 TEST(ConvertEventsTest, KvEventRoundTrip) {
@@ -350,15 +369,11 @@ TEST(EventPlaneTest, PublisherReportsItsRealEndpoint) {
 }
 
 TEST(EventPlaneTest, DeliversEventsInOrder) {
-  auto pub = MakePublisher("w");
-  FakeWorker worker(pub.get());
-  Collector got;
-  auto sub = KvEventSubscriber::Create(got.Callbacks(),
-                                       [&](const std::string&) { return worker.Snapshot(); });
-  ASSERT_TRUE(sub.ok());
-  ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
-  WaitLive(pub.get(), &got, "w");
-  ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));
+  LiveStream live;
+  ASSERT_NE(live.sub, nullptr);
+  FakeWorker& worker = live.worker;
+  Collector& got = live.got;
+  KvEventPublisher* pub = live.pub.get();
 
   for (BlockHash h = 1; h <= 200; ++h)
     worker.Store({h}, h > 1 ? std::optional(h - 1) : std::nullopt);
@@ -370,7 +385,7 @@ TEST(EventPlaneTest, DeliversEventsInOrder) {
   EXPECT_EQ(got.snapshot_ids("w"), std::vector<uint64_t>{0});  // the initial (empty) snapshot
   EXPECT_EQ(got.blocks("w"), worker.blocks());
   EXPECT_FALSE(got.sequence_broken());
-  auto stats = sub.value()->Stats();
+  auto stats = live.sub->Stats();
   EXPECT_EQ(stats.gaps_detected, 0u);
   EXPECT_EQ(stats.resyncs, 1u);
   EXPECT_EQ(stats.workers["w"].last_event_id, 201u);
@@ -380,24 +395,18 @@ TEST(EventPlaneTest, DeliversEventsInOrder) {
 }
 
 TEST(EventPlaneTest, TierEventsArriveOutsideTheSequence) {
-  auto pub = MakePublisher("w");
-  FakeWorker worker(pub.get());
-  Collector got;
-  auto sub = KvEventSubscriber::Create(got.Callbacks(),
-                                       [&](const std::string&) { return worker.Snapshot(); });
-  ASSERT_TRUE(sub.ok());
-  ASSERT_TRUE(sub.value()->Connect("w", pub->endpoint()).ok());
-  WaitLive(pub.get(), &got, "w");
-  ASSERT_TRUE(WaitFor([&] { return WorkerLive(sub.value().get(), "w"); }));
-  worker.Store({1}, std::nullopt);
+  LiveStream live;
+  ASSERT_NE(live.sub, nullptr);
+  live.worker.Store({1}, std::nullopt);
   KvEvent host = Event(0, Kind::kStored, {100, 101});
   host.tier = engine::StorageTier::kHost;
-  pub->OnKvEvent(host);  // id 0: neither stale nor a gap
-  worker.Store({2}, 1);
-  ASSERT_TRUE(WaitFor([&] { return got.last_id("w") == 2 && got.tier_blocks("w").size() == 2; }));
-  EXPECT_EQ(got.event_ids("w"), (std::vector<uint64_t>{1, 2}));
-  EXPECT_FALSE(got.sequence_broken());
-  EXPECT_EQ(sub.value()->Stats().gaps_detected, 0u);
+  live.pub->OnKvEvent(host);  // id 0: neither stale nor a gap
+  live.worker.Store({2}, 1);
+  ASSERT_TRUE(WaitFor(
+      [&] { return live.got.last_id("w") == 2 && live.got.tier_blocks("w").size() == 2; }));
+  EXPECT_EQ(live.got.event_ids("w"), (std::vector<uint64_t>{1, 2}));
+  EXPECT_FALSE(live.got.sequence_broken());
+  EXPECT_EQ(live.sub->Stats().gaps_detected, 0u);
 }
 
 TEST(EventPlaneTest, LateJoinerGetsSnapshotThenContinuingEvents) {
