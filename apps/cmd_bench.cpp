@@ -140,8 +140,10 @@ Status ConversationsFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohman
     return bench::MakeConversationTurn(conv, c, t + 1);
   };
   opt->think_s = a.think_time;
-  (*config)["workload"] = {{"kind", "conversations"}, {"conversations", n},
-                           {"turns", a.turns},          {"think_time_s", a.think_time},
+  (*config)["workload"] = {{"kind", "conversations"},
+                           {"conversations", n},
+                           {"turns", a.turns},
+                           {"think_time_s", a.think_time},
                            {"first_len", bench::ToString(conv.first)},
                            {"user_len", bench::ToString(conv.user)},
                            {"output_len", bench::ToString(conv.output)}};
@@ -294,10 +296,10 @@ int Run(const BenchArgs& a) {
   std::optional<bench::PrefixCacheCounters> before;
   if (!a.no_metrics) before = ScrapeCache(*target);
   ProgressBar bar("bench", /*unit_bytes=*/false);
-  int64_t total = opt.num_requests > 0    ? opt.num_requests
-                  : !a.trace.empty()      ? static_cast<int64_t>(fixed->size())
-                  : a.conversations > 0   ? a.conversations * a.turns
-                                          : 0;
+  int64_t total = opt.num_requests > 0  ? opt.num_requests
+                  : !a.trace.empty()    ? static_cast<int64_t>(fixed->size())
+                  : a.conversations > 0 ? a.conversations * a.turns
+                                        : 0;
   auto started = std::chrono::steady_clock::now();
   double span_s = a.warmup + a.duration;
   opt.progress = [&](int64_t done, int64_t) {
@@ -358,18 +360,20 @@ CommandFn RegisterBench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--prefix-groups", a->prefix_groups, "Groups sharing a prompt prefix");
   cmd->add_option("--prefix-len", a->prefix_len, "Tokens of the shared prefix");
-  cmd->add_option("--conversations", a->conversations,
-                  "Multi-turn chat: this many conversations of --turns turns, started at --rate\n"
-                  "per second (default 1); each turn resends the whole history (first message of\n"
-                  "--first-len, then each answer of --output-len and user message of --input-len),\n"
-                  "--think-time seconds after the previous answer");
+  cmd->add_option(
+      "--conversations", a->conversations,
+      "Multi-turn chat: this many conversations of --turns turns, started at --rate\n"
+      "per second (default 1); each turn resends the whole history (first message of\n"
+      "--first-len, then each answer of --output-len and user message of --input-len),\n"
+      "--think-time seconds after the previous answer");
   cmd->add_option("--turns", a->turns, "Turns per conversation (with --conversations)")
       ->capture_default_str();
   cmd->add_option("--think-time", a->think_time,
                   "Seconds between an answer and the next turn (with --conversations)")
       ->capture_default_str();
-  cmd->add_option("--first-len", a->first_len,
-                  "First message length in tokens (with --conversations; same forms as --input-len)")
+  cmd->add_option(
+         "--first-len", a->first_len,
+         "First message length in tokens (with --conversations; same forms as --input-len)")
       ->capture_default_str();
   cmd->add_option("--trace", a->trace, "Mooncake JSONL trace to replay")
       ->check(CLI::ExistingFile);

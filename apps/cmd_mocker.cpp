@@ -14,11 +14,11 @@
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
 #include "apps/worker_metrics.h"
-#include "kvstore/simulated_tiers.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
+#include "kvstore/simulated_tiers.h"
 #include "mocker/mocker.h"
 #include "tokenizer/tokenizer.h"
 #include "worker/worker.h"
@@ -72,7 +72,8 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
   mocker::MockerOptions eo = a.engine;
   if (a.tiers.host_blocks > 0) {
     kvstore::SimulatedTiersConfig tc = a.tiers;
-    tc.block_bytes = static_cast<uint64_t>(a.kv_bytes_per_token) * static_cast<uint64_t>(eo.block_size);
+    tc.block_bytes =
+        static_cast<uint64_t>(a.kv_bytes_per_token) * static_cast<uint64_t>(eo.block_size);
     tc.speedup = eo.speedup;
     MINT_ASSIGN_OR_RETURN(m.tiers, kvstore::SimulatedTiers::Create(tc));
     eo.kv_connector = m.tiers.get();
@@ -141,9 +142,11 @@ int RunMocker(MockerArgs a) {
             a.engine.max_num_seqs, a.engine.max_num_batched_tokens, a.engine.vocab,
             a.engine.speedup);
   if (a.tiers.host_blocks > 0) {
-    log::Info("simulated KV tiers: host {} blocks at {} GB/s, disk {} blocks at {} GB/s, {} bytes per "
-              "token", a.tiers.host_blocks, a.tiers.host_gbps, a.tiers.disk_blocks,
-              a.tiers.disk_gbps, a.kv_bytes_per_token);
+    log::Info(
+        "simulated KV tiers: host {} blocks at {} GB/s, disk {} blocks at {} GB/s, {} bytes per "
+        "token",
+        a.tiers.host_blocks, a.tiers.host_gbps, a.tiers.disk_blocks, a.tiers.disk_gbps,
+        a.kv_bytes_per_token);
   }
   std::vector<Mocker> mockers;
   mockers.reserve(static_cast<size_t>(a.count));
@@ -197,12 +200,14 @@ CommandFn RegisterMocker(CLI::App& app) {
                   "--count, port + i")
       ->capture_default_str()
       ->check(CLI::Range(-1, 65535));
-  cmd->add_option("--kv-host-blocks", a->tiers.host_blocks,
-                  "Simulated tiered KV cache: host-tier blocks (0: none); blocks the pool evicts go\n"
-                  "there and come back at --kv-host-gbps instead of being recomputed")
+  cmd->add_option(
+         "--kv-host-blocks", a->tiers.host_blocks,
+         "Simulated tiered KV cache: host-tier blocks (0: none); blocks the pool evicts go\n"
+         "there and come back at --kv-host-gbps instead of being recomputed")
       ->capture_default_str();
-  cmd->add_option("--kv-disk-blocks", a->tiers.disk_blocks,
-                  "Simulated tiered KV cache: disk-tier blocks (blocks seen twice; needs a host tier)")
+  cmd->add_option(
+         "--kv-disk-blocks", a->tiers.disk_blocks,
+         "Simulated tiered KV cache: disk-tier blocks (blocks seen twice; needs a host tier)")
       ->capture_default_str();
   cmd->add_option("--kv-host-gbps", a->tiers.host_gbps, "Simulated host tier bandwidth, GB/s")
       ->capture_default_str();

@@ -142,7 +142,8 @@ int Serve(const ServeArgs& a) {
     Serving s{.tokenizer = tok.get(), .backend = nullptr, .general_name = model->config().name,
               .stop = {}};
     if (n_engines == 1) {
-      local = std::make_unique<TieredLocalBackend>(engines.engines[0].get(), engines.tiers[0].get());
+      local =
+          std::make_unique<TieredLocalBackend>(engines.engines[0].get(), engines.tiers[0].get());
       s.backend = local.get();
     } else {
       discovery = runtime::NewEmbeddedDiscovery();

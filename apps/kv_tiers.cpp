@@ -10,22 +10,26 @@
 namespace mint::apps {
 
 void AddKvTierOptions(CLI::App* cmd, KvTierArgs* a) {
-  cmd->add_option("--kv-host-memory", a->host_memory,
-                  "Tiered KV cache: host RAM for KV blocks the engine's pool evicts (suffix K, M\n"
-                  "or G), e.g. 8G. Prompts whose prefix was evicted load it back from here instead\n"
-                  "of recomputing it. Default: no host tier");
-  cmd->add_option("--kv-disk-dir", a->disk_dir,
-                  "Tiered KV cache: a directory for KV blocks on local disk (needs --kv-host-memory;\n"
-                  "blocks seen twice are written there). Kept across restarts: a worker started\n"
-                  "again with the same directory and model finds its blocks");
-  cmd->add_option("--kv-disk-size", a->disk_size, "Tiered KV cache: disk tier size (suffix K, M or G)")
+  cmd->add_option(
+      "--kv-host-memory", a->host_memory,
+      "Tiered KV cache: host RAM for KV blocks the engine's pool evicts (suffix K, M\n"
+      "or G), e.g. 8G. Prompts whose prefix was evicted load it back from here instead\n"
+      "of recomputing it. Default: no host tier");
+  cmd->add_option(
+      "--kv-disk-dir", a->disk_dir,
+      "Tiered KV cache: a directory for KV blocks on local disk (needs --kv-host-memory;\n"
+      "blocks seen twice are written there). Kept across restarts: a worker started\n"
+      "again with the same directory and model finds its blocks");
+  cmd->add_option("--kv-disk-size", a->disk_size,
+                  "Tiered KV cache: disk tier size (suffix K, M or G)")
       ->capture_default_str();
   cmd->add_option("--kv-offload", a->offload,
                   "Tiered KV cache: copy a block to the host tier when the pool evicts it\n"
                   "(eviction) or as soon as it is full (completion)")
       ->capture_default_str()
       ->check(CLI::IsMember({"eviction", "completion"}));
-  cmd->add_option("--kv-io-threads", a->io_threads, "Tiered KV cache: threads for loads and disk writes")
+  cmd->add_option("--kv-io-threads", a->io_threads,
+                  "Tiered KV cache: threads for loads and disk writes")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
 }
@@ -36,9 +40,9 @@ Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(
     const KvTierArgs& a, const model::Model& model, const std::string& model_path,
     const engine::EngineConfig& engine, engine::KvConnector* inner, int instance, int share) {
   if (!KvTiersEnabled(a)) return std::unique_ptr<kvstore::TieredKvConnector>();
-  MINT_ASSIGN_OR_RETURN(const int64_t block_bytes,
-                        model::KvArena::BytesPerBlock(model.config(), engine.kv_cache_type,
-                                                      engine.block_size));
+  MINT_ASSIGN_OR_RETURN(
+      const int64_t block_bytes,
+      model::KvArena::BytesPerBlock(model.config(), engine.kv_cache_type, engine.block_size));
   kvstore::TieredKvConfig c;
   c.block_bytes = static_cast<uint64_t>(block_bytes);
   if (!a.host_memory.empty()) {
@@ -113,11 +117,31 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
        [&](int t) { return s.seconds_per_block[t]; });
   Metric(&out, "mint_kv_tier_offload_bytes_total", "counter",
          "Bytes copied into a tier (host: from the engine's pool; disk: from the host tier)");
-  if (s.has_host) out += fmt::format("mint_kv_tier_offload_bytes_total{{tier=\"host\"}} {}\n", s.offload_bytes);
-  if (s.has_disk) out += fmt::format("mint_kv_tier_offload_bytes_total{{tier=\"disk\"}} {}\n", s.disk_bytes_written);
-  Metric(&out, "mint_kv_tier_offload_seconds_total", "counter", "Seconds spent copying into a tier");
-  if (s.has_host) out += fmt::format("mint_kv_tier_offload_seconds_total{{tier=\"host\"}} {}\n", s.offload_seconds);
-  if (s.has_disk) out += fmt::format("mint_kv_tier_offload_seconds_total{{tier=\"disk\"}} {}\n", s.disk_write_seconds);
+  if (s.has_host) {
+    out += fmt::format("mint_kv_tier_offload_bytes_total{{tier=\"host\"}} {}\n", s.offload_bytes);
+  }
+  if (s.has_disk) {
+    out +=
+        fmt::format("mint_kv_tier_offload_bytes_total{{tier=\"disk\"}} {}\n", s.disk_bytes_written);
+  }
+  Metric(&out, "mint_kv_tier_offload_block_seconds", "histogram",
+         "Seconds to copy one block into a tier (host: from the engine's pool, on its loop; "
+         "disk: from the host tier, on an I/O thread)");
+  const double sums[2] = {s.offload_seconds, s.disk_write_seconds};
+  for (int t = 0; t < 2; ++t) {
+    if (!has[t]) continue;
+    const char* tier = kvstore::TierName(static_cast<Tier>(t));
+    for (size_t i = 0; i < std::size(kvstore::TieredKvStats::kBlockSecondsBounds); ++i) {
+      out += fmt::format("mint_kv_tier_offload_block_seconds_bucket{{tier=\"{}\",le=\"{}\"}} {}\n",
+                         tier, kvstore::TieredKvStats::kBlockSecondsBounds[i],
+                         s.offload_seconds_le[t][i]);
+    }
+    out += fmt::format("mint_kv_tier_offload_block_seconds_bucket{{tier=\"{}\",le=\"+Inf\"}} {}\n",
+                       tier, s.offload_count[t]);
+    out += fmt::format("mint_kv_tier_offload_block_seconds_sum{{tier=\"{}\"}} {}\n", tier, sums[t]);
+    out += fmt::format("mint_kv_tier_offload_block_seconds_count{{tier=\"{}\"}} {}\n", tier,
+                       s.offload_count[t]);
+  }
   Metric(&out, "mint_kv_tier_onboard_seconds", "histogram", "Seconds per onboarding load");
   for (size_t i = 0; i < std::size(kvstore::TieredKvStats::kSecondsBounds); ++i) {
     out += fmt::format("mint_kv_tier_onboard_seconds_bucket{{le=\"{}\"}} {}\n",
@@ -125,14 +149,16 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
   }
   const uint64_t ok_loads = s.onboard_loads - s.onboard_failures;
   out += fmt::format("mint_kv_tier_onboard_seconds_bucket{{le=\"+Inf\"}} {}\n", ok_loads);
-  out += fmt::format("mint_kv_tier_onboard_seconds_sum {}\n", s.onboard_seconds[0] + s.onboard_seconds[1]);
+  out += fmt::format("mint_kv_tier_onboard_seconds_sum {}\n",
+                     s.onboard_seconds[0] + s.onboard_seconds[1]);
   out += fmt::format("mint_kv_tier_onboard_seconds_count {}\n", ok_loads);
   Metric(&out, "mint_kv_tier_decisions_total", "counter",
          "Blocks loaded from a tier (onboard), and lookups that stopped at a block cheaper to "
          "recompute than to load (recompute)");
   out += fmt::format("mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n",
                      s.onboard_blocks[0] + s.onboard_blocks[1]);
-  out += fmt::format("mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n", s.recompute_blocks);
+  out += fmt::format("mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n",
+                     s.recompute_blocks);
   Metric(&out, "mint_kv_tier_onboard_failures_total", "counter",
          "Onboarding loads that failed (the engine recomputed those prompts)");
   out += fmt::format("mint_kv_tier_onboard_failures_total {}\n", e.kv_onboard_failures);
@@ -140,8 +166,9 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
   out += fmt::format("mint_kv_tier_disk_errors_total{{op=\"write\"}} {}\n", s.disk.write_errors);
   out += fmt::format("mint_kv_tier_disk_errors_total{{op=\"read\"}} {}\n", s.disk.read_errors);
   out += fmt::format("mint_kv_tier_disk_errors_total{{op=\"dropped_file\"}} {}\n", s.disk.dropped);
-  Metric(&out, "mint_kv_tier_disk_writes_skipped_total", "counter",
-         "Disk writes not made (queue full, paused after an error, or the block left the host tier)");
+  Metric(
+      &out, "mint_kv_tier_disk_writes_skipped_total", "counter",
+      "Disk writes not made (queue full, paused after an error, or the block left the host tier)");
   out += fmt::format("mint_kv_tier_disk_writes_skipped_total {}\n", s.disk_writes_skipped);
   Metric(&out, "mint_kv_tier_disk_found_at_start_blocks", "gauge",
          "Valid blocks the disk tier found when the worker started (a warm restart)");
@@ -155,18 +182,21 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
 std::string SimulatedKvTierMetricsText(const kvstore::SimulatedTiersStats& s) {
   std::string out;
   Metric(&out, "mint_kv_tier_blocks", "gauge", "KV blocks held by the (simulated) tier");
-  out += fmt::format("mint_kv_tier_blocks{{tier=\"host\"}} {}\nmint_kv_tier_blocks{{tier=\"disk\"}} {}\n",
-                     s.host_blocks, s.disk_blocks);
+  out += fmt::format(
+      "mint_kv_tier_blocks{{tier=\"host\"}} {}\nmint_kv_tier_blocks{{tier=\"disk\"}} {}\n",
+      s.host_blocks, s.disk_blocks);
   Metric(&out, "mint_kv_tier_hit_blocks_total", "counter",
          "Prompt blocks found in the (simulated) tier at admission and loaded instead of computed");
-  out += fmt::format("mint_kv_tier_hit_blocks_total{{tier=\"host\"}} {}\n"
-                     "mint_kv_tier_hit_blocks_total{{tier=\"disk\"}} {}\n",
-                     s.onboard_blocks[0], s.onboard_blocks[1]);
+  out += fmt::format(
+      "mint_kv_tier_hit_blocks_total{{tier=\"host\"}} {}\n"
+      "mint_kv_tier_hit_blocks_total{{tier=\"disk\"}} {}\n",
+      s.onboard_blocks[0], s.onboard_blocks[1]);
   Metric(&out, "mint_kv_tier_decisions_total", "counter",
          "Blocks held in a tier: loaded (onboard) or recomputed because loading was slower");
-  out += fmt::format("mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n"
-                     "mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n",
-                     s.onboard_blocks[0] + s.onboard_blocks[1], s.recompute_blocks);
+  out += fmt::format(
+      "mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n"
+      "mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n",
+      s.onboard_blocks[0] + s.onboard_blocks[1], s.recompute_blocks);
   Metric(&out, "mint_kv_tier_simulated_load_seconds_total", "counter",
          "Simulated seconds of tier loads");
   out += fmt::format("mint_kv_tier_simulated_load_seconds_total {}\n", s.load_seconds);

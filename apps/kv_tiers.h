@@ -27,10 +27,12 @@ bool KvTiersEnabled(const KvTierArgs& a);
 // The tiers of one engine of `model` (loaded from `model_path`) configured by `engine`; `inner`
 // (may be null) takes kv_import / kv_export. `instance` > 0 puts the disk tier in a subdirectory
 // of its own (several engines in one process) and `share` divides the host memory among them.
-Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(
-    const KvTierArgs& a, const model::Model& model, const std::string& model_path,
-    const engine::EngineConfig& engine, engine::KvConnector* inner, int instance = 0,
-    int share = 1);
+Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(const KvTierArgs& a,
+                                                                const model::Model& model,
+                                                                const std::string& model_path,
+                                                                const engine::EngineConfig& engine,
+                                                                engine::KvConnector* inner,
+                                                                int instance = 0, int share = 1);
 // Prometheus text: per tier blocks, bytes, hits, onboard/offload bytes and seconds (histogram),
 // onboard-versus-recompute decisions, disk errors; plus the engine's onboarding counters.
 std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e);

@@ -32,21 +32,25 @@ class WorkerMetricsSource : public frontend::LocalBackend {
     const uint64_t curve_refused =
         worker_->publisher() != nullptr ? worker_->publisher()->Stats().subscribers_refused : 0;
     return fmt::format(
-        "# HELP mint_worker_generate_calls_total Generate calls accepted\n"
-        "# TYPE mint_worker_generate_calls_total counter\nmint_worker_generate_calls_total {}\n"
-        "# HELP mint_worker_cancelled_total Calls ended by the caller before finishing\n"
-        "# TYPE mint_worker_cancelled_total counter\nmint_worker_cancelled_total {}\n"
-        "# HELP mint_worker_rejected_total Calls the engine refused\n"
-        "# TYPE mint_worker_rejected_total counter\nmint_worker_rejected_total {}\n"
-        "# HELP mint_request_plane_tls_refused_total TLS handshakes refused on the request plane "
-        "(peers without a certificate of the cluster CA)\n"
-        "# TYPE mint_request_plane_tls_refused_total counter\n"
-        "mint_request_plane_tls_refused_total {}\n"
-        "# HELP mint_event_plane_subscribers_refused_total Event-plane subscribers refused by "
-        "CURVE (not holding the cluster key)\n"
-        "# TYPE mint_event_plane_subscribers_refused_total counter\n"
-        "mint_event_plane_subscribers_refused_total {}\n",
-        s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(), curve_refused) +
+               "# HELP mint_worker_generate_calls_total Generate calls accepted\n"
+               "# TYPE mint_worker_generate_calls_total counter\nmint_worker_generate_calls_total "
+               "{}\n"
+               "# HELP mint_worker_cancelled_total Calls ended by the caller before finishing\n"
+               "# TYPE mint_worker_cancelled_total counter\nmint_worker_cancelled_total {}\n"
+               "# HELP mint_worker_rejected_total Calls the engine refused\n"
+               "# TYPE mint_worker_rejected_total counter\nmint_worker_rejected_total {}\n"
+               "# HELP mint_request_plane_tls_refused_total TLS handshakes refused on the request "
+               "plane "
+               "(peers without a certificate of the cluster CA)\n"
+               "# TYPE mint_request_plane_tls_refused_total counter\n"
+               "mint_request_plane_tls_refused_total {}\n"
+               "# HELP mint_event_plane_subscribers_refused_total Event-plane subscribers refused "
+               "by "
+               "CURVE (not holding the cluster key)\n"
+               "# TYPE mint_event_plane_subscribers_refused_total counter\n"
+               "mint_event_plane_subscribers_refused_total {}\n",
+               s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(),
+               curve_refused) +
            (kv_ != nullptr ? worker::KvTransferMetricsText(kv_->Stats()) : std::string()) +
            (tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string()) +
            (sim_ != nullptr ? SimulatedKvTierMetricsText(sim_->Stats()) : std::string());

@@ -25,7 +25,9 @@ class MemoryIo final : public mint::kvstore::BlockFileIo {
   Result<std::vector<FileInfo>> List(const std::string& dir) override {
     std::vector<FileInfo> out;
     for (const auto& [path, bytes] : files) {
-      if (path.rfind(dir + "/", 0) == 0) out.push_back({path.substr(dir.size() + 1), bytes.size(), 0});
+      if (path.rfind(dir + "/", 0) == 0) {
+        out.push_back({path.substr(dir.size() + 1), bytes.size(), 0});
+      }
     }
     return out;
   }
@@ -99,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   io.files[dir + "/0000000000000001.kvb"] = input;
   {
     std::vector<uint8_t> payload(kBlockBytes, 7);
-    mint::kvstore::BlockFileHeader h{.fingerprint = kFingerprint, .hash = 2,
+    mint::kvstore::BlockFileHeader h{.fingerprint = kFingerprint,
+                                     .hash = 2,
                                      .payload_bytes = kBlockBytes,
                                      .payload_checksum = mint::kvstore::PayloadChecksum(payload)};
     std::vector<uint8_t> file(mint::kvstore::kBlockFileHeaderBytes);
@@ -107,9 +110,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     file.insert(file.end(), payload.begin(), payload.end());
     io.files[dir + "/0000000000000002.kvb"] = std::move(file);
   }
-  auto tier = mint::kvstore::DiskTier::Open(
-      {.dir = "/d", .capacity_blocks = 4, .block_bytes = kBlockBytes, .fingerprint = kFingerprint,
-       .io = &io});
+  auto tier = mint::kvstore::DiskTier::Open({.dir = "/d",
+                                             .capacity_blocks = 4,
+                                             .block_bytes = kBlockBytes,
+                                             .fingerprint = kFingerprint,
+                                             .io = &io});
   if (!tier.ok()) __builtin_trap();  // the scan drops bad files; it never fails on them
   std::vector<uint8_t> out(kBlockBytes);
   if (!(*tier)->Read(2, out).ok() || out != std::vector<uint8_t>(kBlockBytes, 7)) __builtin_trap();

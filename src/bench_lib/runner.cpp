@@ -92,8 +92,7 @@ class Driver {
         exhausted_ = true;
         return;
       }
-      if (opt_.mode == RunOptions::Mode::kRate ||
-          opt_.mode == RunOptions::Mode::kConversations) {
+      if (opt_.mode == RunOptions::Mode::kRate || opt_.mode == RunOptions::Mode::kConversations) {
         next_arrival_s_ = NextArrival(opt_.arrival, opt_.rate, next_arrival_s_, &rng_);
         if (next_index_ == 0 && opt_.arrival == Arrival::kConstant) next_arrival_s_ = 0;
       } else {

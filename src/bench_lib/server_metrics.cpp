@@ -63,8 +63,12 @@ std::vector<std::pair<std::string, double>> TierHitRates(const PrefixCacheCounte
   std::vector<std::pair<std::string, double>> out;
   const double q = after.queries - before.queries;
   if (!(q > 0)) return out;
-  if (before.host_hits && after.host_hits) out.emplace_back("host", (*after.host_hits - *before.host_hits) / q);
-  if (before.disk_hits && after.disk_hits) out.emplace_back("disk", (*after.disk_hits - *before.disk_hits) / q);
+  if (before.host_hits && after.host_hits) {
+    out.emplace_back("host", (*after.host_hits - *before.host_hits) / q);
+  }
+  if (before.disk_hits && after.disk_hits) {
+    out.emplace_back("disk", (*after.disk_hits - *before.disk_hits) / q);
+  }
   return out;
 }
 

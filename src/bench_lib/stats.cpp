@@ -181,25 +181,32 @@ nlohmann::json ReportToJson(const Report& r) {
   return {
       {"schema", kReportSchema},
       {"config", r.config},
-      {"requests", {{"total", r.requests}, {"succeeded", r.succeeded}, {"failed", r.failed},
-                    {"warmup_excluded", r.warmup_excluded}}},
+      {"requests",
+       {{"total", r.requests},
+        {"succeeded", r.succeeded},
+        {"failed", r.failed},
+        {"warmup_excluded", r.warmup_excluded}}},
       {"duration_s", r.duration_s},
       {"tokens", {{"input", r.input_tokens}, {"output", r.output_tokens}}},
-      {"throughput", {{"requests_per_s", r.request_throughput},
-                      {"output_tokens_per_s", r.output_token_throughput},
-                      {"total_tokens_per_s", r.total_token_throughput}}},
-      {"latency_s", {{"ttft", SummaryJson(r.ttft)}, {"itl", SummaryJson(r.itl)},
-                     {"tpot", SummaryJson(r.tpot)}, {"e2e", SummaryJson(r.e2e)}}},
-      {"goodput", r.slo_set ? nlohmann::json{{"good_requests", r.good},
-                                             {"requests_per_s", r.goodput}}
-                            : nlohmann::json(nullptr)},
-      {"cost", {{"per_million_output_tokens", Opt(r.cost_per_million_output_tokens)},
-                {"per_million_total_tokens", Opt(r.cost_per_million_total_tokens)}}},
+      {"throughput",
+       {{"requests_per_s", r.request_throughput},
+        {"output_tokens_per_s", r.output_token_throughput},
+        {"total_tokens_per_s", r.total_token_throughput}}},
+      {"latency_s",
+       {{"ttft", SummaryJson(r.ttft)},
+        {"itl", SummaryJson(r.itl)},
+        {"tpot", SummaryJson(r.tpot)},
+        {"e2e", SummaryJson(r.e2e)}}},
+      {"goodput", r.slo_set
+                      ? nlohmann::json{{"good_requests", r.good}, {"requests_per_s", r.goodput}}
+                      : nlohmann::json(nullptr)},
+      {"cost",
+       {{"per_million_output_tokens", Opt(r.cost_per_million_output_tokens)},
+        {"per_million_total_tokens", Opt(r.cost_per_million_total_tokens)}}},
       {"prefix_cache_hit_rate", Opt(r.prefix_cache_hit_rate)},
       {"tier_hit_rates", TierRatesJson(r.tier_hit_rates)},
       {"errors", errors},
-      {"timeline", {{"bucket_s", r.bucket_s},
-                    {"output_tokens_per_s", r.output_tokens_per_bucket}}},
+      {"timeline", {{"bucket_s", r.bucket_s}, {"output_tokens_per_s", r.output_tokens_per_bucket}}},
   };
 }
 
@@ -232,7 +239,8 @@ std::string FormatReportTable(const Report& r) {
     out += fmt::format("prefix cache  {:.1f} % hit rate\n", *r.prefix_cache_hit_rate * 100);
   }
   for (const auto& [tier, rate] : r.tier_hit_rates) {
-    out += fmt::format("{} tier     {:.1f} % of looked-up blocks loaded from it\n", tier, rate * 100);
+    out +=
+        fmt::format("{} tier     {:.1f} % of looked-up blocks loaded from it\n", tier, rate * 100);
   }
   for (const auto& [why, n] : r.errors) out += fmt::format("error x{}     {}\n", n, why);
   return out;

@@ -167,10 +167,12 @@ BenchRequest MakeConversationTurn(const ConversationOptions& opt, int64_t conv, 
   r.index = conv * opt.turns + turn;
   r.prefix_group = static_cast<int>(conv);
   for (int t = 0; t <= turn; ++t) {
-    std::mt19937_64 rng(Mix(opt.seed ^ 0xC0417ULL, static_cast<uint64_t>(conv) * 4096 + static_cast<uint64_t>(t)));
+    std::mt19937_64 rng(
+        Mix(opt.seed ^ 0xC0417ULL, static_cast<uint64_t>(conv) * 4096 + static_cast<uint64_t>(t)));
     const int user = std::max(1, SampleLength(t == 0 ? opt.first : opt.user, rng));
     const int answer = std::max(1, SampleLength(opt.output, rng));
-    const uint64_t key = Mix(kKeyUnique ^ opt.seed ^ 0xC0417ULL, static_cast<uint64_t>(r.index - turn + t));
+    const uint64_t key =
+        Mix(kKeyUnique ^ opt.seed ^ 0xC0417ULL, static_cast<uint64_t>(r.index - turn + t));
     r.prompt += SeededWords(Mix(key, 1), user);
     r.input_tokens += user;
     if (t < turn) {

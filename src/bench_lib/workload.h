@@ -64,7 +64,7 @@ BenchRequest MakeSyntheticRequest(const SyntheticOptions& opt, int64_t index);
 // of that turn's output length (the real answer's text is not fed back, so every run of a
 // workload sends byte-identical prompts), so turn t's prompt is a prefix of turn t+1's.
 struct ConversationOptions {
-  int turns = 1;  // >= 1
+  int turns = 1;                                        // >= 1
   LengthSpec first{LengthSpec::Kind::kFixed, 1024, 0};  // the first user message
   LengthSpec user{LengthSpec::Kind::kFixed, 128, 0};    // each later user message
   LengthSpec output{LengthSpec::Kind::kFixed, 128, 0};  // each answer (max_tokens)

@@ -378,8 +378,7 @@ void Engine::Impl::AttachConnector() {
       if (g->event) g->event(std::move(e));
     }
   });
-  const KvMemory memory{executor_->kv_base(), executor_->kv_block_bytes(),
-                        config_.kv_cache_blocks};
+  const KvMemory memory{executor_->kv_base(), executor_->kv_block_bytes(), config_.kv_cache_blocks};
   if (memory.base != nullptr) c->OnKvMemory(memory);
   // A simulated engine has no KV bytes: its blocks are offered by hash alone (null bytes).
   BlockPool::BlockObserver offer = [c, memory](BlockId b, BlockHash h,
@@ -408,7 +407,8 @@ void Engine::Impl::StartLoad(SeqState* seq) {
   load.blocks = seq->blocks;
   load.num_local_blocks = seq->num_committed_blocks;
   if (seq->onboarding) {
-    load.hashes.assign(seq->hashes.begin(), seq->hashes.begin() + static_cast<ptrdiff_t>(seq->blocks.size()));
+    load.hashes.assign(seq->hashes.begin(),
+                       seq->hashes.begin() + static_cast<ptrdiff_t>(seq->blocks.size()));
     ++kv_onboards_;
   } else {
     load.source = r->req.kv_import;
@@ -736,9 +736,8 @@ void Engine::Impl::RecordStep(const StepBatch& step, std::chrono::steady_clock::
     const double per_block = recent_steps_.back().seconds /
                              static_cast<double>(c.prefill_tokens + c.decode_seqs) *
                              static_cast<double>(config_.block_size);
-    recompute_s_per_block_ = recompute_s_per_block_ == 0
-                                 ? per_block
-                                 : 0.8 * recompute_s_per_block_ + 0.2 * per_block;
+    recompute_s_per_block_ =
+        recompute_s_per_block_ == 0 ? per_block : 0.8 * recompute_s_per_block_ + 0.2 * per_block;
   }
 }
 

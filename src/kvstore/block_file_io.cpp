@@ -94,8 +94,8 @@ class PosixBlockFileIo final : public BlockFileIo {
     if (fd < 0) return Errno("open", path, errno);
     uint64_t done = 0;
     while (done < out.size()) {
-      const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                                static_cast<off_t>(offset + done));
+      const ssize_t n =
+          ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         const int err = n < 0 ? errno : 0;
@@ -117,8 +117,6 @@ class PosixBlockFileIo final : public BlockFileIo {
 
 }  // namespace
 
-std::unique_ptr<BlockFileIo> MakePosixBlockFileIo() {
-  return std::make_unique<PosixBlockFileIo>();
-}
+std::unique_ptr<BlockFileIo> MakePosixBlockFileIo() { return std::make_unique<PosixBlockFileIo>(); }
 
 }  // namespace mint::kvstore

@@ -52,13 +52,13 @@ struct DiskTierStats {
   int64_t capacity_blocks = 0;
   int64_t blocks = 0;
   uint64_t block_bytes = 0;
-  int64_t found_at_open = 0;     // valid blocks found by Open (a warm restart)
-  uint64_t writes = 0;           // cumulative
-  uint64_t reads = 0;            // cumulative (successful)
-  uint64_t evicted = 0;          // cumulative
-  uint64_t dropped = 0;          // files removed as torn, corrupt or foreign
-  uint64_t write_errors = 0;     // cumulative
-  uint64_t read_errors = 0;      // cumulative (I/O errors and checksum failures)
+  int64_t found_at_open = 0;  // valid blocks found by Open (a warm restart)
+  uint64_t writes = 0;        // cumulative
+  uint64_t reads = 0;         // cumulative (successful)
+  uint64_t evicted = 0;       // cumulative
+  uint64_t dropped = 0;       // files removed as torn, corrupt or foreign
+  uint64_t write_errors = 0;  // cumulative
+  uint64_t read_errors = 0;   // cumulative (I/O errors and checksum failures)
 };
 
 inline constexpr uint64_t kBlockFileHeaderBytes = 72;
@@ -97,8 +97,8 @@ class DiskTier {
   BlockFileIo* io_ = nullptr;
   std::string dir_;  // config.dir / fingerprint
   mutable std::mutex mu_;
-  TierIndex index_;            // guarded by mu_
-  DiskTierStats stats_;        // guarded by mu_
+  TierIndex index_;             // guarded by mu_
+  DiskTierStats stats_;         // guarded by mu_
   uint64_t next_sequence_ = 1;  // guarded by mu_
 };
 

@@ -28,10 +28,10 @@ struct HostTierStats {
   int64_t capacity_blocks = 0;
   int64_t blocks = 0;
   uint64_t block_bytes = 0;
-  uint64_t stored = 0;     // blocks written in, cumulative
-  uint64_t evicted = 0;    // cumulative
-  uint64_t hits = 0;       // blocks read out (onboarded), cumulative
-  uint64_t refused = 0;    // Put with every block pinned, cumulative
+  uint64_t stored = 0;   // blocks written in, cumulative
+  uint64_t evicted = 0;  // cumulative
+  uint64_t hits = 0;     // blocks read out (onboarded), cumulative
+  uint64_t refused = 0;  // Put with every block pinned, cumulative
 };
 
 class HostTier {
@@ -68,9 +68,9 @@ class HostTier {
   const uint64_t block_bytes_;
   LargeBuffer memory_;
   mutable std::mutex mu_;
-  TierIndex index_;               // guarded by mu_
-  std::vector<uint64_t> free_;    // guarded by mu_
-  HostTierStats stats_;           // guarded by mu_
+  TierIndex index_;             // guarded by mu_
+  std::vector<uint64_t> free_;  // guarded by mu_
+  HostTierStats stats_;         // guarded by mu_
 };
 
 }  // namespace mint::kvstore

@@ -111,7 +111,8 @@ void SimulatedTiers::Offer(BlockHash hash, std::optional<BlockHash> parent, cons
           room = v.has_value();
           if (room) {
             disk_.Remove(v->hash);
-            events.push_back(TierEvent(Kind::kRemoved, StorageTier::kDisk, {v->hash}, std::nullopt));
+            events.push_back(
+                TierEvent(Kind::kRemoved, StorageTier::kDisk, {v->hash}, std::nullopt));
           }
         }
         if (room) {
@@ -175,7 +176,9 @@ void SimulatedTiers::TimerLoop() {
     if (it->first > now && !stop_) {
       // A virtual clock moves without waking us: look again every millisecond.
       auto wait = std::chrono::nanoseconds(it->first - now);
-      if (clock_ != &system_clock_) wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(1));
+      if (clock_ != &system_clock_) {
+        wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(1));
+      }
       cv_.wait_for(lk, wait);
       continue;
     }

@@ -24,11 +24,11 @@
 namespace mint::kvstore {
 
 struct SimulatedTiersConfig {
-  uint64_t block_bytes = 0;  // > 0: simulated KV bytes per block
-  int64_t host_blocks = 0;   // 0: no host tier
-  int64_t disk_blocks = 0;   // 0: no disk tier (needs a host tier)
-  double host_gbps = 20;     // GB/s from host memory into the engine
-  double disk_gbps = 3;      // GB/s from disk
+  uint64_t block_bytes = 0;        // > 0: simulated KV bytes per block
+  int64_t host_blocks = 0;         // 0: no host tier
+  int64_t disk_blocks = 0;         // 0: no disk tier (needs a host tier)
+  double host_gbps = 20;           // GB/s from host memory into the engine
+  double disk_gbps = 3;            // GB/s from disk
   double disk_latency_s = 100e-6;  // per load that reads disk
   double speedup = 1;              // simulated time / wall time (as the mocker's)
   double disk_min_frequency = 2;
@@ -42,7 +42,7 @@ struct SimulatedTiersStats {
   uint64_t onboard_blocks[2] = {};  // host, disk: blocks loaded (tier hits)
   uint64_t recompute_blocks = 0;    // held but cheaper to recompute
   uint64_t loads = 0;
-  double load_seconds = 0;          // simulated
+  double load_seconds = 0;  // simulated
 };
 
 class SimulatedTiers final : public engine::KvConnector {
@@ -71,9 +71,9 @@ class SimulatedTiers final : public engine::KvConnector {
   const Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  TierIndex host_, disk_;          // guarded by mu_
-  FrequencyFilter sightings_;      // guarded by mu_
-  SimulatedTiersStats stats_;      // guarded by mu_
+  TierIndex host_, disk_;                              // guarded by mu_
+  FrequencyFilter sightings_;                          // guarded by mu_
+  SimulatedTiersStats stats_;                          // guarded by mu_
   std::multimap<int64_t, std::function<void()>> due_;  // guarded by mu_: deadline ns -> done
   std::function<void(engine::KvEvent)> sink_;          // guarded by mu_
   bool stop_ = false;                                  // guarded by mu_

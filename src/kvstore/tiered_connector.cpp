@@ -25,8 +25,7 @@ Status TieredKvConfig::Validate() const {
   if (host_blocks < 0) return Status::InvalidArgument("KV tiers: negative host tier size");
   if (!disk_dir.empty() && disk_blocks <= 0) {
     return Status::InvalidArgument("KV tiers: --kv-disk-size holds no block of " +
-                                   std::to_string(block_bytes + kBlockFileHeaderBytes) +
-                                   " bytes");
+                                   std::to_string(block_bytes + kBlockFileHeaderBytes) + " bytes");
   }
   if (!disk_dir.empty() && host_blocks == 0) {
     return Status::InvalidArgument(
@@ -55,7 +54,9 @@ Result<std::unique_ptr<TieredKvConnector>> TieredKvConnector::Create(const Tiere
     log::Info("disk KV tier: {} ({} blocks of {} bytes at most), {} blocks found", c->disk_->dir(),
               config.disk_blocks, config.block_bytes, ds.found_at_open);
   }
-  for (int i = 0; i < config.io_threads; ++i) c->threads_.emplace_back([p = c.get()] { p->IoLoop(); });
+  for (int i = 0; i < config.io_threads; ++i) {
+    c->threads_.emplace_back([p = c.get()] { p->IoLoop(); });
+  }
   return c;
 }
 
@@ -166,9 +167,18 @@ void TieredKvConnector::Offer(BlockHash hash, std::optional<BlockHash> parent,
     if (stored) {
       stats_.offload_bytes += config_.block_bytes;
       stats_.offload_seconds += s;
+      CountOffload(Tier::kHost, s);
     }
   }
   if (stored) Sighted(hash);
+}
+
+void TieredKvConnector::CountOffload(Tier tier, double seconds) {
+  const int t = static_cast<int>(tier);
+  ++stats_.offload_count[t];
+  for (size_t i = 0; i < std::size(TieredKvStats::kBlockSecondsBounds); ++i) {
+    if (seconds <= TieredKvStats::kBlockSecondsBounds[i]) ++stats_.offload_seconds_le[t][i];
+  }
 }
 
 void TieredKvConnector::SetEventSink(std::function<void(engine::KvEvent)> sink) {
@@ -249,6 +259,7 @@ void TieredKvConnector::WriteToDisk(BlockHash hash) {
   }
   stats_.disk_bytes_written += config_.block_bytes;
   stats_.disk_write_seconds += s;
+  CountOffload(Tier::kDisk, s);
 }
 
 void TieredKvConnector::Load(engine::KvLoad load, std::function<void(Status)> done) {
@@ -282,7 +293,9 @@ Status TieredKvConnector::RunLoad(const engine::KvLoad& load) {
     }
     st = disk_ != nullptr ? disk_->Read(h, std::span<uint8_t>(dst, bb))
                           : Status::NotFound("block left the host tier");
-    if (st.code() == StatusCode::kCorruption) Emit(engine::KvEvent::Kind::kRemoved, Tier::kDisk, {h});
+    if (st.code() == StatusCode::kCorruption) {
+      Emit(engine::KvEvent::Kind::kRemoved, Tier::kDisk, {h});
+    }
     if (!st.ok()) break;
     ++blocks[1];
     bytes[1] += bb;

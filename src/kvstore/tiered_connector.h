@@ -44,18 +44,18 @@
 namespace mint::kvstore {
 
 struct TieredKvConfig {
-  uint64_t block_bytes = 0;     // > 0: the engine's KV bytes per block
-  int64_t host_blocks = 0;      // host tier capacity; 0 = no host tier
-  std::string disk_dir;         // empty = no disk tier
-  int64_t disk_blocks = 0;      // disk tier capacity (> 0 with disk_dir)
-  uint64_t fingerprint = 0;     // model + KV layout (disk_tier.h)
+  uint64_t block_bytes = 0;  // > 0: the engine's KV bytes per block
+  int64_t host_blocks = 0;   // host tier capacity; 0 = no host tier
+  std::string disk_dir;      // empty = no disk tier
+  int64_t disk_blocks = 0;   // disk tier capacity (> 0 with disk_dir)
+  uint64_t fingerprint = 0;  // model + KV layout (disk_tier.h)
   engine::OffloadPoint offload = engine::OffloadPoint::kEviction;
   double disk_min_frequency = 2;       // sightings before a block is written to disk
   double frequency_half_life_s = 600;  // how fast sightings are forgotten
   int io_threads = 2;
-  size_t max_pending_writes = 4096;  // disk writes queued beyond this are skipped
-  BlockFileIo* io = nullptr;         // not owned; null = POSIX
-  const Clock* clock = nullptr;      // not owned; null = SystemClock
+  size_t max_pending_writes = 4096;      // disk writes queued beyond this are skipped
+  BlockFileIo* io = nullptr;             // not owned; null = POSIX
+  const Clock* clock = nullptr;          // not owned; null = SystemClock
   engine::KvConnector* inner = nullptr;  // not owned: kv_import / kv_export go there
   Status Validate() const;
 };
@@ -68,7 +68,7 @@ struct TieredKvStats {
   HostTierStats host;
   DiskTierStats disk;
   // Per tier (index Tier), cumulative.
-  uint64_t onboard_blocks[2] = {};   // blocks loaded into the engine (tier hits)
+  uint64_t onboard_blocks[2] = {};  // blocks loaded into the engine (tier hits)
   uint64_t onboard_bytes[2] = {};
   double onboard_seconds[2] = {};
   double seconds_per_block[2] = {};  // the smoothed load cost Lookup uses
@@ -85,6 +85,13 @@ struct TieredKvStats {
   static constexpr double kSecondsBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                               0.01,   0.025,   0.05,   0.1,   0.25,   1};
   uint64_t onboard_seconds_le[std::size(kSecondsBounds)] = {};
+  // Seconds per block copied into a tier (index Tier: host from the pool, disk from host),
+  // cumulative: offload_seconds_le[t][i] took at most kBlockSecondsBounds[i]; offload_count[t]
+  // blocks in all (offload_seconds and disk_write_seconds are the sums).
+  static constexpr double kBlockSecondsBounds[] = {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4,
+                                                   5e-4, 1e-3,   5e-3, 2e-2};
+  uint64_t offload_seconds_le[2][std::size(kBlockSecondsBounds)] = {};
+  uint64_t offload_count[2] = {};
 };
 
 class TieredKvConnector final : public engine::KvConnector {
@@ -116,6 +123,7 @@ class TieredKvConnector final : public engine::KvConnector {
   // A sighting of `hash`; queues its disk write when it crosses the threshold.
   void Sighted(BlockHash hash);
   void WriteToDisk(BlockHash hash);
+  void CountOffload(Tier tier, double seconds);  // mu_ held
   // Reports a tier's change to the engine's event subscribers (kv_events.h, id 0).
   void Emit(engine::KvEvent::Kind kind, Tier tier, std::vector<BlockHash> hashes,
             std::optional<BlockHash> parent = std::nullopt);
@@ -129,14 +137,14 @@ class TieredKvConnector final : public engine::KvConnector {
 
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  int busy_ = 0;                            // guarded by mu_: jobs running
-  size_t pending_writes_ = 0;               // guarded by mu_
-  bool stop_ = false;                       // guarded by mu_
-  FrequencyFilter sightings_;                          // guarded by mu_
-  double disk_paused_until_s_ = 0;                     // guarded by mu_: after a write error
-  TieredKvStats stats_;                                // guarded by mu_ (tiers' own stats aside)
-  std::function<void(engine::KvEvent)> sink_;          // guarded by mu_
+  std::deque<std::function<void()>> jobs_;     // guarded by mu_
+  int busy_ = 0;                               // guarded by mu_: jobs running
+  size_t pending_writes_ = 0;                  // guarded by mu_
+  bool stop_ = false;                          // guarded by mu_
+  FrequencyFilter sightings_;                  // guarded by mu_
+  double disk_paused_until_s_ = 0;             // guarded by mu_: after a write error
+  TieredKvStats stats_;                        // guarded by mu_ (tiers' own stats aside)
+  std::function<void(engine::KvEvent)> sink_;  // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

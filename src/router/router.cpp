@@ -251,7 +251,7 @@ struct Router::Impl {
   // guarded by mu:
   std::set<WorkerId> added;
   Indexer index;
-  Indexer tier_index[2];  // host, disk (tier events, applied unchecked)
+  Indexer tier_index[2];           // host, disk (tier events, applied unchecked)
   std::vector<double> tier_extra;  // MatchTiers' answer, parallel to the candidates
   uint64_t tier_events = 0;
   ApproxIndexer approx;
@@ -307,8 +307,8 @@ void Router::Impl::MatchTiers(std::span<const BlockHash> hashes,
 }
 
 double Router::Impl::WorkerCost(WorkerId w, const WorkerLoad& l, uint64_t request_blocks,
-                                uint64_t request_tokens, double overlap,
-                                const Weights& weights, double* ttft_s) {
+                                uint64_t request_tokens, double overlap, const Weights& weights,
+                                double* ttft_s) {
   const uint64_t bs = static_cast<uint64_t>(config.block_size);
   if (weights.cost == CostUnit::kBlocks) {
     return KvCost({.request_blocks = request_blocks,
@@ -350,8 +350,7 @@ size_t Router::Impl::Choose(Mode mode, const std::vector<WorkerId>& candidates,
         loads[i] = LoadBlocks(l);
         costs[i] = mode == Mode::kKv
                        ? WorkerCost(candidates[i], l, request_blocks, request_tokens,
-                                    overlaps.Get(candidates[i]) + tier_extra[i], weights,
-                                    &ttfts[i])
+                                    overlaps.Get(candidates[i]) + tier_extra[i], weights, &ttfts[i])
                        : static_cast<double>(loads[i]);
       }
       const double t = mode == Mode::kKv ? weights.temperature : 0.0;
@@ -433,8 +432,12 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
   const double host_credit = o.host_tier_credit.value_or(c.host_tier_credit);
   const double disk_credit = o.disk_tier_credit.value_or(c.disk_tier_credit);
   MINT_RETURN_IF_ERROR(ValidateTierCredits(host_credit, disk_credit));
-  const Impl::Weights weights{o.cost.value_or(c.cost), overlap_credit, prefill_load_scale,
-                              temperature, host_credit, disk_credit};
+  const Impl::Weights weights{o.cost.value_or(c.cost),
+                              overlap_credit,
+                              prefill_load_scale,
+                              temperature,
+                              host_credit,
+                              disk_credit};
 
   RouteDecision d;
   const uint64_t bs = static_cast<uint64_t>(c.block_size);

@@ -42,7 +42,8 @@ TEST(ServerMetricsTest, TierHitsPerTier) {
   EXPECT_EQ(rates[1].first, "disk");
   EXPECT_DOUBLE_EQ(rates[1].second, 0.25);
   // A server without tiers: none.
-  auto plain = ParsePrefixCacheCounters("mint_prefix_cache_hits_total 1\nmint_prefix_cache_queries_total 2\n");
+  auto plain = ParsePrefixCacheCounters(
+      "mint_prefix_cache_hits_total 1\nmint_prefix_cache_queries_total 2\n");
   ASSERT_TRUE(plain.has_value());
   EXPECT_TRUE(TierHitRates(*plain, *plain).empty());
 }

@@ -324,13 +324,15 @@ TEST(BlockPoolTest, ObserversSeeCommittedAndEvictedBlocksWhileTheyAreIntact) {
         EXPECT_EQ(pool.CachedHash(b), std::optional<BlockHash>(h));
         evicted.push_back({b, h, p});
       },
-      [&](BlockId b, BlockHash h, std::optional<BlockHash> p) { committed.push_back({b, h, p}); });
+      [&](BlockId b, BlockHash h, std::optional<BlockHash> p) {
+        committed.push_back({b, h, p});
+      });
   std::vector<int32_t> tokens = Tokens(1, 3);
   std::vector<BlockHash> h = Hashes(tokens);
   std::vector<BlockId> seq = AllocateAndCommit(pool, tokens);
-  ASSERT_EQ(committed, (std::vector<Seen>{{seq[0], h[0], std::nullopt},
-                                          {seq[1], h[1], h[0]},
-                                          {seq[2], h[2], h[1]}}));
+  ASSERT_EQ(committed,
+            (std::vector<Seen>{
+                {seq[0], h[0], std::nullopt}, {seq[1], h[1], h[0]}, {seq[2], h[2], h[1]}}));
   EXPECT_TRUE(evicted.empty());
   pool.Release(seq);
   std::vector<BlockId> out;

@@ -37,7 +37,8 @@ TEST(SimulatedTiersTest, KeepsWholePrefixesAndTimesLoadsByBandwidth) {
   const auto t0 = std::chrono::steady_clock::now();
   (*t)->Load(load, [&](Status st) { done.set_value(st); });
   EXPECT_TRUE(done.get_future().get().ok());
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GE(ms, 3.0);
   EXPECT_NEAR((*t)->Stats().load_seconds, 0.003, 1e-9);
 }
@@ -53,8 +54,8 @@ TEST(SimulatedTiersTest, DiskTakesBlocksSeenTwice) {
 }
 
 TEST(SimulatedTiersTest, AMockerEngineOnboardsEvictedHistories) {
-  auto tiers = SimulatedTiers::Create({.block_bytes = 131072 * 16, .host_blocks = 4096,
-                                       .host_gbps = 20, .speedup = 100});
+  auto tiers = SimulatedTiers::Create(
+      {.block_bytes = 131072 * 16, .host_blocks = 4096, .host_gbps = 20, .speedup = 100});
   ASSERT_TRUE(tiers.ok());
   mocker::MockerOptions o;
   o.num_blocks = 48;  // 768 tokens: one history at a time

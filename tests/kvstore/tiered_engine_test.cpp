@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <mutex>
 #include <filesystem>
+#include <mutex>
 
 #include "engine/engine.h"
 #include "kvstore/tiered_connector.h"
@@ -31,12 +31,18 @@ class FaultyIo final : public BlockFileIo {
   Status MakeDirs(const std::string& d) override { return real_->MakeDirs(d); }
   Result<std::vector<FileInfo>> List(const std::string& d) override { return real_->List(d); }
   Status WriteFile(const std::string& p, std::span<const std::span<const uint8_t>> parts) override {
-    if (fault == Fault::kDiskFull) return Status::ResourceExhausted("write " + p + ": No space left on device");
-    if (fault == Fault::kReadOnly) return Status::IoError("create " + p + ": Read-only file system");
+    if (fault == Fault::kDiskFull) {
+      return Status::ResourceExhausted("write " + p + ": No space left on device");
+    }
+    if (fault == Fault::kReadOnly) {
+      return Status::IoError("create " + p + ": Read-only file system");
+    }
     return real_->WriteFile(p, parts);
   }
   Status ReadFile(const std::string& p, uint64_t off, std::span<uint8_t> out) override {
-    if (fault == Fault::kReadError && off > 0) return Status::IoError("read " + p + ": Input/output error");
+    if (fault == Fault::kReadError && off > 0) {
+      return Status::IoError("read " + p + ": Input/output error");
+    }
     return real_->ReadFile(p, off, out);
   }
   Status Remove(const std::string& p) override { return real_->Remove(p); }
@@ -111,9 +117,13 @@ class TieredEngineTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   TieredKvConfig Tiers(int64_t host_blocks, int64_t disk_blocks, BlockFileIo* io = nullptr) {
-    return {.block_bytes = block_bytes_, .host_blocks = host_blocks,
-            .disk_dir = disk_blocks > 0 ? dir_.string() : "", .disk_blocks = disk_blocks,
-            .fingerprint = 77, .io_threads = 2, .io = io};
+    return {.block_bytes = block_bytes_,
+            .host_blocks = host_blocks,
+            .disk_dir = disk_blocks > 0 ? dir_.string() : "",
+            .disk_blocks = disk_blocks,
+            .fingerprint = 77,
+            .io_threads = 2,
+            .io = io};
   }
 
   // Runs `turns` turns of `convs` conversations, round robin, on `engine`; returns every answer.
@@ -123,7 +133,8 @@ class TieredEngineTest : public ::testing::Test {
     std::vector<std::vector<int32_t>> answers;
     for (int t = 0; t < turns; ++t) {
       for (int i = 0; i < convs; ++i) {
-        auto r = engine::RunToCompletion(engine, test_support::GreedyRequest(c.NextPrompt(i, t), 8));
+        auto r =
+            engine::RunToCompletion(engine, test_support::GreedyRequest(c.NextPrompt(i, t), 8));
         EXPECT_TRUE(r.ok()) << r.status().ToString();
         if (!r.ok()) return answers;
         EXPECT_EQ(r->finish, engine::FinishReason::kLength);
@@ -165,8 +176,7 @@ TEST_F(TieredEngineTest, OnboardedPrefixesGiveTheSameTokens) {
   EXPECT_GT(s.onboard_blocks[static_cast<int>(Tier::kHost)], 0u);
   EXPECT_GT(s.onboard_blocks[static_cast<int>(Tier::kDisk)], 0u) << "no block came back from disk";
   EXPECT_GT(s.disk.writes, 0u);
-  EXPECT_EQ(m.kv_blocks_onboarded,
-            s.onboard_blocks[0] + s.onboard_blocks[1]);
+  EXPECT_EQ(m.kv_blocks_onboarded, s.onboard_blocks[0] + s.onboard_blocks[1]);
   EXPECT_EQ(s.disk.read_errors, 0u);
   // The tiers' blocks reach the engine's event subscribers (tier host / disk, outside the ids).
   EXPECT_EQ(events.stored(engine::StorageTier::kHost), s.host.stored);
@@ -187,9 +197,9 @@ TEST_F(TieredEngineTest, LookupLoadsOnlyWhatIsFasterThanRecomputing) {
   const std::vector<BlockHash> chain = {1, 2, 3, 4};
   const double host_s = (*tiers)->Stats().seconds_per_block[static_cast<int>(Tier::kHost)];
   ASSERT_GT(host_s, 0);
-  EXPECT_EQ((*tiers)->Lookup(chain, 0), 3);               // no estimate yet: load
-  EXPECT_EQ((*tiers)->Lookup(chain, 100 * host_s), 3);    // computing is slower: load
-  EXPECT_EQ((*tiers)->Lookup(chain, host_s / 2), 0);      // computing is faster: recompute
+  EXPECT_EQ((*tiers)->Lookup(chain, 0), 3);             // no estimate yet: load
+  EXPECT_EQ((*tiers)->Lookup(chain, 100 * host_s), 3);  // computing is slower: load
+  EXPECT_EQ((*tiers)->Lookup(chain, host_s / 2), 0);    // computing is faster: recompute
   EXPECT_EQ((*tiers)->Stats().recompute_blocks, 1u);
 }
 
@@ -217,8 +227,8 @@ TEST_F(TieredEngineTest, DiskFaultsCostRecomputationNotRequests) {
   auto plain = Engine::Create(model_.get(), Config(512, nullptr));
   ASSERT_TRUE(plain.ok());
   const auto want = Chat(plain->get(), 6, 4);
-  for (auto fault : {FaultyIo::Fault::kDiskFull, FaultyIo::Fault::kReadOnly,
-                     FaultyIo::Fault::kReadError}) {
+  for (auto fault :
+       {FaultyIo::Fault::kDiskFull, FaultyIo::Fault::kReadOnly, FaultyIo::Fault::kReadError}) {
     fs::remove_all(dir_);
     FaultyIo io;
     if (fault != FaultyIo::Fault::kReadError) io.fault = fault;

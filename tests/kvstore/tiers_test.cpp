@@ -58,14 +58,18 @@ struct IndexModel {
   };
   std::vector<E> lru;
   E* Find(BlockHash h) {
-    for (auto& e : lru) if (e.h == h) return &e;
+    for (auto& e : lru) {
+      if (e.h == h) return &e;
+    }
     return nullptr;
   }
   bool HasChild(BlockHash h) const {
     return std::any_of(lru.begin(), lru.end(), [&](const E& e) { return e.parent == h; });
   }
   std::optional<BlockHash> Victim() const {
-    for (const auto& e : lru) if (e.pins == 0 && !HasChild(e.h)) return e.h;
+    for (const auto& e : lru) {
+      if (e.pins == 0 && !HasChild(e.h)) return e.h;
+    }
     return std::nullopt;
   }
   void Touch(BlockHash h) {
@@ -212,8 +216,9 @@ TEST(DiskTierTest, RandomWritesReadsAndRestartsMatchAModel) {
       ASSERT_EQ((*tier)->Stats().found_at_open, static_cast<int64_t>(model.lru.size()));
       for (const auto& e : model.lru) ASSERT_TRUE((*tier)->Contains(e.h));
       // After a restart recency is the files' write order (reads do not rewrite them).
-      std::stable_sort(model.lru.begin(), model.lru.end(),
-                       [](const IndexModel::E& a, const IndexModel::E& b) { return a.seq < b.seq; });
+      std::stable_sort(
+          model.lru.begin(), model.lru.end(),
+          [](const IndexModel::E& a, const IndexModel::E& b) { return a.seq < b.seq; });
       continue;
     }
     if (op < 12) {
@@ -281,7 +286,9 @@ TEST(DiskTierTest, RestartDropsTornCorruptAndForeignFiles) {
   {
     auto tier = DiskTier::Open(DiskConfig(dir, 8));
     ASSERT_TRUE(tier.ok());
-    for (BlockHash h = 1; h <= 4; ++h) ASSERT_TRUE((*tier)->Write(h, std::nullopt, Pattern(h, 256)).ok());
+    for (BlockHash h = 1; h <= 4; ++h) {
+      ASSERT_TRUE((*tier)->Write(h, std::nullopt, Pattern(h, 256)).ok());
+    }
   }
   const fs::path sub = dir / "000000000000002a";
   // Block 1: torn (cut short); block 2: a flipped header byte; block 3: written for another model
@@ -310,8 +317,12 @@ TEST(DiskTierTest, RestartDropsTornCorruptAndForeignFiles) {
 }
 
 TEST(DiskTierTest, HeaderRoundTripsAndRejectsDamage) {
-  BlockFileHeader h{.fingerprint = 9, .hash = 10, .parent = 11, .sequence = 5,
-                    .payload_bytes = 12, .payload_checksum = 13};
+  BlockFileHeader h{.fingerprint = 9,
+                    .hash = 10,
+                    .parent = 11,
+                    .sequence = 5,
+                    .payload_bytes = 12,
+                    .payload_checksum = 13};
   uint8_t raw[kBlockFileHeaderBytes];
   EncodeBlockFileHeader(h, raw);
   auto back = DecodeBlockFileHeader(raw);

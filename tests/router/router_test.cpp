@@ -159,14 +159,16 @@ TEST_F(RouterTest, TieredBlocksCountByTheirTierCredit) {
   EXPECT_EQ(d->overlap_blocks, 2u);  // the decision reports the pool's own overlap
   r.OnFinished(d->request_id);
   // No credit for tiers (a per-request override): w2 = 10 - 2 + 3 = 11 > w1 = 10.
-  auto d2 = r.Route({.block_hashes = req, .num_tokens = 40,
+  auto d2 = r.Route({.block_hashes = req,
+                     .num_tokens = 40,
                      .overrides = {.host_tier_credit = 0.0, .disk_tier_credit = 0.0}});
   ASSERT_TRUE(d2.ok());
   EXPECT_EQ(d2->worker, 1u);
   r.OnFinished(d2->request_id);
   // Full credit: w3 = 10 - 8 + 3 = 5 against w2 = 10 - 8 + 4 = 6 (one more active block).
   r.UpdateLoad(2, {.active_blocks = 4});
-  auto d3 = r.Route({.block_hashes = req, .num_tokens = 40,
+  auto d3 = r.Route({.block_hashes = req,
+                     .num_tokens = 40,
                      .overrides = {.host_tier_credit = 1.0, .disk_tier_credit = 1.0}});
   ASSERT_TRUE(d3.ok());
   EXPECT_EQ(d3->worker, 3u);
@@ -176,7 +178,8 @@ TEST_F(RouterTest, TieredBlocksCountByTheirTierCredit) {
   gone.tier = 2;
   r.ApplyEvent(3, gone);
   r.OnFinished(d3->request_id);
-  auto d4 = r.Route({.block_hashes = req, .num_tokens = 40,
+  auto d4 = r.Route({.block_hashes = req,
+                     .num_tokens = 40,
                      .overrides = {.host_tier_credit = 1.0, .disk_tier_credit = 1.0}});
   ASSERT_TRUE(d4.ok());
   EXPECT_NE(d4->worker, 3u);

@@ -402,8 +402,8 @@ TEST(EventPlaneTest, TierEventsArriveOutsideTheSequence) {
   host.tier = engine::StorageTier::kHost;
   live.pub->OnKvEvent(host);  // id 0: neither stale nor a gap
   live.worker.Store({2}, 1);
-  ASSERT_TRUE(WaitFor(
-      [&] { return live.got.last_id("w") == 2 && live.got.tier_blocks("w").size() == 2; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return live.got.last_id("w") == 2 && live.got.tier_blocks("w").size() == 2; }));
   EXPECT_EQ(live.got.event_ids("w"), (std::vector<uint64_t>{1, 2}));
   EXPECT_FALSE(live.got.sequence_broken());
   EXPECT_EQ(live.sub->Stats().gaps_detected, 0u);
