@@ -20,7 +20,7 @@ struct RouterArgs {
   double temperature = 0.0;
   std::string cost = "seconds";
   double itl_weight = 3.0;
-  double cache_credit = 3.0;
+  double cache_credit = 5.0;
   double host_tier_credit = 0.75;
   double disk_tier_credit = 0.25;
   std::string step_profile;

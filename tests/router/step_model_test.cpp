@@ -138,7 +138,7 @@ TEST(RouterSecondsTest, ACachedPrefixWinsWhenQueuesAreEqual) {
 }
 
 TEST(RouterSecondsTest, AQueueOutweighsTheCacheItWouldSave) {
-  // Worker 2 holds 48 of 64 blocks but has 2,000 prompt tokens queued (its prefill then takes two
+  // Worker 2 holds 48 of 64 blocks but has 4,000 prompt tokens queued (its prefill then takes four
   // steps); worker 1 holds 2,000 blocks of running requests' KV and computes all 1,024 tokens in
   // one step. The block cost (default weights) counts worker 1's KV as load and sends the request
   // to the cache; the seconds cost prices the queue and the KV at what they cost in time.
@@ -148,7 +148,7 @@ TEST(RouterSecondsTest, AQueueOutweighsTheCacheItWouldSave) {
     Router r(c);
     for (WorkerId w : {1, 2}) r.AddWorker(w);
     r.ApplyEvent(2, {.kind = KvCacheEvent::Kind::kStored, .block_hashes = Blocks(100, 48)});
-    r.UpdateLoad(2, {.active_blocks = 8, .waiting_prefill_tokens = 2000, .seqs = 3});
+    r.UpdateLoad(2, {.active_blocks = 8, .waiting_prefill_tokens = 4000, .seqs = 3});
     r.UpdateLoad(1, {.active_blocks = 2000, .seqs = 2});
     auto d = r.Route({.block_hashes = Blocks(100, 64), .num_tokens = 1024});
     ASSERT_TRUE(d.ok());
