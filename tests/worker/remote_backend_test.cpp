@@ -373,8 +373,14 @@ TEST_F(RemoteBackendTest, FrontendRebuildsEachWorkersCacheFromKvEvents) {
   const auto s = backend->stats();
   EXPECT_EQ(s.kv_blocks, cached) << "the frontend's view of the workers' caches";
   EXPECT_GT(s.kv_events, 0u);
-  // The load reports arrive too: /metrics carries per-worker gauges.
-  for (int i = 0; i < 100 && backend->MetricsText().find("mint_worker_running{") == std::string::npos; ++i) {
+  // The load reports arrive too (every 100 ms from each worker, idle or not): /metrics carries
+  // per-worker gauges. Wait for both workers' (one's subscription may go live later).
+  auto has_gauges = [&] {
+    const std::string text = backend->MetricsText();
+    return text.find("mint_worker_running{worker=\"a\"}") != std::string::npos &&
+           text.find("mint_worker_running{worker=\"b\"}") != std::string::npos;
+  };
+  for (int i = 0; i < 250 && !has_gauges(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_NE(backend->MetricsText().find("mint_worker_kv_cached_blocks{worker=\"a\"}"), std::string::npos);
