@@ -205,6 +205,46 @@ Check ParseStopTokenIds(const Json& obj, GenParams* p) {
   return std::nullopt;
 }
 
+// The "router" extension field: per-request overrides of the router's weights.
+Check ParseRouterOverrides(const Json& obj, GenParams* p) {
+  const Json* ro = Field(obj, "router");
+  if (ro == nullptr) return std::nullopt;
+  if (!ro->is_object()) return Bad("router", "router must be an object, got " + Shown(*ro));
+  for (auto it = ro->begin(); it != ro->end(); ++it) {
+    const std::string& k = it.key();
+    const std::string param = "router." + k;
+    const Json& v = it.value();
+    if (k == "mode") {
+      auto mode = v.is_string() ? router::ParseMode(v.get<std::string>())
+                                : Result<router::Mode>(Status::InvalidArgument("not a string"));
+      if (!mode.ok()) {
+        return Bad(param, param + " must be one of kv, round-robin, random, least-loaded, got " +
+                              Shown(v));
+      }
+      p->route.mode = *mode;
+    } else if (k == "host_credit" || k == "disk_credit") {
+      if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1)) {
+        return Bad(param, param + " must be a number in [0, 1], got " + Shown(v));
+      }
+      (k == "host_credit" ? p->route.host_tier_credit : p->route.disk_tier_credit) =
+          v.get<double>();
+    } else if (k == "overlap_credit" || k == "prefill_load_scale" || k == "temperature") {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
+        return Bad(param, param + " must be a number >= 0, got " + Shown(v));
+      }
+      const double d = v.get<double>();
+      if (k == "overlap_credit") p->route.overlap_credit = d;
+      if (k == "prefill_load_scale") p->route.prefill_load_scale = d;
+      if (k == "temperature") p->route.temperature = d;
+    } else {
+      return Bad(param, "unknown router field '" + k +
+                            "' (mode, overlap_credit, prefill_load_scale, temperature, "
+                            "host_credit, disk_credit)");
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Check ParseCommonFields(const Json& obj, std::string* model, GenParams* p) {
@@ -253,41 +293,7 @@ Check ParseCommonFields(const Json& obj, std::string* model, GenParams* p) {
   if (n) p->n = static_cast<int32_t>(*n);
   if (auto e = GetBool(obj, "stream", &p->stream)) return e;
   if (auto e = GetBool(obj, "ignore_eos", &p->ignore_eos)) return e;
-  if (const Json* ro = Field(obj, "router")) {
-    if (!ro->is_object()) return Bad("router", "router must be an object, got " + Shown(*ro));
-    for (auto it = ro->begin(); it != ro->end(); ++it) {
-      const std::string& k = it.key();
-      const std::string param = "router." + k;
-      const Json& v = it.value();
-      if (k == "mode") {
-        auto mode = v.is_string() ? router::ParseMode(v.get<std::string>())
-                                  : Result<router::Mode>(Status::InvalidArgument("not a string"));
-        if (!mode.ok()) {
-          return Bad(param, param + " must be one of kv, round-robin, random, least-loaded, got " +
-                                Shown(v));
-        }
-        p->route.mode = *mode;
-      } else if (k == "host_credit" || k == "disk_credit") {
-        if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1)) {
-          return Bad(param, param + " must be a number in [0, 1], got " + Shown(v));
-        }
-        (k == "host_credit" ? p->route.host_tier_credit : p->route.disk_tier_credit) =
-            v.get<double>();
-      } else if (k == "overlap_credit" || k == "prefill_load_scale" || k == "temperature") {
-        if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
-          return Bad(param, param + " must be a number >= 0, got " + Shown(v));
-        }
-        const double d = v.get<double>();
-        if (k == "overlap_credit") p->route.overlap_credit = d;
-        if (k == "prefill_load_scale") p->route.prefill_load_scale = d;
-        if (k == "temperature") p->route.temperature = d;
-      } else {
-        return Bad(param, "unknown router field '" + k +
-                              "' (mode, overlap_credit, prefill_load_scale, temperature, "
-                              "host_credit, disk_credit)");
-      }
-    }
-  }
+  if (auto e = ParseRouterOverrides(obj, p)) return e;
 
   if (const Json* so = Field(obj, "stream_options")) {
     if (!so->is_object()) {
