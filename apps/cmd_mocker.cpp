@@ -10,6 +10,7 @@
 
 #include "apps/app_util.h"
 #include "apps/commands.h"
+#include "apps/disagg_options.h"
 #include "apps/discovery_options.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
@@ -42,11 +43,13 @@ struct MockerArgs {
   // Simulated KV tiers (kvstore::SimulatedTiers); 0 host blocks: none.
   kvstore::SimulatedTiersConfig tiers{.block_bytes = 0};
   int64_t kv_bytes_per_token = 131072;  // Llama-3-8B in F16: 32 layers x 8 KV heads x 128 x 2 x 2
+  DisaggArgs disagg;  // role; a prefill/decode mocker's transfers run over a simulated link
 };
 
 // One simulated worker: its engine, metrics endpoint and registration. Destroyed in reverse.
 struct Mocker {
   std::unique_ptr<kvstore::SimulatedTiers> tiers;  // outlives the engine
+  std::unique_ptr<worker::KvTransferConnector> kv;  // outlives the engine; prefill/decode only
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<frontend::FrontendMetrics> metrics;
   std::unique_ptr<WorkerMetricsSource> source;
@@ -57,7 +60,9 @@ struct Mocker {
     if (http) http->Shutdown();  // before the worker its /metrics reads
     worker.reset();
     if (source) source->Close();
+    if (kv) kv->Shutdown();  // no pull reads the engine's blocks after this
     engine.reset();
+    kv.reset();
     tiers.reset();
     http.reset();
   }
@@ -78,7 +83,20 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
     MINT_ASSIGN_OR_RETURN(m.tiers, kvstore::SimulatedTiers::Create(tc));
     eo.kv_connector = m.tiers.get();
   }
+  const uint64_t block_bytes =
+      static_cast<uint64_t>(a.kv_bytes_per_token) * static_cast<uint64_t>(eo.block_size);
+  MINT_ASSIGN_OR_RETURN(m.kv, MakeTransferConnector(a.disagg, a.bind, a.advertise_host,
+                                                    NthPort(a.disagg.kv_port, i),
+                                                    {.block_bytes = block_bytes,
+                                                     .gbps = a.disagg.sim_gbps,
+                                                     .latency_s = a.disagg.sim_latency_ms * 1e-3,
+                                                     .speedup = eo.speedup}));
+  if (m.kv) {
+    eo.kv_connector = m.kv.get();
+    eo.kv_load_failure_recompute = LoadFailureRecompute(a.disagg);
+  }
   MINT_ASSIGN_OR_RETURN(m.engine, mocker::CreateMockerEngine(eo));
+  if (m.kv) MINT_RETURN_IF_ERROR(m.kv->Attach(m.engine.get()));
   m.metrics = std::make_unique<frontend::FrontendMetrics>(
       frontend::MetricsOptions{.model = a.served_model_name, .device_cost_per_hour = 0});
   m.source = std::make_unique<WorkerMetricsSource>(m.engine.get());
@@ -98,7 +116,7 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
   MINT_ASSIGN_OR_RETURN(m.worker, worker::Worker::Create(m.engine.get(), discovery,
                                                          {.id = id,
                                                           .model_name = a.served_model_name,
-                                                          .role = "agg",
+                                                          .role = a.disagg.role,
                                                           .bind_host = a.bind,
                                                           .advertise_host = a.advertise_host,
                                                           .port = NthPort(a.port, i),
@@ -107,6 +125,7 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
                                                           .tls = tls}));
   m.source->SetWorker(m.worker.get());
   m.source->SetSimulatedTiers(m.tiers.get());
+  m.source->SetKvTransfer(m.kv.get());
   if (m.http) m.http->Attach(nullptr, m.source.get());
   return m;
 }
@@ -115,6 +134,12 @@ int RunMocker(MockerArgs a) {
   BlockStopSignals();
   a.engine.enable_prefix_cache = !a.no_prefix_cache;
   if (auto st = a.engine.Validate(); !st.ok()) return Fail(st);
+  if (auto st = ValidateDisaggArgs(a.disagg); !st.ok()) return Fail(st);
+  if (a.disagg.role != "agg" && a.tiers.host_blocks > 0) {
+    return Fail(Status::InvalidArgument(
+        "--kv-host-blocks with --role " + a.disagg.role +
+        ": simulated KV tiers on a prefill or decode mocker are not supported yet"));
+  }
   if (!a.engine.timing_profile.empty()) {
     auto timing = mocker::TimingModel::LoadProfile(a.engine.timing_profile);
     if (!timing.ok()) return Fail(timing.status().WithContext("--timing-profile"));
@@ -141,6 +166,11 @@ int RunMocker(MockerArgs a) {
             a.count, a.served_model_name, a.engine.num_blocks, a.engine.block_size,
             a.engine.max_num_seqs, a.engine.max_num_batched_tokens, a.engine.vocab,
             a.engine.speedup);
+  if (a.disagg.role != "agg") {
+    log::Info("role {}: KV transfers over a simulated {} GB/s link, {} ms latency, {} bytes per "
+              "token",
+              a.disagg.role, a.disagg.sim_gbps, a.disagg.sim_latency_ms, a.kv_bytes_per_token);
+  }
   if (a.tiers.host_blocks > 0) {
     log::Info(
         "simulated KV tiers: host {} blocks at {} GB/s, disk {} blocks at {} GB/s, {} bytes per "
@@ -214,13 +244,14 @@ CommandFn RegisterMocker(CLI::App& app) {
   cmd->add_option("--kv-disk-gbps", a->tiers.disk_gbps, "Simulated disk tier bandwidth, GB/s")
       ->capture_default_str();
   cmd->add_option("--kv-bytes-per-token", a->kv_bytes_per_token,
-                  "KV bytes per token of the simulated model (tier load times)")
+                  "KV bytes per token of the simulated model (tier load and transfer times)")
       ->capture_default_str();
   cmd->add_option("--metrics-port", a->metrics_port,
                   "Port of /metrics and /health (on --bind); 0: any free port; -1: none; with "
                   "--count, port + i")
       ->capture_default_str()
       ->check(CLI::Range(-1, 65535));
+  AddDisaggOptions(cmd, &a->disagg, /*simulated=*/true);
   auto& e = a->engine;
   cmd->add_option("--block-size", e.block_size,
                   "Tokens per KV block (must match the frontend's router)")

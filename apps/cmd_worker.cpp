@@ -8,6 +8,7 @@
 
 #include "apps/app_util.h"
 #include "apps/commands.h"
+#include "apps/disagg_options.h"
 #include "apps/discovery_options.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
@@ -30,7 +31,7 @@ namespace {
 struct WorkerArgs {
   std::string model;
   std::string served_model_name;
-  std::string role = "agg";
+  DisaggArgs disagg;
   std::string id;
   std::string bind = "127.0.0.1";
   std::string advertise_host;
@@ -39,50 +40,21 @@ struct WorkerArgs {
   int metrics_port = 0;
   int threads = 0;
   int max_queued = 1024;
-  std::string kv_transport = "tcp";
-  int kv_port = 0;
-  double kv_export_timeout_s = 30;
-  std::string kv_load_failure_policy = "recompute";
   DiscoveryArgs discovery;
   EngineArgs engine;
   KvTierArgs tiers;
 };
 
-// Prefill and decode workers move KV blocks: a transfer connector on the engine (null for agg).
-// A prefill worker's KV memory is shared memory, so a decode worker on the same host can copy
-// from it.
-Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(const WorkerArgs& a) {
-  if (a.role == "agg") return std::unique_ptr<worker::KvTransferConnector>();
-  if (a.kv_load_failure_policy != "recompute" && a.kv_load_failure_policy != "fail") {
-    return Status::InvalidArgument("--kv-load-failure-policy: recompute or fail");
-  }
-  if (!(a.kv_export_timeout_s > 0)) {
-    return Status::InvalidArgument("--kv-export-timeout must be > 0");
-  }
-  auto transport = transfer::ParseTransport(a.kv_transport);
-  if (!transport.ok()) return transport.status().WithContext("--kv-transport");
-  worker::KvTransferOptions ko;
-  ko.server.bind_host = a.bind;
-  ko.server.advertise_host = a.advertise_host;
-  ko.server.port = static_cast<uint16_t>(a.kv_port);
-  ko.server.export_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(a.kv_export_timeout_s * 1000));
-  ko.transport = *transport;
-  ko.shared_memory = a.role == "prefill";
-  return worker::KvTransferConnector::Create(ko);
-}
-
 int RunWorker(const WorkerArgs& a) {
   BlockStopSignals();
-  if (a.role != "agg" && a.role != "prefill" && a.role != "decode") {
-    return Fail(Status::InvalidArgument("--role " + a.role + ": agg, prefill or decode"));
-  }
+  if (Status st = ValidateDisaggArgs(a.disagg); !st.ok()) return Fail(st);
   auto cfg = MakeEngineConfig(a.engine);
   if (!cfg.ok()) return Fail(cfg.status());
-  auto kv = MakeTransferConnector(a);
+  // Prefill and decode workers move KV blocks: a transfer connector on the engine.
+  auto kv = MakeTransferConnector(a.disagg, a.bind, a.advertise_host, a.disagg.kv_port);
   if (!kv.ok()) return Fail(kv.status());
   cfg->kv_connector = kv->get();
-  cfg->kv_load_failure_recompute = a.kv_load_failure_policy == "recompute";
+  cfg->kv_load_failure_recompute = LoadFailureRecompute(a.disagg);
   cfg->threads = a.threads > 0 ? a.threads : ThreadPool::HardwareThreads();
   cfg->max_queued = a.max_queued;
   auto tls = PlaneTlsFromArgs(a.discovery, a.bind);
@@ -130,7 +102,7 @@ int RunWorker(const WorkerArgs& a) {
   auto w = worker::Worker::Create(eng->get(), discovery->get(),
                                   {.id = a.id,
                                    .model_name = model_name,
-                                   .role = a.role,
+                                   .role = a.disagg.role,
                                    .bind_host = a.bind,
                                    .advertise_host = a.advertise_host,
                                    .port = a.port,
@@ -170,24 +142,7 @@ CommandFn RegisterWorker(CLI::App& app) {
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--served-model-name", a->served_model_name,
                   "Model name announced to frontends (default: the file name without .gguf)");
-  cmd->add_option("--role", a->role,
-                  "agg (prefill + decode), prefill (prompts only: returns the first token and\n"
-                  "the KV transfer handle) or decode (pulls a prompt's KV from a prefill worker\n"
-                  "instead of computing it)")
-      ->capture_default_str();
-  cmd->add_option("--kv-transport", a->kv_transport,
-                  "decode: how KV blocks are pulled: tcp (any host) or shm (same host, one copy)")
-      ->capture_default_str();
-  cmd->add_option("--kv-port", a->kv_port,
-                  "prefill: port the KV transfer server listens on (on --bind); 0: any free port")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
-  cmd->add_option("--kv-export-timeout", a->kv_export_timeout_s,
-                  "prefill: seconds a finished prefill's KV blocks wait for their decode worker")
-      ->capture_default_str();
-  cmd->add_option("--kv-load-failure-policy", a->kv_load_failure_policy,
-                  "decode: when a KV pull fails, recompute the prompt here or fail the request")
-      ->capture_default_str();
+  AddDisaggOptions(cmd, &a->disagg, /*simulated=*/false);
   cmd->add_option("--id", a->id, "Worker id in discovery (default: <hostname>-<pid>-<random>)");
   cmd->add_option("--bind", a->bind,
                   "Address the internal ports listen on (0.0.0.0: every interface)")

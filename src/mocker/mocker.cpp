@@ -127,6 +127,7 @@ Result<std::unique_ptr<engine::Engine>> CreateMockerEngine(const MockerOptions& 
       .threads = 1,
       .max_queued = o.max_queued,
       .kv_connector = o.kv_connector,
+      .kv_load_failure_recompute = o.kv_load_failure_recompute,
       .logits_processor_factory = o.logits_processor_factory,
   };
   auto executor = std::make_unique<SimulatedExecutor>(

@@ -48,6 +48,8 @@ struct MockerOptions {
   // Blocks held outside the simulated pool (a kvstore::SimulatedTiers); not owned, must outlive
   // the engine. Null: none.
   engine::KvConnector* kv_connector = nullptr;
+  // A failed KV import (a decode mocker's pull): recompute the prompt, or fail the request.
+  bool kv_load_failure_recompute = true;
   // Validates ranges; errors name the field.
   Status Validate() const;
 };

@@ -1,5 +1,8 @@
 #include "worker/kv_transfer.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "core/log.h"
@@ -12,6 +15,11 @@ Result<std::unique_ptr<KvTransferConnector>> KvTransferConnector::Create(
     const KvTransferOptions& options) {
   if (options.loader_threads < 1) {
     return Status::InvalidArgument("KV transfer: loader_threads must be >= 1");
+  }
+  const SimulatedLink& sim = options.simulated;
+  if (sim.block_bytes > 0 && !(sim.gbps > 0 && sim.latency_s >= 0 && sim.speedup > 0)) {
+    return Status::InvalidArgument(
+        "KV transfer: a simulated link needs gbps > 0, latency >= 0 and speedup > 0");
   }
   std::unique_ptr<KvTransferConnector> c(new KvTransferConnector(options));
   for (int i = 0; i < options.loader_threads; ++i) {
@@ -34,7 +42,12 @@ Result<uint8_t*> KvTransferConnector::AllocateKvMemory(uint64_t bytes) {
 }
 
 Status KvTransferConnector::Attach(engine::Engine* engine) {
-  const engine::KvMemory m = engine->kv_memory();
+  engine::KvMemory m = engine->kv_memory();
+  if (m.base == nullptr && options_.simulated.block_bytes > 0) {
+    // A simulated engine: serve the stand-in region, so exports and pulls run for real.
+    stand_in_.assign(static_cast<size_t>(engine->num_kv_blocks()) * kStandInBlockBytes, 0);
+    m = {stand_in_.data(), static_cast<int64_t>(kStandInBlockBytes), engine->num_kv_blocks()};
+  }
   if (m.base == nullptr) return Status::InvalidArgument("KV transfer: the engine has no KV memory");
   transfer::Region r{m.base, static_cast<uint64_t>(m.block_bytes), m.num_blocks, ""};
   {
@@ -155,14 +168,19 @@ Status KvTransferConnector::RunLoad(const engine::KvLoad& load) {
 #ifndef NDEBUG
   po.verify = true;  // debug builds check each block's checksum
 #endif
+  const auto started = std::chrono::steady_clock::now();
   auto r = transfer::Pull(d, dst, po);
+  const uint64_t pulled = dst.size() - static_cast<size_t>(load.num_local_blocks);
+  if (r.ok() && options_.simulated.block_bytes > 0) {
+    r->seconds = WaitSimulatedLink(pulled, started);
+    r->bytes = pulled * options_.simulated.block_bytes;
+  }
   std::lock_guard lk(mu_);
   ++stats_.loads;
   if (!r.ok()) {
     ++stats_.load_failures;
     return r.status();
   }
-  const uint64_t pulled = dst.size() - static_cast<size_t>(load.num_local_blocks);
   stats_.blocks_pulled += pulled;
   stats_.blocks_skipped += static_cast<uint64_t>(load.num_local_blocks);
   stats_.bytes_pulled += r->bytes;
@@ -171,6 +189,25 @@ Status KvTransferConnector::RunLoad(const engine::KvLoad& load) {
     if (r->seconds <= KvTransferStats::kPullSecondsBounds[i]) ++stats_.pull_seconds_le[i];
   }
   return Status::Ok();
+}
+
+double KvTransferConnector::WaitSimulatedLink(uint64_t blocks,
+                                              std::chrono::steady_clock::time_point started) {
+  using namespace std::chrono;
+  const SimulatedLink& sim = options_.simulated;
+  const double wire_s =
+      static_cast<double>(blocks * sim.block_bytes) / (sim.gbps * 1e9) / sim.speedup;
+  steady_clock::time_point end;
+  {
+    // The link carries one load's bytes at a time: this one queues behind those before it.
+    std::lock_guard lk(mu_);
+    const steady_clock::time_point begin = std::max(steady_clock::now(), link_free_);
+    link_free_ = begin + duration_cast<steady_clock::duration>(duration<double>(wire_s));
+    end = link_free_ + duration_cast<steady_clock::duration>(
+                           duration<double>(sim.latency_s / sim.speedup));
+  }
+  std::this_thread::sleep_until(end);
+  return duration<double>(steady_clock::now() - started).count() * sim.speedup;
 }
 
 std::string KvTransferMetricsText(const KvTransferStats& s) {

@@ -13,6 +13,11 @@
 // Attach(engine). Before the engine is destroyed, call Shutdown(): it stops serving (ending
 // every export) and fails queued loads, so nothing reads or writes the engine's memory after.
 //
+// Simulated (a mocker, whose engine has no KV bytes): the real export lifecycle, protocol and
+// sockets run over a small stand-in region (kStandInBlockBytes per block), and each load then
+// waits out the time the simulated link would take: its blocks' simulated bytes at `gbps`,
+// queued behind earlier loads on the same link, plus `latency_s`, all divided by `speedup`.
+//
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
@@ -31,15 +36,25 @@
 
 namespace mint::worker {
 
+// A simulated transfer link (see above). block_bytes 0: real transfers.
+struct SimulatedLink {
+  uint64_t block_bytes = 0;  // simulated KV bytes per block (the model's bytes/token x block size)
+  double gbps = 25;          // link bandwidth, GB/s
+  double latency_s = 0.001;  // per load, on top of the bytes
+  double speedup = 1;        // simulated time / wall time (the mocker's --speedup)
+};
+
 struct KvTransferOptions {
   transfer::ServerOptions server;                   // where exports are served (prefill side)
   transfer::Transport transport = transfer::Transport::kTcp;  // how loads pull (decode side)
   bool shared_memory = false;  // the engine's KV memory in a SharedRegion (needed to serve shm)
   std::chrono::milliseconds io_timeout{10000};
   int loader_threads = 2;
+  SimulatedLink simulated{};
 };
 
 struct KvTransferStats {
+  // Simulated links count simulated bytes and simulated seconds (wall time x speedup).
   uint64_t loads = 0, load_failures = 0;
   uint64_t bytes_pulled = 0, blocks_pulled = 0, blocks_skipped = 0;
   double pull_seconds = 0;  // summed over loads
@@ -82,6 +97,8 @@ class KvTransferConnector final : public engine::KvConnector {
   };
   void LoaderLoop();
   Status RunLoad(const engine::KvLoad& load);
+  // Simulated link: waits until this load's bytes would have crossed it; the simulated seconds.
+  double WaitSimulatedLink(uint64_t blocks, std::chrono::steady_clock::time_point started);
 
   const KvTransferOptions options_;
   std::unique_ptr<transfer::SharedRegion> region_;
@@ -93,6 +110,10 @@ class KvTransferConnector final : public engine::KvConnector {
   std::unique_ptr<transfer::TransferServer> server_;  // guarded by mu_ (set once)
   KvTransferStats stats_;  // guarded by mu_
   std::vector<std::thread> loaders_;
+  std::vector<uint8_t> stand_in_;  // simulated: the region exports are served from
+  std::chrono::steady_clock::time_point link_free_{};  // simulated: guarded by mu_
 };
+
+inline constexpr uint64_t kStandInBlockBytes = 8;
 
 }  // namespace mint::worker

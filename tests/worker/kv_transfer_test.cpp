@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "engine/engine.h"
+#include "mocker/mocker.h"
 #include "model/model.h"
 #include "model/synth.h"
 #include "worker/kv_transfer.h"
@@ -201,6 +202,72 @@ TEST(KvTransferTest, AnUnreachableHolderFallsBackToComputing) {
   r.kv_import = "not a descriptor";
   ASSERT_TRUE(engine::RunToCompletion(d.decode.get(), r).ok());
   EXPECT_EQ(d.decode->Metrics().kv_load_failures, 2u);
+}
+
+// Mockers (`mint mocker --role prefill|decode`): the real export lifecycle over a stand-in
+// region, and each pull waits what the simulated link would take.
+TEST(KvTransferTest, MockersPullSimulatedBlocksAtTheLinksSpeed) {
+  const SimulatedLink link{.block_bytes = 1 << 20, .gbps = 1, .latency_s = 0.02, .speedup = 1};
+  auto make = [&](engine::KvConnector* c) {
+    mocker::MockerOptions o;
+    o.num_blocks = 256;
+    o.block_size = 16;
+    o.vocab = 512;
+    o.kv_connector = c;
+    return std::move(mocker::CreateMockerEngine(o)).value();
+  };
+  KvTransferOptions opt;
+  opt.simulated = link;
+  auto pc = std::move(KvTransferConnector::Create(opt)).value();
+  auto dc = std::move(KvTransferConnector::Create(opt)).value();
+  auto prefill = make(pc.get()), decode = make(dc.get()), agg = make(nullptr);
+  ASSERT_TRUE(pc->Attach(prefill.get()).ok());
+  ASSERT_TRUE(dc->Attach(decode.get()).ok());
+  const auto prompt = test_support::RandomPrompt(160, 7);  // 10 full blocks
+  auto want = engine::RunToCompletion(agg.get(), test_support::GreedyRequest(prompt, 6));
+  ASSERT_TRUE(want.ok());
+  for (int round = 0; round < 2; ++round) {
+    Request p = test_support::GreedyRequest(prompt, 1);
+    p.kv_export = true;
+    auto h = engine::RequestHandle::Submit(prefill.get(), p);
+    ASSERT_TRUE(h.ok());
+    engine::RequestOutput o;
+    std::vector<int32_t> got;
+    do {
+      o = (*h)->Next();
+      got.insert(got.end(), o.tokens.begin(), o.tokens.end());
+    } while (o.finish == FinishReason::kNone);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_FALSE(o.kv_export_handle.empty());
+    Request d = test_support::GreedyRequest(prompt, 5);
+    d.prompt.push_back(got[0]);
+    d.kv_import = o.kv_export_handle;
+    d.kv_import_tokens = static_cast<int64_t>(prompt.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto rest = engine::RunToCompletion(decode.get(), d);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(rest.ok());
+    got.insert(got.end(), rest->tokens.begin(), rest->tokens.end());
+    EXPECT_EQ(got, want->tokens) << "round " << round;
+    const KvTransferStats st = dc->Stats();
+    EXPECT_EQ(st.loads, static_cast<uint64_t>(round + 1));
+    EXPECT_EQ(st.load_failures, 0u);
+    EXPECT_EQ(st.blocks_pulled, 10u);  // the second round's blocks were already cached
+    EXPECT_EQ(st.blocks_skipped, round == 0 ? 0u : 10u);
+    EXPECT_EQ(st.bytes_pulled, 10u << 20);
+    if (round == 0) {
+      // 10 MiB at 1 GB/s is 10.5 ms, plus 20 ms of latency.
+      EXPECT_GE(s, 0.030);
+      EXPECT_GE(st.pull_seconds, 0.030);
+    }
+  }
+  for (int i = 0; i < 200 && prefill->Metrics().kv_exports_pending > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(prefill->Metrics().kv_exports_pending, 0);
+  EXPECT_EQ(pc->Stats().server.pulled, 2u);
+  pc->Shutdown();
+  dc->Shutdown();
 }
 
 }  // namespace
