@@ -6,6 +6,7 @@
 
 #include "apps/app_util.h"
 #include "apps/commands.h"
+#include "apps/disagg_options.h"
 #include "apps/discovery_options.h"
 #include "apps/http_front.h"
 #include "apps/router_options.h"
@@ -20,7 +21,7 @@ namespace {
 struct FrontendArgs {
   std::string model;
   int migration_limit = 3;
-  int64_t remote_prefill_min_tokens = 512;
+  DisaggPlanArgs disagg_plan;
   int64_t max_model_len = 0;
   double wait_for_worker_s = 10;
   double request_timeout_s = 0;
@@ -58,20 +59,20 @@ int RunFrontend(const FrontendArgs& a) {
         if (ctx.ok()) max_len = *ctx;
       }
     }
-    auto b = frontend::RemoteBackend::Create(
-        discovery.get(),
-        {.model_name = ServedModelName(a.http, a.model),
+    frontend::RemoteBackendOptions ro{
+         .model_name = ServedModelName(a.http, a.model),
          .migration_limit = a.migration_limit,
          .max_model_len = max_len,
          .wait_for_worker = std::chrono::milliseconds(static_cast<int64_t>(a.wait_for_worker_s * 1000)),
          .subscribe_kv_events = !a.router.no_kv_events,
          .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000)),
          .router = *rc,
-         .remote_prefill_min_tokens = a.remote_prefill_min_tokens,
          .router_queue = *queue,
          .router_queue_busy_s = a.router.queue_busy_s,
          .router_queue_max_age_s = a.router.queue_max_age_s,
-         .tls = *tls});
+         .tls = *tls};
+    MINT_RETURN_IF_ERROR(ApplyDisaggPlan(a.disagg_plan, &ro));
+    auto b = frontend::RemoteBackend::Create(discovery.get(), ro);
     if (!b.ok()) return b.status();
     backend = std::move(b).value();
     auto general = file->GetStringOr("general.name", "");
@@ -101,12 +102,7 @@ CommandFn RegisterFrontend(CLI::App& app) {
                   "Times a request is re-sent to another worker when its own is lost")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
-  cmd->add_option("--remote-prefill-min-tokens", a->remote_prefill_min_tokens,
-                  "With prefill workers registered (mint worker --role prefill), prompts of at\n"
-                  "least this many tokens are prefilled there and decoded on a decode worker\n"
-                  "that pulls their KV; shorter ones run on one worker")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  AddDisaggPlanOptions(cmd, &a->disagg_plan);
   cmd->add_option("--max-model-len", a->max_model_len,
                   "Longest prompt + output before workers announce theirs (default: the model's "
                   "context length)");

@@ -13,6 +13,7 @@
 
 #include "apps/app_util.h"
 #include "apps/commands.h"
+#include "apps/disagg_options.h"
 #include "apps/engine_options.h"
 #include "apps/http_front.h"
 #include "apps/kv_tiers.h"
@@ -38,7 +39,7 @@ struct ServeArgs {
   int max_queued = 1024;
   int workers = 1;
   int prefill_workers = 0;
-  int64_t remote_prefill_min_tokens = 512;
+  DisaggPlanArgs disagg_plan;
   int migration_limit = 3;
   HttpArgs http;
   EngineArgs engine;
@@ -175,7 +176,7 @@ int Serve(const ServeArgs& a) {
       ro.migration_limit = a.migration_limit;
       ro.max_model_len = cfg->scheduler.max_model_len;
       ro.router = *rc;
-      ro.remote_prefill_min_tokens = a.remote_prefill_min_tokens;
+      MINT_RETURN_IF_ERROR(ApplyDisaggPlan(a.disagg_plan, &ro));
       auto queue = RouterQueuePolicy(a.router);
       if (!queue.ok()) return queue.status();
       ro.router_queue = *queue;
@@ -222,15 +223,11 @@ CommandFn RegisterServe(CLI::App& app) {
   cmd->add_option("--prefill-workers", a->prefill_workers,
                   "Disaggregated serving: this many more engines only prefill prompts; the\n"
                   "--workers engines then decode, copying each prompt's KV from the prefill\n"
-                  "engine's shared memory instead of computing it. Prompts shorter than\n"
-                  "--remote-prefill-min-tokens run on a decode engine alone")
+                  "engine's shared memory instead of computing it (when worth it: see\n"
+                  "--remote-prefill-min-tokens)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
-  cmd->add_option("--remote-prefill-min-tokens", a->remote_prefill_min_tokens,
-                  "With --prefill-workers: prompts of at least this many tokens are prefilled on\n"
-                  "a prefill engine")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  AddDisaggPlanOptions(cmd, &a->disagg_plan);
   cmd->add_option("--migration-limit", a->migration_limit,
                   "With --workers > 1: times a request is re-sent to another worker when its own\n"
                   "is lost")

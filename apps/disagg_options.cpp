@@ -82,4 +82,39 @@ Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(
   return worker::KvTransferConnector::Create(ko);
 }
 
+void AddDisaggPlanOptions(CLI::App* cmd, DisaggPlanArgs* a) {
+  cmd->add_option("--remote-prefill-min-tokens", a->min_tokens,
+                  "With prefill workers (mint worker --role prefill, mint serve\n"
+                  "--prefill-workers): a prompt is prefilled on one of them, then decoded on a\n"
+                  "worker that pulls its KV, only if the decode worker the router would pick\n"
+                  "lacks at least this many of its tokens (the rest are cached there) ...")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--remote-prefill-min-fraction", a->min_fraction,
+                  "... and at least this share of the prompt (a prompt mostly cached on the\n"
+                  "decode worker finishes there) ...")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--remote-prefill-max-queue", a->max_queue_s,
+                  "... and some prefill worker has less than this many seconds of prefill\n"
+                  "queued (the router's step-time estimate; 0: no limit). Otherwise the decode\n"
+                  "worker prefills it (mint_local_prefills_total{reason})")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+}
+
+Status ApplyDisaggPlan(const DisaggPlanArgs& a, frontend::RemoteBackendOptions* o) {
+  if (a.min_tokens < 0) return Status::InvalidArgument("--remote-prefill-min-tokens must be >= 0");
+  if (!(a.min_fraction >= 0 && a.min_fraction <= 1)) {
+    return Status::InvalidArgument("--remote-prefill-min-fraction must be in [0, 1]");
+  }
+  if (!(a.max_queue_s >= 0)) {
+    return Status::InvalidArgument("--remote-prefill-max-queue must be >= 0");
+  }
+  o->remote_prefill_min_tokens = a.min_tokens;
+  o->remote_prefill_min_fraction = a.min_fraction;
+  o->remote_prefill_max_queue_s = a.max_queue_s;
+  return Status::Ok();
+}
+
 }  // namespace mint::apps

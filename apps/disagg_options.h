@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
+#include "frontend/remote_backend.h"
 #include "worker/kv_transfer.h"
 
 namespace mint::apps {
@@ -35,5 +36,16 @@ bool LoadFailureRecompute(const DisaggArgs& a);
 Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(
     const DisaggArgs& a, const std::string& bind, const std::string& advertise_host, int port,
     const worker::SimulatedLink& sim = {});
+
+// The frontend's conditional-disaggregation rule (frontend::RemoteBackendOptions), shared by
+// `mint frontend` and `mint serve --prefill-workers`.
+struct DisaggPlanArgs {
+  int64_t min_tokens = 512;
+  double min_fraction = 0.5;
+  double max_queue_s = 0;
+};
+void AddDisaggPlanOptions(CLI::App* cmd, DisaggPlanArgs* a);
+// Checks the ranges and sets them on `o`.
+Status ApplyDisaggPlan(const DisaggPlanArgs& a, frontend::RemoteBackendOptions* o);
 
 }  // namespace mint::apps

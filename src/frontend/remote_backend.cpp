@@ -83,6 +83,8 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // Disaggregation: prefills done on a prefill worker, and ones that fell back to the decode
   // worker because the prefill worker failed.
   std::atomic<uint64_t> n_remote_prefills{0}, n_prefill_fallbacks{0};
+  // Kept on the decode worker by the conditional-disaggregation rule (PrefillRemotely).
+  std::atomic<uint64_t> n_local_short{0}, n_local_cached{0}, n_local_queue{0};
   // Prompt tokens of each attempt and those the chosen worker found cached (its report): the
   // hit rate actually achieved, next to the router's prediction.
   std::atomic<uint64_t> n_prompt_tokens{0}, n_cached_tokens{0};
@@ -333,8 +335,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // The worker for the next attempt, chosen by the router among the workers not in `exclude`,
   // leaving out ones that broke a call in the last 2 s while others remain. Empty if none.
   // `prefill`: among prefill workers; otherwise among the others (decode and aggregated).
-  Picked Pick(const std::set<std::string>& exclude, std::span<const BlockHash> hashes,
-              uint64_t num_tokens, const router::RouteOverrides& route, bool prefill = false) {
+  // The workers Pick chooses among (see there); mu held.
+  std::vector<std::shared_ptr<Conn>> Candidates(const std::set<std::string>& exclude,
+                                                bool prefill) const {
     const int64_t now = Clock::now().time_since_epoch().count();
     const int64_t cooldown = std::chrono::nanoseconds(std::chrono::seconds(2)).count();
     std::vector<std::shared_ptr<Conn>> all, fresh;
@@ -344,11 +347,19 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       const int64_t lost = c->lost_at_ns.load();
       if (lost == 0 || now - lost >= cooldown) fresh.push_back(c);
     }
-    const auto& cands = fresh.empty() ? all : fresh;
-    if (cands.empty()) return {};
-    std::vector<router::WorkerId> ids;  // parallel to cands
+    return fresh.empty() ? all : fresh;
+  }
+  static std::vector<router::WorkerId> RouterIds(const std::vector<std::shared_ptr<Conn>>& cands) {
+    std::vector<router::WorkerId> ids;
     ids.reserve(cands.size());
     for (const auto& c : cands) ids.push_back(c->rid);
+    return ids;
+  }
+  Picked Pick(const std::set<std::string>& exclude, std::span<const BlockHash> hashes,
+              uint64_t num_tokens, const router::RouteOverrides& route, bool prefill = false) {
+    const std::vector<std::shared_ptr<Conn>> cands = Candidates(exclude, prefill);
+    if (cands.empty()) return {};
+    const std::vector<router::WorkerId> ids = RouterIds(cands);  // parallel to cands
     auto d = router->Route(
         {.block_hashes = hashes, .num_tokens = num_tokens, .overrides = route, .candidates = ids});
     const auto chosen = d.ok() ? std::find(ids.begin(), ids.end(), d->worker) : ids.end();
@@ -374,12 +385,40 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     Emit(call, engine::FinishReason::kError, std::move(error));
   }
 
-  bool HasPrefillWorker() {
+  // Conditional disaggregation (RemoteBackendOptions): whether the prompt goes to a prefill
+  // worker. Counts the requests kept local although a prefill worker was up, by reason.
+  bool PrefillRemotely(const Call& call, std::span<const BlockHash> hashes) {
+    const int64_t n = call.prompt_tokens();
     std::lock_guard<std::mutex> lk(mu);
-    for (const auto& [id, c] : workers) {
-      if (c->info.role == "prefill") return true;
+    const std::vector<router::WorkerId> prefill_ids = RouterIds(Candidates({}, /*prefill=*/true));
+    if (prefill_ids.empty()) return false;
+    // The tokens the decode worker the router would pick lacks.
+    const std::vector<router::WorkerId> decode_ids = RouterIds(Candidates({}, /*prefill=*/false));
+    int64_t cached = 0;
+    if (!decode_ids.empty()) {
+      auto d = router->Peek({.block_hashes = hashes,
+                             .num_tokens = static_cast<uint64_t>(n),
+                             .overrides = call.route,
+                             .candidates = decode_ids});
+      if (d.ok()) cached = static_cast<int64_t>(d->overlap_blocks) * router->config().block_size;
     }
-    return false;
+    const int64_t uncached = std::max<int64_t>(n - cached, 0);
+    if (uncached < options.remote_prefill_min_tokens ||
+        static_cast<double>(uncached) < options.remote_prefill_min_fraction * static_cast<double>(n)) {
+      (n < options.remote_prefill_min_tokens ? n_local_short : n_local_cached).fetch_add(1);
+      return false;
+    }
+    if (options.remote_prefill_max_queue_s > 0 &&
+        router
+            ->Estimate({.block_hashes = hashes,
+                        .num_tokens = static_cast<uint64_t>(n),
+                        .candidates = prefill_ids},
+                       options.remote_prefill_max_queue_s)
+            .all_busy) {
+      n_local_queue.fetch_add(1);
+      return false;
+    }
+    return true;
   }
 
   class Attempt;
@@ -390,15 +429,17 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // worker, a short prompt, a prefill that failed) everything on one worker.
   void Start(const std::shared_ptr<Call>& call) {
     call->deadline = std::chrono::system_clock::now() + options.request_timeout;
-    if (call->request.max_tokens > 1 && call->prompt_tokens() >= options.remote_prefill_min_tokens &&
-        HasPrefillWorker() && StartPrefill(call)) {
-      return;
+    if (call->request.max_tokens > 1) {
+      const std::vector<BlockHash> hashes = SequenceBlockHashes(
+          std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
+          static_cast<size_t>(router->config().block_size));
+      if (PrefillRemotely(*call, hashes) && StartPrefill(call, hashes)) return;
     }
     NextAttempt(call, /*in_submit=*/true);
   }
   // Starts the prompt on a prefill worker (chosen by the router among prefill workers) for its
   // first token and KV handle. False when no prefill worker is up or the request was aborted.
-  bool StartPrefill(const std::shared_ptr<Call>& call);
+  bool StartPrefill(const std::shared_ptr<Call>& call, std::span<const BlockHash> hashes);
   // After the prefill attempt: the first token goes out, and decode pulls the KV; or, when the
   // prefill failed, the decode worker computes the prompt itself.
   void OnPrefillDone(const std::shared_ptr<Call>& call, Attempt& a, const grpc::Status& status);
@@ -621,10 +662,8 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
 
 void RemoteBackend::Impl::DeleteAttempt(Attempt* a) { delete a; }
 
-bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call) {
-  const std::vector<BlockHash> hashes = SequenceBlockHashes(
-      std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
-      static_cast<size_t>(router->config().block_size));
+bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call,
+                                       std::span<const BlockHash> hashes) {
   Picked p;
   {
     std::lock_guard<std::mutex> lk(mu);
@@ -940,6 +979,9 @@ RemoteBackendStats RemoteBackend::stats() const {
   s.migrated = impl_->n_migrated.load();
   s.remote_prefills = impl_->n_remote_prefills.load();
   s.prefill_fallbacks = impl_->n_prefill_fallbacks.load();
+  s.local_prefills_short = impl_->n_local_short.load();
+  s.local_prefills_cached = impl_->n_local_cached.load();
+  s.local_prefills_queue = impl_->n_local_queue.load();
   s.failed = impl_->n_failed.load();
   s.aborted = impl_->n_aborted.load();
   s.held = impl_->n_held.load();
@@ -957,6 +999,21 @@ RemoteBackendStats RemoteBackend::stats() const {
   }
   for (const auto& [id, n] : impl_->CachedBlocks())
     s.kv_blocks += static_cast<int64_t>(n);  // takes mu
+  std::set<std::string> prefill_workers;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& [id, c] : impl_->workers) {
+      if (c->info.role == "prefill") prefill_workers.insert(id);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> kl(impl_->kv_mu);
+    for (const auto& [id, w] : impl_->kv) {
+      if (w.has_load && prefill_workers.count(id)) {
+        s.prefill_queue_tokens += static_cast<int64_t>(w.load.prefill_tokens_queued());
+      }
+    }
+  }
   return s;
 }
 
@@ -974,6 +1031,18 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_prefill_fallbacks_total",
           "Requests whose prefill worker failed, prefilled on the decode worker instead",
           s.prefill_fallbacks);
+  out +=
+      "# HELP mint_local_prefills_total Requests prefilled on their decode worker although a "
+      "prefill worker was up, by the rule that kept them there (short: too few uncached tokens; "
+      "cached: mostly cached on the decode worker; queue: every prefill worker's queue too long)\n"
+      "# TYPE mint_local_prefills_total counter\n";
+  out += fmt::format("mint_local_prefills_total{{reason=\"short\"}} {}\n", s.local_prefills_short);
+  out += fmt::format("mint_local_prefills_total{{reason=\"cached\"}} {}\n", s.local_prefills_cached);
+  out += fmt::format("mint_local_prefills_total{{reason=\"queue\"}} {}\n", s.local_prefills_queue);
+  out += fmt::format(
+      "# HELP mint_prefill_queue_tokens Prompt tokens queued on prefill workers (their load "
+      "reports)\n# TYPE mint_prefill_queue_tokens gauge\nmint_prefill_queue_tokens {}\n",
+      s.prefill_queue_tokens);
   counter("mint_requests_failed_total", "Requests that ended with an error from the workers",
           s.failed);
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);

@@ -44,10 +44,19 @@ struct RemoteBackendOptions {
   // round-robin, random or least-loaded; block_size must match the workers'. Among workers not
   // excluded for the request, ones that broke a call in the last 2 s are avoided if others exist.
   router::RouterConfig router{};
-  // Disaggregation: when a prefill worker (role "prefill") is registered, prompts of at least
-  // this many tokens are prefilled there and decoded on a decode (or aggregated) worker, which
-  // pulls their KV; shorter ones, and those whose prefill fails, run on one worker.
+  // Conditional disaggregation (as Dynamo's disaggregated router). With a prefill worker (role
+  // "prefill") registered, a prompt is prefilled there and decoded on a decode (or aggregated)
+  // worker that pulls its KV when all three hold; otherwise one worker does both:
+  //   - the tokens the router predicts the decode worker it would pick lacks (the prompt less its
+  //     cached prefix there) are at least remote_prefill_min_tokens,
+  //   - and at least remote_prefill_min_fraction of the prompt (a prompt mostly cached on the
+  //     decode worker is cheaper to finish there than to move),
+  //   - and some prefill worker has less than remote_prefill_max_queue_s of prefill queued (its
+  //     router step-time model's estimate; 0: no limit).
+  // A prompt whose remote prefill fails is prefilled on the decode worker.
   int64_t remote_prefill_min_tokens = 512;
+  double remote_prefill_min_fraction = 0.5;
+  double remote_prefill_max_queue_s = 0;
   // A router queue (router/queue.h): a new request is held here, not routed, while every worker
   // has at least router_queue_busy_s of prefill queued (its router step-time model's estimate),
   // and released in the policy's order as workers report less. Unset: route every request at
@@ -66,6 +75,10 @@ struct RemoteBackendStats {
   uint64_t aborted = 0;    // aborted by the caller
   uint64_t remote_prefills = 0;    // prefilled on a prefill worker
   uint64_t prefill_fallbacks = 0;  // prefill worker failed: prefilled on the decode worker
+  // Prefilled on the decode worker although a prefill worker was up (the options above): too
+  // few uncached tokens / mostly cached there / every prefill worker's queue too long.
+  uint64_t local_prefills_short = 0, local_prefills_cached = 0, local_prefills_queue = 0;
+  int64_t prefill_queue_tokens = 0;  // prompt tokens queued on prefill workers (their reports)
   uint64_t held = 0;               // held by the router queue before routing (cumulative)
   int64_t holding = 0;             // held now
   int64_t workers = 0;     // workers serving the model now

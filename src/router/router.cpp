@@ -421,6 +421,14 @@ std::vector<WorkerId> Router::Workers() const {
 }
 
 Result<RouteDecision> Router::Route(const RouteRequest& request) {
+  return Decide(request, /*record=*/true);
+}
+
+Result<RouteDecision> Router::Peek(const RouteRequest& request) {
+  return Decide(request, /*record=*/false);
+}
+
+Result<RouteDecision> Router::Decide(const RouteRequest& request, bool record) {
   const int64_t start = SystemClock::Get().NowNanos();
   const RouterConfig& c = impl_->config;
   const RouteOverrides& o = request.overrides;
@@ -452,16 +460,25 @@ Result<RouteDecision> Router::Route(const RouteRequest& request) {
     impl_->MatchTiers(request.block_hashes, candidates, impl_->scratch, weights);
     const uint64_t tokens =
         request.num_tokens != 0 ? request.num_tokens : d.request_blocks * bs;
+    // A peek leaves the tie-breaking state (round-robin's rotation, the random draws) as it was.
+    const uint64_t rotation = impl_->rotation;
+    std::optional<std::mt19937_64> rng;
+    if (!record) rng = impl_->rng;
     const size_t pick = impl_->Choose(mode, candidates, d.request_blocks, tokens, impl_->scratch,
                                       weights, &d);
     d.worker = candidates[pick];
     d.overlap_blocks = impl_->scratch.Get(d.worker);
-    d.request_id = impl_->next_request_id++;
+    if (!record) {
+      impl_->rotation = rotation;
+      impl_->rng = *rng;
+    }
+    d.request_id = record ? impl_->next_request_id++ : 0;
     for (const WorkerOverlap& wo : impl_->scratch.scores) {
       if (std::find(candidates.begin(), candidates.end(), wo.worker) != candidates.end()) {
         d.overlaps.push_back(wo);
       }
     }
+    if (!record) return d;
     impl_->Commit(request, d);
   }
   impl_->decision_hist.RecordNanos(SystemClock::Get().NowNanos() - start);

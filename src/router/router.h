@@ -206,6 +206,9 @@ class Router {
   // Chooses a worker and records the decision (load, predictions, stats). Errors:
   // Unavailable when there is no candidate; InvalidArgument for a bad override.
   Result<RouteDecision> Route(const RouteRequest& request);
+  // The decision Route would make now, recording nothing (no load added, no request id, no
+  // stats; the tie-breaking state unchanged). For a caller weighing where a request would go.
+  Result<RouteDecision> Peek(const RouteRequest& request);
 
   // The request's first token arrived / the request ended (any way). Unknown ids are ignored.
   void OnPrefillDone(uint64_t request_id);
@@ -241,6 +244,7 @@ class Router {
   const RouterConfig& config() const;
 
  private:
+  Result<RouteDecision> Decide(const RouteRequest& request, bool record);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `mint serve --prefill-workers`: disaggregated serving in one process answers exactly as one
 # aggregated engine does (greedy), long prompts are prefilled on the prefill engine and decoded
-# with its KV (copied out of shared memory), short ones stay on the decode engine, and no prefill
-# falls back.
+# with its KV (copied out of shared memory), short ones stay on the decode engine, a prompt the
+# decode engine already holds is finished there, and no prefill falls back.
 #
 #   bash tests/clients/serve_disagg.sh <mint binary> <shared dir>   (ctest: clients_serve_disagg)
 set -uo pipefail
@@ -22,7 +22,7 @@ fail() { echo "FAIL: $*" >&2; [ -n "${MINT_LOG:-}" ] && tail -n 20 "$MINT_LOG" >
 
 PROMPTS=(
   "Once"
-  "The cat sat"
+  "A cat"
   "Once upon a time there was a little girl named Lily. She loved to play outside in the sun."
   "Tom and his dog went to the park. They saw a big tree and a small bird. The bird was sad because"
   "One day, a boy found a red ball in the garden. He wanted to show it to his mom, so he ran home and"
@@ -31,16 +31,19 @@ LONG=3  # prompts of at least 8 tokens (the last three)
 REMOTE=$((2 * LONG))  # each sent twice (free and constrained)
 
 # Greedy completions of every prompt, one line each (text as JSON): free, then constrained by a
-# regex (the decode engine continues the grammar past the prefill engine's first token).
+# regex (the decode engine continues the grammar past the prefill engine's first token). The
+# constrained ones start with another word, so the decode engine holds none of their blocks yet.
 complete_all() {
-  local p body extra
+  local p body extra lead=""
   for extra in '{}' '{"guided_regex": "[a-z]{2,8}( [a-z]{2,8}){3}"}'; do
     for p in "${PROMPTS[@]}"; do
+      p="$lead$p"
       body=$(python3 -c 'import json,sys; b={"model": "stories260K", "prompt": sys.argv[1], "max_tokens": 24, "temperature": 0}; b.update(json.loads(sys.argv[2])); print(json.dumps(b))' "$p" "$extra")
       http_post_json "http://127.0.0.1:$MINT_PORT/v1/completions" "$body" |
         python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["choices"][0]["text"]))' ||
         echo "no answer"
     done
+    lead="Then "
   done
 }
 
@@ -51,6 +54,9 @@ stop_mint || fail "aggregated mint serve did not stop cleanly"
 start_mint "$MINT_BIN" "$MODEL" --workers 1 --prefill-workers 1 --remote-prefill-min-tokens 8 ||
   fail "mint serve --prefill-workers did not start"
 got=$(complete_all)
+# A long prompt again: the decode engine holds it now, so it is finished there.
+http_post_json "http://127.0.0.1:$MINT_PORT/v1/completions" \
+  "{\"model\": \"stories260K\", \"prompt\": \"${PROMPTS[3]}\", \"max_tokens\": 4}" >/dev/null
 metrics=$(http_get "http://127.0.0.1:$MINT_PORT/metrics")
 stop_mint || fail "mint serve --prefill-workers did not stop cleanly"
 
@@ -58,6 +64,10 @@ stop_mint || fail "mint serve --prefill-workers did not stop cleanly"
 remote=$(sed -n 's/^mint_remote_prefills_total \([0-9]*\)$/\1/p' <<<"$metrics")
 fallbacks=$(sed -n 's/^mint_prefill_fallbacks_total \([0-9]*\)$/\1/p' <<<"$metrics")
 [ "${remote:-0}" = "$REMOTE" ] || fail "mint_remote_prefills_total is ${remote:-missing}, want $REMOTE"
+short=$(sed -n 's/^mint_local_prefills_total{reason="short"} \([0-9]*\)$/\1/p' <<<"$metrics")
+cached=$(sed -n 's/^mint_local_prefills_total{reason="cached"} \([0-9]*\)$/\1/p' <<<"$metrics")
+[ "${short:-0}" = $((2 * ${#PROMPTS[@]} - REMOTE)) ] || fail "local short prefills: ${short:-missing}"
+[ "${cached:-0}" = 1 ] || fail "local prefills of a prompt cached on the decode engine: ${cached:-missing}, want 1"
 python3 -c 'import json,re,sys
 lines = sys.argv[1].splitlines()[len(sys.argv[1].splitlines()) // 2:]
 for l in lines:

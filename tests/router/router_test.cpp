@@ -93,6 +93,37 @@ TEST_F(RouterTest, KvPrefersOverlap) {
   EXPECT_EQ(r.Load(2).prefill_tokens, 8u);
 }
 
+TEST_F(RouterTest, PeekDecidesAsRouteWouldAndRecordsNothing) {
+  Router r(Config());
+  for (WorkerId w : {1, 2, 3}) r.AddWorker(w);
+  const std::vector<BlockHash> req = Blocks(100, 10);
+  r.ApplyEvent(3, StoredEvent(Blocks(100, 6)));
+  auto p = r.Peek({.block_hashes = req, .num_tokens = 40});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->worker, 3u);
+  EXPECT_EQ(p->overlap_blocks, 6u);
+  EXPECT_EQ(p->request_id, 0u);
+  EXPECT_EQ(r.Load(3).active_blocks, 0u);  // nothing recorded
+  EXPECT_EQ(r.Stats().requests, 0u);
+  auto d = r.Route({.block_hashes = req, .num_tokens = 40});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->worker, p->worker);
+  EXPECT_GT(d->request_id, 0u);
+  EXPECT_EQ(r.Load(3).active_blocks, 10u);
+  // Round-robin: peeks leave the rotation where it was.
+  RouterConfig c = Config();
+  c.mode = Mode::kRoundRobin;
+  Router rr(c);
+  for (WorkerId w : {1, 2, 3}) rr.AddWorker(w);
+  std::vector<WorkerId> picks;
+  for (int i = 0; i < 4; ++i) {
+    const WorkerId peeked = rr.Peek({.num_tokens = 8})->worker;
+    picks.push_back(rr.Route({.num_tokens = 8})->worker);
+    EXPECT_EQ(peeked, picks.back());
+  }
+  EXPECT_EQ(picks, (std::vector<WorkerId>{1, 2, 3, 1}));
+}
+
 TEST_F(RouterTest, LoadOutweighsOverlap) {
   Router r(Config());
   for (WorkerId w : {1, 2}) r.AddWorker(w);

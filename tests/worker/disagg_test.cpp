@@ -77,11 +77,12 @@ class DisaggTest : public ::testing::Test {
     return raw;
   }
 
-  void StartBackend(size_t workers) {
+  void StartBackend(size_t workers, int64_t min_tokens = 0, double min_fraction = 0) {
     frontend::RemoteBackendOptions o;
     o.model_name = "tiny";
     o.max_model_len = 1024;
-    o.remote_prefill_min_tokens = 0;
+    o.remote_prefill_min_tokens = min_tokens;
+    o.remote_prefill_min_fraction = min_fraction;
     backend_ = std::move(frontend::RemoteBackend::Create(discovery_.get(), o)).value();
     ASSERT_TRUE(backend_->WaitForWorkers(workers, std::chrono::seconds(5)));
   }
@@ -183,6 +184,47 @@ TEST_F(DisaggTest, WithoutAPrefillWorkerTheDecodeWorkerPrefills) {
   EXPECT_EQ(tokens, Reference(prompt, 6));
   EXPECT_EQ(backend_->stats().remote_prefills, 0u);
   EXPECT_EQ(nodes_["d"]->engine->Metrics().kv_loads, 0u);
+}
+
+// Conditional disaggregation: what the decode worker already holds decides where a prompt is
+// prefilled (RemoteBackendOptions::remote_prefill_min_tokens / _min_fraction).
+TEST_F(DisaggTest, WhatTheDecodeWorkerHoldsDecidesWhereAPromptIsPrefilled) {
+  Add("p", "prefill");
+  Add("d", "decode");
+  StartBackend(2, /*min_tokens=*/32, /*min_fraction=*/0.5);
+  auto run = [&](const std::vector<int32_t>& prompt) {
+    auto [tokens, fin] = Run(prompt, 4);
+    EXPECT_EQ(fin.finish, FinishReason::kLength);
+    EXPECT_EQ(tokens, Reference(prompt, 4)) << "prompt of " << prompt.size();
+  };
+  const auto a = Prompt(200, 31);
+  run(a);  // nothing cached anywhere: prefilled remotely
+  EXPECT_EQ(backend_->stats().remote_prefills, 1u);
+  // Once the decode worker's KV events say it holds `a` (12 full blocks) ...
+  for (int i = 0; i < 500 && backend_->stats().kv_blocks < 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(backend_->stats().kv_blocks, 12);
+  // ... `a` plus 20 tokens lacks fewer than 32 there: finished on the decode worker.
+  auto a2 = a;
+  for (int i = 0; i < 20; ++i) a2.push_back(7 + i);
+  run(a2);
+  // `a` plus 150 tokens: 150 + 8 uncached >= 32 but < half the prompt: still local.
+  auto a3 = a;
+  for (int i = 0; i < 150; ++i) a3.push_back(9 + i % 300);
+  run(a3);
+  run(Prompt(20, 32));   // short
+  run(Prompt(300, 33));  // new: remote
+  const frontend::RemoteBackendStats s = backend_->stats();
+  EXPECT_EQ(s.remote_prefills, 2u);
+  EXPECT_EQ(s.local_prefills_cached, 2u);
+  EXPECT_EQ(s.local_prefills_short, 1u);
+  EXPECT_EQ(s.local_prefills_queue, 0u);
+  EXPECT_EQ(s.prefill_fallbacks, 0u);
+  const std::string m = backend_->MetricsText();
+  EXPECT_NE(m.find("mint_local_prefills_total{reason=\"cached\"} 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("mint_prefill_queue_tokens "), std::string::npos);
+  ExpectNoBlocksHeld();
 }
 
 TEST_F(DisaggTest, ALostPrefillWorkerFallsBackAndLeaksNothing) {
