@@ -60,17 +60,19 @@ int RunFrontend(const FrontendArgs& a) {
       }
     }
     frontend::RemoteBackendOptions ro{
-         .model_name = ServedModelName(a.http, a.model),
-         .migration_limit = a.migration_limit,
-         .max_model_len = max_len,
-         .wait_for_worker = std::chrono::milliseconds(static_cast<int64_t>(a.wait_for_worker_s * 1000)),
-         .subscribe_kv_events = !a.router.no_kv_events,
-         .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000)),
-         .router = *rc,
-         .router_queue = *queue,
-         .router_queue_busy_s = a.router.queue_busy_s,
-         .router_queue_max_age_s = a.router.queue_max_age_s,
-         .tls = *tls};
+        .model_name = ServedModelName(a.http, a.model),
+        .migration_limit = a.migration_limit,
+        .max_model_len = max_len,
+        .wait_for_worker =
+            std::chrono::milliseconds(static_cast<int64_t>(a.wait_for_worker_s * 1000)),
+        .subscribe_kv_events = !a.router.no_kv_events,
+        .request_timeout =
+            std::chrono::milliseconds(static_cast<int64_t>(a.request_timeout_s * 1000)),
+        .router = *rc,
+        .router_queue = *queue,
+        .router_queue_busy_s = a.router.queue_busy_s,
+        .router_queue_max_age_s = a.router.queue_max_age_s,
+        .tls = *tls};
     MINT_RETURN_IF_ERROR(ApplyDisaggPlan(a.disagg_plan, &ro));
     auto b = frontend::RemoteBackend::Create(discovery.get(), ro);
     if (!b.ok()) return b.status();

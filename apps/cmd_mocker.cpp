@@ -85,12 +85,12 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
   }
   const uint64_t block_bytes =
       static_cast<uint64_t>(a.kv_bytes_per_token) * static_cast<uint64_t>(eo.block_size);
-  MINT_ASSIGN_OR_RETURN(m.kv, MakeTransferConnector(a.disagg, a.bind, a.advertise_host,
-                                                    NthPort(a.disagg.kv_port, i),
-                                                    {.block_bytes = block_bytes,
-                                                     .gbps = a.disagg.sim_gbps,
-                                                     .latency_s = a.disagg.sim_latency_ms * 1e-3,
-                                                     .speedup = eo.speedup}));
+  MINT_ASSIGN_OR_RETURN(
+      m.kv, MakeTransferConnector(a.disagg, a.bind, a.advertise_host, NthPort(a.disagg.kv_port, i),
+                                  {.block_bytes = block_bytes,
+                                   .gbps = a.disagg.sim_gbps,
+                                   .latency_s = a.disagg.sim_latency_ms * 1e-3,
+                                   .speedup = eo.speedup}));
   if (m.kv) {
     eo.kv_connector = m.kv.get();
     eo.kv_load_failure_recompute = LoadFailureRecompute(a.disagg);
@@ -167,9 +167,10 @@ int RunMocker(MockerArgs a) {
             a.engine.max_num_seqs, a.engine.max_num_batched_tokens, a.engine.vocab,
             a.engine.speedup);
   if (a.disagg.role != "agg") {
-    log::Info("role {}: KV transfers over a simulated {} GB/s link, {} ms latency, {} bytes per "
-              "token",
-              a.disagg.role, a.disagg.sim_gbps, a.disagg.sim_latency_ms, a.kv_bytes_per_token);
+    log::Info(
+        "role {}: KV transfers over a simulated {} GB/s link, {} ms latency, {} bytes per "
+        "token",
+        a.disagg.role, a.disagg.sim_gbps, a.disagg.sim_latency_ms, a.kv_bytes_per_token);
   }
   if (a.tiers.host_blocks > 0) {
     log::Info(

@@ -404,7 +404,8 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     }
     const int64_t uncached = std::max<int64_t>(n - cached, 0);
     if (uncached < options.remote_prefill_min_tokens ||
-        static_cast<double>(uncached) < options.remote_prefill_min_fraction * static_cast<double>(n)) {
+        static_cast<double>(uncached) <
+            options.remote_prefill_min_fraction * static_cast<double>(n)) {
       (n < options.remote_prefill_min_tokens ? n_local_short : n_local_cached).fetch_add(1);
       return false;
     }
@@ -1037,7 +1038,8 @@ std::string RemoteBackend::MetricsText() const {
       "cached: mostly cached on the decode worker; queue: every prefill worker's queue too long)\n"
       "# TYPE mint_local_prefills_total counter\n";
   out += fmt::format("mint_local_prefills_total{{reason=\"short\"}} {}\n", s.local_prefills_short);
-  out += fmt::format("mint_local_prefills_total{{reason=\"cached\"}} {}\n", s.local_prefills_cached);
+  out +=
+      fmt::format("mint_local_prefills_total{{reason=\"cached\"}} {}\n", s.local_prefills_cached);
   out += fmt::format("mint_local_prefills_total{{reason=\"queue\"}} {}\n", s.local_prefills_queue);
   out += fmt::format(
       "# HELP mint_prefill_queue_tokens Prompt tokens queued on prefill workers (their load "

@@ -203,8 +203,8 @@ double KvTransferConnector::WaitSimulatedLink(uint64_t blocks,
     std::lock_guard lk(mu_);
     const steady_clock::time_point begin = std::max(steady_clock::now(), link_free_);
     link_free_ = begin + duration_cast<steady_clock::duration>(duration<double>(wire_s));
-    end = link_free_ + duration_cast<steady_clock::duration>(
-                           duration<double>(sim.latency_s / sim.speedup));
+    end = link_free_ +
+          duration_cast<steady_clock::duration>(duration<double>(sim.latency_s / sim.speedup));
   }
   std::this_thread::sleep_until(end);
   return duration<double>(steady_clock::now() - started).count() * sim.speedup;
