@@ -59,10 +59,11 @@ struct BenchArgs {
   bool no_metrics = false;
 };
 
-std::optional<bench::PrefixCacheCounters> ScrapeCache(const bench::Target& t) {
+// The server's /metrics text; nullopt if it has none.
+std::optional<std::string> ScrapeMetrics(const bench::Target& t) {
   auto text = bench::HttpGet(t, "/metrics", 10);
   if (!text.ok()) return std::nullopt;
-  return bench::ParsePrefixCacheCounters(*text);
+  return std::move(text).value();
 }
 
 int RunCompare(const std::vector<std::string>& files) {
@@ -293,8 +294,8 @@ int Run(const BenchArgs& a) {
   bench::ReportOptions ropt;
   if (Status st = ReportOptionsFromArgs(a, &ropt, &config); !st.ok()) return Fail(st);
 
-  std::optional<bench::PrefixCacheCounters> before;
-  if (!a.no_metrics) before = ScrapeCache(*target);
+  std::optional<std::string> before;
+  if (!a.no_metrics) before = ScrapeMetrics(*target);
   ProgressBar bar("bench", /*unit_bytes=*/false);
   int64_t total = opt.num_requests > 0  ? opt.num_requests
                   : !a.trace.empty()    ? static_cast<int64_t>(fixed->size())
@@ -322,9 +323,14 @@ int Run(const BenchArgs& a) {
   bench::Report report = bench::BuildReport(run->records, ropt);
   report.config = config;
   if (before) {
-    if (auto after = ScrapeCache(*target)) {
-      report.prefix_cache_hit_rate = bench::PrefixCacheHitRate(*before, *after);
-      report.tier_hit_rates = bench::TierHitRates(*before, *after);
+    if (auto after = ScrapeMetrics(*target)) {
+      const auto b = bench::ParsePrefixCacheCounters(*before);
+      const auto c = bench::ParsePrefixCacheCounters(*after);
+      if (b && c) {
+        report.prefix_cache_hit_rate = bench::PrefixCacheHitRate(*b, *c);
+        report.tier_hit_rates = bench::TierHitRates(*b, *c);
+      }
+      report.disagg = bench::DisaggDeltas(*before, *after);
     }
   }
   return Publish(a, report, run->records);
@@ -394,7 +400,9 @@ CommandFn RegisterBench(CLI::App& app) {
   cmd->add_option("--plot", a->plot_dir, "Write gnuplot data, script and PNGs into this folder");
   cmd->add_option("--compare", a->compare, "Print the ratio table of two JSON reports (a b)")
       ->expected(2);
-  cmd->add_flag("--no-metrics", a->no_metrics, "Do not scrape /metrics for the prefix-cache hit rate");
+  cmd->add_flag("--no-metrics", a->no_metrics,
+                "Do not scrape /metrics (before and after the run) for the prefix-cache hit rate\n"
+                "and the disaggregation and KV transfer counters");
   return [a]() { return Run(*a); };
 }
 

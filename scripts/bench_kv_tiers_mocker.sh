@@ -38,19 +38,7 @@ for arm in $ARMS; do
   esac
   start_etcd "$OUT/etcd-data" "$OUT/etcd-$arm.log"
   # WORKERS consecutive free ports for the mockers' /metrics (mocker i listens on base + i).
-  mport=$(python3 -c 'import random, socket, sys
-n = int(sys.argv[1])
-while True:
-    base = random.randint(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(base); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()' "$WORKERS")
+  mport=$(free_port_range "$WORKERS")
   "$MINT" mocker --served-model-name conv --count "$WORKERS" --etcd "$ETCD_ADDR" \
     --block-size "$BLOCK" --num-blocks "$BLOCKS" --max-model-len 262144 --vocab "$VOCAB" \
     --speedup "$MOCK_SPEEDUP" --metrics-port "$mport" "${tiers[@]}" \

@@ -13,6 +13,24 @@ stop_all() {
 # A TCP port free on 127.0.0.1 right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# free_port_range N: the first of N consecutive TCP ports free on 127.0.0.1 right now (for
+# `mint mocker --count N --metrics-port BASE`, which listens on BASE + i).
+free_port_range() {
+  python3 -c 'import random, socket, sys
+n = int(sys.argv[1])
+while True:
+    base = random.randint(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()' "$1"
+}
+
 # start_etcd DATA_DIR LOG: a one-member etcd on free loopback ports (binary: $ETCD, default
 # /usr/bin/etcd), data in DATA_DIR (wiped first). Sets ETCD_ADDR (host:port for --etcd) and adds
 # the process to PIDS.

@@ -72,4 +72,37 @@ std::vector<std::pair<std::string, double>> TierHitRates(const PrefixCacheCounte
   return out;
 }
 
+std::vector<std::pair<std::string, double>> DisaggDeltas(std::string_view before,
+                                                         std::string_view after) {
+  struct Counter {
+    const char* key;
+    const char* metric;
+    const char* label;
+  };
+  static constexpr Counter kCounters[] = {
+      {"remote_prefills", "mint_remote_prefills_total", ""},
+      {"local_prefills_short", "mint_local_prefills_total", "reason=\"short\""},
+      {"local_prefills_cached", "mint_local_prefills_total", "reason=\"cached\""},
+      {"local_prefills_queue", "mint_local_prefills_total", "reason=\"queue\""},
+      {"prefill_fallbacks", "mint_prefill_fallbacks_total", ""},
+      {"kv_loads", "mint_kv_transfer_loads_total", ""},
+      {"kv_load_failures", "mint_kv_transfer_load_failures_total", ""},
+      {"kv_pulled_blocks", "mint_kv_transfer_pulled_blocks_total", ""},
+      {"kv_skipped_blocks", "mint_kv_transfer_skipped_blocks_total", ""},
+      {"kv_pulled_bytes", "mint_kv_transfer_pulled_bytes_total", ""},
+      {"kv_pull_seconds", "mint_kv_transfer_pull_seconds_sum", ""},
+  };
+  std::vector<std::pair<std::string, double>> out;
+  bool moved = false;
+  for (const Counter& c : kCounters) {
+    const auto a = MetricSum(after, c.metric, c.label);
+    if (!a) continue;
+    const double d = *a - MetricSum(before, c.metric, c.label).value_or(0);
+    moved = moved || d != 0;
+    out.emplace_back(c.key, d);
+  }
+  if (!moved) out.clear();
+  return out;
+}
+
 }  // namespace mint::bench

@@ -33,4 +33,14 @@ std::optional<double> PrefixCacheHitRate(const PrefixCacheCounters& before,
 std::vector<std::pair<std::string, double>> TierHitRates(const PrefixCacheCounters& before,
                                                          const PrefixCacheCounters& after);
 
+// Disaggregated serving, between two scrapes of a Mint frontend (or `mint serve`): how the
+// frontend planned prompts (remote_prefills, local_prefills_{short,cached,queue},
+// prefill_fallbacks) and, where the scraped process exports them (a process running the engines,
+// or a worker's /metrics), its KV transfers (kv_loads, kv_load_failures, kv_pulled_blocks,
+// kv_skipped_blocks, kv_pulled_bytes, kv_pull_seconds). Deltas of the counters `after` has, in
+// that order; empty when `after` has no mint_remote_prefills_total and no transfers, or when
+// nothing moved (no prefill worker).
+std::vector<std::pair<std::string, double>> DisaggDeltas(std::string_view before,
+                                                         std::string_view after);
+
 }  // namespace mint::bench

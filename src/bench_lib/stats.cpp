@@ -205,9 +205,33 @@ nlohmann::json ReportToJson(const Report& r) {
         {"per_million_total_tokens", Opt(r.cost_per_million_total_tokens)}}},
       {"prefix_cache_hit_rate", Opt(r.prefix_cache_hit_rate)},
       {"tier_hit_rates", TierRatesJson(r.tier_hit_rates)},
+      {"disaggregation", TierRatesJson(r.disagg)},
       {"errors", errors},
       {"timeline", {{"bucket_s", r.bucket_s}, {"output_tokens_per_s", r.output_tokens_per_bucket}}},
   };
+}
+
+// "disaggregation" and "KV transfers" lines from DisaggDeltas' keys.
+static std::string FormatDisagg(const std::vector<std::pair<std::string, double>>& d) {
+  std::map<std::string, double> v(d.begin(), d.end());
+  std::string out;
+  if (v.count("remote_prefills")) {
+    out += fmt::format(
+        "disaggregation {:.0f} prompts prefilled remotely, {:.0f} locally (short {:.0f}, cached on "
+        "the decode worker {:.0f}, prefill queue {:.0f}), {:.0f} fallbacks\n",
+        v["remote_prefills"],
+        v["local_prefills_short"] + v["local_prefills_cached"] + v["local_prefills_queue"],
+        v["local_prefills_short"], v["local_prefills_cached"], v["local_prefills_queue"],
+        v["prefill_fallbacks"]);
+  }
+  if (v["kv_loads"] > 0) {
+    out += fmt::format(
+        "KV transfers  {:.0f} pulls ({:.0f} failed): {:.0f} blocks, {:.2f} GB, {:.0f} blocks "
+        "skipped (already cached); {:.1f} ms per pull\n",
+        v["kv_loads"], v["kv_load_failures"], v["kv_pulled_blocks"], v["kv_pulled_bytes"] * 1e-9,
+        v["kv_skipped_blocks"], v["kv_pull_seconds"] / v["kv_loads"] * 1e3);
+  }
+  return out;
 }
 
 std::string FormatReportTable(const Report& r) {
@@ -242,6 +266,7 @@ std::string FormatReportTable(const Report& r) {
     out +=
         fmt::format("{} tier     {:.1f} % of looked-up blocks loaded from it\n", tier, rate * 100);
   }
+  if (!r.disagg.empty()) out += FormatDisagg(r.disagg);
   for (const auto& [why, n] : r.errors) out += fmt::format("error x{}     {}\n", n, why);
   return out;
 }

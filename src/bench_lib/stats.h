@@ -82,6 +82,8 @@ struct Report {
   std::optional<double> prefix_cache_hit_rate;  // filled by the caller from /metrics
   // Prompt blocks loaded from each tier of a tiered KV cache over the same lookups (caller).
   std::vector<std::pair<std::string, double>> tier_hit_rates;
+  // Disaggregated serving counters over the run (server_metrics.h DisaggDeltas; caller).
+  std::vector<std::pair<std::string, double>> disagg;
   std::vector<std::pair<std::string, int64_t>> errors;  // reason -> count, most frequent first
   std::vector<double> output_tokens_per_bucket;         // tokens/s in each bucket_s slice
   double bucket_s = 1.0;

@@ -57,6 +57,29 @@ TEST(ServerMetricsTest, FallsBackToVllmNames) {
   EXPECT_FALSE(ParsePrefixCacheCounters("llamacpp:prompt_tokens_total 5\n").has_value());
 }
 
+TEST(ServerMetricsTest, DisaggregationDeltas) {
+  auto text = [](int remote, int cached, int loads, int bytes) {
+    return "mint_remote_prefills_total " + std::to_string(remote) +
+           "\nmint_local_prefills_total{reason=\"short\"} 3\n"
+           "mint_local_prefills_total{reason=\"cached\"} " +
+           std::to_string(cached) +
+           "\nmint_local_prefills_total{reason=\"queue\"} 0\nmint_prefill_fallbacks_total 1\n"
+           "mint_kv_transfer_loads_total " +
+           std::to_string(loads) + "\nmint_kv_transfer_pulled_bytes_total " +
+           std::to_string(bytes) + "\n";
+  };
+  const auto d = DisaggDeltas(text(2, 1, 2, 100), text(10, 4, 10, 900));
+  const std::vector<std::pair<std::string, double>> want = {
+      {"remote_prefills", 8},      {"local_prefills_short", 0}, {"local_prefills_cached", 3},
+      {"local_prefills_queue", 0}, {"prefill_fallbacks", 0},    {"kv_loads", 8},
+      {"kv_pulled_bytes", 800}};
+  EXPECT_EQ(d, want);
+  // A counter that first appears after the run counts from 0; nothing moved: nothing to report.
+  EXPECT_EQ(DisaggDeltas("", "mint_remote_prefills_total 2\n").at(0).second, 2);
+  EXPECT_TRUE(DisaggDeltas(text(2, 1, 2, 100), text(2, 1, 2, 100)).empty());
+  EXPECT_TRUE(DisaggDeltas("", "mint_prefix_cache_hits_total 5\n").empty());
+}
+
 TEST(PlotTest, WritesCdfDataAndScript) {
   RequestRecord r;
   r.start_s = 0;

@@ -4,7 +4,10 @@
 # hosts: etcd, the frontend, two workers and a client, each on its own private 10.213.x address.
 # Requests cross hosts (client -> frontend -> workers over gRPC), and so do KV events (workers'
 # ZeroMQ PUB -> the frontend's subscriber). Greedy outputs must equal a single-process
-# `mint serve` run on the same prompts. Everything the test creates is removed on exit.
+# `mint serve` run on the same prompts. Then the two workers are replaced by a prefill worker
+# and a decode worker on the same two hosts: prompts are prefilled on one host and their KV
+# blocks pulled over TCP by the other, with the same outputs. Everything the test creates is
+# removed on exit.
 #
 #   bash tests/clients/distributed/multihost.sh <mint binary> <shared dir>   (ctest: distributed_multihost)
 #
@@ -120,7 +123,7 @@ for w in w1 w2; do
   PIDS+=($!)
 done
 ip netns exec "$TAG-fe" "$MINT" frontend -m "$MODEL" --etcd "$E:2379" --host "${ADDR[fe]}" --port 8000 \
-  --tls-dir "$TMP/certs" >"$TMP/frontend.log" 2>&1 &
+  --tls-dir "$TMP/certs" --remote-prefill-min-tokens 8 >"$TMP/frontend.log" 2>&1 &
 PIDS+=($!)
 "$MINT" serve -m "$MODEL" --port 0 -t 1 >"$TMP/reference.log" 2>&1 &
 PIDS+=($!)
@@ -162,5 +165,41 @@ M=$(on cl curl -s -m 5 "$FE/metrics")
   fail "requests did not reach both workers"
 EVENTS=$(echo "$M" | sed -n 's/^mint_kv_events_received_total \([0-9]*\)$/\1/p')
 [ -n "$EVENTS" ] && [ "$EVENTS" -gt 0 ] || fail "no KV events reached the frontend (mint_kv_events_received_total=$EVENTS)"
-echo "PASS: 20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed to the frontend"
+echo "20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed to the frontend"
+
+# Disaggregated across hosts: w1 prefills, w2 decodes and pulls each prompt's KV from w1 over TCP.
+for w in w1 w2; do
+  for p in $(ip netns pids "$TAG-$w"); do kill "$p" 2>/dev/null; done
+done
+for ((i = 0; i < 100; i++)); do
+  [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = 0 ] && break
+  sleep 0.1
+done
+[ "$i" -lt 100 ] || fail "the frontend still lists the stopped workers"
+declare -A ROLE=([w1]=prefill [w2]=decode)
+for w in w1 w2; do
+  ip netns exec "$TAG-$w" "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
+    --tls-dir "$TMP/certs" --role "${ROLE[$w]}" --kv-transport tcp >"$TMP/$w-${ROLE[$w]}.log" 2>&1 &
+  PIDS+=($!)
+done
+for ((i = 0; i < 300; i++)); do
+  [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = 2 ] && break
+  sleep 0.1
+done
+[ "$i" -lt 300 ] || fail "the frontend did not discover the prefill and decode workers"
+LONG=("Once upon a time there was a little girl named Lily. She loved to play outside in the sun"
+      "Tom and his dog went to the park. They saw a big tree and a small bird. The bird was sad"
+      "One day, a boy found a red ball in the garden. He wanted to show it to his mom, so he ran")
+for p in "${LONG[@]}"; do
+  got=$(completion cl "$FE" "$p") || fail "disaggregated request failed: $p"
+  want=$(curl -s -m 60 "http://127.0.0.1:$REF_PORT/v1/completions" -H 'Content-Type: application/json' \
+    -d "{\"model\":\"stories260K\",\"prompt\":\"$p\",\"max_tokens\":24,\"temperature\":0}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])')
+  [ "$got" = "$want" ] || fail "disaggregated output differs for '$p': got '$got' want '$want'"
+done
+M=$(on cl curl -s -m 5 "$FE/metrics")
+REMOTE=$(echo "$M" | sed -n 's/^mint_remote_prefills_total \([0-9]*\)$/\1/p')
+[ "${REMOTE:-0}" = ${#LONG[@]} ] || fail "mint_remote_prefills_total=${REMOTE:-missing}, want ${#LONG[@]}"
+echo "PASS: 20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed" \
+  "to the frontend; ${#LONG[@]} prompts prefilled on one host and decoded on another (KV over TCP)"
 exit 0
