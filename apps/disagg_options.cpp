@@ -101,6 +101,14 @@ void AddDisaggPlanOptions(CLI::App* cmd, DisaggPlanArgs* a) {
                   "worker prefills it (mint_local_prefills_total{reason})")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option(
+         "--disagg-first-token", a->first_token,
+         "When a remotely prefilled prompt's first token reaches the client: decode (as\n"
+         "Dynamo and vLLM) with the decode worker's first output, so TTFT includes the KV\n"
+         "transfer and the stream has no handoff gap; prefill: as soon as the prefill\n"
+         "worker returns it (earlier first token, then one gap of transfer + first step)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"decode", "prefill"}));
 }
 
 Status ApplyDisaggPlan(const DisaggPlanArgs& a, frontend::RemoteBackendOptions* o) {
@@ -114,6 +122,10 @@ Status ApplyDisaggPlan(const DisaggPlanArgs& a, frontend::RemoteBackendOptions* 
   o->remote_prefill_min_tokens = a.min_tokens;
   o->remote_prefill_min_fraction = a.min_fraction;
   o->remote_prefill_max_queue_s = a.max_queue_s;
+  if (a.first_token != "decode" && a.first_token != "prefill") {
+    return Status::InvalidArgument("--disagg-first-token: decode or prefill");
+  }
+  o->stream_prefill_token = a.first_token == "prefill";
   return Status::Ok();
 }
 

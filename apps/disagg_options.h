@@ -43,6 +43,8 @@ struct DisaggPlanArgs {
   int64_t min_tokens = 512;
   double min_fraction = 0.5;
   double max_queue_s = 0;
+  std::string first_token =
+      "decode";  // decode | prefill (RemoteBackendOptions::stream_prefill_token)
 };
 void AddDisaggPlanOptions(CLI::App* cmd, DisaggPlanArgs* a);
 // Checks the ranges and sets them on `o`.

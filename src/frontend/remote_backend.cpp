@@ -59,6 +59,9 @@ struct Call {
   int migrations = 0;
   Status last_error;
   std::string import_handle;  // KV of the prompt on a prefill worker, for the next attempt
+  // The prefill worker's first token, held until the decode worker's first output (unless
+  // RemoteBackendOptions::stream_prefill_token): the client's stream then has no handoff gap.
+  std::optional<engine::RequestOutput> held_first;
   std::optional<Clock::time_point> wait_until;  // waiting for a worker until then
   bool queue_checked = false;  // went past the router queue (held or not)
 
@@ -378,6 +381,15 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     out.error = std::move(error);
     out.prompt_tokens = call.prompt_tokens();
     out.generated_tokens = static_cast<int64_t>(call.generated.size());
+    Deliver(call, out);
+  }
+  // Hands `out` to the client, after the held first token if there is one.
+  static void Deliver(Call& call, const engine::RequestOutput& out) {
+    if (call.held_first) {
+      engine::RequestOutput first = std::move(*call.held_first);
+      call.held_first.reset();
+      call.on_output(first);
+    }
     call.on_output(out);
   }
   void Fail(Call& call, Status error) {
@@ -717,7 +729,11 @@ void RemoteBackend::Impl::OnPrefillDone(const std::shared_ptr<Call>& call, Attem
     return;
   }
   out.finish = engine::FinishReason::kNone;
-  call->on_output(out);
+  if (options.stream_prefill_token) {
+    call->on_output(out);
+  } else {
+    call->held_first = out;
+  }
   call->import_handle = std::move(a.handle);
   NextAttempt(call);
 }
@@ -812,7 +828,7 @@ void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const pb::Gener
     if (out.finish == engine::FinishReason::kError) n_failed.fetch_add(1);
     if (out.finish == engine::FinishReason::kAbort) n_aborted.fetch_add(1);
   }
-  call.on_output(out);
+  Deliver(call, out);
 }
 
 void RemoteBackend::Impl::OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a,

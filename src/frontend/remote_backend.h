@@ -57,6 +57,11 @@ struct RemoteBackendOptions {
   int64_t remote_prefill_min_tokens = 512;
   double remote_prefill_min_fraction = 0.5;
   double remote_prefill_max_queue_s = 0;
+  // A remotely prefilled request's first token (computed by the prefill worker) reaches the
+  // client: false (as Dynamo and vLLM) with the decode worker's first output, so the time to
+  // first token includes the KV transfer and the stream has no handoff gap; true as soon as the
+  // prefill worker returns it (an earlier first token, then one gap of transfer + first step).
+  bool stream_prefill_token = false;
   // A router queue (router/queue.h): a new request is held here, not routed, while every worker
   // has at least router_queue_busy_s of prefill queued (its router step-time model's estimate),
   // and released in the policy's order as workers report less. Unset: route every request at

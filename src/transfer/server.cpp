@@ -249,6 +249,12 @@ class TransferServer::Impl {
       *message = "the export is being pulled by another connection";
       return wire::kBusy;
     }
+    if (e.deadline <= Clock::now()) {
+      // Past its timeout: the reaper frees it (it may not have woken yet); never served late.
+      cv_.notify_all();
+      *message = "the export expired (not pulled within the holder's export timeout)";
+      return wire::kDenied;
+    }
     if (req.block_bytes != region_.block_bytes || req.n_blocks != e.blocks.size()) {
       *message = "block layout differs: this worker's blocks are " +
                  std::to_string(region_.block_bytes) + " bytes x " +

@@ -246,6 +246,10 @@ std::string KvTransferMetricsText(const KvTransferStats& s) {
   counter("mint_kv_exports_expired_total",
           "Exports freed unpulled after --kv-export-timeout", s.server.expired);
   counter("mint_kv_exports_failed_total", "Exports whose pull failed", s.server.failed);
+  out += fmt::format(
+      "# HELP mint_kv_exports_pending Finished prefills whose KV blocks are held for a puller "
+      "now\n# TYPE mint_kv_exports_pending gauge\nmint_kv_exports_pending {}\n",
+      s.server.pending);
   counter("mint_kv_transfer_rejected_connections_total",
           "Transfer connections refused (over the connection limit)", s.server.rejected);
   counter("mint_kv_transfer_sent_bytes_total", "KV bytes sent over TCP", s.server.bytes_sent);

@@ -227,6 +227,46 @@ TEST_F(DisaggTest, WhatTheDecodeWorkerHoldsDecidesWhereAPromptIsPrefilled) {
   ExpectNoBlocksHeld();
 }
 
+// The prefill worker's first token is held until the decode worker's first output (the
+// default): when the client sees it, the decode worker has already loaded the prompt's KV.
+TEST_F(DisaggTest, TheFirstTokenLeavesWithTheDecodeWorkersFirstOutput) {
+  Add("p", "prefill");
+  Add("d", "decode");
+  StartBackend(2);
+  engine::Engine* decode = nodes_["d"]->engine.get();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int32_t> tokens;
+  uint64_t loads_at_first = 99;
+  bool done = false;
+  engine::Request r;
+  r.prompt = Prompt(300, 41);
+  r.sampling.temperature = 0;
+  r.max_tokens = 5;
+  ASSERT_TRUE(backend_
+                  ->Submit(r,
+                           [&](const engine::RequestOutput& o) {
+                             std::lock_guard lk(mu);
+                             if (tokens.empty() && !o.tokens.empty()) {
+                               loads_at_first = decode->Metrics().kv_loads;
+                             }
+                             tokens.insert(tokens.end(), o.tokens.begin(), o.tokens.end());
+                             if (o.finish != FinishReason::kNone) {
+                               done = true;
+                               cv.notify_all();
+                             }
+                           })
+                  .ok());
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(60), [&] { return done; }));
+  }
+  EXPECT_EQ(loads_at_first, 1u);
+  EXPECT_EQ(tokens, Reference(r.prompt, 5));
+  EXPECT_EQ(backend_->stats().remote_prefills, 1u);
+  ExpectNoBlocksHeld();
+}
+
 TEST_F(DisaggTest, ALostPrefillWorkerFallsBackAndLeaksNothing) {
   Add("p", "prefill");
   Add("d", "decode");

@@ -131,8 +131,9 @@ export async function startWorker(etcd, extra = []) {
   return p;
 }
 
-export async function startFrontend(etcd, extra = []) {
-  const p = start('frontend', MINT, ['frontend', '-m', MODEL, '--etcd', etcd.endpoint,
+// `name` names its log (a later frontend of the same run needs another).
+export async function startFrontend(etcd, extra = [], name = 'frontend') {
+  const p = start(name, MINT, ['frontend', '-m', MODEL, '--etcd', etcd.endpoint,
     '--port', '0', '--lease-ttl', '3', ...extra]);
   const m = await waitLog(p, /serving '[^']*' on http:\/\/127\.0\.0\.1:(\d+)/);
   p.url = `http://127.0.0.1:${m[1]}`;
