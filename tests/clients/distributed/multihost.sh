@@ -131,11 +131,15 @@ wait_log "$TMP/reference.log" "serving '" || fail "the reference server did not 
 REF_PORT=$(sed -n "s|.*serving '[^']*' on http://127\.0\.0\.1:\([0-9]*\).*|\1|p" "$TMP/reference.log")
 wait_log "$TMP/frontend.log" "serving '" || fail "the frontend did not start"
 FE="http://${ADDR[fe]}:8000"
-for ((i = 0; i < 300; i++)); do
-  [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = 2 ] && break
-  sleep 0.1
-done
-[ "$i" -lt 300 ] || fail "the frontend did not discover both workers"
+fe_workers() {  # N: until the frontend lists N workers (30 s at most)
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+fe_workers 2 || fail "the frontend did not discover both workers"
 echo "etcd, frontend and 2 workers up on 4 hosts"
 
 completion() {  # host url prompt
@@ -171,22 +175,14 @@ echo "20 requests across 4 hosts equal the single-process server; $EVENTS KV eve
 for w in w1 w2; do
   for p in $(ip netns pids "$TAG-$w"); do kill "$p" 2>/dev/null; done
 done
-for ((i = 0; i < 100; i++)); do
-  [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = 0 ] && break
-  sleep 0.1
-done
-[ "$i" -lt 100 ] || fail "the frontend still lists the stopped workers"
+fe_workers 0 || fail "the frontend still lists the stopped workers"
 declare -A ROLE=([w1]=prefill [w2]=decode)
 for w in w1 w2; do
   ip netns exec "$TAG-$w" "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
     --tls-dir "$TMP/certs" --role "${ROLE[$w]}" --kv-transport tcp >"$TMP/$w-${ROLE[$w]}.log" 2>&1 &
   PIDS+=($!)
 done
-for ((i = 0; i < 300; i++)); do
-  [ "$(on cl curl -s -m 2 "$FE/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')" = 2 ] && break
-  sleep 0.1
-done
-[ "$i" -lt 300 ] || fail "the frontend did not discover the prefill and decode workers"
+fe_workers 2 || fail "the frontend did not discover the prefill and decode workers"
 LONG=("Once upon a time there was a little girl named Lily. She loved to play outside in the sun"
       "Tom and his dog went to the park. They saw a big tree and a small bird. The bird was sad"
       "One day, a boy found a red ball in the garden. He wanted to show it to his mom, so he ran")
