@@ -40,6 +40,7 @@ struct ServeArgs {
   int workers = 1;
   int prefill_workers = 0;
   DisaggPlanArgs disagg_plan;
+  int prefill_nice = 0;
   int migration_limit = 3;
   HttpArgs http;
   EngineArgs engine;
@@ -56,6 +57,7 @@ struct Engines {
   std::vector<std::unique_ptr<kvstore::TieredKvConnector>> tiers;
   std::vector<std::unique_ptr<engine::Engine>> engines;
   std::vector<std::string> roles;
+  int prefill_nice = 0;  // EngineConfig::nice of the prefill engines
 
   Status Start(const model::Model& model, const std::string& model_path,
                const engine::EngineConfig& base, const KvTierArgs& tier_args, int workers,
@@ -63,6 +65,7 @@ struct Engines {
     for (int i = 0; i < workers + prefill_workers; ++i) {
       const std::string role = i >= workers ? "prefill" : prefill_workers > 0 ? "decode" : "agg";
       engine::EngineConfig cfg = base;
+      if (role == "prefill") cfg.nice = prefill_nice;
       std::unique_ptr<worker::KvTransferConnector> conn;
       if (role != "agg") {
         // A prefill engine's KV memory is shared memory; decode engines copy out of it (shm).
@@ -136,6 +139,7 @@ int Serve(const ServeArgs& a) {
                   ? fmt::format(" ({} prefill, {} decode)", a.prefill_workers, a.workers)
                   : "",
               cfg->threads, kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+    engines.prefill_nice = a.prefill_nice;
     if (Status st = engines.Start(*model, a.model, *cfg, a.tiers, a.workers, a.prefill_workers);
         !st.ok()) {
       return st;
@@ -227,6 +231,11 @@ CommandFn RegisterServe(CLI::App& app) {
                   "--remote-prefill-min-tokens)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--prefill-nice", a->prefill_nice,
+                  "With --prefill-workers: lower the prefill engines' thread priority by this\n"
+                  "much (0-19), so on shared cores decode steps and KV pulls run first")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 19));
   AddDisaggPlanOptions(cmd, &a->disagg_plan);
   cmd->add_option("--migration-limit", a->migration_limit,
                   "With --workers > 1: times a request is re-sent to another worker when its own\n"

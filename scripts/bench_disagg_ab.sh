@@ -7,7 +7,8 @@
 # writes each `mint bench` JSON report into OUT.
 #   scripts/bench_disagg_ab.sh MODEL.gguf [OUT_DIR]
 # Env: RATES ("0.04 0.08 0.12"), REQUESTS (8 per rate), INPUT (uniform:1024:4096), OUTPUT (128),
-#      SLO (itl=0.05: the goodput SLA), MINT (build/apps/mint).
+#      SLO (itl=0.05: the goodput SLA), LAYOUTS ("agg disagg"), DISAGG_ARGS (more flags for the
+#      disaggregated layout, e.g. --prefill-nice 10), MINT (build/apps/mint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:?usage: bench_disagg_ab.sh MODEL.gguf [OUT_DIR]}
@@ -26,10 +27,10 @@ echo "model $MODEL, input $INPUT, output $OUTPUT, $REQUESTS requests per rate, S
 
 declare -A LAYOUT=(
   [agg]="--workers 2"
-  [disagg]="--workers 1 --prefill-workers 1 --remote-prefill-min-tokens 512"
+  [disagg]="--workers 1 --prefill-workers 1 --remote-prefill-min-tokens 512 ${DISAGG_ARGS:-}"
 )
 for rate in $RATES; do
-  for name in agg disagg; do
+  for name in ${LAYOUTS:-agg disagg}; do
     # shellcheck disable=SC2086
     "$MINT" serve -m "$MODEL" --port $PORT -t 2 --served-model-name m ${LAYOUT[$name]} \
       >"$OUT/serve-$name-$rate.log" 2>&1 &

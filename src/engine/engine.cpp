@@ -1,10 +1,15 @@
 // The engine loop: inbox -> schedule -> forward -> sample -> deliver, one step at a time.
 #include "engine/engine.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -43,6 +48,7 @@ Status EngineConfig::Validate() const {
   if (kv_cache_blocks < 0 || kv_cache_bytes < 0) {
     return Status::InvalidArgument("KV cache size must not be negative");
   }
+  if (nice < 0 || nice > 19) return Status::InvalidArgument("nice must be in [0, 19]");
   if (!(kv_cache_memory_fraction > 0 && kv_cache_memory_fraction <= 1)) {
     return Status::InvalidArgument("kv_cache_memory_fraction must be in (0, 1]");
   }
@@ -91,6 +97,9 @@ class ModelExecutor final : public StepExecutor {
   }
   uint8_t* kv_base() const override { return arena_->BlockData(0); }
   int64_t kv_block_bytes() const override { return arena_->block_bytes(); }
+  void OnEachThread(const std::function<void()>& fn) override {
+    threads_.Run([&](int, int) { fn(); });
+  }
 
  private:
   const model::Model* model_;
@@ -501,6 +510,17 @@ void Engine::Impl::FinishById(uint64_t id, FinishReason reason, Status error) {
 }
 
 void Engine::Impl::Loop() {
+  if (config_.nice > 0) {
+    // Every compute thread (this one included) lowers its own priority: niceness is per thread.
+    executor_->OnEachThread([nice = config_.nice] {
+      const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+      errno = 0;
+      const int now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+      if (errno == 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), now + nice) != 0) {
+        log::Warn("engine: could not lower thread {}'s priority by {}", tid, nice);
+      }
+    });
+  }
   while (true) {
     std::deque<std::unique_ptr<LiveRequest>> inbox;
     std::vector<uint64_t> aborts;

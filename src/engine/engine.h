@@ -56,6 +56,10 @@ struct EngineConfig {
   // Builds a LogitsProcessor for requests with a grammar (logits_processor.h). Empty: such
   // requests are refused.
   LogitsProcessorFactory logits_processor_factory;
+  // Added to the scheduling niceness of the engine's threads (its loop and compute threads), in
+  // [0, 19]. A prefill engine sharing cores with a decode engine can yield to it (and to its KV
+  // pulls): decode steps are the latency-critical work.
+  int nice = 0;
   Status Validate() const;
 };
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "core/status.h"
@@ -69,6 +70,9 @@ class StepExecutor {
   // executor has none.
   virtual uint8_t* kv_base() const { return nullptr; }
   virtual int64_t kv_block_bytes() const { return 0; }
+  // Runs fn once on each thread the executor computes on (the caller included); called on the
+  // engine's loop thread. Default: the caller only.
+  virtual void OnEachThread(const std::function<void()>& fn) { fn(); }
 
   // Capability: the executor picks each sampled row's next token itself (a simulation), so the
   // engine calls ExecuteChoosingTokens instead of Execute and skips the logits and the sampler

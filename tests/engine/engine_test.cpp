@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <limits>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "engine/engine.h"
@@ -247,6 +249,39 @@ TEST(EngineTest, PrefixReuseSkipsCachedBlocks) {
   const auto stats = (*e)->Metrics().blocks;
   EXPECT_GE(stats.hit_blocks, 62u);
   EXPECT_GT(stats.hit_rate(), 0.0);
+}
+
+// Threads of this process at niceness `nice` (/proc/self/task/*/stat, field 19).
+int ThreadsAtNice(int nice) {
+  int n = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(t.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t close = stat.rfind(')');  // the name may hold spaces
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+      if (i == 19 && std::stoi(field) == nice) ++n;
+    }
+  }
+  return n;
+}
+
+TEST(EngineTest, NiceLowersEveryComputeThreadsPriority) {
+  auto m = LoadSynth("tiny", model::SynthFileType::kQ8_0);
+  ASSERT_NE(m, nullptr);
+  EngineConfig c = BaseConfig();
+  c.threads = 2;
+  c.nice = 7;
+  EXPECT_EQ(ThreadsAtNice(7), 0);
+  auto e = Engine::Create(m.get(), c);
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(RunToCompletion(e->get(), Greedy({5, 6, 7}, 2)).ok());
+  EXPECT_EQ(ThreadsAtNice(7), 2);  // the loop thread and its one pool thread
+  e->reset();
+  c.nice = 20;
+  EXPECT_FALSE(c.Validate().ok());
 }
 
 TEST(EngineTest, PreemptionWithTinyPoolFinishesEverythingCorrectly) {
