@@ -397,6 +397,13 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     Emit(call, engine::FinishReason::kError, std::move(error));
   }
 
+  bool HasPrefillWorker() {
+    std::lock_guard<std::mutex> lk(mu);
+    for (const auto& [id, c] : workers) {
+      if (c->info.role == "prefill") return true;
+    }
+    return false;
+  }
   // Conditional disaggregation (RemoteBackendOptions): whether the prompt goes to a prefill
   // worker. Counts the requests kept local although a prefill worker was up, by reason.
   bool PrefillRemotely(const Call& call, std::span<const BlockHash> hashes) {
@@ -442,7 +449,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // worker, a short prompt, a prefill that failed) everything on one worker.
   void Start(const std::shared_ptr<Call>& call) {
     call->deadline = std::chrono::system_clock::now() + options.request_timeout;
-    if (call->request.max_tokens > 1) {
+    if (call->request.max_tokens > 1 && HasPrefillWorker()) {
       const std::vector<BlockHash> hashes = SequenceBlockHashes(
           std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
           static_cast<size_t>(router->config().block_size));
