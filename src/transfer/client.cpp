@@ -181,6 +181,22 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   std::string message(sizeof(req) + wanted.size() * sizeof(uint32_t), '\0');
   std::memcpy(message.data(), &req, sizeof(req));
   std::memcpy(message.data() + sizeof(req), wanted.data(), wanted.size() * sizeof(uint32_t));
+  // shm: the blocks are copied while the server checks the request, not after its reply: one
+  // round trip less. That copy is valid exactly when the reply is OK: the export then existed
+  // when the server claimed it, so its blocks were held unchanged from before the request until
+  // the acknowledgement; on a refusal the copied bytes are discarded (dst is unspecified).
+  auto copy_shm = [&] {
+    if (!shm) return;
+    for (uint32_t i : wanted) {
+      const uint8_t* src = view.base.get() + static_cast<uint64_t>(d.blocks[i]) * d.block_bytes;
+      // Fault both ranges in with one call each, not a trap per 4 KiB page: a block not touched
+      // before through these mappings (a fresh mapping, an arena page never written) otherwise
+      // costs most of the copy.
+      Prefault(src, d.block_bytes, /*write=*/false);
+      Prefault(dst[i], d.block_bytes, /*write=*/true);
+      std::memcpy(dst[i], src, d.block_bytes);
+    }
+  };
   // The request on an idle connection if there is one; if the server closed that one meanwhile
   // (it had not read the request, so nothing was consumed), once more on a fresh connection.
   Socket s = Connections::Get().Take(d.host, d.port);
@@ -188,7 +204,10 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   if (s.valid()) {
     sent = s.SetTimeout(options.io_timeout);
     if (sent.ok()) sent = s.SendAll(message.data(), message.size());
-    if (sent.ok()) sent = ReadReply(s);
+    if (sent.ok()) {
+      copy_shm();
+      sent = ReadReply(s);
+    }
     if (!sent.ok() && sent.code() != StatusCode::kUnavailable) return sent;  // a real refusal
   }
   if (!sent.ok()) {
@@ -199,19 +218,11 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
     }
     s = std::move(*fresh);
     if (Status st = s.SendAll(message.data(), message.size()); !st.ok()) return st;
+    copy_shm();
     if (Status st = ReadReply(s); !st.ok()) return st;
   }
   for (uint32_t i : wanted) {
-    if (shm) {
-      const uint8_t* src = view.base.get() + static_cast<uint64_t>(d.blocks[i]) * d.block_bytes;
-      // Fault both ranges in with one call each, not a trap per 4 KiB page: a block not touched
-      // before through these mappings (a fresh mapping, an arena page never written) otherwise
-      // costs most of the copy.
-      Prefault(src, d.block_bytes, /*write=*/false);
-      Prefault(dst[i], d.block_bytes, /*write=*/true);
-      std::memcpy(dst[i], src, d.block_bytes);
-      continue;
-    }
+    if (shm) break;
     if (Status st = s.RecvAll(dst[i], d.block_bytes); !st.ok()) return st;
     if (req.verify) {
       uint64_t h = 0;

@@ -4,7 +4,8 @@
 //                     export's block list, strictly increasing: the blocks it does not hold yet
 //   server -> puller  reply: u32 status (0 = go ahead), u32 message length, message
 //   tcp:  server -> puller, per wanted block: block_bytes bytes [+ u64 xxh3 when verify]
-//   shm:  the puller copies the wanted blocks out of the shared region itself
+//   shm:  the puller copies the wanted blocks out of the shared region itself, while the server
+//         checks the request (the copy counts only if the reply is 0)
 //   puller -> server  u32 kAck: every block landed; the export ends as pulled
 // One round trip and the data. The connection then carries the puller's next pull (pullers keep
 // a few idle connections per server); any non-zero status closes it on both sides.
