@@ -138,6 +138,7 @@ def main():
                 return 1
             if g["tokens"] == w["tokens"] and (a.simd or g["token_logprobs"] == w["token_logprobs"]):
                 same += 1
+                print(f"prompt of {n}: identical", flush=True)
                 continue
             if not a.simd:
                 print(f"FAIL: prompt of {n} (MINT_CPU=scalar): {g['tokens']} != {w['tokens']} or "
