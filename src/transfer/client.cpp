@@ -180,7 +180,9 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   req.n_wanted = static_cast<uint32_t>(wanted.size());
   std::string message(sizeof(req) + wanted.size() * sizeof(uint32_t), '\0');
   std::memcpy(message.data(), &req, sizeof(req));
-  std::memcpy(message.data() + sizeof(req), wanted.data(), wanted.size() * sizeof(uint32_t));
+  if (!wanted.empty()) {  // (data() of an empty vector may be null: memcpy must not see it)
+    std::memcpy(message.data() + sizeof(req), wanted.data(), wanted.size() * sizeof(uint32_t));
+  }
   // shm: the blocks are copied while the server checks the request, not after its reply: one
   // round trip less. That copy is valid exactly when the reply is OK: the export then existed
   // when the server claimed it, so its blocks were held unchanged from before the request until
