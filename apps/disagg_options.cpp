@@ -25,11 +25,10 @@ void AddDisaggOptions(CLI::App* cmd, DisaggArgs* a, bool simulated) {
                     "copy)")
         ->capture_default_str();
   }
-  cmd->add_option("--kv-port", a->kv_port,
-                  simulated ? "prefill: port the KV transfer server listens on (on --bind); 0: "
-                              "any free port; with --count, port + i"
-                            : "prefill: port the KV transfer server listens on (on --bind); 0: "
-                              "any free port")
+  std::string port_help =
+      "prefill: port the KV transfer server listens on (on --bind); 0: any free port";
+  if (simulated) port_help += "; with --count, port + i";
+  cmd->add_option("--kv-port", a->kv_port, port_help)
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--kv-export-timeout", a->kv_export_timeout_s,
@@ -63,7 +62,6 @@ Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(
     const DisaggArgs& a, const std::string& bind, const std::string& advertise_host, int port,
     const worker::SimulatedLink& sim) {
   if (a.role == "agg") return std::unique_ptr<worker::KvTransferConnector>();
-  MINT_RETURN_IF_ERROR(ValidateDisaggArgs(a));
   auto transport = transfer::ParseTransport(a.kv_transport);
   if (!transport.ok()) return transport.status().WithContext("--kv-transport");
   worker::KvTransferOptions ko;
@@ -119,12 +117,12 @@ Status ApplyDisaggPlan(const DisaggPlanArgs& a, frontend::RemoteBackendOptions* 
   if (!(a.max_queue_s >= 0)) {
     return Status::InvalidArgument("--remote-prefill-max-queue must be >= 0");
   }
-  o->remote_prefill_min_tokens = a.min_tokens;
-  o->remote_prefill_min_fraction = a.min_fraction;
-  o->remote_prefill_max_queue_s = a.max_queue_s;
   if (a.first_token != "decode" && a.first_token != "prefill") {
     return Status::InvalidArgument("--disagg-first-token: decode or prefill");
   }
+  o->remote_prefill_min_tokens = a.min_tokens;
+  o->remote_prefill_min_fraction = a.min_fraction;
+  o->remote_prefill_max_queue_s = a.max_queue_s;
   o->stream_prefill_token = a.first_token == "prefill";
   return Status::Ok();
 }

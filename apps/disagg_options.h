@@ -30,9 +30,10 @@ void AddDisaggOptions(CLI::App* cmd, DisaggArgs* a, bool simulated);
 Status ValidateDisaggArgs(const DisaggArgs& a);
 bool LoadFailureRecompute(const DisaggArgs& a);
 
-// The transfer connector of a prefill or decode worker (null for agg). A real prefill worker's
-// KV memory is shared memory, so a decode worker on the same host can copy from it. `port`:
-// the transfer server's (0: any free). `sim`: a mocker's link (block_bytes 0 for a real worker).
+// The transfer connector of a prefill or decode worker (null for agg); `a` has passed
+// ValidateDisaggArgs. A real prefill worker's KV memory is shared memory, so a decode worker on
+// the same host can copy from it. `port`: the transfer server's (0: any free). `sim`: a mocker's
+// link (block_bytes 0 for a real worker).
 Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(
     const DisaggArgs& a, const std::string& bind, const std::string& advertise_host, int port,
     const worker::SimulatedLink& sim = {});

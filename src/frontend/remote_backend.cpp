@@ -397,25 +397,25 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     Emit(call, engine::FinishReason::kError, std::move(error));
   }
 
-  bool HasPrefillWorker() {
-    std::lock_guard<std::mutex> lk(mu);
-    for (const auto& [id, c] : workers) {
-      if (c->info.role == "prefill") return true;
-    }
-    return false;
-  }
   // Conditional disaggregation (RemoteBackendOptions): whether the prompt goes to a prefill
-  // worker. Counts the requests kept local although a prefill worker was up, by reason.
-  bool PrefillRemotely(const Call& call, std::span<const BlockHash> hashes) {
+  // worker. Counts the requests kept local although a prefill worker was up, by reason. Sets
+  // `hashes` to the prompt's block hashes when a prefill worker is up (only then are they needed).
+  bool PrefillRemotely(const Call& call, std::vector<BlockHash>* hashes) {
     const int64_t n = call.prompt_tokens();
-    std::lock_guard<std::mutex> lk(mu);
-    const std::vector<router::WorkerId> prefill_ids = RouterIds(Candidates({}, /*prefill=*/true));
-    if (prefill_ids.empty()) return false;
+    std::vector<router::WorkerId> prefill_ids, decode_ids;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      prefill_ids = RouterIds(Candidates({}, /*prefill=*/true));
+      if (prefill_ids.empty()) return false;
+      decode_ids = RouterIds(Candidates({}, /*prefill=*/false));
+    }
+    *hashes = SequenceBlockHashes(
+        std::vector<uint32_t>(call.request.prompt.begin(), call.request.prompt.end()),
+        static_cast<size_t>(router->config().block_size));
     // The tokens the decode worker the router would pick lacks.
-    const std::vector<router::WorkerId> decode_ids = RouterIds(Candidates({}, /*prefill=*/false));
     int64_t cached = 0;
     if (!decode_ids.empty()) {
-      auto d = router->Peek({.block_hashes = hashes,
+      auto d = router->Peek({.block_hashes = *hashes,
                              .num_tokens = static_cast<uint64_t>(n),
                              .overrides = call.route,
                              .candidates = decode_ids});
@@ -430,7 +430,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     }
     if (options.remote_prefill_max_queue_s > 0 &&
         router
-            ->Estimate({.block_hashes = hashes,
+            ->Estimate({.block_hashes = *hashes,
                         .num_tokens = static_cast<uint64_t>(n),
                         .candidates = prefill_ids},
                        options.remote_prefill_max_queue_s)
@@ -449,11 +449,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // worker, a short prompt, a prefill that failed) everything on one worker.
   void Start(const std::shared_ptr<Call>& call) {
     call->deadline = std::chrono::system_clock::now() + options.request_timeout;
-    if (call->request.max_tokens > 1 && HasPrefillWorker()) {
-      const std::vector<BlockHash> hashes = SequenceBlockHashes(
-          std::vector<uint32_t>(call->request.prompt.begin(), call->request.prompt.end()),
-          static_cast<size_t>(router->config().block_size));
-      if (PrefillRemotely(*call, hashes) && StartPrefill(call, hashes)) return;
+    if (call->request.max_tokens > 1) {
+      std::vector<BlockHash> hashes;
+      if (PrefillRemotely(*call, &hashes) && StartPrefill(call, hashes)) return;
     }
     NextAttempt(call, /*in_submit=*/true);
   }
