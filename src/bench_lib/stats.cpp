@@ -169,9 +169,10 @@ nlohmann::json Opt(const std::optional<T>& v) {
 
 }  // namespace
 
-static nlohmann::json TierRatesJson(const std::vector<std::pair<std::string, double>>& rates) {
+// {"name": value, ...} (a later pair of the same name wins).
+static nlohmann::json NamedValuesJson(const std::vector<std::pair<std::string, double>>& values) {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& [tier, rate] : rates) j[tier] = rate;
+  for (const auto& [name, value] : values) j[name] = value;
   return j;
 }
 
@@ -204,8 +205,8 @@ nlohmann::json ReportToJson(const Report& r) {
        {{"per_million_output_tokens", Opt(r.cost_per_million_output_tokens)},
         {"per_million_total_tokens", Opt(r.cost_per_million_total_tokens)}}},
       {"prefix_cache_hit_rate", Opt(r.prefix_cache_hit_rate)},
-      {"tier_hit_rates", TierRatesJson(r.tier_hit_rates)},
-      {"disaggregation", TierRatesJson(r.disagg)},
+      {"tier_hit_rates", NamedValuesJson(r.tier_hit_rates)},
+      {"disaggregation", NamedValuesJson(r.disagg)},
       {"errors", errors},
       {"timeline", {{"bucket_s", r.bucket_s}, {"output_tokens_per_s", r.output_tokens_per_bucket}}},
   };
