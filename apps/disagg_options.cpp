@@ -21,8 +21,9 @@ void AddDisaggOptions(CLI::App* cmd, DisaggArgs* a, bool simulated) {
         ->capture_default_str();
   } else {
     cmd->add_option("--kv-transport", a->kv_transport,
-                    "decode: how KV blocks are pulled: tcp (any host) or shm (same host, one "
-                    "copy)")
+                    "decode: how KV blocks are pulled: tcp (any host), shm (same host, one\n"
+                    "copy) or ucx (UCX picks shm, CMA, TCP or RDMA; trusted networks only).\n"
+                    "prefill: ucx also serves UCX pulls (tcp and shm are always served)")
         ->capture_default_str();
   }
   std::string port_help =
@@ -71,6 +72,7 @@ Result<std::unique_ptr<worker::KvTransferConnector>> MakeTransferConnector(
   ko.server.export_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(a.kv_export_timeout_s * 1000));
   ko.transport = *transport;
+  ko.server.ucx = *transport == transfer::Transport::kUcx;
   ko.simulated = sim;
   if (sim.block_bytes > 0) {
     ko.loader_threads = 8;  // simulated pulls mostly wait: let several overlap their latency

@@ -11,9 +11,11 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <random>
 
 #include "transfer/socket.h"
 #include "transfer/transfer.h"
+#include "transfer/ucx.h"
 #include "transfer/wire.h"
 
 namespace mint::transfer {
@@ -138,6 +140,8 @@ Status ReadReply(Socket& s) {
     case wire::kMismatch: return Status::InvalidArgument("KV transfer refused: " + message);
     case wire::kNotShared: return Status::Unsupported("KV transfer refused: " + message);
     case wire::kBusy: return Status::Unavailable("KV transfer refused: " + message);
+    case wire::kNoUcx:
+      return Status::Unsupported("KV transfer refused: " + message);
     default: return Status::Corruption("KV transfer refused: " + message);
   }
 }
@@ -183,6 +187,25 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   if (!wanted.empty()) {  // (data() of an empty vector may be null: memcpy must not see it)
     std::memcpy(message.data() + sizeof(req), wanted.data(), wanted.size() * sizeof(uint32_t));
   }
+  // ucx: the receives are posted before the request leaves, straight into the destinations;
+  // `worker` cancels them if it is dropped (any failure below) and goes back to the pool only
+  // after a clean pull.
+  const bool ucx = options.transport == Transport::kUcx;
+  std::unique_ptr<ucx::Worker> worker;
+  if (ucx) {
+    auto w = ucx::TakeWorker();
+    if (!w.ok()) return w.status();
+    worker = std::move(*w);
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    wire::UcxTrailer trailer;
+    trailer.nonce = rng() >> ucx::kIndexBits;
+    trailer.address_size = static_cast<uint32_t>(worker->address().size());
+    std::vector<ucx::Buffer> bufs;
+    for (uint32_t i : wanted) bufs.push_back({dst[i], d.block_bytes});
+    if (Status st = worker->PostReceives(trailer.nonce, bufs); !st.ok()) return st;
+    message.append(reinterpret_cast<const char*>(&trailer), sizeof(trailer));
+    message.append(worker->address());
+  }
   // shm: the blocks are copied while the server checks the request, not after its reply: one
   // round trip less. That copy is valid exactly when the reply is OK: the export then existed
   // when the server claimed it, so its blocks were held unchanged from before the request until
@@ -223,9 +246,14 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
     copy_shm();
     if (Status st = ReadReply(s); !st.ok()) return st;
   }
+  if (ucx) {
+    if (Status st = worker->WaitReceives(options.io_timeout); !st.ok()) return st;
+  }
   for (uint32_t i : wanted) {
     if (shm) break;
-    if (Status st = s.RecvAll(dst[i], d.block_bytes); !st.ok()) return st;
+    if (!ucx) {
+      if (Status st = s.RecvAll(dst[i], d.block_bytes); !st.ok()) return st;
+    }
     if (req.verify) {
       uint64_t h = 0;
       if (Status st = s.RecvValue(&h); !st.ok()) return st;
@@ -237,6 +265,7 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   }
   if (Status st = s.SendValue(wire::kAck); !st.ok()) return st;
   Connections::Get().Give(d.host, d.port, std::move(s));
+  if (worker) ucx::GiveWorker(std::move(worker));
   PullStats stats;
   stats.bytes = wanted.size() * d.block_bytes;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "transfer/transfer.h"
+#include "transfer/ucx.h"
 
 namespace mint::transfer {
 namespace {
@@ -105,16 +106,42 @@ Result<Descriptor> ParseDescriptor(std::string_view bytes) {
   return d;
 }
 
-const char* TransportName(Transport t) { return t == Transport::kShm ? "shm" : "tcp"; }
+const char* TransportName(Transport t) {
+  switch (t) {
+    case Transport::kTcp:
+      return "tcp";
+    case Transport::kShm:
+      return "shm";
+    case Transport::kUcx:
+      return "ucx";
+  }
+  return "?";
+}
 
 Result<Transport> ParseTransport(std::string_view name) {
   if (name == "tcp") return Transport::kTcp;
   if (name == "shm") return Transport::kShm;
-  return Status::InvalidArgument("unknown KV transport '" + std::string(name) + "' (tcp, shm)");
+  if (name == "ucx") {
+    if (!ucx::Built()) {
+      return Status::Unsupported(
+          "KV transport 'ucx': this Mint was built without UCX (install Debian's libucx-dev "
+          "and rebuild)");
+    }
+    return Transport::kUcx;
+  }
+  return Status::InvalidArgument("unknown KV transport '" + std::string(name) +
+                                 "' (tcp, shm, ucx)");
 }
 
 Capabilities CapabilitiesOf(Transport t) {
-  if (t == Transport::kShm) return {.cross_host = false, .one_copy = true};
+  switch (t) {
+    case Transport::kShm:
+      return {.cross_host = false, .one_copy = true};
+    case Transport::kUcx:
+      return {.cross_host = true, .one_copy = true};  // rendezvous: one copy
+    case Transport::kTcp:
+      break;
+  }
   return {.cross_host = true, .one_copy = false};
 }
 

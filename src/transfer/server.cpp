@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "transfer/socket.h"
 #include "transfer/transfer.h"
+#include "transfer/ucx.h"
 #include "transfer/wire.h"
 
 namespace mint::transfer {
@@ -283,9 +284,15 @@ class TransferServer::Impl {
     wire::PullRequest req;
     if (!s.RecvValue(&req).ok()) return false;
     if (req.magic != wire::kRequestMagic || req.version != wire::kVersion ||
-        req.transport > static_cast<uint8_t>(Transport::kShm) || req.n_wanted > req.n_blocks) {
+        req.transport > static_cast<uint8_t>(Transport::kUcx) || req.n_wanted > req.n_blocks) {
       (void)Reply(s, wire::kBadRequest, "malformed pull request");
       return false;
+    }
+    if (req.transport == static_cast<uint8_t>(Transport::kUcx)) {
+      if (Status st = StartUcx(); !st.ok()) {
+        (void)Reply(s, wire::kNoUcx, "this worker does not serve UCX: " + st.message());
+        return false;
+      }
     }
     std::vector<int32_t> blocks;
     std::string message;
@@ -311,28 +318,66 @@ class TransferServer::Impl {
         return ExportEnd::kFailed;
       }
     }
-    if (!Reply(s, wire::kOk, "").ok()) return ExportEnd::kFailed;
     const bool tcp = req.transport == static_cast<uint8_t>(Transport::kTcp);
-    if (tcp) {
+    const bool ucx = req.transport == static_cast<uint8_t>(Transport::kUcx);
+    wire::UcxTrailer trailer;
+    std::string peer;
+    if (ucx) {
+      if (!s.RecvValue(&trailer).ok()) return ExportEnd::kFailed;
+      if (trailer.address_size == 0 || trailer.address_size > wire::kMaxUcxAddress) {
+        (void)Reply(s, wire::kBadRequest, "malformed UCX worker address");
+        return ExportEnd::kFailed;
+      }
+      peer.resize(trailer.address_size);
+      if (!s.RecvAll(peer.data(), peer.size()).ok()) return ExportEnd::kFailed;
+    }
+    if (!Reply(s, wire::kOk, "").ok()) return ExportEnd::kFailed;
+    auto block = [&](uint32_t i) {
+      return region_.base + static_cast<uint64_t>(blocks[i]) * region_.block_bytes;
+    };
+    if (ucx && !wanted.empty()) {
+      std::vector<ucx::Buffer> bufs;
+      for (uint32_t i : wanted) bufs.push_back({block(i), region_.block_bytes});
+      if (Status st = ucx_->Send(peer, trailer.nonce, bufs, options_.io_timeout); !st.ok()) {
+        log::Warn("transfer: UCX send of export {}: {}", req.export_id, st.ToString());
+        return ExportEnd::kFailed;
+      }
+    }
+    // tcp: each block, then its checksum; ucx: the checksums after the blocks have gone (the
+    // puller reads them once its receives have landed).
+    if (tcp || ucx) {
       for (uint32_t i : wanted) {
-        const uint8_t* p = region_.base + static_cast<uint64_t>(blocks[i]) * region_.block_bytes;
-        if (!s.SendAll(p, region_.block_bytes).ok()) return ExportEnd::kFailed;
-        if (req.verify) {
-          const uint64_t h = XXH3_64bits(p, region_.block_bytes);
-          if (!s.SendValue(h).ok()) return ExportEnd::kFailed;
+        if (tcp && !s.SendAll(block(i), region_.block_bytes).ok()) return ExportEnd::kFailed;
+        if (req.verify && !s.SendValue(XXH3_64bits(block(i), region_.block_bytes)).ok()) {
+          return ExportEnd::kFailed;
         }
       }
     }
     uint32_t ack = 0;
     if (!s.RecvValue(&ack).ok() || ack != wire::kAck) return ExportEnd::kFailed;
     std::lock_guard lk(mu_);
-    if (tcp) {
+    if (tcp || ucx) {
       stats_.blocks_sent += wanted.size();
       stats_.bytes_sent += wanted.size() * region_.block_bytes;
     } else {
       stats_.blocks_shared += wanted.size();
     }
     return ExportEnd::kPulled;
+  }
+
+  // The UCP worker that sends this server's UCX pulls, started by the first one.
+  Status StartUcx() {
+    if (!options_.ucx) {
+      return Status::Unsupported("UCX pulls are off here (the holder runs with --kv-transport " +
+                                 std::string("tcp or shm; start it with --kv-transport ucx)"));
+    }
+    std::lock_guard lk(ucx_mu_);
+    if (ucx_) return Status::Ok();
+    auto w = ucx::Worker::Create();
+    if (!w.ok()) return w.status();
+    ucx_ = std::move(*w);
+    log::Info("transfer: UCX started for KV pulls on port {}", port_);
+    return Status::Ok();
   }
 
   const Region region_;
@@ -348,6 +393,8 @@ class TransferServer::Impl {
   std::list<Conn> conns_;
   ServerStats stats_;
   std::thread accept_thread_, reaper_thread_;
+  std::mutex ucx_mu_;
+  std::shared_ptr<ucx::Worker> ucx_;  // set once under ucx_mu_, then only read
 };
 
 TransferServer::TransferServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -10,6 +10,10 @@
 //   shm  same host only: the region lives in a POSIX shared-memory object; the puller maps it
 //        read-only and copies each block once. The TCP connection only authorizes the pull and
 //        carries the completion.
+//   ucx  UCX (Debian's libucx) moves the blocks: it picks shared memory, CMA, TCP or RDMA by
+//        itself (UCX_TLS narrows it); the TCP connection authorizes and completes, as for shm.
+//        UCX's own listening ports take no key and its address parser aborts on corrupt input:
+//        use it on a trusted fabric only (as NIXL is); a holder serves it only when asked to.
 // A block list, never a copy per layer: a block is all layers' K and V (model/kv_arena.h).
 //
 // Security: an export is pullable once, by whoever presents its 128-bit random secret (it
@@ -35,9 +39,10 @@
 
 namespace mint::transfer {
 
-enum class Transport : uint8_t { kTcp = 0, kShm = 1 };
+enum class Transport : uint8_t { kTcp = 0, kShm = 1, kUcx = 2 };
 const char* TransportName(Transport t);
-Result<Transport> ParseTransport(std::string_view name);  // "tcp" | "shm"
+// "tcp" | "shm" | "ucx" (an error naming the fix when this build lacks UCX)
+Result<Transport> ParseTransport(std::string_view name);
 
 struct Capabilities {
   bool cross_host = false;  // works between hosts
@@ -99,11 +104,14 @@ struct ServerOptions {
   std::chrono::milliseconds export_timeout{30000};
   std::chrono::milliseconds io_timeout{10000};  // per socket read / write
   int max_connections = 64;
+  // Also serve UCX pulls (UCX starts with the first). Off by default: UCX's own ports and peer
+  // address parsing are not hardened against hostile peers, so only an opted-in holder runs it.
+  bool ucx = false;
 };
 
 struct ServerStats {
   uint64_t exports = 0, pulled = 0, expired = 0, failed = 0, rejected = 0;
-  uint64_t blocks_sent = 0, bytes_sent = 0;  // over tcp
+  uint64_t blocks_sent = 0, bytes_sent = 0;  // sent by this server (tcp, ucx)
   uint64_t blocks_shared = 0;                // pulled over shm
   int64_t pending = 0;                       // exports not yet ended
 };
@@ -131,7 +139,8 @@ class TransferServer {
 struct PullOptions {
   Transport transport = Transport::kTcp;  // kShm falls back to an error if not same host
   std::chrono::milliseconds io_timeout{10000};
-  bool verify = false;  // tcp: the server sends an xxh3 checksum per block and the puller checks
+  // tcp, ucx: the server sends an xxh3 checksum per block and the puller checks it
+  bool verify = false;
 };
 
 struct PullStats {

@@ -6,6 +6,9 @@
 //   tcp:  server -> puller, per wanted block: block_bytes bytes [+ u64 xxh3 when verify]
 //   shm:  the puller copies the wanted blocks out of the shared region itself, while the server
 //         checks the request (the copy counts only if the reply is 0)
+//   ucx:  the request's indices are followed by UcxTrailer and the puller's UCP worker address;
+//         after the reply the server sends each wanted block as a UCP tag message to that
+//         address (ucx.h) [+ over TCP, n_wanted u64 xxh3 when verify]
 //   puller -> server  u32 kAck: every block landed; the export ends as pulled
 // One round trip and the data. The connection then carries the puller's next pull (pullers keep
 // a few idle connections per server); any non-zero status closes it on both sides.
@@ -36,6 +39,14 @@ struct PullRequest {
 };
 static_assert(sizeof(PullRequest) == 48, "the request is 48 bytes on the wire");
 
+struct UcxTrailer {
+  uint64_t nonce = 0;         // the tag nonce of this pull's messages (ucx.h)
+  uint32_t address_size = 0;  // bytes of UCP worker address that follow
+  uint32_t reserved = 0;
+};
+static_assert(sizeof(UcxTrailer) == 16, "the UCX trailer is 16 bytes on the wire");
+inline constexpr uint32_t kMaxUcxAddress = 64 * 1024;
+
 enum ReplyCode : uint32_t {
   kOk = 0,
   kDenied = 1,      // unknown export or wrong secret
@@ -43,6 +54,7 @@ enum ReplyCode : uint32_t {
   kMismatch = 3,    // block size or count differs
   kBadRequest = 4,  // malformed request
   kNotShared = 5,   // shm asked, region not in shared memory
+  kNoUcx = 6,       // ucx asked, this server has no UCX (not built, or UCX failed to start)
 };
 
 }  // namespace mint::transfer::wire

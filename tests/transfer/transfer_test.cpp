@@ -1,4 +1,6 @@
-// KV block transfer: descriptors, TCP and shared-memory pulls, and every way a transfer can end.
+// KV block transfer: descriptors, TCP, shared-memory and UCX pulls, and every way a transfer can
+// end. The UCX tests also run as ctest `transfer_ucx_over_tcp` with UCX_TLS=tcp, the path two
+// hosts take.
 
 #include <gtest/gtest.h>
 
@@ -10,6 +12,7 @@
 
 #include "transfer/socket.h"
 #include "transfer/transfer.h"
+#include "transfer/ucx.h"
 #include "transfer/wire.h"
 
 namespace mint::transfer {
@@ -72,6 +75,7 @@ class TransferTest : public ::testing::Test {
   }
 
   std::unique_ptr<TransferServer> Server(bool shared = true, ServerOptions o = {}) {
+    o.ucx = true;
     Region r{region_->data(), kBlockBytes, kBlocks, shared ? region_->name() : ""};
     auto s = TransferServer::Create(r, o);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -167,6 +171,151 @@ TEST_F(TransferTest, ShmPullCopiesOutOfTheSharedRegion) {
   EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
   EXPECT_EQ(server->Stats().blocks_shared, 3u);
   EXPECT_EQ(server->Stats().bytes_sent, 0u) << "no block went through the socket";
+}
+
+#define SKIP_WITHOUT_UCX() \
+  if (!ucx::Built()) GTEST_SKIP() << "built without UCX (apt install libucx-dev)"
+
+TEST_F(TransferTest, UcxPullMovesExactlyTheBlocksAskedFor) {
+  SKIP_WITHOUT_UCX();
+  auto server = Server(/*shared=*/false);
+  ASSERT_NE(server, nullptr);
+  for (int round = 0; round < 3; ++round) {  // later rounds reuse the worker and the endpoint
+    Ends ends;
+    auto d = server->Export({9, 3, 40, 41, 63}, ends.Callback());
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    std::vector<uint8_t> dst(5 * kBlockBytes, 0);
+    std::vector<uint8_t*> ptrs = {&dst[0], nullptr, &dst[2 * kBlockBytes], &dst[3 * kBlockBytes],
+                                  &dst[4 * kBlockBytes]};
+    auto stats = Pull(*d, ptrs, {.transport = Transport::kUcx, .verify = round == 1});
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->bytes, 4 * kBlockBytes);
+    EXPECT_TRUE(HoldsBlock(&dst[0], 9));
+    EXPECT_EQ(dst[kBlockBytes], 0) << "a skipped block is not written";
+    EXPECT_TRUE(HoldsBlock(&dst[2 * kBlockBytes], 40));
+    EXPECT_TRUE(HoldsBlock(&dst[3 * kBlockBytes], 41));
+    EXPECT_TRUE(HoldsBlock(&dst[4 * kBlockBytes], 63));
+    ASSERT_TRUE(ends.WaitFor(1));
+    EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+  }
+  const ServerStats s = server->Stats();
+  EXPECT_EQ(s.blocks_sent, 12u);
+  EXPECT_EQ(s.bytes_sent, 12 * kBlockBytes);
+  EXPECT_EQ(s.pending, 0);
+  EXPECT_EQ(s.pulled, 3u);
+}
+
+// Blocks of a real model's size (hundreds of KiB) go by UCX's rendezvous protocol, not eagerly.
+TEST(TransferUcxTest, LargeBlocksAndNothingWanted) {
+  SKIP_WITHOUT_UCX();
+  constexpr uint64_t kBig = 368640 + 8;
+  constexpr int64_t kN = 6;
+  std::vector<uint8_t> region(kBig * kN);
+  for (size_t i = 0; i < region.size(); ++i)
+    region[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
+  auto server = TransferServer::Create({region.data(), kBig, kN, ""}, {.ucx = true});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto d = (*server)->Export({5, 1, 2}, nullptr);
+  ASSERT_TRUE(d.ok());
+  std::vector<uint8_t> dst(3 * kBig);
+  std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBig], &dst[2 * kBig]};
+  auto stats = Pull(*d, ptrs, {.transport = Transport::kUcx, .verify = true});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(std::memcmp(&dst[0], &region[5 * kBig], kBig), 0);
+  EXPECT_EQ(std::memcmp(&dst[kBig], &region[1 * kBig], kBig), 0);
+  EXPECT_EQ(std::memcmp(&dst[2 * kBig], &region[2 * kBig], kBig), 0);
+  // The puller already holds every block: nothing moves, the export still ends pulled.
+  auto d2 = (*server)->Export({0, 4}, nullptr);
+  ASSERT_TRUE(d2.ok());
+  std::vector<uint8_t*> none = {nullptr, nullptr};
+  auto stats2 = Pull(*d2, none, {.transport = Transport::kUcx});
+  ASSERT_TRUE(stats2.ok()) << stats2.status().ToString();
+  EXPECT_EQ(stats2->bytes, 0u);
+  for (int i = 0; i < 200 && (*server)->Stats().pending > 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ((*server)->Stats().pulled, 2u);
+}
+
+// A refused UCX pull (wrong secret) cancels its posted receives: the destination stays as it was
+// and the next pull, which may reuse the same UCX worker, is not disturbed.
+TEST_F(TransferTest, UcxRefusalCancelsTheReceives) {
+  SKIP_WITHOUT_UCX();
+  auto server = Server(false);
+  ASSERT_NE(server, nullptr);
+  auto d = server->Export({4, 5}, nullptr);
+  ASSERT_TRUE(d.ok());
+  Descriptor forged = *d;
+  forged.secret[3] ^= 1;
+  std::vector<uint8_t> dst(2 * kBlockBytes, 0xAB);
+  std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes]};
+  auto r = Pull(forged, ptrs, {.transport = Transport::kUcx});
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status().ToString();
+  EXPECT_EQ(dst[0], 0xAB);
+  auto ok = Pull(*d, ptrs, {.transport = Transport::kUcx});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(HoldsBlock(&dst[0], 4));
+  EXPECT_TRUE(HoldsBlock(&dst[kBlockBytes], 5));
+}
+
+TEST(TransferUcxTest, AHolderServesUcxOnlyWhenAsked) {
+  SKIP_WITHOUT_UCX();
+  std::vector<uint8_t> region(kBlockBytes * 2);
+  auto server = TransferServer::Create({region.data(), kBlockBytes, 2, ""}, {});
+  ASSERT_TRUE(server.ok());
+  Ends ends;
+  auto d = (*server)->Export({1}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  auto r = Pull(*d, std::span(&p, 1), {.transport = Transport::kUcx});
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("--kv-transport ucx"), std::string::npos);
+  // Refused before the export was claimed: it can still be pulled over TCP.
+  ASSERT_TRUE(Pull(*d, std::span(&p, 1)).ok());
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+}
+
+// A malformed UCX request (a worker address of zero or oversized length) fails that export and
+// leaves the server serving others. (Bytes of the right size that are not a UCP address make
+// UCX's own parser abort: why a holder serves UCX only on a trusted fabric, when asked to.)
+TEST_F(TransferTest, UcxBadAddressFailsOnlyThatExport) {
+  SKIP_WITHOUT_UCX();
+  auto server = Server(false, Timeouts(30s, 500ms));
+  ASSERT_NE(server, nullptr);
+  for (uint32_t size : {0u, wire::kMaxUcxAddress + 1}) {
+    Ends ends;
+    auto d = server->Export({1}, ends.Callback());
+    ASSERT_TRUE(d.ok());
+    auto s = Socket::Connect("127.0.0.1", server->port(), 2s);
+    ASSERT_TRUE(s.ok());
+    wire::PullRequest req;
+    req.transport = static_cast<uint8_t>(Transport::kUcx);
+    req.export_id = d->export_id;
+    std::memcpy(req.secret, d->secret.data(), 16);
+    req.block_bytes = kBlockBytes;
+    req.n_blocks = 1;
+    req.n_wanted = 1;
+    const uint32_t index = 0;
+    wire::UcxTrailer trailer;
+    trailer.address_size = size;
+    ASSERT_TRUE(s->SendValue(req).ok());
+    ASSERT_TRUE(s->SendValue(index).ok());
+    ASSERT_TRUE(s->SendValue(trailer).ok());
+    uint32_t head[2] = {0, 0};
+    ASSERT_TRUE(s->RecvAll(head, sizeof(head)).ok());
+    EXPECT_EQ(head[0], wire::kBadRequest);
+    ASSERT_TRUE(ends.WaitFor(1));
+    EXPECT_EQ(ends.ends[0], ExportEnd::kFailed);
+  }
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  auto d = server->Export({2}, nullptr);
+  ASSERT_TRUE(d.ok());
+  auto r = Pull(*d, std::span(&p, 1), {.transport = Transport::kUcx});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(HoldsBlock(p, 2));
 }
 
 TEST_F(TransferTest, ShmNeedsASharedRegion) {
@@ -339,8 +488,10 @@ TEST_F(TransferTest, ExportsAreValidated) {
   EXPECT_EQ(server->Export({-1}, nullptr).status().code(), StatusCode::kOutOfRange);
   EXPECT_FALSE(TransferServer::Create({}, {}).ok());
   EXPECT_EQ(ParseTransport("rdma").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseTransport("ucx").ok(), ucx::Built());
   EXPECT_TRUE(CapabilitiesOf(Transport::kTcp).cross_host);
   EXPECT_TRUE(CapabilitiesOf(Transport::kShm).one_copy);
+  EXPECT_TRUE(CapabilitiesOf(Transport::kUcx).cross_host);
 }
 
 // Pulls reuse an idle connection; one the server has closed since (idle past its I/O timeout)
@@ -375,7 +526,9 @@ TEST_F(TransferTest, ManyConcurrentPulls) {
     threads.emplace_back([d = *d, i, &ok] {
       std::vector<uint8_t> dst(3 * kBlockBytes);
       std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes], &dst[2 * kBlockBytes]};
-      const Transport t = i % 2 ? Transport::kShm : Transport::kTcp;
+      const Transport t = i % 3 == 2 && ucx::Built() ? Transport::kUcx
+                          : i % 3 == 1               ? Transport::kShm
+                                                     : Transport::kTcp;
       if (Pull(d, ptrs, {.transport = t}).ok() && HoldsBlock(&dst[0], i) &&
           HoldsBlock(&dst[kBlockBytes], i + 16) && HoldsBlock(&dst[2 * kBlockBytes], i + 32)) {
         ++ok;

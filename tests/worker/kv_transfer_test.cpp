@@ -43,6 +43,7 @@ struct Disagg {
     KvTransferOptions po;
     po.shared_memory = true;
     po.server.export_timeout = export_timeout;
+    po.server.ucx = t == transfer::Transport::kUcx;
     pc = std::move(KvTransferConnector::Create(po)).value();
     KvTransferOptions dopt;
     dopt.transport = t;
@@ -159,6 +160,11 @@ TEST(KvTransferTest, TcpDisaggregationEqualsOneEngine) {
 
 TEST(KvTransferTest, ShmDisaggregationEqualsOneEngine) {
   ExpectEqualToOneEngine(transfer::Transport::kShm);
+}
+
+TEST(KvTransferTest, UcxDisaggregationEqualsOneEngine) {
+  if (!transfer::ParseTransport("ucx").ok()) GTEST_SKIP() << "built without UCX";
+  ExpectEqualToOneEngine(transfer::Transport::kUcx);
 }
 
 TEST(KvTransferTest, AnExportNobodyPullsIsFreedAfterItsTimeout) {

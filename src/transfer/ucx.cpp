@@ -1,0 +1,403 @@
+// The UCX data path of a pull (see ucx.h).
+
+#include "transfer/ucx.h"
+
+#include <mutex>
+#include <vector>
+
+#if MINT_HAVE_UCX
+
+#include <poll.h>
+#include <ucp/api/ucp.h>
+
+#include <atomic>
+#include <list>
+#include <thread>
+
+#include "core/log.h"
+
+namespace mint::transfer::ucx {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Status UcxError(const std::string& what, ucs_status_t s) {
+  return Status::Unavailable("UCX " + what + ": " + ucs_status_string(s));
+}
+
+// One UCP context per process (UCX reads its configuration, UCX_TLS and the like, once).
+struct Context {
+  ucp_context_h h = nullptr;
+  Status status = Status::Ok();
+};
+const Context& GetContext() {
+  static const Context c = [] {
+    Context c;
+    ucp_config_t* config = nullptr;
+    if (ucs_status_t s = ucp_config_read(nullptr, nullptr, &config); s != UCS_OK) {
+      c.status = UcxError("configuration", s);
+      return c;
+    }
+    ucp_params_t p{};
+    p.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
+    p.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
+    p.mt_workers_shared = 1;
+    const ucs_status_t s = ucp_init(&p, config, &c.h);
+    ucp_config_release(config);
+    if (s != UCS_OK) c.status = UcxError("init", s);
+    return c;
+  }();
+  return c;
+}
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  Impl(ucp_worker_h w, std::string address, int efd)
+      : worker_(w), address_(std::move(address)), efd_(efd) {}
+
+  ~Impl() {
+    CancelReceives();
+    std::lock_guard lk(mu_);
+    for (Endpoint& ep : eps_) {
+      if (!ep.closed) CloseEndpoint(ep.h);
+    }
+    ucp_worker_destroy(worker_);
+  }
+
+  const std::string& address() const { return address_; }
+
+  Status PostReceives(uint64_t nonce, std::span<const Buffer> bufs) {
+    std::lock_guard lk(mu_);
+    if (!recvs_.empty()) return Status::Internal("UCX worker: receives already posted");
+    for (size_t i = 0; i < bufs.size(); ++i) {
+      ucp_request_param_t param{};
+      void* r = ucp_tag_recv_nbx(worker_, bufs[i].data, bufs[i].size,
+                                 Tag(nonce, static_cast<uint32_t>(i)), ~uint64_t{0}, &param);
+      if (UCS_PTR_IS_ERR(r)) {
+        const Status st = UcxError("receive", UCS_PTR_STATUS(r));
+        CancelLocked();
+        return st;
+      }
+      if (r != nullptr) recvs_.push_back({r, bufs[i].size});
+    }
+    return Status::Ok();
+  }
+
+  Status WaitReceives(std::chrono::milliseconds idle_timeout) {
+    Status st = Wait(&recvs_, idle_timeout, /*receives=*/true);
+    if (!st.ok()) CancelReceives();
+    return st;
+  }
+
+  void CancelReceives() {
+    std::lock_guard lk(mu_);
+    CancelLocked();
+  }
+
+  Status Send(const std::string& peer, uint64_t nonce, std::span<const Buffer> bufs,
+              std::chrono::milliseconds idle_timeout) {
+    std::vector<Op> ops;
+    std::list<Endpoint>::iterator ep;
+    {
+      std::lock_guard lk(mu_);
+      auto got = GetEndpoint(peer);
+      if (!got.ok()) return got.status();
+      ep = *got;
+      ++ep->users;
+      for (size_t i = 0; i < bufs.size(); ++i) {
+        ucp_request_param_t param{};
+        void* r = ucp_tag_send_nbx(ep->h, bufs[i].data, bufs[i].size,
+                                   Tag(nonce, static_cast<uint32_t>(i)), &param);
+        if (UCS_PTR_IS_ERR(r)) {
+          ep->failed->store(true);
+          break;
+        }
+        if (r != nullptr) ops.push_back({r, bufs[i].size});
+      }
+    }
+    Status st = ep->failed->load() ? Status::Unavailable("UCX send: the peer's endpoint failed")
+                                   : Wait(&ops, idle_timeout, /*receives=*/false);
+    std::lock_guard lk(mu_);
+    --ep->users;
+    if (!st.ok() || ep->failed->load()) {
+      // Closing the endpoint by force completes (with an error) whatever it still had queued,
+      // ours and other threads' alike; the entry goes when its last user has left.
+      ep->failed->store(true);
+      if (!ep->closed) {
+        CloseEndpoint(ep->h);
+        ep->closed = true;
+      }
+      for (Op& op : ops) {
+        while (ucp_request_check_status(op.request) == UCS_INPROGRESS) {
+          ucp_worker_progress(worker_);
+        }
+        ucp_request_free(op.request);
+      }
+      if (ep->users == 0) eps_.erase(ep);
+      if (st.ok()) st = Status::Unavailable("UCX send: the peer's endpoint failed");
+    }
+    return st;
+  }
+
+ private:
+  // A pending send or receive and what it must deliver.
+  struct Op {
+    void* request = nullptr;
+    size_t size = 0;
+  };
+  struct Endpoint {
+    std::string peer;
+    ucp_ep_h h = nullptr;
+    std::shared_ptr<std::atomic<bool>> failed;  // set by UCX's error callback, or by us
+    bool closed = false;
+    int users = 0;  // threads sending on it now
+  };
+  static constexpr size_t kMaxEndpoints = 64;
+
+  static void OnEndpointError(void* arg, ucp_ep_h, ucs_status_t) {
+    static_cast<std::atomic<bool>*>(arg)->store(true);
+  }
+
+  // The cached endpoint to `peer`, or a new one. Holds mu_.
+  Result<std::list<Endpoint>::iterator> GetEndpoint(const std::string& peer) {
+    for (auto it = eps_.begin(); it != eps_.end(); ++it) {
+      if (it->peer != peer || it->failed->load()) continue;
+      eps_.splice(eps_.begin(), eps_, it);
+      return eps_.begin();
+    }
+    Endpoint e;
+    e.peer = peer;
+    e.failed = std::make_shared<std::atomic<bool>>(false);
+    ucp_ep_params_t p{};
+    p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                   UCP_EP_PARAM_FIELD_ERR_HANDLER;
+    p.address = reinterpret_cast<const ucp_address_t*>(peer.data());
+    p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+    p.err_handler.cb = &Impl::OnEndpointError;
+    p.err_handler.arg = e.failed.get();
+    if (ucs_status_t s = ucp_ep_create(worker_, &p, &e.h); s != UCS_OK) {
+      return UcxError("endpoint to the puller", s);
+    }
+    eps_.push_front(std::move(e));
+    // Past the cap, idle endpoints go, least recently used first; failed ones always.
+    for (auto it = std::next(eps_.begin()); it != eps_.end();) {
+      const bool drop = it->users == 0 && (it->failed->load() || eps_.size() > kMaxEndpoints);
+      if (!drop) {
+        ++it;
+        continue;
+      }
+      if (!it->closed) CloseEndpoint(it->h);
+      it = eps_.erase(it);
+    }
+    return eps_.begin();
+  }
+
+  // Closes an endpoint by force and waits for the close to finish. Holds mu_.
+  void CloseEndpoint(ucp_ep_h h) {
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = UCP_EP_CLOSE_FLAG_FORCE;
+    void* r = ucp_ep_close_nbx(h, &p);
+    if (r == nullptr || UCS_PTR_IS_ERR(r)) return;
+    while (ucp_request_check_status(r) == UCS_INPROGRESS) ucp_worker_progress(worker_);
+    ucp_request_free(r);
+  }
+
+  // Cancels and reaps the posted receives. Holds mu_.
+  void CancelLocked() {
+    for (Op& op : recvs_) ucp_request_cancel(worker_, op.request);
+    for (Op& op : recvs_) {
+      ucp_tag_recv_info_t info{};
+      while (ucp_tag_recv_request_test(op.request, &info) == UCS_INPROGRESS) {
+        ucp_worker_progress(worker_);
+      }
+      ucp_request_free(op.request);
+    }
+    recvs_.clear();
+  }
+
+  // Progresses until every op has completed; the first error, or DeadlineExceeded when nothing
+  // completes for `idle_timeout`. Completed ops are freed and removed from *ops.
+  Status Wait(std::vector<Op>* ops, std::chrono::milliseconds idle_timeout, bool receives) {
+    auto last = Clock::now();
+    int idle_spins = 0;
+    while (true) {
+      bool progressed = false;
+      {
+        std::lock_guard lk(mu_);
+        while (ucp_worker_progress(worker_) != 0) progressed = true;
+        for (auto it = ops->begin(); it != ops->end();) {
+          ucs_status_t s;
+          ucp_tag_recv_info_t info{};
+          if (receives) {
+            s = ucp_tag_recv_request_test(it->request, &info);
+          } else {
+            s = ucp_request_check_status(it->request);
+          }
+          if (s == UCS_INPROGRESS) {
+            ++it;
+            continue;
+          }
+          ucp_request_free(it->request);
+          const size_t size = it->size;
+          it = ops->erase(it);
+          progressed = true;
+          if (s != UCS_OK) return UcxError(receives ? "receive" : "send", s);
+          if (receives && info.length != size) {
+            return Status::Corruption("UCX: a KV block arrived with " +
+                                      std::to_string(info.length) + " bytes, not " +
+                                      std::to_string(size));
+          }
+        }
+      }
+      if (ops->empty()) return Status::Ok();
+      const auto now = Clock::now();
+      if (progressed) {
+        last = now;
+        idle_spins = 0;
+        continue;
+      }
+      if (now - last > idle_timeout) {
+        return Status::Unavailable("UCX transfer made no progress for " +
+                                   std::to_string(idle_timeout.count()) + " ms");
+      }
+      if (++idle_spins < 64) {
+        std::this_thread::yield();
+        continue;
+      }
+      // Sleep until the worker has events (or 1 ms: another thread may progress them away).
+      ucs_status_t armed;
+      {
+        std::lock_guard lk(mu_);
+        armed = efd_ >= 0 ? ucp_worker_arm(worker_) : UCS_ERR_UNSUPPORTED;
+      }
+      if (armed == UCS_OK) {
+        pollfd pfd{efd_, POLLIN, 0};
+        (void)poll(&pfd, 1, 1);
+      } else if (armed != UCS_ERR_BUSY) {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+    }
+  }
+
+  std::mutex mu_;
+  ucp_worker_h worker_;
+  const std::string address_;
+  const int efd_;
+  std::vector<Op> recvs_;
+  std::list<Endpoint> eps_;
+};
+
+bool Built() { return true; }
+
+Result<std::unique_ptr<Worker>> Worker::Create() {
+  const Context& c = GetContext();
+  if (!c.status.ok()) return c.status;
+  ucp_worker_params_t p{};
+  p.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  p.thread_mode = UCS_THREAD_MODE_SERIALIZED;
+  ucp_worker_h w = nullptr;
+  if (ucs_status_t s = ucp_worker_create(c.h, &p, &w); s != UCS_OK) {
+    return UcxError("worker", s);
+  }
+  ucp_address_t* addr = nullptr;
+  size_t len = 0;
+  if (ucs_status_t s = ucp_worker_get_address(w, &addr, &len); s != UCS_OK) {
+    ucp_worker_destroy(w);
+    return UcxError("worker address", s);
+  }
+  std::string address(reinterpret_cast<const char*>(addr), len);
+  ucp_worker_release_address(w, addr);
+  int efd = -1;
+  if (ucp_worker_get_efd(w, &efd) != UCS_OK) efd = -1;
+  return std::unique_ptr<Worker>(new Worker(std::make_unique<Impl>(w, std::move(address), efd)));
+}
+
+}  // namespace mint::transfer::ucx
+
+#else  // !MINT_HAVE_UCX
+
+namespace mint::transfer::ucx {
+
+class Worker::Impl {
+ public:
+  std::string address;
+};
+
+namespace {
+Status NotBuilt() {
+  return Status::Unsupported(
+      "this Mint was built without UCX (install Debian's libucx-dev and rebuild)");
+}
+}  // namespace
+
+bool Built() { return false; }
+Result<std::unique_ptr<Worker>> Worker::Create() { return NotBuilt(); }
+
+}  // namespace mint::transfer::ucx
+
+#endif  // MINT_HAVE_UCX
+
+namespace mint::transfer::ucx {
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Worker::~Worker() = default;
+
+#if MINT_HAVE_UCX
+const std::string& Worker::address() const { return impl_->address(); }
+Status Worker::PostReceives(uint64_t nonce, std::span<const Buffer> bufs) {
+  return impl_->PostReceives(nonce, bufs);
+}
+Status Worker::WaitReceives(std::chrono::milliseconds idle_timeout) {
+  return impl_->WaitReceives(idle_timeout);
+}
+void Worker::CancelReceives() { impl_->CancelReceives(); }
+Status Worker::Send(const std::string& peer, uint64_t nonce, std::span<const Buffer> bufs,
+                    std::chrono::milliseconds idle_timeout) {
+  return impl_->Send(peer, nonce, bufs, idle_timeout);
+}
+#else
+const std::string& Worker::address() const { return impl_->address; }
+Status Worker::PostReceives(uint64_t, std::span<const Buffer>) { return NotBuilt(); }
+Status Worker::WaitReceives(std::chrono::milliseconds) { return NotBuilt(); }
+void Worker::CancelReceives() {}
+Status Worker::Send(const std::string&, uint64_t, std::span<const Buffer>,
+                    std::chrono::milliseconds) {
+  return NotBuilt();
+}
+#endif
+
+namespace {
+struct Pool {
+  std::mutex mu;
+  std::vector<std::unique_ptr<Worker>> idle;
+};
+Pool& GetPool() {
+  static Pool p;  // its idle workers are destroyed at exit (the UCP context is never)
+  return p;
+}
+constexpr size_t kMaxIdleWorkers = 8;
+}  // namespace
+
+Result<std::unique_ptr<Worker>> TakeWorker() {
+  {
+    Pool& p = GetPool();
+    std::lock_guard lk(p.mu);
+    if (!p.idle.empty()) {
+      auto w = std::move(p.idle.back());
+      p.idle.pop_back();
+      return w;
+    }
+  }
+  return Worker::Create();
+}
+
+void GiveWorker(std::unique_ptr<Worker> w) {
+  Pool& p = GetPool();
+  std::lock_guard lk(p.mu);
+  if (p.idle.size() < kMaxIdleWorkers) p.idle.push_back(std::move(w));
+}
+
+}  // namespace mint::transfer::ucx
