@@ -4,7 +4,8 @@
 // 3 KV heads x 16 slots x 64 dims x 2 bytes = 368,640 bytes, each one contiguous range.
 //
 //   build/bench/transfer_bench --benchmark_counters_tabular=true
-// Report bytes_per_second of Pull*/N against Memcpy/N and PlainSocket/N (docs/perf.md).
+// Report bytes_per_second of Pull*/N against Memcpy/N and PlainSocket/N (docs/perf.md); PullUcx
+// has no ceiling of its own (UCX_TLS=tcp: compare with PlainSocket).
 
 #include <benchmark/benchmark.h>
 #include <sys/socket.h>
@@ -36,7 +37,7 @@ struct Arenas {
       for (uint64_t i = 0; i < x.src->size(); i += 4096) x.src->data()[i] = static_cast<uint8_t>(i);
       x.dst.assign(kBlockBytes * kRegionBlocks, 1);
       Region r{x.src->data(), kBlockBytes, kRegionBlocks, x.src->name()};
-      x.server = TransferServer::Create(r, {}).value();
+      x.server = TransferServer::Create(r, {.ucx = true}).value();
       return x;
     }();
     return a;
@@ -94,6 +95,14 @@ void Pulls(benchmark::State& state, Transport t) {
 
 void BM_PullShm(benchmark::State& state) { Pulls(state, Transport::kShm); }
 void BM_PullTcp(benchmark::State& state) { Pulls(state, Transport::kTcp); }
+// UCX picks its own transport (shared memory or CMA here; UCX_TLS=tcp to see the network path).
+void BM_PullUcx(benchmark::State& state) {
+  if (!ParseTransport("ucx").ok()) {
+    state.SkipWithError("built without UCX");
+    return;
+  }
+  Pulls(state, Transport::kUcx);
+}
 
 // The same bytes through a plain loopback TCP connection: one send of each block from the
 // holder's arena, one receive into the puller's, no protocol.
@@ -129,6 +138,7 @@ BENCHMARK(BM_Memcpy) MINT_TRANSFER_SIZES;
 BENCHMARK(BM_PullShm) MINT_TRANSFER_SIZES;
 BENCHMARK(BM_PlainSocket) MINT_TRANSFER_SIZES;
 BENCHMARK(BM_PullTcp) MINT_TRANSFER_SIZES;
+BENCHMARK(BM_PullUcx) MINT_TRANSFER_SIZES;
 
 }  // namespace
 }  // namespace mint::transfer

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <list>
@@ -22,7 +24,7 @@ namespace mint::transfer {
 namespace {
 
 // Populates the page tables of [p, p + n) (MADV_POPULATE_READ / _WRITE, Linux 5.14+); a no-op
-// where the kernel lacks it (the copy then faults page by page, as before).
+// where the kernel lacks it (the copy then faults page by page).
 void Prefault(const void* p, size_t n, bool write) {
 #if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
   static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
@@ -43,7 +45,24 @@ class Mappings {
   struct View {
     std::shared_ptr<const uint8_t> base;
     uint64_t size = 0;
+    // One bit per kChunk bytes of the mapping: its page tables are populated already.
+    std::shared_ptr<std::atomic<uint64_t>[]> populated;
+
+    // Populates the page tables of the mapping's [offset, offset + n) with one call per chunk
+    // not populated before through this mapping (a fresh mapping otherwise traps once per 4 KiB
+    // page, most of a copy's time; a populated one costs nothing more, where populating it again
+    // would walk its page tables each time).
+    void Populate(uint64_t offset, uint64_t n) const {
+      for (uint64_t c = offset / kChunk; c * kChunk < offset + n; ++c) {
+        std::atomic<uint64_t>& word = populated[c / 64];
+        const uint64_t bit = uint64_t{1} << (c % 64);
+        if (word.load(std::memory_order_relaxed) & bit) continue;
+        Prefault(base.get() + c * kChunk, std::min(kChunk, size - c * kChunk), /*write=*/false);
+        word.fetch_or(bit, std::memory_order_relaxed);
+      }
+    }
   };
+  static constexpr uint64_t kChunk = 2 << 20;
 
   static Mappings& Get() {
     static Mappings m;
@@ -74,11 +93,12 @@ class Mappings {
     if (p == MAP_FAILED) {
       return Status::Unavailable("map shared KV region " + name + ": " + std::strerror(errno));
     }
-    View v{std::shared_ptr<const uint8_t>(static_cast<const uint8_t*>(p),
-                                          [size](const uint8_t* q) {
-                                            munmap(const_cast<uint8_t*>(q), size);
-                                          }),
-           size};
+    View v{std::shared_ptr<const uint8_t>(
+               static_cast<const uint8_t*>(p),
+               [size](const uint8_t* q) { munmap(const_cast<uint8_t*>(q), size); }),
+           size,
+           std::shared_ptr<std::atomic<uint64_t>[]>(
+               new std::atomic<uint64_t>[(size / kChunk + 64) / 64]())};
     list_.emplace_front(name, v);
     if (list_.size() > kMaxMappings) list_.pop_back();
     return v;
@@ -213,13 +233,11 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   auto copy_shm = [&] {
     if (!shm) return;
     for (uint32_t i : wanted) {
-      const uint8_t* src = view.base.get() + static_cast<uint64_t>(d.blocks[i]) * d.block_bytes;
-      // Fault both ranges in with one call each, not a trap per 4 KiB page: a block not touched
-      // before through these mappings (a fresh mapping, an arena page never written) otherwise
-      // costs most of the copy.
-      Prefault(src, d.block_bytes, /*write=*/false);
-      Prefault(dst[i], d.block_bytes, /*write=*/true);
-      std::memcpy(dst[i], src, d.block_bytes);
+      const uint64_t offset = static_cast<uint64_t>(d.blocks[i]) * d.block_bytes;
+      // The destination is the puller's own arena, warm after its first use; the source is
+      // populated once per mapping.
+      view.Populate(offset, d.block_bytes);
+      std::memcpy(dst[i], view.base.get() + offset, d.block_bytes);
     }
   };
   // The request on an idle connection if there is one; if the server closed that one meanwhile
