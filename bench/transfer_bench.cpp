@@ -36,7 +36,7 @@ struct Arenas {
       x.src = SharedRegion::Create(kBlockBytes * kRegionBlocks).value();
       for (uint64_t i = 0; i < x.src->size(); i += 4096) x.src->data()[i] = static_cast<uint8_t>(i);
       x.dst.assign(kBlockBytes * kRegionBlocks, 1);
-      Region r{x.src->data(), kBlockBytes, kRegionBlocks, x.src->name()};
+      const Region r = x.src->AsRegion(kBlockBytes, kRegionBlocks);
       x.server = TransferServer::Create(r, {.ucx = true}).value();
       return x;
     }();

@@ -13,8 +13,10 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 
+#include "transfer/shm_slots.h"
 #include "transfer/socket.h"
 #include "transfer/transfer.h"
 #include "transfer/ucx.h"
@@ -37,14 +39,16 @@ void Prefault(const void* p, size_t n, bool write) {
 #endif
 }
 
-// Read-only mappings of peers' shared regions, kept for later pulls (mapping a region of GBs
-// for every transfer would cost page-table setup each time). At most kMaxMappings, least
-// recently used first out; a mapping keeps an unlinked region's memory alive until dropped.
+// Mappings of peers' shared regions (data read-only, the control area writable), kept for later
+// pulls (mapping a region of GBs for every transfer would cost page-table setup each time). At
+// most kMaxMappings, least recently used first out; a mapping keeps an unlinked region's memory
+// alive until dropped.
 class Mappings {
  public:
   struct View {
     std::shared_ptr<const uint8_t> base;
-    uint64_t size = 0;
+    uint64_t size = 0;  // of the data (the control area follows)
+    shm::Control* control = nullptr;
     // One bit per kChunk bytes of the mapping: its page tables are populated already.
     std::shared_ptr<std::atomic<uint64_t>[]> populated;
 
@@ -77,26 +81,33 @@ class Mappings {
         return list_.front().second;
       }
     }
-    const int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    const int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) {
       return Status::Unavailable("open shared KV region " + name + ": " + std::strerror(errno) +
                                  " (shm pulls need the same host and user)");
     }
     struct stat st {};
-    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) <= shm::kControlBytes) {
       close(fd);
       return Status::Unavailable("shared KV region " + name + " is empty");
     }
-    const auto size = static_cast<uint64_t>(st.st_size);
-    void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    const auto total = static_cast<uint64_t>(st.st_size);
+    const uint64_t size = total - shm::kControlBytes;
+    void* p = mmap(nullptr, total, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
       return Status::Unavailable("map shared KV region " + name + ": " + std::strerror(errno));
     }
+    auto* control = reinterpret_cast<shm::Control*>(static_cast<uint8_t*>(p) + size);
+    if (mprotect(control, shm::kControlBytes, PROT_READ | PROT_WRITE) != 0 ||
+        control->magic != shm::kMagic || control->version != shm::kVersion ||
+        control->slots != shm::kSlots) {
+      control = nullptr;  // no slots: every pull is authorized over TCP
+    }
     View v{std::shared_ptr<const uint8_t>(
                static_cast<const uint8_t*>(p),
-               [size](const uint8_t* q) { munmap(const_cast<uint8_t*>(q), size); }),
-           size,
+               [total](const uint8_t* q) { munmap(const_cast<uint8_t*>(q), total); }),
+           size, control,
            std::shared_ptr<std::atomic<uint64_t>[]>(
                new std::atomic<uint64_t>[(size / kChunk + 64) / 64]())};
     list_.emplace_front(name, v);
@@ -166,6 +177,53 @@ Status ReadReply(Socket& s) {
   }
 }
 
+// Copies the wanted blocks out of a mapped shared region into their destinations.
+void CopyShm(const Descriptor& d, const Mappings::View& view, const std::vector<uint32_t>& wanted,
+             std::span<uint8_t* const> dst) {
+  for (uint32_t i : wanted) {
+    const uint64_t offset = static_cast<uint64_t>(d.blocks[i]) * d.block_bytes;
+    // The destination is the puller's own arena, warm after its first use; the source is
+    // populated once per mapping.
+    view.Populate(offset, d.block_bytes);
+    std::memcpy(dst[i], view.base.get() + offset, d.block_bytes);
+  }
+}
+
+// A same-host pull through the export's slot (shm_slots.h): claim, copy, complete, no word to
+// the server. nullopt when the slot cannot be claimed (expired, pulled, another puller, another
+// layout): the TCP-authorized pull then says why.
+std::optional<Status> PullThroughSlot(const Descriptor& d, const Mappings::View& view,
+                                      const std::vector<uint32_t>& wanted,
+                                      std::span<uint8_t* const> dst) {
+  if (view.control == nullptr || d.shm_slot < 0 ||
+      static_cast<uint32_t>(d.shm_slot) >= shm::kSlots) {
+    return std::nullopt;
+  }
+  shm::Slot& slot = view.control->slot[d.shm_slot];
+  const uint64_t exported = shm::Word(d.export_id, shm::kExported);
+  const uint64_t claimed = shm::Word(d.export_id, shm::kClaimed);
+  uint64_t word = exported;
+  if (!slot.word.compare_exchange_strong(word, claimed, std::memory_order_acq_rel)) {
+    return std::nullopt;
+  }
+  uint8_t diff = 0;
+  for (size_t i = 0; i < d.secret.size(); ++i) diff |= slot.secret[i] ^ d.secret[i];
+  if (diff != 0 || slot.block_bytes != d.block_bytes || slot.n_blocks != d.blocks.size()) {
+    word = claimed;  // not ours to take: give it back
+    slot.word.compare_exchange_strong(word, exported, std::memory_order_acq_rel);
+    return std::nullopt;
+  }
+  CopyShm(d, view, wanted, dst);
+  slot.copied.store(static_cast<uint32_t>(wanted.size()), std::memory_order_relaxed);
+  word = claimed;
+  if (!slot.word.compare_exchange_strong(word, shm::Word(d.export_id, shm::kPulled),
+                                         std::memory_order_acq_rel)) {
+    return Status::Unavailable(
+        "KV export taken back by its holder during the copy (past its I/O timeout)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
@@ -193,6 +251,18 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   std::vector<uint32_t> wanted;
   for (size_t i = 0; i < dst.size(); ++i) {
     if (dst[i] != nullptr) wanted.push_back(static_cast<uint32_t>(i));
+  }
+  auto done = [&] {
+    PullStats stats;
+    stats.bytes = wanted.size() * d.block_bytes;
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return stats;
+  };
+  if (shm) {
+    if (auto st = PullThroughSlot(d, view, wanted, dst)) {
+      if (!st->ok()) return *st;
+      return done();
+    }
   }
   wire::PullRequest req;
   req.transport = static_cast<uint8_t>(options.transport);
@@ -231,14 +301,7 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   // when the server claimed it, so its blocks were held unchanged from before the request until
   // the acknowledgement; on a refusal the copied bytes are discarded (dst is unspecified).
   auto copy_shm = [&] {
-    if (!shm) return;
-    for (uint32_t i : wanted) {
-      const uint64_t offset = static_cast<uint64_t>(d.blocks[i]) * d.block_bytes;
-      // The destination is the puller's own arena, warm after its first use; the source is
-      // populated once per mapping.
-      view.Populate(offset, d.block_bytes);
-      std::memcpy(dst[i], view.base.get() + offset, d.block_bytes);
-    }
+    if (shm) CopyShm(d, view, wanted, dst);
   };
   // The request on an idle connection if there is one; if the server closed that one meanwhile
   // (it had not read the request, so nothing was consumed), once more on a fresh connection.
@@ -284,10 +347,7 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   if (Status st = s.SendValue(wire::kAck); !st.ok()) return st;
   Connections::Get().Give(d.host, d.port, std::move(s));
   if (worker) ucx::GiveWorker(std::move(worker));
-  PullStats stats;
-  stats.bytes = wanted.size() * d.block_bytes;
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return stats;
+  return done();
 }
 
 }  // namespace mint::transfer

@@ -1,5 +1,5 @@
-// Descriptor bytes: "MKVD", version 1, then little-endian fields:
-//   u16 host length, host, u16 port, u16 shm name length, shm name, u64 export id,
+// Descriptor bytes: "MKVD", version 2, then little-endian fields:
+//   u16 host length, host, u16 port, u16 shm name length, shm name, i32 shm slot, u64 export id,
 //   16-byte secret, u64 block bytes, u32 block count, i32 block ids.
 
 #include <cstring>
@@ -11,7 +11,7 @@ namespace mint::transfer {
 namespace {
 
 constexpr char kMagic[4] = {'M', 'K', 'V', 'D'};
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 
 template <class T>
 void Put(std::string* out, T v) {
@@ -54,6 +54,7 @@ std::string Serialize(const Descriptor& d) {
   Put<uint16_t>(&out, d.port);
   Put<uint16_t>(&out, static_cast<uint16_t>(d.shm_name.size()));
   out += d.shm_name;
+  Put<int32_t>(&out, d.shm_slot);
   Put<uint64_t>(&out, d.export_id);
   out.append(reinterpret_cast<const char*>(d.secret.data()), d.secret.size());
   Put<uint64_t>(&out, d.block_bytes);
@@ -79,10 +80,11 @@ Result<Descriptor> ParseDescriptor(std::string_view bytes) {
     return bad("version " + std::to_string(version) + ", this build reads " +
                std::to_string(kVersion));
   }
-  if (!r.Get(&host_len) || !r.GetBytes(host_len, &d.host) || !r.Get(&d.port) ||
-      !r.Get(&shm_len) || !r.GetBytes(shm_len, &d.shm_name) || !r.Get(&d.export_id)) {
+  if (!r.Get(&host_len) || !r.GetBytes(host_len, &d.host) || !r.Get(&d.port) || !r.Get(&shm_len) ||
+      !r.GetBytes(shm_len, &d.shm_name) || !r.Get(&d.shm_slot) || !r.Get(&d.export_id)) {
     return bad("truncated");
   }
+  if (d.shm_slot < -1 || (d.shm_slot >= 0 && d.shm_name.empty())) return bad("bad shm slot");
   std::string secret;
   if (!r.GetBytes(d.secret.size(), &secret) || !r.Get(&d.block_bytes) || !r.Get(&n)) {
     return bad("truncated");

@@ -8,17 +8,19 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
 
 #include "core/log.h"
+#include "transfer/shm_slots.h"
 #include "transfer/socket.h"
 #include "transfer/transfer.h"
 #include "transfer/ucx.h"
@@ -46,7 +48,14 @@ Status Reply(Socket& s, wire::ReplyCode code, const std::string& message) {
 class TransferServer::Impl {
  public:
   Impl(const Region& region, const ServerOptions& options, Socket listener, uint16_t port)
-      : region_(region), options_(options), listener_(std::move(listener)), port_(port) {
+      : region_(region),
+        options_(options),
+        listener_(std::move(listener)),
+        port_(port),
+        control_(static_cast<shm::Control*>(region.shm_control)) {
+    if (control_ != nullptr) {
+      for (uint32_t i = shm::kSlots; i > 0; --i) free_slots_.push_back(static_cast<int32_t>(i - 1));
+    }
     std::random_device rd;
     rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd());
     accept_thread_ = std::thread([this] { AcceptLoop(); });
@@ -76,6 +85,8 @@ class TransferServer::Impl {
       left.swap(exports_);
     }
     for (auto& [id, e] : left) {
+      // A puller copying through the slot now fails its completing swap.
+      if (e.slot >= 0) control_->slot[e.slot].word.store(0, std::memory_order_release);
       if (e.on_end) e.on_end(ExportEnd::kServerStopped);
     }
   }
@@ -96,6 +107,7 @@ class TransferServer::Impl {
     d.shm_name = region_.shm_name;
     d.block_bytes = region_.block_bytes;
     d.blocks = blocks;
+    bool wake = false;
     {
       std::lock_guard lk(mu_);
       d.export_id = ++next_id_;
@@ -108,11 +120,24 @@ class TransferServer::Impl {
       e.secret = d.secret;
       e.deadline = Clock::now() + options_.export_timeout;
       e.on_end = std::move(on_end);
+      if (!free_slots_.empty()) {
+        e.slot = d.shm_slot = free_slots_.back();
+        free_slots_.pop_back();
+        shm::Slot& slot = control_->slot[e.slot];
+        std::memcpy(slot.secret, d.secret.data(), sizeof(slot.secret));
+        slot.n_blocks = static_cast<uint32_t>(e.blocks.size());
+        slot.block_bytes = region_.block_bytes;
+        slot.copied.store(0, std::memory_order_relaxed);
+        slot.word.store(shm::Word(d.export_id, shm::kExported), std::memory_order_release);
+      }
+      // The reaper needs waking only if it sleeps past this export's first look.
+      const Clock::time_point look = e.slot >= 0 ? Clock::now() + kSlotPoll : e.deadline;
+      wake = look < reaper_wakes_at_;
       exports_.emplace(d.export_id, std::move(e));
       ++stats_.exports;
       ++stats_.pending;
     }
-    cv_.notify_all();
+    if (wake) cv_.notify_all();
     return d;
   }
 
@@ -129,8 +154,12 @@ class TransferServer::Impl {
     std::array<uint8_t, 16> secret{};
     Clock::time_point deadline;
     std::function<void(ExportEnd)> on_end;
-    bool in_use = false;
+    bool in_use = false;       // claimed by a TCP connection
+    int32_t slot = -1;         // its shm slot, if any
+    bool shm_claimed = false;  // a puller claimed the slot (seen at shm_claimed_at)
+    Clock::time_point shm_claimed_at;
   };
+  static constexpr auto kSlotPoll = std::chrono::milliseconds(1);
   struct Conn {
     std::shared_ptr<Socket> socket;
     std::thread thread;
@@ -191,33 +220,81 @@ class TransferServer::Impl {
     std::unique_lock lk(mu_);
     while (!stopping_) {
       Clock::time_point next = Clock::time_point::max();
-      std::vector<std::function<void(ExportEnd)>> expired;
+      std::vector<std::pair<std::function<void(ExportEnd)>, ExportEnd>> ended;
       const auto now = Clock::now();
       for (auto it = exports_.begin(); it != exports_.end();) {
-        if (!it->second.in_use && it->second.deadline <= now) {
-          expired.push_back(std::move(it->second.on_end));
-          it = exports_.erase(it);
-          ++stats_.expired;
-          --stats_.pending;
-        } else {
-          if (!it->second.in_use) next = std::min(next, it->second.deadline);
+        std::optional<ExportEnd> end;
+        if (!it->second.in_use) end = Check(it->first, it->second, now, &next);
+        if (!end) {
           ++it;
+          continue;
         }
+        ended.emplace_back(std::move(it->second.on_end), *end);
+        ReleaseSlot(it->second.slot);
+        it = exports_.erase(it);
+        --stats_.pending;
+        ++(*end == ExportEnd::kPulled    ? stats_.pulled
+           : *end == ExportEnd::kExpired ? stats_.expired
+                                         : stats_.failed);
       }
-      if (!expired.empty()) {
+      if (!ended.empty()) {
         lk.unlock();
-        for (auto& f : expired) {
-          if (f) f(ExportEnd::kExpired);
+        for (auto& [f, end] : ended) {
+          if (f) f(end);
         }
         lk.lock();
         continue;
       }
+      reaper_wakes_at_ = next;
       if (next == Clock::time_point::max()) {
         cv_.wait(lk);
       } else {
         cv_.wait_until(lk, next);
       }
+      reaper_wakes_at_ = Clock::time_point::min();  // awake
     }
+  }
+
+  // How an export no TCP connection holds has ended, if it has; otherwise lowers *next to when
+  // to look again. An export with a shm slot is looked at every kSlotPoll: a same-host puller
+  // claims and completes it there without a word to this server (shm_slots.h). Holds mu_.
+  std::optional<ExportEnd> Check(uint64_t id, Entry& e, Clock::time_point now,
+                                 Clock::time_point* next) {
+    if (e.slot < 0) {
+      if (e.deadline <= now) return ExportEnd::kExpired;
+      *next = std::min(*next, e.deadline);
+      return std::nullopt;
+    }
+    shm::Slot& slot = control_->slot[e.slot];
+    uint64_t word = slot.word.load(std::memory_order_acquire);
+    if (word == shm::Word(id, shm::kPulled)) {
+      stats_.blocks_shared += slot.copied.load(std::memory_order_relaxed);
+      return ExportEnd::kPulled;
+    }
+    bool take_back = e.deadline <= now;  // unclaimed past its timeout: expired
+    if (word == shm::Word(id, shm::kClaimed)) {
+      if (!e.shm_claimed) {
+        e.shm_claimed = true;
+        e.shm_claimed_at = now;
+      }
+      take_back = now - e.shm_claimed_at >= options_.io_timeout;  // the puller died or stalled
+    }
+    if (take_back) {
+      if (slot.word.compare_exchange_strong(word, 0, std::memory_order_acq_rel)) {
+        return e.shm_claimed ? ExportEnd::kFailed : ExportEnd::kExpired;
+      }
+      *next = now;  // it moved on meanwhile: look again
+      return std::nullopt;
+    }
+    *next = std::min(*next, std::min(e.deadline, now + kSlotPoll));
+    return std::nullopt;
+  }
+
+  // Frees an ended export's shm slot (-1: none) for a later export. Holds mu_.
+  void ReleaseSlot(int32_t slot) {
+    if (slot < 0) return;
+    control_->slot[slot].word.store(0, std::memory_order_release);
+    free_slots_.push_back(slot);
   }
 
   // Ends export `id` (taken by this connection) with `end`.
@@ -228,6 +305,7 @@ class TransferServer::Impl {
       auto it = exports_.find(id);
       if (it == exports_.end()) return;
       f = std::move(it->second.on_end);
+      ReleaseSlot(it->second.slot);
       exports_.erase(it);
       --stats_.pending;
       ++(end == ExportEnd::kPulled ? stats_.pulled : stats_.failed);
@@ -266,6 +344,15 @@ class TransferServer::Impl {
     if (req.transport == static_cast<uint8_t>(Transport::kShm) && region_.shm_name.empty()) {
       *message = "this worker's KV region is not in shared memory";
       return wire::kNotShared;
+    }
+    if (e.slot >= 0) {
+      // Taken from the shm slot, unless a same-host puller claimed it there first.
+      uint64_t word = shm::Word(req.export_id, shm::kExported);
+      if (!control_->slot[e.slot].word.compare_exchange_strong(word, 0,
+                                                               std::memory_order_acq_rel)) {
+        *message = "the export is being pulled through shared memory";
+        return wire::kBusy;
+      }
     }
     e.in_use = true;
     *blocks = e.blocks;
@@ -390,6 +477,9 @@ class TransferServer::Impl {
   std::mt19937_64 rng_;
   uint64_t next_id_ = 0;
   std::unordered_map<uint64_t, Entry> exports_;
+  Clock::time_point reaper_wakes_at_ = Clock::time_point::min();  // min() while it is awake
+  shm::Control* const control_;      // the region's shm control area, if any
+  std::vector<int32_t> free_slots_;  // its slots no export holds
   std::list<Conn> conns_;
   ServerStats stats_;
   std::thread accept_thread_, reaper_thread_;
@@ -404,6 +494,10 @@ Result<std::unique_ptr<TransferServer>> TransferServer::Create(const Region& reg
                                                                const ServerOptions& options) {
   if (region.base == nullptr || region.block_bytes == 0 || region.num_blocks <= 0) {
     return Status::InvalidArgument("transfer server: empty region");
+  }
+  if (region.shm_control != nullptr &&
+      static_cast<const shm::Control*>(region.shm_control)->magic != shm::kMagic) {
+    return Status::InvalidArgument("transfer server: the shm control area is not initialized");
   }
   if (options.max_connections <= 0 || options.io_timeout.count() <= 0 ||
       options.export_timeout.count() <= 0) {

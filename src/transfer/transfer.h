@@ -8,8 +8,9 @@
 //   tcp  always available; the blocks stream over the server's socket straight from the region
 //        into the destinations (no user-space copy on either side), in order, block by block.
 //   shm  same host only: the region lives in a POSIX shared-memory object; the puller maps it
-//        read-only and copies each block once. The TCP connection only authorizes the pull and
-//        carries the completion.
+//        and copies each block once. The export's slot in the object's control area authorizes
+//        and completes the pull with atomics, no round trip (shm_slots.h); without a slot, the
+//        TCP connection does.
 //   ucx  UCX (Debian's libucx) moves the blocks: it picks shared memory, CMA, TCP or RDMA by
 //        itself (UCX_TLS narrows it); the TCP connection authorizes and completes, as for shm.
 //        UCX's own listening ports take no key and its address parser aborts on corrupt input:
@@ -55,6 +56,7 @@ struct Descriptor {
   std::string host;             // the server's advertised host
   uint16_t port = 0;            // its TCP port
   std::string shm_name;         // the region's shared-memory object ("" when not shared)
+  int32_t shm_slot = -1;        // the export's slot in its control area (-1: none)
   uint64_t export_id = 0;
   std::array<uint8_t, 16> secret{};
   uint64_t block_bytes = 0;     // bytes per block on the holder's side
@@ -74,7 +76,8 @@ struct Region {
   uint8_t* base = nullptr;
   uint64_t block_bytes = 0;
   int64_t num_blocks = 0;
-  std::string shm_name;  // set when the region is a SharedRegion
+  std::string shm_name;         // set when the region is a SharedRegion
+  void* shm_control = nullptr;  // its control(): same-host pulls with no round trip
 };
 
 // Memory in a POSIX shared-memory object (0600, unlinked when the owner destroys it), for a KV
@@ -86,10 +89,17 @@ class SharedRegion {
   uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::string& name() const { return name_; }
+  // The control area after the data (export slots of same-host pulls; see shm_slots.h).
+  void* control() const { return control_; }
+  // This region as a server's Region of `num_blocks` blocks of `block_bytes` from data().
+  Region AsRegion(uint64_t block_bytes, int64_t num_blocks) const {
+    return {data_, block_bytes, num_blocks, name_, control_};
+  }
 
  private:
   SharedRegion() = default;
   uint8_t* data_ = nullptr;
+  void* control_ = nullptr;
   uint64_t size_ = 0;
   std::string name_;
 };

@@ -4,8 +4,9 @@
 //                     export's block list, strictly increasing: the blocks it does not hold yet
 //   server -> puller  reply: u32 status (0 = go ahead), u32 message length, message
 //   tcp:  server -> puller, per wanted block: block_bytes bytes [+ u64 xxh3 when verify]
-//   shm:  the puller copies the wanted blocks out of the shared region itself, while the server
-//         checks the request (the copy counts only if the reply is 0)
+//   shm:  (when the export's shm slot could not be claimed, shm_slots.h) the puller copies the
+//         wanted blocks out of the shared region itself, while the server checks the request
+//         (the copy counts only if the reply is 0)
 //   ucx:  the request's indices are followed by UcxTrailer and the puller's UCP worker address;
 //         after the reply the server sends each wanted block as a UCP tag message to that
 //         address (ucx.h) [+ over TCP, n_wanted u64 xxh3 when verify]

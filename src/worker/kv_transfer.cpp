@@ -53,7 +53,9 @@ Status KvTransferConnector::Attach(engine::Engine* engine) {
   {
     std::lock_guard lk(mu_);
     if (server_ != nullptr) return Status::Internal("KV transfer: already attached");
-    if (region_ != nullptr && region_->data() == m.base) r.shm_name = region_->name();
+    if (region_ != nullptr && region_->data() == m.base) {
+      r = region_->AsRegion(r.block_bytes, r.num_blocks);
+    }
   }
   MINT_ASSIGN_OR_RETURN(auto server, transfer::TransferServer::Create(r, options_.server));
   std::lock_guard lk(mu_);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "transfer/shm_slots.h"
 #include "transfer/socket.h"
 #include "transfer/transfer.h"
 #include "transfer/ucx.h"
@@ -74,9 +75,13 @@ class TransferTest : public ::testing::Test {
     FillPattern(region_->data());
   }
 
-  std::unique_ptr<TransferServer> Server(bool shared = true, ServerOptions o = {}) {
+  // shared: the region is pullable over shm; slots: with its control area (same-host pulls
+  // without a round trip), else every shm pull is authorized over TCP.
+  std::unique_ptr<TransferServer> Server(bool shared = true, ServerOptions o = {},
+                                         bool slots = true) {
     o.ucx = true;
     Region r{region_->data(), kBlockBytes, kBlocks, shared ? region_->name() : ""};
+    if (shared && slots) r = region_->AsRegion(kBlockBytes, kBlocks);
     auto s = TransferServer::Create(r, o);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
@@ -316,6 +321,86 @@ TEST_F(TransferTest, UcxBadAddressFailsOnlyThatExport) {
   auto r = Pull(*d, std::span(&p, 1), {.transport = Transport::kUcx});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(HoldsBlock(p, 2));
+}
+
+// Through the export's slot: no connection to the server at all (its port may as well be
+// closed), and the server learns of the pull from the slot.
+TEST_F(TransferTest, ShmPullThroughTheSlotNeedsNoRoundTrip) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({12, 5}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  ASSERT_GE(d->shm_slot, 0);
+  Descriptor unreachable = *ParseDescriptor(Serialize(*d));
+  EXPECT_EQ(unreachable.shm_slot, d->shm_slot);
+  unreachable.port = 1;  // nothing listens there
+  std::vector<uint8_t> dst(2 * kBlockBytes, 0);
+  std::vector<uint8_t*> ptrs = {nullptr, &dst[kBlockBytes]};
+  auto stats = Pull(unreachable, ptrs, {.transport = Transport::kShm});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->bytes, kBlockBytes);
+  EXPECT_EQ(dst[0], 0) << "a skipped block is not written";
+  EXPECT_TRUE(HoldsBlock(&dst[kBlockBytes], 5));
+  ASSERT_TRUE(ends.WaitFor(1));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+  EXPECT_EQ(server->Stats().blocks_shared, 1u);
+  EXPECT_EQ(server->Stats().pending, 0);
+  // Pulled once: the slot is gone, and the TCP-authorized path says why.
+  auto again = Pull(*d, ptrs, {.transport = Transport::kShm});
+  EXPECT_EQ(again.status().code(), StatusCode::kNotFound) << again.status().ToString();
+  // A TCP pull of another export takes it from its slot: a shm puller then cannot.
+  auto d2 = server->Export({7}, nullptr);
+  ASSERT_TRUE(d2.ok());
+  ASSERT_TRUE(Pull(*d2, std::span(ptrs.data() + 1, 1)).ok());
+  EXPECT_TRUE(HoldsBlock(&dst[kBlockBytes], 7));
+  EXPECT_FALSE(Pull(*d2, std::span(ptrs.data() + 1, 1), {.transport = Transport::kShm}).ok());
+}
+
+// A puller that claims a slot and dies: the server takes the export back after its I/O timeout
+// (the blocks are freed, the export ends failed) and the slot serves later exports.
+TEST_F(TransferTest, AClaimedSlotNeverCompletedFailsTheExport) {
+  auto server = Server(true, Timeouts(30s, 100ms));
+  ASSERT_NE(server, nullptr);
+  Ends ends;
+  auto d = server->Export({3}, ends.Callback());
+  ASSERT_TRUE(d.ok());
+  auto* control = static_cast<shm::Control*>(region_->control());
+  uint64_t word = shm::Word(d->export_id, shm::kExported);
+  ASSERT_TRUE(control->slot[d->shm_slot].word.compare_exchange_strong(
+      word, shm::Word(d->export_id, shm::kClaimed)));
+  ASSERT_TRUE(ends.WaitFor(1, 3s));
+  EXPECT_EQ(ends.ends[0], ExportEnd::kFailed);
+  EXPECT_EQ(control->slot[d->shm_slot].word.load(), 0u);
+  EXPECT_EQ(server->Stats().failed, 1u);
+  // A late completion by the stalled puller fails (it must not count its copy).
+  word = shm::Word(d->export_id, shm::kClaimed);
+  EXPECT_FALSE(control->slot[d->shm_slot].word.compare_exchange_strong(
+      word, shm::Word(d->export_id, shm::kPulled)));
+  std::vector<uint8_t> dst(kBlockBytes);
+  uint8_t* p = dst.data();
+  for (int i = 0; i < 3; ++i) {  // slots are reused
+    auto di = server->Export({10 + i}, nullptr);
+    ASSERT_TRUE(di.ok());
+    ASSERT_TRUE(Pull(*di, std::span(&p, 1), {.transport = Transport::kShm}).ok());
+    EXPECT_TRUE(HoldsBlock(p, 10 + i));
+  }
+}
+
+// Without a control area every shm pull is authorized over TCP, still one copy.
+TEST_F(TransferTest, ShmPullWithoutSlotsGoesThroughTheServer) {
+  auto server = Server(true, {}, /*slots=*/false);
+  ASSERT_NE(server, nullptr);
+  auto d = server->Export({8, 9}, nullptr);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->shm_slot, -1);
+  std::vector<uint8_t> dst(2 * kBlockBytes);
+  std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes]};
+  ASSERT_TRUE(Pull(*d, ptrs, {.transport = Transport::kShm}).ok());
+  EXPECT_TRUE(HoldsBlock(&dst[0], 8));
+  EXPECT_TRUE(HoldsBlock(&dst[kBlockBytes], 9));
+  for (int i = 0; i < 200 && server->Stats().pending > 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(server->Stats().blocks_shared, 2u);
 }
 
 TEST_F(TransferTest, ShmNeedsASharedRegion) {
