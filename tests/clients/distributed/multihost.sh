@@ -6,7 +6,7 @@
 # ZeroMQ PUB -> the frontend's subscriber). Greedy outputs must equal a single-process
 # `mint serve` run on the same prompts. Then the two workers are replaced by a prefill worker
 # and a decode worker on the same two hosts: prompts are prefilled on one host and their KV
-# blocks pulled over TCP by the other, with the same outputs. Everything the test creates is
+# blocks pulled by the other over TCP, then over UCX, with the same outputs. Everything the test creates is
 # removed on exit.
 #
 #   bash tests/clients/distributed/multihost.sh <mint binary> <shared dir>   (ctest: distributed_multihost)
@@ -171,31 +171,43 @@ EVENTS=$(echo "$M" | sed -n 's/^mint_kv_events_received_total \([0-9]*\)$/\1/p')
 [ -n "$EVENTS" ] && [ "$EVENTS" -gt 0 ] || fail "no KV events reached the frontend (mint_kv_events_received_total=$EVENTS)"
 echo "20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed to the frontend"
 
-# Disaggregated across hosts: w1 prefills, w2 decodes and pulls each prompt's KV from w1 over TCP.
-for w in w1 w2; do
-  for p in $(ip netns pids "$TAG-$w"); do kill "$p" 2>/dev/null; done
-done
-fe_workers 0 || fail "the frontend still lists the stopped workers"
-declare -A ROLE=([w1]=prefill [w2]=decode)
-for w in w1 w2; do
-  ip netns exec "$TAG-$w" "$MINT" worker -m "$MODEL" --etcd "$E:2379" --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 \
-    --tls-dir "$TMP/certs" --role "${ROLE[$w]}" --kv-transport tcp >"$TMP/$w-${ROLE[$w]}.log" 2>&1 &
-  PIDS+=($!)
-done
-fe_workers 2 || fail "the frontend did not discover the prefill and decode workers"
+# Disaggregated across hosts: w1 prefills, w2 decodes and pulls each prompt's KV from w1, over
+# TCP, then over UCX held to its TCP transport (on one host UCX would pick shared memory). A failed
+# pull fails its request (--kv-load-failure-policy fail), so equal outputs mean every pull landed.
 LONG=("Once upon a time there was a little girl named Lily. She loved to play outside in the sun"
       "Tom and his dog went to the park. They saw a big tree and a small bird. The bird was sad"
       "One day, a boy found a red ball in the garden. He wanted to show it to his mom, so he ran")
-for p in "${LONG[@]}"; do
-  got=$(completion cl "$FE" "$p") || fail "disaggregated request failed: $p"
-  want=$(curl -s -m 60 "http://127.0.0.1:$REF_PORT/v1/completions" -H 'Content-Type: application/json' \
-    -d "{\"model\":\"stories260K\",\"prompt\":\"$p\",\"max_tokens\":24,\"temperature\":0}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])')
-  [ "$got" = "$want" ] || fail "disaggregated output differs for '$p': got '$got' want '$want'"
-done
-M=$(on cl curl -s -m 5 "$FE/metrics")
-REMOTE=$(echo "$M" | sed -n 's/^mint_remote_prefills_total \([0-9]*\)$/\1/p')
-[ "${REMOTE:-0}" = ${#LONG[@]} ] || fail "mint_remote_prefills_total=${REMOTE:-missing}, want ${#LONG[@]}"
+declare -A ROLE=([w1]=prefill [w2]=decode)
+remote_total=0
+disaggregated() {  # transport
+  local w p got want
+  for w in w1 w2; do
+    for p in $(ip netns pids "$TAG-$w"); do kill "$p" 2>/dev/null; done
+  done
+  fe_workers 0 || fail "the frontend still lists the stopped workers"
+  for w in w1 w2; do
+    ip netns exec "$TAG-$w" env UCX_TLS=tcp "$MINT" worker -m "$MODEL" --etcd "$E:2379" \
+      --bind "${ADDR[$w]}" -t 1 --lease-ttl 3 --tls-dir "$TMP/certs" --role "${ROLE[$w]}" \
+      --kv-transport "$1" --kv-load-failure-policy fail >"$TMP/$w-${ROLE[$w]}-$1.log" 2>&1 &
+    PIDS+=($!)
+  done
+  fe_workers 2 || fail "the frontend did not discover the prefill and decode workers ($1)"
+  for p in "${LONG[@]}"; do
+    got=$(completion cl "$FE" "$p") || fail "disaggregated request failed ($1): $p"
+    want=$(curl -s -m 60 "http://127.0.0.1:$REF_PORT/v1/completions" -H 'Content-Type: application/json' \
+      -d "{\"model\":\"stories260K\",\"prompt\":\"$p\",\"max_tokens\":24,\"temperature\":0}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["text"])')
+    [ "$got" = "$want" ] || fail "disaggregated output differs ($1) for '$p': got '$got' want '$want'"
+  done
+  remote_total=$((remote_total + ${#LONG[@]}))
+  local remote
+  remote=$(on cl curl -s -m 5 "$FE/metrics" | sed -n 's/^mint_remote_prefills_total \([0-9]*\)$/\1/p')
+  [ "${remote:-0}" = $remote_total ] || fail "mint_remote_prefills_total=${remote:-missing}, want $remote_total"
+}
+disaggregated tcp
+disaggregated ucx
+grep -q "UCX started for KV pulls" "$TMP/w1-prefill-ucx.log" || fail "the prefill worker did not serve UCX"
 echo "PASS: 20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed" \
-  "to the frontend; ${#LONG[@]} prompts prefilled on one host and decoded on another (KV over TCP)"
+  "to the frontend; ${#LONG[@]} prompts prefilled on one host and decoded on another, KV over TCP" \
+  "and again over UCX"
 exit 0
