@@ -22,7 +22,7 @@ void AddDisaggOptions(CLI::App* cmd, DisaggArgs* a, bool simulated) {
   } else {
     cmd->add_option("--kv-transport", a->kv_transport,
                     "decode: how KV blocks are pulled: tcp (any host), shm (same host, one\n"
-                    "copy) or ucx (UCX picks shm, CMA, TCP or RDMA; trusted networks only).\n"
+                    "copy) or ucx (UCX picks TCP or RDMA; trusted networks only).\n"
                     "prefill: ucx also serves UCX pulls (tcp and shm are always served)")
         ->capture_default_str();
   }

@@ -95,7 +95,7 @@ void Pulls(benchmark::State& state, Transport t) {
 
 void BM_PullShm(benchmark::State& state) { Pulls(state, Transport::kShm); }
 void BM_PullTcp(benchmark::State& state) { Pulls(state, Transport::kTcp); }
-// UCX picks its own transport (shared memory or CMA here; UCX_TLS=tcp to see the network path).
+// UCX picks its own transport: TCP here (its shared-memory transports cannot report a dead peer).
 void BM_PullUcx(benchmark::State& state) {
   if (!ParseTransport("ucx").ok()) {
     state.SkipWithError("built without UCX");

@@ -16,7 +16,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # request plane
   libssl-dev  # the request plane's cluster CA and certificates (mint certs)
   libzmq3-dev cppzmq-dev  # event plane
-  libucx-dev  # the ucx KV transport (disaggregation: UCX picks shm, CMA, TCP or RDMA)
+  libucx-dev  # the ucx KV transport (disaggregation: UCX picks TCP or RDMA)
   etcd-server etcd-client iproute2  # discovery; multi-process and multi-host (netns) tests
 )
 

@@ -11,8 +11,8 @@
 //        and copies each block once. The export's slot in the object's control area authorizes
 //        and completes the pull with atomics, no round trip (shm_slots.h); without a slot, the
 //        TCP connection does.
-//   ucx  UCX (Debian's libucx) moves the blocks: it picks shared memory, CMA, TCP or RDMA by
-//        itself (UCX_TLS narrows it); the TCP connection authorizes and completes, as for shm.
+//   ucx  UCX (Debian's libucx) moves the blocks: over TCP, or RDMA where the hosts have it (it
+//        picks; UCX_TLS narrows); the TCP connection authorizes and completes, as for shm.
 //        UCX's own listening ports take no key and its address parser aborts on corrupt input:
 //        use it on a trusted fabric only (as NIXL is); a holder serves it only when asked to.
 // A block list, never a copy per layer: a block is all layers' K and V (model/kv_arena.h).

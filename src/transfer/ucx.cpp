@@ -70,23 +70,36 @@ class Worker::Impl {
 
   Status PostReceives(uint64_t nonce, std::span<const Buffer> bufs) {
     std::lock_guard lk(mu_);
-    if (!recvs_.empty()) return Status::Internal("UCX worker: receives already posted");
+    if (recvs_.pending > 0) return Status::Internal("UCX worker: receives already posted");
+    recvs_.Reset(bufs.size());
     for (size_t i = 0; i < bufs.size(); ++i) {
+      Op* op = &recvs_.ops[i];
+      op->size = bufs[i].size;
+      ucp_tag_recv_info_t info{};
       ucp_request_param_t param{};
+      param.op_attr_mask =
+          UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_RECV_INFO;
+      param.cb.recv = &Impl::OnReceive;
+      param.user_data = op;
+      param.recv_info.tag_info = &info;
       void* r = ucp_tag_recv_nbx(worker_, bufs[i].data, bufs[i].size,
                                  Tag(nonce, static_cast<uint32_t>(i)), ~uint64_t{0}, &param);
       if (UCS_PTR_IS_ERR(r)) {
-        const Status st = UcxError("receive", UCS_PTR_STATUS(r));
+        recvs_.Abandon(i, UCS_PTR_STATUS(r));
         CancelLocked();
-        return st;
+        return UcxError("receive", UCS_PTR_STATUS(r));
       }
-      if (r != nullptr) recvs_.push_back({r, bufs[i].size});
+      if (r == nullptr) {
+        Complete(op, UCS_OK, info.length);
+      } else {
+        op->request = r;
+      }
     }
     return Status::Ok();
   }
 
   Status WaitReceives(std::chrono::milliseconds idle_timeout) {
-    Status st = Wait(&recvs_, idle_timeout, /*receives=*/true);
+    Status st = Wait(&recvs_, idle_timeout, "receive");
     if (!st.ok()) CancelReceives();
     return st;
   }
@@ -98,7 +111,7 @@ class Worker::Impl {
 
   Status Send(const std::string& peer, uint64_t nonce, std::span<const Buffer> bufs,
               std::chrono::milliseconds idle_timeout) {
-    std::vector<Op> ops;
+    Batch sends;
     std::list<Endpoint>::iterator ep;
     {
       std::lock_guard lk(mu_);
@@ -106,19 +119,28 @@ class Worker::Impl {
       if (!got.ok()) return got.status();
       ep = *got;
       ++ep->users;
+      sends.Reset(bufs.size());
       for (size_t i = 0; i < bufs.size(); ++i) {
+        Op* op = &sends.ops[i];
+        op->size = bufs[i].size;
         ucp_request_param_t param{};
+        param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+        param.cb.send = &Impl::OnSend;
+        param.user_data = op;
         void* r = ucp_tag_send_nbx(ep->h, bufs[i].data, bufs[i].size,
                                    Tag(nonce, static_cast<uint32_t>(i)), &param);
         if (UCS_PTR_IS_ERR(r)) {
-          ep->failed->store(true);
+          sends.Abandon(i, UCS_PTR_STATUS(r));
           break;
         }
-        if (r != nullptr) ops.push_back({r, bufs[i].size});
+        if (r == nullptr) {
+          Complete(op, UCS_OK, op->size);
+        } else {
+          op->request = r;
+        }
       }
     }
-    Status st = ep->failed->load() ? Status::Unavailable("UCX send: the peer's endpoint failed")
-                                   : Wait(&ops, idle_timeout, /*receives=*/false);
+    Status st = Wait(&sends, idle_timeout, "send");
     std::lock_guard lk(mu_);
     --ep->users;
     if (!st.ok() || ep->failed->load()) {
@@ -129,12 +151,7 @@ class Worker::Impl {
         CloseEndpoint(ep->h);
         ep->closed = true;
       }
-      for (Op& op : ops) {
-        while (ucp_request_check_status(op.request) == UCS_INPROGRESS) {
-          ucp_worker_progress(worker_);
-        }
-        ucp_request_free(op.request);
-      }
+      while (sends.pending > 0) ucp_worker_progress(worker_);
       if (ep->users == 0) eps_.erase(ep);
       if (st.ok()) st = Status::Unavailable("UCX send: the peer's endpoint failed");
     }
@@ -142,10 +159,32 @@ class Worker::Impl {
   }
 
  private:
-  // A pending send or receive and what it must deliver.
+  struct Batch;
+  // One send or receive of a batch.
   struct Op {
-    void* request = nullptr;
+    Batch* batch = nullptr;
+    void* request = nullptr;  // until it completes
     size_t size = 0;
+  };
+  // One pull's sends or receives. Completion callbacks run inside ucp_worker_progress (under
+  // mu_, on whichever thread progresses) and count them down: waiting costs no scan of the ops.
+  struct Batch {
+    std::vector<Op> ops;  // sized before posting: callbacks hold pointers into it
+    size_t pending = 0;
+    ucs_status_t error = UCS_OK;  // the first failure
+    size_t bad_length = 0, bad_size = 0;
+
+    void Reset(size_t n) {
+      ops.assign(n, Op{this});
+      pending = n;
+      error = UCS_OK;
+      bad_length = bad_size = 0;
+    }
+    // Ops [i, n) were never posted (posting op i failed with `s`).
+    void Abandon(size_t i, ucs_status_t s) {
+      pending -= ops.size() - i;
+      if (error == UCS_OK) error = s;
+    }
   };
   struct Endpoint {
     std::string peer;
@@ -156,6 +195,27 @@ class Worker::Impl {
   };
   static constexpr size_t kMaxEndpoints = 64;
 
+  static void Complete(Op* op, ucs_status_t s, size_t length) {
+    Batch* b = op->batch;
+    op->request = nullptr;
+    --b->pending;
+    if (s != UCS_OK) {
+      if (b->error == UCS_OK) b->error = s;
+    } else if (length != op->size && b->bad_size == 0) {
+      b->bad_length = length;
+      b->bad_size = op->size;
+    }
+  }
+  static void OnSend(void* request, ucs_status_t s, void* user) {
+    ucp_request_free(request);
+    auto* op = static_cast<Op*>(user);
+    Complete(op, s, op->size);
+  }
+  static void OnReceive(void* request, ucs_status_t s, const ucp_tag_recv_info_t* info,
+                        void* user) {
+    ucp_request_free(request);
+    Complete(static_cast<Op*>(user), s, s == UCS_OK ? info->length : 0);
+  }
   static void OnEndpointError(void* arg, ucp_ep_h, ucs_status_t) {
     static_cast<std::atomic<bool>*>(arg)->store(true);
   }
@@ -205,56 +265,39 @@ class Worker::Impl {
     ucp_request_free(r);
   }
 
-  // Cancels and reaps the posted receives. Holds mu_.
+  // Cancels the posted receives and waits until UCX has let go of their buffers. Holds mu_.
   void CancelLocked() {
-    for (Op& op : recvs_) ucp_request_cancel(worker_, op.request);
-    for (Op& op : recvs_) {
-      ucp_tag_recv_info_t info{};
-      while (ucp_tag_recv_request_test(op.request, &info) == UCS_INPROGRESS) {
-        ucp_worker_progress(worker_);
-      }
-      ucp_request_free(op.request);
+    for (Op& op : recvs_.ops) {
+      if (op.request != nullptr) ucp_request_cancel(worker_, op.request);
     }
-    recvs_.clear();
+    while (recvs_.pending > 0) ucp_worker_progress(worker_);
+    recvs_.ops.clear();
   }
 
-  // Progresses until every op has completed; the first error, or DeadlineExceeded when nothing
-  // completes for `idle_timeout`. Completed ops are freed and removed from *ops.
-  Status Wait(std::vector<Op>* ops, std::chrono::milliseconds idle_timeout, bool receives) {
+  // Progresses until every op of the batch has completed: its first error, or Unavailable when
+  // none completes for `idle_timeout`.
+  Status Wait(Batch* b, std::chrono::milliseconds idle_timeout, const char* what) {
     auto last = Clock::now();
     int idle_spins = 0;
+    size_t seen = SIZE_MAX;
     while (true) {
-      bool progressed = false;
+      size_t pending;
       {
         std::lock_guard lk(mu_);
-        while (ucp_worker_progress(worker_) != 0) progressed = true;
-        for (auto it = ops->begin(); it != ops->end();) {
-          ucs_status_t s;
-          ucp_tag_recv_info_t info{};
-          if (receives) {
-            s = ucp_tag_recv_request_test(it->request, &info);
-          } else {
-            s = ucp_request_check_status(it->request);
-          }
-          if (s == UCS_INPROGRESS) {
-            ++it;
-            continue;
-          }
-          ucp_request_free(it->request);
-          const size_t size = it->size;
-          it = ops->erase(it);
-          progressed = true;
-          if (s != UCS_OK) return UcxError(receives ? "receive" : "send", s);
-          if (receives && info.length != size) {
-            return Status::Corruption("UCX: a KV block arrived with " +
-                                      std::to_string(info.length) + " bytes, not " +
-                                      std::to_string(size));
-          }
+        while (ucp_worker_progress(worker_) != 0) {
+        }
+        pending = b->pending;
+        if (b->error != UCS_OK) return UcxError(what, b->error);
+        if (b->bad_size != 0) {
+          return Status::Corruption("UCX: a KV block arrived with " +
+                                    std::to_string(b->bad_length) + " bytes, not " +
+                                    std::to_string(b->bad_size));
         }
       }
-      if (ops->empty()) return Status::Ok();
+      if (pending == 0) return Status::Ok();
       const auto now = Clock::now();
-      if (progressed) {
+      if (pending != seen) {
+        seen = pending;
         last = now;
         idle_spins = 0;
         continue;
@@ -286,7 +329,7 @@ class Worker::Impl {
   ucp_worker_h worker_;
   const std::string address_;
   const int efd_;
-  std::vector<Op> recvs_;
+  Batch recvs_;
   std::list<Endpoint> eps_;
 };
 

@@ -4,9 +4,10 @@
 // (wire.h); only the blocks travel through UCX. The puller posts one tagged receive per wanted
 // block straight into its destination, then sends its UCP worker's address and a random tag
 // nonce with the request; the holder, once the request checks out, sends each block from its
-// region to that address. UCX picks the fastest transport it finds between the two workers
-// (shared memory or CMA on one host, TCP, RDMA where present; UCX_TLS narrows the choice), and
-// large messages go by rendezvous: the receiver reads the sender's pages itself, one copy.
+// region to that address. Endpoints report a dead peer (UCP_ERR_HANDLING_MODE_PEER: a lost puller
+// fails its sends instead of hanging them), so UCX picks among the transports that can: TCP, and
+// RDMA (InfiniBand, RoCE) where present. UCX 1.13's shared-memory transports cannot, which is
+// why same-host pulls belong to the shm transport. UCX_TLS narrows the choice further.
 //
 // Tags: nonce (44 random bits) << 20 | block index (kMaxBlocksPerExport is 2^20), so a message
 // meant for another pull, a late one from a failed pull or a forged one without the nonce never

@@ -1,6 +1,5 @@
 // KV block transfer: descriptors, TCP, shared-memory and UCX pulls, and every way a transfer can
-// end. The UCX tests also run as ctest `transfer_ucx_over_tcp` with UCX_TLS=tcp, the path two
-// hosts take.
+// end.
 
 #include <gtest/gtest.h>
 

@@ -172,7 +172,7 @@ EVENTS=$(echo "$M" | sed -n 's/^mint_kv_events_received_total \([0-9]*\)$/\1/p')
 echo "20 requests across 4 hosts equal the single-process server; $EVENTS KV events crossed to the frontend"
 
 # Disaggregated across hosts: w1 prefills, w2 decodes and pulls each prompt's KV from w1, over
-# TCP, then over UCX held to its TCP transport (on one host UCX would pick shared memory). A failed
+# TCP, then over UCX held to its TCP transport (UCX_TLS=tcp, as hosts without RDMA). A failed
 # pull fails its request (--kv-load-failure-policy fail), so equal outputs mean every pull landed.
 LONG=("Once upon a time there was a little girl named Lily. She loved to play outside in the sun"
       "Tom and his dog went to the park. They saw a big tree and a small bird. The bird was sad"
