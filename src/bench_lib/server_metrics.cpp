@@ -85,6 +85,8 @@ std::vector<std::pair<std::string, double>> DisaggDeltas(std::string_view before
       {"local_prefills_cached", "mint_local_prefills_total", "reason=\"cached\""},
       {"local_prefills_queue", "mint_local_prefills_total", "reason=\"queue\""},
       {"prefill_fallbacks", "mint_prefill_fallbacks_total", ""},
+      {"import_recomputed", "mint_kv_import_failures_total", "outcome=\"recomputed\""},
+      {"import_failed", "mint_kv_import_failures_total", "outcome=\"failed\""},
       {"kv_loads", "mint_kv_transfer_loads_total", ""},
       {"kv_load_failures", "mint_kv_transfer_load_failures_total", ""},
       {"kv_pulled_blocks", "mint_kv_transfer_pulled_blocks_total", ""},

@@ -219,11 +219,13 @@ static std::string FormatDisagg(const std::vector<std::pair<std::string, double>
   if (v.count("remote_prefills")) {
     out += fmt::format(
         "disaggregation {:.0f} prompts prefilled remotely, {:.0f} locally (short {:.0f}, cached on "
-        "the decode worker {:.0f}, prefill queue {:.0f}), {:.0f} fallbacks\n",
+        "the decode worker {:.0f}, prefill queue {:.0f}), {:.0f} fallbacks; {:.0f} KV pulls "
+        "failed ({:.0f} recomputed, {:.0f} requests failed)\n",
         v["remote_prefills"],
         v["local_prefills_short"] + v["local_prefills_cached"] + v["local_prefills_queue"],
         v["local_prefills_short"], v["local_prefills_cached"], v["local_prefills_queue"],
-        v["prefill_fallbacks"]);
+        v["prefill_fallbacks"], v["import_recomputed"] + v["import_failed"], v["import_recomputed"],
+        v["import_failed"]);
   }
   if (v["kv_loads"] > 0) {
     out += fmt::format(

@@ -81,6 +81,7 @@ struct LiveRequest {
   SeqState* seq = nullptr;
   std::unique_ptr<LogitsProcessor> processor;  // requests with a grammar
   bool abort_after_load = false;  // aborted while its KV load was in flight
+  bool kv_import_failed = false;  // its kv_import load failed (RequestOutput::kv_import_failed)
   LiveRequest(uint64_t id_in, Request r, OutputCallback cb, int64_t n_vocab)
       : id(id_in), req(std::move(r)), callback(std::move(cb)), sampler(req.sampling, n_vocab) {}
 };
@@ -342,6 +343,7 @@ RequestOutput Engine::Impl::MakeOutput(const LiveRequest& r) const {
   out.prompt_tokens = r.seq->num_prompt;
   out.cached_prompt_tokens = r.seq->num_cached_prompt;
   out.generated_tokens = r.seq->num_generated();
+  out.kv_import_failed = r.kv_import_failed;
   return out;
 }
 
@@ -462,6 +464,7 @@ void Engine::Impl::OnLoaded(uint64_t id, Status status) {
     return;
   }
   ++kv_load_failures_;
+  r->kv_import_failed = true;
   if (config_.kv_load_failure_recompute) {
     log::Warn("request {}: KV load failed ({}); computing the prompt here instead", id,
               status.ToString());
@@ -952,6 +955,7 @@ Result<CompletedRequest> RunToCompletion(Engine* engine, Request request) {
           result->finish = o.finish;
           result->error = o.error;
           result->cached_prompt_tokens = o.cached_prompt_tokens;
+          result->kv_import_failed = o.kv_import_failed;
           done->set_value(*result);
         }
       }));

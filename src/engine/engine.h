@@ -113,6 +113,9 @@ struct RequestOutput {
   int64_t generated_tokens = 0;
   // Final output of a kv_export request that ended by length: what the puller needs.
   std::string kv_export_handle;
+  // Its kv_import could not be loaded: the prompt was computed here instead, or (with
+  // kv_load_failure_recompute off) the request ends with kError. Set in every output after.
+  bool kv_import_failed = false;
 };
 using OutputCallback = std::function<void(const RequestOutput&)>;
 
@@ -228,6 +231,7 @@ struct CompletedRequest {
   FinishReason finish = FinishReason::kNone;
   Status error;
   int64_t cached_prompt_tokens = 0;
+  bool kv_import_failed = false;
 };
 Result<CompletedRequest> RunToCompletion(Engine* engine, Request request);
 

@@ -86,6 +86,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // Disaggregation: prefills done on a prefill worker, and ones that fell back to the decode
   // worker because the prefill worker failed.
   std::atomic<uint64_t> n_remote_prefills{0}, n_prefill_fallbacks{0};
+  std::atomic<uint64_t> n_kv_import_recomputed{0}, n_kv_import_failed{0};
   // Kept on the decode worker by the conditional-disaggregation rule (PrefillRemotely).
   std::atomic<uint64_t> n_local_short{0}, n_local_cached{0}, n_local_queue{0};
   // Prompt tokens of each attempt and those the chosen worker found cached (its report): the
@@ -665,6 +666,7 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
   // What the stream delivered.
   bool finished = false;  // a final output arrived
   bool first = true;      // no output yet
+  bool import_failure_counted = false;  // its kv_import_failed was counted
   engine::RequestOutput prefilled;  // prefill: the first token (and logprobs), finish
   std::string handle;               // prefill: the KV handle for the decode worker
 
@@ -821,6 +823,11 @@ void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const pb::Gener
     n_cached_tokens.fetch_add(static_cast<uint64_t>(resp.cached_prompt_tokens()));
   }
   if (a.finished) return;  // nothing follows a final output
+  if (resp.kv_import_failed() && !a.import_failure_counted) {
+    a.import_failure_counted = true;
+    (resp.finish() == runtime::pb::FINISH_ERROR ? n_kv_import_failed : n_kv_import_recomputed)
+        .fetch_add(1);
+  }
   engine::RequestOutput out = runtime::FromProto(resp);
   out.request_id = call.id;
   call.generated.insert(call.generated.end(), out.tokens.begin(), out.tokens.end());
@@ -1001,6 +1008,8 @@ RemoteBackendStats RemoteBackend::stats() const {
   s.migrated = impl_->n_migrated.load();
   s.remote_prefills = impl_->n_remote_prefills.load();
   s.prefill_fallbacks = impl_->n_prefill_fallbacks.load();
+  s.kv_import_recomputed = impl_->n_kv_import_recomputed.load();
+  s.kv_import_failed = impl_->n_kv_import_failed.load();
   s.local_prefills_short = impl_->n_local_short.load();
   s.local_prefills_cached = impl_->n_local_cached.load();
   s.local_prefills_queue = impl_->n_local_queue.load();
@@ -1053,6 +1062,15 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_prefill_fallbacks_total",
           "Requests whose prefill worker failed, prefilled on the decode worker instead",
           s.prefill_fallbacks);
+  out +=
+      "# HELP mint_kv_import_failures_total Requests whose decode worker could not pull the "
+      "prompt's KV from the prefill worker, by outcome (recomputed: it computed the prompt "
+      "itself; failed: the request ended with an error, --kv-load-failure-policy fail)\n"
+      "# TYPE mint_kv_import_failures_total counter\n";
+  out += fmt::format("mint_kv_import_failures_total{{outcome=\"recomputed\"}} {}\n",
+                     s.kv_import_recomputed);
+  out +=
+      fmt::format("mint_kv_import_failures_total{{outcome=\"failed\"}} {}\n", s.kv_import_failed);
   out +=
       "# HELP mint_local_prefills_total Requests prefilled on their decode worker although a "
       "prefill worker was up, by the rule that kept them there (short: too few uncached tokens; "

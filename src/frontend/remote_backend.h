@@ -80,6 +80,9 @@ struct RemoteBackendStats {
   uint64_t aborted = 0;    // aborted by the caller
   uint64_t remote_prefills = 0;    // prefilled on a prefill worker
   uint64_t prefill_fallbacks = 0;  // prefill worker failed: prefilled on the decode worker
+  // The decode worker could not pull the prompt's KV: it computed the prompt itself
+  // (--kv-load-failure-policy recompute) / the request failed (fail).
+  uint64_t kv_import_recomputed = 0, kv_import_failed = 0;
   // Prefilled on the decode worker although a prefill worker was up (the options above): too
   // few uncached tokens / mostly cached there / every prefill worker's queue too long.
   uint64_t local_prefills_short = 0, local_prefills_cached = 0, local_prefills_queue = 0;

@@ -141,6 +141,7 @@ pb::GenerateResponse ToProto(const engine::RequestOutput& o) {
   p.set_cached_prompt_tokens(o.cached_prompt_tokens);
   p.set_generated_tokens(o.generated_tokens);
   p.set_kv_export_handle(o.kv_export_handle);
+  p.set_kv_import_failed(o.kv_import_failed);
   return p;
 }
 
@@ -162,6 +163,7 @@ engine::RequestOutput FromProto(const pb::GenerateResponse& p) {
   o.cached_prompt_tokens = p.cached_prompt_tokens();
   o.generated_tokens = p.generated_tokens();
   o.kv_export_handle = p.kv_export_handle();
+  o.kv_import_failed = p.kv_import_failed();
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -224,49 +225,26 @@ std::optional<Status> PullThroughSlot(const Descriptor& d, const Mappings::View&
   return Status::Ok();
 }
 
-}  // namespace
+// The holder's shared region, mapped, with every block of `d` inside it.
+Result<Mappings::View> MapShared(const Descriptor& d) {
+  if (d.shm_name.empty()) {
+    return Status::Unsupported("the holder's KV region is not in shared memory");
+  }
+  MINT_ASSIGN_OR_RETURN(Mappings::View view, Mappings::Get().Map(d.shm_name));
+  for (int32_t b : d.blocks) {
+    if ((static_cast<uint64_t>(b) + 1) * d.block_bytes > view.size) {
+      return Status::OutOfRange("block " + std::to_string(b) + " is outside the shared region");
+    }
+  }
+  return view;
+}
 
-Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
-                       const PullOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  if (dst.size() != d.blocks.size()) {
-    return Status::InvalidArgument("pull of " + std::to_string(d.blocks.size()) +
-                                   " blocks into " + std::to_string(dst.size()) + " destinations");
-  }
-  const bool shm = options.transport == Transport::kShm;
-  Mappings::View view;
-  if (shm) {
-    if (d.shm_name.empty()) {
-      return Status::Unsupported("the holder's KV region is not in shared memory");
-    }
-    auto v = Mappings::Get().Map(d.shm_name);
-    if (!v.ok()) return v.status();
-    view = *v;
-    for (int32_t b : d.blocks) {
-      if ((static_cast<uint64_t>(b) + 1) * d.block_bytes > view.size) {
-        return Status::OutOfRange("block " + std::to_string(b) + " is outside the shared region");
-      }
-    }
-  }
-  std::vector<uint32_t> wanted;
-  for (size_t i = 0; i < dst.size(); ++i) {
-    if (dst[i] != nullptr) wanted.push_back(static_cast<uint32_t>(i));
-  }
-  auto done = [&] {
-    PullStats stats;
-    stats.bytes = wanted.size() * d.block_bytes;
-    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return stats;
-  };
-  if (shm) {
-    if (auto st = PullThroughSlot(d, view, wanted, dst)) {
-      if (!st->ok()) return *st;
-      return done();
-    }
-  }
+// The request and the indices of the wanted blocks, in one write.
+std::string RequestMessage(const Descriptor& d, const PullOptions& options, bool verify,
+                           const std::vector<uint32_t>& wanted) {
   wire::PullRequest req;
   req.transport = static_cast<uint8_t>(options.transport);
-  req.verify = options.verify && !shm ? 1 : 0;
+  req.verify = verify ? 1 : 0;
   req.export_id = d.export_id;
   std::memcpy(req.secret, d.secret.data(), sizeof(req.secret));
   req.block_bytes = d.block_bytes;
@@ -277,24 +255,111 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   if (!wanted.empty()) {  // (data() of an empty vector may be null: memcpy must not see it)
     std::memcpy(message.data() + sizeof(req), wanted.data(), wanted.size() * sizeof(uint32_t));
   }
-  // ucx: the receives are posted before the request leaves, straight into the destinations;
-  // `worker` cancels them if it is dropped (any failure below) and goes back to the pool only
-  // after a clean pull.
+  return message;
+}
+
+// ucx: a worker with one receive posted per wanted block, straight into its destination, before
+// the request leaves; the trailer and the worker's address go at the end of `message`. The
+// worker cancels the receives if it is dropped (any failure later) and goes back to the pool
+// only after a clean pull.
+Result<std::unique_ptr<ucx::Worker>> PostUcxReceives(const Descriptor& d,
+                                                     const std::vector<uint32_t>& wanted,
+                                                     std::span<uint8_t* const> dst,
+                                                     std::string* message) {
+  MINT_ASSIGN_OR_RETURN(std::unique_ptr<ucx::Worker> worker, ucx::TakeWorker());
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  wire::UcxTrailer trailer;
+  trailer.nonce = rng() >> ucx::kIndexBits;
+  trailer.address_size = static_cast<uint32_t>(worker->address().size());
+  std::vector<ucx::Buffer> bufs;
+  for (uint32_t i : wanted) bufs.push_back({dst[i], d.block_bytes});
+  MINT_RETURN_IF_ERROR(worker->PostReceives(trailer.nonce, bufs));
+  message->append(reinterpret_cast<const char*>(&trailer), sizeof(trailer));
+  message->append(worker->address());
+  return worker;
+}
+
+// Sends the request and reads the reply, on an idle connection if there is one; if the server
+// closed that one meanwhile (it had not read the request, so nothing was consumed), once more
+// on a fresh connection. `meanwhile` runs between the request and the reply.
+Result<Socket> Request(const Descriptor& d, const PullOptions& options, const std::string& message,
+                       const std::function<void()>& meanwhile) {
+  Socket s = Connections::Get().Take(d.host, d.port);
+  if (s.valid()) {
+    Status sent = s.SetTimeout(options.io_timeout);
+    if (sent.ok()) sent = s.SendAll(message.data(), message.size());
+    if (sent.ok()) {
+      meanwhile();
+      sent = ReadReply(s);
+    }
+    if (sent.ok()) return s;
+    if (sent.code() != StatusCode::kUnavailable) return sent;  // a real refusal
+  }
+  auto fresh = Socket::Connect(d.host, d.port, options.io_timeout);
+  if (!fresh.ok()) {
+    // Its owner is gone: let the shared memory go.
+    if (options.transport == Transport::kShm) Mappings::Get().Drop(d.shm_name);
+    return fresh.status();
+  }
+  s = std::move(*fresh);
+  MINT_RETURN_IF_ERROR(s.SendAll(message.data(), message.size()));
+  meanwhile();
+  MINT_RETURN_IF_ERROR(ReadReply(s));
+  return s;
+}
+
+// After an OK reply: tcp, each wanted block off the socket; with `verify` (tcp, ucx), each
+// block's checksum, checked.
+Status ReceiveBlocks(Socket& s, const Descriptor& d, const std::vector<uint32_t>& wanted,
+                     std::span<uint8_t* const> dst, bool tcp, bool verify) {
+  if (!tcp && !verify) return Status::Ok();
+  for (uint32_t i : wanted) {
+    if (tcp) MINT_RETURN_IF_ERROR(s.RecvAll(dst[i], d.block_bytes));
+    if (!verify) continue;
+    uint64_t h = 0;
+    MINT_RETURN_IF_ERROR(s.RecvValue(&h));
+    if (h != XXH3_64bits(dst[i], d.block_bytes)) {
+      return Status::Corruption("KV block " + std::to_string(d.blocks[i]) +
+                                " arrived with a wrong checksum");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
+                       const PullOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (dst.size() != d.blocks.size()) {
+    return Status::InvalidArgument("pull of " + std::to_string(d.blocks.size()) +
+                                   " blocks into " + std::to_string(dst.size()) + " destinations");
+  }
+  const bool shm = options.transport == Transport::kShm;
   const bool ucx = options.transport == Transport::kUcx;
+  std::vector<uint32_t> wanted;
+  for (size_t i = 0; i < dst.size(); ++i) {
+    if (dst[i] != nullptr) wanted.push_back(static_cast<uint32_t>(i));
+  }
+  auto done = [&] {
+    PullStats stats;
+    stats.bytes = wanted.size() * d.block_bytes;
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return stats;
+  };
+  Mappings::View view;
+  if (shm) {
+    MINT_ASSIGN_OR_RETURN(view, MapShared(d));
+    if (auto st = PullThroughSlot(d, view, wanted, dst)) {
+      if (!st->ok()) return *st;
+      return done();
+    }
+  }
+  const bool verify = options.verify && !shm;
+  std::string message = RequestMessage(d, options, verify, wanted);
   std::unique_ptr<ucx::Worker> worker;
   if (ucx) {
-    auto w = ucx::TakeWorker();
-    if (!w.ok()) return w.status();
-    worker = std::move(*w);
-    static thread_local std::mt19937_64 rng(std::random_device{}());
-    wire::UcxTrailer trailer;
-    trailer.nonce = rng() >> ucx::kIndexBits;
-    trailer.address_size = static_cast<uint32_t>(worker->address().size());
-    std::vector<ucx::Buffer> bufs;
-    for (uint32_t i : wanted) bufs.push_back({dst[i], d.block_bytes});
-    if (Status st = worker->PostReceives(trailer.nonce, bufs); !st.ok()) return st;
-    message.append(reinterpret_cast<const char*>(&trailer), sizeof(trailer));
-    message.append(worker->address());
+    MINT_ASSIGN_OR_RETURN(worker, PostUcxReceives(d, wanted, dst, &message));
   }
   // shm: the blocks are copied while the server checks the request, not after its reply: one
   // round trip less. That copy is valid exactly when the reply is OK: the export then existed
@@ -303,48 +368,10 @@ Result<PullStats> Pull(const Descriptor& d, std::span<uint8_t* const> dst,
   auto copy_shm = [&] {
     if (shm) CopyShm(d, view, wanted, dst);
   };
-  // The request on an idle connection if there is one; if the server closed that one meanwhile
-  // (it had not read the request, so nothing was consumed), once more on a fresh connection.
-  Socket s = Connections::Get().Take(d.host, d.port);
-  Status sent = Status::Unavailable("no connection");
-  if (s.valid()) {
-    sent = s.SetTimeout(options.io_timeout);
-    if (sent.ok()) sent = s.SendAll(message.data(), message.size());
-    if (sent.ok()) {
-      copy_shm();
-      sent = ReadReply(s);
-    }
-    if (!sent.ok() && sent.code() != StatusCode::kUnavailable) return sent;  // a real refusal
-  }
-  if (!sent.ok()) {
-    auto fresh = Socket::Connect(d.host, d.port, options.io_timeout);
-    if (!fresh.ok()) {
-      if (shm) Mappings::Get().Drop(d.shm_name);  // its owner is gone: let the memory go
-      return fresh.status();
-    }
-    s = std::move(*fresh);
-    if (Status st = s.SendAll(message.data(), message.size()); !st.ok()) return st;
-    copy_shm();
-    if (Status st = ReadReply(s); !st.ok()) return st;
-  }
-  if (ucx) {
-    if (Status st = worker->WaitReceives(options.io_timeout); !st.ok()) return st;
-  }
-  for (uint32_t i : wanted) {
-    if (shm) break;
-    if (!ucx) {
-      if (Status st = s.RecvAll(dst[i], d.block_bytes); !st.ok()) return st;
-    }
-    if (req.verify) {
-      uint64_t h = 0;
-      if (Status st = s.RecvValue(&h); !st.ok()) return st;
-      if (h != XXH3_64bits(dst[i], d.block_bytes)) {
-        return Status::Corruption("KV block " + std::to_string(d.blocks[i]) +
-                                  " arrived with a wrong checksum");
-      }
-    }
-  }
-  if (Status st = s.SendValue(wire::kAck); !st.ok()) return st;
+  MINT_ASSIGN_OR_RETURN(Socket s, Request(d, options, message, copy_shm));
+  if (ucx) MINT_RETURN_IF_ERROR(worker->WaitReceives(options.io_timeout));
+  MINT_RETURN_IF_ERROR(ReceiveBlocks(s, d, wanted, dst, !shm && !ucx, verify));
+  MINT_RETURN_IF_ERROR(s.SendValue(wire::kAck));
   Connections::Get().Give(d.host, d.port, std::move(s));
   if (worker) ucx::GiveWorker(std::move(worker));
   return done();

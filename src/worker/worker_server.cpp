@@ -29,6 +29,7 @@ void Merge(engine::RequestOutput& acc, engine::RequestOutput&& next) {
   acc.cached_prompt_tokens = next.cached_prompt_tokens;
   acc.generated_tokens = next.generated_tokens;
   acc.kv_export_handle = std::move(next.kv_export_handle);
+  acc.kv_import_failed = next.kv_import_failed;
 }
 
 class Service;

@@ -64,14 +64,19 @@ TEST(ServerMetricsTest, DisaggregationDeltas) {
            "mint_local_prefills_total{reason=\"cached\"} " +
            std::to_string(cached) +
            "\nmint_local_prefills_total{reason=\"queue\"} 0\nmint_prefill_fallbacks_total 1\n"
+           "mint_kv_import_failures_total{outcome=\"recomputed\"} " +
+           std::to_string(remote / 4) +
+           "\nmint_kv_import_failures_total{outcome=\"failed\"} 1\n"
            "mint_kv_transfer_loads_total " +
            std::to_string(loads) + "\nmint_kv_transfer_pulled_bytes_total " +
            std::to_string(bytes) + "\n";
   };
   const auto d = DisaggDeltas(text(2, 1, 2, 100), text(10, 4, 10, 900));
   const std::vector<std::pair<std::string, double>> want = {
-      {"remote_prefills", 8},      {"local_prefills_short", 0}, {"local_prefills_cached", 3},
-      {"local_prefills_queue", 0}, {"prefill_fallbacks", 0},    {"kv_loads", 8},
+      {"remote_prefills", 8},       {"local_prefills_short", 0},
+      {"local_prefills_cached", 3}, {"local_prefills_queue", 0},
+      {"prefill_fallbacks", 0},     {"import_recomputed", 2},
+      {"import_failed", 0},         {"kv_loads", 8},
       {"kv_pulled_bytes", 800}};
   EXPECT_EQ(d, want);
   // A counter that first appears after the run counts from 0; nothing moved: nothing to report.

@@ -166,6 +166,7 @@ struct Pair {
     out.finish = rest->finish;
     out.error = rest->error;
     out.cached_prompt_tokens = rest->cached_prompt_tokens;
+    out.kv_import_failed = rest->kv_import_failed;
     return out;
   }
 };
@@ -232,6 +233,8 @@ TEST(KvConnectorTest, FailedLoadRecomputesOrFails) {
     auto dis = p.Disaggregated(prompt, 8);
     ASSERT_TRUE(agg.ok() && dis.ok()) << dis.status().ToString();
     EXPECT_EQ(dis->tokens, agg->tokens) << "recomputed here";
+    EXPECT_TRUE(dis->kv_import_failed);
+    EXPECT_FALSE(agg->kv_import_failed);
     EXPECT_EQ(p.decode->Metrics().kv_load_failures, 1u);
     EXPECT_EQ(p.decode->Metrics().prompt_tokens, 91u);
   }
@@ -241,6 +244,7 @@ TEST(KvConnectorTest, FailedLoadRecomputesOrFails) {
     auto dis = p.Disaggregated(test_support::RandomPrompt(90, 3), 8);
     ASSERT_TRUE(dis.ok());
     EXPECT_EQ(dis->finish, FinishReason::kError);
+    EXPECT_TRUE(dis->kv_import_failed);
     EXPECT_NE(dis->error.message().find("injected"), std::string::npos) << dis->error.ToString();
     p.decode->WaitIdle();
     EXPECT_EQ(p.decode->Metrics().blocks.used, 0);

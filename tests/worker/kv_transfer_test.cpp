@@ -203,6 +203,7 @@ TEST(KvTransferTest, AnUnreachableHolderFallsBackToComputing) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->finish, FinishReason::kLength);
   EXPECT_EQ(out->tokens.size(), 4u);
+  EXPECT_TRUE(out->kv_import_failed) << "the request says its import failed";
   EXPECT_EQ(d.dc->Stats().load_failures, 1u);
   // A malformed handle fails the load the same way.
   r.kv_import = "not a descriptor";

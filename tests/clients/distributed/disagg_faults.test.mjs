@@ -158,6 +158,11 @@ test('every transfer fails: the decode worker recomputes, or fails the request w
   assert.equal(d.mint_kv_transfer_load_failures_total, p.mint_kv_exports_expired_total,
     'each failed pull found its export expired');
   assert.equal(d.mint_kv_transfer_loads_total, 8);
+  // The frontend counts them too, from the decode worker's responses.
+  const f = await C.metrics(frontend.url);
+  assert.equal(f['mint_kv_import_failures_total{outcome="recomputed"}'],
+    d.mint_kv_transfer_load_failures_total, 'the frontend saw each recomputation');
+  assert.equal(f['mint_kv_import_failures_total{outcome="failed"}'], 0);
   await expectNothingHeld();
   // The same with --kv-load-failure-policy fail: each request ends with an error.
   await C.stop(cluster[1]);
@@ -171,6 +176,9 @@ test('every transfer fails: the decode worker recomputes, or fails the request w
   const d2 = await C.metrics(cluster[1].metricsUrl);
   assert.ok(failed >= 1, 'requests whose pull failed ended with an error');
   assert.equal(failed, d2.mint_kv_transfer_load_failures_total, 'exactly those');
+  const f2 = await C.metrics(frontend.url);
+  assert.equal(f2['mint_kv_import_failures_total{outcome="failed"}'], failed,
+    'the frontend counted each failed request');
   await expectAllEqualReference(results.filter((r) => r.status === 'fulfilled'), 16);
   await expectNothingHeld();
   await stopCluster();
