@@ -130,17 +130,16 @@ TEST(DescriptorTest, RoundTripsAndRejectsEveryTruncation) {
   EXPECT_FALSE(ParseDescriptor(Serialize(negative)).ok());
 }
 
-TEST_F(TransferTest, TcpPullMovesExactlyTheBlocksAskedFor) {
-  auto server = Server();
-  ASSERT_NE(server, nullptr);
+// Exports blocks {9, 3, 40, 41, 63} and pulls them over `t`, the second one already held (its
+// destination is null: it does not move); the export ends pulled.
+void PullFiveSkippingOne(TransferServer* server, Transport t, bool verify) {
   Ends ends;
   auto d = server->Export({9, 3, 40, 41, 63}, ends.Callback());
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  // The puller already holds the second block: its destination is null and it does not move.
   std::vector<uint8_t> dst(5 * kBlockBytes, 0);
   std::vector<uint8_t*> ptrs = {&dst[0], nullptr, &dst[2 * kBlockBytes], &dst[3 * kBlockBytes],
                                 &dst[4 * kBlockBytes]};
-  auto stats = Pull(*ParseDescriptor(Serialize(*d)), ptrs, {.verify = true});
+  auto stats = Pull(*ParseDescriptor(Serialize(*d)), ptrs, {.transport = t, .verify = verify});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->bytes, 4 * kBlockBytes);
   EXPECT_TRUE(HoldsBlock(&dst[0], 9));
@@ -150,6 +149,12 @@ TEST_F(TransferTest, TcpPullMovesExactlyTheBlocksAskedFor) {
   EXPECT_TRUE(HoldsBlock(&dst[4 * kBlockBytes], 63));
   ASSERT_TRUE(ends.WaitFor(1));
   EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+}
+
+TEST_F(TransferTest, TcpPullMovesExactlyTheBlocksAskedFor) {
+  auto server = Server();
+  ASSERT_NE(server, nullptr);
+  PullFiveSkippingOne(server.get(), Transport::kTcp, /*verify=*/true);
   const ServerStats s = server->Stats();
   EXPECT_EQ(s.blocks_sent, 4u);
   EXPECT_EQ(s.bytes_sent, 4 * kBlockBytes);
@@ -185,22 +190,7 @@ TEST_F(TransferTest, UcxPullMovesExactlyTheBlocksAskedFor) {
   auto server = Server(/*shared=*/false);
   ASSERT_NE(server, nullptr);
   for (int round = 0; round < 3; ++round) {  // later rounds reuse the worker and the endpoint
-    Ends ends;
-    auto d = server->Export({9, 3, 40, 41, 63}, ends.Callback());
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    std::vector<uint8_t> dst(5 * kBlockBytes, 0);
-    std::vector<uint8_t*> ptrs = {&dst[0], nullptr, &dst[2 * kBlockBytes], &dst[3 * kBlockBytes],
-                                  &dst[4 * kBlockBytes]};
-    auto stats = Pull(*d, ptrs, {.transport = Transport::kUcx, .verify = round == 1});
-    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
-    EXPECT_EQ(stats->bytes, 4 * kBlockBytes);
-    EXPECT_TRUE(HoldsBlock(&dst[0], 9));
-    EXPECT_EQ(dst[kBlockBytes], 0) << "a skipped block is not written";
-    EXPECT_TRUE(HoldsBlock(&dst[2 * kBlockBytes], 40));
-    EXPECT_TRUE(HoldsBlock(&dst[3 * kBlockBytes], 41));
-    EXPECT_TRUE(HoldsBlock(&dst[4 * kBlockBytes], 63));
-    ASSERT_TRUE(ends.WaitFor(1));
-    EXPECT_EQ(ends.ends[0], ExportEnd::kPulled);
+    PullFiveSkippingOne(server.get(), Transport::kUcx, /*verify=*/round == 1);
   }
   const ServerStats s = server->Stats();
   EXPECT_EQ(s.blocks_sent, 12u);
