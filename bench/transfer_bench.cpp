@@ -37,7 +37,9 @@ struct Arenas {
       for (uint64_t i = 0; i < x.src->size(); i += 4096) x.src->data()[i] = static_cast<uint8_t>(i);
       x.dst.assign(kBlockBytes * kRegionBlocks, 1);
       const Region r = x.src->AsRegion(kBlockBytes, kRegionBlocks);
-      x.server = TransferServer::Create(r, {.ucx = true}).value();
+      ServerOptions o;
+      o.ucx = true;
+      x.server = TransferServer::Create(r, o).value();
       return x;
     }();
     return a;

@@ -124,11 +124,7 @@ Result<Transport> ParseTransport(std::string_view name) {
   if (name == "tcp") return Transport::kTcp;
   if (name == "shm") return Transport::kShm;
   if (name == "ucx") {
-    if (!ucx::Built()) {
-      return Status::Unsupported(
-          "KV transport 'ucx': this Mint was built without UCX (install Debian's libucx-dev "
-          "and rebuild)");
-    }
+    if (Status st = ucx::Available(); !st.ok()) return st.WithContext("KV transport 'ucx'");
     return Transport::kUcx;
   }
   return Status::InvalidArgument("unknown KV transport '" + std::string(name) +

@@ -7,6 +7,7 @@
 
 #if MINT_HAVE_UCX
 
+#include <dlfcn.h>
 #include <poll.h>
 #include <ucp/api/ucp.h>
 
@@ -21,8 +22,76 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// UCX is loaded on first use (dlopen), not linked: a process that never pulls over UCX does not
+// carry UCX's signal handlers and memory hooks (they also break ThreadSanitizer binaries).
+struct UcxApi {
+  Status status = Status::Ok();
+  decltype(&::ucp_init_version) init_version = nullptr;
+  decltype(&::ucs_status_string) status_string = nullptr;
+  decltype(&::ucp_config_read) config_read = nullptr;
+  decltype(&::ucp_config_release) config_release = nullptr;
+  decltype(&::ucp_ep_close_nbx) ep_close_nbx = nullptr;
+  decltype(&::ucp_ep_create) ep_create = nullptr;
+  decltype(&::ucp_request_cancel) request_cancel = nullptr;
+  decltype(&::ucp_request_check_status) request_check_status = nullptr;
+  decltype(&::ucp_request_free) request_free = nullptr;
+  decltype(&::ucp_tag_recv_nbx) tag_recv_nbx = nullptr;
+  decltype(&::ucp_tag_send_nbx) tag_send_nbx = nullptr;
+  decltype(&::ucp_worker_arm) worker_arm = nullptr;
+  decltype(&::ucp_worker_create) worker_create = nullptr;
+  decltype(&::ucp_worker_destroy) worker_destroy = nullptr;
+  decltype(&::ucp_worker_get_address) worker_get_address = nullptr;
+  decltype(&::ucp_worker_get_efd) worker_get_efd = nullptr;
+  decltype(&::ucp_worker_progress) worker_progress = nullptr;
+  decltype(&::ucp_worker_release_address) worker_release_address = nullptr;
+};
+
+// Binds `*fn` to `name` in `lib`; false if it is missing.
+template <class F>
+bool Bind(void* lib, const char* name, F* fn) {
+  *fn = reinterpret_cast<F>(dlsym(lib, name));
+  return *fn != nullptr;
+}
+
+const UcxApi& Api() {
+  static const UcxApi api = [] {
+    UcxApi a;
+    void* ucs = dlopen("libucs.so.0", RTLD_NOW | RTLD_GLOBAL);
+    void* ucp = ucs != nullptr ? dlopen("libucp.so.0", RTLD_NOW | RTLD_GLOBAL) : nullptr;
+    if (ucp == nullptr) {
+      const char* err = dlerror();
+      a.status =
+          Status::Unsupported(std::string("UCX is not installed here (") +
+                              (err != nullptr ? err : "dlopen failed") + "): apt install libucx0");
+      return a;
+    }
+    bool ok = Bind(ucp, "ucp_init_version", &a.init_version) &&
+              Bind(ucs, "ucs_status_string", &a.status_string);
+    ok = ok && Bind(ucp, "ucp_config_read", &a.config_read);
+    ok = ok && Bind(ucp, "ucp_config_release", &a.config_release);
+    ok = ok && Bind(ucp, "ucp_ep_close_nbx", &a.ep_close_nbx);
+    ok = ok && Bind(ucp, "ucp_ep_create", &a.ep_create);
+    ok = ok && Bind(ucp, "ucp_request_cancel", &a.request_cancel);
+    ok = ok && Bind(ucp, "ucp_request_check_status", &a.request_check_status);
+    ok = ok && Bind(ucp, "ucp_request_free", &a.request_free);
+    ok = ok && Bind(ucp, "ucp_tag_recv_nbx", &a.tag_recv_nbx);
+    ok = ok && Bind(ucp, "ucp_tag_send_nbx", &a.tag_send_nbx);
+    ok = ok && Bind(ucp, "ucp_worker_arm", &a.worker_arm);
+    ok = ok && Bind(ucp, "ucp_worker_create", &a.worker_create);
+    ok = ok && Bind(ucp, "ucp_worker_destroy", &a.worker_destroy);
+    ok = ok && Bind(ucp, "ucp_worker_get_address", &a.worker_get_address);
+    ok = ok && Bind(ucp, "ucp_worker_get_efd", &a.worker_get_efd);
+    ok = ok && Bind(ucp, "ucp_worker_progress", &a.worker_progress);
+    ok = ok && Bind(ucp, "ucp_worker_release_address", &a.worker_release_address);
+    if (!ok)
+      a.status = Status::Unsupported("UCX's libucp lacks a function Mint uses (UCX >= 1.13)");
+    return a;
+  }();
+  return api;
+}
+
 Status UcxError(const std::string& what, ucs_status_t s) {
-  return Status::Unavailable("UCX " + what + ": " + ucs_status_string(s));
+  return Status::Unavailable("UCX " + what + ": " + Api().status_string(s));
 }
 
 // One UCP context per process (UCX reads its configuration, UCX_TLS and the like, once).
@@ -33,8 +102,12 @@ struct Context {
 const Context& GetContext() {
   static const Context c = [] {
     Context c;
+    if (!Api().status.ok()) {
+      c.status = Api().status;
+      return c;
+    }
     ucp_config_t* config = nullptr;
-    if (ucs_status_t s = ucp_config_read(nullptr, nullptr, &config); s != UCS_OK) {
+    if (ucs_status_t s = Api().config_read(nullptr, nullptr, &config); s != UCS_OK) {
       c.status = UcxError("configuration", s);
       return c;
     }
@@ -42,8 +115,8 @@ const Context& GetContext() {
     p.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
     p.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
     p.mt_workers_shared = 1;
-    const ucs_status_t s = ucp_init(&p, config, &c.h);
-    ucp_config_release(config);
+    const ucs_status_t s = Api().init_version(UCP_API_MAJOR, UCP_API_MINOR, &p, config, &c.h);
+    Api().config_release(config);
     if (s != UCS_OK) c.status = UcxError("init", s);
     return c;
   }();
@@ -63,7 +136,7 @@ class Worker::Impl {
     for (Endpoint& ep : eps_) {
       if (!ep.closed) CloseEndpoint(ep.h);
     }
-    ucp_worker_destroy(worker_);
+    Api().worker_destroy(worker_);
   }
 
   const std::string& address() const { return address_; }
@@ -82,8 +155,8 @@ class Worker::Impl {
       param.cb.recv = &Impl::OnReceive;
       param.user_data = op;
       param.recv_info.tag_info = &info;
-      void* r = ucp_tag_recv_nbx(worker_, bufs[i].data, bufs[i].size,
-                                 Tag(nonce, static_cast<uint32_t>(i)), ~uint64_t{0}, &param);
+      void* r = Api().tag_recv_nbx(worker_, bufs[i].data, bufs[i].size,
+                                   Tag(nonce, static_cast<uint32_t>(i)), ~uint64_t{0}, &param);
       if (UCS_PTR_IS_ERR(r)) {
         recvs_.Abandon(i, UCS_PTR_STATUS(r));
         CancelLocked();
@@ -127,8 +200,8 @@ class Worker::Impl {
         param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
         param.cb.send = &Impl::OnSend;
         param.user_data = op;
-        void* r = ucp_tag_send_nbx(ep->h, bufs[i].data, bufs[i].size,
-                                   Tag(nonce, static_cast<uint32_t>(i)), &param);
+        void* r = Api().tag_send_nbx(ep->h, bufs[i].data, bufs[i].size,
+                                     Tag(nonce, static_cast<uint32_t>(i)), &param);
         if (UCS_PTR_IS_ERR(r)) {
           sends.Abandon(i, UCS_PTR_STATUS(r));
           break;
@@ -151,7 +224,7 @@ class Worker::Impl {
         CloseEndpoint(ep->h);
         ep->closed = true;
       }
-      while (sends.pending > 0) ucp_worker_progress(worker_);
+      while (sends.pending > 0) Api().worker_progress(worker_);
       if (ep->users == 0) eps_.erase(ep);
       if (st.ok()) st = Status::Unavailable("UCX send: the peer's endpoint failed");
     }
@@ -207,13 +280,13 @@ class Worker::Impl {
     }
   }
   static void OnSend(void* request, ucs_status_t s, void* user) {
-    ucp_request_free(request);
+    Api().request_free(request);
     auto* op = static_cast<Op*>(user);
     Complete(op, s, op->size);
   }
   static void OnReceive(void* request, ucs_status_t s, const ucp_tag_recv_info_t* info,
                         void* user) {
-    ucp_request_free(request);
+    Api().request_free(request);
     Complete(static_cast<Op*>(user), s, s == UCS_OK ? info->length : 0);
   }
   static void OnEndpointError(void* arg, ucp_ep_h, ucs_status_t) {
@@ -237,7 +310,7 @@ class Worker::Impl {
     p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
     p.err_handler.cb = &Impl::OnEndpointError;
     p.err_handler.arg = e.failed.get();
-    if (ucs_status_t s = ucp_ep_create(worker_, &p, &e.h); s != UCS_OK) {
+    if (ucs_status_t s = Api().ep_create(worker_, &p, &e.h); s != UCS_OK) {
       return UcxError("endpoint to the puller", s);
     }
     eps_.push_front(std::move(e));
@@ -259,18 +332,18 @@ class Worker::Impl {
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     p.flags = UCP_EP_CLOSE_FLAG_FORCE;
-    void* r = ucp_ep_close_nbx(h, &p);
+    void* r = Api().ep_close_nbx(h, &p);
     if (r == nullptr || UCS_PTR_IS_ERR(r)) return;
-    while (ucp_request_check_status(r) == UCS_INPROGRESS) ucp_worker_progress(worker_);
-    ucp_request_free(r);
+    while (Api().request_check_status(r) == UCS_INPROGRESS) Api().worker_progress(worker_);
+    Api().request_free(r);
   }
 
   // Cancels the posted receives and waits until UCX has let go of their buffers. Holds mu_.
   void CancelLocked() {
     for (Op& op : recvs_.ops) {
-      if (op.request != nullptr) ucp_request_cancel(worker_, op.request);
+      if (op.request != nullptr) Api().request_cancel(worker_, op.request);
     }
-    while (recvs_.pending > 0) ucp_worker_progress(worker_);
+    while (recvs_.pending > 0) Api().worker_progress(worker_);
     recvs_.ops.clear();
   }
 
@@ -284,7 +357,7 @@ class Worker::Impl {
       size_t pending;
       {
         std::lock_guard lk(mu_);
-        while (ucp_worker_progress(worker_) != 0) {
+        while (Api().worker_progress(worker_) != 0) {
         }
         pending = b->pending;
         if (b->error != UCS_OK) return UcxError(what, b->error);
@@ -314,7 +387,7 @@ class Worker::Impl {
       ucs_status_t armed;
       {
         std::lock_guard lk(mu_);
-        armed = efd_ >= 0 ? ucp_worker_arm(worker_) : UCS_ERR_UNSUPPORTED;
+        armed = efd_ >= 0 ? Api().worker_arm(worker_) : UCS_ERR_UNSUPPORTED;
       }
       if (armed == UCS_OK) {
         pollfd pfd{efd_, POLLIN, 0};
@@ -334,6 +407,7 @@ class Worker::Impl {
 };
 
 bool Built() { return true; }
+Status Available() { return Api().status; }
 
 Result<std::unique_ptr<Worker>> Worker::Create() {
   const Context& c = GetContext();
@@ -342,19 +416,19 @@ Result<std::unique_ptr<Worker>> Worker::Create() {
   p.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
   p.thread_mode = UCS_THREAD_MODE_SERIALIZED;
   ucp_worker_h w = nullptr;
-  if (ucs_status_t s = ucp_worker_create(c.h, &p, &w); s != UCS_OK) {
+  if (ucs_status_t s = Api().worker_create(c.h, &p, &w); s != UCS_OK) {
     return UcxError("worker", s);
   }
   ucp_address_t* addr = nullptr;
   size_t len = 0;
-  if (ucs_status_t s = ucp_worker_get_address(w, &addr, &len); s != UCS_OK) {
-    ucp_worker_destroy(w);
+  if (ucs_status_t s = Api().worker_get_address(w, &addr, &len); s != UCS_OK) {
+    Api().worker_destroy(w);
     return UcxError("worker address", s);
   }
   std::string address(reinterpret_cast<const char*>(addr), len);
-  ucp_worker_release_address(w, addr);
+  Api().worker_release_address(w, addr);
   int efd = -1;
-  if (ucp_worker_get_efd(w, &efd) != UCS_OK) efd = -1;
+  if (Api().worker_get_efd(w, &efd) != UCS_OK) efd = -1;
   return std::unique_ptr<Worker>(new Worker(std::make_unique<Impl>(w, std::move(address), efd)));
 }
 
@@ -377,6 +451,7 @@ Status NotBuilt() {
 }  // namespace
 
 bool Built() { return false; }
+Status Available() { return NotBuilt(); }
 Result<std::unique_ptr<Worker>> Worker::Create() { return NotBuilt(); }
 
 }  // namespace mint::transfer::ucx

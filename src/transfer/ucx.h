@@ -28,8 +28,10 @@
 
 namespace mint::transfer::ucx {
 
-// Whether this build has UCX; without it every call below fails with a clear error.
+// Whether this build has UCX (its headers); without it every call below fails with a clear
+// error. Available: built, and UCX's libraries load here (they are loaded on first use).
 bool Built();
+Status Available();
 
 struct Buffer {
   uint8_t* data = nullptr;

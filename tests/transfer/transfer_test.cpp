@@ -183,7 +183,7 @@ TEST_F(TransferTest, ShmPullCopiesOutOfTheSharedRegion) {
 }
 
 #define SKIP_WITHOUT_UCX() \
-  if (!ucx::Built()) GTEST_SKIP() << "built without UCX (apt install libucx-dev)"
+  if (!ucx::Available().ok()) GTEST_SKIP() << ucx::Available().ToString()
 
 TEST_F(TransferTest, UcxPullMovesExactlyTheBlocksAskedFor) {
   SKIP_WITHOUT_UCX();
@@ -207,7 +207,9 @@ TEST(TransferUcxTest, LargeBlocksAndNothingWanted) {
   std::vector<uint8_t> region(kBig * kN);
   for (size_t i = 0; i < region.size(); ++i)
     region[i] = static_cast<uint8_t>(i * 2654435761u >> 13);
-  auto server = TransferServer::Create({region.data(), kBig, kN, ""}, {.ucx = true});
+  ServerOptions o;
+  o.ucx = true;
+  auto server = TransferServer::Create({region.data(), kBig, kN, ""}, o);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   auto d = (*server)->Export({5, 1, 2}, nullptr);
   ASSERT_TRUE(d.ok());
@@ -562,7 +564,7 @@ TEST_F(TransferTest, ExportsAreValidated) {
   EXPECT_EQ(server->Export({-1}, nullptr).status().code(), StatusCode::kOutOfRange);
   EXPECT_FALSE(TransferServer::Create({}, {}).ok());
   EXPECT_EQ(ParseTransport("rdma").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseTransport("ucx").ok(), ucx::Built());
+  EXPECT_EQ(ParseTransport("ucx").ok(), ucx::Available().ok());
   EXPECT_TRUE(CapabilitiesOf(Transport::kTcp).cross_host);
   EXPECT_TRUE(CapabilitiesOf(Transport::kShm).one_copy);
   EXPECT_TRUE(CapabilitiesOf(Transport::kUcx).cross_host);
@@ -600,9 +602,9 @@ TEST_F(TransferTest, ManyConcurrentPulls) {
     threads.emplace_back([d = *d, i, &ok] {
       std::vector<uint8_t> dst(3 * kBlockBytes);
       std::vector<uint8_t*> ptrs = {&dst[0], &dst[kBlockBytes], &dst[2 * kBlockBytes]};
-      const Transport t = i % 3 == 2 && ucx::Built() ? Transport::kUcx
-                          : i % 3 == 1               ? Transport::kShm
-                                                     : Transport::kTcp;
+      const Transport t = i % 3 == 2 && ucx::Available().ok() ? Transport::kUcx
+                          : i % 3 == 1                        ? Transport::kShm
+                                                              : Transport::kTcp;
       if (Pull(d, ptrs, {.transport = t}).ok() && HoldsBlock(&dst[0], i) &&
           HoldsBlock(&dst[kBlockBytes], i + 16) && HoldsBlock(&dst[2 * kBlockBytes], i + 32)) {
         ++ok;
