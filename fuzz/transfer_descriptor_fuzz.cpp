@@ -15,6 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string again = mint::transfer::Serialize(*d);
   if (again != bytes) std::abort();
   auto d2 = mint::transfer::ParseDescriptor(again);
-  if (!d2.ok() || d2->blocks != d->blocks || d2->secret != d->secret) std::abort();
+  if (!d2.ok() || d2->blocks != d->blocks || d2->secret != d->secret ||
+      d2->shm_slot != d->shm_slot) {
+    std::abort();
+  }
   return 0;
 }
