@@ -65,6 +65,19 @@ ServerOptions Timeouts(std::chrono::milliseconds export_timeout, std::chrono::mi
   return o;
 }
 
+// A pull request for export `d` (its id and secret), as a hand-written puller sends it.
+wire::PullRequest RequestFor(const Descriptor& d, Transport t, uint32_t n_blocks,
+                             uint32_t n_wanted) {
+  wire::PullRequest req;
+  req.transport = static_cast<uint8_t>(t);
+  req.export_id = d.export_id;
+  std::memcpy(req.secret, d.secret.data(), 16);
+  req.block_bytes = kBlockBytes;
+  req.n_blocks = n_blocks;
+  req.n_wanted = n_wanted;
+  return req;
+}
+
 class TransferTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -286,13 +299,7 @@ TEST_F(TransferTest, UcxBadAddressFailsOnlyThatExport) {
     ASSERT_TRUE(d.ok());
     auto s = Socket::Connect("127.0.0.1", server->port(), 2s);
     ASSERT_TRUE(s.ok());
-    wire::PullRequest req;
-    req.transport = static_cast<uint8_t>(Transport::kUcx);
-    req.export_id = d->export_id;
-    std::memcpy(req.secret, d->secret.data(), 16);
-    req.block_bytes = kBlockBytes;
-    req.n_blocks = 1;
-    req.n_wanted = 1;
+    const wire::PullRequest req = RequestFor(*d, Transport::kUcx, 1, 1);
     const uint32_t index = 0;
     wire::UcxTrailer trailer;
     trailer.address_size = size;
@@ -472,12 +479,7 @@ TEST_F(TransferTest, APullerThatVanishesMidTransferFailsTheExport) {
   {
     auto s = Socket::Connect("127.0.0.1", server->port(), 1000ms);
     ASSERT_TRUE(s.ok());
-    wire::PullRequest req;
-    req.export_id = d->export_id;
-    std::memcpy(req.secret, d->secret.data(), 16);
-    req.block_bytes = kBlockBytes;
-    req.n_blocks = 3;
-    req.n_wanted = 3;
+    const wire::PullRequest req = RequestFor(*d, Transport::kTcp, 3, 3);
     ASSERT_TRUE(s->SendValue(req).ok());
     const uint32_t wanted[3] = {0, 1, 2};
     ASSERT_TRUE(s->SendAll(wanted, sizeof(wanted)).ok());
@@ -500,13 +502,7 @@ TEST_F(TransferTest, APullerThatNeverAcknowledgesTimesOut) {
   ASSERT_TRUE(d.ok());
   auto s = Socket::Connect("127.0.0.1", server->port(), 1000ms);
   ASSERT_TRUE(s.ok());
-  wire::PullRequest req;
-  req.transport = static_cast<uint8_t>(Transport::kShm);
-  req.export_id = d->export_id;
-  std::memcpy(req.secret, d->secret.data(), 16);
-  req.block_bytes = kBlockBytes;
-  req.n_blocks = 1;
-  req.n_wanted = 0;
+  const wire::PullRequest req = RequestFor(*d, Transport::kShm, 1, 0);
   ASSERT_TRUE(s->SendValue(req).ok());
   // Holds the connection open and silent: the server gives up after its I/O timeout.
   ASSERT_TRUE(ends.WaitFor(1, 3s));
