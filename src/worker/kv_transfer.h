@@ -7,7 +7,8 @@
 // when the pull failed, or after export_timeout. Decode side: Load parses the handle and pulls
 // the blocks the engine does not hold into its own blocks, on a loader thread (the engine loop
 // never waits). With shared_memory the engine's KV memory is a SharedRegion, so a same-host
-// decode worker copies straight out of it (transport shm); otherwise blocks stream over TCP.
+// decode worker copies straight out of it (transport shm); otherwise blocks stream over TCP, or
+// UCX (transport ucx, served only with options.server.ucx).
 //
 // Lifetime: create the connector, create the engine with it (EngineConfig::kv_connector), then
 // Attach(engine). Before the engine is destroyed, call Shutdown(): it stops serving (ending
