@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "runtime/convert_events.h"
 #include "runtime/event_plane.h"
-#include "runtime/request_plane.h"
+#include "runtime/worker_client.h"
 
 #include "core/hash.h"
 #include "core/tsan.h"
@@ -31,8 +31,7 @@ namespace {
 // A worker as this frontend sees it.
 struct Conn {
   runtime::WorkerInfo info;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<pb::Worker::Stub> stub;
+  std::unique_ptr<runtime::WorkerClient> client;
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> calls{0};      // attempts sent to it
   router::WorkerId rid = 0;            // its id in the router
@@ -48,7 +47,7 @@ struct Call {
   engine::OutputCallback on_output;
   router::RouteOverrides route;  // this request's routing weights
   std::mutex mu;
-  grpc::ClientContext* ctx = nullptr;  // the attempt in progress; guarded by mu
+  runtime::GenerateStream* stream = nullptr;  // the attempt in progress; guarded by mu
   std::atomic<bool> aborted{false};
 
   // Progress over attempts.
@@ -250,12 +249,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
       if (it == workers.end()) return Status::NotFound("worker " + id + " left");
       c = it->second;
     }
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    pb::KvSnapshot snap;
-    grpc::Status st = c->stub->GetKvSnapshot(&ctx, pb::KvSnapshotRequest(), &snap);
-    if (!st.ok()) return runtime::FromGrpc(st);
-    return runtime::FromProto(snap);
+    return c->client->KvSnapshot(std::chrono::seconds(5));
   }
   // Follows membership on the event plane (called on the discovery thread, outside mu).
   void SyncSubscriptions(const runtime::Membership& members) {
@@ -317,8 +311,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
             "KV-aware routing cannot match its cache (set the frontend's --kv-block-size)",
             w.id, w.block_size, router->config().block_size);
       }
-      c->channel = runtime::MakeWorkerChannel(w.request_address, 5000, options.tls);
-      c->stub = pb::Worker::NewStub(c->channel);
+      c->client = std::make_unique<runtime::WorkerClient>(w.request_address, 5000, options.tls);
       log::Info("worker {} joined: {} ({})", w.id, w.request_address, w.model);
       next[w.id] = std::move(c);
     }
@@ -461,15 +454,16 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   bool StartPrefill(const std::shared_ptr<Call>& call, std::span<const BlockHash> hashes);
   // After the prefill attempt: the first token goes out, and decode pulls the KV; or, when the
   // prefill failed, the decode worker computes the prompt itself.
-  void OnPrefillDone(const std::shared_ptr<Call>& call, Attempt& a, const grpc::Status& status);
+  void OnPrefillDone(const std::shared_ptr<Call>& call, Attempt& a, const Status& status);
   // The next decode attempt, on the worker the router picks for the prompt plus what earlier
   // attempts generated; parks the request when no worker is up (until one joins or
   // wait_for_worker passes). `in_submit`: called inside Submit, where no output may be delivered
   // (the caller has no id yet), so a request that would end now is parked for the waiter thread.
   void NextAttempt(const std::shared_ptr<Call>& call, bool in_submit = false);
-  void OnDecodeOutput(Call& call, Attempt& a, const pb::GenerateResponse& resp);
+  void OnDecodeOutput(Call& call, Attempt& a, const engine::RequestOutput& o);
   // After a decode attempt: the request finished, failed for good, or migrates.
-  void OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a, const grpc::Status& status);
+  void OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a, runtime::StreamEnd end,
+                    const Status& status);
   void Complete(const Call& call) {
     std::lock_guard<std::mutex> lk(mu);
     calls.erase(call.id);
@@ -595,25 +589,33 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   }
 };
 
-// One gRPC Generate call of a request (its prefill, or a decode attempt), read by a reactor: no
-// thread waits on it. gRPC deletes nothing; the reactor deletes itself when the call is done.
-class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::GenerateResponse> {
+// One Generate stream of a request (its prefill, or a decode attempt) on a worker's client: no
+// thread waits on it; its callbacks run on gRPC's threads. Deleted on the waiter thread (Bury)
+// once the stream is done.
+class RemoteBackend::Impl::Attempt final {
  public:
   Attempt(std::shared_ptr<RemoteBackend::Impl> impl, std::shared_ptr<Call> call,
-          RemoteBackend::Impl::Picked picked, pb::GenerateRequest req, bool prefill)
-      : impl_(std::move(impl)), call_(std::move(call)), picked_(std::move(picked)),
-        req_(std::move(req)), prefill_(prefill) {
-    if (impl_->options.request_timeout.count() > 0) ctx_.set_deadline(call_->deadline);
-  }
+          RemoteBackend::Impl::Picked picked, engine::Request req, bool prefill)
+      : impl_(std::move(impl)),
+        call_(std::move(call)),
+        picked_(std::move(picked)),
+        req_(std::move(req)),
+        prefill_(prefill) {}
   Conn& conn() { return *picked_.conn; }
   uint64_t route_id() const { return picked_.route_id; }
 
-  // Starts the call; false (and nothing started) when the request was aborted meanwhile.
+  // Starts the stream; false (and nothing started) when the request was aborted meanwhile.
   bool Begin() {
+    std::optional<std::chrono::system_clock::time_point> deadline;
+    if (impl_->options.request_timeout.count() > 0) deadline = call_->deadline;
+    stream_ = conn().client->NewGenerate(
+        req_, call_->id, deadline,
+        {[this](const engine::RequestOutput& o) { OnOutput(o); },
+         [this](runtime::StreamEnd end, const Status& st) { OnDone(end, st); }});
     {
       std::lock_guard<std::mutex> lk(call_->mu);
       if (call_->aborted) return false;
-      call_->ctx = &ctx_;
+      call_->stream = stream_.get();
     }
     {
       std::lock_guard<std::mutex> lk(impl_->mu);
@@ -621,63 +623,53 @@ class RemoteBackend::Impl::Attempt final : public grpc::ClientReadReactor<pb::Ge
     }
     conn().in_flight.fetch_add(1);
     conn().calls.fetch_add(1);
-    conn().stub->async()->Generate(&ctx_, &req_, this);
-    TsanRelease(this);  // the reactions run on gRPC's threads, after this
-    StartRead(&resp_);
-    StartCall();
+    stream_->Start();
     return true;
   }
 
-  void OnReadDone(bool ok) override {
-    TsanAcquire(this);
-    if (!ok) return;  // end of stream: OnDone follows
-    if (prefill_) {
-      engine::RequestOutput o = runtime::FromProto(resp_);
-      prefilled.tokens.insert(prefilled.tokens.end(), o.tokens.begin(), o.tokens.end());
-      prefilled.logprobs.insert(prefilled.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
-      prefilled.cached_prompt_tokens = o.cached_prompt_tokens;
-      if (o.finish != engine::FinishReason::kNone) {
-        finished = true;
-        prefilled.finish = o.finish;
-        handle = std::move(o.kv_export_handle);
-      }
-    } else {
-      impl_->OnDecodeOutput(*call_, *this, resp_);
+  // What the stream delivered.
+  bool finished = false;                // a final output arrived
+  bool first = true;                    // no output yet
+  bool import_failure_counted = false;  // its kv_import_failed was counted
+  engine::RequestOutput prefilled;      // prefill: the first token (and logprobs), finish
+  std::string handle;                   // prefill: the KV handle for the decode worker
+
+ private:
+  void OnOutput(const engine::RequestOutput& o) {
+    if (!prefill_) {
+      impl_->OnDecodeOutput(*call_, *this, o);
+      return;
     }
-    TsanRelease(this);
-    StartRead(&resp_);
+    prefilled.tokens.insert(prefilled.tokens.end(), o.tokens.begin(), o.tokens.end());
+    prefilled.logprobs.insert(prefilled.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
+    prefilled.cached_prompt_tokens = o.cached_prompt_tokens;
+    if (o.finish != engine::FinishReason::kNone) {
+      finished = true;
+      prefilled.finish = o.finish;
+      handle = o.kv_export_handle;
+    }
   }
 
-  void OnDone(const grpc::Status& status) override {
-    TsanAcquire(this);
+  void OnDone(runtime::StreamEnd end, const Status& status) {
     conn().in_flight.fetch_sub(1);
     {
       std::lock_guard<std::mutex> lk(call_->mu);
-      call_->ctx = nullptr;
+      call_->stream = nullptr;
     }
     if (prefill_) {
       impl_->OnPrefillDone(call_, *this, status);
     } else {
-      impl_->OnDecodeDone(call_, *this, status);
+      impl_->OnDecodeDone(call_, *this, end, status);
     }
     impl_->Bury(this);  // deleted on the waiter thread, not on gRPC's
   }
 
-  // What the stream delivered.
-  bool finished = false;  // a final output arrived
-  bool first = true;      // no output yet
-  bool import_failure_counted = false;  // its kv_import_failed was counted
-  engine::RequestOutput prefilled;  // prefill: the first token (and logprobs), finish
-  std::string handle;               // prefill: the KV handle for the decode worker
-
- private:
   std::shared_ptr<RemoteBackend::Impl> impl_;  // outlives the call (Close waits for it)
   std::shared_ptr<Call> call_;
   RemoteBackend::Impl::Picked picked_;
-  grpc::ClientContext ctx_;
-  pb::GenerateRequest req_;
-  pb::GenerateResponse resp_;
+  engine::Request req_;
   const bool prefill_;
+  std::unique_ptr<runtime::GenerateStream> stream_;
 };
 
 void RemoteBackend::Impl::DeleteAttempt(Attempt* a) { delete a; }
@@ -693,10 +685,8 @@ bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call,
   engine::Request pre = call->request;
   pre.max_tokens = 1;
   pre.kv_export = true;
-  pb::GenerateRequest req = runtime::ToProto(pre);
-  req.set_request_id(std::to_string(call->id));
   const uint64_t route_id = p.route_id;
-  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(req), /*prefill=*/true);
+  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(pre), /*prefill=*/true);
   if (a->Begin()) return true;
   delete a;
   if (route_id != 0) router->OnFinished(route_id);
@@ -704,7 +694,7 @@ bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call,
 }
 
 void RemoteBackend::Impl::OnPrefillDone(const std::shared_ptr<Call>& call, Attempt& a,
-                                        const grpc::Status& status) {
+                                        const Status& status) {
   if (a.route_id() != 0) {
     router->OnPrefillDone(a.route_id());
     router->OnFinished(a.route_id());
@@ -717,8 +707,7 @@ void RemoteBackend::Impl::OnPrefillDone(const std::shared_ptr<Call>& call, Attem
     if (!call->aborted) {
       n_prefill_fallbacks.fetch_add(1);
       log::Warn("request {}: prefill on worker {} failed ({}); prefilling on the decode worker",
-                call->id, a.conn().info.id,
-                status.ok() ? "no KV handle" : runtime::FromGrpc(status).ToString());
+                call->id, a.conn().info.id, status.ok() ? "no KV handle" : status.ToString());
       if (!status.ok()) a.conn().lost_at_ns.store(Clock::now().time_since_epoch().count());
     }
     NextAttempt(call);
@@ -804,31 +793,29 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
     attempt.kv_import_tokens = call->prompt_tokens();
     call->import_handle.clear();
   }
-  pb::GenerateRequest req = runtime::ToProto(attempt);
-  req.set_request_id(std::to_string(call->id));
   const uint64_t route_id = p.route_id;
-  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(req), false);
+  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(attempt), false);
   if (a->Begin()) return;
   delete a;  // aborted meanwhile: the next step reports it
   if (route_id != 0) router->OnFinished(route_id);
   NextAttempt(call);
 }
 
-void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const pb::GenerateResponse& resp) {
+void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const engine::RequestOutput& o) {
   if (a.first) {
     a.first = false;
     if (a.route_id() != 0) router->OnPrefillDone(a.route_id());
     OnLoadForQueue();  // its prefill left the worker's queue: a held request may go
-    n_prompt_tokens.fetch_add(static_cast<uint64_t>(resp.prompt_tokens()));
-    n_cached_tokens.fetch_add(static_cast<uint64_t>(resp.cached_prompt_tokens()));
+    n_prompt_tokens.fetch_add(static_cast<uint64_t>(o.prompt_tokens));
+    n_cached_tokens.fetch_add(static_cast<uint64_t>(o.cached_prompt_tokens));
   }
   if (a.finished) return;  // nothing follows a final output
-  if (resp.kv_import_failed() && !a.import_failure_counted) {
+  if (o.kv_import_failed && !a.import_failure_counted) {
     a.import_failure_counted = true;
-    (resp.finish() == runtime::pb::FINISH_ERROR ? n_kv_import_failed : n_kv_import_recomputed)
+    (o.finish == engine::FinishReason::kError ? n_kv_import_failed : n_kv_import_recomputed)
         .fetch_add(1);
   }
-  engine::RequestOutput out = runtime::FromProto(resp);
+  engine::RequestOutput out = o;
   out.request_id = call.id;
   call.generated.insert(call.generated.end(), out.tokens.begin(), out.tokens.end());
   if (call.generated.size() == out.tokens.size()) call.cached = out.cached_prompt_tokens;
@@ -844,7 +831,7 @@ void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const pb::Gener
 }
 
 void RemoteBackend::Impl::OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a,
-                                       const grpc::Status& status) {
+                                       runtime::StreamEnd end, const Status& s) {
   if (a.route_id() != 0) router->OnFinished(a.route_id());
   if (a.finished) {
     Complete(*call);
@@ -854,23 +841,20 @@ void RemoteBackend::Impl::OnDecodeDone(const std::shared_ptr<Call>& call, Attemp
     NextAttempt(call);
     return;
   }
-  const grpc::StatusCode code = status.error_code();
-  if (code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (end == runtime::StreamEnd::kDeadline) {
     Fail(*call, Status::Unavailable(fmt::format("the request ran past its {} ms deadline",
                                                 options.request_timeout.count())));
     Complete(*call);
     return;
   }
-  const Status s = runtime::FromGrpc(status);
-  if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::OUT_OF_RANGE ||
-      code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::NOT_FOUND) {
+  if (end == runtime::StreamEnd::kRejected) {
     Fail(*call, s);
     Complete(*call);
     return;
   }
   // The worker was lost (or refused for want of room): continue elsewhere.
   call->last_error = s.ok() ? Status::Unavailable("the stream ended before the request finished") : s;
-  if (code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+  if (end != runtime::StreamEnd::kBusy) {
     a.conn().lost_at_ns.store(Clock::now().time_since_epoch().count());
   }
   call->failed_workers.insert(a.conn().info.id);
@@ -958,7 +942,7 @@ void RemoteBackend::Abort(uint64_t id) {
   {
     std::lock_guard<std::mutex> lk(call->mu);
     call->aborted = true;
-    if (call->ctx) call->ctx->TryCancel();
+    if (call->stream) call->stream->Cancel();
   }
   std::lock_guard<std::mutex> lk(impl_->mu);
   impl_->Unhold(id);
@@ -1152,7 +1136,7 @@ void RemoteBackend::Close() {
   for (const auto& c : calls) {
     std::lock_guard<std::mutex> lk(c->mu);
     c->aborted = true;
-    if (c->ctx) c->ctx->TryCancel();
+    if (c->stream) c->stream->Cancel();
   }
   std::unique_lock<std::mutex> lk(impl_->mu);
   for (const auto& c : calls) impl_->Unhold(c->id);
