@@ -50,7 +50,10 @@ def main():
         f"set output '{a.svg}'",
         "set multiplot layout 1,2 title '" + a.title + "'",
         "set grid", "set key top left", "set xlabel 'request rate (req/s)'",
-        "set logscale y", "set ylabel 'ITL p99 (ms)'", "set title 'ITL p99 (lower is better)'",
+        "set xtics (" + ", ".join(f"'{r:g}' {r:g}" for r in rates) + ")",
+        f"set xrange [{rates[0] - 0.01:g}:{rates[-1] + 0.01:g}]",
+        "set logscale y", "set yrange [10:20000]", "set ylabel 'ITL p99 (ms)'",
+        "set title 'ITL p99 (lower is better)'",
         "$d << EOD", *lines, "EOD",
         "plot $d using 1:2 with linespoints lw 2 title '2 aggregated', "
         "'' using 1:4 with linespoints lw 2 title '1 prefill + 1 decode'",
