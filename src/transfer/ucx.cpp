@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <ucp/api/ucp.h>
+#include <cstdlib>
 
 #include <atomic>
 #include <list>
@@ -56,6 +57,13 @@ bool Bind(void* lib, const char* name, F* fn) {
 const UcxApi& Api() {
   static const UcxApi api = [] {
     UcxApi a;
+    // UCX's memory hooks patch mmap/munmap/brk and malloc across the whole process, to keep its
+    // registration cache right. Loaded late into a running process they break sanitizer runtimes
+    // (LeakSanitizer's tracer, ThreadSanitizer) and touch memory calls Mint never hands to UCX;
+    // the KV regions UCX sends from and receives into live as long as their server or engine.
+    // Off unless the environment says otherwise.
+    setenv("UCX_MEM_MALLOC_HOOKS", "no", /*overwrite=*/0);
+    setenv("UCX_MEM_MMAP_HOOK_MODE", "none", /*overwrite=*/0);
     void* ucs = dlopen("libucs.so.0", RTLD_NOW | RTLD_GLOBAL);
     void* ucp = ucs != nullptr ? dlopen("libucp.so.0", RTLD_NOW | RTLD_GLOBAL) : nullptr;
     if (ucp == nullptr) {
