@@ -207,9 +207,8 @@ std::optional<Status> PullThroughSlot(const Descriptor& d, const Mappings::View&
   if (!slot.word.compare_exchange_strong(word, claimed, std::memory_order_acq_rel)) {
     return std::nullopt;
   }
-  uint8_t diff = 0;
-  for (size_t i = 0; i < d.secret.size(); ++i) diff |= slot.secret[i] ^ d.secret[i];
-  if (diff != 0 || slot.block_bytes != d.block_bytes || slot.n_blocks != d.blocks.size()) {
+  if (!wire::SecretsEqual(slot.secret, d.secret.data()) || slot.block_bytes != d.block_bytes ||
+      slot.n_blocks != d.blocks.size()) {
     word = claimed;  // not ours to take: give it back
     slot.word.compare_exchange_strong(word, exported, std::memory_order_acq_rel);
     return std::nullopt;

@@ -31,12 +31,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool SecretsEqual(const uint8_t* a, const uint8_t* b) {
-  uint8_t diff = 0;
-  for (int i = 0; i < 16; ++i) diff |= a[i] ^ b[i];  // constant time
-  return diff == 0;
-}
-
 Status Reply(Socket& s, wire::ReplyCode code, const std::string& message) {
   const uint32_t head[2] = {code, static_cast<uint32_t>(message.size())};
   if (Status st = s.SendAll(head, sizeof(head)); !st.ok()) return st;
@@ -223,19 +217,11 @@ class TransferServer::Impl {
       std::vector<std::pair<std::function<void(ExportEnd)>, ExportEnd>> ended;
       const auto now = Clock::now();
       for (auto it = exports_.begin(); it != exports_.end();) {
-        std::optional<ExportEnd> end;
-        if (!it->second.in_use) end = Check(it->first, it->second, now, &next);
-        if (!end) {
-          ++it;
-          continue;
+        const auto cur = it++;
+        if (cur->second.in_use) continue;
+        if (auto end = Check(cur->first, cur->second, now, &next)) {
+          ended.emplace_back(Retire(cur, *end), *end);
         }
-        ended.emplace_back(std::move(it->second.on_end), *end);
-        ReleaseSlot(it->second.slot);
-        it = exports_.erase(it);
-        --stats_.pending;
-        ++(*end == ExportEnd::kPulled    ? stats_.pulled
-           : *end == ExportEnd::kExpired ? stats_.expired
-                                         : stats_.failed);
       }
       if (!ended.empty()) {
         lk.unlock();
@@ -304,13 +290,23 @@ class TransferServer::Impl {
       std::lock_guard lk(mu_);
       auto it = exports_.find(id);
       if (it == exports_.end()) return;
-      f = std::move(it->second.on_end);
-      ReleaseSlot(it->second.slot);
-      exports_.erase(it);
-      --stats_.pending;
-      ++(end == ExportEnd::kPulled ? stats_.pulled : stats_.failed);
+      f = Retire(it, end);
     }
     if (f) f(end);
+  }
+
+  // Removes an export that ended with `end`: frees its shm slot, counts it; returns its on_end,
+  // for the caller to run outside mu_. Holds mu_.
+  std::function<void(ExportEnd)> Retire(std::unordered_map<uint64_t, Entry>::iterator it,
+                                        ExportEnd end) {
+    std::function<void(ExportEnd)> f = std::move(it->second.on_end);
+    ReleaseSlot(it->second.slot);
+    exports_.erase(it);
+    --stats_.pending;
+    ++(end == ExportEnd::kPulled    ? stats_.pulled
+       : end == ExportEnd::kExpired ? stats_.expired
+                                    : stats_.failed);
+    return f;
   }
 
   // Validates the request against its export and takes the export; a reply code on failure.
@@ -318,7 +314,7 @@ class TransferServer::Impl {
                         std::string* message) {
     std::lock_guard lk(mu_);
     auto it = exports_.find(req.export_id);
-    if (it == exports_.end() || !SecretsEqual(it->second.secret.data(), req.secret)) {
+    if (it == exports_.end() || !wire::SecretsEqual(it->second.secret.data(), req.secret)) {
       ++stats_.rejected;
       *message = "unknown export or wrong secret";
       return wire::kDenied;
@@ -484,7 +480,7 @@ class TransferServer::Impl {
   ServerStats stats_;
   std::thread accept_thread_, reaper_thread_;
   std::mutex ucx_mu_;
-  std::shared_ptr<ucx::Worker> ucx_;  // set once under ucx_mu_, then only read
+  std::unique_ptr<ucx::Worker> ucx_;  // set once under ucx_mu_, then only read
 };
 
 TransferServer::TransferServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

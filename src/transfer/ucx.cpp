@@ -414,7 +414,6 @@ class Worker::Impl {
   std::list<Endpoint> eps_;
 };
 
-bool Built() { return true; }
 Status Available() { return Api().status; }
 
 Result<std::unique_ptr<Worker>> Worker::Create() {
@@ -458,7 +457,6 @@ Status NotBuilt() {
 }
 }  // namespace
 
-bool Built() { return false; }
 Status Available() { return NotBuilt(); }
 Result<std::unique_ptr<Worker>> Worker::Create() { return NotBuilt(); }
 
@@ -479,7 +477,6 @@ Status Worker::PostReceives(uint64_t nonce, std::span<const Buffer> bufs) {
 Status Worker::WaitReceives(std::chrono::milliseconds idle_timeout) {
   return impl_->WaitReceives(idle_timeout);
 }
-void Worker::CancelReceives() { impl_->CancelReceives(); }
 Status Worker::Send(const std::string& peer, uint64_t nonce, std::span<const Buffer> bufs,
                     std::chrono::milliseconds idle_timeout) {
   return impl_->Send(peer, nonce, bufs, idle_timeout);
@@ -488,7 +485,6 @@ Status Worker::Send(const std::string& peer, uint64_t nonce, std::span<const Buf
 const std::string& Worker::address() const { return impl_->address; }
 Status Worker::PostReceives(uint64_t, std::span<const Buffer>) { return NotBuilt(); }
 Status Worker::WaitReceives(std::chrono::milliseconds) { return NotBuilt(); }
-void Worker::CancelReceives() {}
 Status Worker::Send(const std::string&, uint64_t, std::span<const Buffer>,
                     std::chrono::milliseconds) {
   return NotBuilt();

@@ -28,9 +28,8 @@
 
 namespace mint::transfer::ucx {
 
-// Whether this build has UCX (its headers); without it every call below fails with a clear
-// error. Available: built, and UCX's libraries load here (they are loaded on first use).
-bool Built();
+// Ok when this build has UCX (its headers) and UCX's libraries load here (on first use);
+// otherwise every call below fails with the same clear error.
 Status Available();
 
 struct Buffer {
@@ -50,13 +49,12 @@ class Worker {
   const std::string& address() const;
 
   // Starts one receive per buffer, tagged Tag(nonce, i) for bufs[i]. At most one batch is
-  // outstanding per worker; the buffers must stay valid until WaitReceives or CancelReceives.
+  // outstanding per worker; the buffers must stay valid until WaitReceives has returned or the
+  // worker is destroyed (which cancels what is left).
   Status PostReceives(uint64_t nonce, std::span<const Buffer> bufs);
   // Waits until every posted receive has landed with exactly its buffer's size. Fails (and
   // cancels what is left) when none completes for `idle_timeout`, or on any error.
   Status WaitReceives(std::chrono::milliseconds idle_timeout);
-  // Cancels the outstanding receives and waits until UCX has let go of their buffers.
-  void CancelReceives();
 
   // Sends bufs[i] tagged Tag(nonce, i) to the worker at `peer`, and returns once every one has
   // left this side (the peer holds it or read it). Endpoints are cached per peer address.

@@ -48,6 +48,13 @@ struct UcxTrailer {
 static_assert(sizeof(UcxTrailer) == 16, "the UCX trailer is 16 bytes on the wire");
 inline constexpr uint32_t kMaxUcxAddress = 64 * 1024;
 
+// Whether two 16-byte export secrets are equal, in constant time.
+inline bool SecretsEqual(const uint8_t* a, const uint8_t* b) {
+  uint8_t diff = 0;
+  for (int i = 0; i < 16; ++i) diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
 enum ReplyCode : uint32_t {
   kOk = 0,
   kDenied = 1,      // unknown export or wrong secret
