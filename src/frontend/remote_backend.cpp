@@ -595,23 +595,22 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
 class RemoteBackend::Impl::Attempt final {
  public:
   Attempt(std::shared_ptr<RemoteBackend::Impl> impl, std::shared_ptr<Call> call,
-          RemoteBackend::Impl::Picked picked, engine::Request req, bool prefill)
-      : impl_(std::move(impl)),
-        call_(std::move(call)),
-        picked_(std::move(picked)),
-        req_(std::move(req)),
-        prefill_(prefill) {}
+          RemoteBackend::Impl::Picked picked, const engine::Request& req, bool prefill)
+      : impl_(std::move(impl)), call_(std::move(call)), picked_(std::move(picked)),
+        prefill_(prefill) {
+    std::optional<std::chrono::system_clock::time_point> deadline;
+    if (impl_->options.request_timeout.count() > 0) deadline = call_->deadline;
+    // (Not started: Begin starts it once the call can be cancelled through it.)
+    stream_ = conn().client->NewGenerate(
+        req, call_->id, deadline,
+        {[this](const engine::RequestOutput& o) { OnOutput(o); },
+         [this](runtime::StreamEnd end, const Status& st) { OnDone(end, st); }});
+  }
   Conn& conn() { return *picked_.conn; }
   uint64_t route_id() const { return picked_.route_id; }
 
   // Starts the stream; false (and nothing started) when the request was aborted meanwhile.
   bool Begin() {
-    std::optional<std::chrono::system_clock::time_point> deadline;
-    if (impl_->options.request_timeout.count() > 0) deadline = call_->deadline;
-    stream_ = conn().client->NewGenerate(
-        req_, call_->id, deadline,
-        {[this](const engine::RequestOutput& o) { OnOutput(o); },
-         [this](runtime::StreamEnd end, const Status& st) { OnDone(end, st); }});
     {
       std::lock_guard<std::mutex> lk(call_->mu);
       if (call_->aborted) return false;
@@ -667,7 +666,6 @@ class RemoteBackend::Impl::Attempt final {
   std::shared_ptr<RemoteBackend::Impl> impl_;  // outlives the call (Close waits for it)
   std::shared_ptr<Call> call_;
   RemoteBackend::Impl::Picked picked_;
-  engine::Request req_;
   const bool prefill_;
   std::unique_ptr<runtime::GenerateStream> stream_;
 };
@@ -686,7 +684,7 @@ bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call,
   pre.max_tokens = 1;
   pre.kv_export = true;
   const uint64_t route_id = p.route_id;
-  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(pre), /*prefill=*/true);
+  auto* a = new Attempt(shared_from_this(), call, std::move(p), pre, /*prefill=*/true);
   if (a->Begin()) return true;
   delete a;
   if (route_id != 0) router->OnFinished(route_id);
@@ -794,7 +792,7 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
     call->import_handle.clear();
   }
   const uint64_t route_id = p.route_id;
-  auto* a = new Attempt(shared_from_this(), call, std::move(p), std::move(attempt), false);
+  auto* a = new Attempt(shared_from_this(), call, std::move(p), attempt, false);
   if (a->Begin()) return;
   delete a;  // aborted meanwhile: the next step reports it
   if (route_id != 0) router->OnFinished(route_id);
