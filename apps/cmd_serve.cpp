@@ -21,13 +21,13 @@
 #include "core/cpu.h"
 #include "core/log.h"
 #include "engine/engine.h"
-#include "frontend/backend.h"
 #include "frontend/remote_backend.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "runtime/discovery.h"
 #include "tokenizer/tokenizer.h"
 #include "worker/kv_transfer.h"
+#include "worker/local_backend.h"
 #include "worker/worker.h"
 
 namespace mint::apps {
@@ -121,7 +121,7 @@ int Serve(const ServeArgs& a) {
   Engines engines;
   std::unique_ptr<runtime::Discovery> discovery;
   std::vector<std::unique_ptr<worker::Worker>> workers;
-  std::unique_ptr<frontend::LocalBackend> local;
+  std::unique_ptr<worker::LocalBackend> local;
   std::unique_ptr<frontend::RemoteBackend> remote;
   const std::string name = ServedModelName(a.http, a.model);
 

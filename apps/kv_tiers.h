@@ -7,10 +7,10 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "frontend/backend.h"
 #include "kvstore/simulated_tiers.h"
 #include "kvstore/tiered_connector.h"
 #include "model/model.h"
+#include "worker/local_backend.h"
 
 namespace mint::apps {
 
@@ -42,7 +42,7 @@ std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::Eng
 std::string SimulatedKvTierMetricsText(const kvstore::SimulatedTiersStats& s);
 
 // An engine in this process with its tiers' /metrics lines (tiers may be null: none).
-class TieredLocalBackend final : public frontend::LocalBackend {
+class TieredLocalBackend final : public worker::LocalBackend {
  public:
   TieredLocalBackend(engine::Engine* engine, const kvstore::TieredKvConnector* tiers)
       : LocalBackend(engine), tiers_(tiers) {}

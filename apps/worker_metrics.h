@@ -9,14 +9,14 @@
 #include <fmt/format.h>
 
 #include "apps/kv_tiers.h"
-#include "frontend/backend.h"
 #include "runtime/request_plane.h"
 #include "worker/kv_transfer.h"
+#include "worker/local_backend.h"
 #include "worker/worker.h"
 
 namespace mint::apps {
 
-class WorkerMetricsSource : public frontend::LocalBackend {
+class WorkerMetricsSource : public worker::LocalBackend {
  public:
   using LocalBackend::LocalBackend;
   void SetWorker(const worker::Worker* w) { worker_ = w; }

@@ -10,13 +10,13 @@
 #include <filesystem>
 
 #include "engine/engine.h"
-#include "frontend/backend.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
 #include "frontend/service.h"
 #include "model/model.h"
 #include "model/synth.h"
 #include "tokenizer/tokenizer.h"
+#include "worker/local_backend.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ struct Stack {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tok;
   std::unique_ptr<engine::Engine> engine;
-  std::unique_ptr<frontend::LocalBackend> backend;
+  std::unique_ptr<worker::LocalBackend> backend;
   std::unique_ptr<frontend::FrontendMetrics> metrics;
   std::unique_ptr<frontend::OpenAiService> service;
   std::unique_ptr<frontend::HttpServer> server;
@@ -51,7 +51,7 @@ struct Stack {
     ec.scheduler.max_model_len = 1024;
     ec.enable_prefix_cache = false;  // identical work every iteration
     engine = std::move(engine::Engine::Create(model.get(), ec)).value();
-    backend = std::make_unique<frontend::LocalBackend>(engine.get());
+    backend = std::make_unique<worker::LocalBackend>(engine.get());
     metrics = std::make_unique<frontend::FrontendMetrics>(frontend::MetricsOptions{.model = "tiny"});
     service = std::move(frontend::OpenAiService::Create({.model_name = "tiny"}, tok.get(),
                                                         backend.get(), metrics.get()))

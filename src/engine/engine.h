@@ -5,7 +5,8 @@
 // and aborts from an inbox, plans the step (scheduler.h), runs one forward pass over the ragged
 // batch (a StepExecutor: the model's ForwardBatch on the engine's thread pool, or a simulation),
 // samples, and delivers outputs. All public methods are thread-safe and never wait for a step to
-// finish, except SubscribeKvEvents and Flush, which wait for the loop to reach them. Output
+// finish, except SubscribeKvEvents, UnsubscribeKvEvents and ResetPrefixCache, which wait for the
+// loop to reach them, and WaitIdle, which waits for the loop to go idle. Output
 // callbacks and KV event sinks run on the loop thread: they must return quickly and must not call
 // back into the engine except Abort().
 //

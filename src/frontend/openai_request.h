@@ -47,8 +47,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/sampler.h"
 #include "frontend/api_error.h"
+#include "protocol/generate.h"
 #include "router/router.h"
 
 namespace mint::frontend {
@@ -68,7 +68,7 @@ struct ParseLimits {
 // Generation parameters common to both endpoints.
 struct GenParams {
   std::optional<int64_t> max_tokens{};    // empty: the caller's default
-  engine::SamplingParams sampling{};      // validated (SamplingParams::Validate passes)
+  protocol::SamplingOptions sampling{};   // validated (SamplingOptions::Validate passes)
   std::vector<std::string> stop{};        // non-empty strings, request order
   std::vector<int32_t> stop_token_ids{};  // in addition to the model's EOS (unless ignore_eos)
   int32_t n = 1;                          // choices per request

@@ -24,7 +24,7 @@ Json Header(const ResponseMeta& meta, const char* object) {
   return j;
 }
 
-Json Finish(engine::FinishReason reason) {
+Json Finish(protocol::FinishReason reason) {
   const char* s = FinishReasonString(reason);
   return s == nullptr ? Json(nullptr) : Json(s);
 }
@@ -114,15 +114,15 @@ std::string MakeResponseId(std::string_view prefix, uint64_t hi, uint64_t lo) {
   return std::string(prefix) + hex;
 }
 
-const char* FinishReasonString(engine::FinishReason reason) {
+const char* FinishReasonString(protocol::FinishReason reason) {
   switch (reason) {
-    case engine::FinishReason::kNone:
+    case protocol::FinishReason::kNone:
       return nullptr;
-    case engine::FinishReason::kLength:
+    case protocol::FinishReason::kLength:
       return "length";
-    case engine::FinishReason::kStop:
-    case engine::FinishReason::kAbort:
-    case engine::FinishReason::kError:
+    case protocol::FinishReason::kStop:
+    case protocol::FinishReason::kAbort:
+    case protocol::FinishReason::kError:
       return "stop";
   }
   return "stop";
@@ -185,9 +185,9 @@ std::string ChatChunk(const ResponseMeta& meta, const ChatDelta& d) {
   choice["index"] = d.index;
   choice["delta"] = std::move(delta);
   choice["logprobs"] = d.logprobs != nullptr ? ChatLogprobs(*d.logprobs) : Json(nullptr);
-  choice["finish_reason"] =
-      d.finish != engine::FinishReason::kNone && d.finish_tool_calls ? Json("tool_calls")
-                                                                      : Finish(d.finish);
+  choice["finish_reason"] = d.finish != protocol::FinishReason::kNone && d.finish_tool_calls
+                                ? Json("tool_calls")
+                                : Finish(d.finish);
   j["choices"] = Json::array({std::move(choice)});
   return Dump(j);
 }

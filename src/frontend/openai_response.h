@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/engine.h"
 #include "frontend/api_error.h"
+#include "protocol/generate.h"
 
 namespace mint::frontend {
 
@@ -45,7 +45,7 @@ struct ResponseMeta {
 std::string MakeResponseId(std::string_view prefix, uint64_t hi, uint64_t lo);
 
 // "stop" | "length" | null (kNone); see above for kAbort/kError.
-const char* FinishReasonString(engine::FinishReason reason);  // nullptr for kNone
+const char* FinishReasonString(protocol::FinishReason reason);  // nullptr for kNone
 
 struct TopLogprob {
   std::string token{};  // the token's text (may be a partial UTF-8 sequence: see `bytes`)
@@ -75,7 +75,7 @@ struct ChatChoice {
   std::string content{};
   std::string reasoning_content{};                      // written only when non-empty
   std::optional<std::vector<TokenLogprob>> logprobs{};  // null when not requested
-  engine::FinishReason finish = engine::FinishReason::kStop;
+  protocol::FinishReason finish = protocol::FinishReason::kStop;
   // Non-empty: message.tool_calls, content null when only whitespace, finish_reason
   // "tool_calls".
   std::vector<ToolCallOut> tool_calls{};
@@ -94,7 +94,7 @@ struct ChatDelta {
   std::string content{};            // written when non-empty
   std::string reasoning_content{};  // written when non-empty
   const std::vector<TokenLogprob>* logprobs = nullptr;        // the tokens of this delta, or null
-  engine::FinishReason finish = engine::FinishReason::kNone;  // kNone: finish_reason null
+  protocol::FinishReason finish = protocol::FinishReason::kNone;  // kNone: finish_reason null
   bool finish_tool_calls = false;  // with a finish: "tool_calls" instead of finish's reason
   // One call's part (OpenAI's shape): its first delta carries index, id, type and name (and
   // empty arguments); later ones carry argument fragments. tool_index < 0: none.
@@ -113,7 +113,7 @@ struct CompletionChoice {
   // text_offset counts bytes from the start of the choice's text plus text_offset_base.
   std::optional<std::vector<TokenLogprob>> logprobs{};
   int64_t text_offset_base = 0;
-  engine::FinishReason finish = engine::FinishReason::kStop;
+  protocol::FinishReason finish = protocol::FinishReason::kStop;
 };
 // text_completion: {id, object, created, model, system_fingerprint, choices[{index, text,
 // logprobs|null, finish_reason}], usage}.

@@ -43,8 +43,8 @@ struct Conn {
 // for a worker. One step runs at a time, so the progress fields need no lock.
 struct Call {
   uint64_t id = 0;
-  engine::Request request;  // as submitted
-  engine::OutputCallback on_output;
+  protocol::GenerateRequest request;  // as submitted
+  protocol::OutputCallback on_output;
   router::RouteOverrides route;  // this request's routing weights
   std::mutex mu;
   runtime::GenerateStream* stream = nullptr;  // the attempt in progress; guarded by mu
@@ -60,7 +60,7 @@ struct Call {
   std::string import_handle;  // KV of the prompt on a prefill worker, for the next attempt
   // The prefill worker's first token, held until the decode worker's first output (unless
   // RemoteBackendOptions::stream_prefill_token): the client's stream then has no handoff gap.
-  std::optional<engine::RequestOutput> held_first;
+  std::optional<protocol::GenerateOutput> held_first;
   std::optional<Clock::time_point> wait_until;  // waiting for a worker until then
   bool queue_checked = false;  // went past the router queue (held or not)
 
@@ -368,8 +368,8 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     return {cands[chosen - ids.begin()], d->request_id};
   }
 
-  void Emit(Call& call, engine::FinishReason finish, Status error) {
-    engine::RequestOutput out;
+  void Emit(Call& call, protocol::FinishReason finish, Status error) {
+    protocol::GenerateOutput out;
     out.request_id = call.id;
     out.finish = finish;
     out.error = std::move(error);
@@ -378,9 +378,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
     Deliver(call, out);
   }
   // Hands `out` to the client, after the held first token if there is one.
-  static void Deliver(Call& call, const engine::RequestOutput& out) {
+  static void Deliver(Call& call, const protocol::GenerateOutput& out) {
     if (call.held_first) {
-      engine::RequestOutput first = std::move(*call.held_first);
+      protocol::GenerateOutput first = std::move(*call.held_first);
       call.held_first.reset();
       call.on_output(first);
     }
@@ -388,7 +388,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   }
   void Fail(Call& call, Status error) {
     n_failed.fetch_add(1);
-    Emit(call, engine::FinishReason::kError, std::move(error));
+    Emit(call, protocol::FinishReason::kError, std::move(error));
   }
 
   // Conditional disaggregation (RemoteBackendOptions): whether the prompt goes to a prefill
@@ -460,7 +460,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // wait_for_worker passes). `in_submit`: called inside Submit, where no output may be delivered
   // (the caller has no id yet), so a request that would end now is parked for the waiter thread.
   void NextAttempt(const std::shared_ptr<Call>& call, bool in_submit = false);
-  void OnDecodeOutput(Call& call, Attempt& a, const engine::RequestOutput& o);
+  void OnDecodeOutput(Call& call, Attempt& a, const protocol::GenerateOutput& o);
   // After a decode attempt: the request finished, failed for good, or migrates.
   void OnDecodeDone(const std::shared_ptr<Call>& call, Attempt& a, runtime::StreamEnd end,
                     const Status& status);
@@ -595,15 +595,17 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
 class RemoteBackend::Impl::Attempt final {
  public:
   Attempt(std::shared_ptr<RemoteBackend::Impl> impl, std::shared_ptr<Call> call,
-          RemoteBackend::Impl::Picked picked, const engine::Request& req, bool prefill)
-      : impl_(std::move(impl)), call_(std::move(call)), picked_(std::move(picked)),
+          RemoteBackend::Impl::Picked picked, const protocol::GenerateRequest& req, bool prefill)
+      : impl_(std::move(impl)),
+        call_(std::move(call)),
+        picked_(std::move(picked)),
         prefill_(prefill) {
     std::optional<std::chrono::system_clock::time_point> deadline;
     if (impl_->options.request_timeout.count() > 0) deadline = call_->deadline;
     // (Not started: Begin starts it once the call can be cancelled through it.)
     stream_ = conn().client->NewGenerate(
         req, call_->id, deadline,
-        {[this](const engine::RequestOutput& o) { OnOutput(o); },
+        {[this](const protocol::GenerateOutput& o) { OnOutput(o); },
          [this](runtime::StreamEnd end, const Status& st) { OnDone(end, st); }});
   }
   Conn& conn() { return *picked_.conn; }
@@ -630,11 +632,11 @@ class RemoteBackend::Impl::Attempt final {
   bool finished = false;                // a final output arrived
   bool first = true;                    // no output yet
   bool import_failure_counted = false;  // its kv_import_failed was counted
-  engine::RequestOutput prefilled;      // prefill: the first token (and logprobs), finish
+  protocol::GenerateOutput prefilled;   // prefill: the first token (and logprobs), finish
   std::string handle;                   // prefill: the KV handle for the decode worker
 
  private:
-  void OnOutput(const engine::RequestOutput& o) {
+  void OnOutput(const protocol::GenerateOutput& o) {
     if (!prefill_) {
       impl_->OnDecodeOutput(*call_, *this, o);
       return;
@@ -642,7 +644,7 @@ class RemoteBackend::Impl::Attempt final {
     prefilled.tokens.insert(prefilled.tokens.end(), o.tokens.begin(), o.tokens.end());
     prefilled.logprobs.insert(prefilled.logprobs.end(), o.logprobs.begin(), o.logprobs.end());
     prefilled.cached_prompt_tokens = o.cached_prompt_tokens;
-    if (o.finish != engine::FinishReason::kNone) {
+    if (o.finish != protocol::FinishReason::kNone) {
       finished = true;
       prefilled.finish = o.finish;
       handle = o.kv_export_handle;
@@ -680,7 +682,7 @@ bool RemoteBackend::Impl::StartPrefill(const std::shared_ptr<Call>& call,
     p = Pick({}, hashes, call->request.prompt.size(), call->route, /*prefill=*/true);
   }
   if (!p.conn) return false;
-  engine::Request pre = call->request;
+  protocol::GenerateRequest pre = call->request;
   pre.max_tokens = 1;
   pre.kv_export = true;
   const uint64_t route_id = p.route_id;
@@ -697,10 +699,10 @@ void RemoteBackend::Impl::OnPrefillDone(const std::shared_ptr<Call>& call, Attem
     router->OnPrefillDone(a.route_id());
     router->OnFinished(a.route_id());
   }
-  engine::RequestOutput& out = a.prefilled;
+  protocol::GenerateOutput& out = a.prefilled;
   const bool usable = a.finished && out.tokens.size() == 1 &&
-                      (out.finish == engine::FinishReason::kStop ||
-                       (out.finish == engine::FinishReason::kLength && !a.handle.empty()));
+                      (out.finish == protocol::FinishReason::kStop ||
+                       (out.finish == protocol::FinishReason::kLength && !a.handle.empty()));
   if (!usable) {
     if (!call->aborted) {
       n_prefill_fallbacks.fetch_add(1);
@@ -717,12 +719,12 @@ void RemoteBackend::Impl::OnPrefillDone(const std::shared_ptr<Call>& call, Attem
   out.generated_tokens = 1;
   call->cached = std::min(out.cached_prompt_tokens, call->prompt_tokens());
   call->generated = out.tokens;
-  if (out.finish == engine::FinishReason::kStop) {
+  if (out.finish == protocol::FinishReason::kStop) {
     call->on_output(out);
     Complete(*call);
     return;
   }
-  out.finish = engine::FinishReason::kNone;
+  out.finish = protocol::FinishReason::kNone;
   if (options.stream_prefill_token) {
     call->on_output(out);
   } else {
@@ -767,7 +769,7 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
   call->wait_until.reset();
   if (call->aborted || closed) {
     n_aborted.fetch_add(1);
-    Emit(*call, engine::FinishReason::kAbort, Status::Ok());
+    Emit(*call, protocol::FinishReason::kAbort, Status::Ok());
     Complete(*call);
     return;
   }
@@ -780,7 +782,7 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
     Complete(*call);
     return;
   }
-  engine::Request attempt = call->request;
+  protocol::GenerateRequest attempt = call->request;
   attempt.prompt.insert(attempt.prompt.end(), call->generated.begin(), call->generated.end());
   attempt.max_tokens -= static_cast<int64_t>(call->generated.size());
   if (!attempt.grammar.empty()) attempt.grammar_generated = static_cast<int64_t>(call->generated.size());
@@ -799,7 +801,8 @@ void RemoteBackend::Impl::NextAttempt(const std::shared_ptr<Call>& call, bool in
   NextAttempt(call);
 }
 
-void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const engine::RequestOutput& o) {
+void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a,
+                                         const protocol::GenerateOutput& o) {
   if (a.first) {
     a.first = false;
     if (a.route_id() != 0) router->OnPrefillDone(a.route_id());
@@ -810,20 +813,20 @@ void RemoteBackend::Impl::OnDecodeOutput(Call& call, Attempt& a, const engine::R
   if (a.finished) return;  // nothing follows a final output
   if (o.kv_import_failed && !a.import_failure_counted) {
     a.import_failure_counted = true;
-    (o.finish == engine::FinishReason::kError ? n_kv_import_failed : n_kv_import_recomputed)
+    (o.finish == protocol::FinishReason::kError ? n_kv_import_failed : n_kv_import_recomputed)
         .fetch_add(1);
   }
-  engine::RequestOutput out = o;
+  protocol::GenerateOutput out = o;
   out.request_id = call.id;
   call.generated.insert(call.generated.end(), out.tokens.begin(), out.tokens.end());
   if (call.generated.size() == out.tokens.size()) call.cached = out.cached_prompt_tokens;
   out.prompt_tokens = call.prompt_tokens();
   out.cached_prompt_tokens = std::min(call.cached, call.prompt_tokens());
   out.generated_tokens = static_cast<int64_t>(call.generated.size());
-  if (out.finish != engine::FinishReason::kNone) {
+  if (out.finish != protocol::FinishReason::kNone) {
     a.finished = true;
-    if (out.finish == engine::FinishReason::kError) n_failed.fetch_add(1);
-    if (out.finish == engine::FinishReason::kAbort) n_aborted.fetch_add(1);
+    if (out.finish == protocol::FinishReason::kError) n_failed.fetch_add(1);
+    if (out.finish == protocol::FinishReason::kAbort) n_aborted.fetch_add(1);
   }
   Deliver(call, out);
 }
@@ -857,7 +860,7 @@ void RemoteBackend::Impl::OnDecodeDone(const std::shared_ptr<Call>& call, Attemp
   }
   call->failed_workers.insert(a.conn().info.id);
   if (static_cast<int64_t>(call->generated.size()) >= call->request.max_tokens) {
-    Emit(*call, engine::FinishReason::kLength, Status::Ok());
+    Emit(*call, protocol::FinishReason::kLength, Status::Ok());
     Complete(*call);
     return;
   }
@@ -910,7 +913,8 @@ Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Create(runtime::Discovery*
   return std::unique_ptr<RemoteBackend>(new RemoteBackend(std::move(impl)));
 }
 
-Result<uint64_t> RemoteBackend::Submit(engine::Request request, engine::OutputCallback on_output,
+Result<uint64_t> RemoteBackend::Submit(protocol::GenerateRequest request,
+                                       protocol::OutputCallback on_output,
                                        const router::RouteOverrides& route) {
   if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
   if (Status s = request.sampling.Validate(); !s.ok()) return s;

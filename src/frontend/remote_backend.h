@@ -105,7 +105,7 @@ class RemoteBackend : public GenerationBackend {
   ~RemoteBackend() override;  // Close()
 
   using GenerationBackend::Submit;
-  Result<uint64_t> Submit(engine::Request request, engine::OutputCallback on_output,
+  Result<uint64_t> Submit(protocol::GenerateRequest request, protocol::OutputCallback on_output,
                           const router::RouteOverrides& route) override;
   void Abort(uint64_t id) override;
   engine::EngineMetrics Metrics() const override;

@@ -259,7 +259,7 @@ Check ParseCommonFields(const Json& obj, std::string* model, GenParams* p) {
   constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
   if (auto e = GetInt(obj, "max_tokens", 1, kMax, ">= 1", &p->max_tokens)) return e;
 
-  engine::SamplingParams& s = p->sampling;
+  protocol::SamplingOptions& s = p->sampling;
   if (auto e = GetFloat(obj, "temperature", 0, false, 2, false, &s.temperature)) return e;
   if (auto e = GetFloat(obj, "top_p", 0, true, 1, false, &s.top_p)) return e;
   if (auto e = GetFloat(obj, "min_p", 0, false, 1, false, &s.min_p)) return e;

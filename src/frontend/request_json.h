@@ -44,7 +44,7 @@ Check GetFloat(const Json& obj, std::string_view key, double lo, bool lo_open, d
 // stream, stream_options, ignore_eos, logit_bias. Endpoint-specific fields (logprobs, ...) are
 // parsed by the caller, which then calls FinishGenParams.
 Check ParseCommonFields(const Json& obj, std::string* model, GenParams* params);
-// Final cross-field checks and engine::SamplingParams::Validate, translated to a param.
+// Final cross-field checks and protocol::SamplingOptions::Validate, translated to a param.
 Check FinishGenParams(GenParams* params);
 
 }  // namespace mint::frontend::internal

@@ -61,7 +61,7 @@ struct OpenAiService::Generation {
     std::vector<ToolCallOut> tool_calls;
     std::string content, reasoning_text;
     std::vector<TokenLogprob> logprobs;
-    engine::FinishReason finish = engine::FinishReason::kNone;
+    protocol::FinishReason finish = protocol::FinishReason::kNone;
     bool done = false;
     bool abort_sent = false;
     bool abort_pending = false;  // asked before request_id was known
@@ -98,7 +98,7 @@ struct OpenAiService::Generation {
     for (ToolCall& c : d.calls) calls->push_back(std::move(c));
   }
 
-  TokenLogprob MakeLogprob(const engine::TokenLogprob& lp) const {
+  TokenLogprob MakeLogprob(const protocol::TokenLogprob& lp) const {
     const tokenizer::Tokenizer& tok = *svc->tokenizer_;
     TokenLogprob out;
     out.token = tok.TokenPiece(lp.token);
@@ -107,7 +107,7 @@ struct OpenAiService::Generation {
     return out;
   }
 
-  void OnOutput(size_t index, const engine::RequestOutput& out) {
+  void OnOutput(size_t index, const protocol::GenerateOutput& out) {
     std::vector<std::pair<uint64_t, bool>> to_abort;  // ids to abort after unlocking
     {
       std::lock_guard<std::mutex> lk(mu);
@@ -136,7 +136,7 @@ struct OpenAiService::Generation {
           Take(c.text.Push(c.detok->Push(t)), &content, &thinking, &calls);
         }
       }
-      if (c.text.stopped() && !c.abort_sent && out.finish == engine::FinishReason::kNone) {
+      if (c.text.stopped() && !c.abort_sent && out.finish == protocol::FinishReason::kNone) {
         c.abort_sent = true;
         if (c.submitted) {
           to_abort.emplace_back(c.request_id, true);
@@ -144,15 +144,15 @@ struct OpenAiService::Generation {
           c.abort_pending = true;
         }
       }
-      if (out.finish != engine::FinishReason::kNone) {
+      if (out.finish != protocol::FinishReason::kNone) {
         if (!c.text.stopped()) {  // the end of the output: what the stages held back
           Take(c.text.Push(c.detok->Flush()), &content, &thinking, &calls);
           Take(c.text.Flush(), &content, &thinking, &calls);
         }
         c.generated = out.generated_tokens;
         cached_tokens = std::max(cached_tokens, out.cached_prompt_tokens);
-        c.finish = c.text.stopped() ? engine::FinishReason::kStop : out.finish;
-        if (out.finish == engine::FinishReason::kError && error.ok()) error = out.error;
+        c.finish = c.text.stopped() ? protocol::FinishReason::kStop : out.finish;
+        if (out.finish == protocol::FinishReason::kError && error.ok()) error = out.error;
         c.done = true;
         --remaining;
       }
@@ -177,10 +177,11 @@ struct OpenAiService::Generation {
   void SendDelta(size_t index, Choice& c, const std::string& content, const std::string& thinking,
                  const std::vector<TokenLogprob>& lps, size_t first_new_call = SIZE_MAX) {
     const bool has_lp = params.logprobs || params.top_logprobs > 0;
-    const engine::FinishReason fin =
-        c.done && c.finish != engine::FinishReason::kError ? c.finish : engine::FinishReason::kNone;
+    const protocol::FinishReason fin = c.done && c.finish != protocol::FinishReason::kError
+                                           ? c.finish
+                                           : protocol::FinishReason::kNone;
     const bool new_calls = first_new_call < c.tool_calls.size();
-    if (content.empty() && thinking.empty() && fin == engine::FinishReason::kNone && !new_calls) {
+    if (content.empty() && thinking.empty() && fin == protocol::FinishReason::kNone && !new_calls) {
       return;
     }
     if (responses_echo) {  // typed events; the finish goes out with the whole response
@@ -221,7 +222,7 @@ struct OpenAiService::Generation {
         Send(SseEvent(ChatChunk(meta, {.index = i, .tool_index = ti, .tool_call = &t})));
         Send(SseEvent(ChatChunk(meta, {.index = i, .tool_index = ti, .tool_arguments = t.arguments})));
       }
-      if (fin != engine::FinishReason::kNone) {
+      if (fin != protocol::FinishReason::kNone) {
         Send(SseEvent(ChatChunk(meta, {.index = i, .finish = fin, .finish_tool_calls = true})));
       }
     } else {
@@ -256,7 +257,7 @@ struct OpenAiService::Generation {
                           .text = c.content,
                           .calls = c.tool_calls,
                           .text_first = !calls_before_text,
-                          .incomplete = c.finish == engine::FinishReason::kLength,
+                          .incomplete = c.finish == protocol::FinishReason::kLength,
                           .input_tokens = usage.prompt_tokens,
                           .cached_tokens = usage.cached_tokens,
                           .output_tokens = usage.completion_tokens};
@@ -606,7 +607,7 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
   }
   writer->OnClientGone([gen] { gen->ClientGone(); });
   for (int i = 0; i < p.n; ++i) {
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = gen->prompt;
     r.sampling = p.sampling;
     if (r.sampling.has_seed) r.sampling.seed += static_cast<uint64_t>(i);
@@ -629,13 +630,13 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
     }
     lk.unlock();
     auto id = backend_->Submit(
-        std::move(r), [gen, index](const engine::RequestOutput& o) { gen->OnOutput(index, o); },
+        std::move(r), [gen, index](const protocol::GenerateOutput& o) { gen->OnOutput(index, o); },
         p.route);
     lk.lock();
     if (!id.ok()) {
       Generation::Choice& c = gen->choices[index];
       c.done = true;
-      c.finish = engine::FinishReason::kError;
+      c.finish = protocol::FinishReason::kError;
       if (gen->error.ok()) gen->error = id.status();
       std::vector<uint64_t> running;
       for (Generation::Choice& other : gen->choices) {

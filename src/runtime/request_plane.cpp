@@ -42,7 +42,7 @@ uint64_t PlaneTlsHandshakeFailures() {
   return g_tls_handshake_failures.load(std::memory_order_relaxed);
 }
 
-pb::GenerateRequest ToProto(const engine::Request& r) {
+pb::GenerateRequest ToProto(const protocol::GenerateRequest& r) {
   pb::GenerateRequest p;
   p.mutable_prompt()->Add(r.prompt.begin(), r.prompt.end());
   auto* s = p.mutable_sampling();
@@ -68,8 +68,8 @@ pb::GenerateRequest ToProto(const engine::Request& r) {
   return p;
 }
 
-engine::Request FromProto(const pb::GenerateRequest& p) {
-  engine::Request r;
+protocol::GenerateRequest FromProto(const pb::GenerateRequest& p) {
+  protocol::GenerateRequest r;
   r.prompt.assign(p.prompt().begin(), p.prompt().end());
   const auto& s = p.sampling();
   r.sampling.temperature = s.temperature();
@@ -96,30 +96,40 @@ engine::Request FromProto(const pb::GenerateRequest& p) {
 
 namespace {
 
-pb::FinishReason ToProto(engine::FinishReason f) {
+pb::FinishReason ToProto(protocol::FinishReason f) {
   switch (f) {
-    case engine::FinishReason::kNone: return pb::FINISH_NONE;
-    case engine::FinishReason::kStop: return pb::FINISH_STOP;
-    case engine::FinishReason::kLength: return pb::FINISH_LENGTH;
-    case engine::FinishReason::kAbort: return pb::FINISH_ABORT;
-    case engine::FinishReason::kError: return pb::FINISH_ERROR;
+    case protocol::FinishReason::kNone:
+      return pb::FINISH_NONE;
+    case protocol::FinishReason::kStop:
+      return pb::FINISH_STOP;
+    case protocol::FinishReason::kLength:
+      return pb::FINISH_LENGTH;
+    case protocol::FinishReason::kAbort:
+      return pb::FINISH_ABORT;
+    case protocol::FinishReason::kError:
+      return pb::FINISH_ERROR;
   }
   return pb::FINISH_ERROR;
 }
 
-engine::FinishReason FromProto(pb::FinishReason f) {
+protocol::FinishReason FromProto(pb::FinishReason f) {
   switch (f) {
-    case pb::FINISH_NONE: return engine::FinishReason::kNone;
-    case pb::FINISH_STOP: return engine::FinishReason::kStop;
-    case pb::FINISH_LENGTH: return engine::FinishReason::kLength;
-    case pb::FINISH_ABORT: return engine::FinishReason::kAbort;
-    default: return engine::FinishReason::kError;
+    case pb::FINISH_NONE:
+      return protocol::FinishReason::kNone;
+    case pb::FINISH_STOP:
+      return protocol::FinishReason::kStop;
+    case pb::FINISH_LENGTH:
+      return protocol::FinishReason::kLength;
+    case pb::FINISH_ABORT:
+      return protocol::FinishReason::kAbort;
+    default:
+      return protocol::FinishReason::kError;
   }
 }
 
 }  // namespace
 
-pb::GenerateResponse ToProto(const engine::RequestOutput& o) {
+pb::GenerateResponse ToProto(const protocol::GenerateOutput& o) {
   pb::GenerateResponse p;
   p.mutable_tokens()->Add(o.tokens.begin(), o.tokens.end());
   for (const auto& lp : o.logprobs) {
@@ -145,16 +155,16 @@ pb::GenerateResponse ToProto(const engine::RequestOutput& o) {
   return p;
 }
 
-engine::RequestOutput FromProto(const pb::GenerateResponse& p) {
-  engine::RequestOutput o;
+protocol::GenerateOutput FromProto(const pb::GenerateResponse& p) {
+  protocol::GenerateOutput o;
   o.tokens.assign(p.tokens().begin(), p.tokens().end());
   for (const auto& l : p.logprobs()) {
-    engine::TokenLogprob lp{.token = l.token(), .logprob = l.logprob(), .top = {}};
+    protocol::TokenLogprob lp{.token = l.token(), .logprob = l.logprob(), .top = {}};
     for (const auto& t : l.top()) lp.top.emplace_back(t.token(), t.logprob());
     o.logprobs.push_back(std::move(lp));
   }
   o.finish = FromProto(p.finish());
-  if (o.finish == engine::FinishReason::kError) {
+  if (o.finish == protocol::FinishReason::kError) {
     int code = p.error_code();
     if (code <= 0 || code > static_cast<int>(StatusCode::kInternal)) code = static_cast<int>(StatusCode::kInternal);
     o.error = Status(static_cast<StatusCode>(code), p.error().empty() ? "worker error" : p.error());

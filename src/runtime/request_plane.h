@@ -1,4 +1,4 @@
-// The request plane: the gRPC `Worker` service's messages <-> engine types, status mapping, and
+// The request plane: the gRPC `Worker` service's messages <-> protocol types, status mapping, and
 // channels to workers. The service itself (worker side) lives in src/worker; the client side is
 // the frontend's RemoteBackend.
 //
@@ -11,17 +11,17 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/status.h"
-#include "engine/engine.h"
+#include "protocol/generate.h"
 #include "runtime/plane_tls.h"
 #include "runtime/runtime.grpc.pb.h"
 
 namespace mint::runtime {
 
-pb::GenerateRequest ToProto(const engine::Request& request);
-engine::Request FromProto(const pb::GenerateRequest& request);
-pb::GenerateResponse ToProto(const engine::RequestOutput& output);
+pb::GenerateRequest ToProto(const protocol::GenerateRequest& request);
+protocol::GenerateRequest FromProto(const pb::GenerateRequest& request);
+pb::GenerateResponse ToProto(const protocol::GenerateOutput& output);
 // request_id is left 0: ids are the caller's business on each side.
-engine::RequestOutput FromProto(const pb::GenerateResponse& response);
+protocol::GenerateOutput FromProto(const pb::GenerateResponse& response);
 
 // Plaintext when `tls` is not enabled; else TLS that requires and verifies a client certificate.
 std::shared_ptr<grpc::ServerCredentials> PlaneServerCredentials(const PlaneTls& tls);

@@ -99,7 +99,7 @@ WorkerClient::WorkerClient(const std::string& address, int keepalive_ms, const P
 WorkerClient::~WorkerClient() = default;
 
 std::unique_ptr<GenerateStream> WorkerClient::NewGenerate(
-    const engine::Request& request, uint64_t request_id,
+    const protocol::GenerateRequest& request, uint64_t request_id,
     std::optional<std::chrono::system_clock::time_point> deadline,
     GenerateStream::Callbacks callbacks) {
   pb::GenerateRequest req = ToProto(request);

@@ -1,6 +1,6 @@
 // The client side of the request plane with gRPC hidden: one WorkerClient per worker (a channel
 // with keep-alive pings, mutual TLS when configured), Generate streams read by a reactor on
-// gRPC's threads (no thread waits on a stream), the worker's KV snapshot. Callers see engine
+// gRPC's threads (no thread waits on a stream), the worker's KV snapshot. Callers see protocol
 // types, mint Status, and how a stream ended classified for their next step (StreamEnd).
 //
 // Thread-safety: WorkerClient is thread-safe. A stream's callbacks run on gRPC's threads, one at
@@ -14,7 +14,8 @@
 #include <string>
 
 #include "core/status.h"
-#include "engine/engine.h"
+#include "engine/kv_events.h"  // KvSnapshot
+#include "protocol/generate.h"
 #include "runtime/plane_tls.h"
 
 namespace mint::runtime {
@@ -33,7 +34,7 @@ const char* StreamEndName(StreamEnd e);
 class GenerateStream {
  public:
   struct Callbacks {
-    std::function<void(const engine::RequestOutput&)> on_output;  // each message
+    std::function<void(const protocol::GenerateOutput&)> on_output;  // each message
     std::function<void(StreamEnd, const Status&)> on_done;        // once, after the last
   };
   virtual ~GenerateStream() = default;
@@ -52,7 +53,7 @@ class WorkerClient {
   // `deadline` if set. Start it once its owner is ready for callbacks. Destroy it only after
   // on_done has returned, and not on a gRPC thread (it may hold the channel's last reference).
   std::unique_ptr<GenerateStream> NewGenerate(
-      const engine::Request& request, uint64_t request_id,
+      const protocol::GenerateRequest& request, uint64_t request_id,
       std::optional<std::chrono::system_clock::time_point> deadline,
       GenerateStream::Callbacks callbacks);
 

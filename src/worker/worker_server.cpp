@@ -12,6 +12,7 @@
 #include "runtime/convert_events.h"
 #include "runtime/request_plane.h"
 #include "runtime/runtime.grpc.pb.h"
+#include "worker/engine_adapter.h"
 
 namespace mint::worker {
 
@@ -20,7 +21,7 @@ namespace pb = runtime::pb;
 namespace {
 
 // Appends `next` to `acc` (same request; consecutive outputs merge into one message).
-void Merge(engine::RequestOutput& acc, engine::RequestOutput&& next) {
+void Merge(protocol::GenerateOutput& acc, protocol::GenerateOutput&& next) {
   acc.tokens.insert(acc.tokens.end(), next.tokens.begin(), next.tokens.end());
   for (auto& lp : next.logprobs) acc.logprobs.push_back(std::move(lp));
   acc.finish = next.finish;
@@ -71,7 +72,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse>
   struct Shared {
     std::mutex mu;
     GenerateCall* call = nullptr;              // valid until `finished` is set
-    std::deque<engine::RequestOutput> outputs;  // from the engine, not yet written
+    std::deque<protocol::GenerateOutput> outputs;  // from the engine, not yet written
     pb::GenerateResponse msg;                  // the write in flight
     bool writing = false;    // a write is in flight: only its OnWriteDone starts the next step
     bool final_written = false;
@@ -97,13 +98,13 @@ class GenerateCall final : public grpc::ServerWriteReactor<pb::GenerateResponse>
           status = grpc::Status(grpc::StatusCode::CANCELLED, "request cancelled");
           action = kFinish;
         } else if (!outputs.empty()) {
-          engine::RequestOutput out = std::move(outputs.front());
+          protocol::GenerateOutput out = std::move(outputs.front());
           outputs.pop_front();
-          while (!outputs.empty() && out.finish == engine::FinishReason::kNone) {
+          while (!outputs.empty() && out.finish == protocol::FinishReason::kNone) {
             Merge(out, std::move(outputs.front()));
             outputs.pop_front();
           }
-          final_written = out.finish != engine::FinishReason::kNone;
+          final_written = out.finish != protocol::FinishReason::kNone;
           msg = runtime::ToProto(out);
           writing = true;
           action = kWrite;
@@ -187,14 +188,15 @@ GenerateCall* GenerateCall::Start(Service* service, const pb::GenerateRequest& r
   s->call = call;
   // Outputs may arrive on the engine loop before Submit returns; Push only queues and pumps
   // (operations started before gRPC binds the reactor are held back by gRPC until it does).
-  auto id = service->engine_->Submit(runtime::FromProto(req), [s](const engine::RequestOutput& o) {
-    {
-      std::lock_guard<std::mutex> lk(s->mu);
-      if (s->finished || s->gone) return;
-      s->outputs.push_back(o);
-    }
-    s->Pump();
-  });
+  auto id = service->engine_->Submit(ToEngine(runtime::FromProto(req)),
+                                     [s](const engine::RequestOutput& o) {
+                                       {
+                                         std::lock_guard<std::mutex> lk(s->mu);
+                                         if (s->finished || s->gone) return;
+                                         s->outputs.push_back(FromEngine(o));
+                                       }
+                                       s->Pump();
+                                     });
   if (!id.ok()) {
     service->rejected_.fetch_add(1, std::memory_order_relaxed);
     {

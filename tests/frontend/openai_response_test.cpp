@@ -9,7 +9,7 @@
 namespace mint::frontend {
 namespace {
 
-using engine::FinishReason;
+using protocol::FinishReason;
 using Json = nlohmann::json;
 
 ResponseMeta Meta() {

@@ -30,16 +30,16 @@ class ScriptedBackend : public GenerationBackend {
     for (auto& t : threads_) t.join();
   }
   using GenerationBackend::Submit;
-  Result<uint64_t> Submit(engine::Request, engine::OutputCallback on_output,
+  Result<uint64_t> Submit(protocol::GenerateRequest, protocol::OutputCallback on_output,
                           const router::RouteOverrides&) override {
     const uint64_t id = ++next_id_;
     threads_.emplace_back([this, id, on_output] {
       for (size_t i = 0; i < tokens_.size(); i += 3) {
-        engine::RequestOutput out;
+        protocol::GenerateOutput out;
         out.request_id = id;
         for (size_t k = i; k < std::min(i + 3, tokens_.size()); ++k) out.tokens.push_back(tokens_[k]);
         out.generated_tokens = static_cast<int64_t>(std::min(i + 3, tokens_.size()));
-        if (i + 3 >= tokens_.size()) out.finish = engine::FinishReason::kStop;
+        if (i + 3 >= tokens_.size()) out.finish = protocol::FinishReason::kStop;
         on_output(out);
       }
     });

@@ -9,13 +9,13 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "frontend/backend.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
 #include "frontend/service.h"
 #include "model/model.h"
-#include "tokenizer/tokenizer.h"
 #include "tiny_model.h"
+#include "tokenizer/tokenizer.h"
+#include "worker/local_backend.h"
 
 namespace mint::test_support {
 
@@ -30,7 +30,7 @@ class ServedTinyModel {
     ec.threads = 2;
     ec.scheduler.max_model_len = 2048;
     engine_ = std::move(engine::Engine::Create(model_.get(), ec)).value();
-    backend_ = std::make_unique<frontend::LocalBackend>(engine_.get());
+    backend_ = std::make_unique<worker::LocalBackend>(engine_.get());
     metrics_ = std::make_unique<frontend::FrontendMetrics>(frontend::MetricsOptions{.model = "tiny"});
     frontend::ServiceOptions so{.model_name = "tiny"};
     so.limits.max_body_bytes = ho.max_body_bytes;
@@ -60,7 +60,7 @@ class ServedTinyModel {
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<frontend::LocalBackend> backend_;
+  std::unique_ptr<worker::LocalBackend> backend_;
   std::unique_ptr<frontend::FrontendMetrics> metrics_;
   std::unique_ptr<frontend::OpenAiService> service_;
   std::unique_ptr<frontend::HttpServer> server_;

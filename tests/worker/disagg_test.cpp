@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "model/synth.h"
 #include "runtime/discovery.h"
+#include "worker/engine_adapter.h"
 #include "worker/kv_transfer.h"
 #include "worker/worker.h"
 
@@ -21,7 +22,7 @@
 namespace mint {
 namespace {
 
-using engine::FinishReason;
+using protocol::FinishReason;
 
 engine::EngineConfig Config() {
   engine::EngineConfig c;
@@ -89,18 +90,18 @@ class DisaggTest : public ::testing::Test {
   }
 
   // Runs `prompt` through the backend; its tokens and final output.
-  std::pair<std::vector<int32_t>, engine::RequestOutput> Run(const std::vector<int32_t>& prompt,
-                                                             int64_t max_tokens) {
+  std::pair<std::vector<int32_t>, protocol::GenerateOutput> Run(const std::vector<int32_t>& prompt,
+                                                                int64_t max_tokens) {
     std::mutex mu;
     std::condition_variable cv;
     std::vector<int32_t> tokens;
-    engine::RequestOutput final_out;
+    protocol::GenerateOutput final_out;
     bool done = false;
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = prompt;
     r.sampling.temperature = 0;
     r.max_tokens = max_tokens;
-    auto id = backend_->Submit(r, [&](const engine::RequestOutput& o) {
+    auto id = backend_->Submit(r, [&](const protocol::GenerateOutput& o) {
       std::lock_guard lk(mu);
       tokens.insert(tokens.end(), o.tokens.begin(), o.tokens.end());
       if (o.finish != FinishReason::kNone) {
@@ -117,11 +118,11 @@ class DisaggTest : public ::testing::Test {
 
   std::vector<int32_t> Reference(const std::vector<int32_t>& prompt, int64_t max_tokens) {
     if (!reference_) reference_ = std::move(engine::Engine::Create(model_.get(), Config())).value();
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = prompt;
     r.sampling.temperature = 0;
     r.max_tokens = max_tokens;
-    auto c = engine::RunToCompletion(reference_.get(), r);
+    auto c = engine::RunToCompletion(reference_.get(), worker::ToEngine(r));
     EXPECT_TRUE(c.ok());
     return c.ok() ? c->tokens : std::vector<int32_t>{};
   }
@@ -241,13 +242,13 @@ TEST_F(DisaggTest, TheFirstTokenLeavesWithTheDecodeWorkersFirstOutput) {
   std::vector<int32_t> tokens;
   uint64_t loads_at_first = 99;
   bool done = false;
-  engine::Request r;
+  protocol::GenerateRequest r;
   r.prompt = Prompt(300, 41);
   r.sampling.temperature = 0;
   r.max_tokens = 5;
   ASSERT_TRUE(backend_
                   ->Submit(r,
-                           [&](const engine::RequestOutput& o) {
+                           [&](const protocol::GenerateOutput& o) {
                              std::lock_guard lk(mu);
                              if (tokens.empty() && !o.tokens.empty()) {
                                loads_at_first = decode->Metrics().kv_loads;

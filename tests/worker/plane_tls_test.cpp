@@ -60,7 +60,7 @@ class PlaneTlsTest : public ::testing::Test {
     auto stub = runtime::pb::Worker::NewStub(runtime::MakeWorkerChannel(address_, 5000, tls));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = {5, 6, 7, 8};
     r.max_tokens = 4;
     r.sampling.temperature = 0;

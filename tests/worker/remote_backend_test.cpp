@@ -16,12 +16,13 @@
 #include "model/model.h"
 #include "model/synth.h"
 #include "runtime/discovery.h"
+#include "worker/engine_adapter.h"
 #include "worker/worker.h"
 
 namespace mint {
 namespace {
 
-using engine::FinishReason;
+using protocol::FinishReason;
 
 std::unique_ptr<model::Model> LoadSynth() {
   const std::string path =
@@ -77,11 +78,11 @@ struct Collector {
   std::mutex mu;
   std::condition_variable cv;
   std::map<uint64_t, std::vector<int32_t>> tokens;
-  std::map<uint64_t, engine::RequestOutput> finals;
+  std::map<uint64_t, protocol::GenerateOutput> finals;
   int outputs = 0;
 
-  engine::OutputCallback Callback() {
-    return [this](const engine::RequestOutput& o) {
+  protocol::OutputCallback Callback() {
+    return [this](const protocol::GenerateOutput& o) {
       std::lock_guard<std::mutex> lk(mu);
       auto& t = tokens[o.request_id];
       t.insert(t.end(), o.tokens.begin(), o.tokens.end());
@@ -134,22 +135,22 @@ class RemoteBackendTest : public ::testing::Test {
     return b.ok() ? std::move(b).value() : nullptr;
   }
   // Greedy tokens of each request from one engine, one request at a time.
-  std::vector<std::vector<int32_t>> Reference(const std::vector<engine::Request>& reqs) {
+  std::vector<std::vector<int32_t>> Reference(const std::vector<protocol::GenerateRequest>& reqs) {
     auto eng = engine::Engine::Create(model_.get(), BackendConfig());
     EXPECT_TRUE(eng.ok());
     std::vector<std::vector<int32_t>> out;
     for (const auto& r : reqs) {
-      auto c = engine::RunToCompletion(eng->get(), r);
+      auto c = engine::RunToCompletion(eng->get(), worker::ToEngine(r));
       EXPECT_TRUE(c.ok());
       out.push_back(c.ok() ? c->tokens : std::vector<int32_t>{});
     }
     return out;
   }
-  std::vector<engine::Request> Requests(int n, int64_t max_tokens, uint64_t seed) {
+  std::vector<protocol::GenerateRequest> Requests(int n, int64_t max_tokens, uint64_t seed) {
     std::mt19937 rng(seed);
-    std::vector<engine::Request> reqs;
+    std::vector<protocol::GenerateRequest> reqs;
     for (int i = 0; i < n; ++i) {
-      engine::Request r;
+      protocol::GenerateRequest r;
       r.prompt = Prompt(rng, model_->config().n_vocab);
       r.sampling.temperature = 0;
       r.max_tokens = max_tokens;
@@ -211,7 +212,7 @@ TEST_F(RemoteBackendTest, TheRouterQueueHoldsRequestsWhileEveryWorkerIsBusy) {
       for (const auto& r : reqs) ids.push_back(backend->Submit(r, col.Callback()).value());
       ASSERT_TRUE(col.WaitFinals(reqs.size()));
       for (size_t i = 0; i < reqs.size(); ++i) {
-        EXPECT_EQ(col.finals[ids[i]].finish, engine::FinishReason::kLength) << i;
+        EXPECT_EQ(col.finals[ids[i]].finish, protocol::FinishReason::kLength) << i;
         EXPECT_EQ(col.tokens[ids[i]], want[i]) << i;
       }
     }
@@ -226,7 +227,7 @@ TEST_F(RemoteBackendTest, TheRouterQueueHoldsRequestsWhileEveryWorkerIsBusy) {
     backend->Abort(more.back());
     backend->Close();
     ASSERT_TRUE(col2.WaitFinals(more.size()));
-    EXPECT_EQ(col2.finals[more.back()].finish, engine::FinishReason::kAbort);
+    EXPECT_EQ(col2.finals[more.back()].finish, protocol::FinishReason::kAbort);
   }
 }
 
@@ -307,7 +308,7 @@ TEST_F(RemoteBackendTest, RejectionsAreNotMigrated) {
   AddWorker("b");
   auto backend = Backend();
   ASSERT_TRUE(backend->WaitForWorkers(2, std::chrono::seconds(5)));
-  engine::Request r;
+  protocol::GenerateRequest r;
   r.prompt = {1, 2, static_cast<int32_t>(model_->config().n_vocab) + 5};  // outside the vocabulary
   Collector col;
   const uint64_t id = backend->Submit(r, col.Callback()).value();
@@ -324,7 +325,7 @@ TEST_F(RemoteBackendTest, RejectionsAreNotMigrated) {
 
 TEST_F(RemoteBackendTest, NoWorkerFailsClearlyAfterWaiting) {
   auto backend = Backend(3, 200);
-  engine::Request r;
+  protocol::GenerateRequest r;
   r.prompt = {1, 2, 3};
   Collector col;
   const uint64_t id = backend->Submit(r, col.Callback()).value();
@@ -422,7 +423,7 @@ TEST_F(RemoteBackendTest, KvRoutingFollowsThePrefix) {
   std::vector<int32_t> prefix(96);
   for (auto& t : prefix) t = tok(rng);
   auto run = [&](std::vector<int32_t> prompt) {
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = std::move(prompt);
     r.sampling.temperature = 0;
     r.max_tokens = 4;
@@ -468,7 +469,7 @@ TEST_F(RemoteBackendTest, RoundRobinIgnoresThePrefix) {
   auto backend = frontend::RemoteBackend::Create(discovery_.get(), o).value();
   ASSERT_TRUE(backend->WaitForWorkers(2, std::chrono::seconds(5)));
   for (int i = 0; i < 6; ++i) {
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = std::vector<int32_t>(40, 7);
     r.max_tokens = 2;
     Collector col;
@@ -494,7 +495,7 @@ TEST_F(RemoteBackendTest, PerRequestOverridesBeatTheDefaults) {
   router::RouteOverrides rr;
   rr.mode = router::Mode::kRoundRobin;
   for (int i = 0; i < 6; ++i) {
-    engine::Request r;
+    protocol::GenerateRequest r;
     r.prompt = std::vector<int32_t>(48, 9);  // identical: kv would keep them on one worker
     r.max_tokens = 2;
     Collector col;
