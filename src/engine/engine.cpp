@@ -25,22 +25,6 @@
 
 namespace mint::engine {
 
-const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kNone:
-      return "none";
-    case FinishReason::kStop:
-      return "stop";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kAbort:
-      return "abort";
-    case FinishReason::kError:
-      return "error";
-  }
-  return "?";
-}
-
 Status EngineConfig::Validate() const {
   if (block_size < 1 || block_size > 1024) {
     return Status::InvalidArgument("block_size must be in [1, 1024]");

@@ -65,7 +65,6 @@ struct EngineConfig {
 };
 
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
-const char* FinishReasonName(FinishReason reason);
 
 struct Request {
   std::vector<int32_t> prompt;
