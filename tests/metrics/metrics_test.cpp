@@ -1,0 +1,174 @@
+#include "metrics/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace mint::metrics {
+namespace {
+
+TEST(MetricsTest, RendersFamiliesOnceInRegistrationOrder) {
+  Registry r;
+  r.AddCounter("mint_requests_total", "Requests", {{"endpoint", "chat"}}).Inc(3);
+  r.AddGauge("mint_in_flight", "Requests now").Set(2.5);
+  r.AddCounter("mint_requests_total", "Requests", {{"endpoint", "completions"}}).Inc();
+  Histogram& h = r.AddHistogram("mint_ttft_seconds", "TTFT", {0.1, 1}, {{"model", "m"}});
+  h.Observe(0.05);
+  h.Observe(0.1);  // a value on a bound falls in that bound's bucket
+  h.Observe(7);
+  EXPECT_EQ(r.Prometheus(),
+            "# HELP mint_requests_total Requests\n"
+            "# TYPE mint_requests_total counter\n"
+            "mint_requests_total{endpoint=\"chat\"} 3\n"
+            "mint_requests_total{endpoint=\"completions\"} 1\n"
+            "# HELP mint_in_flight Requests now\n"
+            "# TYPE mint_in_flight gauge\n"
+            "mint_in_flight 2.5\n"
+            "# HELP mint_ttft_seconds TTFT\n"
+            "# TYPE mint_ttft_seconds histogram\n"
+            "mint_ttft_seconds_bucket{model=\"m\",le=\"0.1\"} 2\n"
+            "mint_ttft_seconds_bucket{model=\"m\",le=\"1\"} 2\n"
+            "mint_ttft_seconds_bucket{model=\"m\",le=\"+Inf\"} 3\n"
+            "mint_ttft_seconds_sum{model=\"m\"} 7.15\n"
+            "mint_ttft_seconds_count{model=\"m\"} 3\n");
+}
+
+TEST(MetricsTest, SameNameAndLabelsIsTheSameSeries) {
+  Registry r;
+  Counter& a = r.AddCounter("c", "help", {{"k", "v"}});
+  Counter& b = r.AddCounter("c", "help", {{"k", "v"}});
+  Counter& other = r.AddCounter("c", "help", {{"k", "w"}});
+  EXPECT_EQ(&a, &b);
+  EXPECT_NE(&a, &other);
+  Histogram& h1 = r.AddHistogram("h", "help", {1, 2});
+  Histogram& h2 = r.AddHistogram("h", "help", {1, 2});
+  EXPECT_EQ(&h1, &h2);
+}
+
+TEST(MetricsTest, LabelValuesAreEscaped) {
+  Registry r;
+  r.AddGauge("g", "help", {{"model", "a\"b\\c\nd"}}).Set(1);
+  EXPECT_NE(r.Prometheus().find("g{model=\"a\\\"b\\\\c\\nd\"} 1\n"), std::string::npos)
+      << r.Prometheus();
+  EXPECT_EQ(FormatValue(INFINITY), "+Inf");
+  EXPECT_EQ(FormatValue(-INFINITY), "-Inf");
+  EXPECT_EQ(FormatValue(NAN), "NaN");
+  EXPECT_EQ(FormatValue(123456789012.0), "123456789012");
+}
+
+TEST(MetricsTest, CallbackSeriesAreReadWhenRendered) {
+  Registry r;
+  double v = 1;
+  r.AddCallback("mint_queue", "Queued", Type::kGauge, {{"model", "m"}}, [&] { return v; });
+  EXPECT_NE(r.Prometheus().find("mint_queue{model=\"m\"} 1\n"), std::string::npos);
+  v = 4;
+  EXPECT_NE(r.Prometheus().find("mint_queue{model=\"m\"} 4\n"), std::string::npos);
+  r.AddCallback("mint_queue", "Queued", Type::kGauge, {{"model", "m"}}, [] { return 9.0; });
+  const std::vector<Sample> s = r.Snapshot();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].value, 9);
+}
+
+TEST(MetricsTest, SnapshotIsTyped) {
+  Registry r;
+  r.AddCounter("c", "help", {{"a", "1"}, {"b", "2"}}).Inc(5);
+  r.AddHistogram("h", "help", {1, 10}).Observe(3);
+  const std::vector<Sample> s = r.Snapshot();
+  const Sample* c = FindSample(s, "c", {{"b", "2"}});
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->type, Type::kCounter);
+  EXPECT_EQ(c->value, 5);
+  EXPECT_EQ(FindSample(s, "c", {{"b", "3"}}), nullptr);
+  EXPECT_EQ(FindSample(s, "missing"), nullptr);
+  const Sample* h = FindSample(s, "h");
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->type, Type::kHistogram);
+  EXPECT_EQ(h->histogram.counts, (std::vector<uint64_t>{0, 1, 0}));
+  EXPECT_EQ(h->histogram.count, 1u);
+  EXPECT_EQ(h->histogram.sum, 3);
+}
+
+TEST(MetricsTest, QuantileIsTheUpperBoundOfItsBucket) {
+  Histogram h({1, 2, 5});
+  EXPECT_EQ(h.Snapshot().Quantile(0.5), 0);  // empty
+  for (int i = 0; i < 90; ++i) h.Observe(0.5);
+  for (int i = 0; i < 9; ++i) h.Observe(4);
+  h.Observe(100);
+  const HistogramSnapshot s = h.Snapshot();
+  EXPECT_EQ(s.Quantile(0.5), 1);
+  EXPECT_EQ(s.Quantile(0.9), 1);
+  EXPECT_EQ(s.Quantile(0.95), 5);
+  EXPECT_TRUE(std::isinf(s.Quantile(1.0)));
+  EXPECT_DOUBLE_EQ(s.Mean(), (90 * 0.5 + 9 * 4 + 100) / 100.0);
+}
+
+TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
+  Registry r;
+  Counter& c = r.AddCounter("c", "help");
+  Histogram& h = r.AddHistogram("h", "help", {0.5});
+  constexpr int kThreads = 4, kEach = 50000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        c.Inc();
+        h.Observe(i % 2);
+      }
+    });
+  }
+  std::string rendered;
+  while (rendered.empty()) rendered = r.Prometheus();  // renders while updates run
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.value(), kThreads * kEach);
+  const HistogramSnapshot s = h.Snapshot();
+  EXPECT_EQ(s.count, static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_EQ(s.counts[0], static_cast<uint64_t>(kThreads * kEach / 2));
+  EXPECT_EQ(s.sum, kThreads * kEach / 2);
+}
+
+// Prometheus's own linter (promtool, from Debian's prometheus package) accepts the exposition.
+TEST(MetricsTest, PromtoolAcceptsTheExposition) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  }
+  Registry r;
+  r.AddCounter("mint_test_requests_total", "Requests by endpoint", {{"endpoint", "chat"}}).Inc(2);
+  r.AddCounter("mint_test_requests_total", "Requests by endpoint", {{"endpoint", "a\"b"}}).Inc();
+  r.AddGauge("mint_test_in_flight_requests", "Requests now").Set(-1.5);
+  r.AddCallback("mint_test_queue_depth", "Queued", Type::kGauge, {}, [] { return 1e12; });
+  Histogram& h =
+      r.AddHistogram("mint_test_latency_seconds", "Latency", LatencyBoundsSeconds(), {{"m", "x"}});
+  for (int i = 0; i < 100; ++i) h.Observe(i * 0.01);
+  r.AddHistogram("mint_test_empty_seconds", "Nothing observed", {0.5, 1});
+  const std::string path = ::testing::TempDir() + "/metrics_promtool.txt";
+  {
+    std::ofstream f(path);
+    f << r.Prometheus();
+  }
+  const std::string cmd = "promtool check metrics < " + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  const int rc = pclose(p);
+  EXPECT_EQ(rc, 0) << out << "\n" << r.Prometheus();
+  EXPECT_EQ(out, "") << out;
+}
+
+TEST(MetricsDeathTest, ANameHasOneType) {
+  Registry r;
+  r.AddCounter("x", "help");
+  EXPECT_DEATH(r.AddGauge("x", "help"), "MINT_CHECK");
+  r.AddHistogram("h", "help", {1, 2});
+  EXPECT_DEATH(r.AddHistogram("h", "help", {1, 3}), "MINT_CHECK");
+}
+
+}  // namespace
+}  // namespace mint::metrics
