@@ -1,36 +1,22 @@
-// Prometheus metrics of the frontend (text exposition format 0.0.4), named in the Dynamo/vLLM
-// style with the `mint_` prefix.
+// Prometheus metrics of the frontend, named in the Dynamo/vLLM style with the `mint_` prefix, on
+// a metrics::Registry (src/metrics): the frontend's own series, plus the backend's engine gauges
+// read at each render.
 //
-// Thread-safety: all methods are thread-safe (atomics and one mutex per histogram).
+// Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include "engine/engine.h"
+#include "metrics/metrics.h"
 
 namespace mint::frontend {
-
-class Histogram {
- public:
-  explicit Histogram(std::vector<double> bounds);
-  void Observe(double value);
-  // Appends the _bucket/_sum/_count lines of `name` (with `labels`, may be empty).
-  void Render(const std::string& name, std::string* out) const;
-
- private:
-  std::vector<double> bounds_;
-  mutable std::mutex mu_;
-  std::vector<uint64_t> counts_;  // guarded by mu_; one per bound, plus +Inf
-  double sum_ = 0;                // guarded by mu_
-  uint64_t count_ = 0;            // guarded by mu_
-};
 
 struct MetricsOptions {
   std::string model;
@@ -50,9 +36,9 @@ class FrontendMetrics {
   // A request answered before it started (401, 403, malformed HTTP, 503 at the door): counted,
   // never in flight.
   void RequestRefused(Endpoint endpoint, int status);
-  void ObserveTtft(double seconds) { ttft_.Observe(seconds); }
-  void ObserveItl(double seconds) { itl_.Observe(seconds); }
-  void ObserveDuration(double seconds) { e2e_.Observe(seconds); }
+  void ObserveTtft(double seconds) { ttft_->Observe(seconds); }
+  void ObserveItl(double seconds) { itl_->Observe(seconds); }
+  void ObserveDuration(double seconds) { e2e_->Observe(seconds); }
   void AddTokens(int64_t prompt, int64_t generated);
 
   // The whole exposition, engine gauges included.
@@ -63,13 +49,17 @@ class FrontendMetrics {
  private:
   mutable std::mutex options_mu_;
   MetricsOptions options_;  // guarded by options_mu_
-  std::atomic<int64_t> in_flight_{0};
-  std::array<std::array<std::atomic<uint64_t>, 8>, 4> requests_{};  // endpoint x status class
-  std::atomic<uint64_t> prompt_tokens_{0}, generated_tokens_{0};
-  Histogram ttft_, itl_, e2e_;
+  metrics::Registry registry_;
+  metrics::Gauge* in_flight_;
+  std::array<std::array<metrics::Counter*, 8>, 4> requests_{};  // endpoint x status class
+  metrics::Counter* prompt_tokens_;
+  metrics::Counter* generated_tokens_;
+  metrics::Histogram* ttft_;
+  metrics::Histogram* itl_;
+  metrics::Histogram* e2e_;
   mutable std::mutex rate_mu_;
   // (time, cumulative generated tokens) samples for the rate; guarded by rate_mu_.
-  mutable std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> samples_;
+  mutable std::deque<std::pair<std::chrono::steady_clock::time_point, double>> samples_;
 };
 
 }  // namespace mint::frontend

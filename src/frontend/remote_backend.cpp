@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -19,6 +20,7 @@
 
 #include "core/hash.h"
 #include "core/tsan.h"
+#include "metrics/metrics.h"
 #include "router/engine_events.h"
 
 namespace mint::frontend {
@@ -180,65 +182,52 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // model has learned (the seconds cost).
   void RouterMetrics(std::string* out) const {
     const router::RouterStats rs = router->Stats();
-    auto summary = [&](const char* name, const char* help, const router::HistogramSnapshot& h) {
-      *out += fmt::format("# HELP {} {}\n# TYPE {} summary\n", name, help, name);
-      for (double q : {0.5, 0.9, 0.99}) {
-        *out += fmt::format("{}{{quantile=\"{}\"}} {:.9f}\n", name, q, h.Quantile(q) * 1e-6);
-      }
-      *out += fmt::format("{}_sum {:.9f}\n{}_count {}\n", name, h.sum_us * 1e-6, name, h.count);
-    };
-    summary("mint_router_hashing_seconds", "Hashing a request's prompt into KV block hashes",
-            rs.hashing);
-    summary("mint_router_find_matches_seconds", "KV index lookups per routing decision",
-            rs.find_matches);
-    summary("mint_router_decision_seconds", "Whole routing decisions", rs.decision);
-    *out += fmt::format(
-        "# HELP mint_router_predicted_hit_rate Prompt blocks the router expected cached on the "
-        "chosen workers\n# TYPE mint_router_predicted_hit_rate gauge\n"
-        "mint_router_predicted_hit_rate {}\n",
-        rs.predicted_hit_rate);
+    metrics::Registry reg;
+    const std::tuple<const char*, const char*, const metrics::HistogramSnapshot*> hists[] = {
+        {"mint_router_hashing_seconds", "Hashing a request's prompt into KV block hashes",
+         &rs.hashing},
+        {"mint_router_find_matches_seconds", "KV index lookups per routing decision",
+         &rs.find_matches},
+        {"mint_router_decision_seconds", "Whole routing decisions", &rs.decision}};
+    for (const auto& [name, help, h] : hists) {
+      reg.AddHistogramCallback(name, help, {}, [h] { return *h; });
+    }
+    reg.AddGauge("mint_router_predicted_hit_rate",
+                 "Prompt blocks the router expected cached on the chosen workers")
+        .Set(rs.predicted_hit_rate);
     const uint64_t pt = n_prompt_tokens.load(), ct = n_cached_tokens.load();
-    *out += fmt::format(
-        "# HELP mint_router_actual_hit_rate Prompt tokens the chosen workers found cached\n"
-        "# TYPE mint_router_actual_hit_rate gauge\nmint_router_actual_hit_rate {}\n",
-        pt ? static_cast<double>(ct) / static_cast<double>(pt) : 0.0);
-    *out += fmt::format(
-        "# HELP mint_router_indexed_blocks Distinct blocks in the router's KV index\n"
-        "# TYPE mint_router_indexed_blocks gauge\nmint_router_indexed_blocks {}\n",
-        rs.indexed_blocks);
+    reg.AddGauge("mint_router_actual_hit_rate", "Prompt tokens the chosen workers found cached")
+        .Set(pt ? static_cast<double>(ct) / static_cast<double>(pt) : 0.0);
+    reg.AddGauge("mint_router_indexed_blocks", "Distinct blocks in the router's KV index")
+        .Set(static_cast<double>(rs.indexed_blocks));
     std::map<router::WorkerId, std::string> names;
     {
       std::lock_guard<std::mutex> lk(mu);
       for (const auto& [id, rid] : rids) names[rid] = id;
     }
-    std::string chosen =
-        "# HELP mint_router_chosen_total Requests the router sent to each worker\n"
-        "# TYPE mint_router_chosen_total counter\n";
-    std::string overlap =
-        "# HELP mint_router_overlap_blocks_total Cached prompt blocks the router predicted on "
-        "each worker it chose\n# TYPE mint_router_overlap_blocks_total counter\n";
     for (const auto& w : rs.workers) {
-      if (auto it = names.find(w.worker); it != names.end()) {
-        chosen += fmt::format("mint_router_chosen_total{{worker=\"{}\"}} {}\n", it->second,
-                              w.chosen);
-        overlap += fmt::format("mint_router_overlap_blocks_total{{worker=\"{}\"}} {}\n",
-                               it->second, w.overlap_blocks);
-      }
+      auto it = names.find(w.worker);
+      if (it == names.end()) continue;
+      reg.AddCounter("mint_router_chosen_total", "Requests the router sent to each worker",
+                     {{"worker", it->second}})
+          .Inc(static_cast<double>(w.chosen));
+      reg.AddCounter("mint_router_overlap_blocks_total",
+                     "Cached prompt blocks the router predicted on each worker it chose",
+                     {{"worker", it->second}})
+          .Inc(static_cast<double>(w.overlap_blocks));
     }
-    std::string samples =
-        "# HELP mint_router_step_samples Engine steps behind each worker's step-time model\n"
-        "# TYPE mint_router_step_samples gauge\n";
-    std::string predicted =
-        "# HELP mint_router_predicted_prefill_seconds The router's step-time model: a 1,024-token "
-        "prefill on the idle worker\n# TYPE mint_router_predicted_prefill_seconds gauge\n";
     for (const auto& [rid, id] : names) {
       uint64_t n = 0;
       const router::StepTimeModel m(router->StepModel(rid, &n), 0);
-      samples += fmt::format("mint_router_step_samples{{worker=\"{}\"}} {}\n", id, n);
-      predicted += fmt::format("mint_router_predicted_prefill_seconds{{worker=\"{}\"}} {:.6f}\n",
-                               id, m.PredictSeconds(1024, 0, 0));
+      reg.AddGauge("mint_router_step_samples", "Engine steps behind each worker's step-time model",
+                   {{"worker", id}})
+          .Set(static_cast<double>(n));
+      reg.AddGauge("mint_router_predicted_prefill_seconds",
+                   "The router's step-time model: a 1,024-token prefill on the idle worker",
+                   {{"worker", id}})
+          .Set(m.PredictSeconds(1024, 0, 0));
     }
-    *out += chosen + overlap + samples + predicted;
+    *out += reg.Prometheus();
   }
   // The subscriber's resync path: the worker's snapshot over the request plane.
   Result<engine::KvSnapshot> FetchSnapshot(const std::string& id) {

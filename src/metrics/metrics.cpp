@@ -98,6 +98,11 @@ struct Registry::Series {
   std::unique_ptr<Gauge> gauge;
   std::unique_ptr<Histogram> histogram;
   std::function<double()> read;  // callback series
+  std::function<HistogramSnapshot()> read_histogram;
+
+  HistogramSnapshot Histo() const {
+    return read_histogram ? read_histogram() : histogram->Snapshot();
+  }
 
   double Value() const {
     if (read) return read();
@@ -163,7 +168,9 @@ Gauge& Registry::AddGauge(const std::string& name, const std::string& help, cons
 Histogram& Registry::AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<double> bounds, const Labels& labels) {
   std::lock_guard<std::mutex> lk(mu_);
-  return *Find(name, help, Type::kHistogram, labels, &bounds).histogram;
+  Series& s = Find(name, help, Type::kHistogram, labels, &bounds);
+  MINT_CHECK(s.histogram != nullptr);  // not a callback series
+  return *s.histogram;
 }
 
 void Registry::AddCallback(const std::string& name, const std::string& help, Type type,
@@ -176,7 +183,27 @@ void Registry::AddCallback(const std::string& name, const std::string& help, Typ
   s.read = std::move(read);
 }
 
+void Registry::AddHistogramCallback(const std::string& name, const std::string& help,
+                                    const Labels& labels, std::function<HistogramSnapshot()> read) {
+  std::lock_guard<std::mutex> lk(mu_);
+  Series& s = Find(name, help, Type::kHistogram, labels, nullptr);
+  s.histogram.reset();
+  s.read_histogram = std::move(read);
+}
+
+void Registry::SetConstantLabels(Labels labels) {
+  std::lock_guard<std::mutex> lk(mu_);
+  constant_labels_ = std::move(labels);
+}
+
 namespace {
+
+Labels Joined(const Labels& constant, const Labels& own) {
+  if (constant.empty()) return own;
+  Labels all = constant;
+  all.insert(all.end(), own.begin(), own.end());
+  return all;
+}
 
 // {a="x",b="y"} plus an optional last pair (a histogram's le); empty for no labels.
 std::string LabelText(const Labels& labels, const char* extra_name = nullptr,
@@ -211,20 +238,21 @@ std::string Registry::Prometheus() const {
     out += "# HELP " + f->name + " " + f->help + "\n# TYPE " + f->name + " " + TypeName(f->type) +
            "\n";
     for (const auto& s : f->series) {
+      const Labels labels = Joined(constant_labels_, s->labels);
       if (f->type != Type::kHistogram) {
-        out += f->name + LabelText(s->labels) + " " + FormatValue(s->Value()) + "\n";
+        out += f->name + LabelText(labels) + " " + FormatValue(s->Value()) + "\n";
         continue;
       }
-      const HistogramSnapshot h = s->histogram->Snapshot();
+      const HistogramSnapshot h = s->Histo();
       uint64_t cumulative = 0;
       for (size_t i = 0; i < h.counts.size(); ++i) {
         cumulative += h.counts[i];
         const double le = i < h.bounds.size() ? h.bounds[i] : INFINITY;
-        out += f->name + "_bucket" + LabelText(s->labels, "le", Bound(le)) + " " +
+        out += f->name + "_bucket" + LabelText(labels, "le", Bound(le)) + " " +
                FormatValue(static_cast<double>(cumulative)) + "\n";
       }
-      out += f->name + "_sum" + LabelText(s->labels) + " " + FormatValue(h.sum) + "\n";
-      out += f->name + "_count" + LabelText(s->labels) + " " +
+      out += f->name + "_sum" + LabelText(labels) + " " + FormatValue(h.sum) + "\n";
+      out += f->name + "_count" + LabelText(labels) + " " +
              FormatValue(static_cast<double>(h.count)) + "\n";
     }
   }
@@ -238,10 +266,10 @@ std::vector<Sample> Registry::Snapshot() const {
     for (const auto& s : f->series) {
       Sample x;
       x.name = f->name;
-      x.labels = s->labels;
+      x.labels = Joined(constant_labels_, s->labels);
       x.type = f->type;
       if (f->type == Type::kHistogram) {
-        x.histogram = s->histogram->Snapshot();
+        x.histogram = s->Histo();
       } else {
         x.value = s->Value();
       }

@@ -103,6 +103,13 @@ class Registry {
   // same series again replaces its callback.
   void AddCallback(const std::string& name, const std::string& help, Type type,
                    const Labels& labels, std::function<double()> read);
+  // A histogram kept elsewhere (a router's overhead histograms), read the same way.
+  void AddHistogramCallback(const std::string& name, const std::string& help, const Labels& labels,
+                            std::function<HistogramSnapshot()> read);
+
+  // Labels put first on every series when rendered or snapshot (a process's model name, known
+  // only once loaded). Series are still told apart by their own labels.
+  void SetConstantLabels(Labels labels);
 
   // Every series, families in registration order, series in registration order within each.
   std::string Prometheus() const;
@@ -117,6 +124,7 @@ class Registry {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family>> families_;  // guarded by mu_
   std::map<std::string, Family*> by_name_;         // guarded by mu_
+  Labels constant_labels_;                         // guarded by mu_
 };
 
 // The first sample named `name` whose labels include every pair of `labels`; null if none.

@@ -1,44 +1,29 @@
-// Router overhead metrics: a tiny fixed-bucket latency histogram (the frontend has its own
-// Prometheus types; the router cannot depend on the frontend), and the stats snapshot types.
+// Router overhead metrics: latency histograms (metrics::Histogram, in seconds) and the stats
+// snapshot types.
 //
-// Thread-safety: LatencyHistogram::Record and Snapshot are lock-free (relaxed atomics) and may
-// run concurrently; a snapshot taken during records may be off by the records in flight.
+// Thread-safety: LatencyHistogram::RecordNanos and Snapshot are lock-free (relaxed atomics) and
+// may run concurrently; a snapshot taken during records may be off by the records in flight.
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <vector>
 
+#include "metrics/metrics.h"
 #include "router/indexer.h"
 
 namespace mint::router {
 
-struct HistogramSnapshot {
-  std::vector<double> upper_bounds_us;  // bucket i counts samples <= upper_bounds_us[i]; the
-                                        // last bound is +inf
-  std::vector<uint64_t> counts;         // per bucket (not cumulative)
-  uint64_t count = 0;
-  double sum_us = 0;
-  // The upper bound of the bucket holding the q-quantile (0 < q <= 1); 0 when empty.
-  double Quantile(double q) const;
-  double MeanUs() const { return count == 0 ? 0 : sum_us / static_cast<double>(count); }
-};
+using metrics::HistogramSnapshot;
 
+// A histogram of the router's own overhead, in seconds: 1-2-5 steps from 0.5 µs to 1 s.
 class LatencyHistogram {
  public:
-  // Buckets: 1-2-5 series from 0.5 µs to 1 s, then +inf.
-  static constexpr std::array<double, 20> kUpperBoundsUs = {
-      0.5,  1,    2,    5,     10,    20,    50,  100, 200, 500,
-      1000, 2000, 5000, 10000, 20000, 50000, 1e5, 2e5, 5e5, 1e6};
-
+  LatencyHistogram();
   void RecordNanos(int64_t nanos);
-  HistogramSnapshot Snapshot() const;
+  HistogramSnapshot Snapshot() const { return h_.Snapshot(); }
 
  private:
-  std::array<std::atomic<uint64_t>, kUpperBoundsUs.size() + 1> counts_{};
-  std::atomic<uint64_t> count_{0};
-  std::atomic<uint64_t> sum_ns_{0};
+  metrics::Histogram h_;
 };
 
 struct WorkerRouteStats {

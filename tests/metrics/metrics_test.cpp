@@ -62,6 +62,18 @@ TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_EQ(FormatValue(123456789012.0), "123456789012");
 }
 
+TEST(MetricsTest, ConstantLabelsComeFirstOnEverySeries) {
+  Registry r;
+  r.AddCounter("c_total", "help", {{"k", "v"}}).Inc();
+  r.AddHistogram("h", "help", {1}).Observe(2);
+  r.SetConstantLabels({{"model", "m1"}});
+  const std::string text = r.Prometheus();
+  EXPECT_NE(text.find("c_total{model=\"m1\",k=\"v\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("h_bucket{model=\"m1\",le=\"+Inf\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("h_count{model=\"m1\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(FindSample(r.Snapshot(), "c_total", {{"model", "m1"}, {"k", "v"}}), nullptr);
+}
+
 TEST(MetricsTest, CallbackSeriesAreReadWhenRendered) {
   Registry r;
   double v = 1;
