@@ -180,9 +180,9 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
   // The router's part of /metrics: where its time goes, the prefix hit rate it predicted
   // against the one the workers reported, and per worker its choices and what its step-time
   // model has learned (the seconds cost).
-  void RouterMetrics(std::string* out) const {
+  void RouterMetrics(metrics::Registry* out) const {
     const router::RouterStats rs = router->Stats();
-    metrics::Registry reg;
+    metrics::Registry& reg = *out;
     const std::tuple<const char*, const char*, const metrics::HistogramSnapshot*> hists[] = {
         {"mint_router_hashing_seconds", "Hashing a request's prompt into KV block hashes",
          &rs.hashing},
@@ -190,7 +190,7 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
          &rs.find_matches},
         {"mint_router_decision_seconds", "Whole routing decisions", &rs.decision}};
     for (const auto& [name, help, h] : hists) {
-      reg.AddHistogramCallback(name, help, {}, [h] { return *h; });
+      reg.AddHistogramCallback(name, help, {}, [snap = *h] { return snap; });
     }
     reg.AddGauge("mint_router_predicted_hit_rate",
                  "Prompt blocks the router expected cached on the chosen workers")
@@ -227,7 +227,6 @@ struct RemoteBackend::Impl : std::enable_shared_from_this<RemoteBackend::Impl> {
                    {{"worker", id}})
           .Set(m.PredictSeconds(1024, 0, 0));
     }
-    *out += reg.Prometheus();
   }
   // The subscriber's resync path: the worker's snapshot over the request plane.
   Result<engine::KvSnapshot> FetchSnapshot(const std::string& id) {
@@ -1025,10 +1024,13 @@ RemoteBackendStats RemoteBackend::stats() const {
 
 std::string RemoteBackend::MetricsText() const {
   const RemoteBackendStats s = stats();
-  std::string out;
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+  metrics::Registry reg;
+  auto counter = [&](const char* name, const char* help, uint64_t v,
+                     const metrics::Labels& labels = {}) {
+    reg.AddCounter(name, help, labels).Inc(static_cast<double>(v));
   };
+  auto gauge = [&](const char* name, const char* help, double v,
+                   const metrics::Labels& labels = {}) { reg.AddGauge(name, help, labels).Set(v); };
   counter("mint_requests_migrated_total",
           "Requests re-sent to another worker after theirs was lost", s.migrated);
   counter("mint_remote_prefills_total",
@@ -1037,79 +1039,58 @@ std::string RemoteBackend::MetricsText() const {
   counter("mint_prefill_fallbacks_total",
           "Requests whose prefill worker failed, prefilled on the decode worker instead",
           s.prefill_fallbacks);
-  out +=
-      "# HELP mint_kv_import_failures_total Requests whose decode worker could not pull the "
-      "prompt's KV from the prefill worker, by outcome (recomputed: it computed the prompt "
-      "itself; failed: the request ended with an error, --kv-load-failure-policy fail)\n"
-      "# TYPE mint_kv_import_failures_total counter\n";
-  out += fmt::format("mint_kv_import_failures_total{{outcome=\"recomputed\"}} {}\n",
-                     s.kv_import_recomputed);
-  out +=
-      fmt::format("mint_kv_import_failures_total{{outcome=\"failed\"}} {}\n", s.kv_import_failed);
-  out +=
-      "# HELP mint_local_prefills_total Requests prefilled on their decode worker although a "
-      "prefill worker was up, by the rule that kept them there (short: too few uncached tokens; "
-      "cached: mostly cached on the decode worker; queue: every prefill worker's queue too long)\n"
-      "# TYPE mint_local_prefills_total counter\n";
-  out += fmt::format("mint_local_prefills_total{{reason=\"short\"}} {}\n", s.local_prefills_short);
-  out +=
-      fmt::format("mint_local_prefills_total{{reason=\"cached\"}} {}\n", s.local_prefills_cached);
-  out += fmt::format("mint_local_prefills_total{{reason=\"queue\"}} {}\n", s.local_prefills_queue);
-  out += fmt::format(
-      "# HELP mint_prefill_queue_tokens Prompt tokens queued on prefill workers (their load "
-      "reports)\n# TYPE mint_prefill_queue_tokens gauge\nmint_prefill_queue_tokens {}\n",
-      s.prefill_queue_tokens);
+  const char* import_help =
+      "Requests whose decode worker could not pull the prompt's KV from the prefill worker, by "
+      "outcome (recomputed: it computed the prompt itself; failed: the request ended with an "
+      "error, --kv-load-failure-policy fail)";
+  counter("mint_kv_import_failures_total", import_help, s.kv_import_recomputed,
+          {{"outcome", "recomputed"}});
+  counter("mint_kv_import_failures_total", import_help, s.kv_import_failed,
+          {{"outcome", "failed"}});
+  const char* local_help =
+      "Requests prefilled on their decode worker although a prefill worker was up, by the rule "
+      "that kept them there (short: too few uncached tokens; cached: mostly cached on the decode "
+      "worker; queue: every prefill worker's queue too long)";
+  counter("mint_local_prefills_total", local_help, s.local_prefills_short, {{"reason", "short"}});
+  counter("mint_local_prefills_total", local_help, s.local_prefills_cached, {{"reason", "cached"}});
+  counter("mint_local_prefills_total", local_help, s.local_prefills_queue, {{"reason", "queue"}});
+  gauge("mint_prefill_queue_tokens", "Prompt tokens queued on prefill workers (their load reports)",
+        static_cast<double>(s.prefill_queue_tokens));
   counter("mint_requests_failed_total", "Requests that ended with an error from the workers",
           s.failed);
   counter("mint_requests_aborted_total", "Requests aborted by their client", s.aborted);
   counter("mint_router_queue_held_total",
           "Requests the router queue held while every worker was busy", s.held);
-  out += fmt::format(
-      "# HELP mint_router_queue_holding Requests held by the router queue now\n"
-      "# TYPE mint_router_queue_holding gauge\nmint_router_queue_holding {}\n",
-      s.holding);
-  out += fmt::format(
-      "# HELP mint_workers Workers serving the model\n# TYPE mint_workers gauge\n"
-      "mint_workers {}\n",
-      s.workers);
+  gauge("mint_router_queue_holding", "Requests held by the router queue now",
+        static_cast<double>(s.holding));
+  gauge("mint_workers", "Workers serving the model", static_cast<double>(s.workers));
   counter("mint_kv_events_received_total", "KV events received from workers (event plane)",
           s.kv_events);
   counter("mint_kv_event_gaps_total",
           "Gaps in workers' KV event ids (each repaired from a snapshot)", s.kv_gaps);
   counter("mint_kv_resyncs_total", "Worker KV snapshots fetched to (re)start an event stream",
           s.kv_resyncs);
-  impl_->RouterMetrics(&out);
-  out +=
-      "# HELP mint_worker_requests_total Requests (attempts) sent to each worker\n"
-      "# TYPE mint_worker_requests_total counter\n";
+  impl_->RouterMetrics(&reg);
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     for (const auto& [id, c] : impl_->workers) {
-      out += fmt::format("mint_worker_requests_total{{worker=\"{}\"}} {}\n", id, c->calls.load());
+      counter("mint_worker_requests_total", "Requests (attempts) sent to each worker",
+              c->calls.load(), {{"worker", id}});
     }
   }
-  out +=
-      "# HELP mint_worker_kv_cached_blocks Prefix-cache blocks per worker, from its KV events\n"
-      "# TYPE mint_worker_kv_cached_blocks gauge\n";
   for (const auto& [id, n] : impl_->CachedBlocks()) {
-    out += fmt::format("mint_worker_kv_cached_blocks{{worker=\"{}\"}} {}\n", id, n);
+    gauge("mint_worker_kv_cached_blocks", "Prefix-cache blocks per worker, from its KV events",
+          static_cast<double>(n), {{"worker", id}});
   }
   std::lock_guard<std::mutex> kl(impl_->kv_mu);
-  out +=
-      "# HELP mint_worker_running Requests running on each worker (its load report)\n"
-      "# TYPE mint_worker_running gauge\n";
   for (const auto& [id, w] : impl_->kv) {
-    if (w.has_load)
-      out += fmt::format("mint_worker_running{{worker=\"{}\"}} {}\n", id, w.load.running());
+    if (!w.has_load) continue;
+    gauge("mint_worker_running", "Requests running on each worker (its load report)",
+          w.load.running(), {{"worker", id}});
+    gauge("mint_worker_kv_usage", "Fraction of each worker's KV blocks in use (its load report)",
+          w.load.kv_usage(), {{"worker", id}});
   }
-  out +=
-      "# HELP mint_worker_kv_usage Fraction of each worker's KV blocks in use (its load report)\n"
-      "# TYPE mint_worker_kv_usage gauge\n";
-  for (const auto& [id, w] : impl_->kv) {
-    if (w.has_load)
-      out += fmt::format("mint_worker_kv_usage{{worker=\"{}\"}} {}\n", id, w.load.kv_usage());
-  }
-  return out;
+  return reg.Prometheus();
 }
 
 bool RemoteBackend::WaitForWorkers(size_t n, std::chrono::milliseconds timeout) const {

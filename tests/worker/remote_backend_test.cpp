@@ -3,6 +3,8 @@
 // single engine's, through routing, worker loss (migration), aborts and rejections.
 #include <gtest/gtest.h>
 
+#include "../support/promtool.h"
+
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
@@ -456,7 +458,10 @@ TEST_F(RemoteBackendTest, KvRoutingFollowsThePrefix) {
   int targets = 0;
   for (const auto& [id, w] : workers_) targets += w->stats().requests > before[id];
   EXPECT_EQ(targets, 1) << "every request sharing the prefix went to the worker holding it";
-  EXPECT_NE(backend->MetricsText().find("mint_router_decision_seconds_count"), std::string::npos);
+  const std::string text = backend->MetricsText();
+  EXPECT_NE(text.find("mint_router_decision_seconds_count"), std::string::npos);
+  EXPECT_NE(text.find("mint_router_chosen_total{worker="), std::string::npos);
+  if (auto problems = test_support::PromtoolProblems(text)) EXPECT_EQ(*problems, "") << text;
 }
 
 TEST_F(RemoteBackendTest, RoundRobinIgnoresThePrefix) {
