@@ -75,132 +75,114 @@ Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(
   return tiers;
 }
 
-namespace {
-
-void Metric(std::string* out, const char* name, const char* type, const char* help) {
-  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-}  // namespace
-
-std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e) {
+void AddKvTierMetrics(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e,
+                      metrics::Registry* reg) {
   using kvstore::Tier;
-  std::string out;
   const bool has[2] = {s.has_host, s.has_disk};
   const int64_t blocks[2] = {s.host.blocks, s.disk.blocks};
   const int64_t capacity[2] = {s.host.capacity_blocks, s.disk.capacity_blocks};
   const uint64_t block_bytes = s.host.block_bytes != 0 ? s.host.block_bytes : s.disk.block_bytes;
-  auto each = [&](const char* name, const char* type, const char* help, auto value) {
-    Metric(&out, name, type, help);
-    for (int t = 0; t < 2; ++t) {
-      if (has[t]) {
-        out += fmt::format("{}{{tier=\"{}\"}} {}\n", name, kvstore::TierName(static_cast<Tier>(t)),
-                           value(t));
-      }
-    }
+  const uint64_t offload_bytes[2] = {s.offload_bytes, s.disk_bytes_written};
+  auto tier = [](int t) -> metrics::Labels {
+    return {{"tier", kvstore::TierName(static_cast<Tier>(t))}};
   };
-  each("mint_kv_tier_blocks", "gauge", "KV blocks held by the tier",
-       [&](int t) { return blocks[t]; });
-  each("mint_kv_tier_capacity_blocks", "gauge", "KV blocks the tier can hold",
-       [&](int t) { return capacity[t]; });
-  each("mint_kv_tier_bytes", "gauge", "Bytes of KV held by the tier",
-       [&](int t) { return static_cast<uint64_t>(blocks[t]) * block_bytes; });
-  each("mint_kv_tier_hit_blocks_total", "counter",
-       "Prompt blocks loaded from the tier instead of computed",
-       [&](int t) { return s.onboard_blocks[t]; });
-  each("mint_kv_tier_onboard_bytes_total", "counter", "Bytes loaded from the tier into the engine",
-       [&](int t) { return s.onboard_bytes[t]; });
-  each("mint_kv_tier_onboard_seconds_total", "counter", "Seconds spent loading from the tier",
-       [&](int t) { return s.onboard_seconds[t]; });
-  each("mint_kv_tier_load_seconds_per_block", "gauge",
-       "Measured seconds to load one block from the tier (compared with recomputing it)",
-       [&](int t) { return s.seconds_per_block[t]; });
-  Metric(&out, "mint_kv_tier_offload_bytes_total", "counter",
-         "Bytes copied into a tier (host: from the engine's pool; disk: from the host tier)");
-  if (s.has_host) {
-    out += fmt::format("mint_kv_tier_offload_bytes_total{{tier=\"host\"}} {}\n", s.offload_bytes);
+  for (int t = 0; t < 2; ++t) {
+    if (!has[t]) continue;
+    reg->AddGauge("mint_kv_tier_blocks", "KV blocks held by the tier", tier(t))
+        .Set(static_cast<double>(blocks[t]));
+    reg->AddGauge("mint_kv_tier_capacity_blocks", "KV blocks the tier can hold", tier(t))
+        .Set(static_cast<double>(capacity[t]));
+    reg->AddGauge("mint_kv_tier_bytes", "Bytes of KV held by the tier", tier(t))
+        .Set(static_cast<double>(static_cast<uint64_t>(blocks[t]) * block_bytes));
+    reg->AddCounter("mint_kv_tier_hit_blocks_total",
+                    "Prompt blocks loaded from the tier instead of computed", tier(t))
+        .Inc(static_cast<double>(s.onboard_blocks[t]));
+    reg->AddCounter("mint_kv_tier_onboard_bytes_total",
+                    "Bytes loaded from the tier into the engine", tier(t))
+        .Inc(static_cast<double>(s.onboard_bytes[t]));
+    reg->AddCounter("mint_kv_tier_onboard_seconds_total", "Seconds spent loading from the tier",
+                    tier(t))
+        .Inc(s.onboard_seconds[t]);
+    reg->AddGauge("mint_kv_tier_load_seconds_per_block",
+                  "Measured seconds to load one block from the tier (compared with recomputing it)",
+                  tier(t))
+        .Set(s.seconds_per_block[t]);
+    reg->AddCounter(
+           "mint_kv_tier_offload_bytes_total",
+           "Bytes copied into a tier (host: from the engine's pool; disk: from the host tier)",
+           tier(t))
+        .Inc(static_cast<double>(offload_bytes[t]));
   }
-  if (s.has_disk) {
-    out +=
-        fmt::format("mint_kv_tier_offload_bytes_total{{tier=\"disk\"}} {}\n", s.disk_bytes_written);
-  }
-  Metric(&out, "mint_kv_tier_offload_block_seconds", "histogram",
-         "Seconds to copy one block into a tier (host: from the engine's pool, on its loop; "
-         "disk: from the host tier, on an I/O thread)");
   const double sums[2] = {s.offload_seconds, s.disk_write_seconds};
   for (int t = 0; t < 2; ++t) {
     if (!has[t]) continue;
-    const char* tier = kvstore::TierName(static_cast<Tier>(t));
-    for (size_t i = 0; i < std::size(kvstore::TieredKvStats::kBlockSecondsBounds); ++i) {
-      out += fmt::format("mint_kv_tier_offload_block_seconds_bucket{{tier=\"{}\",le=\"{}\"}} {}\n",
-                         tier, kvstore::TieredKvStats::kBlockSecondsBounds[i],
-                         s.offload_seconds_le[t][i]);
-    }
-    out += fmt::format("mint_kv_tier_offload_block_seconds_bucket{{tier=\"{}\",le=\"+Inf\"}} {}\n",
-                       tier, s.offload_count[t]);
-    out += fmt::format("mint_kv_tier_offload_block_seconds_sum{{tier=\"{}\"}} {}\n", tier, sums[t]);
-    out += fmt::format("mint_kv_tier_offload_block_seconds_count{{tier=\"{}\"}} {}\n", tier,
-                       s.offload_count[t]);
+    reg->AddHistogramCallback(
+        "mint_kv_tier_offload_block_seconds",
+        "Seconds to copy one block into a tier (host: from the engine's pool, on its loop; disk: "
+        "from the host tier, on an I/O thread)",
+        tier(t),
+        [h = metrics::FromCumulative(kvstore::TieredKvStats::kBlockSecondsBounds,
+                                     s.offload_seconds_le[t], s.offload_count[t], sums[t])] {
+          return h;
+        });
   }
-  Metric(&out, "mint_kv_tier_onboard_seconds", "histogram", "Seconds per onboarding load");
-  for (size_t i = 0; i < std::size(kvstore::TieredKvStats::kSecondsBounds); ++i) {
-    out += fmt::format("mint_kv_tier_onboard_seconds_bucket{{le=\"{}\"}} {}\n",
-                       kvstore::TieredKvStats::kSecondsBounds[i], s.onboard_seconds_le[i]);
+  reg->AddHistogramCallback(
+      "mint_kv_tier_onboard_seconds", "Seconds per onboarding load", {},
+      [h = metrics::FromCumulative(kvstore::TieredKvStats::kSecondsBounds, s.onboard_seconds_le,
+                                   s.onboard_loads - s.onboard_failures,
+                                   s.onboard_seconds[0] + s.onboard_seconds[1])] { return h; });
+  const char* decisions =
+      "Blocks loaded from a tier (onboard), and lookups that stopped at a block cheaper to "
+      "recompute than to load (recompute)";
+  reg->AddCounter("mint_kv_tier_decisions_total", decisions, {{"decision", "onboard"}})
+      .Inc(static_cast<double>(s.onboard_blocks[0] + s.onboard_blocks[1]));
+  reg->AddCounter("mint_kv_tier_decisions_total", decisions, {{"decision", "recompute"}})
+      .Inc(static_cast<double>(s.recompute_blocks));
+  reg->AddCounter("mint_kv_tier_onboard_failures_total",
+                  "Onboarding loads that failed (the engine recomputed those prompts)")
+      .Inc(static_cast<double>(e.kv_onboard_failures));
+  const std::pair<const char*, uint64_t> disk_errors[] = {{"write", s.disk.write_errors},
+                                                          {"read", s.disk.read_errors},
+                                                          {"dropped_file", s.disk.dropped}};
+  for (const auto& [op, n] : disk_errors) {
+    reg->AddCounter("mint_kv_tier_disk_errors_total", "Disk tier errors by operation", {{"op", op}})
+        .Inc(static_cast<double>(n));
   }
-  const uint64_t ok_loads = s.onboard_loads - s.onboard_failures;
-  out += fmt::format("mint_kv_tier_onboard_seconds_bucket{{le=\"+Inf\"}} {}\n", ok_loads);
-  out += fmt::format("mint_kv_tier_onboard_seconds_sum {}\n",
-                     s.onboard_seconds[0] + s.onboard_seconds[1]);
-  out += fmt::format("mint_kv_tier_onboard_seconds_count {}\n", ok_loads);
-  Metric(&out, "mint_kv_tier_decisions_total", "counter",
-         "Blocks loaded from a tier (onboard), and lookups that stopped at a block cheaper to "
-         "recompute than to load (recompute)");
-  out += fmt::format("mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n",
-                     s.onboard_blocks[0] + s.onboard_blocks[1]);
-  out += fmt::format("mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n",
-                     s.recompute_blocks);
-  Metric(&out, "mint_kv_tier_onboard_failures_total", "counter",
-         "Onboarding loads that failed (the engine recomputed those prompts)");
-  out += fmt::format("mint_kv_tier_onboard_failures_total {}\n", e.kv_onboard_failures);
-  Metric(&out, "mint_kv_tier_disk_errors_total", "counter", "Disk tier errors by operation");
-  out += fmt::format("mint_kv_tier_disk_errors_total{{op=\"write\"}} {}\n", s.disk.write_errors);
-  out += fmt::format("mint_kv_tier_disk_errors_total{{op=\"read\"}} {}\n", s.disk.read_errors);
-  out += fmt::format("mint_kv_tier_disk_errors_total{{op=\"dropped_file\"}} {}\n", s.disk.dropped);
-  Metric(
-      &out, "mint_kv_tier_disk_writes_skipped_total", "counter",
-      "Disk writes not made (queue full, paused after an error, or the block left the host tier)");
-  out += fmt::format("mint_kv_tier_disk_writes_skipped_total {}\n", s.disk_writes_skipped);
-  Metric(&out, "mint_kv_tier_disk_found_at_start_blocks", "gauge",
-         "Valid blocks the disk tier found when the worker started (a warm restart)");
-  out += fmt::format("mint_kv_tier_disk_found_at_start_blocks {}\n", s.disk.found_at_open);
-  Metric(&out, "mint_engine_recompute_seconds_per_block", "gauge",
-         "The engine's measured seconds to compute one block of prompt");
-  out += fmt::format("mint_engine_recompute_seconds_per_block {}\n", e.recompute_seconds_per_block);
-  return out;
+  reg->AddCounter("mint_kv_tier_disk_writes_skipped_total",
+                  "Disk writes not made (queue full, paused after an error, or the block left the "
+                  "host tier)")
+      .Inc(static_cast<double>(s.disk_writes_skipped));
+  reg->AddGauge("mint_kv_tier_disk_found_at_start_blocks",
+                "Valid blocks the disk tier found when the worker started (a warm restart)")
+      .Set(static_cast<double>(s.disk.found_at_open));
+  reg->AddGauge("mint_engine_recompute_seconds_per_block",
+                "The engine's measured seconds to compute one block of prompt")
+      .Set(e.recompute_seconds_per_block);
 }
 
-std::string SimulatedKvTierMetricsText(const kvstore::SimulatedTiersStats& s) {
-  std::string out;
-  Metric(&out, "mint_kv_tier_blocks", "gauge", "KV blocks held by the (simulated) tier");
-  out += fmt::format(
-      "mint_kv_tier_blocks{{tier=\"host\"}} {}\nmint_kv_tier_blocks{{tier=\"disk\"}} {}\n",
-      s.host_blocks, s.disk_blocks);
-  Metric(&out, "mint_kv_tier_hit_blocks_total", "counter",
-         "Prompt blocks found in the (simulated) tier at admission and loaded instead of computed");
-  out += fmt::format(
-      "mint_kv_tier_hit_blocks_total{{tier=\"host\"}} {}\n"
-      "mint_kv_tier_hit_blocks_total{{tier=\"disk\"}} {}\n",
-      s.onboard_blocks[0], s.onboard_blocks[1]);
-  Metric(&out, "mint_kv_tier_decisions_total", "counter",
-         "Blocks held in a tier: loaded (onboard) or recomputed because loading was slower");
-  out += fmt::format(
-      "mint_kv_tier_decisions_total{{decision=\"onboard\"}} {}\n"
-      "mint_kv_tier_decisions_total{{decision=\"recompute\"}} {}\n",
-      s.onboard_blocks[0] + s.onboard_blocks[1], s.recompute_blocks);
-  Metric(&out, "mint_kv_tier_simulated_load_seconds_total", "counter",
-         "Simulated seconds of tier loads");
-  out += fmt::format("mint_kv_tier_simulated_load_seconds_total {}\n", s.load_seconds);
-  return out;
+void AddSimulatedKvTierMetrics(const kvstore::SimulatedTiersStats& s, metrics::Registry* reg) {
+  const uint64_t blocks[2] = {s.host_blocks, s.disk_blocks};
+  const char* tiers[2] = {"host", "disk"};
+  for (int t = 0; t < 2; ++t) {
+    reg->AddGauge("mint_kv_tier_blocks", "KV blocks held by the (simulated) tier",
+                  {{"tier", tiers[t]}})
+        .Set(static_cast<double>(blocks[t]));
+  }
+  for (int t = 0; t < 2; ++t) {
+    reg->AddCounter("mint_kv_tier_hit_blocks_total",
+                    "Prompt blocks found in the (simulated) tier at admission and loaded instead "
+                    "of computed",
+                    {{"tier", tiers[t]}})
+        .Inc(static_cast<double>(s.onboard_blocks[t]));
+  }
+  const char* decisions =
+      "Blocks held in a tier: loaded (onboard) or recomputed because loading was slower";
+  reg->AddCounter("mint_kv_tier_decisions_total", decisions, {{"decision", "onboard"}})
+      .Inc(static_cast<double>(s.onboard_blocks[0] + s.onboard_blocks[1]));
+  reg->AddCounter("mint_kv_tier_decisions_total", decisions, {{"decision", "recompute"}})
+      .Inc(static_cast<double>(s.recompute_blocks));
+  reg->AddCounter("mint_kv_tier_simulated_load_seconds_total", "Simulated seconds of tier loads")
+      .Inc(s.load_seconds);
 }
 
 }  // namespace mint::apps

@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "kvstore/simulated_tiers.h"
 #include "kvstore/tiered_connector.h"
+#include "metrics/metrics.h"
 #include "model/model.h"
 #include "worker/local_backend.h"
 
@@ -33,13 +34,14 @@ Result<std::unique_ptr<kvstore::TieredKvConnector>> MakeKvTiers(const KvTierArgs
                                                                 const engine::EngineConfig& engine,
                                                                 engine::KvConnector* inner,
                                                                 int instance = 0, int share = 1);
-// Prometheus text: per tier blocks, bytes, hits, onboard/offload bytes and seconds (histogram),
+// Metrics series: per tier blocks, bytes, hits, onboard/offload bytes and seconds (histogram),
 // onboard-versus-recompute decisions, disk errors; plus the engine's onboarding counters.
-std::string KvTierMetricsText(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e);
+void AddKvTierMetrics(const kvstore::TieredKvStats& s, const engine::EngineMetrics& e,
+                      metrics::Registry* registry);
 
 // A mocker's simulated tiers: the same mint_kv_tier_blocks / mint_kv_tier_hit_blocks_total /
-// decisions lines.
-std::string SimulatedKvTierMetricsText(const kvstore::SimulatedTiersStats& s);
+// decisions series.
+void AddSimulatedKvTierMetrics(const kvstore::SimulatedTiersStats& s, metrics::Registry* registry);
 
 // An engine in this process with its tiers' /metrics lines (tiers may be null: none).
 class TieredLocalBackend final : public worker::LocalBackend {
@@ -47,7 +49,10 @@ class TieredLocalBackend final : public worker::LocalBackend {
   TieredLocalBackend(engine::Engine* engine, const kvstore::TieredKvConnector* tiers)
       : LocalBackend(engine), tiers_(tiers) {}
   std::string MetricsText() const override {
-    return tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string();
+    if (tiers_ == nullptr) return {};
+    metrics::Registry registry;
+    AddKvTierMetrics(tiers_->Stats(), Metrics(), &registry);
+    return registry.Prometheus();
   }
 
  private:

@@ -6,9 +6,8 @@
 
 #include <string>
 
-#include <fmt/format.h>
-
 #include "apps/kv_tiers.h"
+#include "metrics/metrics.h"
 #include "runtime/request_plane.h"
 #include "worker/kv_transfer.h"
 #include "worker/local_backend.h"
@@ -29,31 +28,26 @@ class WorkerMetricsSource : public worker::LocalBackend {
   std::string MetricsText() const override {
     if (worker_ == nullptr) return {};
     const auto s = worker_->stats();
-    const uint64_t curve_refused =
-        worker_->publisher() != nullptr ? worker_->publisher()->Stats().subscribers_refused : 0;
-    return fmt::format(
-               "# HELP mint_worker_generate_calls_total Generate calls accepted\n"
-               "# TYPE mint_worker_generate_calls_total counter\nmint_worker_generate_calls_total "
-               "{}\n"
-               "# HELP mint_worker_cancelled_total Calls ended by the caller before finishing\n"
-               "# TYPE mint_worker_cancelled_total counter\nmint_worker_cancelled_total {}\n"
-               "# HELP mint_worker_rejected_total Calls the engine refused\n"
-               "# TYPE mint_worker_rejected_total counter\nmint_worker_rejected_total {}\n"
-               "# HELP mint_request_plane_tls_refused_total TLS handshakes refused on the request "
-               "plane "
-               "(peers without a certificate of the cluster CA)\n"
-               "# TYPE mint_request_plane_tls_refused_total counter\n"
-               "mint_request_plane_tls_refused_total {}\n"
-               "# HELP mint_event_plane_subscribers_refused_total Event-plane subscribers refused "
-               "by "
-               "CURVE (not holding the cluster key)\n"
-               "# TYPE mint_event_plane_subscribers_refused_total counter\n"
-               "mint_event_plane_subscribers_refused_total {}\n",
-               s.requests, s.cancelled, s.rejected, runtime::PlaneTlsHandshakeFailures(),
-               curve_refused) +
-           (kv_ != nullptr ? worker::KvTransferMetricsText(kv_->Stats()) : std::string()) +
-           (tiers_ != nullptr ? KvTierMetricsText(tiers_->Stats(), Metrics()) : std::string()) +
-           (sim_ != nullptr ? SimulatedKvTierMetricsText(sim_->Stats()) : std::string());
+    metrics::Registry reg;
+    reg.AddCounter("mint_worker_generate_calls_total", "Generate calls accepted")
+        .Inc(static_cast<double>(s.requests));
+    reg.AddCounter("mint_worker_cancelled_total", "Calls ended by the caller before finishing")
+        .Inc(static_cast<double>(s.cancelled));
+    reg.AddCounter("mint_worker_rejected_total", "Calls the engine refused")
+        .Inc(static_cast<double>(s.rejected));
+    reg.AddCounter("mint_request_plane_tls_refused_total",
+                   "TLS handshakes refused on the request plane (peers without a certificate of "
+                   "the cluster CA)")
+        .Inc(static_cast<double>(runtime::PlaneTlsHandshakeFailures()));
+    reg.AddCounter("mint_event_plane_subscribers_refused_total",
+                   "Event-plane subscribers refused by CURVE (not holding the cluster key)")
+        .Inc(static_cast<double>(worker_->publisher() != nullptr
+                                     ? worker_->publisher()->Stats().subscribers_refused
+                                     : 0));
+    if (kv_ != nullptr) worker::AddKvTransferMetrics(kv_->Stats(), &reg);
+    if (tiers_ != nullptr) AddKvTierMetrics(tiers_->Stats(), Metrics(), &reg);
+    if (sim_ != nullptr) AddSimulatedKvTierMetrics(sim_->Stats(), &reg);
+    return reg.Prometheus();
   }
 
  private:

@@ -1,5 +1,6 @@
 #include "metrics/metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +23,22 @@ double HistogramSnapshot::Quantile(double q) const {
     }
   }
   return std::numeric_limits<double>::infinity();
+}
+
+HistogramSnapshot FromCumulative(std::span<const double> bounds, std::span<const uint64_t> le,
+                                 uint64_t count, double sum) {
+  MINT_CHECK(bounds.size() == le.size());
+  HistogramSnapshot s;
+  s.bounds.assign(bounds.begin(), bounds.end());
+  uint64_t below = 0;
+  for (uint64_t c : le) {
+    s.counts.push_back(c >= below ? c - below : 0);
+    below = std::max(below, c);
+  }
+  s.counts.push_back(count >= below ? count - below : 0);
+  s.count = count;
+  s.sum = sum;
+  return s;
 }
 
 Histogram::Histogram(std::vector<double> bounds)

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,11 @@ struct HistogramSnapshot {
   double Quantile(double q) const;
   double Mean() const { return count == 0 ? 0 : sum / static_cast<double>(count); }
 };
+
+// A snapshot from cumulative bucket counts kept elsewhere (le[i]: observations <= bounds[i],
+// le.size() == bounds.size()) and the total `count` (the +Inf bucket).
+HistogramSnapshot FromCumulative(std::span<const double> bounds, std::span<const uint64_t> le,
+                                 uint64_t count, double sum);
 
 class Histogram {
  public:

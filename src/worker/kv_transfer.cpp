@@ -212,10 +212,12 @@ double KvTransferConnector::WaitSimulatedLink(uint64_t blocks,
   return duration<double>(steady_clock::now() - started).count() * sim.speedup;
 }
 
-std::string KvTransferMetricsText(const KvTransferStats& s) {
-  std::string out;
+void AddKvTransferMetrics(const KvTransferStats& s, metrics::Registry* reg) {
   auto counter = [&](const char* name, const char* help, uint64_t v) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+    reg->AddCounter(name, help).Inc(static_cast<double>(v));
+  };
+  auto gauge = [&](const char* name, const char* help, double v) {
+    reg->AddGauge(name, help).Set(v);
   };
   counter("mint_kv_transfer_loads_total", "Prompt KV loads from a prefill worker (decode side)",
           s.loads);
@@ -229,36 +231,26 @@ std::string KvTransferMetricsText(const KvTransferStats& s) {
   counter("mint_kv_transfer_skipped_blocks_total",
           "Prompt KV blocks not pulled because this worker's prefix cache held them",
           s.blocks_skipped);
-  const char* h = "mint_kv_transfer_pull_seconds";
-  out += fmt::format("# HELP {} Time to pull one prompt's KV blocks\n# TYPE {} histogram\n", h, h);
-  for (size_t i = 0; i < std::size(KvTransferStats::kPullSecondsBounds); ++i) {
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", h, KvTransferStats::kPullSecondsBounds[i],
-                       s.pull_seconds_le[i]);
-  }
-  const uint64_t ok = s.loads - s.load_failures;
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {:.9f}\n{}_count {}\n", h, ok, h,
-                     s.pull_seconds, h, ok);
-  out += fmt::format(
-      "# HELP mint_kv_transfer_pull_gbps Achieved pull bandwidth over all loads, GB/s\n"
-      "# TYPE mint_kv_transfer_pull_gbps gauge\nmint_kv_transfer_pull_gbps {:.6f}\n",
-      s.pull_seconds > 0 ? static_cast<double>(s.bytes_pulled) / s.pull_seconds * 1e-9 : 0.0);
+  reg->AddHistogramCallback(
+      "mint_kv_transfer_pull_seconds", "Time to pull one prompt's KV blocks", {},
+      [h = metrics::FromCumulative(KvTransferStats::kPullSecondsBounds, s.pull_seconds_le,
+                                   s.loads - s.load_failures, s.pull_seconds)] { return h; });
+  gauge("mint_kv_transfer_pull_gbps", "Achieved pull bandwidth over all loads, GB/s",
+        s.pull_seconds > 0 ? static_cast<double>(s.bytes_pulled) / s.pull_seconds * 1e-9 : 0.0);
   counter("mint_kv_exports_total", "Finished prefills whose KV blocks were held for a puller",
           s.server.exports);
   counter("mint_kv_exports_pulled_total", "Exports pulled by a decode worker", s.server.pulled);
   counter("mint_kv_exports_expired_total",
           "Exports freed unpulled after --kv-export-timeout", s.server.expired);
   counter("mint_kv_exports_failed_total", "Exports whose pull failed", s.server.failed);
-  out += fmt::format(
-      "# HELP mint_kv_exports_pending Finished prefills whose KV blocks are held for a puller "
-      "now\n# TYPE mint_kv_exports_pending gauge\nmint_kv_exports_pending {}\n",
-      s.server.pending);
+  gauge("mint_kv_exports_pending", "Finished prefills whose KV blocks are held for a puller now",
+        static_cast<double>(s.server.pending));
   counter("mint_kv_transfer_rejected_connections_total",
           "Transfer connections refused (over the connection limit)", s.server.rejected);
   counter("mint_kv_transfer_sent_bytes_total", "KV bytes sent over TCP", s.server.bytes_sent);
   counter("mint_kv_transfer_sent_blocks_total", "KV blocks sent over TCP", s.server.blocks_sent);
   counter("mint_kv_transfer_shared_blocks_total",
           "KV blocks copied by a same-host puller out of shared memory", s.server.blocks_shared);
-  return out;
 }
 
 }  // namespace mint::worker

@@ -33,6 +33,7 @@
 
 #include "engine/engine.h"
 #include "engine/kv_connector.h"
+#include "metrics/metrics.h"
 #include "transfer/transfer.h"
 
 namespace mint::worker {
@@ -67,10 +68,10 @@ struct KvTransferStats {
   transfer::ServerStats server;
 };
 
-// The worker's /metrics lines for its KV transfers: loads (decode side: bytes, blocks pulled and
+// The worker's /metrics series for its KV transfers: loads (decode side: bytes, blocks pulled and
 // skipped because already held, seconds as a histogram, achieved GB/s) and exports (prefill
 // side: handed out, pulled, expired, failed, bytes and blocks sent).
-std::string KvTransferMetricsText(const KvTransferStats& stats);
+void AddKvTransferMetrics(const KvTransferStats& stats, metrics::Registry* registry);
 
 class KvTransferConnector final : public engine::KvConnector {
  public:

@@ -120,6 +120,20 @@ TEST(MetricsTest, QuantileIsTheUpperBoundOfItsBucket) {
   EXPECT_DOUBLE_EQ(s.Mean(), (90 * 0.5 + 9 * 4 + 100) / 100.0);
 }
 
+TEST(MetricsTest, CumulativeCountsBecomeASnapshot) {
+  const double bounds[] = {1, 2, 5};
+  const uint64_t le[] = {3, 3, 7};
+  const HistogramSnapshot s = FromCumulative(bounds, le, 10, 42);
+  EXPECT_EQ(s.counts, (std::vector<uint64_t>{3, 0, 4, 3}));
+  EXPECT_EQ(s.count, 10u);
+  EXPECT_EQ(s.sum, 42);
+  Registry r;
+  r.AddHistogramCallback("h_seconds", "help", {{"tier", "host"}}, [s] { return s; });
+  const std::string text = r.Prometheus();
+  EXPECT_NE(text.find("h_seconds_bucket{tier=\"host\",le=\"5\"} 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("h_seconds_bucket{tier=\"host\",le=\"+Inf\"} 10\n"), std::string::npos);
+}
+
 TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
   Registry r;
   Counter& c = r.AddCounter("c", "help");

@@ -2,6 +2,8 @@
 // transfer connector (worker/kv_transfer.h) over TCP and over shared memory.
 #include <gtest/gtest.h>
 
+#include "../support/promtool.h"
+
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -96,7 +98,10 @@ double MetricValue(const std::string& text, const std::string& name) {
 
 // /metrics of both sides say what the stats say; the pull-time histogram is cumulative.
 void ExpectMetricsAgree(const KvTransferStats& decode, const KvTransferStats& prefill) {
-  const std::string d = KvTransferMetricsText(decode), p = KvTransferMetricsText(prefill);
+  metrics::Registry dr, pr;
+  AddKvTransferMetrics(decode, &dr);
+  AddKvTransferMetrics(prefill, &pr);
+  const std::string d = dr.Prometheus(), p = pr.Prometheus();
   EXPECT_EQ(MetricValue(d, "mint_kv_transfer_loads_total"), static_cast<double>(decode.loads));
   EXPECT_EQ(MetricValue(d, "mint_kv_transfer_pulled_blocks_total"),
             static_cast<double>(decode.blocks_pulled));
@@ -118,6 +123,9 @@ void ExpectMetricsAgree(const KvTransferStats& decode, const KvTransferStats& pr
   EXPECT_EQ(MetricValue(p, "mint_kv_exports_pulled_total"),
             static_cast<double>(prefill.server.pulled));
   EXPECT_EQ(MetricValue(p, "mint_kv_exports_total"), static_cast<double>(prefill.server.exports));
+  for (const std::string* text : {&d, &p}) {
+    if (auto problems = test_support::PromtoolProblems(*text)) EXPECT_EQ(*problems, "") << *text;
+  }
 }
 
 void ExpectEqualToOneEngine(transfer::Transport t) {
