@@ -1,0 +1,108 @@
+#include "planner/replicas.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace mint::planner {
+
+double ExpectedTtftSeconds(const mocker::TimingModel& model, double isl) {
+  return model.PrefillMs(static_cast<int64_t>(std::llround(isl))) * 1e-3;
+}
+
+double ExpectedItlSeconds(const mocker::TimingModel& model, double batch, double context,
+                          int64_t kv_capacity_tokens) {
+  const int64_t b = std::max<int64_t>(1, std::llround(batch));
+  return model.DecodeMs(b, static_cast<int64_t>(std::llround(static_cast<double>(b) * context)),
+                        kv_capacity_tokens) *
+         1e-3;
+}
+
+namespace {
+
+int Ceil(double x) { return x <= 0 ? 0 : static_cast<int>(std::ceil(x - 1e-9)); }
+
+}  // namespace
+
+ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& load, const Sla& sla,
+                         const Corrections& corr, const WorkerShape& worker,
+                         const ReplicaBounds& bounds) {
+  ReplicaPlan p;
+  const double interval = load.interval_s > 0 ? load.interval_s : 1;
+  // Prefill.
+  const double isl = std::max(1.0, load.isl);
+  const double ttft = ExpectedTtftSeconds(model, isl);
+  p.ttft_unreachable = ttft > sla.ttft_s;
+  p.prefill_tokens_per_s_per_worker = ttft > 0 ? isl / ttft : 0;
+  p.prefill_tokens_per_s =
+      load.requests * load.isl / interval * std::min(1.0, std::max(0.0, corr.prefill));
+  int prefill = p.prefill_tokens_per_s_per_worker > 0
+                    ? Ceil(p.prefill_tokens_per_s / p.prefill_tokens_per_s_per_worker)
+                    : bounds.max_prefill;
+  // Decode.
+  const double itl_target = sla.itl_s / (corr.decode > 0 ? corr.decode : 1);
+  const double context = load.isl + load.osl / 2;
+  const int64_t cap = worker.kv_capacity_tokens;
+  int64_t best = 0;
+  double best_s = 0;
+  for (int64_t b = 1; b <= std::max<int64_t>(1, worker.max_num_seqs); ++b) {
+    if (cap > 0 && static_cast<double>(b) * context > static_cast<double>(cap) && b > 1) break;
+    const double s = ExpectedItlSeconds(model, static_cast<double>(b), context, cap);
+    if (s <= itl_target) {
+      best = b;
+      best_s = s;
+    }
+  }
+  if (best == 0) {
+    p.itl_unreachable = true;
+    best = 1;
+    best_s = ExpectedItlSeconds(model, 1, context, cap);
+  }
+  p.decode_batch = best;
+  p.decode_tokens_per_s_per_worker = best_s > 0 ? static_cast<double>(best) / best_s : 0;
+  p.decode_tokens_per_s = load.requests * load.osl / interval;
+  int decode = p.decode_tokens_per_s_per_worker > 0
+                   ? Ceil(p.decode_tokens_per_s / p.decode_tokens_per_s_per_worker)
+                   : bounds.max_decode;
+  // Bounds, then the budget.
+  const int p0 = prefill, d0 = decode;
+  prefill =
+      std::clamp(prefill, bounds.min_prefill, std::max(bounds.min_prefill, bounds.max_prefill));
+  decode = std::clamp(decode, bounds.min_decode, std::max(bounds.min_decode, bounds.max_decode));
+  if (bounds.max_workers > 0 && prefill + decode > bounds.max_workers) {
+    const double scale = static_cast<double>(bounds.max_workers) / (prefill + decode);
+    const int np = std::max(bounds.min_prefill, static_cast<int>(std::floor(prefill * scale)));
+    decode = std::max(bounds.min_decode, bounds.max_workers - np);
+    prefill = np;
+  }
+  p.capped = prefill < p0 || decode < d0;
+  p.prefill = prefill;
+  p.decode = decode;
+  return p;
+}
+
+std::string ReplicaPlan::Describe() const {
+  return fmt::format(
+      "prefill {} (need {:.0f} tok/s, {:.0f} per worker{}), decode {} (need {:.1f} tok/s, {:.1f} "
+      "per worker at batch {}{}){}",
+      prefill, prefill_tokens_per_s, prefill_tokens_per_s_per_worker,
+      ttft_unreachable ? ", one prefill alone misses the TTFT SLA" : "", decode,
+      decode_tokens_per_s, decode_tokens_per_s_per_worker, decode_batch,
+      itl_unreachable ? ", batch 1 misses the ITL target" : "", capped ? ", capped by bounds" : "");
+}
+
+int ScaleDamper::Next(int current, int desired) {
+  if (desired >= current) {
+    lower_.clear();
+    return desired;
+  }
+  lower_.push_back(desired);
+  if (static_cast<int>(lower_.size()) < down_intervals_) return current;
+  while (static_cast<int>(lower_.size()) > down_intervals_) lower_.pop_front();
+  const int next = *std::max_element(lower_.begin(), lower_.end());
+  lower_.clear();
+  return next;
+}
+
+}  // namespace mint::planner

@@ -1,0 +1,99 @@
+// The SLA planner's arithmetic: how many prefill and decode workers the next interval needs, from
+// a timing profile (mocker/timing_model.h: the file `mint profile` writes and `mint configure`
+// reads), the predicted load and the SLA, corrected by what the last interval measured (as
+// Dynamo's planner does: observed latency / the profile's expected latency).
+//
+//   prefill: needed tokens/s = requests x isl / interval x min(1, prefill correction);
+//            one worker gives isl / prefill_time(isl) tokens/s; workers = ceil(needed / one).
+//            (A correction below 1, prefix-cache hits, lowers the need; above 1 queueing is
+//            already in the measured rate, so it does not raise it.)
+//   decode:  the ITL target is the SLA's ITL / decode correction; one worker runs the largest
+//            batch b whose step time at context isl + osl / 2 meets it (within its KV capacity
+//            and max_num_seqs), giving b / step_time(b) tokens/s; needed tokens/s = requests x
+//            osl / interval; workers = ceil(needed / one).
+// Then each count is clamped to its bounds, and a total over the worker budget is shared out in
+// proportion. ScaleDamper adds scale-down hysteresis on top.
+//
+// Thread-safety: pure functions; ScaleDamper belongs to one planner loop.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "mocker/timing_model.h"
+
+namespace mint::planner {
+
+struct Sla {
+  double ttft_s = 2.0;
+  double itl_s = 0.05;
+};
+
+// The next interval as predicted.
+struct LoadForecast {
+  double requests = 0;  // arriving in the interval
+  double isl = 0;       // mean prompt tokens
+  double osl = 0;       // mean output tokens
+  double interval_s = 60;
+};
+
+// Observed / expected latency over the last interval; 1 when the profile was right (or nothing
+// was observed).
+struct Corrections {
+  double prefill = 1;
+  double decode = 1;
+};
+
+// One worker as deployed.
+struct WorkerShape {
+  int64_t kv_capacity_tokens = 0;  // a decode worker's KV cache, in tokens (<= 0: unbounded)
+  int64_t max_num_seqs = 256;      // its batch limit
+};
+
+struct ReplicaBounds {
+  int min_prefill = 1, max_prefill = 64;
+  int min_decode = 1, max_decode = 64;
+  int max_workers = 0;  // prefill + decode at most; 0: no budget
+};
+
+struct ReplicaPlan {
+  int prefill = 0;
+  int decode = 0;
+  double prefill_tokens_per_s = 0;             // needed (after correction)
+  double prefill_tokens_per_s_per_worker = 0;  // one worker at the predicted isl
+  double decode_tokens_per_s = 0;              // needed
+  double decode_tokens_per_s_per_worker = 0;   // one worker at the ITL target
+  int64_t decode_batch = 0;                    // sequences per decode worker at the ITL target
+  bool ttft_unreachable = false;  // one prompt's prefill alone takes longer than the TTFT SLA
+  bool itl_unreachable = false;   // even a batch of 1 misses the (corrected) ITL target
+  bool capped = false;            // a bound or the budget cut a count
+  // One line: counts and the numbers behind them.
+  std::string Describe() const;
+};
+
+// Expected latencies from the profile, the denominators of the corrections: TTFT of one prompt
+// of `isl` tokens alone, and the ITL of `batch` sequences at context `context` each.
+double ExpectedTtftSeconds(const mocker::TimingModel& model, double isl);
+double ExpectedItlSeconds(const mocker::TimingModel& model, double batch, double context,
+                          int64_t kv_capacity_tokens);
+
+ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& load, const Sla& sla,
+                         const Corrections& corrections, const WorkerShape& worker,
+                         const ReplicaBounds& bounds);
+
+// Scale-down hysteresis: a larger count applies at once; a smaller one only once the last
+// `down_intervals` decisions all asked for fewer than the current count, and then the largest of
+// them (so a single quiet interval never drops workers a busy one needs back).
+class ScaleDamper {
+ public:
+  explicit ScaleDamper(int down_intervals)
+      : down_intervals_(down_intervals < 1 ? 1 : down_intervals) {}
+  int Next(int current, int desired);
+
+ private:
+  int down_intervals_;
+  std::deque<int> lower_;  // consecutive desired counts below current, newest last
+};
+
+}  // namespace mint::planner

@@ -1,0 +1,163 @@
+#include <cmath>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "planner/predictor.h"
+#include "planner/replicas.h"
+
+namespace mint::planner {
+namespace {
+
+std::vector<double> Feed(Predictor& p, const std::vector<double>& xs) {
+  std::vector<double> out;
+  for (double x : xs) {
+    p.Add(x);
+    out.push_back(p.Predict());
+  }
+  return out;
+}
+
+TEST(PredictorTest, ConstantRepeatsTheLastValue) {
+  ConstantPredictor p;
+  EXPECT_EQ(p.Predict(), 0);
+  EXPECT_EQ(Feed(p, {3, 7, 5}), (std::vector<double>{3, 7, 5}));
+}
+
+TEST(PredictorTest, MovingAverageOverItsWindow) {
+  MovingAveragePredictor p(3);
+  EXPECT_EQ(Feed(p, {3, 6, 9, 12}), (std::vector<double>{3, 4.5, 6, 9}));
+}
+
+TEST(PredictorTest, HoltFollowsARampWithoutLag) {
+  HoltPredictor p(0.5, 0.3);
+  // A linear ramp: after the first difference sets the trend, level + trend is the next value.
+  const std::vector<double> got = Feed(p, {10, 20, 30, 40, 50});
+  EXPECT_DOUBLE_EQ(got[1], 30);
+  EXPECT_DOUBLE_EQ(got[4], 60);
+  // Hand-computed step after a change of slope: level = 0.5 * 50 + 0.5 * (40 + 10) = 50 -> the
+  // ramp above continues exactly; now a flat 50: level = 0.5*50 + 0.5*60 = 55, trend = 0.3*5 +
+  // 0.7*10 = 8.5, prediction 63.5.
+  p.Add(50);
+  EXPECT_DOUBLE_EQ(p.Predict(), 63.5);
+  // Constant and moving average lag a ramp by construction; Holt does not.
+  MovingAveragePredictor ma(3);
+  EXPECT_LT(Feed(ma, {10, 20, 30, 40, 50}).back(), 50);
+}
+
+TEST(PredictorTest, HoltNeverPredictsBelowZero) {
+  HoltPredictor p(0.9, 0.9);
+  Feed(p, {100, 50, 0, 0});
+  EXPECT_GE(p.Predict(), 0);
+}
+
+TEST(PredictorTest, MakePredictorChecksItsOptions) {
+  EXPECT_TRUE(MakePredictor({.kind = "constant"}).ok());
+  EXPECT_TRUE(MakePredictor({.kind = "moving-average", .window = 4}).ok());
+  EXPECT_TRUE(MakePredictor({.kind = "holt"}).ok());
+  EXPECT_EQ(MakePredictor({.kind = "arima"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakePredictor({.kind = "moving-average", .window = 0}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakePredictor({.kind = "holt", .alpha = 0}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakePredictor({.kind = "holt", .beta = 1.5}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// A profile with round numbers: prefill 0.1 ms per token (through the origin); decode 10 ms at
+// batch 1 rising linearly to 50 ms at batch 64, i.e. 10 + (b - 1) * 40 / 63 ms.
+mocker::TimingModel Profile() {
+  auto m = mocker::TimingModel::ParseProfile(
+      R"({"prefill": [[100, 10], [10000, 1000]], "decode": [[1, 10], [64, 50]]})");
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return std::move(m).value();
+}
+
+const LoadForecast kLoad{.requests = 600, .isl = 2000, .osl = 200, .interval_s = 60};
+const Sla kSla{.ttft_s = 1.0, .itl_s = 0.030};
+
+TEST(ReplicasTest, HandComputedCounts) {
+  const mocker::TimingModel m = Profile();
+  // Prefill: 600 x 2000 / 60 = 20,000 tok/s needed; one worker: 2000 tokens in 200 ms = 10,000
+  // tok/s -> 2. Decode: largest b with 10 + (b - 1) * 40/63 <= 30 ms is 32 (29.68 ms): 32 /
+  // 0.02968 = 1,078 tok/s per worker; need 600 x 200 / 60 = 2,000 -> 2.
+  const ReplicaPlan p = PlanReplicas(m, kLoad, kSla, {}, {.kv_capacity_tokens = 0}, {});
+  EXPECT_EQ(p.prefill, 2);
+  EXPECT_DOUBLE_EQ(p.prefill_tokens_per_s, 20000);
+  EXPECT_NEAR(p.prefill_tokens_per_s_per_worker, 10000, 1e-6);
+  EXPECT_EQ(p.decode_batch, 32);
+  EXPECT_NEAR(p.decode_tokens_per_s_per_worker, 32 / (0.010 + 31 * 0.040 / 63), 1e-6);
+  EXPECT_EQ(p.decode, 2);
+  EXPECT_FALSE(p.ttft_unreachable);
+  EXPECT_FALSE(p.itl_unreachable);
+  EXPECT_FALSE(p.capped);
+}
+
+TEST(ReplicasTest, KvCapacityLimitsTheDecodeBatch) {
+  // Context 2000 + 200 / 2 = 2,100 tokens; 21,000 tokens of cache hold 10 sequences: 10 / (10 +
+  // 9 * 40/63 ms) = 636 tok/s per worker -> ceil(2000 / 636) = 4.
+  const ReplicaPlan p = PlanReplicas(Profile(), kLoad, kSla, {}, {.kv_capacity_tokens = 21000}, {});
+  EXPECT_EQ(p.decode_batch, 10);
+  EXPECT_EQ(p.decode, 4);
+}
+
+TEST(ReplicasTest, CorrectionsMoveTheCounts) {
+  const mocker::TimingModel m = Profile();
+  // Prefill correction 0.5 (TTFT half of expected: prefix hits) halves the need -> 1 worker; 2
+  // (queueing) does not raise it.
+  EXPECT_EQ(PlanReplicas(m, kLoad, kSla, {.prefill = 0.5}, {}, {}).prefill, 1);
+  EXPECT_EQ(PlanReplicas(m, kLoad, kSla, {.prefill = 2}, {}, {}).prefill, 2);
+  // Decode correction 1.5: ITL target 20 ms -> batch 16 (19.52 ms), 820 tok/s -> 3 workers.
+  const ReplicaPlan d = PlanReplicas(m, kLoad, kSla, {.decode = 1.5}, {}, {});
+  EXPECT_EQ(d.decode_batch, 16);
+  EXPECT_EQ(d.decode, 3);
+}
+
+TEST(ReplicasTest, UnreachableSlasAreFlagged) {
+  const mocker::TimingModel m = Profile();
+  // A 20,000-token prompt takes 2 s alone against a 1 s TTFT SLA; batch 1 (10 ms) misses a 5 ms
+  // ITL.
+  const ReplicaPlan p = PlanReplicas(m, {.requests = 6, .isl = 20000, .osl = 10, .interval_s = 60},
+                                     {.ttft_s = 1, .itl_s = 0.005}, {}, {}, {});
+  EXPECT_TRUE(p.ttft_unreachable);
+  EXPECT_TRUE(p.itl_unreachable);
+  EXPECT_EQ(p.decode_batch, 1);
+  EXPECT_NE(p.Describe().find("misses the TTFT SLA"), std::string::npos) << p.Describe();
+}
+
+TEST(ReplicasTest, BoundsAndBudget) {
+  const mocker::TimingModel m = Profile();
+  // No load: the minimums.
+  const ReplicaPlan idle = PlanReplicas(m, {.requests = 0, .isl = 2000, .osl = 200}, kSla, {}, {},
+                                        {.min_prefill = 1, .min_decode = 2});
+  EXPECT_EQ(idle.prefill, 1);
+  EXPECT_EQ(idle.decode, 2);
+  // Ten times the load: 20 prefill, 19 decode wanted; max 8 each.
+  LoadForecast heavy = kLoad;
+  heavy.requests *= 10;
+  const ReplicaPlan capped =
+      PlanReplicas(m, heavy, kSla, {}, {}, {.max_prefill = 8, .max_decode = 8});
+  EXPECT_EQ(capped.prefill, 8);
+  EXPECT_EQ(capped.decode, 8);
+  EXPECT_TRUE(capped.capped);
+  // A budget of 10 workers shared in proportion to the clamped 8 + 8.
+  const ReplicaPlan budget =
+      PlanReplicas(m, heavy, kSla, {}, {}, {.max_prefill = 8, .max_decode = 8, .max_workers = 10});
+  EXPECT_EQ(budget.prefill + budget.decode, 10);
+  EXPECT_EQ(budget.prefill, 5);
+}
+
+TEST(ScaleDamperTest, UpAtOnceDownAfterConsecutiveIntervals) {
+  ScaleDamper d(3);
+  EXPECT_EQ(d.Next(2, 5), 5);  // up at once
+  EXPECT_EQ(d.Next(5, 3), 5);  // 1st lower
+  EXPECT_EQ(d.Next(5, 2), 5);  // 2nd lower
+  EXPECT_EQ(d.Next(5, 6), 6);  // up again: the count of lower ones restarts
+  EXPECT_EQ(d.Next(6, 4), 6);
+  EXPECT_EQ(d.Next(6, 3), 6);
+  EXPECT_EQ(d.Next(6, 2), 4);  // 3 lower in a row: the largest of them
+  EXPECT_EQ(d.Next(4, 4), 4);
+}
+
+}  // namespace
+}  // namespace mint::planner
