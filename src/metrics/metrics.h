@@ -22,8 +22,11 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/status.h"
 
 namespace mint::metrics {
 
@@ -136,6 +139,15 @@ class Registry {
 // The first sample named `name` whose labels include every pair of `labels`; null if none.
 const Sample* FindSample(const std::vector<Sample>& samples, const std::string& name,
                          const Labels& labels = {});
+
+// Reads Prometheus text (exposition format 0.0.4, what Prometheus() writes and what other
+// servers such as vLLM expose) back into samples: counters and gauges by their `# TYPE` (untyped
+// and summary lines read as gauges, one per line), and each histogram's _bucket/_sum/_count lines
+// joined into one histogram sample per label set (non-cumulative counts; the +Inf bucket becomes
+// the count past the last bound). Comments and timestamps are skipped. Errors (kInvalidArgument)
+// name the line: a malformed name, label or value, a histogram bucket without `le`, or buckets
+// that are not cumulative.
+Result<std::vector<Sample>> ParsePrometheus(std::string_view text);
 
 // Prometheus text helpers for writers outside a registry: a label value escaped (\\, \", \n),
 // and a number as the registry writes it (the shortest text that reads back as the same double;

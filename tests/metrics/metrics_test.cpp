@@ -187,3 +187,89 @@ TEST(MetricsDeathTest, ANameHasOneType) {
 
 }  // namespace
 }  // namespace mint::metrics
+
+namespace mint::metrics {
+namespace {
+
+// What Prometheus() writes, ParsePrometheus reads back as Snapshot() has it.
+TEST(ParsePrometheusTest, ReadsBackWhatTheRegistryWrites) {
+  Registry r;
+  r.SetConstantLabels({{"model", "m \"q\"\n"}});
+  r.AddCounter("c_total", "help", {{"k", "v"}}).Inc(12345678901234.0);
+  r.AddGauge("g", "help").Set(-0.25);
+  Histogram& h = r.AddHistogram("h_seconds", "help", {0.1, 1, 10}, {{"w", "a"}});
+  for (double v : {0.05, 0.5, 0.5, 5.0, 50.0}) h.Observe(v);
+  r.AddHistogram("h_seconds", "help", {0.1, 1, 10}, {{"w", "b"}});
+  auto parsed = ParsePrometheus(r.Prometheus());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  const std::vector<Sample> want = r.Snapshot();
+  ASSERT_EQ(parsed->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    const Sample& a = (*parsed)[i];
+    const Sample& b = want[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.labels, b.labels);
+    EXPECT_EQ(a.type, b.type);
+    EXPECT_EQ(a.value, b.value);
+    EXPECT_EQ(a.histogram.bounds, b.histogram.bounds);
+    EXPECT_EQ(a.histogram.counts, b.histogram.counts);
+    EXPECT_EQ(a.histogram.count, b.histogram.count);
+    EXPECT_DOUBLE_EQ(a.histogram.sum, b.histogram.sum);
+  }
+}
+
+TEST(ParsePrometheusTest, ReadsOtherServersText) {
+  // vLLM-style names with colons, untyped lines, a summary, timestamps, CRLF, a trailing comma.
+  const char* text =
+      "# HELP vllm:num_requests_running Running\r\n"
+      "# TYPE vllm:num_requests_running gauge\r\n"
+      "vllm:num_requests_running{model_name=\"x\",} 3 1700000000000\r\n"
+      "untyped_thing 1.5e3\n"
+      "# TYPE rpc_seconds summary\n"
+      "rpc_seconds{quantile=\"0.5\"} 0.01\n"
+      "rpc_seconds_sum 4\n"
+      "# TYPE lat histogram\n"
+      "lat_bucket{le=\"1\"} 2\n"
+      "lat_bucket{le=\"+Inf\"} 5\n"
+      "lat_count 5\n"
+      "lat_sum 12\n";
+  auto s = ParsePrometheus(text);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const Sample* running = FindSample(*s, "vllm:num_requests_running", {{"model_name", "x"}});
+  ASSERT_NE(running, nullptr);
+  EXPECT_EQ(running->value, 3);
+  EXPECT_EQ(FindSample(*s, "untyped_thing")->value, 1500);
+  EXPECT_EQ(FindSample(*s, "rpc_seconds", {{"quantile", "0.5"}})->value, 0.01);
+  EXPECT_EQ(FindSample(*s, "rpc_seconds_sum")->value, 4);
+  const Sample* lat = FindSample(*s, "lat");
+  ASSERT_NE(lat, nullptr);
+  EXPECT_EQ(lat->type, Type::kHistogram);
+  EXPECT_EQ(lat->histogram.counts, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(lat->histogram.count, 5u);
+  EXPECT_EQ(lat->histogram.sum, 12);
+}
+
+TEST(ParsePrometheusTest, MalformedTextIsAnErrorNamingTheLine) {
+  const char* bad[] = {
+      "x{a=\"b} 1\n",                      // unterminated label value
+      "x{a=b} 1\n",                        // unquoted
+      "x{a=\"\\q\"} 1\n",                  // bad escape
+      "x 1.2.3\n",                         // bad value
+      "9x 1\n",                            // bad name
+      "# TYPE h histogram\nh_bucket 1\n",  // bucket without le
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 5\nh_bucket{le=\"2\"} 3\n",  // not cumulative
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 5\nh_count 2\n",             // count below buckets
+      "x 1 notatime\n",
+      "x{a=\"1\",a=\"2\"} 1\n",                        // repeated label
+      "# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\n",  // NaN bound
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1.5\n",  // not a count
+  };
+  for (const char* text : bad) {
+    auto s = ParsePrometheus(text);
+    EXPECT_FALSE(s.ok()) << text;
+    if (!s.ok()) EXPECT_NE(s.status().message().find("line "), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace mint::metrics
