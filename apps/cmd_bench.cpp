@@ -33,6 +33,7 @@ struct BenchArgs {
   std::string extra_body;
   int concurrency = 0;
   double rate = 0;
+  std::string rate_schedule;
   std::string arrival = "poisson";
   int64_t num_requests = 0;
   double duration = 0;
@@ -220,16 +221,25 @@ Status ArrivalFromArgs(const BenchArgs& a, bench::RunOptions* opt, nlohmann::jso
     opt->rate = a.rate > 0 ? a.rate : 1.0;
     (*config)["mode"] = "conversations";
     (*config)["conversation_rate"] = opt->rate;
-  } else if (a.rate > 0) {
+  } else if (a.rate > 0 || !a.rate_schedule.empty()) {
     opt->mode = bench::RunOptions::Mode::kRate;
     opt->rate = a.rate;
+    if (!a.rate_schedule.empty()) {
+      if (a.rate > 0)
+        return Status::InvalidArgument("--rate and --rate-schedule exclude each other");
+      MINT_ASSIGN_OR_RETURN(bench::RateSchedule schedule,
+                            bench::RateSchedule::Parse(a.rate_schedule));
+      std::fprintf(stderr, "rate schedule: %s\n", schedule.Describe().c_str());
+      opt->schedule = std::make_shared<const bench::RateSchedule>(std::move(schedule));
+      (*config)["rate_schedule"] = a.rate_schedule;
+    }
     if (a.arrival == "constant") {
       opt->arrival = bench::Arrival::kConstant;
     } else if (a.arrival != "poisson") {
       return Status::InvalidArgument("--arrival must be poisson or constant");
     }
     (*config)["mode"] = "rate";
-    (*config)["rate"] = a.rate;
+    if (a.rate > 0) (*config)["rate"] = a.rate;
     (*config)["arrival"] = a.arrival;
   } else {
     opt->mode = bench::RunOptions::Mode::kConcurrency;
@@ -287,7 +297,8 @@ int Run(const BenchArgs& a) {
   auto fixed = std::make_shared<std::vector<bench::BenchRequest>>();
   if (Status st = WorkloadFromArgs(a, &opt, &config, fixed); !st.ok()) return Fail(st);
   if (Status st = ArrivalFromArgs(a, &opt, &config); !st.ok()) return Fail(st);
-  if (opt.num_requests <= 0 && opt.duration_s <= 0 && a.trace.empty() && a.conversations == 0) {
+  if (opt.num_requests <= 0 && opt.duration_s <= 0 && a.trace.empty() && a.conversations == 0 &&
+      !opt.schedule) {
     opt.num_requests = a.sharegpt.empty() ? 100 : static_cast<int64_t>(fixed->size());
     config["num_requests"] = opt.num_requests;
   }
@@ -302,7 +313,7 @@ int Run(const BenchArgs& a) {
                   : a.conversations > 0 ? a.conversations * a.turns
                                         : 0;
   auto started = std::chrono::steady_clock::now();
-  double span_s = a.warmup + a.duration;
+  double span_s = opt.schedule ? opt.schedule->duration_s() : a.warmup + a.duration;
   opt.progress = [&](int64_t done, int64_t) {
     if (total > 0) {
       bar.Update(static_cast<uint64_t>(std::min(done, total)), static_cast<uint64_t>(total));
@@ -354,7 +365,11 @@ CommandFn RegisterBench(CLI::App& app) {
                   "'{\"response_format\":{\"type\":\"json_object\"}}'");
   cmd->add_option("--concurrency", a->concurrency, "Requests in flight (closed loop; default 1)");
   cmd->add_option("--rate", a->rate, "Requests per second (open loop)");
-  cmd->add_option("--arrival", a->arrival, "poisson | constant (with --rate)")
+  cmd->add_option("--rate-schedule", a->rate_schedule,
+                  "Requests per second over time, piecewise linear: DURATION:RATE or "
+                  "DURATION:FROM-TO segments, e.g. 60:1,120:1-6,300:6,120:6-1,60:1 (quiet, ramp, "
+                  "peak, fall, quiet); the run ends with the schedule");
+  cmd->add_option("--arrival", a->arrival, "poisson | constant (with --rate or --rate-schedule)")
       ->capture_default_str();
   cmd->add_option("--num-requests", a->num_requests,
                   "Measured requests (after warmup; default 100 unless --duration)");

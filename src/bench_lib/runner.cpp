@@ -1,5 +1,7 @@
 #include "bench_lib/runner.h"
 
+#include <cmath>
+
 #include <boost/asio.hpp>
 
 #include <memory>
@@ -92,14 +94,21 @@ class Driver {
         exhausted_ = true;
         return;
       }
-      if (opt_.mode == RunOptions::Mode::kRate || opt_.mode == RunOptions::Mode::kConversations) {
+      if (opt_.mode == RunOptions::Mode::kRate && opt_.schedule) {
+        // Time rescaling: a unit-rate stream in expected requests, mapped back to seconds.
+        const double at = opt_.schedule->Cumulative(next_arrival_s_);
+        const bool first_constant = next_index_ == 0 && opt_.arrival == Arrival::kConstant;
+        next_arrival_s_ =
+            opt_.schedule->TimeAt(first_constant ? 0.0 : NextArrival(opt_.arrival, 1.0, at, &rng_));
+      } else if (opt_.mode == RunOptions::Mode::kRate ||
+                 opt_.mode == RunOptions::Mode::kConversations) {
         next_arrival_s_ = NextArrival(opt_.arrival, opt_.rate, next_arrival_s_, &rng_);
         if (next_index_ == 0 && opt_.arrival == Arrival::kConstant) next_arrival_s_ = 0;
       } else {
         next_arrival_s_ = pending_->arrival_s;
       }
     }
-    if (LimitsReached(next_arrival_s_)) {
+    if (!std::isfinite(next_arrival_s_) || LimitsReached(next_arrival_s_)) {
       exhausted_ = true;
       return;
     }

@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "bench_lib/client.h"
+#include "bench_lib/rate_schedule.h"
 #include "bench_lib/stats.h"
 #include "bench_lib/workload.h"
 #include "core/status.h"
@@ -27,6 +29,8 @@ struct RunOptions {
   int concurrency = 1;                 // kConcurrency: requests in flight
   double rate = 1.0;                   // kRate: requests per second
   Arrival arrival = Arrival::kPoisson;  // kRate
+  // kRate: the rate over time instead of `rate` (rate_schedule.h); the run ends with it.
+  std::shared_ptr<const RateSchedule> schedule;
   uint64_t seed = 0;                   // kRate: arrival stream
   // Requests measured after warmup; 0 = until `duration_s` (or the source runs out).
   int64_t num_requests = 0;
