@@ -236,6 +236,7 @@ class Engine::Impl {
   std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
   std::deque<StepRecord> recent_steps_;  // loop thread; EngineMetrics::recent_steps
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
+  double busy_seconds_ = 0;  // loop thread; EngineMetrics::busy_seconds
   // KV connector state, loop thread only.
   int32_t loads_in_flight_ = 0;
   bool blocked_on_loads_ = false;  // nothing schedulable until a load ends
@@ -737,6 +738,7 @@ void Engine::Impl::RecordStep(const StepBatch& step, std::chrono::steady_clock::
                            .decode_seqs = c.decode_seqs,
                            .decode_kv_tokens = c.decode_kv_tokens,
                            .seconds = std::chrono::duration<double>(took).count()});
+  busy_seconds_ += recent_steps_.back().seconds;
   // What a block of prompt costs to compute, for Lookup's load-or-recompute choice: steps that
   // are mostly prefill, smoothed.
   if (c.prefill_tokens >= config_.block_size && c.prefill_tokens >= 4 * c.decode_seqs) {
@@ -757,6 +759,7 @@ void Engine::Impl::PublishMetrics() {
   m.preemptions = ss.preemptions;
   m.blocks = pool_.Stats();
   m.steps = steps_;
+  m.busy_seconds = busy_seconds_;
   m.requests_finished = finished_;
   m.requests_aborted = aborted_;
   m.prompt_tokens = prompt_computed_;

@@ -135,6 +135,7 @@ struct EngineMetrics {
   BlockPoolStats blocks;
   uint64_t preemptions = 0;
   uint64_t steps = 0;
+  double busy_seconds = 0;  // cumulative wall time of the steps' forward passes
   uint64_t requests_finished = 0;
   uint64_t requests_aborted = 0;
   uint64_t prompt_tokens = 0;     // computed (not cached) prompt tokens, cumulative

@@ -106,6 +106,9 @@ std::string FrontendMetrics::Render(const engine::EngineMetrics& e) const {
       .Inc(static_cast<double>(e.blocks.hit_blocks));
   now.AddCounter("mint_engine_preemptions_total", "Sequences preempted for KV blocks")
       .Inc(static_cast<double>(e.preemptions));
+  now.AddCounter("mint_engine_busy_seconds_total",
+                 "Wall time the engine spent in steps (its busy time, for utilization)")
+      .Inc(e.busy_seconds);
   const double tps = TokensPerSecond();
   now.AddGauge("mint_tokens_per_second", "Generated tokens per second, last 10 s").Set(tps);
   now.AddGauge("mint_cost_per_million_tokens",

@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "planner/planner.h"
 #include "planner/predictor.h"
 #include "planner/replicas.h"
 
@@ -157,6 +159,66 @@ TEST(ScaleDamperTest, UpAtOnceDownAfterConsecutiveIntervals) {
   EXPECT_EQ(d.Next(6, 3), 6);
   EXPECT_EQ(d.Next(6, 2), 4);  // 3 lower in a row: the largest of them
   EXPECT_EQ(d.Next(4, 4), 4);
+}
+
+// A ramp up, then quiet: the planner adds workers as the load rises (Holt sees the trend), and
+// gives them back only after `scale_down_intervals` quiet intervals.
+TEST(PlannerTest, FollowsARampAndScalesDownLate) {
+  PlannerConfig c;
+  c.sla = {.ttft_s = 1, .itl_s = 0.030};
+  c.interval_s = 10;
+  c.scale_down_intervals = 3;
+  c.bounds = {.min_prefill = 1, .max_prefill = 20, .min_decode = 1, .max_decode = 20};
+  auto p = Planner::Create(Profile(), c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  FleetState fleet{.prefill = 1, .decode = 1, .decode_running = 4};
+  std::vector<int> prefill;
+  for (double rate : {1.0, 2.0, 4.0, 6.0, 8.0, 10.0}) {
+    Observation o{.interval_s = 10, .requests = rate * 10, .isl = 2000, .osl = 200};
+    const Decision d = (*p)->Step(o, fleet);
+    SCOPED_TRACE(d.Describe(o, fleet));
+    prefill.push_back(d.prefill);
+    fleet.prefill = d.prefill;
+    fleet.decode = d.decode;
+  }
+  // 10 req/s x 2,000 tokens = 20,000 tok/s against 10,000 per worker: 2, and Holt predicts the
+  // next step of the ramp (12 req/s: 3).
+  EXPECT_EQ(prefill.back(), 3) << ::testing::PrintToString(prefill);
+  EXPECT_TRUE(std::is_sorted(prefill.begin(), prefill.end()));
+  // Quiet: held for two intervals, released on the third to the largest count those three asked
+  // for (Holt's prediction decays over them: 5.6, 2.0, then 0 req/s -> 2, 1, 1 prefill workers).
+  int held = 0;
+  for (int i = 0; i < 3; ++i) {
+    const Decision d = (*p)->Step({.interval_s = 10, .requests = 0}, fleet);
+    if (d.prefill == fleet.prefill) ++held;
+    fleet.prefill = d.prefill;
+    fleet.decode = d.decode;
+  }
+  EXPECT_EQ(held, 2);
+  EXPECT_EQ(fleet.prefill, 2);
+}
+
+TEST(PlannerTest, CorrectionsComeFromObservedLatency) {
+  PlannerConfig c;
+  c.sla = {.ttft_s = 1, .itl_s = 0.030};
+  c.interval_s = 10;
+  auto p = Planner::Create(Profile(), c);
+  ASSERT_TRUE(p.ok());
+  // Profile: 2,000-token prefill 200 ms; batch 4 decode 10 + 3 x 40/63 = 11.9 ms.
+  const Decision d = (*p)->Step({.interval_s = 10,
+                                 .requests = 10,
+                                 .isl = 2000,
+                                 .osl = 200,
+                                 .ttft_s = 0.1,
+                                 .itl_s = 0.0238,
+                                 .has_ttft = true,
+                                 .has_itl = true},
+                                {.prefill = 1, .decode = 1, .decode_running = 4});
+  EXPECT_NEAR(d.corrections.prefill, 0.5, 1e-9);
+  EXPECT_NEAR(d.corrections.decode, 0.0238 / (0.010 + 3 * 0.040 / 63), 1e-9);
+  EXPECT_NE(d.Describe({}, {}).find("corrections prefill 0.50"), std::string::npos)
+      << d.Describe({}, {});
+  EXPECT_FALSE(Planner::Create(Profile(), {.interval_s = 0}).ok());
 }
 
 }  // namespace

@@ -1,0 +1,90 @@
+#include "planner/observe.h"
+
+#include <string>
+
+namespace mint::planner {
+namespace {
+
+double Sum(const std::vector<metrics::Sample>& samples, const std::string& name,
+           const metrics::Labels& labels = {}) {
+  double total = 0;
+  for (const metrics::Sample& s : samples) {
+    if (s.name != name) continue;
+    bool match = true;
+    for (const auto& want : labels) {
+      bool found = false;
+      for (const auto& have : s.labels) found = found || have == want;
+      match = match && found;
+    }
+    if (match) total += s.value;
+  }
+  return total;
+}
+
+void SumHistogram(const std::vector<metrics::Sample>& samples, const std::string& name, double* sum,
+                  double* count) {
+  for (const metrics::Sample& s : samples) {
+    if (s.name != name || s.type != metrics::Type::kHistogram) continue;
+    *sum += s.histogram.sum;
+    *count += static_cast<double>(s.histogram.count);
+  }
+}
+
+double Delta(double before, double after) { return after >= before ? after - before : after; }
+
+}  // namespace
+
+void FrontendTotals::Add(const FrontendTotals& o) {
+  requests += o.requests;
+  failed += o.failed;
+  input_tokens += o.input_tokens;
+  output_tokens += o.output_tokens;
+  ttft_sum += o.ttft_sum;
+  ttft_count += o.ttft_count;
+  itl_sum += o.itl_sum;
+  itl_count += o.itl_count;
+}
+
+FrontendTotals ReadFrontendTotals(const std::vector<metrics::Sample>& samples) {
+  FrontendTotals t;
+  double unused = 0;
+  SumHistogram(samples, "mint_frontend_request_duration_seconds", &unused, &t.requests);
+  t.failed = Sum(samples, "mint_frontend_requests_total", {{"status", "5xx"}});
+  t.input_tokens = Sum(samples, "mint_frontend_input_tokens_total");
+  t.output_tokens = Sum(samples, "mint_frontend_output_tokens_total");
+  SumHistogram(samples, "mint_frontend_time_to_first_token_seconds", &t.ttft_sum, &t.ttft_count);
+  SumHistogram(samples, "mint_frontend_inter_token_latency_seconds", &t.itl_sum, &t.itl_count);
+  return t;
+}
+
+WorkerTotals ReadWorkerTotals(const std::vector<metrics::Sample>& samples) {
+  WorkerTotals w;
+  w.busy_seconds = Sum(samples, "mint_engine_busy_seconds_total");
+  w.running = Sum(samples, "mint_engine_running_requests");
+  w.kv_blocks = Sum(samples, "mint_kv_blocks", {{"state", "total"}});
+  return w;
+}
+
+Observation Diff(const FrontendTotals& before, const FrontendTotals& after, double seconds) {
+  Observation o;
+  o.interval_s = seconds;
+  o.requests = Delta(before.requests, after.requests);
+  o.failed = Delta(before.failed, after.failed);
+  if (o.requests > 0) {
+    o.isl = Delta(before.input_tokens, after.input_tokens) / o.requests;
+    o.osl = Delta(before.output_tokens, after.output_tokens) / o.requests;
+  }
+  const double ttft_n = Delta(before.ttft_count, after.ttft_count);
+  if (ttft_n > 0) {
+    o.ttft_s = Delta(before.ttft_sum, after.ttft_sum) / ttft_n;
+    o.has_ttft = true;
+  }
+  const double itl_n = Delta(before.itl_count, after.itl_count);
+  if (itl_n > 0) {
+    o.itl_s = Delta(before.itl_sum, after.itl_sum) / itl_n;
+    o.has_itl = true;
+  }
+  return o;
+}
+
+}  // namespace mint::planner

@@ -1,0 +1,75 @@
+#include "planner/planner.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace mint::planner {
+namespace {
+
+double Clamp(double c) { return std::clamp(c, 0.1, 10.0); }
+
+}  // namespace
+
+Result<std::unique_ptr<Planner>> Planner::Create(mocker::TimingModel model, PlannerConfig config) {
+  if (!(config.interval_s > 0)) {
+    return Status::InvalidArgument("--adjustment-interval must be > 0 seconds");
+  }
+  if (!(config.sla.ttft_s > 0) || !(config.sla.itl_s > 0)) {
+    return Status::InvalidArgument("the SLA's ttft and itl must be > 0");
+  }
+  std::unique_ptr<Planner> p(new Planner(std::move(model), std::move(config)));
+  MINT_ASSIGN_OR_RETURN(p->rate_, MakePredictor(p->config_.predictor));
+  MINT_ASSIGN_OR_RETURN(p->isl_, MakePredictor(p->config_.predictor));
+  MINT_ASSIGN_OR_RETURN(p->osl_, MakePredictor(p->config_.predictor));
+  return p;
+}
+
+Decision Planner::Step(const Observation& o, const FleetState& fleet) {
+  const double seconds = o.interval_s > 0 ? o.interval_s : config_.interval_s;
+  rate_->Add(o.requests / seconds);
+  if (o.requests > 0) {
+    isl_->Add(o.isl);
+    osl_->Add(o.osl);
+  }
+  // Corrections from what this interval measured (the last ones stand without data).
+  if (o.has_ttft && o.isl > 0) {
+    const double expected = ExpectedTtftSeconds(model_, o.isl);
+    if (expected > 0) corrections_.prefill = Clamp(o.ttft_s / expected);
+  }
+  if (o.has_itl && o.requests > 0) {
+    const double expected =
+        ExpectedItlSeconds(model_, std::max(1.0, fleet.decode_running), o.isl + o.osl / 2,
+                           config_.worker.kv_capacity_tokens);
+    if (expected > 0) corrections_.decode = Clamp(o.itl_s / expected);
+  }
+  Decision d;
+  d.predicted = {.requests = rate_->Predict() * config_.interval_s,
+                 .isl = isl_->Predict(),
+                 .osl = osl_->Predict(),
+                 .interval_s = config_.interval_s};
+  d.corrections = corrections_;
+  d.plan =
+      PlanReplicas(model_, d.predicted, config_.sla, corrections_, config_.worker, config_.bounds);
+  d.prefill = prefill_damper_.Next(fleet.prefill, d.plan.prefill);
+  d.decode = decode_damper_.Next(fleet.decode, d.plan.decode);
+  return d;
+}
+
+std::string Decision::Describe(const Observation& o, const FleetState& fleet) const {
+  auto change = [](int now, int want) {
+    return now == want ? fmt::format("{}", now) : fmt::format("{} -> {}", now, want);
+  };
+  std::string why;
+  if (plan.prefill != prefill || plan.decode != decode) why = " (scale-down held by hysteresis)";
+  return fmt::format(
+      "planner: prefill {}, decode {}{}; observed {:.1f} req/s, isl {:.0f}, osl {:.0f}, TTFT "
+      "{:.3f} s, ITL {:.1f} ms; predicted {:.1f} req/s, isl {:.0f}, osl {:.0f}; corrections "
+      "prefill {:.2f} decode {:.2f}; plan {}",
+      change(fleet.prefill, prefill), change(fleet.decode, decode), why,
+      o.interval_s > 0 ? o.requests / o.interval_s : 0.0, o.isl, o.osl, o.ttft_s, o.itl_s * 1e3,
+      predicted.interval_s > 0 ? predicted.requests / predicted.interval_s : 0.0, predicted.isl,
+      predicted.osl, corrections.prefill, corrections.decode, plan.Describe());
+}
+
+}  // namespace mint::planner

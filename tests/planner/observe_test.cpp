@@ -1,0 +1,67 @@
+#include "planner/observe.h"
+
+#include <gtest/gtest.h>
+
+namespace mint::planner {
+namespace {
+
+// A frontend's exposition as FrontendMetrics writes it (names, a model label, status classes).
+std::vector<metrics::Sample> FrontendScrape(double requests, double in, double out, double ttft,
+                                            double itl_sum, double itl_n, double failed) {
+  metrics::Registry r;
+  r.SetConstantLabels({{"model", "m"}});
+  r.AddCounter("mint_frontend_requests_total", "h", {{"endpoint", "chat"}, {"status", "2xx"}})
+      .Inc(requests - failed);
+  r.AddCounter("mint_frontend_requests_total", "h", {{"endpoint", "chat"}, {"status", "5xx"}})
+      .Inc(failed);
+  r.AddCounter("mint_frontend_input_tokens_total", "h").Inc(in);
+  r.AddCounter("mint_frontend_output_tokens_total", "h").Inc(out);
+  auto& d = r.AddHistogram("mint_frontend_request_duration_seconds", "h", {1, 10});
+  for (int i = 0; i < requests; ++i) d.Observe(2);
+  auto& t = r.AddHistogram("mint_frontend_time_to_first_token_seconds", "h", {1, 10});
+  for (int i = 0; i < requests; ++i) t.Observe(ttft);
+  auto& l = r.AddHistogram("mint_frontend_inter_token_latency_seconds", "h", {1, 10});
+  for (int i = 0; i < itl_n; ++i) l.Observe(itl_sum / itl_n);
+  auto parsed = metrics::ParsePrometheus(r.Prometheus());
+  EXPECT_TRUE(parsed.ok());
+  return parsed.ok() ? *parsed : std::vector<metrics::Sample>{};
+}
+
+TEST(ObserveTest, IntervalIsTheDifferenceOfTwoScrapes) {
+  const FrontendTotals a = ReadFrontendTotals(FrontendScrape(10, 10000, 1000, 0.5, 1.0, 100, 1));
+  const FrontendTotals b = ReadFrontendTotals(FrontendScrape(40, 70000, 4000, 0.5, 7.0, 400, 2));
+  EXPECT_EQ(a.requests, 10);
+  EXPECT_EQ(a.failed, 1);
+  const Observation o = Diff(a, b, 10);
+  EXPECT_EQ(o.requests, 30);
+  EXPECT_EQ(o.failed, 1);
+  EXPECT_DOUBLE_EQ(o.isl, 2000);
+  EXPECT_DOUBLE_EQ(o.osl, 100);
+  EXPECT_TRUE(o.has_ttft);
+  EXPECT_DOUBLE_EQ(o.ttft_s, 0.5);
+  EXPECT_TRUE(o.has_itl);
+  EXPECT_NEAR(o.itl_s, 0.02, 1e-12);
+  // A restarted frontend (counters back near 0) counts from 0.
+  const FrontendTotals c = ReadFrontendTotals(FrontendScrape(5, 5000, 500, 0.5, 0.5, 50, 0));
+  EXPECT_EQ(Diff(b, c, 10).requests, 5);
+  // Nothing finished: no means.
+  const Observation idle = Diff(b, b, 10);
+  EXPECT_EQ(idle.requests, 0);
+  EXPECT_FALSE(idle.has_ttft);
+  EXPECT_FALSE(idle.has_itl);
+}
+
+TEST(ObserveTest, WorkerTotals) {
+  metrics::Registry r;
+  r.AddCounter("mint_engine_busy_seconds_total", "h").Inc(12.5);
+  r.AddGauge("mint_engine_running_requests", "h").Set(7);
+  r.AddGauge("mint_kv_blocks", "h", {{"state", "total"}}).Set(1024);
+  r.AddGauge("mint_kv_blocks", "h", {{"state", "free"}}).Set(24);
+  const WorkerTotals w = ReadWorkerTotals(r.Snapshot());
+  EXPECT_EQ(w.busy_seconds, 12.5);
+  EXPECT_EQ(w.running, 7);
+  EXPECT_EQ(w.kv_blocks, 1024);
+}
+
+}  // namespace
+}  // namespace mint::planner
