@@ -16,7 +16,9 @@ std::string WorkerInfo::ToJson() const {
                       {"events_address", events_address},
                       {"metrics_url", metrics_url},
                       {"block_size", block_size},
-                      {"max_model_len", max_model_len}};
+                      {"max_model_len", max_model_len},
+                      {"host", host},
+                      {"pid", pid}};
   return j.dump();
 }
 
@@ -33,6 +35,8 @@ Result<WorkerInfo> WorkerInfo::FromJson(std::string_view json) {
     w.metrics_url = j.value("metrics_url", std::string());
     w.block_size = j.value("block_size", 0);
     w.max_model_len = j.value("max_model_len", int64_t{0});
+    w.host = j.value("host", std::string());
+    w.pid = j.value("pid", int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(std::string("worker registration: ") + e.what());
   }

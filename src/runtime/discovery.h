@@ -37,6 +37,10 @@ struct WorkerInfo {
   std::string metrics_url;      // its Prometheus endpoint; empty: none
   int32_t block_size = 0;       // KV block size, tokens
   int64_t max_model_len = 0;
+  // The process serving it (a local launcher such as the planner's stops it by pid); 0 / empty:
+  // not announced.
+  std::string host;
+  int64_t pid = 0;
 
   std::string ToJson() const;
   static Result<WorkerInfo> FromJson(std::string_view json);

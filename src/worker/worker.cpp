@@ -10,11 +10,19 @@
 
 namespace mint::worker {
 
-std::string DefaultWorkerId() {
+namespace {
+
+std::string HostName() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "host");
+  return host;
+}
+
+}  // namespace
+
+std::string DefaultWorkerId() {
   std::random_device rd;
-  return fmt::format("{}-{}-{:04x}", host, static_cast<int>(getpid()), rd() & 0xffff);
+  return fmt::format("{}-{}-{:04x}", HostName(), static_cast<int>(getpid()), rd() & 0xffff);
 }
 
 Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
@@ -27,6 +35,8 @@ Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
   w->info_.metrics_url = options.metrics_url;
   w->info_.block_size = engine->config().block_size;
   w->info_.max_model_len = engine->config().scheduler.max_model_len;
+  w->info_.host = HostName();
+  w->info_.pid = getpid();
   std::string advertise = options.advertise_host;
   if (advertise.empty()) {
     advertise = options.bind_host;
