@@ -25,5 +25,6 @@ CommandFn RegisterMocker(CLI::App& app);      // cmd_mocker.cpp
 CommandFn RegisterProfile(CLI::App& app);     // cmd_profile.cpp
 CommandFn RegisterCerts(CLI::App& app);       // cmd_certs.cpp
 CommandFn RegisterSimulate(CLI::App& app);    // cmd_simulate.cpp
+CommandFn RegisterPlanner(CLI::App& app);     // cmd_planner.cpp
 
 }  // namespace mint::apps

@@ -95,7 +95,17 @@ Result<std::string> LocalConnector::Scale(const std::string& model, const std::s
       posix_spawnattr_t attr;
       posix_spawn_file_actions_init(&fa);
       posix_spawnattr_init(&attr);
-      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);  // outlives the planner
+      // Its own session (outlives the planner), no signal blocked (the planner blocks SIGTERM
+      // to wait for it), default dispositions.
+      sigset_t none, defaults;
+      sigemptyset(&none);
+      sigemptyset(&defaults);
+      sigaddset(&defaults, SIGTERM);
+      sigaddset(&defaults, SIGINT);
+      posix_spawnattr_setsigmask(&attr, &none);
+      posix_spawnattr_setsigdefault(&attr, &defaults);
+      posix_spawnattr_setflags(&attr,
+                               POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
       const std::string log =
           fmt::format("{}/planner-{}-{}-{}.log", options_.log_dir, role, getpid(), started_.size());
       posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(),

@@ -34,13 +34,13 @@ Decision Planner::Step(const Observation& o, const FleetState& fleet) {
   }
   // Corrections from what this interval measured (the last ones stand without data).
   if (o.has_ttft && o.isl > 0) {
-    const double expected = ExpectedTtftSeconds(model_, o.isl);
+    const double expected = ExpectedTtftSeconds(model_, o.isl, config_.worker.speedup);
     if (expected > 0) corrections_.prefill = Clamp(o.ttft_s / expected);
   }
   if (o.has_itl && o.requests > 0) {
     const double expected =
         ExpectedItlSeconds(model_, std::max(1.0, fleet.decode_running), o.isl + o.osl / 2,
-                           config_.worker.kv_capacity_tokens);
+                           config_.worker.kv_capacity_tokens, config_.worker.speedup);
     if (expected > 0) corrections_.decode = Clamp(o.itl_s / expected);
   }
   Decision d;

@@ -7,16 +7,17 @@
 
 namespace mint::planner {
 
-double ExpectedTtftSeconds(const mocker::TimingModel& model, double isl) {
-  return model.PrefillMs(static_cast<int64_t>(std::llround(isl))) * 1e-3;
+double ExpectedTtftSeconds(const mocker::TimingModel& model, double isl, double speedup) {
+  return model.PrefillMs(static_cast<int64_t>(std::llround(isl))) * 1e-3 /
+         (speedup > 0 ? speedup : 1);
 }
 
 double ExpectedItlSeconds(const mocker::TimingModel& model, double batch, double context,
-                          int64_t kv_capacity_tokens) {
+                          int64_t kv_capacity_tokens, double speedup) {
   const int64_t b = std::max<int64_t>(1, std::llround(batch));
   return model.DecodeMs(b, static_cast<int64_t>(std::llround(static_cast<double>(b) * context)),
                         kv_capacity_tokens) *
-         1e-3;
+         1e-3 / (speedup > 0 ? speedup : 1);
 }
 
 namespace {
@@ -32,7 +33,7 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
   const double interval = load.interval_s > 0 ? load.interval_s : 1;
   // Prefill.
   const double isl = std::max(1.0, load.isl);
-  const double ttft = ExpectedTtftSeconds(model, isl);
+  const double ttft = ExpectedTtftSeconds(model, isl, worker.speedup);
   p.ttft_unreachable = ttft > sla.ttft_s;
   p.prefill_tokens_per_s_per_worker = ttft > 0 ? isl / ttft : 0;
   p.prefill_tokens_per_s =
@@ -48,7 +49,8 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
   double best_s = 0;
   for (int64_t b = 1; b <= std::max<int64_t>(1, worker.max_num_seqs); ++b) {
     if (cap > 0 && static_cast<double>(b) * context > static_cast<double>(cap) && b > 1) break;
-    const double s = ExpectedItlSeconds(model, static_cast<double>(b), context, cap);
+    const double s =
+        ExpectedItlSeconds(model, static_cast<double>(b), context, cap, worker.speedup);
     if (s <= itl_target) {
       best = b;
       best_s = s;
@@ -57,7 +59,7 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
   if (best == 0) {
     p.itl_unreachable = true;
     best = 1;
-    best_s = ExpectedItlSeconds(model, 1, context, cap);
+    best_s = ExpectedItlSeconds(model, 1, context, cap, worker.speedup);
   }
   p.decode_batch = best;
   p.decode_tokens_per_s_per_worker = best_s > 0 ? static_cast<double>(best) / best_s : 0;

@@ -49,6 +49,8 @@ struct Corrections {
 struct WorkerShape {
   int64_t kv_capacity_tokens = 0;  // a decode worker's KV cache, in tokens (<= 0: unbounded)
   int64_t max_num_seqs = 256;      // its batch limit
+  double speedup = 1;              // it runs the profile this many times faster (a mocker's
+                                   // --speedup): every profiled time is divided by it
 };
 
 struct ReplicaBounds {
@@ -74,9 +76,9 @@ struct ReplicaPlan {
 
 // Expected latencies from the profile, the denominators of the corrections: TTFT of one prompt
 // of `isl` tokens alone, and the ITL of `batch` sequences at context `context` each.
-double ExpectedTtftSeconds(const mocker::TimingModel& model, double isl);
+double ExpectedTtftSeconds(const mocker::TimingModel& model, double isl, double speedup = 1);
 double ExpectedItlSeconds(const mocker::TimingModel& model, double batch, double context,
-                          int64_t kv_capacity_tokens);
+                          int64_t kv_capacity_tokens, double speedup = 1);
 
 ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& load, const Sla& sla,
                          const Corrections& corrections, const WorkerShape& worker,
