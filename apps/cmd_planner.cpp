@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -234,6 +235,17 @@ int RunPlanner(const PlannerArgs& a) {
     std::lock_guard<std::mutex> lk(fleet.mu);
     return fleet.members;
   };
+  if (connector) {  // the bounds' minimum from the start (adopting what already runs)
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a first membership
+    const runtime::Membership m = members();
+    for (const auto& [role, min] :
+         {std::pair{"prefill", a.min_prefill}, {"decode", a.min_decode}}) {
+      if (connector->Actual(a.model, role, m) >= min) continue;
+      auto did = connector->Scale(a.model, role, min, m);
+      if (!did.ok()) return Fail(did.status());
+      if (!did->empty()) log::Info("planner: {}", *did);
+    }
+  }
   Scrape last = ScrapeAll(a, members());
   auto last_at = Clock::now();
   while (true) {
@@ -256,12 +268,21 @@ int RunPlanner(const PlannerArgs& a) {
       for (const auto& w : now_members) (w.role == "prefill" ? state.prefill : state.decode)++;
     }
     state.decode_running = now.decode_workers > 0 ? now.decode_running / now.decode_workers : 0;
+    state.kv_capacity_tokens = static_cast<int64_t>(now.decode_kv_blocks) * now.block_size;
     const int workers = std::max<int>(1, static_cast<int>(now_members.size()));
     const double utilization =
         std::clamp((now.busy_seconds - last.busy_seconds) / (seconds * workers), 0.0, 1.0);
     const planner::Decision d = (*plan)->Step(o, state);
     log::Info("{}; utilization {:.0f}%", d.Describe(o, state), utilization * 100);
     Publish(pm, o, d, state.prefill, state.decode, utilization);
+    pm.registry
+        .AddCounter("mint_planner_worker_seconds_total",
+                    "Provisioned worker time: workers there x seconds, summed over intervals")
+        .Inc((state.prefill + state.decode) * seconds);
+    pm.registry
+        .AddCounter("mint_planner_busy_seconds_total",
+                    "The workers' busy step time over the intervals (as their counters rose)")
+        .Inc(std::max(0.0, now.busy_seconds - last.busy_seconds));
     if (connector) {
       for (const auto& [role, want] : {std::pair{"prefill", d.prefill}, {"decode", d.decode}}) {
         auto did = connector->Scale(a.model, role, want, now_members);
@@ -317,7 +338,7 @@ CommandFn RegisterPlanner(CLI::App& app) {
                   "Consecutive intervals wanting fewer workers before any is stopped")
       ->capture_default_str();
   cmd->add_option("--kv-capacity-tokens", a->kv_capacity_tokens,
-                  "A decode worker's KV cache in tokens (0: unbounded)")
+                  "A decode worker's KV cache in tokens (0: what the decode workers' /metrics say)")
       ->capture_default_str();
   cmd->add_option("--max-num-seqs", a->max_num_seqs, "A decode worker's batch limit")
       ->capture_default_str();

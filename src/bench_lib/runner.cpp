@@ -151,10 +151,10 @@ Result<RunResult> RunBench(const RunOptions& options) {
   }
   if ((options.mode == RunOptions::Mode::kRate ||
        options.mode == RunOptions::Mode::kConversations) &&
-      !(options.rate > 0)) {
+      !(options.rate > 0) && !options.schedule) {
     return Status::InvalidArgument("rate must be > 0");
   }
-  if (options.num_requests <= 0 && options.duration_s <= 0 &&
+  if (options.num_requests <= 0 && options.duration_s <= 0 && !options.schedule &&
       options.mode != RunOptions::Mode::kTrace &&
       options.mode != RunOptions::Mode::kConversations) {
     return Status::InvalidArgument("set a number of requests or a duration");

@@ -26,6 +26,8 @@ Result<std::unique_ptr<Planner>> Planner::Create(mocker::TimingModel model, Plan
 }
 
 Decision Planner::Step(const Observation& o, const FleetState& fleet) {
+  WorkerShape worker = config_.worker;
+  if (worker.kv_capacity_tokens <= 0) worker.kv_capacity_tokens = fleet.kv_capacity_tokens;
   const double seconds = o.interval_s > 0 ? o.interval_s : config_.interval_s;
   rate_->Add(o.requests / seconds);
   if (o.requests > 0) {
@@ -40,7 +42,7 @@ Decision Planner::Step(const Observation& o, const FleetState& fleet) {
   if (o.has_itl && o.requests > 0) {
     const double expected =
         ExpectedItlSeconds(model_, std::max(1.0, fleet.decode_running), o.isl + o.osl / 2,
-                           config_.worker.kv_capacity_tokens, config_.worker.speedup);
+                           worker.kv_capacity_tokens, worker.speedup);
     if (expected > 0) corrections_.decode = Clamp(o.itl_s / expected);
   }
   Decision d;
@@ -49,8 +51,7 @@ Decision Planner::Step(const Observation& o, const FleetState& fleet) {
                  .osl = osl_->Predict(),
                  .interval_s = config_.interval_s};
   d.corrections = corrections_;
-  d.plan =
-      PlanReplicas(model_, d.predicted, config_.sla, corrections_, config_.worker, config_.bounds);
+  d.plan = PlanReplicas(model_, d.predicted, config_.sla, corrections_, worker, config_.bounds);
   d.prefill = prefill_damper_.Next(fleet.prefill, d.plan.prefill);
   d.decode = decode_damper_.Next(fleet.decode, d.plan.decode);
   return d;

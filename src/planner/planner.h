@@ -38,6 +38,8 @@ struct FleetState {
   int prefill = 0;            // prefill workers registered
   int decode = 0;             // decode workers registered
   double decode_running = 0;  // mean sequences running per decode worker
+  // A decode worker's KV cache as its /metrics say (0: unknown; PlannerConfig::worker's then).
+  int64_t kv_capacity_tokens = 0;
 };
 
 struct Decision {
