@@ -31,6 +31,7 @@ struct MockerArgs {
   std::string served_model_name;
   std::string id;
   std::string bind = "127.0.0.1";
+  double drain_timeout = 0.5;  // seconds calls in flight get to finish on SIGTERM
   std::string advertise_host;
   int port = 0;
   int events_port = 0;
@@ -113,16 +114,18 @@ Result<Mocker> StartMocker(const MockerArgs& a, int i, runtime::Discovery* disco
   }
   std::string id = a.id;
   if (!id.empty() && a.count > 1) id += fmt::format("-{}", i);
-  MINT_ASSIGN_OR_RETURN(m.worker, worker::Worker::Create(m.engine.get(), discovery,
-                                                         {.id = id,
-                                                          .model_name = a.served_model_name,
-                                                          .role = a.disagg.role,
-                                                          .bind_host = a.bind,
-                                                          .advertise_host = a.advertise_host,
-                                                          .port = NthPort(a.port, i),
-                                                          .events_port = NthPort(a.events_port, i),
-                                                          .metrics_url = metrics_url,
-                                                          .tls = tls}));
+  MINT_ASSIGN_OR_RETURN(
+      m.worker, worker::Worker::Create(m.engine.get(), discovery,
+                                       {.id = id,
+                                        .model_name = a.served_model_name,
+                                        .role = a.disagg.role,
+                                        .bind_host = a.bind,
+                                        .advertise_host = a.advertise_host,
+                                        .port = NthPort(a.port, i),
+                                        .events_port = NthPort(a.events_port, i),
+                                        .drain_ms = static_cast<int>(a.drain_timeout * 1000),
+                                        .metrics_url = metrics_url,
+                                        .tls = tls}));
   m.source->SetWorker(m.worker.get());
   m.source->SetSimulatedTiers(m.tiers.get());
   m.source->SetKvTransfer(m.kv.get());
@@ -187,7 +190,10 @@ int RunMocker(MockerArgs a) {
       for (auto it = mockers.rbegin(); it != mockers.rend(); ++it) it->Stop();
       return Fail(m.status().WithContext(fmt::format("mocker {}", i)));
     }
-    log::Info("mocker {}: {} on {}", i, m->worker->info().id, m->worker->info().request_address);
+    log::Info("mocker {}: {} on {}{}", i, m->worker->info().id, m->worker->info().request_address,
+              m->worker->info().metrics_url.empty()
+                  ? ""
+                  : ", metrics on " + m->worker->info().metrics_url);
     mockers.push_back(std::move(m).value());
   }
   const int sig = WaitStopSignal();
@@ -226,6 +232,10 @@ CommandFn RegisterMocker(CLI::App& app) {
                   "Request-plane (gRPC) port; 0: any free port; with --count, port + i")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--drain-timeout", a->drain_timeout,
+                  "On SIGINT/SIGTERM: seconds the calls in flight get to finish after the worker "
+                  "leaves discovery (the frontend migrates what is cut); a planner's scale-down")
+      ->capture_default_str();
   cmd->add_option("--events-port", a->events_port,
                   "Event-plane (ZeroMQ PUB) port; 0: any free port; -1: publish no events; with "
                   "--count, port + i")

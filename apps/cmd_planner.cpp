@@ -49,6 +49,7 @@ struct PlannerArgs {
   int64_t kv_capacity_tokens = 0;
   int64_t max_num_seqs = 256;
   double speedup = 1;
+  double target_utilization = 0.8;
   std::string connector = "local";
   std::string prefill_command, decode_command, log_dir = ".";
   std::string bind = "127.0.0.1";
@@ -137,7 +138,8 @@ Result<planner::PlannerConfig> ConfigFromArgs(const PlannerArgs& a) {
               .max_workers = a.max_workers};
   c.worker = {.kv_capacity_tokens = a.kv_capacity_tokens,
               .max_num_seqs = a.max_num_seqs,
-              .speedup = a.speedup};
+              .speedup = a.speedup,
+              .max_utilization = a.target_utilization};
   c.scale_down_intervals = a.scale_down_intervals;
   return c;
 }
@@ -344,6 +346,9 @@ CommandFn RegisterPlanner(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--speedup", a->speedup,
                   "The workers run the profile this many times faster (mockers' --speedup)")
+      ->capture_default_str();
+  cmd->add_option("--target-utilization", a->target_utilization,
+                  "Plan each worker at most this busy (headroom for bursts and ramps)")
       ->capture_default_str();
   cmd->add_option("--connector", a->connector,
                   "local (start/stop processes) | none (decide and log only)")

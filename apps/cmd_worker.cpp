@@ -34,6 +34,7 @@ struct WorkerArgs {
   DisaggArgs disagg;
   std::string id;
   std::string bind = "127.0.0.1";
+  double drain_timeout = 0.5;  // seconds calls in flight get to finish on SIGTERM
   std::string advertise_host;
   int port = 0;
   int events_port = 0;
@@ -107,6 +108,7 @@ int RunWorker(const WorkerArgs& a) {
                                    .advertise_host = a.advertise_host,
                                    .port = a.port,
                                    .events_port = a.events_port,
+                                   .drain_ms = static_cast<int>(a.drain_timeout * 1000),
                                    .metrics_url = metrics_url,
                                    .tls = *tls});
   if (!w.ok()) return Fail(w.status());
@@ -152,6 +154,10 @@ CommandFn RegisterWorker(CLI::App& app) {
   cmd->add_option("--port", a->port, "Request-plane (gRPC) port; 0: any free port")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--drain-timeout", a->drain_timeout,
+                  "On SIGINT/SIGTERM: seconds the calls in flight get to finish after the worker "
+                  "leaves discovery (the frontend migrates what is cut); a planner's scale-down")
+      ->capture_default_str();
   cmd->add_option("--events-port", a->events_port,
                   "Event-plane (ZeroMQ PUB) port; 0: any free port; -1: publish no events")
       ->capture_default_str()

@@ -35,7 +35,9 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
   const double isl = std::max(1.0, load.isl);
   const double ttft = ExpectedTtftSeconds(model, isl, worker.speedup);
   p.ttft_unreachable = ttft > sla.ttft_s;
-  p.prefill_tokens_per_s_per_worker = ttft > 0 ? isl / ttft : 0;
+  const double headroom = std::clamp(worker.max_utilization, 0.05, 1.0);
+  const double prefill_util = std::min(headroom, 1 - ttft / sla.ttft_s);
+  p.prefill_tokens_per_s_per_worker = ttft > 0 ? isl / ttft * std::max(prefill_util, 0.05) : 0;
   p.prefill_tokens_per_s =
       load.requests * load.isl / interval * std::min(1.0, std::max(0.0, corr.prefill));
   int prefill = p.prefill_tokens_per_s_per_worker > 0
@@ -62,7 +64,7 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
     best_s = ExpectedItlSeconds(model, 1, context, cap, worker.speedup);
   }
   p.decode_batch = best;
-  p.decode_tokens_per_s_per_worker = best_s > 0 ? static_cast<double>(best) / best_s : 0;
+  p.decode_tokens_per_s_per_worker = best_s > 0 ? static_cast<double>(best) / best_s * headroom : 0;
   p.decode_tokens_per_s = load.requests * load.osl / interval;
   int decode = p.decode_tokens_per_s_per_worker > 0
                    ? Ceil(p.decode_tokens_per_s / p.decode_tokens_per_s_per_worker)

@@ -4,13 +4,17 @@
 // Dynamo's planner does: observed latency / the profile's expected latency).
 //
 //   prefill: needed tokens/s = requests x isl / interval x min(1, prefill correction);
-//            one worker gives isl / prefill_time(isl) tokens/s; workers = ceil(needed / one).
+//            one worker gives isl / prefill_time(isl) tokens/s at full load, and is planned at
+//            most min(max_utilization, 1 - prefill_time / TTFT SLA) busy (the second bound keeps
+//            an M/M/1 queue's mean TTFT, prefill_time / (1 - utilization), within the SLA);
+//            workers = ceil(needed / usable per worker).
 //            (A correction below 1, prefix-cache hits, lowers the need; above 1 queueing is
 //            already in the measured rate, so it does not raise it.)
 //   decode:  the ITL target is the SLA's ITL / decode correction; one worker runs the largest
 //            batch b whose step time at context isl + osl / 2 meets it (within its KV capacity
-//            and max_num_seqs), giving b / step_time(b) tokens/s; needed tokens/s = requests x
-//            osl / interval; workers = ceil(needed / one).
+//            and max_num_seqs), giving b / step_time(b) tokens/s, planned at most
+//            max_utilization of it; needed tokens/s = requests x osl / interval; workers =
+//            ceil(needed / usable per worker).
 // Then each count is clamped to its bounds, and a total over the worker budget is shared out in
 // proportion. ScaleDamper adds scale-down hysteresis on top.
 //
@@ -51,6 +55,9 @@ struct WorkerShape {
   int64_t max_num_seqs = 256;      // its batch limit
   double speedup = 1;              // it runs the profile this many times faster (a mocker's
                                    // --speedup): every profiled time is divided by it
+  // Plan each worker at most this busy: headroom for Poisson bursts and for the interval it
+  // takes to notice a ramp (--target-utilization).
+  double max_utilization = 0.8;
 };
 
 struct ReplicaBounds {
@@ -63,9 +70,9 @@ struct ReplicaPlan {
   int prefill = 0;
   int decode = 0;
   double prefill_tokens_per_s = 0;             // needed (after correction)
-  double prefill_tokens_per_s_per_worker = 0;  // one worker at the predicted isl
+  double prefill_tokens_per_s_per_worker = 0;  // one worker at the predicted isl, usable
   double decode_tokens_per_s = 0;              // needed
-  double decode_tokens_per_s_per_worker = 0;   // one worker at the ITL target
+  double decode_tokens_per_s_per_worker = 0;   // one worker at the ITL target, usable
   int64_t decode_batch = 0;                    // sequences per decode worker at the ITL target
   bool ttft_unreachable = false;  // one prompt's prefill alone takes longer than the TTFT SLA
   bool itl_unreachable = false;   // even a batch of 1 misses the (corrected) ITL target

@@ -76,17 +76,20 @@ mocker::TimingModel Profile() {
 }
 
 const LoadForecast kLoad{.requests = 600, .isl = 2000, .osl = 200, .interval_s = 60};
-const Sla kSla{.ttft_s = 1.0, .itl_s = 0.030};
+const Sla kSla{.ttft_s = 2.0, .itl_s = 0.030};
+// No headroom beyond the TTFT bound, so the counts below are the formulas' own.
+const WorkerShape kFull{.kv_capacity_tokens = 0, .max_num_seqs = 256, .max_utilization = 1};
 
 TEST(ReplicasTest, HandComputedCounts) {
   const mocker::TimingModel m = Profile();
   // Prefill: 600 x 2000 / 60 = 20,000 tok/s needed; one worker: 2000 tokens in 200 ms = 10,000
-  // tok/s -> 2. Decode: largest b with 10 + (b - 1) * 40/63 <= 30 ms is 32 (29.68 ms): 32 /
-  // 0.02968 = 1,078 tok/s per worker; need 600 x 200 / 60 = 2,000 -> 2.
-  const ReplicaPlan p = PlanReplicas(m, kLoad, kSla, {}, {.kv_capacity_tokens = 0}, {});
-  EXPECT_EQ(p.prefill, 2);
+  // tok/s at full load, planned at most 1 - 0.2 / 2 = 90 % busy (M/M/1 TTFT within 2 s): 9,000
+  // -> ceil(2.22) = 3. Decode: largest b with 10 + (b - 1) * 40/63 <= 30 ms is 32 (29.68 ms):
+  // 32 / 0.02968 = 1,078 tok/s per worker; need 600 x 200 / 60 = 2,000 -> 2.
+  const ReplicaPlan p = PlanReplicas(m, kLoad, kSla, {}, kFull, {});
+  EXPECT_EQ(p.prefill, 3);
   EXPECT_DOUBLE_EQ(p.prefill_tokens_per_s, 20000);
-  EXPECT_NEAR(p.prefill_tokens_per_s_per_worker, 10000, 1e-6);
+  EXPECT_NEAR(p.prefill_tokens_per_s_per_worker, 9000, 1e-6);
   EXPECT_EQ(p.decode_batch, 32);
   EXPECT_NEAR(p.decode_tokens_per_s_per_worker, 32 / (0.010 + 31 * 0.040 / 63), 1e-6);
   EXPECT_EQ(p.decode, 2);
@@ -95,22 +98,40 @@ TEST(ReplicasTest, HandComputedCounts) {
   EXPECT_FALSE(p.capped);
 }
 
+TEST(ReplicasTest, HeadroomAndTheTtftBoundLowerWhatAWorkerTakes) {
+  const mocker::TimingModel m = Profile();
+  // At most half busy: prefill 5,000 tok/s per worker -> 4; decode 539 -> ceil(3.71) = 4.
+  WorkerShape half = kFull;
+  half.max_utilization = 0.5;
+  const ReplicaPlan p = PlanReplicas(m, kLoad, kSla, {}, half, {});
+  EXPECT_NEAR(p.prefill_tokens_per_s_per_worker, 5000, 1e-6);
+  EXPECT_EQ(p.prefill, 4);
+  EXPECT_EQ(p.decode, 4);
+  // A TTFT SLA of 250 ms against a 200 ms prefill leaves each worker 20 % busy: 2,000 tok/s ->
+  // 10 workers.
+  const ReplicaPlan tight = PlanReplicas(m, kLoad, {.ttft_s = 0.25, .itl_s = 0.030}, {}, kFull, {});
+  EXPECT_NEAR(tight.prefill_tokens_per_s_per_worker, 2000, 1e-6);
+  EXPECT_EQ(tight.prefill, 10);
+}
+
 TEST(ReplicasTest, KvCapacityLimitsTheDecodeBatch) {
   // Context 2000 + 200 / 2 = 2,100 tokens; 21,000 tokens of cache hold 10 sequences: 10 / (10 +
   // 9 * 40/63 ms) = 636 tok/s per worker -> ceil(2000 / 636) = 4.
-  const ReplicaPlan p = PlanReplicas(Profile(), kLoad, kSla, {}, {.kv_capacity_tokens = 21000}, {});
+  WorkerShape w = kFull;
+  w.kv_capacity_tokens = 21000;
+  const ReplicaPlan p = PlanReplicas(Profile(), kLoad, kSla, {}, w, {});
   EXPECT_EQ(p.decode_batch, 10);
   EXPECT_EQ(p.decode, 4);
 }
 
 TEST(ReplicasTest, CorrectionsMoveTheCounts) {
   const mocker::TimingModel m = Profile();
-  // Prefill correction 0.5 (TTFT half of expected: prefix hits) halves the need -> 1 worker; 2
-  // (queueing) does not raise it.
-  EXPECT_EQ(PlanReplicas(m, kLoad, kSla, {.prefill = 0.5}, {}, {}).prefill, 1);
-  EXPECT_EQ(PlanReplicas(m, kLoad, kSla, {.prefill = 2}, {}, {}).prefill, 2);
+  // Prefill correction 0.5 (TTFT half of expected: prefix hits) halves the need -> 10,000 /
+  // 9,000 -> 2; 2 (queueing) does not raise it (3, as without).
+  EXPECT_EQ(PlanReplicas(m, kLoad, kSla, {.prefill = 0.5}, kFull, {}).prefill, 2);
+  EXPECT_EQ(PlanReplicas(m, kLoad, kSla, {.prefill = 2}, kFull, {}).prefill, 3);
   // Decode correction 1.5: ITL target 20 ms -> batch 16 (19.52 ms), 820 tok/s -> 3 workers.
-  const ReplicaPlan d = PlanReplicas(m, kLoad, kSla, {.decode = 1.5}, {}, {});
+  const ReplicaPlan d = PlanReplicas(m, kLoad, kSla, {.decode = 1.5}, kFull, {});
   EXPECT_EQ(d.decode_batch, 16);
   EXPECT_EQ(d.decode, 3);
 }
@@ -120,7 +141,7 @@ TEST(ReplicasTest, UnreachableSlasAreFlagged) {
   // A 20,000-token prompt takes 2 s alone against a 1 s TTFT SLA; batch 1 (10 ms) misses a 5 ms
   // ITL.
   const ReplicaPlan p = PlanReplicas(m, {.requests = 6, .isl = 20000, .osl = 10, .interval_s = 60},
-                                     {.ttft_s = 1, .itl_s = 0.005}, {}, {}, {});
+                                     {.ttft_s = 1, .itl_s = 0.005}, {}, kFull, {});
   EXPECT_TRUE(p.ttft_unreachable);
   EXPECT_TRUE(p.itl_unreachable);
   EXPECT_EQ(p.decode_batch, 1);
@@ -130,21 +151,21 @@ TEST(ReplicasTest, UnreachableSlasAreFlagged) {
 TEST(ReplicasTest, BoundsAndBudget) {
   const mocker::TimingModel m = Profile();
   // No load: the minimums.
-  const ReplicaPlan idle = PlanReplicas(m, {.requests = 0, .isl = 2000, .osl = 200}, kSla, {}, {},
-                                        {.min_prefill = 1, .min_decode = 2});
+  const ReplicaPlan idle = PlanReplicas(m, {.requests = 0, .isl = 2000, .osl = 200}, kSla, {},
+                                        kFull, {.min_prefill = 1, .min_decode = 2});
   EXPECT_EQ(idle.prefill, 1);
   EXPECT_EQ(idle.decode, 2);
-  // Ten times the load: 20 prefill, 19 decode wanted; max 8 each.
+  // Ten times the load: 23 prefill, 19 decode wanted; max 8 each.
   LoadForecast heavy = kLoad;
   heavy.requests *= 10;
   const ReplicaPlan capped =
-      PlanReplicas(m, heavy, kSla, {}, {}, {.max_prefill = 8, .max_decode = 8});
+      PlanReplicas(m, heavy, kSla, {}, kFull, {.max_prefill = 8, .max_decode = 8});
   EXPECT_EQ(capped.prefill, 8);
   EXPECT_EQ(capped.decode, 8);
   EXPECT_TRUE(capped.capped);
   // A budget of 10 workers shared in proportion to the clamped 8 + 8.
-  const ReplicaPlan budget =
-      PlanReplicas(m, heavy, kSla, {}, {}, {.max_prefill = 8, .max_decode = 8, .max_workers = 10});
+  const ReplicaPlan budget = PlanReplicas(m, heavy, kSla, {}, kFull,
+                                          {.max_prefill = 8, .max_decode = 8, .max_workers = 10});
   EXPECT_EQ(budget.prefill + budget.decode, 10);
   EXPECT_EQ(budget.prefill, 5);
 }

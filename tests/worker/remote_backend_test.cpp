@@ -1,10 +1,6 @@
 // The request plane end to end in one process: workers (engine + gRPC server) registered in the
 // embedded discovery, the frontend's RemoteBackend in front of them. Greedy outputs must equal a
 // single engine's, through routing, worker loss (migration), aborts and rejections.
-#include <gtest/gtest.h>
-
-#include "../support/promtool.h"
-
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +9,9 @@
 #include <random>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include "../support/promtool.h"
 #include "engine/engine.h"
 #include "frontend/remote_backend.h"
 #include "model/model.h"
@@ -110,12 +109,12 @@ class RemoteBackendTest : public ::testing::Test {
     ASSERT_NE(model_, nullptr);
     discovery_ = runtime::NewEmbeddedDiscovery();
   }
-  void AddWorker(const std::string& id) {
+  // drain 0 (the default here): stopping a worker cuts its streams at once, as a crash would.
+  void AddWorker(const std::string& id, int drain_ms = 0) {
     auto eng = engine::Engine::Create(model_.get(), BackendConfig());
     ASSERT_TRUE(eng.ok()) << eng.status().ToString();
-    // drain 0: stopping a worker cuts its streams at once, as a crash would.
     auto w = worker::Worker::Create(eng->get(), discovery_.get(),
-                                    {.id = id, .model_name = "tiny", .drain_ms = 0});
+                                    {.id = id, .model_name = "tiny", .drain_ms = drain_ms});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     engines_[id] = std::move(eng).value();
     workers_[id] = std::move(w).value();
@@ -252,6 +251,38 @@ TEST_F(RemoteBackendTest, LostWorkerIsInvisibleToTheCaller) {
     EXPECT_EQ(col.finals[ids[i]].generated_tokens, 160) << i;
   }
   EXPECT_GT(backend->stats().migrated, 0u);
+  EXPECT_EQ(backend->stats().failed, 0u);
+  EXPECT_EQ(backend->stats().workers, 1);
+}
+
+// A scale-down (the planner's SIGTERM): the worker deregisters, finishes what it has within its
+// drain time, then goes; nothing is migrated, nothing fails, and what arrives meanwhile goes to
+// the other worker.
+TEST_F(RemoteBackendTest, AStoppingWorkerDrainsItsRequests) {
+  AddWorker("a", /*drain_ms=*/30000);
+  AddWorker("b", /*drain_ms=*/30000);
+  auto backend = Backend();
+  ASSERT_TRUE(backend->WaitForWorkers(2, std::chrono::seconds(5)));
+  const auto reqs = Requests(8, 48, 3);
+  const auto want = Reference(reqs);
+  Collector col;
+  std::vector<uint64_t> ids;
+  for (const auto& r : reqs) ids.push_back(backend->Submit(r, col.Callback()).value());
+  col.WaitOutputs(static_cast<int>(reqs.size()));  // both workers are generating
+  std::thread stop([&] { KillWorker("a"); });      // blocks while "a" drains
+  ASSERT_TRUE(col.WaitFinals(reqs.size()));
+  stop.join();
+  ExpectSameTokens(col.tokens, ids, want);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(col.finals[ids[i]].finish, FinishReason::kLength) << i;
+  }
+  EXPECT_EQ(backend->stats().migrated, 0u);
+  EXPECT_EQ(backend->stats().failed, 0u);
+  // Later requests all go to the one left.
+  Collector more;
+  const auto later = Requests(3, 4, 4);
+  for (const auto& r : later) ASSERT_TRUE(backend->Submit(r, more.Callback()).ok());
+  ASSERT_TRUE(more.WaitFinals(later.size()));
   EXPECT_EQ(backend->stats().failed, 0u);
   EXPECT_EQ(backend->stats().workers, 1);
 }
