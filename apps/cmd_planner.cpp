@@ -50,6 +50,7 @@ struct PlannerArgs {
   int64_t max_num_seqs = 256;
   double speedup = 1;
   double target_utilization = 0.8;
+  bool no_correction = false;
   std::string connector = "local";
   std::string prefill_command, decode_command, log_dir = ".";
   std::string bind = "127.0.0.1";
@@ -141,6 +142,7 @@ Result<planner::PlannerConfig> ConfigFromArgs(const PlannerArgs& a) {
               .speedup = a.speedup,
               .max_utilization = a.target_utilization};
   c.scale_down_intervals = a.scale_down_intervals;
+  c.correct = !a.no_correction;
   return c;
 }
 
@@ -271,6 +273,7 @@ int RunPlanner(const PlannerArgs& a) {
     }
     state.decode_running = now.decode_workers > 0 ? now.decode_running / now.decode_workers : 0;
     state.kv_capacity_tokens = static_cast<int64_t>(now.decode_kv_blocks) * now.block_size;
+    state.prefill_queue_tokens = now.frontends.prefill_queue_tokens;
     const int workers = std::max<int>(1, static_cast<int>(now_members.size()));
     const double utilization =
         std::clamp((now.busy_seconds - last.busy_seconds) / (seconds * workers), 0.0, 1.0);
@@ -350,6 +353,8 @@ CommandFn RegisterPlanner(CLI::App& app) {
   cmd->add_option("--target-utilization", a->target_utilization,
                   "Plan each worker at most this busy (headroom for bursts and ramps)")
       ->capture_default_str();
+  cmd->add_flag("--no-correction", a->no_correction,
+                "Take the profile as it is: no correction by observed / profiled latency");
   cmd->add_option("--connector", a->connector,
                   "local (start/stop processes) | none (decide and log only)")
       ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "planner/observe.h"
 
+#include <algorithm>
 #include <string>
 
 namespace mint::planner {
@@ -43,6 +44,7 @@ void FrontendTotals::Add(const FrontendTotals& o) {
   ttft_count += o.ttft_count;
   itl_sum += o.itl_sum;
   itl_count += o.itl_count;
+  prefill_queue_tokens = std::max(prefill_queue_tokens, o.prefill_queue_tokens);  // same workers
 }
 
 FrontendTotals ReadFrontendTotals(const std::vector<metrics::Sample>& samples) {
@@ -54,6 +56,7 @@ FrontendTotals ReadFrontendTotals(const std::vector<metrics::Sample>& samples) {
   t.output_tokens = Sum(samples, "mint_frontend_output_tokens_total");
   SumHistogram(samples, "mint_frontend_time_to_first_token_seconds", &t.ttft_sum, &t.ttft_count);
   SumHistogram(samples, "mint_frontend_inter_token_latency_seconds", &t.itl_sum, &t.itl_count);
+  t.prefill_queue_tokens = Sum(samples, "mint_prefill_queue_tokens");
   return t;
 }
 

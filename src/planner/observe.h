@@ -18,6 +18,7 @@ struct FrontendTotals {
   double input_tokens = 0, output_tokens = 0;
   double ttft_sum = 0, ttft_count = 0;
   double itl_sum = 0, itl_count = 0;
+  double prefill_queue_tokens = 0;  // a gauge: prompt tokens queued on prefill workers now
   void Add(const FrontendTotals& o);
 };
 FrontendTotals ReadFrontendTotals(const std::vector<metrics::Sample>& samples);

@@ -35,11 +35,11 @@ Decision Planner::Step(const Observation& o, const FleetState& fleet) {
     osl_->Add(o.osl);
   }
   // Corrections from what this interval measured (the last ones stand without data).
-  if (o.has_ttft && o.isl > 0) {
+  if (config_.correct && o.has_ttft && o.isl > 0) {
     const double expected = ExpectedTtftSeconds(model_, o.isl, config_.worker.speedup);
     if (expected > 0) corrections_.prefill = Clamp(o.ttft_s / expected);
   }
-  if (o.has_itl && o.requests > 0) {
+  if (config_.correct && o.has_itl && o.requests > 0) {
     const double expected =
         ExpectedItlSeconds(model_, std::max(1.0, fleet.decode_running), o.isl + o.osl / 2,
                            worker.kv_capacity_tokens, worker.speedup);
@@ -52,7 +52,15 @@ Decision Planner::Step(const Observation& o, const FleetState& fleet) {
                  .interval_s = config_.interval_s};
   d.corrections = corrections_;
   d.plan = PlanReplicas(model_, d.predicted, config_.sla, corrections_, worker, config_.bounds);
-  d.prefill = prefill_damper_.Next(fleet.prefill, d.plan.prefill);
+  int prefill = d.plan.prefill;
+  const double drain_rate =
+      std::max(1, fleet.prefill) * std::max(1.0, d.plan.prefill_tokens_per_s_per_worker);
+  if (fleet.prefill_queue_tokens / drain_rate > config_.sla.ttft_s / 2 &&
+      fleet.prefill + 1 <= config_.bounds.max_prefill) {
+    prefill = std::max(prefill, fleet.prefill + 1);
+    d.queue_bump = true;
+  }
+  d.prefill = prefill_damper_.Next(fleet.prefill, prefill);
   d.decode = decode_damper_.Next(fleet.decode, d.plan.decode);
   return d;
 }
@@ -62,7 +70,12 @@ std::string Decision::Describe(const Observation& o, const FleetState& fleet) co
     return now == want ? fmt::format("{}", now) : fmt::format("{} -> {}", now, want);
   };
   std::string why;
-  if (plan.prefill != prefill || plan.decode != decode) why = " (scale-down held by hysteresis)";
+  if (queue_bump) {
+    why = fmt::format(" ({:.0f} prompt tokens queued on the prefill workers)",
+                      fleet.prefill_queue_tokens);
+  } else if (plan.prefill != prefill || plan.decode != decode) {
+    why = " (scale-down held by hysteresis)";
+  }
   return fmt::format(
       "planner: prefill {}, decode {}{}; observed {:.1f} req/s, isl {:.0f}, osl {:.0f}, TTFT "
       "{:.3f} s, ITL {:.1f} ms; predicted {:.1f} req/s, isl {:.0f}, osl {:.0f}; corrections "

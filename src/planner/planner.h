@@ -8,7 +8,10 @@
 //             decode = observed ITL / the profile's ITL at the decode workers' mean batch and
 //             context isl + osl / 2 (kept from the last interval that had data, clamped to
 //             [0.1, 10]);
-//   decide:   PlanReplicas, then scale-down hysteresis per role.
+//   decide:   PlanReplicas; then, reacting to now rather than to the forecast, one prefill worker
+//             more when the tokens queued on the prefill workers would take longer than half
+//             the TTFT SLA to drain at their usable throughput (a ramp the forecast has not caught
+//             yet, or a profile that overrates the workers); then scale-down hysteresis per role.
 //
 // Thread-safety: one loop owns a Planner.
 #pragma once
@@ -31,6 +34,7 @@ struct PlannerConfig {
   ReplicaBounds bounds;
   WorkerShape worker;
   int scale_down_intervals = 3;  // consecutive intervals wanting fewer before a scale-down
+  bool correct = true;           // false: corrections stay 1 (the profile is taken as it is)
 };
 
 // The fleet as it is when the interval ends.
@@ -40,6 +44,7 @@ struct FleetState {
   double decode_running = 0;  // mean sequences running per decode worker
   // A decode worker's KV cache as its /metrics say (0: unknown; PlannerConfig::worker's then).
   int64_t kv_capacity_tokens = 0;
+  double prefill_queue_tokens = 0;  // queued on the prefill workers now (their load reports)
 };
 
 struct Decision {
@@ -48,6 +53,7 @@ struct Decision {
   LoadForecast predicted;
   Corrections corrections;
   ReplicaPlan plan;  // before hysteresis
+  bool queue_bump = false;  // one prefill worker more for the queue seen now
   // One log line: observed, predicted, corrections, the plan and what changes.
   std::string Describe(const Observation& observed, const FleetState& fleet) const;
 };

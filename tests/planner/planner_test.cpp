@@ -219,6 +219,26 @@ TEST(PlannerTest, FollowsARampAndScalesDownLate) {
   EXPECT_EQ(fleet.prefill, 2);
 }
 
+// A queue on the prefill workers that would take longer than half the TTFT SLA to drain adds a
+// prefill worker now, whatever the forecast says.
+TEST(PlannerTest, APrefillQueueAddsAWorkerAtOnce) {
+  PlannerConfig c;
+  c.sla = {.ttft_s = 2, .itl_s = 0.030};
+  c.interval_s = 10;
+  auto p = Planner::Create(Profile(), c);
+  ASSERT_TRUE(p.ok());
+  // Light load: 1 worker planned; usable 10,000 x 0.8 = 8,000 tok/s per worker.
+  const Observation o{.interval_s = 10, .requests = 10, .isl = 2000, .osl = 200};
+  const Decision calm = (*p)->Step(o, {.prefill = 1, .decode = 1, .prefill_queue_tokens = 7000});
+  EXPECT_EQ(calm.prefill, 1);  // 7,000 tokens drain in 0.9 s < 1 s
+  EXPECT_FALSE(calm.queue_bump);
+  const Decision busy = (*p)->Step(o, {.prefill = 1, .decode = 1, .prefill_queue_tokens = 9000});
+  EXPECT_EQ(busy.prefill, 2);  // 1.1 s > 1 s
+  EXPECT_TRUE(busy.queue_bump);
+  EXPECT_NE(busy.Describe(o, {.prefill = 1, .prefill_queue_tokens = 9000}).find("queued"),
+            std::string::npos);
+}
+
 TEST(PlannerTest, CorrectionsComeFromObservedLatency) {
   PlannerConfig c;
   c.sla = {.ttft_s = 1, .itl_s = 0.030};
