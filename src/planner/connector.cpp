@@ -112,6 +112,9 @@ Result<std::string> LocalConnector::Scale(const std::string& model, const std::s
                                        O_WRONLY | O_CREAT | O_APPEND, 0644);
       posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
       posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+      // Nothing else of the planner's (its /metrics listener, its etcd connections) goes with
+      // the worker: a worker outliving the planner would otherwise hold the planner's port.
+      posix_spawn_file_actions_addclosefrom_np(&fa, 3);
       const char* argv[] = {"/bin/sh", "-c", cmd->second.c_str(), nullptr};
       pid_t pid = 0;
       const int rc =

@@ -5,12 +5,16 @@
 //     fails across the scale events (a stopped worker drains, --drain-timeout);
 //   - `kill -9` of the planner leaves the workers serving; a restarted planner adopts them and
 //     starts no duplicate.
-// The planner is given a profile 20x slower than the engine (--speedup 0.05, no correction) so a
-// few requests per second need more than one worker of each role.
+// The planner is given a timing profile far slower than the engine (and no correction), so a few
+// requests per second need more than one worker of each role: a 15-token prompt's prefill
+// "takes" 225 ms, and a decode step 30 ms per sequence in the batch.
 // run.sh sets MINT_BIN and MINT_MODEL_PATH (ctest: distributed_planner).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as C from './cluster.mjs';
 
 const MODEL = 'stories260K';
@@ -21,11 +25,16 @@ function workerCommand(role) {
       `--role ${role} --drain-timeout 30 --metrics-port 0`;
 }
 
+const PROFILE = path.join(os.tmpdir(), `mint-planner-profile-${process.pid}.json`);
+fs.writeFileSync(PROFILE, JSON.stringify({
+  prefill: [[1, 200], [1000, 2000]], decode: [[1, 30], [8, 240]], source: 'planner test',
+}));
+
 async function startPlanner(name) {
   plannerPort ??= await C.freePort();
   const p = C.start(name, C.MINT, ['planner', '--model', MODEL, '--etcd', etcd.endpoint,
     '--frontend', `${frontend.url}/metrics`, '--adjustment-interval', '1.5',
-    '--speedup', '0.05', '--no-correction', '--sla', 'ttft=5,itl=1',
+    '--profile', PROFILE, '--no-correction', '--sla', 'ttft=5,itl=0.1',
     '--scale-down-intervals', '2', '--max-prefill', '2', '--max-decode', '2',
     '--prefill-command', workerCommand('prefill'), '--decode-command', workerCommand('decode'),
     '--log-dir', '/tmp', '--metrics-port', String(plannerPort)]);
@@ -57,6 +66,7 @@ after(async () => {
     }
   }
   C.cleanup();
+  fs.rmSync(PROFILE, { force: true });
 });
 
 let planner2;
@@ -73,10 +83,10 @@ test('a ramp scales up, quiet scales down, and no request fails', async () => {
       await C.sleep(250);
     }
   })();
-  // 16 s at 2 -> 8 requests per second.
+  // 16 s at 1 -> 8 requests per second.
   const started = Date.now();
   for (let i = 0; Date.now() - started < 16_000; i++) {
-    const rate = 2 + 6 * (Date.now() - started) / 16_000;
+    const rate = 1 + 7 * (Date.now() - started) / 16_000;
     results.push(client.completions.create({
       model: MODEL, prompt: `Story ${i}: once upon a time a little dog went to the park`,
       max_tokens: 24, temperature: 0,
