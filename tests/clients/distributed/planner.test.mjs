@@ -19,6 +19,7 @@ import * as C from './cluster.mjs';
 
 const MODEL = 'stories260K';
 let etcd, frontend, planner, plannerPort;
+const planners = [];  // every planner started, for the pids of the workers they started
 
 function workerCommand(role) {
   return `exec ${C.MINT} worker -m ${C.MODEL} --etcd ${etcd.endpoint} -t 1 --lease-ttl 3 ` +
@@ -38,6 +39,7 @@ async function startPlanner(name) {
     '--scale-down-intervals', '2', '--max-prefill', '2', '--max-decode', '2',
     '--prefill-command', workerCommand('prefill'), '--decode-command', workerCommand('decode'),
     '--log-dir', '/tmp', '--metrics-port', String(plannerPort)]);
+  planners.push(p);
   await C.waitLog(p, /planner metrics on/);
   p.url = `http://127.0.0.1:${plannerPort}`;
   return p;
@@ -58,8 +60,8 @@ before(async () => {
 after(async () => {
   await C.stopAll();
   // The planner's workers live in sessions of their own: stop them by the pids it logged.
-  for (const p of [planner, planner2]) {
-    for (const m of C.logText(p ?? { log: '' }).matchAll(/pid ([\d, ]+)\)/g)) {
+  for (const p of planners) {
+    for (const m of C.logText(p).matchAll(/pid ([\d, ]+)\)/g)) {
       for (const pid of m[1].split(',').map((s) => Number(s.trim()))) {
         try { process.kill(pid, 'SIGKILL'); } catch {}
       }
@@ -68,8 +70,6 @@ after(async () => {
   C.cleanup();
   fs.rmSync(PROFILE, { force: true });
 });
-
-let planner2;
 
 test('a ramp scales up, quiet scales down, and no request fails', async () => {
   const client = new OpenAI({ baseURL: `${frontend.url}/v1`, apiKey: 'unused', maxRetries: 0,
@@ -118,11 +118,10 @@ test('kill -9 of the planner leaves the workers serving; a restart adopts them',
   const r = await client.completions.create({ model: MODEL, prompt: 'Once upon a time',
                                               max_tokens: 8, temperature: 0 });
   assert.ok(r.choices[0].text.length > 0);
-  planner2 = await startPlanner('planner-2');
-  planner = planner2;
+  planner = await startPlanner('planner-2');
   await C.sleep(6000);  // four intervals
   assert.equal(await workers(), 2, 'no duplicate workers');
-  assert.doesNotMatch(C.logText(planner2), /started \d+ (prefill|decode) worker/);
+  assert.doesNotMatch(C.logText(planner), /started \d+ (prefill|decode) worker/);
   assert.equal(await actual('prefill'), 1);
   assert.equal(await actual('decode'), 1);
 });
