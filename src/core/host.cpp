@@ -1,11 +1,18 @@
 #include "core/host.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cstring>
 
 namespace mint {
+
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "host";
+  return host;
+}
 
 bool IsLoopbackHost(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {

@@ -12,4 +12,7 @@ namespace mint {
 // ::1 (IPv4-mapped ::ffff:127.x too). Case-insensitive; brackets around IPv6 are accepted.
 bool IsLoopbackHost(std::string_view host);
 
+// This machine's host name (gethostname); "host" if it has none.
+std::string HostName();
+
 }  // namespace mint

@@ -10,16 +10,12 @@
 
 #include <fmt/format.h>
 
+#include "core/host.h"
+
 extern char** environ;
 
 namespace mint::planner {
 namespace {
-
-std::string HostName() {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) return "host";
-  return host;
-}
 
 bool IsRegistered(int64_t pid, const runtime::Membership& members) {
   return std::any_of(members.begin(), members.end(),

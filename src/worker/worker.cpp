@@ -6,19 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "core/host.h"
 #include "core/log.h"
 
 namespace mint::worker {
-
-namespace {
-
-std::string HostName() {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "host");
-  return host;
-}
-
-}  // namespace
 
 std::string DefaultWorkerId() {
   std::random_device rd;
@@ -40,11 +31,7 @@ Result<std::unique_ptr<Worker>> Worker::Create(engine::Engine* engine,
   std::string advertise = options.advertise_host;
   if (advertise.empty()) {
     advertise = options.bind_host;
-    if (advertise == "0.0.0.0") {
-      char host[256] = {};
-      gethostname(host, sizeof(host) - 1);
-      advertise = host;
-    }
+    if (advertise == "0.0.0.0") advertise = HostName();
   }
   auto server = WorkerServer::Start(
       engine, {.worker_id = w->info_.id,
