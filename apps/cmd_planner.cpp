@@ -146,11 +146,13 @@ Result<planner::PlannerConfig> ConfigFromArgs(const PlannerArgs& a) {
   return c;
 }
 
+// The planner's own series for one interval: desired and actual replicas per role, the load
+// observed and predicted, the corrections, utilization, worker time and busy time.
 void Publish(PlannerMetrics& pm, const planner::Observation& o, const planner::Decision& d,
-             int prefill_now, int decode_now, double utilization) {
+             const planner::FleetState& fleet, double seconds, double busy) {
   metrics::Registry& r = pm.registry;
-  for (const auto& [role, want, now] : {std::tuple{"prefill", d.prefill, prefill_now},
-                                        std::tuple{"decode", d.decode, decode_now}}) {
+  for (const auto& [role, want, now] : {std::tuple{"prefill", d.prefill, fleet.prefill},
+                                        std::tuple{"decode", d.decode, fleet.decode}}) {
     r.AddGauge("mint_planner_desired_replicas", "Workers the planner wants, per role",
                {{"role", role}})
         .Set(want);
@@ -172,30 +174,118 @@ void Publish(PlannerMetrics& pm, const planner::Observation& o, const planner::D
       .Set(d.corrections.prefill);
   r.AddGauge("mint_planner_correction", "Observed / profiled latency", {{"phase", "decode"}})
       .Set(d.corrections.decode);
+  const double worker_seconds = (fleet.prefill + fleet.decode) * seconds;
   r.AddGauge("mint_planner_utilization",
              "Workers' busy step time / provisioned worker time, last interval")
-      .Set(utilization);
+      .Set(worker_seconds > 0 ? std::min(1.0, busy / worker_seconds) : 0);
+  r.AddCounter("mint_planner_worker_seconds_total",
+               "Provisioned worker time: workers there x seconds, summed over intervals")
+      .Inc(worker_seconds);
+  r.AddCounter("mint_planner_busy_seconds_total",
+               "The workers' busy step time over the intervals (as their counters rose)")
+      .Inc(busy);
   r.AddCounter("mint_planner_decisions_total", "Intervals decided").Inc();
 }
 
-int RunPlanner(const PlannerArgs& a) {
-  if (a.model.empty()) return Fail(Status::InvalidArgument("--model is required"));
-  if (a.frontends.empty()) return Fail(Status::InvalidArgument("--frontend URL is required"));
+Result<std::unique_ptr<planner::Planner>> MakePlanner(const PlannerArgs& a) {
+  if (a.model.empty()) return Status::InvalidArgument("--model is required");
+  if (a.frontends.empty()) return Status::InvalidArgument("--frontend URL is required");
   if (a.connector != "local" && a.connector != "none") {
-    return Fail(Status::Unsupported("--connector " + a.connector +
-                                    ": only local and none are built (etcd: not yet)"));
+    return Status::Unsupported("--connector " + a.connector +
+                               ": only local and none are built (etcd: not yet)");
   }
-  auto config = ConfigFromArgs(a);
-  if (!config.ok()) return Fail(config.status());
+  MINT_ASSIGN_OR_RETURN(planner::PlannerConfig config, ConfigFromArgs(a));
   auto model = a.profile.empty() ? Result<mocker::TimingModel>(mocker::TimingModel::Polynomial())
                                  : mocker::TimingModel::LoadProfile(a.profile);
-  if (!model.ok()) return Fail(model.status().WithContext("--profile"));
+  if (!model.ok()) return model.status().WithContext("--profile");
   log::Info("planner: model '{}', timing {}, SLA TTFT {} s ITL {} s, every {} s, predictor {}",
-            a.model, model->Describe(), config->sla.ttft_s, config->sla.itl_s, a.interval,
+            a.model, model->Describe(), config.sla.ttft_s, config.sla.itl_s, a.interval,
             a.predictor);
-  auto plan = planner::Planner::Create(std::move(model).value(), *config);
-  if (!plan.ok()) return Fail(plan.status());
+  return planner::Planner::Create(std::move(model).value(), config);
+}
 
+// One planner process: the loop's state between intervals, and the steps of an interval.
+class PlannerLoop {
+ public:
+  PlannerLoop(const PlannerArgs& a, std::unique_ptr<planner::Planner> plan)
+      : a_(a), plan_(std::move(plan)) {
+    if (a.connector == "local") {
+      connector_ = std::make_unique<planner::LocalConnector>(planner::LocalConnectorOptions{
+          .commands = {{"prefill", a.prefill_command}, {"decode", a.decode_command}},
+          .log_dir = a.log_dir});
+    }
+  }
+  PlannerMetrics& metrics() { return pm_; }
+
+  // The bounds' minimum from the start (adopting what already runs), and the first scrape.
+  Status Start(const runtime::Membership& members) {
+    if (connector_) {
+      for (const auto& [role, min] :
+           {std::pair{"prefill", a_.min_prefill}, {"decode", a_.min_decode}}) {
+        if (connector_->Actual(a_.model, role, members) >= min) continue;
+        MINT_ASSIGN_OR_RETURN(std::string did, connector_->Scale(a_.model, role, min, members));
+        if (!did.empty()) log::Info("planner: {}", did);
+      }
+    }
+    last_ = ScrapeAll(a_, members);
+    last_at_ = Clock::now();
+    return Status::Ok();
+  }
+
+  // One interval: observe, decide, log, publish, act.
+  void Tick(const runtime::Membership& members) {
+    const Scrape now = ScrapeAll(a_, members);
+    const double seconds = std::chrono::duration<double>(Clock::now() - last_at_).count();
+    last_at_ = Clock::now();
+    const planner::Observation o = planner::Diff(last_.frontends, now.frontends, seconds);
+    const planner::FleetState fleet = FleetNow(members, now);
+    const double busy = std::max(0.0, now.busy_seconds - last_.busy_seconds);
+    const planner::Decision d = plan_->Step(o, fleet);
+    const double provisioned = (fleet.prefill + fleet.decode) * seconds;
+    log::Info("{}; utilization {:.0f}%", d.Describe(o, fleet),
+              provisioned > 0 ? std::min(1.0, busy / provisioned) * 100 : 0.0);
+    Publish(pm_, o, d, fleet, seconds, busy);
+    if (connector_) {
+      for (const auto& [role, want] : {std::pair{"prefill", d.prefill}, {"decode", d.decode}}) {
+        auto did = connector_->Scale(a_.model, role, want, members);
+        if (!did.ok()) {
+          log::Error("planner: {}", did.status().ToString());
+        } else if (!did->empty()) {
+          log::Info("planner: {}", *did);
+        }
+      }
+    }
+    last_ = now;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  planner::FleetState FleetNow(const runtime::Membership& members, const Scrape& now) {
+    planner::FleetState f;
+    if (connector_) {
+      f.prefill = connector_->Actual(a_.model, "prefill", members);
+      f.decode = connector_->Actual(a_.model, "decode", members);
+    } else {
+      for (const auto& w : members) (w.role == "prefill" ? f.prefill : f.decode)++;
+    }
+    f.decode_running = now.decode_workers > 0 ? now.decode_running / now.decode_workers : 0;
+    f.kv_capacity_tokens = static_cast<int64_t>(now.decode_kv_blocks) * now.block_size;
+    f.prefill_queue_tokens = now.frontends.prefill_queue_tokens;
+    return f;
+  }
+
+  const PlannerArgs& a_;
+  std::unique_ptr<planner::Planner> plan_;
+  std::unique_ptr<planner::Connector> connector_;
+  PlannerMetrics pm_;
+  Scrape last_;
+  Clock::time_point last_at_;
+};
+
+int RunPlanner(const PlannerArgs& a) {
+  auto plan = MakePlanner(a);
+  if (!plan.ok()) return Fail(plan.status());
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -213,8 +303,12 @@ int RunPlanner(const PlannerArgs& a) {
     }
   });
   if (!watch.ok()) return Fail(watch.status());
+  auto members = [&] {
+    std::lock_guard<std::mutex> lk(fleet.mu);
+    return fleet.members;
+  };
 
-  PlannerMetrics pm;
+  PlannerLoop loop(a, std::move(plan).value());
   frontend::FrontendMetrics http_metrics({.model = a.model});
   std::unique_ptr<frontend::HttpServer> http;
   if (a.metrics_port >= 0) {
@@ -223,82 +317,21 @@ int RunPlanner(const PlannerArgs& a) {
         &http_metrics);
     if (!h.ok()) return Fail(h.status().WithContext("--metrics-port"));
     http = std::move(h).value();
-    http->Attach(nullptr, &pm);
+    http->Attach(nullptr, &loop.metrics());
     log::Info("planner metrics on http://{}:{}/metrics", a.bind, http->port());
   }
-  std::unique_ptr<planner::Connector> connector;
-  if (a.connector == "local") {
-    connector = std::make_unique<planner::LocalConnector>(planner::LocalConnectorOptions{
-        .commands = {{"prefill", a.prefill_command}, {"decode", a.decode_command}},
-        .log_dir = a.log_dir});
-  }
-
-  using Clock = std::chrono::steady_clock;
-  const auto started = Clock::now();
-  auto members = [&] {
-    std::lock_guard<std::mutex> lk(fleet.mu);
-    return fleet.members;
-  };
-  if (connector) {  // the bounds' minimum from the start (adopting what already runs)
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a first membership
-    const runtime::Membership m = members();
-    for (const auto& [role, min] :
-         {std::pair{"prefill", a.min_prefill}, {"decode", a.min_decode}}) {
-      if (connector->Actual(a.model, role, m) >= min) continue;
-      auto did = connector->Scale(a.model, role, min, m);
-      if (!did.ok()) return Fail(did.status());
-      if (!did->empty()) log::Info("planner: {}", *did);
-    }
-  }
-  Scrape last = ScrapeAll(a, members());
-  auto last_at = Clock::now();
-  while (true) {
-    const timespec wait{.tv_sec = static_cast<time_t>(a.interval),
-                        .tv_nsec = static_cast<long>(std::fmod(a.interval, 1.0) * 1e9)};
-    if (sigtimedwait(&stop, nullptr, &wait) > 0) break;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a first membership
+  if (Status st = loop.Start(members()); !st.ok()) return Fail(st);
+  const auto started = std::chrono::steady_clock::now();
+  const timespec wait{.tv_sec = static_cast<time_t>(a.interval),
+                      .tv_nsec = static_cast<long>(std::fmod(a.interval, 1.0) * 1e9)};
+  while (sigtimedwait(&stop, nullptr, &wait) <= 0) {
     if (a.duration > 0 &&
-        std::chrono::duration<double>(Clock::now() - started).count() >= a.duration) {
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() >=
+            a.duration) {
       break;
     }
-    const runtime::Membership now_members = members();
-    const Scrape now = ScrapeAll(a, now_members);
-    const double seconds = std::chrono::duration<double>(Clock::now() - last_at).count();
-    last_at = Clock::now();
-    const planner::Observation o = planner::Diff(last.frontends, now.frontends, seconds);
-    planner::FleetState state;
-    state.prefill = connector ? connector->Actual(a.model, "prefill", now_members) : 0;
-    state.decode = connector ? connector->Actual(a.model, "decode", now_members) : 0;
-    if (!connector) {
-      for (const auto& w : now_members) (w.role == "prefill" ? state.prefill : state.decode)++;
-    }
-    state.decode_running = now.decode_workers > 0 ? now.decode_running / now.decode_workers : 0;
-    state.kv_capacity_tokens = static_cast<int64_t>(now.decode_kv_blocks) * now.block_size;
-    state.prefill_queue_tokens = now.frontends.prefill_queue_tokens;
-    const int workers = std::max<int>(1, static_cast<int>(now_members.size()));
-    const double utilization =
-        std::clamp((now.busy_seconds - last.busy_seconds) / (seconds * workers), 0.0, 1.0);
-    const planner::Decision d = (*plan)->Step(o, state);
-    log::Info("{}; utilization {:.0f}%", d.Describe(o, state), utilization * 100);
-    Publish(pm, o, d, state.prefill, state.decode, utilization);
-    pm.registry
-        .AddCounter("mint_planner_worker_seconds_total",
-                    "Provisioned worker time: workers there x seconds, summed over intervals")
-        .Inc((state.prefill + state.decode) * seconds);
-    pm.registry
-        .AddCounter("mint_planner_busy_seconds_total",
-                    "The workers' busy step time over the intervals (as their counters rose)")
-        .Inc(std::max(0.0, now.busy_seconds - last.busy_seconds));
-    if (connector) {
-      for (const auto& [role, want] : {std::pair{"prefill", d.prefill}, {"decode", d.decode}}) {
-        auto did = connector->Scale(a.model, role, want, now_members);
-        if (!did.ok()) {
-          log::Error("planner: {}", did.status().ToString());
-        } else if (!did->empty()) {
-          log::Info("planner: {}", *did);
-        }
-      }
-    }
-    last = now;
+    loop.Tick(members());
   }
   log::Info("planner stopping (workers keep serving)");
   if (http) http->Shutdown();
