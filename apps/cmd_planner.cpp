@@ -53,6 +53,7 @@ struct PlannerArgs {
   bool no_correction = false;
   std::string connector = "local";
   std::string prefill_command, decode_command, log_dir = ".";
+  std::string desired_prefix = "/mint/planner/desired/";
   std::string bind = "127.0.0.1";
   int metrics_port = -1;
   double duration = 0;
@@ -190,9 +191,9 @@ void Publish(PlannerMetrics& pm, const planner::Observation& o, const planner::D
 Result<std::unique_ptr<planner::Planner>> MakePlanner(const PlannerArgs& a) {
   if (a.model.empty()) return Status::InvalidArgument("--model is required");
   if (a.frontends.empty()) return Status::InvalidArgument("--frontend URL is required");
-  if (a.connector != "local" && a.connector != "none") {
-    return Status::Unsupported("--connector " + a.connector +
-                               ": only local and none are built (etcd: not yet)");
+  if (a.connector != "local" && a.connector != "etcd" && a.connector != "none") {
+    return Status::InvalidArgument("--connector must be local, etcd or none, got '" + a.connector +
+                                   "'");
   }
   MINT_ASSIGN_OR_RETURN(planner::PlannerConfig config, ConfigFromArgs(a));
   auto model = a.profile.empty() ? Result<mocker::TimingModel>(mocker::TimingModel::Polynomial())
@@ -207,8 +208,12 @@ Result<std::unique_ptr<planner::Planner>> MakePlanner(const PlannerArgs& a) {
 // One planner process: the loop's state between intervals, and the steps of an interval.
 class PlannerLoop {
  public:
-  PlannerLoop(const PlannerArgs& a, std::unique_ptr<planner::Planner> plan)
+  PlannerLoop(const PlannerArgs& a, std::unique_ptr<planner::Planner> plan,
+              runtime::Discovery* discovery)
       : a_(a), plan_(std::move(plan)) {
+    if (a.connector == "etcd") {
+      connector_ = std::make_unique<planner::EtcdConnector>(discovery, a.desired_prefix);
+    }
     if (a.connector == "local") {
       connector_ = std::make_unique<planner::LocalConnector>(planner::LocalConnectorOptions{
           .commands = {{"prefill", a.prefill_command}, {"decode", a.decode_command}},
@@ -308,7 +313,7 @@ int RunPlanner(const PlannerArgs& a) {
     return fleet.members;
   };
 
-  PlannerLoop loop(a, std::move(plan).value());
+  PlannerLoop loop(a, std::move(plan).value(), discovery->get());
   frontend::FrontendMetrics http_metrics({.model = a.model});
   std::unique_ptr<frontend::HttpServer> http;
   if (a.metrics_port >= 0) {
@@ -389,12 +394,16 @@ CommandFn RegisterPlanner(CLI::App& app) {
   cmd->add_flag("--no-correction", a->no_correction,
                 "Take the profile as it is: no correction by observed / profiled latency");
   cmd->add_option("--connector", a->connector,
-                  "local (start/stop processes) | none (decide and log only)")
+                  "local (start/stop processes) | etcd (write the desired counts for an external "
+                  "launcher: <--desired-prefix><model>/<role> = {\"replicas\": N, ...}) | none "
+                  "(decide and log only)")
       ->capture_default_str();
   cmd->add_option("--prefill-command", a->prefill_command,
                   "Shell command that starts one prefill worker (local connector)");
   cmd->add_option("--decode-command", a->decode_command,
                   "Shell command that starts one decode worker (local connector)");
+  cmd->add_option("--desired-prefix", a->desired_prefix, "etcd connector: key prefix")
+      ->capture_default_str();
   cmd->add_option("--log-dir", a->log_dir, "Where started workers' logs go")->capture_default_str();
   cmd->add_option("--bind", a->bind, "Address of the planner's /metrics")->capture_default_str();
   cmd->add_option("--metrics-port", a->metrics_port, "Port of its /metrics (-1: none, 0: any)")

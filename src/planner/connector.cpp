@@ -24,6 +24,26 @@ bool IsRegistered(int64_t pid, const runtime::Membership& members) {
 
 }  // namespace
 
+Result<std::string> EtcdConnector::Scale(const std::string& model, const std::string& role,
+                                         int count, const runtime::Membership& /*members*/) {
+  const std::string key = prefix_ + model + "/" + role;
+  auto it = written_.find(key);
+  if (it != written_.end() && it->second == count) return std::string();
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  MINT_RETURN_IF_ERROR(discovery_->PutValue(
+      key, fmt::format("{{\"replicas\":{},\"updated\":{}}}", count,
+                       std::chrono::duration_cast<std::chrono::seconds>(now).count())));
+  written_[key] = count;
+  return fmt::format("desired {} {} written to {}", count, role, key);
+}
+
+int EtcdConnector::Actual(const std::string& model, const std::string& role,
+                          const runtime::Membership& members) {
+  return static_cast<int>(std::count_if(members.begin(), members.end(), [&](const auto& w) {
+    return w.model == model && w.role == role;
+  }));
+}
+
 LocalConnector::LocalConnector(LocalConnectorOptions options)
     : options_(std::move(options)), host_(HostName()) {}
 

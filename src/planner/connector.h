@@ -7,8 +7,10 @@
 //    (WorkerInfo host and pid), plus the processes it started that have not registered yet
 //    (for `start_grace_s`), minus those it is stopping: so a restarted planner adopts the
 //    running workers instead of starting duplicates.
-//  - The etcd connector (Dynamo's "virtual" connector) is not built yet: `mint planner
-//    --connector etcd` is refused with that message.
+//  - EtcdConnector (Dynamo's "virtual" connector) starts and stops nothing: it writes each
+//    role's desired count under <prefix><model>/<role> as {"replicas": N, "updated": unix
+//    seconds}, for an external launcher (a Kubernetes operator, systemd units) to reconcile
+//    from, and counts the role's registered workers.
 //
 // Thread-safety: one planner loop calls a connector.
 #pragma once
@@ -34,6 +36,22 @@ class Connector {
   // Workers of `role` counted as there (registered, plus starting, minus stopping).
   virtual int Actual(const std::string& model, const std::string& role,
                      const runtime::Membership& members) = 0;
+};
+
+class EtcdConnector final : public Connector {
+ public:
+  // `discovery` (the planner's, etcd) must outlive the connector.
+  EtcdConnector(runtime::Discovery* discovery, std::string prefix)
+      : discovery_(discovery), prefix_(std::move(prefix)) {}
+  Result<std::string> Scale(const std::string& model, const std::string& role, int count,
+                            const runtime::Membership& members) override;
+  int Actual(const std::string& model, const std::string& role,
+             const runtime::Membership& members) override;
+
+ private:
+  runtime::Discovery* discovery_;
+  std::string prefix_;
+  std::map<std::string, int> written_;  // key -> the count last written
 };
 
 struct LocalConnectorOptions {

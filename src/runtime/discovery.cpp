@@ -73,6 +73,18 @@ class EmbeddedDiscovery : public Discovery {
     return std::unique_ptr<Handle>(new WatchHandle(this, id));
   }
 
+  Status PutValue(const std::string& key, const std::string& value) override {
+    std::lock_guard<std::mutex> lk(mu_);
+    values_[key] = value;
+    return Status::Ok();
+  }
+  Result<std::optional<std::string>> GetValue(const std::string& key) override {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = values_.find(key);
+    if (it == values_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+
   std::string_view kind() const override { return "embedded"; }
 
  private:
@@ -118,6 +130,7 @@ class EmbeddedDiscovery : public Discovery {
 
   std::mutex mu_;
   std::map<std::string, WorkerInfo> workers_;  // guarded by mu_
+  std::map<std::string, std::string> values_;  // guarded by mu_
   std::mutex notify_mu_;                       // serializes callbacks; guards watchers_
   std::map<uint64_t, MembershipCallback> watchers_;
   uint64_t next_watch_ = 0;

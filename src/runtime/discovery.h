@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,12 @@ class Discovery {
   // Calls `on_change` with the current membership and again after every change, until the handle
   // is destroyed (no call is in progress or follows once the destructor returns).
   virtual Result<std::unique_ptr<Handle>> Watch(MembershipCallback on_change) = 0;
+  // A plain value under `key` (a whole key, not under the registrations' prefix), outside any
+  // lease: what the planner's etcd connector writes for an external launcher to reconcile from.
+  // kUnavailable if the service cannot be reached now.
+  virtual Status PutValue(const std::string& key, const std::string& value) = 0;
+  // The value under `key`; nullopt if there is none.
+  virtual Result<std::optional<std::string>> GetValue(const std::string& key) = 0;
   // "embedded" or "etcd".
   virtual std::string_view kind() const = 0;
 };

@@ -528,6 +528,36 @@ class EtcdDiscovery : public Discovery {
     return std::unique_ptr<Handle>(new EtcdWatch(client_, std::move(on_change)));
   }
 
+  Status PutValue(const std::string& key, const std::string& value) override {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, kRpcDeadline);
+    etcdserverpb::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    etcdserverpb::PutResponse resp;
+    grpc::Status s = client_->kv->Put(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
+                                 ": writing " + key + ": " + Describe(s));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> GetValue(const std::string& key) override {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, kRpcDeadline);
+    etcdserverpb::RangeRequest req;
+    req.set_key(key);
+    etcdserverpb::RangeResponse resp;
+    grpc::Status s = client_->kv->Range(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
+                                 ": reading " + key + ": " + Describe(s));
+    }
+    if (resp.kvs_size() == 0) return std::optional<std::string>();
+    return std::optional<std::string>(resp.kvs(0).value());
+  }
+
   std::string_view kind() const override { return "etcd"; }
 
  private:

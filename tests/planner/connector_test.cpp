@@ -92,6 +92,27 @@ TEST(LocalConnectorTest, AdoptsRegisteredWorkers) {
   EXPECT_FALSE(Alive(pid));
 }
 
+// The virtual connector writes desired counts for someone else to act on, and counts what
+// registered.
+TEST(EtcdConnectorTest, WritesDesiredCountsAndCountsRegisteredWorkers) {
+  auto discovery = runtime::NewEmbeddedDiscovery();
+  EtcdConnector c(discovery.get(), "/mint/planner/desired/");
+  runtime::Membership members(2);
+  members[0].model = members[1].model = "m";
+  members[0].role = "decode";
+  members[1].role = "prefill";
+  EXPECT_EQ(c.Actual("m", "decode", members), 1);
+  EXPECT_EQ(c.Actual("other", "decode", members), 0);
+  auto did = c.Scale("m", "decode", 3, members);
+  ASSERT_TRUE(did.ok());
+  EXPECT_EQ(*did, "desired 3 decode written to /mint/planner/desired/m/decode");
+  auto v = discovery->GetValue("/mint/planner/desired/m/decode");
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(v->value().rfind("{\"replicas\":3,\"updated\":", 0), 0u) << v->value();
+  EXPECT_EQ(*c.Scale("m", "decode", 3, members), "");  // unchanged: not rewritten
+  EXPECT_NE(c.Scale("m", "decode", 2, members)->find("desired 2"), std::string::npos);
+}
+
 TEST(LocalConnectorTest, ARoleWithoutACommandIsAnError) {
   LocalConnector c({.commands = {}, .log_dir = ::testing::TempDir()});
   EXPECT_EQ(c.Scale("m", "decode", 1, {}).status().code(), StatusCode::kInvalidArgument);

@@ -245,6 +245,8 @@ WorkerInfo EtcdWorker(std::string id) {
   w.metrics_url = "http://127.0.0.1:7003/metrics";
   w.block_size = 16;
   w.max_model_len = 4096;
+  w.host = "h1";
+  w.pid = 4242;
   return w;
 }
 
@@ -301,6 +303,20 @@ TEST_F(EtcdDiscoveryTest, WatchSeesRegistrationsComeAndGo) {
 // Timing (release only): destroying a registration or a watch does not wait out a keep-alive
 // or a stream read, and the registration leaves etcd at once, not at its TTL. The bounds are
 // about 10x what a loaded 2-core machine takes (20-100 ms), so only a real wait can fail them.
+// Plain values (the planner's desired replica counts), outside any lease: etcd's own reply to
+// a Range is the oracle.
+TEST_F(EtcdDiscoveryTest, PutAndGetPlainValues) {
+  auto none = discovery_->GetValue("/mint/planner/desired/tiny/decode");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(discovery_->PutValue("/mint/planner/desired/tiny/decode", "{\"replicas\":3}").ok());
+  auto got = discovery_->GetValue("/mint/planner/desired/tiny/decode");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, "{\"replicas\":3}");
+  EXPECT_EQ(etcd_->LeaseOf("/mint/planner/desired/tiny/decode"), 0) << "no lease: it outlives us";
+}
+
 TEST_F(EtcdDiscoveryTest, DestroyingARegistrationOrAWatchIsPrompt) {
   Recorder rec;
   auto watch = discovery_->Watch(rec.Callback());
