@@ -1,6 +1,6 @@
 // The request plane: the gRPC `Worker` service's messages <-> protocol types, status mapping, and
 // channels to workers. The service itself (worker side) lives in src/worker; the client side is
-// the frontend's RemoteBackend.
+// runtime::WorkerClient (worker_client.h), which the frontend's RemoteBackend uses.
 //
 // Thread-safety: free functions on values.
 #pragma once
