@@ -296,17 +296,17 @@ std::vector<Sample> Registry::Snapshot() const {
   return out;
 }
 
+bool Matches(const Sample& sample, const std::string& name, const Labels& labels) {
+  if (sample.name != name) return false;
+  return std::all_of(labels.begin(), labels.end(), [&](const auto& want) {
+    return std::find(sample.labels.begin(), sample.labels.end(), want) != sample.labels.end();
+  });
+}
+
 const Sample* FindSample(const std::vector<Sample>& samples, const std::string& name,
                          const Labels& labels) {
   for (const Sample& s : samples) {
-    if (s.name != name) continue;
-    bool all = true;
-    for (const auto& want : labels) {
-      bool found = false;
-      for (const auto& have : s.labels) found = found || have == want;
-      all = all && found;
-    }
-    if (all) return &s;
+    if (Matches(s, name, labels)) return &s;
   }
   return nullptr;
 }

@@ -136,7 +136,9 @@ class Registry {
   Labels constant_labels_;                         // guarded by mu_
 };
 
-// The first sample named `name` whose labels include every pair of `labels`; null if none.
+// True when `sample` is named `name` and its labels include every pair of `labels`.
+bool Matches(const Sample& sample, const std::string& name, const Labels& labels = {});
+// The first sample that Matches; null if none.
 const Sample* FindSample(const std::vector<Sample>& samples, const std::string& name,
                          const Labels& labels = {});
 

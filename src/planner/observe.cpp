@@ -10,14 +10,7 @@ double Sum(const std::vector<metrics::Sample>& samples, const std::string& name,
            const metrics::Labels& labels = {}) {
   double total = 0;
   for (const metrics::Sample& s : samples) {
-    if (s.name != name) continue;
-    bool match = true;
-    for (const auto& want : labels) {
-      bool found = false;
-      for (const auto& have : s.labels) found = found || have == want;
-      match = match && found;
-    }
-    if (match) total += s.value;
+    if (metrics::Matches(s, name, labels)) total += s.value;
   }
   return total;
 }
