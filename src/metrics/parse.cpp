@@ -107,39 +107,44 @@ struct HistogramParts {
   size_t order = 0;  // position among the samples
 };
 
-}  // namespace
-
-Result<std::vector<Sample>> ParsePrometheus(std::string_view text) {
+// The reader's state across lines.
+struct Reader {
   std::map<std::string, Type> types;  // from # TYPE lines
   std::vector<Sample> out;
   // Histogram parts by (family, labels without le), in first-seen order.
   std::map<std::pair<std::string, Labels>, HistogramParts> hists;
-  size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    SkipSpaces(line);
-    if (line.empty()) continue;
-    if (line[0] == '#') {
-      std::string_view rest = line.substr(1);
-      SkipSpaces(rest);
-      if (rest.substr(0, 5) == "TYPE ") {
-        rest.remove_prefix(5);
-        SkipSpaces(rest);
-        std::string_view name = TakeName(rest);
-        SkipSpaces(rest);
-        if (name.empty()) return LineError(line_no, "TYPE without a metric name");
-        Type t = Type::kGauge;
-        if (rest == "counter") t = Type::kCounter;
-        if (rest == "histogram") t = Type::kHistogram;
-        types[std::string(name)] = t;
+
+  // A comment line (`line` past its '#'): records a TYPE.
+  Status Comment(std::string_view rest, size_t line_no) {
+    SkipSpaces(rest);
+    if (rest.substr(0, 5) != "TYPE ") return Status::Ok();
+    rest.remove_prefix(5);
+    SkipSpaces(rest);
+    std::string_view name = TakeName(rest);
+    SkipSpaces(rest);
+    if (name.empty()) return LineError(line_no, "TYPE without a metric name");
+    Type t = Type::kGauge;
+    if (rest == "counter") t = Type::kCounter;
+    if (rest == "histogram") t = Type::kHistogram;
+    types[std::string(name)] = t;
+    return Status::Ok();
+  }
+
+  // The histogram family `name` is a _bucket/_sum/_count line of, and which part; "" if none.
+  std::pair<std::string, std::string_view> HistogramPart(std::string_view name) const {
+    for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+        std::string base(name.substr(0, name.size() - suffix.size()));
+        auto t = types.find(base);
+        if (t != types.end() && t->second == Type::kHistogram) return {std::move(base), suffix};
+        break;
       }
-      continue;
     }
-    std::string_view s = line;
+    return {};
+  }
+
+  // A sample line: a counter or gauge sample, or a part of a histogram.
+  Status SampleLine(std::string_view s, size_t line_no) {
     std::string_view name = TakeName(s);
     if (name.empty()) return LineError(line_no, "bad metric name");
     Labels labels;
@@ -153,20 +158,7 @@ Result<std::vector<Sample>> ParsePrometheus(std::string_view text) {
       SkipSpaces(ts);
       if (!ts.empty() && !ParseNumber(ts)) return LineError(line_no, "bad timestamp");
     }
-    // A histogram's part?
-    std::string family;
-    std::string_view part;
-    for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
-      if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
-        const std::string base(name.substr(0, name.size() - suffix.size()));
-        auto t = types.find(base);
-        if (t != types.end() && t->second == Type::kHistogram) {
-          family = base;
-          part = suffix;
-        }
-        break;
-      }
-    }
+    auto [family, part] = HistogramPart(name);
     if (family.empty()) {
       auto t = types.find(std::string(name));
       Sample x;
@@ -175,7 +167,7 @@ Result<std::vector<Sample>> ParsePrometheus(std::string_view text) {
       x.type = t != types.end() && t->second == Type::kCounter ? Type::kCounter : Type::kGauge;
       x.value = *value;
       out.push_back(std::move(x));
-      continue;
+      return Status::Ok();
     }
     std::optional<double> le;
     if (part == "_bucket") {
@@ -200,36 +192,60 @@ Result<std::vector<Sample>> ParsePrometheus(std::string_view text) {
     if (le) h.buckets.emplace_back(*le, *value);
     if (part == "_sum") h.sum = *value;
     if (part == "_count") h.count = *value;
+    return Status::Ok();
   }
+};
+
+// One histogram's parts as a snapshot: non-cumulative counts, the +Inf bucket as the count past
+// the last bound.
+Result<HistogramSnapshot> Assemble(const std::string& family, HistogramParts& h) {
   constexpr double kMaxCount = 9007199254740992.0;  // 2^53: every count up to it is exact
-  for (auto& [key, h] : hists) {
-    std::sort(h.buckets.begin(), h.buckets.end());
-    HistogramSnapshot snap;
-    double below = 0;
-    std::optional<double> inf_bucket;
-    for (const auto& [le, cumulative] : h.buckets) {
-      if (!(cumulative >= below) || cumulative > kMaxCount ||
-          std::floor(cumulative) != cumulative) {
-        return LineError(h.line, key.first + " buckets are not cumulative counts");
-      }
-      if (std::isinf(le) && le > 0) {
-        inf_bucket = cumulative;
-        continue;
-      }
-      snap.bounds.push_back(le);
-      snap.counts.push_back(static_cast<uint64_t>(cumulative - below));
-      below = cumulative;
+  std::sort(h.buckets.begin(), h.buckets.end());
+  HistogramSnapshot snap;
+  double below = 0;
+  std::optional<double> inf_bucket;
+  for (const auto& [le, cumulative] : h.buckets) {
+    if (!(cumulative >= below) || cumulative > kMaxCount || std::floor(cumulative) != cumulative) {
+      return LineError(h.line, family + " buckets are not cumulative counts");
     }
-    const double total = h.count.value_or(inf_bucket.value_or(below));
-    if (!(total >= below) || total > kMaxCount || std::floor(total) != total) {
-      return LineError(h.line, key.first + "_count is below its buckets");
+    if (std::isinf(le) && le > 0) {
+      inf_bucket = cumulative;
+      continue;
     }
-    snap.counts.push_back(static_cast<uint64_t>(total - below));
-    snap.count = static_cast<uint64_t>(total);
-    snap.sum = h.sum.value_or(0);
-    out[h.order].histogram = std::move(snap);
+    snap.bounds.push_back(le);
+    snap.counts.push_back(static_cast<uint64_t>(cumulative - below));
+    below = cumulative;
   }
-  return out;
+  const double total = h.count.value_or(inf_bucket.value_or(below));
+  if (!(total >= below) || total > kMaxCount || std::floor(total) != total) {
+    return LineError(h.line, family + "_count is below its buckets");
+  }
+  snap.counts.push_back(static_cast<uint64_t>(total - below));
+  snap.count = static_cast<uint64_t>(total);
+  snap.sum = h.sum.value_or(0);
+  return snap;
+}
+
+}  // namespace
+
+Result<std::vector<Sample>> ParsePrometheus(std::string_view text) {
+  Reader r;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    SkipSpaces(line);
+    if (line.empty()) continue;
+    MINT_RETURN_IF_ERROR(line[0] == '#' ? r.Comment(line.substr(1), line_no)
+                                        : r.SampleLine(line, line_no));
+  }
+  for (auto& [key, h] : r.hists) {
+    MINT_ASSIGN_OR_RETURN(r.out[h.order].histogram, Assemble(key.first, h));
+  }
+  return std::move(r.out);
 }
 
 }  // namespace mint::metrics
