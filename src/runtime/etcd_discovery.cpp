@@ -513,8 +513,7 @@ class EtcdDiscovery : public Discovery {
     grpc::Status s = reg->Announce();
     if (!s.ok()) {
       // The destructor revokes a lease granted before a failed Put.
-      return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
-                                 ": registering " + info.id + ": " + Describe(s));
+      return Unreachable("registering " + info.id, s);
     }
     log::Info("discovery: registered {} in etcd at {} (lease TTL {} s)", info.id,
               JoinEndpoints(client_->options.endpoints), client_->options.lease_ttl_s);
@@ -536,11 +535,7 @@ class EtcdDiscovery : public Discovery {
     req.set_value(value);
     etcdserverpb::PutResponse resp;
     grpc::Status s = client_->kv->Put(&ctx, req, &resp);
-    if (!s.ok()) {
-      return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
-                                 ": writing " + key + ": " + Describe(s));
-    }
-    return Status::Ok();
+    return s.ok() ? Status::Ok() : Unreachable("writing " + key, s);
   }
 
   Result<std::optional<std::string>> GetValue(const std::string& key) override {
@@ -550,10 +545,7 @@ class EtcdDiscovery : public Discovery {
     req.set_key(key);
     etcdserverpb::RangeResponse resp;
     grpc::Status s = client_->kv->Range(&ctx, req, &resp);
-    if (!s.ok()) {
-      return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) +
-                                 ": reading " + key + ": " + Describe(s));
-    }
+    if (!s.ok()) return Unreachable("reading " + key, s);
     if (resp.kvs_size() == 0) return std::optional<std::string>();
     return std::optional<std::string>(resp.kvs(0).value());
   }
@@ -561,6 +553,12 @@ class EtcdDiscovery : public Discovery {
   std::string_view kind() const override { return "etcd"; }
 
  private:
+  // kUnavailable naming the endpoints, what was being done, and gRPC's status.
+  Status Unreachable(const std::string& doing, const grpc::Status& s) const {
+    return Status::Unavailable("etcd at " + JoinEndpoints(client_->options.endpoints) + ": " +
+                               doing + ": " + Describe(s));
+  }
+
   std::shared_ptr<const EtcdClient> client_;
 };
 
