@@ -1,4 +1,5 @@
-// `mint simulate`: one layout (N aggregated workers behind the router) and one workload (a
+// `mint simulate`: one layout (N aggregated workers, or P prefill + D decode workers, behind the
+// router) and one workload (a
 // Mooncake trace), run in virtual time by src/sim: the real scheduler, block pool and router,
 // steps timed by the mocker's timing model. Prints the `mint bench` report (same JSON schema, so
 // `mint bench --compare` puts a prediction beside a measurement) in the simulated hardware's
@@ -29,6 +30,12 @@ struct SimulateArgs {
   int32_t vocab = 512;
   uint64_t seed = 1;
   int32_t workers = 8;
+  int32_t prefill_workers = 0;
+  int64_t remote_prefill_min_tokens = 512;
+  double remote_prefill_min_fraction = 0.5;
+  double kv_gbps = 25;
+  double kv_latency_ms = 1;
+  uint64_t kv_bytes_per_token = 131072;
   int32_t block_size = 64;
   int32_t num_blocks = 16384;
   int32_t max_num_seqs = 256;
@@ -78,6 +85,12 @@ int Run(const SimulateArgs& a) {
 
   sim::SimConfig c;
   c.num_workers = a.workers;
+  c.num_prefill_workers = a.prefill_workers;
+  c.remote_prefill_min_tokens = a.remote_prefill_min_tokens;
+  c.remote_prefill_min_fraction = a.remote_prefill_min_fraction;
+  c.kv_gbps = a.kv_gbps;
+  c.kv_latency_s = a.kv_latency_ms / 1e3;
+  c.kv_bytes_per_token = a.kv_bytes_per_token;
   c.block_size = a.block_size;
   c.num_blocks = a.num_blocks;
   c.scheduler = {.max_num_seqs = a.max_num_seqs,
@@ -106,25 +119,34 @@ int Run(const SimulateArgs& a) {
 
   bench::Report report = bench::BuildReport(res->records, {});
   report.prefix_cache_hit_rate = res->hit_rate();
-  report.config = {
-      {"simulated", true},
-      {"workload", {{"kind", "mooncake_trace"}, {"file", a.trace}, {"speedup", a.speedup},
-                    {"entries", requests.size()}, {"token_ids_vocab", a.vocab}}},
-      {"seed", a.seed},
-      {"workers", a.workers},
-      {"block_size", a.block_size},
-      {"num_blocks", a.num_blocks},
-      {"max_num_seqs", a.max_num_seqs},
-      {"max_num_batched_tokens", a.max_num_batched_tokens},
-      {"timing", c.timing.Describe()},
-      {"utilization", res->utilization},
-      {"prefix_hit_rate", res->hit_rate()},
-      {"router",
-       {{"mode", ra.mode}, {"cost", ra.cost}, {"itl_weight", ra.itl_weight},
-        {"overlap_credit", ra.overlap_credit}, {"prefill_load_scale", ra.prefill_load_scale},
-        {"temperature", ra.temperature}, {"cache_credit", ra.cache_credit},
-        {"queue", ra.queue_policy}, {"queue_busy_s", ra.queue_busy_s},
-        {"queue_max_age_s", ra.queue_max_age_s}}}};
+  report.config = {{"simulated", true},
+                   {"workload",
+                    {{"kind", "mooncake_trace"},
+                     {"file", a.trace},
+                     {"speedup", a.speedup},
+                     {"entries", requests.size()},
+                     {"token_ids_vocab", a.vocab}}},
+                   {"seed", a.seed},
+                   {"workers", a.workers},
+                   {"prefill_workers", a.prefill_workers},
+                   {"block_size", a.block_size},
+                   {"num_blocks", a.num_blocks},
+                   {"max_num_seqs", a.max_num_seqs},
+                   {"max_num_batched_tokens", a.max_num_batched_tokens},
+                   {"timing", c.timing.Describe()},
+                   {"utilization", res->utilization},
+                   {"prefix_hit_rate", res->hit_rate()},
+                   {"router",
+                    {{"mode", ra.mode},
+                     {"cost", ra.cost},
+                     {"itl_weight", ra.itl_weight},
+                     {"overlap_credit", ra.overlap_credit},
+                     {"prefill_load_scale", ra.prefill_load_scale},
+                     {"temperature", ra.temperature},
+                     {"cache_credit", ra.cache_credit},
+                     {"queue", ra.queue_policy},
+                     {"queue_busy_s", ra.queue_busy_s},
+                     {"queue_max_age_s", ra.queue_max_age_s}}}};
   std::printf("%s", bench::FormatReportTable(report).c_str());
   std::printf(
       "simulated: %zu requests (%lld held by the router queue), %d workers, %lld steps, %lld "
@@ -135,6 +157,15 @@ int Run(const SimulateArgs& a) {
       static_cast<long long>(res->preemptions), res->end_s, cpu_s,
       cpu_s > 0 ? res->end_s / cpu_s : 0.0, 100 * res->utilization, 100 * res->hit_rate(),
       100 * res->router.predicted_hit_rate);
+  if (a.prefill_workers > 0) {
+    std::printf(
+        "disaggregated: %lld of %zu prompts prefilled on the %d prefill workers; %lld KV blocks "
+        "pulled, mean pull %.1f ms\n",
+        static_cast<long long>(res->remote_prefills), requests.size(), a.prefill_workers,
+        static_cast<long long>(res->kv_pulled_blocks),
+        res->remote_prefills ? 1e3 * res->kv_pull_s / static_cast<double>(res->remote_prefills)
+                             : 0.0);
+  }
   if (!a.output.empty()) {
     std::ofstream f(a.output);
     f << bench::ReportToJson(report).dump(2) << "\n";
@@ -166,9 +197,34 @@ CommandFn RegisterSimulate(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(4, 1 << 24));
   cmd->add_option("--seed", a->seed, "Seed of the prompts' token ids")->capture_default_str();
-  cmd->add_option("--workers", a->workers, "Aggregated workers")
+  cmd->add_option("--workers", a->workers,
+                  "Aggregated workers (decode workers with --prefill-workers)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--prefill-workers", a->prefill_workers,
+                  "Prefill workers beside the --workers decode workers (0: aggregated)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("--remote-prefill-min-tokens", a->remote_prefill_min_tokens,
+                  "As mint frontend: a prompt goes to a prefill worker when at least this many of\n"
+                  "its tokens are uncached on the decode worker the router would pick")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--remote-prefill-min-fraction", a->remote_prefill_min_fraction,
+                  "... and at least this fraction of the prompt")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--kv-transfer-gbps", a->kv_gbps,
+                  "Each decode worker's link: KV pulls move --kv-bytes-per-token per token at\n"
+                  "this rate, queued behind earlier pulls (as mint mocker's simulated link)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-transfer-latency-ms", a->kv_latency_ms, "Added to every pull")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--kv-bytes-per-token", a->kv_bytes_per_token,
+                  "KV bytes of one token (131072: Llama-3-8B in F16)")
+      ->capture_default_str();
   cmd->add_option("--block-size", a->block_size, "Tokens per KV block (workers and router)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));

@@ -1,4 +1,4 @@
-// Simulator: a deployment of aggregated workers and a router, run in virtual time. Each
+// Simulator: a deployment of workers and a router, run in virtual time. Each
 // simulated worker is Mint's real Scheduler and BlockPool (prefix cache, KV events, preemption);
 // the router is the real Router fed by those KV events and by load reports at a fixed period, as
 // the frontend feeds it; a step takes the time the mocker's TimingModel gives its shape (the
@@ -6,9 +6,22 @@
 // sockets: one event queue ordered by (time, insertion), so the same inputs give the same report
 // byte for byte, and a trace of an hour runs in about a second.
 //
+// Aggregated (num_prefill_workers 0): the router picks a worker among all of them for each
+// request. Disaggregated: requests are split as `mint frontend` splits them
+// (frontend/remote_backend.h): a request with max_tokens > 1 whose prompt has at least
+// remote_prefill_min_tokens (and remote_prefill_min_fraction of the prompt) uncached on the decode
+// worker the router would pick is prefilled on a prefill worker (first token), then its KV is
+// pulled by a decode worker over a link (the uncached blocks' bytes at kv_gbps, queued behind
+// that worker's earlier pulls, plus kv_latency_s: the mocker's simulated link,
+// worker/kv_transfer.h) and the decode worker generates the rest; the first token reaches the
+// client with the decode worker's first output (the frontend's default). Other requests run on a
+// decode worker alone.
+//
 // What it leaves out, against wall-clock mockers behind a frontend: the network and the
 // frontend's own latency (a token reaches the client the moment its step ends), the load
-// reports' transit, and the KV events' (applied the moment a step ends).
+// reports' transit, and the KV events' (applied the moment a step ends); a prefill worker
+// releases a prompt's blocks when its first token is sampled (the real one holds them until the
+// decode worker has pulled them).
 //
 // Thread-safety: Simulate is a pure function of its arguments; safe from any thread.
 #pragma once
@@ -27,7 +40,14 @@
 namespace mint::sim {
 
 struct SimConfig {
-  int32_t num_workers = 8;
+  int32_t num_workers = 8;  // aggregated workers, or the decode workers when disaggregated
+  // Disaggregation (see above): prefill workers beside the num_workers decode workers.
+  int32_t num_prefill_workers = 0;
+  int64_t remote_prefill_min_tokens = 512;  // as `mint frontend --remote-prefill-min-tokens`
+  double remote_prefill_min_fraction = 0.5;
+  uint64_t kv_bytes_per_token = 131072;  // KV bytes a token's pull moves (Llama-3-8B, F16)
+  double kv_gbps = 25;                   // each decode worker's link, GB/s
+  double kv_latency_s = 0.001;           // per pull, on top of the bytes
   int32_t block_size = 16;
   int32_t num_blocks = 16384;  // per worker
   bool enable_prefix_cache = true;
@@ -38,6 +58,7 @@ struct SimConfig {
   double load_report_interval_s = 0.1;  // as `mint worker` publishes its load
   // A router queue (router/queue.h): requests wait at the router while every worker has at
   // least queue_busy_s of prefill queued. Unset: every request is routed on arrival.
+  // Aggregated layouts only.
   std::optional<router::QueuePolicy> queue;
   double queue_busy_s = 0.5;
   double queue_max_age_s = 10.0;
@@ -56,6 +77,7 @@ struct WorkerEnd {
   int32_t used_blocks = 0;    // referenced by a sequence (0: nothing leaked)
   int32_t cached_blocks = 0;  // in its prefix cache
   size_t indexed_blocks = 0;  // what the router's index holds for it (from KV events)
+  bool prefill = false;       // a prefill worker (disaggregated)
 };
 
 struct SimResult {
@@ -67,12 +89,16 @@ struct SimResult {
   int64_t steps = 0;                 // engine steps over all workers
   int64_t preemptions = 0;
   int64_t queued = 0;  // requests the router queue held before routing them
+  // Disaggregated: requests prefilled on a prefill worker, and their KV pulls.
+  int64_t remote_prefills = 0;
+  int64_t kv_pulled_blocks = 0;      // blocks moved (a decode worker's cached blocks are not)
+  double kv_pull_s = 0;              // pull durations (queueing on the link included), summed
   double end_s = 0;                  // virtual time when the last request finished
   double busy_s = 0;                 // step time summed over all workers
-  // busy_s / (num_workers * (end_s - first arrival)): 1 = every worker stepping all the time.
+  // busy_s / (all workers * (end_s - first arrival)): 1 = every worker stepping all the time.
   double utilization = 0;
   router::RouterStats router;
-  std::vector<WorkerEnd> workers;
+  std::vector<WorkerEnd> workers;  // decode (or aggregated) workers first, then prefill
   double hit_rate() const {
     return prompt_tokens ? static_cast<double>(cached_prompt_tokens) / prompt_tokens : 0.0;
   }

@@ -148,6 +148,89 @@ TEST(SimulatorTest, TheRouterQueueHoldsRequestsUnderOverloadAndLosesNone) {
   }
 }
 
+// Disaggregated layouts: 1 prefill + 1 decode worker, a 1,000-token prompt (remote: over 512
+// tokens, nothing cached on the decode worker). TTFT = the prefill worker's two chunks + the pull
+// of 63 blocks over the link + the decode worker's first step; the held first token leaves with
+// the second.
+TEST(SimulatorTest, ARemotePrefillTakesPrefillPullAndDecodeSteps) {
+  SimConfig c = Small();
+  c.num_workers = 1;
+  c.num_prefill_workers = 1;
+  c.kv_bytes_per_token = 1 << 20;
+  c.kv_gbps = 10;
+  c.kv_latency_s = 0.002;
+  SimRequest r{.arrival_s = 1.0, .prompt = std::vector<int32_t>(1000, 7), .output_tokens = 4};
+  auto res = Simulate(c, {r});
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  const auto& m = c.timing;
+  const int64_t cap = int64_t{c.num_blocks} * c.block_size;
+  const double pull = 63.0 * 16 * (1 << 20) / 10e9 + 0.002;
+  const bench::RequestRecord& rec = res->records[0];
+  EXPECT_NEAR(rec.ttft_s,
+              (m.PrefillMs(512) + m.PrefillMs(488) + m.DecodeMs(1, 1001, cap)) / 1e3 + pull, 1e-9);
+  ASSERT_EQ(rec.itl_s.size(), 3u);
+  EXPECT_EQ(rec.itl_s[0], 0.0);
+  EXPECT_NEAR(rec.itl_s[1], m.DecodeMs(1, 1002, cap) / 1e3, 1e-9);
+  EXPECT_NEAR(rec.itl_s[2], m.DecodeMs(1, 1003, cap) / 1e3, 1e-9);
+  EXPECT_EQ(rec.output_tokens, 4);
+  EXPECT_EQ(res->remote_prefills, 1);
+  EXPECT_EQ(res->kv_pulled_blocks, 63);
+  EXPECT_NEAR(res->kv_pull_s, pull, 1e-9);
+  EXPECT_EQ(res->steps, 5);  // 2 prefill chunks, 3 decodes
+  ASSERT_EQ(res->workers.size(), 2u);
+  EXPECT_FALSE(res->workers[0].prefill);
+  EXPECT_TRUE(res->workers[1].prefill);
+}
+
+TEST(SimulatorTest, ShortPromptsAndSingleTokensStayOnTheDecodeWorkers) {
+  SimConfig c = Small();
+  c.num_workers = 1;
+  c.num_prefill_workers = 1;
+  auto res = Simulate(c, {SimRequest{.prompt = std::vector<int32_t>(300, 5), .output_tokens = 8},
+                          SimRequest{.prompt = std::vector<int32_t>(2000, 6), .output_tokens = 1}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->remote_prefills, 0);
+  EXPECT_EQ(res->kv_pulled_blocks, 0);
+  c.remote_prefill_min_tokens = 100;
+  res = Simulate(c, {SimRequest{.prompt = std::vector<int32_t>(300, 5), .output_tokens = 8}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->remote_prefills, 1);
+}
+
+TEST(SimulatorTest, DisaggregatedInvariantsHoldAndCachedBlocksAreNotPulled) {
+  SimConfig c = Small();
+  c.num_workers = 2;
+  c.num_prefill_workers = 2;
+  c.remote_prefill_min_tokens = 100;  // every prompt has >= 444 tokens uncached: all go remote
+  const auto reqs = Workload(300, 6, 256, 700, 20.0);
+  auto res = Simulate(c, reqs);
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(res->records.size(), reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const bench::RequestRecord& rec = res->records[i];
+    EXPECT_TRUE(rec.error.empty()) << i << ": " << rec.error;
+    EXPECT_EQ(rec.output_tokens, reqs[i].output_tokens) << i;
+    ASSERT_EQ(rec.token_times_s.size(), static_cast<size_t>(rec.output_tokens));
+    for (size_t k = 1; k < rec.token_times_s.size(); ++k) {
+      EXPECT_GE(rec.token_times_s[k], rec.token_times_s[k - 1]) << "the clock went back";
+    }
+  }
+  EXPECT_EQ(res->remote_prefills, 300);
+  // Each prompt is 44 blocks; the shared 16-block prefixes are found on the decode workers.
+  EXPECT_GT(res->kv_pulled_blocks, 300 * 28);
+  EXPECT_LT(res->kv_pulled_blocks, 300 * 44);
+  for (size_t w = 0; w < res->workers.size(); ++w) {
+    const WorkerEnd& e = res->workers[w];
+    EXPECT_EQ(e.used_blocks, 0) << w;
+    EXPECT_GT(e.cached_blocks, 0) << w;
+    EXPECT_EQ(e.indexed_blocks, static_cast<size_t>(e.cached_blocks)) << w;
+  }
+  auto again = Simulate(c, reqs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(bench::ReportToJson(bench::BuildReport(res->records, {})).dump(),
+            bench::ReportToJson(bench::BuildReport(again->records, {})).dump());
+}
+
 TEST(SimulatorTest, BadInputsAreRefused) {
   SimConfig c = Small();
   c.router.block_size = 32;
@@ -157,6 +240,10 @@ TEST(SimulatorTest, BadInputsAreRefused) {
       Simulate(Small(), {SimRequest{.prompt = std::vector<int32_t>(9000, 1), .output_tokens = 1}})
           .ok());
   EXPECT_TRUE(Simulate(Small(), {}).ok());
+  c = Small();
+  c.num_prefill_workers = 1;
+  c.queue = router::QueuePolicy::kFcfs;
+  EXPECT_FALSE(Simulate(c, {}).ok());
 }
 
 }  // namespace
