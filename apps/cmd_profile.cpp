@@ -8,10 +8,14 @@
 //  - decode: b requests of 16-token prompts, prefilled together, then decoding together; the
 //    median gap between outputs is the decode step time at batch b, b = 1, 2, 4, ... --max-batch;
 //  - decode_ms_per_kv_token: batch 1 at a long context against batch 1 at 16 tokens.
-// The prefix cache is off so every prompt is computed.
+// The prefix cache is off so every prompt is computed. The device fields of profile version 1
+// (what `mint configure` reads): the device (the CPU and threads, or --device), the model's KV
+// bytes per token (F16 cache), --cost-per-hour and --kv-capacity-tokens when given, and the KV
+// link (--kv-transfer-gbps, or this host's memcpy bandwidth: the shared-memory transport's bound).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <mutex>
@@ -26,6 +30,8 @@
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "engine/engine.h"
+#include "mocker/timing_model.h"
+#include "model/kv_arena.h"
 #include "model/model.h"
 
 namespace mint::apps {
@@ -40,7 +46,46 @@ struct ProfileArgs {
   int64_t max_prefill = 2048;
   int32_t max_batch = 32;
   int reps = 2;
+  std::string device;
+  double cost_per_hour = -1;       // < 0: not written
+  int64_t kv_capacity_tokens = 0;  // 0: not written
+  double kv_transfer_gbps = 0;     // 0: measured
 };
+
+// Best of three copies of 256 MiB, GB/s.
+double MemcpyGbps() {
+  const size_t n = size_t{256} << 20;
+  std::vector<uint8_t> src(n, 1), dst(n, 0);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = SteadyClock::now();
+    std::memcpy(dst.data(), src.data(), n);
+    const double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    best = std::max(best, static_cast<double>(n) / s / 1e9);
+    src[static_cast<size_t>(rep)] = dst[n - 1];  // the copy is used
+  }
+  return best;
+}
+
+// The CPU's model name (/proc/cpuinfo), or its instruction sets where that file is not.
+std::string CpuName() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      if (const size_t colon = line.find(':'); colon != std::string::npos) {
+        return line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+    }
+  }
+  return Cpu().ToString();
+}
+
+// Makes free text safe inside a JSON string written by hand.
+std::string JsonText(std::string s) {
+  std::replace(s.begin(), s.end(), '"', '\'');
+  std::replace(s.begin(), s.end(), '\\', '/');
+  return s;
+}
 
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -157,14 +202,26 @@ int RunProfile(const ProfileArgs& a) {
   log::Info("decode batch 1 at {} tokens: {:.2f} ms/step ({:.6f} ms per context token)", long_ctx,
             long_ms, per_kv);
 
-  std::string source = fmt::format("mint profile: {} ({} threads, {})", mc.Summary(), threads,
-                                   Cpu().ToString());
-  std::replace(source.begin(), source.end(), '"', '\'');
-  std::replace(source.begin(), source.end(), '\\', '/');
+  const std::string source = JsonText(
+      fmt::format("mint profile: {} ({} threads, {})", mc.Summary(), threads, Cpu().ToString()));
+  const std::string device =
+      JsonText(a.device.empty() ? fmt::format("{} ({} threads)", CpuName(), threads) : a.device);
+  auto block_bytes = model::KvArena::BytesPerBlock(mc, DType::kF16, 16);
+  if (!block_bytes.ok()) return Fail(block_bytes.status());
+  const double gbps = a.kv_transfer_gbps > 0 ? a.kv_transfer_gbps : MemcpyGbps();
+  log::Info("KV: {} bytes per token (F16); link {:.1f} GB/s{}", *block_bytes / 16, gbps,
+            a.kv_transfer_gbps > 0 ? "" : " (memcpy on this host)");
+  std::string extra;
+  if (a.cost_per_hour >= 0) extra += fmt::format(",\n  \"cost_per_hour\": {}", a.cost_per_hour);
+  if (a.kv_capacity_tokens > 0) {
+    extra += fmt::format(",\n  \"kv_capacity_tokens\": {}", a.kv_capacity_tokens);
+  }
   const std::string json = fmt::format(
-      "{{\n  \"source\": \"{}\",\n  \"prefill\": [{}],\n"
-      "  \"decode\": [{}],\n  \"decode_ms_per_kv_token\": {:.8f}\n}}\n",
-      source, prefill_json, decode_json, per_kv);
+      "{{\n  \"version\": {},\n  \"source\": \"{}\",\n  \"device\": \"{}\",\n"
+      "  \"prefill\": [{}],\n  \"decode\": [{}],\n  \"decode_ms_per_kv_token\": {:.8f},\n"
+      "  \"kv_bytes_per_token\": {},\n  \"kv_transfer_gbps\": {:.2f}{}\n}}\n",
+      mocker::kProfileVersion, source, device, prefill_json, decode_json, per_kv, *block_bytes / 16,
+      gbps, extra);
   if (a.output == "-") {
     std::fputs(json.c_str(), stdout);
   } else {
@@ -198,6 +255,16 @@ CommandFn RegisterProfile(CLI::App& app) {
   cmd->add_option("-r,--reps", a->reps, "Repetitions per prefill point (the median is kept)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  cmd->add_option("--device", a->device, "Device name written to the profile (default: the CPU)");
+  cmd->add_option("--cost-per-hour", a->cost_per_hour,
+                  "What an hour of this device costs (written for mint configure)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--kv-capacity-tokens", a->kv_capacity_tokens,
+                  "Tokens of KV one worker holds on this device (written for mint configure)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-transfer-gbps", a->kv_transfer_gbps,
+                  "KV link bandwidth between workers (default: this host's memcpy bandwidth)")
+      ->check(CLI::PositiveNumber);
   return [a]() { return RunProfile(*a); };
 }
 

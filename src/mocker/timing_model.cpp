@@ -46,6 +46,44 @@ Result<std::vector<std::pair<double, double>>> ParsePoints(const Json& root, con
   return points;
 }
 
+// A positive (or, with `zero_ok`, non-negative) number; unset when absent.
+Result<std::optional<double>> OptionalNumber(const Json& root, const char* field, bool zero_ok) {
+  auto it = root.find(field);
+  if (it == root.end()) return std::optional<double>();
+  const bool ok = it->is_number() && (zero_ok ? it->get<double>() >= 0 : it->get<double>() > 0);
+  if (!ok) {
+    return Status::InvalidArgument(fmt::format("\"{}\": must be a number {} 0, got {}", field,
+                                               zero_ok ? ">=" : ">", it->dump()));
+  }
+  return std::optional<double>(it->get<double>());
+}
+
+Result<DeviceInfo> ParseDeviceInfo(const Json& root) {
+  DeviceInfo d;
+  if (auto it = root.find("version"); it != root.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+      return Status::InvalidArgument("\"version\": must be a non-negative integer");
+    }
+    if (it->get<int64_t>() > kProfileVersion) {
+      return Status::InvalidArgument(
+          fmt::format("profile version {} is newer than this mint reads (up to {})",
+                      it->get<int64_t>(), kProfileVersion));
+    }
+    d.version = static_cast<int>(it->get<int64_t>());
+  }
+  if (auto it = root.find("device"); it != root.end()) {
+    if (!it->is_string()) return Status::InvalidArgument("\"device\": must be a string");
+    d.device = it->get<std::string>();
+  }
+  MINT_ASSIGN_OR_RETURN(d.cost_per_hour, OptionalNumber(root, "cost_per_hour", true));
+  MINT_ASSIGN_OR_RETURN(d.kv_transfer_gbps, OptionalNumber(root, "kv_transfer_gbps", false));
+  MINT_ASSIGN_OR_RETURN(auto bytes, OptionalNumber(root, "kv_bytes_per_token", false));
+  MINT_ASSIGN_OR_RETURN(auto capacity, OptionalNumber(root, "kv_capacity_tokens", false));
+  if (bytes) d.kv_bytes_per_token = static_cast<uint64_t>(*bytes);
+  if (capacity) d.kv_capacity_tokens = static_cast<int64_t>(*capacity);
+  return d;
+}
+
 }  // namespace
 
 TimingModel TimingModel::Polynomial() { return TimingModel(); }
@@ -71,6 +109,7 @@ Result<TimingModel> TimingModel::ParseProfile(std::string_view text) {
   if (auto it = root.find("source"); it != root.end() && it->is_string()) {
     m.source_ = it->get<std::string>();
   }
+  MINT_ASSIGN_OR_RETURN(m.device_, ParseDeviceInfo(root));
   return m;
 }
 

@@ -19,7 +19,14 @@
 //        "prefill": [[tokens, ms], ...],        // step time of one prefill chunk of `tokens`
 //        "decode":  [[batch, ms], ...],         // step time of `batch` decodes at short context
 //        "decode_ms_per_kv_token": 0.0001,      // optional (default 0): added per context token
-//        "source": "..."                        // optional, free text (model, machine, date)
+//        "source": "...",                       // optional, free text (model, machine, date)
+//        // optional, version 1 (what `mint configure` and `mint simulate` read; DeviceInfo):
+//        "version": 1,                          // absent: 0; newer than 1 is refused
+//        "device": "...",                       // the device the steps were timed on
+//        "cost_per_hour": 2.5,                  // currency units per device hour
+//        "kv_bytes_per_token": 131072,          // KV bytes of one token (all layers, K and V)
+//        "kv_capacity_tokens": 1048576,         // tokens of KV one worker holds
+//        "kv_transfer_gbps": 25                 // KV moved between workers, GB/s
 //      }
 //    Both tables need at least one point, x strictly increasing, x >= 1 and ms >= 0.
 //    decode_ms = interp(decode, decode_seqs) + decode_ms_per_kv_token * decode_kv_tokens.
@@ -28,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +44,18 @@
 #include "core/status.h"
 
 namespace mint::mocker {
+
+inline constexpr int kProfileVersion = 1;
+
+// What a profile says about its device beyond step times; unset when the file does not say.
+struct DeviceInfo {
+  int version = 0;
+  std::string device;
+  std::optional<double> cost_per_hour;
+  std::optional<uint64_t> kv_bytes_per_token;
+  std::optional<int64_t> kv_capacity_tokens;
+  std::optional<double> kv_transfer_gbps;
+};
 
 // What one step computes, as the timing model sees it.
 struct StepShape {
@@ -60,6 +80,7 @@ class TimingModel {
   double StepMs(const StepShape& shape) const;
 
   bool is_profile() const { return kind_ == Kind::kProfile; }
+  const DeviceInfo& device() const { return device_; }
   // One line: "dynamo polynomial" or "profile (N prefill, M decode points)".
   std::string Describe() const;
 
@@ -72,6 +93,7 @@ class TimingModel {
   Points prefill_, decode_;
   double decode_ms_per_kv_token_ = 0;
   std::string source_;
+  DeviceInfo device_;
 };
 
 }  // namespace mint::mocker

@@ -63,6 +63,32 @@ TEST(TimingModelTest, ProfileErrorsAreClear) {
                "decode_ms_per_kv_token");
 }
 
+TEST(TimingModelTest, VersionOneProfilesNameTheirDevice) {
+  auto m = TimingModel::ParseProfile(R"j({"prefill": [[1, 1]], "decode": [[1, 1]], "version": 1,
+      "device": "Xeon (2 threads)", "cost_per_hour": 0.08, "kv_bytes_per_token": 36864,
+      "kv_capacity_tokens": 65536, "kv_transfer_gbps": 12.5})j");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const DeviceInfo& d = m->device();
+  EXPECT_EQ(d.version, 1);
+  EXPECT_EQ(d.device, "Xeon (2 threads)");
+  EXPECT_DOUBLE_EQ(*d.cost_per_hour, 0.08);
+  EXPECT_EQ(*d.kv_bytes_per_token, 36864u);
+  EXPECT_EQ(*d.kv_capacity_tokens, 65536);
+  EXPECT_DOUBLE_EQ(*d.kv_transfer_gbps, 12.5);
+  // Version 0 files (no device fields) read as before.
+  auto old = TimingModel::ParseProfile(R"({"prefill": [[1, 1]], "decode": [[1, 1]]})");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->device().version, 0);
+  EXPECT_FALSE(old->device().cost_per_hour.has_value());
+  for (const char* bad :
+       {R"("version": 2)", R"("version": "1")", R"("cost_per_hour": -1)",
+        R"("kv_transfer_gbps": 0)", R"("kv_bytes_per_token": "x")", R"("device": 5)"}) {
+    auto r = TimingModel::ParseProfile(
+        std::string(R"({"prefill": [[1, 1]], "decode": [[1, 1]], )") + bad + "}");
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 TEST(TimingModelTest, LoadProfileNamesThePath) {
   auto missing = TimingModel::LoadProfile("/nonexistent/profile.json");
   ASSERT_FALSE(missing.ok());
