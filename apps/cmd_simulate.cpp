@@ -1,9 +1,8 @@
 // `mint simulate`: one layout (N aggregated workers, or P prefill + D decode workers, behind the
-// router) and one workload (a
-// Mooncake trace), run in virtual time by src/sim: the real scheduler, block pool and router,
-// steps timed by the mocker's timing model. Prints the `mint bench` report (same JSON schema, so
-// `mint bench --compare` puts a prediction beside a measurement) in the simulated hardware's
-// time.
+// router) and one workload (a Mooncake trace or a synthetic one), run in virtual time by src/sim:
+// the real scheduler, block pool and router, steps timed by the mocker's timing model. Prints the
+// `mint bench` report (same JSON schema, so `mint bench --compare` puts a prediction beside a
+// measurement) in the simulated hardware's time.
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -15,8 +14,8 @@
 #include "apps/app_util.h"
 #include "apps/commands.h"
 #include "apps/router_options.h"
+#include "apps/sim_workload.h"
 #include "bench_lib/stats.h"
-#include "bench_lib/workload.h"
 #include "core/log.h"
 #include "sim/simulator.h"
 
@@ -24,11 +23,7 @@ namespace mint::apps {
 namespace {
 
 struct SimulateArgs {
-  std::string trace;
-  double speedup = 1.0;
-  int64_t num_requests = 0;
-  int32_t vocab = 512;
-  uint64_t seed = 1;
+  SimWorkloadArgs workload;
   int32_t workers = 8;
   int32_t prefill_workers = 0;
   int64_t remote_prefill_min_tokens = 512;
@@ -47,17 +42,6 @@ struct SimulateArgs {
   RouterArgs router;
 };
 
-std::vector<sim::SimRequest> ToSimRequests(const std::vector<bench::BenchRequest>& in) {
-  std::vector<sim::SimRequest> out;
-  out.reserve(in.size());
-  for (const bench::BenchRequest& r : in) {
-    out.push_back({.arrival_s = r.arrival_s,
-                   .prompt = r.prompt_ids,
-                   .output_tokens = std::max(r.output_tokens, 1)});
-  }
-  return out;
-}
-
 Status WriteCsv(const std::string& path, const sim::SimResult& res) {
   std::ofstream f(path);
   if (!f) return Status::IoError(path + ": cannot open for writing");
@@ -73,15 +57,9 @@ Status WriteCsv(const std::string& path, const sim::SimResult& res) {
 }
 
 int Run(const SimulateArgs& a) {
-  auto text = ReadFile(a.trace);
-  if (!text.ok()) return Fail(text.status());
-  auto entries = bench::ParseMooncakeTrace(*text);
-  if (!entries.ok()) return Fail(entries.status().WithContext(a.trace));
-  if (a.num_requests > 0 && static_cast<int64_t>(entries->size()) > a.num_requests) {
-    entries->resize(static_cast<size_t>(a.num_requests));
-  }
-  const std::vector<sim::SimRequest> requests =
-      ToSimRequests(bench::TraceToTokenRequests(*entries, a.speedup, a.seed, a.vocab));
+  auto loaded = LoadSimWorkload(a.workload);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const std::vector<sim::SimRequest>& requests = *loaded;
 
   sim::SimConfig c;
   c.num_workers = a.workers;
@@ -120,13 +98,7 @@ int Run(const SimulateArgs& a) {
   bench::Report report = bench::BuildReport(res->records, {});
   report.prefix_cache_hit_rate = res->hit_rate();
   report.config = {{"simulated", true},
-                   {"workload",
-                    {{"kind", "mooncake_trace"},
-                     {"file", a.trace},
-                     {"speedup", a.speedup},
-                     {"entries", requests.size()},
-                     {"token_ids_vocab", a.vocab}}},
-                   {"seed", a.seed},
+                   {"workload", DescribeSimWorkload(a.workload, requests.size())},
                    {"workers", a.workers},
                    {"prefill_workers", a.prefill_workers},
                    {"block_size", a.block_size},
@@ -183,20 +155,11 @@ CommandFn RegisterSimulate(CLI::App& app) {
   auto a = std::make_shared<SimulateArgs>();
   CLI::App* cmd = app.add_subcommand(
       "simulate",
-      "Predict a deployment's latency on a workload in virtual time: N aggregated workers (the\n"
-      "real scheduler and block pool, steps timed as `mint mocker` times them) behind the real\n"
-      "router. Deterministic; an hour of trace runs in seconds. Same report as `mint bench`.");
-  cmd->add_option("--trace", a->trace, "Mooncake JSONL trace (prompts become token ids)")
-      ->required();
-  cmd->add_option("--speedup", a->speedup, "Trace time divided by this (load multiplier)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("-n,--num-requests", a->num_requests, "Only the first N entries (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--vocab", a->vocab, "Token ids of the prompts are drawn below this")
-      ->capture_default_str()
-      ->check(CLI::Range(4, 1 << 24));
-  cmd->add_option("--seed", a->seed, "Seed of the prompts' token ids")->capture_default_str();
+      "Predict a deployment's latency on a workload in virtual time: N aggregated workers, or\n"
+      "P prefill + D decode workers (the real scheduler and block pool, steps timed as `mint\n"
+      "mocker` times them, KV pulls over a simulated link) behind the real router.\n"
+      "Deterministic; an hour of trace runs in seconds. Same report as `mint bench`.");
+  AddSimWorkloadOptions(cmd, &a->workload);
   cmd->add_option("--workers", a->workers,
                   "Aggregated workers (decode workers with --prefill-workers)")
       ->capture_default_str()
