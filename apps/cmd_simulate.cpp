@@ -97,6 +97,14 @@ int Run(const SimulateArgs& a) {
 
   bench::Report report = bench::BuildReport(res->records, {});
   report.prefix_cache_hit_rate = res->hit_rate();
+  if (a.prefill_workers > 0) {  // named as mint bench names the scraped counters
+    report.disagg = {{"remote_prefills", static_cast<double>(res->remote_prefills)},
+                     {"kv_loads", static_cast<double>(res->remote_prefills)},
+                     {"kv_pulled_blocks", static_cast<double>(res->kv_pulled_blocks)},
+                     {"kv_pulled_bytes", static_cast<double>(res->kv_pulled_blocks) * a.block_size *
+                                             static_cast<double>(a.kv_bytes_per_token)},
+                     {"kv_pull_seconds", res->kv_pull_s}};
+  }
   report.config = {{"simulated", true},
                    {"workload", DescribeSimWorkload(a.workload, requests.size())},
                    {"workers", a.workers},

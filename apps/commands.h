@@ -25,6 +25,7 @@ CommandFn RegisterMocker(CLI::App& app);      // cmd_mocker.cpp
 CommandFn RegisterProfile(CLI::App& app);     // cmd_profile.cpp
 CommandFn RegisterCerts(CLI::App& app);       // cmd_certs.cpp
 CommandFn RegisterSimulate(CLI::App& app);    // cmd_simulate.cpp
+CommandFn RegisterConfigure(CLI::App& app);   // cmd_configure.cpp
 CommandFn RegisterPlanner(CLI::App& app);     // cmd_planner.cpp
 
 }  // namespace mint::apps

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add(mint::apps::RegisterMocker(app));
   add(mint::apps::RegisterProfile(app));
   add(mint::apps::RegisterSimulate(app));
+  add(mint::apps::RegisterConfigure(app));
   add(mint::apps::RegisterPlanner(app));
   add(mint::apps::RegisterCerts(app));
   add(mint::apps::RegisterRun(app));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <thread>
 #include <tuple>
@@ -81,6 +82,14 @@ Status ValidateOptions(const ConfigureOptions& o, const std::vector<SimRequest>&
   if (!(o.cost_per_hour >= 0)) return Status::InvalidArgument("cost_per_hour must be >= 0");
   if (o.threads < 1) return Status::InvalidArgument("threads must be >= 1");
   return ConfigFor(o, o.start).Validate();
+}
+
+// Cost to three significant digits: layouts of equal devices differ in cost only by their last
+// token's time, which should not outrank their latency headroom.
+double CostKey(double cost) {
+  if (!(cost > 0)) return 0;
+  const double unit = std::pow(10.0, std::floor(std::log10(cost)) - 2);
+  return std::round(cost / unit) * unit;
 }
 
 class Search {
@@ -371,8 +380,9 @@ Result<Sla> ParseSla(std::string_view text) {
 
 bool RanksBefore(const Evaluation& a, const Evaluation& b) {
   if (a.meets_sla != b.meets_sla) return a.meets_sla;
-  if (a.meets_sla && a.cost_per_million_output != b.cost_per_million_output) {
-    return a.cost_per_million_output < b.cost_per_million_output;
+  if (a.meets_sla) {
+    const double ca = CostKey(a.cost_per_million_output), cb = CostKey(b.cost_per_million_output);
+    if (ca != cb) return ca < cb;
   }
   if (!a.meets_sla && a.attainment != b.attainment) return a.attainment > b.attainment;
   if (a.sla_ratio != b.sla_ratio) return a.sla_ratio < b.sla_ratio;

@@ -124,7 +124,8 @@ Result<Evaluation> EvaluateLayout(const ConfigureOptions& options, const Layout&
 Result<ConfigureResult> Configure(const ConfigureOptions& options,
                                   const std::vector<SimRequest>& requests);
 
-// Orders evaluations: meeting the SLA first; then lower cost; then lower sla_ratio; then
+// Orders evaluations: meeting the SLA first; then lower cost (to three significant digits);
+// then lower sla_ratio; then
 // higher attainment; then the layout key (a total order, so rankings are reproducible).
 bool RanksBefore(const Evaluation& a, const Evaluation& b);
 
