@@ -236,6 +236,7 @@ class Engine::Impl {
   std::vector<std::span<const int32_t>> batch_stops_;  // loop thread only
   std::deque<StepRecord> recent_steps_;  // loop thread; EngineMetrics::recent_steps
   uint64_t steps_ = 0, finished_ = 0, aborted_ = 0, prompt_computed_ = 0, generated_ = 0;
+  bool waited_since_step_ = false;  // loop thread: waited for work since the last step
   double busy_seconds_ = 0;  // loop thread; EngineMetrics::busy_seconds
   // KV connector state, loop thread only.
   int32_t loads_in_flight_ = 0;
@@ -522,10 +523,12 @@ void Engine::Impl::Loop() {
         idle_ = true;
         idle_cv_.notify_all();
       }
-      cv_.wait(lk, [&] {
+      auto ready = [&] {
         return stop_ || !inbox_.empty() || !aborts_.empty() || !commands_.empty() ||
                !loaded_.empty() || (scheduler_.HasWork() && !blocked_on_loads_);
-      });
+      };
+      if (!ready()) waited_since_step_ = true;
+      cv_.wait(lk, ready);
       if (stop_) break;
       inbox.swap(inbox_);
       aborts.swap(aborts_);
@@ -675,7 +678,10 @@ void Engine::Impl::Step() {
       prompt_computed_ += std::min(s.num_new, s.seq->num_prompt - s.pos0);
     }
   }
-  const StepBatch step{.seqs = batch_, .stop_token_ids = batch_stops_};
+  const StepBatch step{.seqs = batch_,
+                       .stop_token_ids = batch_stops_,
+                       .back_to_back = steps_ > 1 && !waited_since_step_};
+  waited_since_step_ = false;
   const auto step_start = std::chrono::steady_clock::now();
   Status st;
   if (chooses_tokens_) {

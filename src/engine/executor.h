@@ -24,6 +24,10 @@ struct StepBatch {
   // Per entry of `seqs`: the request's stop token ids. A real executor ignores them; a simulated
   // one keeps its synthetic tokens out of them so requests run to max_tokens.
   std::span<const std::span<const int32_t>> stop_token_ids{};
+  // The engine went straight from its previous step to this one (it never waited for work in
+  // between): what separates them is the engine's own CPU time. A simulated executor starts this
+  // step where the previous one ended, so that time is not counted as simulated device time.
+  bool back_to_back = false;
 };
 
 // What a step computes, in the terms a step-time model uses (the mocker's TimingModel, the

@@ -64,8 +64,11 @@ struct MockerOptions {
 // Step shape: an entry with more than one new token or starting at position 0 is prefill (its
 // new tokens count); the others decode one token at context pos0 + 1.
 //
-// Sleeps are scheduled back to back (deadline = max(now, previous deadline) + step time) so the
-// engine's own per-step overhead does not accumulate as drift.
+// A step the engine runs back to back with the previous one (StepBatch::back_to_back: it never
+// waited for work in between) is timed from the previous step's end, not from now, so the
+// engine's own CPU time between steps (scheduling, output delivery; multiplied by --speedup in
+// simulated time) does not accumulate: deadline = max(now, previous deadline + step time). After
+// a wait for work: max(now, previous deadline) + step time.
 class SimulatedExecutor final : public engine::StepExecutor {
  public:
   struct Options {

@@ -390,5 +390,39 @@ TEST(MockerVirtualTimeTest, StepsAdvanceAFakeClockByTheirPredictedTimes) {
   std::printf("2.49 s of virtual time in %.3f s of wall time\n", wall);
 }
 
+// The engine's CPU time between two back-to-back steps is not simulated time: the second step
+// ends where the first ended plus its own time (unless that is already past); after a wait for
+// work it starts from now.
+TEST(MockerVirtualTimeTest, BackToBackStepsDoNotCountTheEnginesOwnTime) {
+  // 10 ms per decode step whatever the batch.
+  auto timing = TimingModel::ParseProfile(R"({"prefill": [[1, 1]], "decode": [[1, 10]]})");
+  ASSERT_TRUE(timing.ok());
+  FakeClock clock;
+  SimulatedExecutor ex(*timing, {.vocab = 64, .clock = &clock});
+  const std::vector<int32_t> token = {5};
+  const std::vector<int32_t> table = {0};
+  const model::BatchSequence seq{.tokens = token,
+                                 .block_table = table,
+                                 .pos0 = 8,
+                                 .logits = model::BatchSequence::Logits::kLast};
+  std::vector<int32_t> out(1);
+  auto step = [&](bool back_to_back) {
+    const engine::StepBatch b{.seqs = std::span(&seq, 1), .back_to_back = back_to_back};
+    ASSERT_TRUE(ex.ExecuteChoosingTokens(b, out).ok());
+  };
+  constexpr int64_t kMs = 1000000;
+  step(false);
+  EXPECT_EQ(clock.NowNanos(), 10 * kMs);
+  clock.AdvanceNanos(3 * kMs);  // the engine's own work between the steps
+  step(true);
+  EXPECT_EQ(clock.NowNanos(), 20 * kMs);
+  clock.AdvanceNanos(25 * kMs);  // longer than a step: the next one cannot end in the past
+  step(true);
+  EXPECT_EQ(clock.NowNanos(), 45 * kMs);
+  clock.AdvanceNanos(3 * kMs);  // a wait for work: the next step starts now
+  step(false);
+  EXPECT_EQ(clock.NowNanos(), 58 * kMs);
+}
+
 }  // namespace
 }  // namespace mint::mocker
