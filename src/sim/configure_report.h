@@ -39,8 +39,8 @@ std::vector<std::string> DeployCommands(const Layout& layout, const DeployContex
 
 nlohmann::json EvaluationToJson(const Evaluation& e);
 
-// The layouts on the Pareto front of (p99 TTFT, cost): none other is both faster and cheaper.
-// Sorted by p99 TTFT.
+// The layouts meeting the SLA on the Pareto front of (p99 TTFT, cost): no other layout meeting
+// the SLA is both faster and cheaper. Sorted by p99 TTFT.
 std::vector<Evaluation> ParetoFront(const std::vector<Evaluation>& evaluated);
 
 inline constexpr const char* kParetoScript = "pareto.gp";
