@@ -80,27 +80,6 @@ int RunCompare(const std::vector<std::string>& files) {
   return 0;
 }
 
-int WritePlots(const std::string& dir, const std::vector<bench::RequestRecord>& records,
-               const bench::Report& report) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Fail(Status::IoError("cannot create " + dir + ": " + ec.message()));
-  for (const auto& [name, content] : bench::MakePlotFiles(records, report)) {
-    std::ofstream f(std::filesystem::path(dir) / name, std::ios::binary);
-    f << content;
-    if (!f) return Fail(Status::IoError("cannot write " + dir + "/" + name));
-  }
-  std::string cmd = "cd '" + dir + "' && gnuplot " + bench::kPlotScript;
-  if (std::system(cmd.c_str()) != 0) {
-    std::fprintf(stderr,
-                 "warning: gnuplot failed or is missing (apt install gnuplot-nox); data and "
-                 "script are in %s\n", dir.c_str());
-    return 0;
-  }
-  std::fprintf(stderr, "plots: %s/{ttft_cdf,itl_cdf,e2e_cdf,throughput}.png\n", dir.c_str());
-  return 0;
-}
-
 // The client half of the options: where, what model, which endpoint, extra request fields.
 Status ClientFromArgs(const BenchArgs& a, const bench::Target& target, bench::ClientOptions* c) {
   c->target = target;
@@ -274,7 +253,11 @@ int Publish(const BenchArgs& a, const bench::Report& report,
     std::fprintf(stderr, "report: %s\n", a.output.c_str());
   }
   if (!a.plot_dir.empty()) {
-    if (int rc = WritePlots(a.plot_dir, records, report); rc != 0) return rc;
+    if (int rc = WriteGnuplot(a.plot_dir, bench::MakePlotFiles(records, report), bench::kPlotScript,
+                              "{ttft_cdf,itl_cdf,e2e_cdf,throughput}.png");
+        rc != 0) {
+      return rc;
+    }
   }
   return report.succeeded > 0 ? 0 : 1;
 }

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -96,27 +94,6 @@ Result<sim::ConfigureOptions> MakeOptions(const ConfigureArgs& a, std::string* d
   return o;
 }
 
-int WritePlot(const std::string& dir, const sim::ConfigureResult& res, const sim::Sla& sla) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Fail(Status::IoError("cannot create " + dir + ": " + ec.message()));
-  for (const auto& [name, content] : sim::ParetoPlotFiles(res, sla)) {
-    std::ofstream f(std::filesystem::path(dir) / name, std::ios::binary);
-    f << content;
-    if (!f) return Fail(Status::IoError("cannot write " + dir + "/" + name));
-  }
-  const std::string cmd = "cd '" + dir + "' && gnuplot " + sim::kParetoScript;
-  if (std::system(cmd.c_str()) != 0) {
-    std::fprintf(stderr,
-                 "warning: gnuplot failed or is missing (apt install gnuplot-nox); data and "
-                 "script are in %s\n",
-                 dir.c_str());
-    return 0;
-  }
-  std::fprintf(stderr, "plot: %s/pareto.png\n", dir.c_str());
-  return 0;
-}
-
 int Run(const ConfigureArgs& a) {
   auto requests = LoadSimWorkload(a.workload);
   if (!requests.ok()) return Fail(requests.status());
@@ -177,7 +154,10 @@ int Run(const ConfigureArgs& a) {
     f << j.dump(2) << "\n";
     if (!f) return Fail(Status::IoError(a.output + ": write failed"));
   }
-  if (!a.plot_dir.empty()) return WritePlot(a.plot_dir, *res, opts->sla);
+  if (!a.plot_dir.empty()) {
+    return WriteGnuplot(a.plot_dir, sim::ParetoPlotFiles(*res, opts->sla), sim::kParetoScript,
+                        "pareto.png");
+  }
   return 0;
 }
 
