@@ -7,11 +7,14 @@
 //    its time is from the Submit to the output), n = 16, 32, ... --max-prefill;
 //  - decode: b requests of 16-token prompts, prefilled together, then decoding together; the
 //    median gap between outputs is the decode step time at batch b, b = 1, 2, 4, ... --max-batch;
-//  - decode_ms_per_kv_token: batch 1 at a long context against batch 1 at 16 tokens.
-// The prefix cache is off so every prompt is computed. The device fields of profile version 1
-// (what `mint configure` reads): the device (the CPU and threads, or --device), the model's KV
-// bytes per token (F16 cache), --cost-per-hour and --kv-capacity-tokens when given, and the KV
-// link (--kv-transfer-gbps, or this host's memcpy bandwidth: the shared-memory transport's bound).
+//  - decode_ms_per_kv_token: batch 1 at a long context against batch 1 at 16 tokens;
+//  - prefill_ms_per_kv_token: 128 new tokens after 1,024 cached ones (prefix cache on, in a
+//    second engine) against 128 alone.
+// The prefix cache is off (but for the last point) so every prompt is computed. The device fields
+// of profile version 1 (what `mint configure` reads): the device (the CPU and threads, or
+// --device), the model's KV bytes per token (F16 cache), --cost-per-hour and --kv-capacity-tokens
+// when given, and the KV link (--kv-transfer-gbps, or this host's memcpy bandwidth: the
+// shared-memory transport's bound).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -140,6 +143,35 @@ double DecodeStepMs(const std::vector<double>& times) {
   return Median(gaps);
 }
 
+// prefill_ms_per_kv_token: a chunk of `fresh` new tokens after `ctx` cached ones (an engine
+// with the prefix cache on: the prompt of ctx tokens first, then it plus the fresh ones) against
+// the same chunk with nothing before it; the extra per new token per cached token.
+Result<double> PrefillMsPerKvToken(model::Model* model, engine::EngineConfig cfg, int64_t ctx,
+                                   int reps, uint64_t* counter) {
+  cfg.enable_prefix_cache = true;
+  MINT_ASSIGN_OR_RETURN(auto eng, engine::Engine::Create(model, cfg));
+  const int64_t fresh = 128;
+  const int64_t n_vocab = model->config().n_vocab;
+  std::vector<double> alone, after;
+  for (int rep = 0; rep < std::max(reps, 2); ++rep) {
+    MINT_ASSIGN_OR_RETURN(auto t0, RunTimed(eng.get(), {FreshPrompt(fresh, n_vocab, counter)}, 1));
+    alone.push_back(t0[0][0]);
+    std::vector<int32_t> prompt = FreshPrompt(ctx, n_vocab, counter);
+    MINT_RETURN_IF_ERROR(RunTimed(eng.get(), {prompt}, 1).status());  // now cached
+    const std::vector<int32_t> more = FreshPrompt(fresh, n_vocab, counter);
+    prompt.insert(prompt.end(), more.begin(), more.end());
+    MINT_ASSIGN_OR_RETURN(auto t1, RunTimed(eng.get(), {prompt}, 1));
+    after.push_back(t1[0][0]);
+  }
+  const double alone_ms = Median(alone), after_ms = Median(after);
+  const double per_kv = std::max(0.0, (after_ms - alone_ms) / static_cast<double>(fresh * ctx));
+  log::Info(
+      "prefill {} tokens after {} cached: {:.2f} ms (alone {:.2f}; {:.8f} ms per new x "
+      "cached token)",
+      fresh, ctx, after_ms, alone_ms, per_kv);
+  return per_kv;
+}
+
 int RunProfile(const ProfileArgs& a) {
   auto loaded = LoadModelWithProgress(a.model);
   if (!loaded.ok()) return Fail(loaded.status());
@@ -201,6 +233,10 @@ int RunProfile(const ProfileArgs& a) {
   const double per_kv = std::max(0.0, (long_ms - short_ms) / static_cast<double>(long_ctx - 16));
   log::Info("decode batch 1 at {} tokens: {:.2f} ms/step ({:.6f} ms per context token)", long_ctx,
             long_ms, per_kv);
+  eng_or->reset();  // the prefix-cache engine below takes the threads
+  auto prefill_kv = PrefillMsPerKvToken(
+      model.get(), cfg, std::min<int64_t>(1024, max_len / 2 / 16 * 16), a.reps, &counter);
+  if (!prefill_kv.ok()) return Fail(prefill_kv.status());
 
   const std::string source = JsonText(
       fmt::format("mint profile: {} ({} threads, {})", mc.Summary(), threads, Cpu().ToString()));
@@ -219,9 +255,10 @@ int RunProfile(const ProfileArgs& a) {
   const std::string json = fmt::format(
       "{{\n  \"version\": {},\n  \"source\": \"{}\",\n  \"device\": \"{}\",\n"
       "  \"prefill\": [{}],\n  \"decode\": [{}],\n  \"decode_ms_per_kv_token\": {:.8f},\n"
+      "  \"prefill_ms_per_kv_token\": {:.10f},\n"
       "  \"kv_bytes_per_token\": {},\n  \"kv_transfer_gbps\": {:.2f}{}\n}}\n",
-      mocker::kProfileVersion, source, device, prefill_json, decode_json, per_kv, *block_bytes / 16,
-      gbps, extra);
+      mocker::kProfileVersion, source, device, prefill_json, decode_json, per_kv, *prefill_kv,
+      *block_bytes / 16, gbps, extra);
   if (a.output == "-") {
     std::fputs(json.c_str(), stdout);
   } else {

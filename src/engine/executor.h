@@ -32,15 +32,18 @@ struct StepBatch {
 
 // What a step computes, in the terms a step-time model uses (the mocker's TimingModel, the
 // router's StepTimeModel): an entry with more than one new token or starting at position 0 is
-// prefill (its new tokens count); the others decode one token at context pos0 + 1.
+// prefill (its new tokens count, and each attends the pos0 tokens cached before its chunk); the
+// others decode one token at context pos0 + 1.
 struct StepShapeCounts {
   int64_t prefill_tokens = 0;
+  int64_t prefill_kv_tokens = 0;  // sum over prefill entries of new tokens x pos0
   int64_t decode_seqs = 0;
   int64_t decode_kv_tokens = 0;
   // Adds one entry of `num_new` tokens starting at `pos0`.
   void Add(int64_t pos0, int64_t num_new) {
     if (num_new > 1 || pos0 == 0) {
       prefill_tokens += num_new;
+      prefill_kv_tokens += num_new * pos0;
     } else {
       ++decode_seqs;
       decode_kv_tokens += pos0 + num_new;

@@ -57,6 +57,7 @@ int32_t SimulatedExecutor::SyntheticToken(uint64_t seed, int64_t position, int32
 StepShape SimulatedExecutor::ShapeOf(const engine::StepBatch& step) const {
   const engine::StepShapeCounts c = engine::CountStep(step);
   return StepShape{.prefill_tokens = c.prefill_tokens,
+                   .prefill_kv_tokens = c.prefill_kv_tokens,
                    .decode_seqs = c.decode_seqs,
                    .decode_kv_tokens = c.decode_kv_tokens,
                    .kv_capacity_tokens = options_.kv_capacity_tokens};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -100,11 +101,14 @@ Result<TimingModel> TimingModel::ParseProfile(std::string_view text) {
   m.kind_ = Kind::kProfile;
   MINT_ASSIGN_OR_RETURN(m.prefill_, ParsePoints(root, "prefill"));
   MINT_ASSIGN_OR_RETURN(m.decode_, ParsePoints(root, "decode"));
-  if (auto it = root.find("decode_ms_per_kv_token"); it != root.end()) {
-    if (!it->is_number() || !(it->get<double>() >= 0)) {
-      return Status::InvalidArgument("\"decode_ms_per_kv_token\": must be a number >= 0");
+  for (auto [field, out] : {std::pair{"decode_ms_per_kv_token", &m.decode_ms_per_kv_token_},
+                            std::pair{"prefill_ms_per_kv_token", &m.prefill_ms_per_kv_token_}}) {
+    if (auto it = root.find(field); it != root.end()) {
+      if (!it->is_number() || !(it->get<double>() >= 0)) {
+        return Status::InvalidArgument(fmt::format("\"{}\": must be a number >= 0", field));
+      }
+      *out = it->get<double>();
     }
-    m.decode_ms_per_kv_token_ = it->get<double>();
   }
   if (auto it = root.find("source"); it != root.end() && it->is_string()) {
     m.source_ = it->get<std::string>();
@@ -139,11 +143,11 @@ double TimingModel::Interpolate(const Points& points, double x) {
   return std::max(0.0, lo->second + t * (hi->second - lo->second));
 }
 
-double TimingModel::PrefillMs(int64_t tokens) const {
+double TimingModel::PrefillMs(int64_t tokens, int64_t kv_tokens) const {
   if (tokens <= 0) return 0;
   const auto t = static_cast<double>(tokens);
   if (kind_ == Kind::kPolynomial) return kPrefillA * t * t + kPrefillB * t + kPrefillC;
-  return Interpolate(prefill_, t);
+  return Interpolate(prefill_, t) + prefill_ms_per_kv_token_ * static_cast<double>(kv_tokens);
 }
 
 double TimingModel::DecodeMs(int64_t decode_seqs, int64_t decode_kv_tokens,
@@ -162,7 +166,7 @@ double TimingModel::DecodeMs(int64_t decode_seqs, int64_t decode_kv_tokens,
 }
 
 double TimingModel::StepMs(const StepShape& s) const {
-  return PrefillMs(s.prefill_tokens) +
+  return PrefillMs(s.prefill_tokens, s.prefill_kv_tokens) +
          DecodeMs(s.decode_seqs, s.decode_kv_tokens, s.kv_capacity_tokens);
 }
 

@@ -1,7 +1,8 @@
 // TimingModel: how long a simulated engine step takes, from the step's shape.
 //
 // A step's time is the prefill part plus the decode part (either may be absent):
-//   prefill_ms(prefill_tokens)                      — new tokens of the step's prefill chunks
+//   prefill_ms(prefill_tokens, prefill_kv_tokens)   — new tokens of the step's prefill chunks, and
+//                                                     those times the tokens cached before them
 //   decode_ms(decode_seqs, decode_kv_tokens, cap)  — sequences decoding one token, the sum of
 //                                                     their context lengths, the cache capacity
 //
@@ -19,6 +20,8 @@
 //        "prefill": [[tokens, ms], ...],        // step time of one prefill chunk of `tokens`
 //        "decode":  [[batch, ms], ...],         // step time of `batch` decodes at short context
 //        "decode_ms_per_kv_token": 0.0001,      // optional (default 0): added per context token
+//        "prefill_ms_per_kv_token": 0.00001,    // optional (default 0): added per new prefill
+//                                               // token per token cached before its chunk
 //        "source": "...",                       // optional, free text (model, machine, date)
 //        // optional, version 1 (what `mint configure` and `mint simulate` read; DeviceInfo):
 //        "version": 1,                          // absent: 0; newer than 1 is refused
@@ -29,7 +32,9 @@
 //        "kv_transfer_gbps": 25                 // KV moved between workers, GB/s
 //      }
 //    Both tables need at least one point, x strictly increasing, x >= 1 and ms >= 0.
-//    decode_ms = interp(decode, decode_seqs) + decode_ms_per_kv_token * decode_kv_tokens.
+//    decode_ms = interp(decode, decode_seqs) + decode_ms_per_kv_token * decode_kv_tokens;
+//    prefill_ms = interp(prefill, prefill_tokens) + prefill_ms_per_kv_token * prefill_kv_tokens
+//    (a chunk after a cached prefix, or a later chunk of a long prompt, attends more keys).
 //
 // Thread-safety: immutable after construction; safe from any thread.
 #pragma once
@@ -60,6 +65,7 @@ struct DeviceInfo {
 // What one step computes, as the timing model sees it.
 struct StepShape {
   int64_t prefill_tokens = 0;    // new tokens of prefilling sequences (chunks, recomputes)
+  int64_t prefill_kv_tokens = 0;  // sum over prefill chunks of new tokens x tokens before them
   int64_t decode_seqs = 0;       // sequences computing one token
   int64_t decode_kv_tokens = 0;  // sum of the decoding sequences' context lengths
   int64_t kv_capacity_tokens = 0;  // the whole cache: num_blocks * block_size
@@ -74,7 +80,8 @@ class TimingModel {
   // Reads and parses a profile file; errors are prefixed with the path (kNotFound if missing).
   static Result<TimingModel> LoadProfile(const std::string& path);
 
-  double PrefillMs(int64_t tokens) const;  // 0 for no tokens
+  // 0 for no tokens. kv_tokens: new tokens x tokens cached before them (StepShape).
+  double PrefillMs(int64_t tokens, int64_t kv_tokens = 0) const;
   double DecodeMs(int64_t decode_seqs, int64_t decode_kv_tokens,
                   int64_t kv_capacity_tokens) const;  // 0 for no sequences
   double StepMs(const StepShape& shape) const;
@@ -92,6 +99,7 @@ class TimingModel {
   Kind kind_ = Kind::kPolynomial;
   Points prefill_, decode_;
   double decode_ms_per_kv_token_ = 0;
+  double prefill_ms_per_kv_token_ = 0;
   std::string source_;
   DeviceInfo device_;
 };

@@ -257,6 +257,7 @@ class Run {
     for (const engine::ScheduledSeq& s : w.plan.seqs) counts.Add(s.pos0, s.num_new);
     const double seconds =
         c_.timing.StepMs({.prefill_tokens = counts.prefill_tokens,
+                          .prefill_kv_tokens = counts.prefill_kv_tokens,
                           .decode_seqs = counts.decode_seqs,
                           .decode_kv_tokens = counts.decode_kv_tokens,
                           .kv_capacity_tokens = int64_t{c_.num_blocks} * c_.block_size}) /

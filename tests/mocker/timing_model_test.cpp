@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/executor.h"
+
 namespace mint::mocker {
 namespace {
 
@@ -61,6 +63,27 @@ TEST(TimingModelTest, ProfileErrorsAreClear) {
   expect_error(R"({"prefill": [[1, -1]], "decode": [[1, 1]]})", "ms >= 0");
   expect_error(R"({"prefill": [[1, 1]], "decode": [[1, 1]], "decode_ms_per_kv_token": -1})",
                "decode_ms_per_kv_token");
+}
+
+TEST(TimingModelTest, PrefillAfterCachedTokensCostsPerNewTokenPerCachedToken) {
+  auto m = TimingModel::ParseProfile(
+      R"({"prefill": [[100, 10], [200, 20]], "decode": [[1, 5]], "prefill_ms_per_kv_token": 1e-5})");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_NEAR(m->PrefillMs(100), 10, 1e-9);
+  EXPECT_NEAR(m->PrefillMs(100, 100 * 1000), 11, 1e-9);  // 100 new tokens after 1,000 cached
+  // The step shape counts it: a chunk of 100 at position 1,000 and one of 50 at 0.
+  engine::StepShapeCounts c;
+  c.Add(1000, 100);
+  c.Add(0, 50);
+  c.Add(77, 1);  // a decode
+  EXPECT_EQ(c.prefill_tokens, 150);
+  EXPECT_EQ(c.prefill_kv_tokens, 100000);
+  EXPECT_EQ(c.decode_kv_tokens, 78);
+  EXPECT_NEAR(m->StepMs({.prefill_tokens = 150, .prefill_kv_tokens = 100000}),
+              m->PrefillMs(150) + 1.0, 1e-9);
+  EXPECT_FALSE(TimingModel::ParseProfile(
+                   R"({"prefill": [[1, 1]], "decode": [[1, 1]], "prefill_ms_per_kv_token": -1})")
+                   .ok());
 }
 
 TEST(TimingModelTest, VersionOneProfilesNameTheirDevice) {
