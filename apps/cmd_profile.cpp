@@ -23,6 +23,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -152,8 +153,10 @@ Result<double> PrefillMsPerKvToken(model::Model* model, engine::EngineConfig cfg
   MINT_ASSIGN_OR_RETURN(auto eng, engine::Engine::Create(model, cfg));
   const int64_t fresh = 128;
   const int64_t n_vocab = model->config().n_vocab;
+  // Warm-up (this engine's scratch buffers), then the median of at least three.
+  MINT_RETURN_IF_ERROR(RunTimed(eng.get(), {FreshPrompt(fresh, n_vocab, counter)}, 4).status());
   std::vector<double> alone, after;
-  for (int rep = 0; rep < std::max(reps, 2); ++rep) {
+  for (int rep = 0; rep < std::max(reps, 3); ++rep) {
     MINT_ASSIGN_OR_RETURN(auto t0, RunTimed(eng.get(), {FreshPrompt(fresh, n_vocab, counter)}, 1));
     alone.push_back(t0[0][0]);
     std::vector<int32_t> prompt = FreshPrompt(ctx, n_vocab, counter);
@@ -172,6 +175,104 @@ Result<double> PrefillMsPerKvToken(model::Model* model, engine::EngineConfig cfg
   return per_kv;
 }
 
+// What the engine's steps measured, in the profile's terms.
+struct Measured {
+  std::string prefill_json, decode_json;  // the point lists
+  double decode_ms_per_kv_token = 0, prefill_ms_per_kv_token = 0;
+};
+
+// Fresh prefills of 16, 32, ... max_prefill tokens (median of reps).
+Result<std::string> MeasurePrefill(engine::Engine* eng, const ProfileArgs& a, int64_t max_prefill,
+                                   int64_t n_vocab, uint64_t* counter) {
+  std::string json;
+  for (int64_t n = 16; n <= max_prefill; n *= 2) {
+    std::vector<double> ms;
+    for (int rep = 0; rep < a.reps; ++rep) {
+      MINT_ASSIGN_OR_RETURN(auto t, RunTimed(eng, {FreshPrompt(n, n_vocab, counter)}, 1));
+      ms.push_back(t[0][0]);
+    }
+    const double m = Median(ms);
+    log::Info("prefill {:>6} tokens: {:9.2f} ms", n, m);
+    json += fmt::format("{}[{}, {:.3f}]", json.empty() ? "" : ", ", n, m);
+  }
+  return json;
+}
+
+// Decode steps at batch 1, 2, 4, ... max_batch (short context), then batch 1 at a long context:
+// the point list and decode_ms_per_kv_token.
+Result<std::pair<std::string, double>> MeasureDecode(engine::Engine* eng, const ProfileArgs& a,
+                                                     int64_t max_len, int64_t n_vocab,
+                                                     uint64_t* counter) {
+  const int64_t decode_tokens = 12;
+  std::string json;
+  double short_ms = 0;
+  for (int32_t b = 1; b <= std::max<int32_t>(a.max_batch, 1); b *= 2) {
+    std::vector<std::vector<int32_t>> prompts;
+    for (int32_t i = 0; i < b; ++i) prompts.push_back(FreshPrompt(16, n_vocab, counter));
+    MINT_ASSIGN_OR_RETURN(auto t, RunTimed(eng, prompts, decode_tokens));
+    const double m = DecodeStepMs(t[0]);
+    if (b == 1) short_ms = m;
+    log::Info("decode batch {:>4}: {:9.2f} ms/step", b, m);
+    json += fmt::format("{}[{}, {:.3f}]", json.empty() ? "" : ", ", b, m);
+  }
+  const int64_t long_ctx = std::min<int64_t>(max_len - decode_tokens - 1, 2048);
+  MINT_ASSIGN_OR_RETURN(auto t,
+                        RunTimed(eng, {FreshPrompt(long_ctx, n_vocab, counter)}, decode_tokens));
+  const double long_ms = DecodeStepMs(t[0]);
+  const double per_kv = std::max(0.0, (long_ms - short_ms) / static_cast<double>(long_ctx - 16));
+  log::Info("decode batch 1 at {} tokens: {:.2f} ms/step ({:.6f} ms per context token)", long_ctx,
+            long_ms, per_kv);
+  return std::pair{json, per_kv};
+}
+
+Result<Measured> MeasureSteps(model::Model* model, const engine::EngineConfig& cfg,
+                              const ProfileArgs& a, int64_t max_prefill) {
+  const int64_t n_vocab = model->config().n_vocab;
+  const int64_t max_len = cfg.scheduler.max_model_len;
+  uint64_t counter = 0;
+  Measured m;
+  {
+    MINT_ASSIGN_OR_RETURN(auto eng, engine::Engine::Create(model, cfg));
+    // Warm-up: page in weights, grow scratch buffers.
+    MINT_RETURN_IF_ERROR(RunTimed(eng.get(), {FreshPrompt(64, n_vocab, &counter)}, 4).status());
+    MINT_ASSIGN_OR_RETURN(m.prefill_json,
+                          MeasurePrefill(eng.get(), a, max_prefill, n_vocab, &counter));
+    MINT_ASSIGN_OR_RETURN(auto decode, MeasureDecode(eng.get(), a, max_len, n_vocab, &counter));
+    m.decode_json = decode.first;
+    m.decode_ms_per_kv_token = decode.second;
+  }  // the prefix-cache engine below takes the threads
+  MINT_ASSIGN_OR_RETURN(
+      m.prefill_ms_per_kv_token,
+      PrefillMsPerKvToken(model, cfg, std::min<int64_t>(1024, max_len / 2 / 16 * 16), a.reps,
+                          &counter));
+  return m;
+}
+
+// The profile file (format: mocker/timing_model.h).
+Result<std::string> ProfileJson(const ProfileArgs& a, const model::ModelConfig& mc, int threads,
+                                const Measured& m) {
+  const std::string source = JsonText(
+      fmt::format("mint profile: {} ({} threads, {})", mc.Summary(), threads, Cpu().ToString()));
+  const std::string device =
+      JsonText(a.device.empty() ? fmt::format("{} ({} threads)", CpuName(), threads) : a.device);
+  MINT_ASSIGN_OR_RETURN(int64_t block_bytes, model::KvArena::BytesPerBlock(mc, DType::kF16, 16));
+  const double gbps = a.kv_transfer_gbps > 0 ? a.kv_transfer_gbps : MemcpyGbps();
+  log::Info("KV: {} bytes per token (F16); link {:.1f} GB/s{}", block_bytes / 16, gbps,
+            a.kv_transfer_gbps > 0 ? "" : " (memcpy on this host)");
+  std::string extra;
+  if (a.cost_per_hour >= 0) extra += fmt::format(",\n  \"cost_per_hour\": {}", a.cost_per_hour);
+  if (a.kv_capacity_tokens > 0) {
+    extra += fmt::format(",\n  \"kv_capacity_tokens\": {}", a.kv_capacity_tokens);
+  }
+  return fmt::format(
+      "{{\n  \"version\": {},\n  \"source\": \"{}\",\n  \"device\": \"{}\",\n"
+      "  \"prefill\": [{}],\n  \"decode\": [{}],\n  \"decode_ms_per_kv_token\": {:.8f},\n"
+      "  \"prefill_ms_per_kv_token\": {:.10f},\n"
+      "  \"kv_bytes_per_token\": {},\n  \"kv_transfer_gbps\": {:.2f}{}\n}}\n",
+      mocker::kProfileVersion, source, device, m.prefill_json, m.decode_json,
+      m.decode_ms_per_kv_token, m.prefill_ms_per_kv_token, block_bytes / 16, gbps, extra);
+}
+
 int RunProfile(const ProfileArgs& a) {
   auto loaded = LoadModelWithProgress(a.model);
   if (!loaded.ok()) return Fail(loaded.status());
@@ -181,7 +282,7 @@ int RunProfile(const ProfileArgs& a) {
   const int64_t max_len = std::min<int64_t>(mc.n_ctx_train > 0 ? mc.n_ctx_train : 4096,
                                             std::max<int64_t>(a.max_prefill + 64, 2048));
   const int64_t max_prefill = std::min(a.max_prefill, max_len - 8);
-  engine::EngineConfig cfg{
+  const engine::EngineConfig cfg{
       .kv_cache_blocks = (max_len / 16 + 2) * std::max<int64_t>(2, a.max_batch),
       .block_size = 16,
       .enable_prefix_cache = false,
@@ -191,79 +292,16 @@ int RunProfile(const ProfileArgs& a) {
                     .max_model_len = max_len},
       .threads = threads,
   };
-  auto eng_or = engine::Engine::Create(model.get(), cfg);
-  if (!eng_or.ok()) return Fail(eng_or.status());
-  engine::Engine* eng = eng_or->get();
   log::Info("profiling {} ({} threads, {})", mc.Summary(), threads, Cpu().ToString());
-  uint64_t counter = 0;
-
-  // Warm-up: page in weights, grow scratch buffers.
-  if (auto w = RunTimed(eng, {FreshPrompt(64, mc.n_vocab, &counter)}, 4); !w.ok()) {
-    return Fail(w.status());
-  }
-
-  std::string prefill_json, decode_json;
-  for (int64_t n = 16; n <= max_prefill; n *= 2) {
-    std::vector<double> ms;
-    for (int rep = 0; rep < a.reps; ++rep) {
-      auto t = RunTimed(eng, {FreshPrompt(n, mc.n_vocab, &counter)}, 1);
-      if (!t.ok()) return Fail(t.status());
-      ms.push_back((*t)[0][0]);
-    }
-    const double m = Median(ms);
-    log::Info("prefill {:>6} tokens: {:9.2f} ms", n, m);
-    prefill_json += fmt::format("{}[{}, {:.3f}]", prefill_json.empty() ? "" : ", ", n, m);
-  }
-  const int64_t decode_tokens = 12;
-  double short_ms = 0;
-  for (int32_t b = 1; b <= std::max<int32_t>(a.max_batch, 1); b *= 2) {
-    std::vector<std::vector<int32_t>> prompts;
-    for (int32_t i = 0; i < b; ++i) prompts.push_back(FreshPrompt(16, mc.n_vocab, &counter));
-    auto t = RunTimed(eng, prompts, decode_tokens);
-    if (!t.ok()) return Fail(t.status());
-    const double m = DecodeStepMs((*t)[0]);
-    if (b == 1) short_ms = m;
-    log::Info("decode batch {:>4}: {:9.2f} ms/step", b, m);
-    decode_json += fmt::format("{}[{}, {:.3f}]", decode_json.empty() ? "" : ", ", b, m);
-  }
-  const int64_t long_ctx = std::min<int64_t>(max_len - decode_tokens - 1, 2048);
-  auto t = RunTimed(eng, {FreshPrompt(long_ctx, mc.n_vocab, &counter)}, decode_tokens);
-  if (!t.ok()) return Fail(t.status());
-  const double long_ms = DecodeStepMs((*t)[0]);
-  const double per_kv = std::max(0.0, (long_ms - short_ms) / static_cast<double>(long_ctx - 16));
-  log::Info("decode batch 1 at {} tokens: {:.2f} ms/step ({:.6f} ms per context token)", long_ctx,
-            long_ms, per_kv);
-  eng_or->reset();  // the prefix-cache engine below takes the threads
-  auto prefill_kv = PrefillMsPerKvToken(
-      model.get(), cfg, std::min<int64_t>(1024, max_len / 2 / 16 * 16), a.reps, &counter);
-  if (!prefill_kv.ok()) return Fail(prefill_kv.status());
-
-  const std::string source = JsonText(
-      fmt::format("mint profile: {} ({} threads, {})", mc.Summary(), threads, Cpu().ToString()));
-  const std::string device =
-      JsonText(a.device.empty() ? fmt::format("{} ({} threads)", CpuName(), threads) : a.device);
-  auto block_bytes = model::KvArena::BytesPerBlock(mc, DType::kF16, 16);
-  if (!block_bytes.ok()) return Fail(block_bytes.status());
-  const double gbps = a.kv_transfer_gbps > 0 ? a.kv_transfer_gbps : MemcpyGbps();
-  log::Info("KV: {} bytes per token (F16); link {:.1f} GB/s{}", *block_bytes / 16, gbps,
-            a.kv_transfer_gbps > 0 ? "" : " (memcpy on this host)");
-  std::string extra;
-  if (a.cost_per_hour >= 0) extra += fmt::format(",\n  \"cost_per_hour\": {}", a.cost_per_hour);
-  if (a.kv_capacity_tokens > 0) {
-    extra += fmt::format(",\n  \"kv_capacity_tokens\": {}", a.kv_capacity_tokens);
-  }
-  const std::string json = fmt::format(
-      "{{\n  \"version\": {},\n  \"source\": \"{}\",\n  \"device\": \"{}\",\n"
-      "  \"prefill\": [{}],\n  \"decode\": [{}],\n  \"decode_ms_per_kv_token\": {:.8f},\n"
-      "  \"prefill_ms_per_kv_token\": {:.10f},\n"
-      "  \"kv_bytes_per_token\": {},\n  \"kv_transfer_gbps\": {:.2f}{}\n}}\n",
-      mocker::kProfileVersion, source, device, prefill_json, decode_json, per_kv, *prefill_kv,
-      *block_bytes / 16, gbps, extra);
+  auto measured = MeasureSteps(model.get(), cfg, a, max_prefill);
+  if (!measured.ok()) return Fail(measured.status());
+  auto json = ProfileJson(a, mc, threads, *measured);
+  if (!json.ok()) return Fail(json.status());
   if (a.output == "-") {
-    std::fputs(json.c_str(), stdout);
+    std::fputs(json->c_str(), stdout);
   } else {
     std::ofstream out(a.output);
-    out << json;
+    out << *json;
     if (!out) return Fail(Status::IoError(a.output + ": cannot write"));
     log::Info("wrote {}", a.output);
   }
