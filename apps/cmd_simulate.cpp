@@ -99,6 +99,8 @@ int Run(const SimulateArgs& a) {
   report.prefix_cache_hit_rate = res->hit_rate();
   if (a.prefill_workers > 0) {  // named as mint bench names the scraped counters
     report.disagg = {{"remote_prefills", static_cast<double>(res->remote_prefills)},
+                     {"local_prefills_short", static_cast<double>(res->local_prefills_short)},
+                     {"local_prefills_cached", static_cast<double>(res->local_prefills_cached)},
                      {"kv_loads", static_cast<double>(res->remote_prefills)},
                      {"kv_pulled_blocks", static_cast<double>(res->kv_pulled_blocks)},
                      {"kv_pulled_bytes", static_cast<double>(res->kv_pulled_blocks) * a.block_size *

@@ -178,8 +178,13 @@ class Run {
     MINT_CHECK(d.ok());
     const auto n = static_cast<int64_t>(q.prompt.size());
     const int64_t uncached = std::max<int64_t>(n - int64_t{d->overlap_blocks} * c_.block_size, 0);
-    return uncached >= c_.remote_prefill_min_tokens &&
-           static_cast<double>(uncached) >= c_.remote_prefill_min_fraction * static_cast<double>(n);
+    if (uncached >= c_.remote_prefill_min_tokens &&
+        static_cast<double>(uncached) >= c_.remote_prefill_min_fraction * static_cast<double>(n)) {
+      return true;
+    }
+    ++(n < c_.remote_prefill_min_tokens ? result_.local_prefills_short
+                                        : result_.local_prefills_cached);
+    return false;
   }
 
   // A prefill worker sampled request i's first token: the prefill ends there, and the decode

@@ -91,6 +91,9 @@ struct SimResult {
   int64_t queued = 0;  // requests the router queue held before routing them
   // Disaggregated: requests prefilled on a prefill worker, and their KV pulls.
   int64_t remote_prefills = 0;
+  // Kept on a decode worker although prefill workers exist (max_tokens > 1), as the frontend
+  // counts them: the prompt is shorter than remote_prefill_min_tokens, or enough of it is cached.
+  int64_t local_prefills_short = 0, local_prefills_cached = 0;
   int64_t kv_pulled_blocks = 0;      // blocks moved (a decode worker's cached blocks are not)
   double kv_pull_s = 0;              // pull durations (queueing on the link included), summed
   double end_s = 0;                  // virtual time when the last request finished

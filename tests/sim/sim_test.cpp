@@ -190,6 +190,8 @@ TEST(SimulatorTest, ShortPromptsAndSingleTokensStayOnTheDecodeWorkers) {
                           SimRequest{.prompt = std::vector<int32_t>(2000, 6), .output_tokens = 1}});
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->remote_prefills, 0);
+  EXPECT_EQ(res->local_prefills_short, 1);  // 300 < 512 tokens; the 1-token request not asked
+  EXPECT_EQ(res->local_prefills_cached, 0);
   EXPECT_EQ(res->kv_pulled_blocks, 0);
   c.remote_prefill_min_tokens = 100;
   res = Simulate(c, {SimRequest{.prompt = std::vector<int32_t>(300, 5), .output_tokens = 8}});
@@ -216,6 +218,7 @@ TEST(SimulatorTest, DisaggregatedInvariantsHoldAndCachedBlocksAreNotPulled) {
     }
   }
   EXPECT_EQ(res->remote_prefills, 300);
+  EXPECT_EQ(res->local_prefills_short + res->local_prefills_cached, 0);
   // Each prompt is 44 blocks; the shared 16-block prefixes are found on the decode workers.
   EXPECT_GT(res->kv_pulled_blocks, 300 * 28);
   EXPECT_LT(res->kv_pulled_blocks, 300 * 44);
