@@ -37,8 +37,8 @@ Summary Summarize(std::vector<double> v) {
   return s;
 }
 
-Result<Slo> ParseSlo(std::string_view text) {
-  Slo slo;
+Status ForEachSecondsItem(std::string_view text, std::string_view what,
+                          const std::function<Status(const std::string&, double)>& fn) {
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
@@ -47,7 +47,9 @@ Result<Slo> ParseSlo(std::string_view text) {
     pos = comma + 1;
     if (item.empty()) continue;
     size_t eq = item.find('=');
-    if (eq == std::string::npos) return Status::InvalidArgument("--slo: '" + item + "' lacks '='");
+    if (eq == std::string::npos) {
+      return Status::InvalidArgument(fmt::format("{}: '{}' lacks '='", what, item));
+    }
     std::string key = item.substr(0, eq), val = item.substr(eq + 1);
     double scale = 1.0;
     if (val.size() > 2 && val.compare(val.size() - 2, 2, "ms") == 0) {
@@ -62,8 +64,16 @@ Result<Slo> ParseSlo(std::string_view text) {
       v = std::stod(val, &used) * scale;
       if (used != val.size() || !(v > 0)) throw 0;
     } catch (...) {
-      return Status::InvalidArgument("--slo: bad value in '" + item + "'");
+      return Status::InvalidArgument(fmt::format("{}: bad value in '{}'", what, item));
     }
+    MINT_RETURN_IF_ERROR(fn(key, v));
+  }
+  return Status::Ok();
+}
+
+Result<Slo> ParseSlo(std::string_view text) {
+  Slo slo;
+  MINT_RETURN_IF_ERROR(ForEachSecondsItem(text, "--slo", [&](const std::string& key, double v) {
     if (key == "ttft") {
       slo.ttft = v;
     } else if (key == "itl") {
@@ -75,7 +85,8 @@ Result<Slo> ParseSlo(std::string_view text) {
     } else {
       return Status::InvalidArgument("--slo: unknown key '" + key + "' (ttft, itl, tpot, e2e)");
     }
-  }
+    return Status::Ok();
+  }));
   return slo;
 }
 

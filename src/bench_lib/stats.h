@@ -14,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -59,6 +61,11 @@ struct Slo {
 };
 // Parses "ttft=0.5,itl=0.05,tpot=0.04,e2e=10" (seconds; a suffix "ms" means milliseconds).
 Result<Slo> ParseSlo(std::string_view text);
+// The list syntax under ParseSlo (and `mint configure --sla`): comma-separated key=value items,
+// empty items skipped, each value a positive number of seconds ("ms" and "s" suffixes). Calls
+// fn(key, seconds) per item and stops at its first error; errors start with `what`.
+Status ForEachSecondsItem(std::string_view text, std::string_view what,
+                          const std::function<Status(const std::string&, double)>& fn);
 
 struct ReportOptions {
   Slo slo;

@@ -334,47 +334,20 @@ std::string Layout::Key() const { return Shape() + "; " + Knobs(); }
 
 Result<Sla> ParseSla(std::string_view text) {
   Sla sla;
-  bool ttft = false, itl = false;
-  while (!text.empty()) {
-    const size_t comma = text.find(',');
-    const std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) {
-      return Status::InvalidArgument(fmt::format("SLA item \"{}\": expected key=value", item));
-    }
-    const std::string_view key = item.substr(0, eq);
-    std::string value(item.substr(eq + 1));
-    double scale = 1;
-    if (value.size() > 2 && value.compare(value.size() - 2, 2, "ms") == 0) {
-      scale = 1e-3;
-      value.resize(value.size() - 2);
-    } else if (!value.empty() && value.back() == 's') {
-      value.pop_back();
-    }
-    double v = 0;
-    size_t used = 0;
-    try {
-      v = std::stod(value, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != value.size() || value.empty() || !(v > 0)) {
-      return Status::InvalidArgument(
-          fmt::format("SLA item \"{}\": the value must be a positive number of seconds", item));
-    }
-    if (key == "ttft_p99") {
-      sla.ttft_p99_s = v * scale;
-      ttft = true;
-    } else if (key == "itl_p99") {
-      sla.itl_p99_s = v * scale;
-      itl = true;
-    } else {
-      return Status::InvalidArgument(
-          fmt::format("SLA item \"{}\": the keys are ttft_p99 and itl_p99", item));
-    }
+  MINT_RETURN_IF_ERROR(
+      bench::ForEachSecondsItem(text, "--sla", [&](const std::string& key, double v) {
+        if (key == "ttft_p99") {
+          sla.ttft_p99_s = v;
+        } else if (key == "itl_p99") {
+          sla.itl_p99_s = v;
+        } else {
+          return Status::InvalidArgument("--sla: unknown key '" + key + "' (ttft_p99, itl_p99)");
+        }
+        return Status::Ok();
+      }));
+  if (sla.ttft_p99_s == 0 || sla.itl_p99_s == 0) {
+    return Status::InvalidArgument("the SLA needs both ttft_p99 and itl_p99");
   }
-  if (!ttft || !itl) return Status::InvalidArgument("the SLA needs both ttft_p99 and itl_p99");
   return sla;
 }
 

@@ -58,7 +58,8 @@ struct Layout {
   std::string Key() const;  // Shape() + Knobs(): the memo key
 };
 
-// The SLA: p99 limits in seconds. Parsed from "ttft_p99=2,itl_p99=50ms".
+// The SLA: p99 limits in seconds. Parsed from "ttft_p99=2,itl_p99=50ms" (the syntax of
+// `mint bench --slo`: bench::ForEachSecondsItem).
 struct Sla {
   double ttft_p99_s = 0;
   double itl_p99_s = 0;
