@@ -56,11 +56,8 @@ Status WriteCsv(const std::string& path, const sim::SimResult& res) {
   return f ? Status::Ok() : Status::IoError(path + ": write failed");
 }
 
-int Run(const SimulateArgs& a) {
-  auto loaded = LoadSimWorkload(a.workload);
-  if (!loaded.ok()) return Fail(loaded.status());
-  const std::vector<sim::SimRequest>& requests = *loaded;
-
+// The simulated deployment from the flags (the router's block size is the workers').
+Result<sim::SimConfig> MakeSimConfig(const SimulateArgs& a) {
   sim::SimConfig c;
   c.num_workers = a.workers;
   c.num_prefill_workers = a.prefill_workers;
@@ -76,39 +73,36 @@ int Run(const SimulateArgs& a) {
                  .max_model_len = a.max_model_len};
   if (!a.timing_profile.empty()) {
     auto t = mocker::TimingModel::LoadProfile(a.timing_profile);
-    if (!t.ok()) return Fail(t.status().WithContext("--timing-profile"));
+    if (!t.ok()) return t.status().WithContext("--timing-profile");
     c.timing = std::move(t).value();
   }
   RouterArgs ra = a.router;
   ra.block_size = a.block_size;  // the simulated workers' blocks
-  auto rc = MakeRouterConfig(ra);
-  if (!rc.ok()) return Fail(rc.status());
-  c.router = *rc;
-  auto queue = RouterQueuePolicy(ra);
-  if (!queue.ok()) return Fail(queue.status());
-  c.queue = *queue;
+  MINT_ASSIGN_OR_RETURN(c.router, MakeRouterConfig(ra));
+  MINT_ASSIGN_OR_RETURN(c.queue, RouterQueuePolicy(ra));
   c.queue_busy_s = ra.queue_busy_s;
   c.queue_max_age_s = ra.queue_max_age_s;
+  return c;
+}
 
-  const std::clock_t cpu0 = std::clock();
-  auto res = sim::Simulate(c, requests);
-  if (!res.ok()) return Fail(res.status());
-  const double cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
-
-  bench::Report report = bench::BuildReport(res->records, {});
-  report.prefix_cache_hit_rate = res->hit_rate();
+// The `mint bench` report of a simulated run, with the settings in its config.
+bench::Report MakeReport(const SimulateArgs& a, const sim::SimConfig& c, const sim::SimResult& res,
+                         size_t requests) {
+  bench::Report report = bench::BuildReport(res.records, {});
+  report.prefix_cache_hit_rate = res.hit_rate();
   if (a.prefill_workers > 0) {  // named as mint bench names the scraped counters
-    report.disagg = {{"remote_prefills", static_cast<double>(res->remote_prefills)},
-                     {"local_prefills_short", static_cast<double>(res->local_prefills_short)},
-                     {"local_prefills_cached", static_cast<double>(res->local_prefills_cached)},
-                     {"kv_loads", static_cast<double>(res->remote_prefills)},
-                     {"kv_pulled_blocks", static_cast<double>(res->kv_pulled_blocks)},
-                     {"kv_pulled_bytes", static_cast<double>(res->kv_pulled_blocks) * a.block_size *
+    report.disagg = {{"remote_prefills", static_cast<double>(res.remote_prefills)},
+                     {"local_prefills_short", static_cast<double>(res.local_prefills_short)},
+                     {"local_prefills_cached", static_cast<double>(res.local_prefills_cached)},
+                     {"kv_loads", static_cast<double>(res.remote_prefills)},
+                     {"kv_pulled_blocks", static_cast<double>(res.kv_pulled_blocks)},
+                     {"kv_pulled_bytes", static_cast<double>(res.kv_pulled_blocks) * a.block_size *
                                              static_cast<double>(a.kv_bytes_per_token)},
-                     {"kv_pull_seconds", res->kv_pull_s}};
+                     {"kv_pull_seconds", res.kv_pull_s}};
   }
+  const RouterArgs& ra = a.router;
   report.config = {{"simulated", true},
-                   {"workload", DescribeSimWorkload(a.workload, requests.size())},
+                   {"workload", DescribeSimWorkload(a.workload, requests)},
                    {"workers", a.workers},
                    {"prefill_workers", a.prefill_workers},
                    {"block_size", a.block_size},
@@ -116,8 +110,8 @@ int Run(const SimulateArgs& a) {
                    {"max_num_seqs", a.max_num_seqs},
                    {"max_num_batched_tokens", a.max_num_batched_tokens},
                    {"timing", c.timing.Describe()},
-                   {"utilization", res->utilization},
-                   {"prefix_hit_rate", res->hit_rate()},
+                   {"utilization", res.utilization},
+                   {"prefix_hit_rate", res.hit_rate()},
                    {"router",
                     {{"mode", ra.mode},
                      {"cost", ra.cost},
@@ -129,25 +123,46 @@ int Run(const SimulateArgs& a) {
                      {"queue", ra.queue_policy},
                      {"queue_busy_s", ra.queue_busy_s},
                      {"queue_max_age_s", ra.queue_max_age_s}}}};
-  std::printf("%s", bench::FormatReportTable(report).c_str());
+  return report;
+}
+
+// What the simulation itself did, after the report's table.
+void PrintRunSummary(const SimulateArgs& a, const sim::SimResult& res, size_t requests,
+                     double cpu_s) {
   std::printf(
       "simulated: %zu requests (%lld held by the router queue), %d workers, %lld steps, %lld "
       "preemptions, %.1f s of virtual "
       "time in %.2f s of CPU (%.0fx), workers busy %.1f %%\n"
       "prefix hit rate %.1f %% (router predicted %.1f %%)\n",
-      requests.size(), static_cast<long long>(res->queued), a.workers, static_cast<long long>(res->steps),
-      static_cast<long long>(res->preemptions), res->end_s, cpu_s,
-      cpu_s > 0 ? res->end_s / cpu_s : 0.0, 100 * res->utilization, 100 * res->hit_rate(),
-      100 * res->router.predicted_hit_rate);
+      requests, static_cast<long long>(res.queued), a.workers, static_cast<long long>(res.steps),
+      static_cast<long long>(res.preemptions), res.end_s, cpu_s,
+      cpu_s > 0 ? res.end_s / cpu_s : 0.0, 100 * res.utilization, 100 * res.hit_rate(),
+      100 * res.router.predicted_hit_rate);
   if (a.prefill_workers > 0) {
     std::printf(
         "disaggregated: %lld of %zu prompts prefilled on the %d prefill workers; %lld KV blocks "
         "pulled, mean pull %.1f ms\n",
-        static_cast<long long>(res->remote_prefills), requests.size(), a.prefill_workers,
-        static_cast<long long>(res->kv_pulled_blocks),
-        res->remote_prefills ? 1e3 * res->kv_pull_s / static_cast<double>(res->remote_prefills)
-                             : 0.0);
+        static_cast<long long>(res.remote_prefills), requests, a.prefill_workers,
+        static_cast<long long>(res.kv_pulled_blocks),
+        res.remote_prefills ? 1e3 * res.kv_pull_s / static_cast<double>(res.remote_prefills) : 0.0);
   }
+}
+
+int Run(const SimulateArgs& a) {
+  auto loaded = LoadSimWorkload(a.workload);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const std::vector<sim::SimRequest>& requests = *loaded;
+  auto c = MakeSimConfig(a);
+  if (!c.ok()) return Fail(c.status());
+
+  const std::clock_t cpu0 = std::clock();
+  auto res = sim::Simulate(*c, requests);
+  if (!res.ok()) return Fail(res.status());
+  const double cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+
+  const bench::Report report = MakeReport(a, *c, *res, requests.size());
+  std::printf("%s", bench::FormatReportTable(report).c_str());
+  PrintRunSummary(a, *res, requests.size(), cpu_s);
   if (!a.output.empty()) {
     std::ofstream f(a.output);
     f << bench::ReportToJson(report).dump(2) << "\n";
