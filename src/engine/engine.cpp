@@ -164,7 +164,10 @@ class Engine::Impl {
   }
   EngineMetrics Metrics() const {
     std::lock_guard<std::mutex> lk(metrics_mu_);
-    return metrics_;
+    EngineMetrics m = metrics_;
+    m.waiting += unpublished_.seqs;
+    m.waiting_prefill_tokens += unpublished_.tokens;
+    return m;
   }
   // Runs fn on the loop thread and waits for it.
   void RunOnLoop(std::function<void()> fn) {
@@ -249,8 +252,19 @@ class Engine::Impl {
   double recompute_s_per_block_ = 0;
   std::shared_ptr<ReleaseGate> release_gate_;
 
+  // Requests the published metrics do not count yet: submitted, and either still in the inbox
+  // or taken into the scheduler since the last PublishMetrics. Metrics() adds them to waiting,
+  // so a load report made while a long step runs counts the requests that arrived during it
+  // (a router that saw them vanish from its load sent more of the same prefix to that worker).
+  struct Pending {
+    int32_t seqs = 0;
+    int64_t tokens = 0;  // their prompts: waiting prefill tokens
+  };
+  Pending ingested_;  // loop thread: taken into the scheduler since the last publish
+
   mutable std::mutex metrics_mu_;
   EngineMetrics metrics_;  // guarded by metrics_mu_
+  Pending unpublished_;    // guarded by metrics_mu_ (Submit adds, PublishMetrics subtracts)
 };
 
 Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output) {
@@ -316,6 +330,11 @@ Result<uint64_t> Engine::Impl::Submit(Request request, OutputCallback on_output)
                                        std::to_string(config_.max_queued) + " requests)");
     }
     ++outstanding_;
+    {
+      std::lock_guard<std::mutex> mk(metrics_mu_);
+      ++unpublished_.seqs;
+      unpublished_.tokens += n;
+    }
     inbox_.push_back(std::move(live));
     idle_ = false;
   }
@@ -540,6 +559,8 @@ void Engine::Impl::Loop() {
       LiveRequest* raw = r.get();
       for (int32_t t : raw->req.prompt) raw->sampler.Accept(t, /*is_prompt=*/true);
       raw->seq = scheduler_.Add(raw->id, raw->req.prompt, raw->req.priority, raw);
+      ++ingested_.seqs;
+      ingested_.tokens += static_cast<int64_t>(raw->req.prompt.size());
       if (!raw->req.kv_import.empty()) raw->seq->import_tokens = raw->req.kv_import_tokens;
       live_[raw->id] = std::move(r);
       blocked_on_loads_ = false;
@@ -786,6 +807,9 @@ void Engine::Impl::PublishMetrics() {
   m.max_num_batched_tokens = scheduler_.config().max_num_batched_tokens;
   std::lock_guard<std::mutex> lk(metrics_mu_);
   metrics_ = m;
+  unpublished_.seqs -= ingested_.seqs;
+  unpublished_.tokens -= ingested_.tokens;
+  ingested_ = {};
 }
 
 // ---- Engine facade ----------------------------------------------------------------------------

@@ -130,6 +130,9 @@ struct StepRecord {
 
 struct EngineMetrics {
   int32_t running = 0;
+  // Requests not yet running, including those submitted since the loop last took new requests
+  // in (so a load report made while a long step runs counts the requests that arrived during
+  // it), and the prompt tokens of waiting and prefilling requests not yet computed.
   int32_t waiting = 0;
   int64_t waiting_prefill_tokens = 0;
   BlockPoolStats blocks;

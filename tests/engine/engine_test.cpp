@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/executor.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -595,6 +597,83 @@ TEST(LogitsProcessorTest, MasksEveryTokenAndEndsWhenNothingIsAllowed) {
   auto free_run = RunToCompletion(e->get(), unconstrained);
   ASSERT_TRUE(free_run.ok());
   EXPECT_EQ(free_run->tokens.size(), 12u);
+}
+
+}  // namespace
+}  // namespace mint::engine
+
+namespace mint::engine {
+namespace {
+
+// Holds every step until Open(): a step that takes as long as the test wants.
+class GatedExecutor : public StepExecutor {
+ public:
+  int64_t n_vocab() const override { return 64; }
+  int64_t n_ctx_train() const override { return 1024; }
+  Status Execute(const StepBatch&, std::span<float>) override {
+    return Status::Internal("chooses tokens");
+  }
+  bool chooses_tokens() const override { return true; }
+  Status ExecuteChoosingTokens(const StepBatch& step, std::span<int32_t> tokens) override {
+    std::unique_lock<std::mutex> lk(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lk, [&] { return open_; });
+    size_t row = 0;
+    for (const model::BatchSequence& s : step.seqs) {
+      if (s.logits != model::BatchSequence::Logits::kNone) tokens[row++] = 7;
+    }
+    return Status::Ok();
+  }
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [&] { return entered_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lk(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+// A load report taken while a step runs counts the requests that arrived during it: they wait
+// in the engine's inbox until the step ends, and a router that did not see them would keep
+// sending that worker more (docs/perf.md, "mint simulate against wall-clock mockers").
+TEST(EngineMetricsTest, RequestsSubmittedDuringAStepCountAsWaiting) {
+  auto owned = std::make_unique<GatedExecutor>();
+  GatedExecutor* exec = owned.get();
+  EngineConfig c;
+  c.kv_cache_blocks = 64;
+  auto e = Engine::CreateWithExecutor(std::move(owned), c);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::atomic<int> done{0};
+  auto on_output = [&](const RequestOutput& out) {
+    if (out.finish != FinishReason::kNone) ++done;
+  };
+  auto prompt = [](int n) { return std::vector<int32_t>(static_cast<size_t>(n), 3); };
+  ASSERT_TRUE((*e)->Submit(Greedy(prompt(10), 2), on_output).ok());
+  exec->WaitEntered(1);  // the first request's prefill step is running
+  ASSERT_TRUE((*e)->Submit(Greedy(prompt(20), 2), on_output).ok());
+  ASSERT_TRUE((*e)->Submit(Greedy(prompt(30), 2), on_output).ok());
+  const EngineMetrics during = (*e)->Metrics();
+  // No step has ended: nothing is published, so all three count (the running one as waiting).
+  EXPECT_EQ(during.waiting, 3);
+  EXPECT_EQ(during.waiting_prefill_tokens, 60);
+  exec->Open();
+  for (int i = 0; i < 5000 && done.load() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(done.load(), 3);
+  const EngineMetrics after = (*e)->Metrics();
+  EXPECT_EQ(after.waiting, 0);
+  EXPECT_EQ(after.waiting_prefill_tokens, 0);
+  EXPECT_EQ(after.running, 0);
 }
 
 }  // namespace
