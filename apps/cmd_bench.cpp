@@ -56,6 +56,7 @@ struct BenchArgs {
   double timeout = 600;
   std::string output;
   std::string plot_dir;
+  std::string csv;  // one line per request
   std::vector<std::string> compare;
   bool no_metrics = false;
 };
@@ -252,6 +253,9 @@ int Publish(const BenchArgs& a, const bench::Report& report,
     if (!f) return Fail(Status::IoError("cannot write " + a.output));
     std::fprintf(stderr, "report: %s\n", a.output.c_str());
   }
+  if (!a.csv.empty()) {
+    if (Status s = bench::WriteRequestsCsv(a.csv, records); !s.ok()) return Fail(s);
+  }
   if (!a.plot_dir.empty()) {
     if (int rc = WriteGnuplot(a.plot_dir, bench::MakePlotFiles(records, report), bench::kPlotScript,
                               "{ttft_cdf,itl_cdf,e2e_cdf,throughput}.png");
@@ -395,6 +399,8 @@ CommandFn RegisterBench(CLI::App& app) {
                   "Cost of the serving device per hour, for cost per million tokens");
   cmd->add_option("--timeout", a->timeout, "Per-request timeout, seconds")->capture_default_str();
   cmd->add_option("--output", a->output, "Write the JSON report here");
+  cmd->add_option("--csv", a->csv,
+                  "Write one line per request (the columns of `mint simulate --csv`)");
   cmd->add_option("--plot", a->plot_dir, "Write gnuplot data, script and PNGs into this folder");
   cmd->add_option("--compare", a->compare, "Print the ratio table of two JSON reports (a b)")
       ->expected(2);

@@ -42,20 +42,6 @@ struct SimulateArgs {
   RouterArgs router;
 };
 
-Status WriteCsv(const std::string& path, const sim::SimResult& res) {
-  std::ofstream f(path);
-  if (!f) return Status::IoError(path + ": cannot open for writing");
-  f << "index,arrival_s,ttft_s,e2e_s,input_tokens,output_tokens,itl_mean_s,error\n";
-  for (const bench::RequestRecord& r : res.records) {
-    double itl = 0;
-    for (double g : r.itl_s) itl += g;
-    if (!r.itl_s.empty()) itl /= static_cast<double>(r.itl_s.size());
-    f << fmt::format("{},{:.6f},{:.6f},{:.6f},{},{},{:.6f},{}\n", r.index, r.start_s, r.ttft_s,
-                     r.e2e_s(), r.input_tokens, r.output_tokens, itl, r.error);
-  }
-  return f ? Status::Ok() : Status::IoError(path + ": write failed");
-}
-
 // The simulated deployment from the flags (the router's block size is the workers').
 Result<sim::SimConfig> MakeSimConfig(const SimulateArgs& a) {
   sim::SimConfig c;
@@ -169,7 +155,7 @@ int Run(const SimulateArgs& a) {
     if (!f) return Fail(Status::IoError(a.output + ": write failed"));
   }
   if (!a.csv.empty()) {
-    if (Status s = WriteCsv(a.csv, *res); !s.ok()) return Fail(s);
+    if (Status s = bench::WriteRequestsCsv(a.csv, res->records); !s.ok()) return Fail(s);
   }
   return 0;
 }

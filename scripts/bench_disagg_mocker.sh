@@ -69,7 +69,7 @@ for layout in $LAYOUTS; do
   echo "== $name"
   "$MINT" bench --url "http://127.0.0.1:$port" --model mooncake --trace "$TRACE" \
     --speedup "$TRACE_SPEEDUP" --trace-token-ids "$VOCAB" "${limit[@]}" --seed 1 \
-    --slo "$WALL_SLO" --output "$OUT/$name.json" >"$OUT/$name.txt"
+    --slo "$WALL_SLO" --output "$OUT/$name.json" --csv "$OUT/$name.csv" >"$OUT/$name.txt"
   grep -E "requests|TTFT|TPOT|ITL|goodput|output tok|disaggregation" "$OUT/$name.txt" | head -12 || true
   curl -s "http://127.0.0.1:$port/metrics" >"$OUT/frontend-$name.metrics"
   for ((i = 0; i < d; i++)); do curl -s "http://127.0.0.1:$((dport + i))/metrics"; done >"$OUT/decode-$name.metrics"

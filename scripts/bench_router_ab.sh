@@ -54,13 +54,13 @@ for mode in $MODES; do
   [ "${LIMIT:-0}" -gt 0 ] && limit=(--num-requests "$LIMIT")
   "$MINT" bench --url "http://127.0.0.1:$port" --model mooncake --trace "$TRACE" \
     --speedup "$TRACE_SPEEDUP" --trace-token-ids "$VOCAB" "${limit[@]}" --seed 1 \
-    --output "$OUT/$mode.json"
+    --output "$OUT/$mode.json" --csv "$OUT/$mode.csv"
   curl -s "http://127.0.0.1:$port/metrics" > "$OUT/frontend-$mode.metrics"
   grep -E '^mint_router_(predicted|actual)_hit_rate|^mint_router_decision_seconds' "$OUT/frontend-$mode.metrics" || true
   stop_all
 done
 for mode in $MODES; do
-  [ "$mode" = kv ] && continue
+  [ "$mode" = kv ] || [ ! -f "$OUT/kv.json" ] && continue
   echo "== $mode (a) vs kv (b)"
   "$MINT" bench --compare "$OUT/$mode.json" "$OUT/kv.json"
 done

@@ -4,10 +4,28 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <numeric>
 
 namespace mint::bench {
+
+Status WriteRequestsCsv(const std::string& path, const std::vector<RequestRecord>& records) {
+  std::ofstream f(path);
+  if (!f) return Status::IoError(path + ": cannot open for writing");
+  f << "index,arrival_s,ttft_s,e2e_s,input_tokens,output_tokens,itl_mean_s,error\n";
+  for (const RequestRecord& r : records) {
+    double itl = 0;
+    for (double g : r.itl_s) itl += g;
+    if (!r.itl_s.empty()) itl /= static_cast<double>(r.itl_s.size());
+    std::string error = r.error;
+    std::replace_if(
+        error.begin(), error.end(), [](char c) { return c == ',' || c == '\n' || c == '\r'; }, ' ');
+    f << fmt::format("{},{:.6f},{:.6f},{:.6f},{},{},{:.6f},{}\n", r.index, r.start_s, r.ttft_s,
+                     r.e2e_s(), r.input_tokens, r.output_tokens, itl, error);
+  }
+  return f ? Status::Ok() : Status::IoError(path + ": write failed");
+}
 
 double RequestRecord::tpot_s() const {
   if (output_tokens <= 1) return 0;

@@ -97,6 +97,11 @@ struct Report {
 };
 
 Report BuildReport(const std::vector<RequestRecord>& records, const ReportOptions& options);
+// One line per request, in `records` order, under the header
+// "index,arrival_s,ttft_s,e2e_s,input_tokens,output_tokens,itl_mean_s,error" (seconds; the
+// error with commas and line breaks replaced by spaces): `mint bench --csv` and `mint simulate
+// --csv` write the same columns, so a prediction and a measurement compare request by request.
+Status WriteRequestsCsv(const std::string& path, const std::vector<RequestRecord>& records);
 nlohmann::json ReportToJson(const Report& r);
 // A fixed-width table for the terminal (times in milliseconds).
 std::string FormatReportTable(const Report& r);

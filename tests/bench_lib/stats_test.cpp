@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 namespace mint::bench {
 namespace {
 
@@ -20,6 +24,24 @@ RequestRecord Rec(double start, double ttft, std::vector<double> itl, int in, in
   r.input_tokens = in;
   r.output_tokens = out;
   return r;
+}
+
+TEST(StatsTest, RequestsCsvOneLinePerRequest) {
+  std::vector<RequestRecord> recs = {Rec(0.5, 0.25, {0.01, 0.03}, 100, 3), Rec(1.0, 0, {}, 50, 0)};
+  recs[0].index = 7;
+  recs[1].index = 8;
+  recs[1].error = "HTTP 503, overloaded\nretry";
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "mint_requests.csv").string();
+  ASSERT_TRUE(WriteRequestsCsv(path, recs).ok());
+  std::ifstream f(path);
+  std::stringstream text;
+  text << f.rdbuf();
+  EXPECT_EQ(text.str(),
+            "index,arrival_s,ttft_s,e2e_s,input_tokens,output_tokens,itl_mean_s,error\n"
+            "7,0.500000,0.250000,0.290000,100,3,0.020000,\n"
+            "8,1.000000,0.000000,0.000000,50,0,0.000000,HTTP 503  overloaded retry\n");
+  EXPECT_EQ(WriteRequestsCsv("/nonexistent-dir/x.csv", recs).code(), StatusCode::kIoError);
 }
 
 TEST(StatsTest, PercentilesInterpolateLinearly) {
