@@ -759,18 +759,18 @@ void Engine::Impl::Step() {
 
 void Engine::Impl::RecordStep(const StepBatch& step, std::chrono::steady_clock::duration took) {
   const StepShapeCounts c = CountStep(step);
+  const double wall_s = std::chrono::duration<double>(took).count();
   if (recent_steps_.size() == EngineMetrics::kRecentSteps) recent_steps_.pop_front();
   recent_steps_.push_back({.step = steps_,
                            .prefill_tokens = c.prefill_tokens,
                            .decode_seqs = c.decode_seqs,
                            .decode_kv_tokens = c.decode_kv_tokens,
-                           .seconds = std::chrono::duration<double>(took).count()});
-  busy_seconds_ += recent_steps_.back().seconds;
+                           .seconds = executor_->DeviceSeconds(wall_s)});
+  busy_seconds_ += wall_s;
   // What a block of prompt costs to compute, for Lookup's load-or-recompute choice: steps that
   // are mostly prefill, smoothed.
   if (c.prefill_tokens >= config_.block_size && c.prefill_tokens >= 4 * c.decode_seqs) {
-    const double per_block = recent_steps_.back().seconds /
-                             static_cast<double>(c.prefill_tokens + c.decode_seqs) *
+    const double per_block = wall_s / static_cast<double>(c.prefill_tokens + c.decode_seqs) *
                              static_cast<double>(config_.block_size);
     recompute_s_per_block_ =
         recompute_s_per_block_ == 0 ? per_block : 0.8 * recompute_s_per_block_ + 0.2 * per_block;

@@ -56,7 +56,7 @@ struct EngineConfig {
   bool kv_load_failure_recompute = true;
   // Builds a LogitsProcessor for requests with a grammar (logits_processor.h). Empty: such
   // requests are refused.
-  LogitsProcessorFactory logits_processor_factory;
+  LogitsProcessorFactory logits_processor_factory = {};
   // Added to the scheduling niceness of the engine's threads (its loop and compute threads), in
   // [0, 19]. A prefill engine sharing cores with a decode engine can yield to it (and to its KV
   // pulls): decode steps are the latency-critical work.
@@ -125,7 +125,7 @@ struct StepRecord {
   int64_t prefill_tokens = 0;
   int64_t decode_seqs = 0;
   int64_t decode_kv_tokens = 0;
-  double seconds = 0;  // wall time of the forward pass
+  double seconds = 0;  // device time (StepExecutor::DeviceSeconds; a mocker's is simulated)
 };
 
 struct EngineMetrics {

@@ -81,6 +81,13 @@ class StepExecutor {
   // engine's loop thread. Default: the caller only.
   virtual void OnEachThread(const std::function<void()>& fn) { fn(); }
 
+  // The step just computed, in the time of the device the executor stands for, given the wall
+  // time the engine measured around Execute: that wall time for a real executor; a simulated
+  // one's timing-model time (not divided by its speed-up). The step samples of load reports
+  // carry it, so a router's step-time model learns in the unit of its prior whatever a mocker's
+  // speed-up.
+  virtual double DeviceSeconds(double wall_seconds) const { return wall_seconds; }
+
   // Capability: the executor picks each sampled row's next token itself (a simulation), so the
   // engine calls ExecuteChoosingTokens instead of Execute and skips the logits and the sampler
   // (a full-vocabulary pass per token). A chosen token has probability 1: logprob 0, and it is

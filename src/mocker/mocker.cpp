@@ -64,7 +64,8 @@ StepShape SimulatedExecutor::ShapeOf(const engine::StepBatch& step) const {
 }
 
 void SimulatedExecutor::StartStep(const engine::StepBatch& step) {
-  const double ms = timing_.StepMs(ShapeOf(step)) / options_.speedup;
+  last_step_s_ = timing_.StepMs(ShapeOf(step)) / 1e3;
+  const double ms = last_step_s_ * 1e3 / options_.speedup;
   const int64_t now = clock_->NowNanos();
   // Back to back, the step starts where the previous one ended: the engine's CPU time between
   // them (scheduling, delivering outputs) is not simulated device time, which the timing model

@@ -87,6 +87,8 @@ class SimulatedExecutor final : public engine::StepExecutor {
   Status Execute(const engine::StepBatch& step, std::span<float> logits) override;
   bool chooses_tokens() const override { return options_.choose_tokens; }
   Status ExecuteChoosingTokens(const engine::StepBatch& step, std::span<int32_t> tokens) override;
+  // The last step's simulated time: the timing model's, before the speed-up.
+  double DeviceSeconds(double) const override { return last_step_s_; }
 
   // The step's shape as the timing model sees it (exposed for tests).
   StepShape ShapeOf(const engine::StepBatch& step) const;
@@ -105,6 +107,7 @@ class SimulatedExecutor final : public engine::StepExecutor {
   Options options_;
   const Clock* clock_;
   int64_t deadline_ns_ = 0;  // end of the previous simulated step, on clock_
+  double last_step_s_ = 0;   // the last step's timing-model seconds
 };
 
 // A ready engine with a SimulatedExecutor (loads options.timing_profile when set). Errors:

@@ -65,6 +65,26 @@ TEST(MockerTest, RunsRequestsToExactlyMaxTokens) {
   EXPECT_EQ(eng->config().scheduler.max_model_len, 8192);
 }
 
+// Load reports carry step times in simulated seconds whatever the speed-up, so a router's
+// step-time model learns in the unit of its prior (the timing model's); busy time stays wall time.
+TEST(MockerTest, StepSamplesAreInSimulatedSeconds) {
+  auto eng = Make(Fast());  // 1000x
+  ASSERT_NE(eng, nullptr);
+  auto r = engine::RunToCompletion(eng.get(), Req(Prompt(200), 3));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const engine::EngineMetrics m = eng->Metrics();
+  ASSERT_EQ(m.recent_steps.size(), 3u);
+  EXPECT_EQ(m.recent_steps[0].prefill_tokens, 200);
+  EXPECT_DOUBLE_EQ(
+      m.recent_steps[0].seconds,
+      TimingModel::Polynomial().StepMs({.prefill_tokens = 200, .kv_capacity_tokens = 1024 * 16}) /
+          1e3);
+  double simulated = 0;
+  for (const engine::StepRecord& s : m.recent_steps) simulated += s.seconds;
+  EXPECT_GT(simulated, 0);
+  EXPECT_LT(m.busy_seconds, simulated / 10);
+}
+
 TEST(MockerTest, OutputIsDeterministicWhateverTheSampling) {
   auto a = Make(Fast());  // the executor hands the engine its tokens
   MockerOptions via_logits = Fast();
