@@ -20,13 +20,13 @@ struct HttpArgs {
   std::string host = "127.0.0.1";
   int port = 8000;
   int io_threads = 2;
-  std::string api_key;
-  std::string api_key_file;
-  std::vector<std::string> allowed_hosts;
+  std::string api_key = {};
+  std::string api_key_file = {};
+  std::vector<std::string> allowed_hosts = {};
   int max_connections = 0;
   int idle_timeout = 120;
-  std::string served_model_name;
-  std::string chat_template_file;
+  std::string served_model_name = {};
+  std::string chat_template_file = {};
   std::string tool_call_parser = "auto";
   double device_cost_per_hour = 0;
   std::string max_body = "8M";

@@ -161,7 +161,7 @@ void AddKvTierMetrics(const kvstore::TieredKvStats& s, const engine::EngineMetri
 }
 
 void AddSimulatedKvTierMetrics(const kvstore::SimulatedTiersStats& s, metrics::Registry* reg) {
-  const uint64_t blocks[2] = {s.host_blocks, s.disk_blocks};
+  const int64_t blocks[2] = {s.host_blocks, s.disk_blocks};
   const char* tiers[2] = {"host", "disk"};
   for (int t = 0; t < 2; ++t) {
     reg->AddGauge("mint_kv_tier_blocks", "KV blocks held by the (simulated) tier",

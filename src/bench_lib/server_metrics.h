@@ -20,7 +20,7 @@ struct PrefixCacheCounters {
   double hits = 0;
   double queries = 0;
   // Mint's tiered KV cache (mint_kv_tier_hit_blocks_total): blocks loaded from host / disk.
-  std::optional<double> host_hits, disk_hits;
+  std::optional<double> host_hits = {}, disk_hits = {};
 };
 // Mint's mint_prefix_cache_{hits,queries}_total (blocks), else vLLM's
 // vllm:prefix_cache_{hits,queries}_total (tokens); nullopt when the server exports neither.

@@ -43,9 +43,9 @@ ApiResult<ResponsesRequest> ParseResponsesRequest(std::string_view body,
 
 // What a finished generation produced, in output order.
 struct ResponsesOutput {
-  std::string reasoning;
-  std::string text;
-  std::vector<ToolCallOut> calls;
+  std::string reasoning = {};
+  std::string text = {};
+  std::vector<ToolCallOut> calls = {};
   bool text_first = true;  // the text came before the calls
   bool incomplete = false;  // cut by max_output_tokens
   int64_t input_tokens = 0, cached_tokens = 0, output_tokens = 0;

@@ -27,7 +27,8 @@ class GrammarProcessor final : public engine::LogitsProcessor {
     matcher_->FillMask(&allowed_);
     fresh_ = true;
     const int64_t count = allowed_.Count();
-    if (count > allowed_.words.size() * 64 / 16) return false;  // long: Mask writes the row
+    if (count > static_cast<int64_t>(allowed_.words.size()) * 64 / 16)
+      return false;  // long: Mask writes the row
     fresh_ = false;
     ids->clear();
     for (size_t w = 0; w < allowed_.words.size(); ++w) {

@@ -67,7 +67,7 @@ struct Sla {
 Result<Sla> ParseSla(std::string_view text);
 
 struct Evaluation {
-  Layout layout;
+  Layout layout = {};
   double ttft_p50_s = 0, ttft_p99_s = 0, itl_p50_s = 0, itl_p99_s = 0;
   double output_tokens_per_s = 0;
   double goodput = 0;     // requests per second within the SLA (TTFT and TPOT)
@@ -112,7 +112,7 @@ struct ConfigureResult {
   std::vector<Evaluation> ranked;  // every layout simulated: meeting the SLA first, cheapest first
   // The cheapest aggregated round-robin layout that meets the SLA within the budget (or the
   // budget's largest one when none does): the baseline the winner is compared with.
-  std::optional<Evaluation> baseline;
+  std::optional<Evaluation> baseline = {};
   int64_t simulations = 0;
 };
 

@@ -26,12 +26,12 @@ struct WorkerOptions {
   std::string model_name;
   std::string role = "agg";
   std::string bind_host = "127.0.0.1";  // where the internal ports listen
-  std::string advertise_host;           // what others dial; empty: bind_host (or the hostname when
+  std::string advertise_host = {};      // what others dial; empty: bind_host (or the hostname when
                                         // bind_host is 0.0.0.0)
   int port = 0;         // request plane (gRPC); 0: any free port
   int events_port = 0;  // event plane (ZeroMQ PUB); 0: any free port; < 0: no events
   int drain_ms = 500;   // on stop, calls in flight get this long before they are cancelled
-  std::string metrics_url;  // announced in discovery; empty: none
+  std::string metrics_url = {};  // announced in discovery; empty: none
   // Mutual TLS on the request plane and CURVE on the event plane; disabled: plaintext.
   runtime::PlaneTls tls{};
 };

@@ -436,7 +436,9 @@ TEST(ClientTest, WarmupAndDurationBoundTheMeasuredWindow) {
   for (const auto& r : run->records) {
     EXPECT_TRUE(r.error.empty()) << r.error;
     // The runner decides warmup a moment before the record's start is stamped.
-    if (std::abs(r.start_s - 0.1) > 0.001) EXPECT_EQ(r.warmup, r.start_s < 0.1) << r.start_s;
+    if (std::abs(r.start_s - 0.1) > 0.001) {
+      EXPECT_EQ(r.warmup, r.start_s < 0.1) << r.start_s;
+    }
     EXPECT_LT(r.start_s, 0.301);
     (r.warmup ? warm : measured)++;
   }

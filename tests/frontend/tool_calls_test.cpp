@@ -230,7 +230,8 @@ TEST(ToolCallParserTest, ParallelFalseKeepsTheFirstCall) {
 TEST(ToolCallParserTest, WhatTheFuzzerFound) {
   // Invalid UTF-8 in a value taken as text: the call survives, its arguments are valid JSON.
   const Parsed bad = Parse(ToolCallFormat::kQwen3Coder,
-                           "<tool_call><function=f><parameter=k>a\xe5b</parameter></function>"
+                           "<tool_call><function=f><parameter=k>a\xe5"
+                           "b</parameter></function>"
                            "</tool_call>");
   ASSERT_EQ(bad.calls.size(), 1u);
   const OJson args = Args(bad.calls[0]);  // parses: the bad byte was replaced

@@ -267,7 +267,9 @@ TEST(ParsePrometheusTest, MalformedTextIsAnErrorNamingTheLine) {
   for (const char* text : bad) {
     auto s = ParsePrometheus(text);
     EXPECT_FALSE(s.ok()) << text;
-    if (!s.ok()) EXPECT_NE(s.status().message().find("line "), std::string::npos);
+    if (!s.ok()) {
+      EXPECT_NE(s.status().message().find("line "), std::string::npos);
+    }
   }
 }
 

@@ -69,7 +69,9 @@ class DisaggTest : public ::testing::Test {
       c.kv_connector = n->kv.get();
     }
     n->engine = std::move(engine::Engine::Create(model_.get(), c)).value();
-    if (n->kv) EXPECT_TRUE(n->kv->Attach(n->engine.get()).ok());
+    if (n->kv) {
+      EXPECT_TRUE(n->kv->Attach(n->engine.get()).ok());
+    }
     auto w = worker::Worker::Create(n->engine.get(), discovery_.get(),
                                     {.id = id, .model_name = "tiny", .role = role, .drain_ms = 0});
     EXPECT_TRUE(w.ok()) << w.status().ToString();

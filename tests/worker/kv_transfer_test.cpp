@@ -124,7 +124,9 @@ void ExpectMetricsAgree(const KvTransferStats& decode, const KvTransferStats& pr
             static_cast<double>(prefill.server.pulled));
   EXPECT_EQ(MetricValue(p, "mint_kv_exports_total"), static_cast<double>(prefill.server.exports));
   for (const std::string* text : {&d, &p}) {
-    if (auto problems = test_support::PromtoolProblems(*text)) EXPECT_EQ(*problems, "") << *text;
+    if (auto problems = test_support::PromtoolProblems(*text)) {
+      EXPECT_EQ(*problems, "") << *text;
+    }
   }
 }
 

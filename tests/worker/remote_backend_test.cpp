@@ -62,9 +62,13 @@ void ExpectSameTokens(const std::map<uint64_t, std::vector<int32_t>>& got,
     const auto it = got.find(ids[i]);
     const bool eq = it != got.end() && it->second == want[i];
     same += eq;
-    if (ExactKernels()) EXPECT_TRUE(eq) << "request " << i;
+    if (ExactKernels()) {
+      EXPECT_TRUE(eq) << "request " << i;
+    }
   }
-  if (!ExactKernels()) EXPECT_GE(same * 10, ids.size() * 8) << same << " of " << ids.size();
+  if (!ExactKernels()) {
+    EXPECT_GE(same * 10, ids.size() * 8) << same << " of " << ids.size();
+  }
 }
 
 std::vector<int32_t> Prompt(std::mt19937& rng, int64_t n_vocab) {
@@ -492,7 +496,9 @@ TEST_F(RemoteBackendTest, KvRoutingFollowsThePrefix) {
   const std::string text = backend->MetricsText();
   EXPECT_NE(text.find("mint_router_decision_seconds_count"), std::string::npos);
   EXPECT_NE(text.find("mint_router_chosen_total{worker="), std::string::npos);
-  if (auto problems = test_support::PromtoolProblems(text)) EXPECT_EQ(*problems, "") << text;
+  if (auto problems = test_support::PromtoolProblems(text)) {
+    EXPECT_EQ(*problems, "") << text;
+  }
 }
 
 TEST_F(RemoteBackendTest, RoundRobinIgnoresThePrefix) {
