@@ -30,6 +30,8 @@ struct SimulateArgs {
   double remote_prefill_min_fraction = 0.5;
   double kv_gbps = 25;
   double kv_latency_ms = 1;
+  double frontend_latency_ms = 0;
+  double frontend_us_per_token = 0;
   uint64_t kv_bytes_per_token = 131072;
   int32_t block_size = 64;
   int32_t num_blocks = 16384;
@@ -51,6 +53,8 @@ Result<sim::SimConfig> MakeSimConfig(const SimulateArgs& a) {
   c.remote_prefill_min_fraction = a.remote_prefill_min_fraction;
   c.kv_gbps = a.kv_gbps;
   c.kv_latency_s = a.kv_latency_ms / 1e3;
+  c.frontend_latency_s = a.frontend_latency_ms / 1e3;
+  c.frontend_s_per_token = a.frontend_us_per_token / 1e6;
   c.kv_bytes_per_token = a.kv_bytes_per_token;
   c.block_size = a.block_size;
   c.num_blocks = a.num_blocks;
@@ -194,6 +198,15 @@ CommandFn RegisterSimulate(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--kv-transfer-latency-ms", a->kv_latency_ms, "Added to every pull")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--frontend-latency-ms", a->frontend_latency_ms,
+                  "The frontend's time from a request's arrival to its routing (HTTP, JSON, the\n"
+                  "hop), counted in TTFT; plus --frontend-us-per-token x prompt tokens")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--frontend-us-per-token", a->frontend_us_per_token,
+                  "The frontend's time per prompt token before routing (see --frontend-latency-ms)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-bytes-per-token", a->kv_bytes_per_token,

@@ -52,16 +52,17 @@ struct Live {
   uint64_t route_id = 0;
   double last_token_s = 0;
   bool remote = false;  // prefilled on a prefill worker: the decode worker starts from token 1
+  int32_t first_token = 0;       // a remote prefill's, while the frontend hands the request off
   Worker* loading_on = nullptr;  // the decode worker pulling its KV
   engine::SeqState* loading = nullptr;
 };
 
-enum class EventKind { kArrival, kStepDone, kReport, kLoadDone };
+enum class EventKind { kArrival, kRoute, kHandOff, kStepDone, kReport, kLoadDone };
 struct Event {
   double t;
   uint64_t order;  // insertion order: ties run first-in first-out
   EventKind kind;
-  size_t index;  // request (arrival, load done) or worker (step done)
+  size_t index;  // request (arrival, route, hand-off, load done) or worker (step done)
   bool operator>(const Event& o) const { return t != o.t ? t > o.t : order > o.order; }
 };
 
@@ -92,6 +93,12 @@ class Run {
       switch (e.kind) {
         case EventKind::kArrival:
           Arrive(e.t, e.index);
+          break;
+        case EventKind::kRoute:
+          Route(e.t, e.index);
+          break;
+        case EventKind::kHandOff:
+          HandOff(e.t, e.index, live_[e.index].first_token);
           break;
         case EventKind::kStepDone:
           StepDone(e.t, *workers_[e.index]);
@@ -134,6 +141,18 @@ class Run {
     rec.input_tokens = static_cast<int>(q.prompt.size());
     rec.usage_reported = true;
     result_.prompt_tokens += static_cast<int64_t>(q.prompt.size());
+    const double frontend_s =
+        c_.frontend_latency_s + c_.frontend_s_per_token * static_cast<double>(q.prompt.size());
+    if (frontend_s > 0) {
+      Push(t + frontend_s, EventKind::kRoute, i);
+    } else {
+      Route(t, i);
+    }
+  }
+
+  // The frontend routes request i (or holds it in the router queue).
+  void Route(double t, size_t i) {
+    const SimRequest& q = requests_[i];
     std::vector<BlockHash> hashes = Hashes(q);
     if (c_.queue) {
       const auto p =
@@ -291,7 +310,12 @@ class Run {
         router_.OnPrefillDone(l.route_id);
         router_.OnFinished(l.route_id);
         w.sched.Finish(seq);
-        HandOff(t, i, token);
+        if (c_.frontend_latency_s > 0) {  // the first token goes back through the frontend
+          l.first_token = token;
+          Push(t + c_.frontend_latency_s, EventKind::kHandOff, i);
+        } else {
+          HandOff(t, i, token);
+        }
         continue;
       }
       w.sched.AppendToken(seq, token);
@@ -382,6 +406,9 @@ Status SimConfig::Validate() const {
     return Status::InvalidArgument(
         "remote_prefill_min_tokens and remote_prefill_min_fraction must be >= 0, kv_gbps > 0 and "
         "kv_latency_s >= 0");
+  }
+  if (!(frontend_latency_s >= 0) || !(frontend_s_per_token >= 0)) {
+    return Status::InvalidArgument("frontend_latency_s and frontend_s_per_token must be >= 0");
   }
   if (!(load_report_interval_s > 0)) {
     return Status::InvalidArgument("load_report_interval_s must be > 0");

@@ -18,7 +18,8 @@
 // decode worker alone.
 //
 // What it leaves out, against wall-clock mockers behind a frontend: the network and the
-// frontend's own latency (a token reaches the client the moment its step ends), the load
+// frontend's own latency (a token reaches the client the moment its step ends; the time to route
+// a request is modelled only when frontend_latency_s / frontend_s_per_token are set), the load
 // reports' transit, and the KV events' (applied the moment a step ends); a prefill worker
 // releases a prompt's blocks when its first token is sampled (the real one holds them until the
 // decode worker has pulled them).
@@ -56,6 +57,13 @@ struct SimConfig {
   mocker::TimingModel timing = mocker::TimingModel::Polynomial();
   router::RouterConfig router{};  // block_size must equal block_size above
   double load_report_interval_s = 0.1;  // as `mint worker` publishes its load
+  // The frontend's time from a request's arrival to its routing decision (HTTP, JSON, hashing,
+  // the hop to the worker), counted in TTFT: frontend_latency_s + frontend_s_per_token x prompt
+  // tokens. 0 (the default): routed on arrival. A remote prefill's first token passes through the
+  // frontend again (frontend_latency_s) before the decode worker is chosen. On the 2-core VM of
+  // docs/perf.md, with the client beside it: about 2 ms + 0.16 us per token.
+  double frontend_latency_s = 0;
+  double frontend_s_per_token = 0;
   // A router queue (router/queue.h): requests wait at the router while every worker has at
   // least queue_busy_s of prefill queued. Unset: every request is routed on arrival.
   // Aggregated layouts only.

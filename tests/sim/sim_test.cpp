@@ -182,6 +182,40 @@ TEST(SimulatorTest, ARemotePrefillTakesPrefillPullAndDecodeSteps) {
   EXPECT_TRUE(res->workers[1].prefill);
 }
 
+// The frontend's time before routing counts in TTFT (the client's clock starts at arrival); a
+// remote prefill's first token passes through the frontend again before the decode worker.
+TEST(SimulatorTest, TheFrontendsTimeAddsToTtft) {
+  SimConfig c = Small();
+  c.num_workers = 1;
+  c.frontend_latency_s = 0.003;
+  c.frontend_s_per_token = 1e-6;
+  SimRequest r{.arrival_s = 2.0, .prompt = std::vector<int32_t>(1000, 7), .output_tokens = 4};
+  auto res = Simulate(c, {r});
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  const auto& m = c.timing;
+  EXPECT_EQ(res->records[0].start_s, 2.0);
+  EXPECT_NEAR(res->records[0].ttft_s, 0.003 + 0.001 + (m.PrefillMs(512) + m.PrefillMs(488)) / 1e3,
+              1e-9);
+
+  c.num_prefill_workers = 1;
+  c.frontend_s_per_token = 0;
+  c.kv_bytes_per_token = 1 << 20;
+  c.kv_gbps = 10;
+  c.kv_latency_s = 0.002;
+  auto remote = Simulate(c, {r});
+  ASSERT_TRUE(remote.ok()) << remote.status().ToString();
+  ASSERT_EQ(remote->remote_prefills, 1);
+  const int64_t cap = int64_t{c.num_blocks} * c.block_size;
+  const double pull = 63.0 * 16 * (1 << 20) / 10e9 + 0.002;
+  EXPECT_NEAR(remote->records[0].ttft_s,
+              0.003 + (m.PrefillMs(512) + m.PrefillMs(488)) / 1e3 + 0.003 + pull +
+                  m.DecodeMs(1, 1001, cap) / 1e3,
+              1e-9);
+
+  c.frontend_latency_s = -1;
+  EXPECT_FALSE(Simulate(c, {r}).ok());
+}
+
 TEST(SimulatorTest, ShortPromptsAndSingleTokensStayOnTheDecodeWorkers) {
   SimConfig c = Small();
   c.num_workers = 1;
