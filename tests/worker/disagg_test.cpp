@@ -172,6 +172,11 @@ TEST_F(DisaggTest, PrefillWorkerThenDecodeWorkerEqualsOneEngine) {
     }
     EXPECT_EQ(backend_->stats().remote_prefills, 4u);
     EXPECT_EQ(backend_->stats().prefill_fallbacks, 0u);
+    // The server counts a pull when its send completes, which (over UCX) can be after the
+    // decode worker has the blocks and the request has ended.
+    for (int i = 0; i < 200 && nodes_["p"]->kv->Stats().server.pulled < 4; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     EXPECT_EQ(nodes_["p"]->kv->Stats().server.pulled, 4u);
     EXPECT_EQ(nodes_["d"]->engine->Metrics().kv_loads, 4u);
     // The decode worker computed one prompt token per request (the first generated one).
