@@ -85,6 +85,9 @@ def main():
     if not shutil.which(a.etcd):
         print("etcd not installed: skipped")
         return 77
+    if not os.path.isfile(a.model):
+        print(f"skipped: missing model {a.model} (the shared data is not beside this checkout)")
+        return 77
     env = dict(os.environ)
     if a.simd:
         env.pop("MINT_CPU", None)
