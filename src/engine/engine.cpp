@@ -433,11 +433,11 @@ void Engine::Impl::StartLoad(SeqState* seq) {
   }
   ++loads_in_flight_;
   config_.kv_connector->Load(std::move(load), [this, id = r->id](Status st) {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      loaded_.emplace_back(id, std::move(st));
-      idle_ = false;
-    }
+    // Notified under the lock: once the loop has taken this result the engine may be destroyed
+    // (a stop waits for loads in flight), so this thread must not touch cv_ after unlocking.
+    std::lock_guard<std::mutex> lk(mu_);
+    loaded_.emplace_back(id, std::move(st));
+    idle_ = false;
     cv_.notify_all();
   });
 }
