@@ -81,7 +81,7 @@ struct Fleet {
 // What one interval's scrapes say.
 struct Scrape {
   planner::FrontendTotals frontends;
-  double busy_seconds = 0;  // every worker's, summed
+  std::map<std::string, planner::BusyTracker::Reading> busy;  // worker id -> its busy time
   double decode_running = 0, decode_workers = 0;
   double decode_kv_blocks = 0;
   int32_t block_size = 0;
@@ -112,7 +112,7 @@ Scrape ScrapeAll(const PlannerArgs& a, const runtime::Membership& members) {
     auto samples = ScrapeUrl(w.metrics_url);
     if (!samples.ok()) continue;  // starting or stopping; counted next time
     const planner::WorkerTotals t = planner::ReadWorkerTotals(*samples);
-    s.busy_seconds += t.busy_seconds;
+    s.busy[w.id] = {.role = w.role, .busy_seconds = t.busy_seconds};
     if (w.role == "decode" || w.role == "agg") {
       s.decode_running += t.running;
       s.decode_workers += 1;
@@ -150,16 +150,31 @@ Result<planner::PlannerConfig> ConfigFromArgs(const PlannerArgs& a) {
 // The planner's own series for one interval: desired and actual replicas per role, the load
 // observed and predicted, the corrections, utilization, worker time and busy time.
 void Publish(PlannerMetrics& pm, const planner::Observation& o, const planner::Decision& d,
-             const planner::FleetState& fleet, double seconds, double busy) {
+             const planner::FleetState& fleet, double seconds,
+             const planner::BusyByRole& busy) {
   metrics::Registry& r = pm.registry;
-  for (const auto& [role, want, now] : {std::tuple{"prefill", d.prefill, fleet.prefill},
-                                        std::tuple{"decode", d.decode, fleet.decode}}) {
+  for (const auto& [role, want, now, busy_s] :
+       {std::tuple{"prefill", d.prefill, fleet.prefill, busy.prefill},
+        std::tuple{"decode", d.decode, fleet.decode, busy.decode}}) {
     r.AddGauge("mint_planner_desired_replicas", "Workers the planner wants, per role",
                {{"role", role}})
         .Set(want);
     r.AddGauge("mint_planner_actual_replicas", "Workers there (registered + starting), per role",
                {{"role", role}})
         .Set(now);
+    const double provisioned = now * seconds;
+    r.AddGauge("mint_planner_utilization",
+               "Workers' busy step time / provisioned worker time, last interval, per role",
+               {{"role", role}})
+        .Set(provisioned > 0 ? std::min(1.0, busy_s / provisioned) : 0);
+    r.AddCounter("mint_planner_worker_seconds_total",
+                 "Provisioned worker time: workers there x seconds, summed over intervals",
+                 {{"role", role}})
+        .Inc(provisioned);
+    r.AddCounter("mint_planner_busy_seconds_total",
+                 "The workers' busy step time over the intervals (as their counters rose)",
+                 {{"role", role}})
+        .Inc(busy_s);
   }
   const auto load = [&](const char* what, double observed, double predicted) {
     r.AddGauge("mint_planner_observed", "Last interval's load as observed", {{"what", what}})
@@ -167,7 +182,7 @@ void Publish(PlannerMetrics& pm, const planner::Observation& o, const planner::D
     r.AddGauge("mint_planner_predicted", "Next interval's load as predicted", {{"what", what}})
         .Set(predicted);
   };
-  load("request_rate", o.interval_s > 0 ? o.requests / o.interval_s : 0,
+  load("request_rate", o.interval_s > 0 ? o.Offered() / o.interval_s : 0,
        d.predicted.interval_s > 0 ? d.predicted.requests / d.predicted.interval_s : 0);
   load("isl", o.isl, d.predicted.isl);
   load("osl", o.osl, d.predicted.osl);
@@ -175,16 +190,6 @@ void Publish(PlannerMetrics& pm, const planner::Observation& o, const planner::D
       .Set(d.corrections.prefill);
   r.AddGauge("mint_planner_correction", "Observed / profiled latency", {{"phase", "decode"}})
       .Set(d.corrections.decode);
-  const double worker_seconds = (fleet.prefill + fleet.decode) * seconds;
-  r.AddGauge("mint_planner_utilization",
-             "Workers' busy step time / provisioned worker time, last interval")
-      .Set(worker_seconds > 0 ? std::min(1.0, busy / worker_seconds) : 0);
-  r.AddCounter("mint_planner_worker_seconds_total",
-               "Provisioned worker time: workers there x seconds, summed over intervals")
-      .Inc(worker_seconds);
-  r.AddCounter("mint_planner_busy_seconds_total",
-               "The workers' busy step time over the intervals (as their counters rose)")
-      .Inc(busy);
   r.AddCounter("mint_planner_decisions_total", "Intervals decided").Inc();
 }
 
@@ -233,6 +238,7 @@ class PlannerLoop {
       }
     }
     last_ = ScrapeAll(a_, members);
+    busy_.Advance(last_.busy);
     last_at_ = Clock::now();
     return Status::Ok();
   }
@@ -244,11 +250,14 @@ class PlannerLoop {
     last_at_ = Clock::now();
     const planner::Observation o = planner::Diff(last_.frontends, now.frontends, seconds);
     const planner::FleetState fleet = FleetNow(members, now);
-    const double busy = std::max(0.0, now.busy_seconds - last_.busy_seconds);
+    const planner::BusyByRole busy = busy_.Advance(now.busy);
     const planner::Decision d = plan_->Step(o, fleet);
-    const double provisioned = (fleet.prefill + fleet.decode) * seconds;
-    log::Info("{}; utilization {:.0f}%", d.Describe(o, fleet),
-              provisioned > 0 ? std::min(1.0, busy / provisioned) * 100 : 0.0);
+    const auto percent = [&](double b, int workers) {
+      return workers > 0 ? std::min(1.0, b / (workers * seconds)) * 100 : 0.0;
+    };
+    log::Info("{}; utilization {:.0f}% (prefill {:.0f}%, decode {:.0f}%)", d.Describe(o, fleet),
+              percent(busy.total(), fleet.prefill + fleet.decode),
+              percent(busy.prefill, fleet.prefill), percent(busy.decode, fleet.decode));
     Publish(pm_, o, d, fleet, seconds, busy);
     if (connector_) {
       for (const auto& [role, want] : {std::pair{"prefill", d.prefill}, {"decode", d.decode}}) {
@@ -285,6 +294,7 @@ class PlannerLoop {
   std::unique_ptr<planner::Connector> connector_;
   PlannerMetrics pm_;
   Scrape last_;
+  planner::BusyTracker busy_;
   Clock::time_point last_at_;
 };
 

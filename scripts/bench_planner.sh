@@ -78,22 +78,31 @@ for layout in $LAYOUTS; do
   ended=$(date +%s.%N)
   kill "$sampler" 2>/dev/null || true
   grep -E "requests|TTFT|ITL|goodput" "$OUT/$layout.txt" | head -6 || true
-  # Worker time and busy time over the run.
-  if [ "$layout" = planner ]; then
-    m=$(curl -s "$planner_url")
-    ws=$(echo "$m" | sed -n 's/^mint_planner_worker_seconds_total \(.*\)/\1/p')
-    busy=$(echo "$m" | sed -n 's/^mint_planner_busy_seconds_total \(.*\)/\1/p')
-  else
-    n=$(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^mint_workers \([0-9]*\)$/\1/p')
-    ws=$(python3 -c "print($n * ($ended - $started))")
-    busy=0
-    for f in "$OUT"/mocker-"$layout"-*.log; do
-      url=$(grep -o 'http://[0-9.:]*/metrics' "$f" | head -1)
-      b=$(curl -s "$url" | sed -n 's/^mint_engine_busy_seconds_total.* \(.*\)/\1/p' | head -1)
-      busy=$(python3 -c "print($busy + ${b:-0})")
-    done
-  fi
-  python3 -c "ws=float('$ws'); b=float('$busy'); print(f'worker-seconds {ws:.0f}, busy {b:.0f} s, utilization {100*b/ws if ws else 0:.1f} %')" | tee "$OUT/$layout.util"
+  # Worker time and busy time over the run, per role.
+  for role in prefill decode; do
+    if [ "$layout" = planner ]; then
+      m=$(curl -s "$planner_url")
+      ws=$(echo "$m" | sed -n "s/^mint_planner_worker_seconds_total{role=\"$role\"} \(.*\)/\1/p")
+      busy=$(echo "$m" | sed -n "s/^mint_planner_busy_seconds_total{role=\"$role\"} \(.*\)/\1/p")
+    else
+      if [ "$role" = prefill ]; then n=$np; else n=$nd; fi
+      ws=$(python3 -c "print($n * ($ended - $started))")
+      busy=0
+      for f in "$OUT"/mocker-"$layout"-"${role:0:1}"*.log; do
+        url=$(grep -o 'http://[0-9.:]*/metrics' "$f" | head -1)
+        b=$(curl -s "$url" | sed -n 's/^mint_engine_busy_seconds_total.* \(.*\)/\1/p' | head -1)
+        busy=$(python3 -c "print($busy + ${b:-0})")
+      done
+    fi
+    echo "$role ${ws:-0} ${busy:-0}"
+  done | python3 -c "
+import sys
+rows = [l.split() for l in sys.stdin]
+ws = sum(float(r[1]) for r in rows); b = sum(float(r[2]) for r in rows)
+pct = lambda b, w: 100 * b / w if w else 0
+print(f'worker-seconds {ws:.0f}, busy {b:.0f} s, utilization {pct(b, ws):.1f} % (' +
+      ', '.join(f'{r[0]} {float(r[1]):.0f} worker-s, {pct(float(r[2]), float(r[1])):.1f} %' for r in rows) + ')')
+" | tee "$OUT/$layout.util"
   stop_all
   pkill -f "served-model-name planner-day" || true
   sleep 2

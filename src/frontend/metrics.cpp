@@ -29,6 +29,10 @@ FrontendMetrics::FrontendMetrics(MetricsOptions options) : options_(std::move(op
           {{"endpoint", kEndpointNames[ep]}, {"status", kStatusClasses[sc]}});
     }
   }
+  received_ = &registry_.AddCounter(
+      "mint_frontend_requests_received_total",
+      "Requests received, counted on arrival (the offered load; requests_total counts them as "
+      "they end)");
   in_flight_ = &registry_.AddGauge("mint_frontend_inflight_requests", "Requests being served now");
   prompt_tokens_ =
       &registry_.AddCounter("mint_frontend_input_tokens_total", "Prompt tokens received");
@@ -49,7 +53,10 @@ void FrontendMetrics::SetModel(const std::string& model) {
   registry_.SetConstantLabels({{"model", model}});
 }
 
-void FrontendMetrics::RequestStarted() { in_flight_->Add(1); }
+void FrontendMetrics::RequestStarted() {
+  received_->Inc();
+  in_flight_->Add(1);
+}
 
 void FrontendMetrics::RequestFinished(Endpoint endpoint, int status) {
   in_flight_->Add(-1);

@@ -50,6 +50,7 @@ class FrontendMetrics {
   mutable std::mutex options_mu_;
   MetricsOptions options_;  // guarded by options_mu_
   metrics::Registry registry_;
+  metrics::Counter* received_ = nullptr;
   metrics::Gauge* in_flight_;
   std::array<std::array<metrics::Counter*, 8>, 4> requests_{};  // endpoint x status class
   metrics::Counter* prompt_tokens_;

@@ -30,6 +30,7 @@ double Delta(double before, double after) { return after >= before ? after - bef
 
 void FrontendTotals::Add(const FrontendTotals& o) {
   requests += o.requests;
+  received += o.received;
   failed += o.failed;
   input_tokens += o.input_tokens;
   output_tokens += o.output_tokens;
@@ -45,6 +46,7 @@ FrontendTotals ReadFrontendTotals(const std::vector<metrics::Sample>& samples) {
   double unused = 0;
   SumHistogram(samples, "mint_frontend_request_duration_seconds", &unused, &t.requests);
   t.failed = Sum(samples, "mint_frontend_requests_total", {{"status", "5xx"}});
+  t.received = Sum(samples, "mint_frontend_requests_received_total");
   t.input_tokens = Sum(samples, "mint_frontend_input_tokens_total");
   t.output_tokens = Sum(samples, "mint_frontend_output_tokens_total");
   SumHistogram(samples, "mint_frontend_time_to_first_token_seconds", &t.ttft_sum, &t.ttft_count);
@@ -61,11 +63,26 @@ WorkerTotals ReadWorkerTotals(const std::vector<metrics::Sample>& samples) {
   return w;
 }
 
+BusyByRole BusyTracker::Advance(const std::map<std::string, Reading>& now) {
+  BusyByRole b;
+  std::map<std::string, double> next;
+  for (const auto& [id, r] : now) {
+    auto it = last_.find(id);
+    const double d = Delta(it == last_.end() ? 0 : it->second, r.busy_seconds);
+    (r.role == "prefill" ? b.prefill : b.decode) += d;
+    next[id] = r.busy_seconds;
+  }
+  last_ = std::move(next);
+  return b;
+}
+
 Observation Diff(const FrontendTotals& before, const FrontendTotals& after, double seconds) {
   Observation o;
   o.interval_s = seconds;
   o.requests = Delta(before.requests, after.requests);
   o.failed = Delta(before.failed, after.failed);
+  o.has_arrivals = after.received > 0;
+  o.arrived = Delta(before.received, after.received);
   if (o.requests > 0) {
     o.isl = Delta(before.input_tokens, after.input_tokens) / o.requests;
     o.osl = Delta(before.output_tokens, after.output_tokens) / o.requests;

@@ -29,7 +29,7 @@ Decision Planner::Step(const Observation& o, const FleetState& fleet) {
   WorkerShape worker = config_.worker;
   if (worker.kv_capacity_tokens <= 0) worker.kv_capacity_tokens = fleet.kv_capacity_tokens;
   const double seconds = o.interval_s > 0 ? o.interval_s : config_.interval_s;
-  rate_->Add(o.requests / seconds);
+  rate_->Add(o.Offered() / seconds);
   if (o.requests > 0) {
     isl_->Add(o.isl);
     osl_->Add(o.osl);
@@ -77,10 +77,11 @@ std::string Decision::Describe(const Observation& o, const FleetState& fleet) co
     why = " (scale-down held by hysteresis)";
   }
   return fmt::format(
-      "planner: prefill {}, decode {}{}; observed {:.1f} req/s, isl {:.0f}, osl {:.0f}, TTFT "
+      "planner: prefill {}, decode {}{}; observed {:.1f} req/s arriving, {:.1f} finishing, isl {:.0f}, osl {:.0f}, TTFT "
       "{:.3f} s, ITL {:.1f} ms; predicted {:.1f} req/s, isl {:.0f}, osl {:.0f}; corrections "
       "prefill {:.2f} decode {:.2f}; plan {}",
       change(fleet.prefill, prefill), change(fleet.decode, decode), why,
+      o.interval_s > 0 ? o.Offered() / o.interval_s : 0.0,
       o.interval_s > 0 ? o.requests / o.interval_s : 0.0, o.isl, o.osl, o.ttft_s, o.itl_s * 1e3,
       predicted.interval_s > 0 ? predicted.requests / predicted.interval_s : 0.0, predicted.isl,
       predicted.osl, corrections.prefill, corrections.decode, plan.Describe());

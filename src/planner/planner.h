@@ -28,11 +28,11 @@
 namespace mint::planner {
 
 struct PlannerConfig {
-  Sla sla;
+  Sla sla = {};
   double interval_s = 60;  // --adjustment-interval
-  PredictorOptions predictor;
-  ReplicaBounds bounds;
-  WorkerShape worker;
+  PredictorOptions predictor = {};
+  ReplicaBounds bounds = {};
+  WorkerShape worker = {};
   int scale_down_intervals = 3;  // consecutive intervals wanting fewer before a scale-down
   bool correct = true;           // false: corrections stay 1 (the profile is taken as it is)
 };

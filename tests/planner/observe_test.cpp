@@ -51,6 +51,31 @@ TEST(ObserveTest, IntervalIsTheDifferenceOfTwoScrapes) {
   EXPECT_FALSE(idle.has_itl);
 }
 
+TEST(ObserveTest, TheRateIsWhatArrivedNotWhatFinished) {
+  // 30 finished in the interval, but 50 arrived (an overloaded fleet finishes at its capacity).
+  auto scrape = [](double finished, double received) {
+    std::vector<metrics::Sample> s = FrontendScrape(finished, finished * 1000, finished * 100,
+                                                    0.5, 1.0, 100, 0);
+    metrics::Registry r;
+    r.AddCounter("mint_frontend_requests_received_total", "h").Inc(received);
+    auto extra = metrics::ParsePrometheus(r.Prometheus());
+    EXPECT_TRUE(extra.ok());
+    s.insert(s.end(), extra->begin(), extra->end());
+    return ReadFrontendTotals(s);
+  };
+  const Observation o = Diff(scrape(10, 12), scrape(40, 62), 10);
+  EXPECT_TRUE(o.has_arrivals);
+  EXPECT_EQ(o.arrived, 50);
+  EXPECT_EQ(o.requests, 30);
+  EXPECT_EQ(o.Offered(), 50);
+  EXPECT_DOUBLE_EQ(o.isl, 1000);  // lengths still per finished request
+  // A frontend without the counter: the finished count stands in.
+  const Observation old = Diff(ReadFrontendTotals(FrontendScrape(10, 1, 1, 0.5, 1, 1, 0)),
+                               ReadFrontendTotals(FrontendScrape(40, 1, 1, 0.5, 1, 1, 0)), 10);
+  EXPECT_FALSE(old.has_arrivals);
+  EXPECT_EQ(old.Offered(), 30);
+}
+
 TEST(ObserveTest, WorkerTotals) {
   metrics::Registry r;
   r.AddCounter("mint_engine_busy_seconds_total", "h").Inc(12.5);
@@ -61,6 +86,23 @@ TEST(ObserveTest, WorkerTotals) {
   EXPECT_EQ(w.busy_seconds, 12.5);
   EXPECT_EQ(w.running, 7);
   EXPECT_EQ(w.kv_blocks, 1024);
+}
+
+TEST(ObserveTest, BusyTimeIsCountedPerWorkerSoAScaleDownLosesNothing) {
+  BusyTracker t;
+  using R = BusyTracker::Reading;
+  // The start: three workers with their histories (the baseline, not this interval's time).
+  t.Advance({{"p0", R{"prefill", 100}}, {"d0", R{"decode", 300}}, {"d1", R{"decode", 200}}});
+  // d1 stopped; p0 and d0 worked 4 s each; p1 started and worked 1 s.
+  BusyByRole b = t.Advance({{"p0", R{"prefill", 104}}, {"p1", R{"prefill", 1}},
+                            {"d0", R{"decode", 304}}});
+  EXPECT_DOUBLE_EQ(b.prefill, 5);
+  EXPECT_DOUBLE_EQ(b.decode, 4);  // a fleet-wide sum would say 409 - 600 < 0 here
+  EXPECT_DOUBLE_EQ(b.total(), 9);
+  // An aggregated worker counts as decode; a counter that went down restarted from 0.
+  b = t.Advance({{"p0", R{"prefill", 2}}, {"a0", R{"agg", 3}}, {"d0", R{"decode", 304}}});
+  EXPECT_DOUBLE_EQ(b.prefill, 2);
+  EXPECT_DOUBLE_EQ(b.decode, 3);
 }
 
 }  // namespace
