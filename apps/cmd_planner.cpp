@@ -51,6 +51,7 @@ struct PlannerArgs {
   double speedup = 1;
   double target_utilization = 0.8;
   bool no_correction = false;
+  std::string prefill_overflow = "none";
   std::string connector = "local";
   std::string prefill_command, decode_command, log_dir = ".";
   std::string desired_prefix = "/mint/planner/desired/";
@@ -127,6 +128,9 @@ Result<planner::PlannerConfig> ConfigFromArgs(const PlannerArgs& a) {
   planner::PlannerConfig c;
   MINT_ASSIGN_OR_RETURN(bench::Slo slo, bench::ParseSlo(a.sla));
   if (!slo.ttft || !slo.itl) return Status::InvalidArgument("--sla needs ttft= and itl=");
+  if (a.min_prefill > a.max_prefill || a.min_decode > a.max_decode) {
+    return Status::InvalidArgument("--min-prefill/--min-decode must not exceed their --max-*");
+  }
   c.sla = {.ttft_s = *slo.ttft, .itl_s = *slo.itl};
   c.interval_s = a.interval;
   c.predictor = {.kind = a.predictor,
@@ -141,7 +145,8 @@ Result<planner::PlannerConfig> ConfigFromArgs(const PlannerArgs& a) {
   c.worker = {.kv_capacity_tokens = a.kv_capacity_tokens,
               .max_num_seqs = a.max_num_seqs,
               .speedup = a.speedup,
-              .max_utilization = a.target_utilization};
+              .max_utilization = a.target_utilization,
+              .decode_takes_prefill_overflow = a.prefill_overflow == "decode"};
   c.scale_down_intervals = a.scale_down_intervals;
   c.correct = !a.no_correction;
   return c;
@@ -381,10 +386,16 @@ CommandFn RegisterPlanner(CLI::App& app) {
   cmd->add_option("--holt-alpha", a->alpha, "holt: level smoothing in (0, 1]")
       ->capture_default_str();
   cmd->add_option("--holt-beta", a->beta, "holt: trend smoothing in [0, 1]")->capture_default_str();
-  cmd->add_option("--min-prefill", a->min_prefill)->capture_default_str();
-  cmd->add_option("--max-prefill", a->max_prefill)->capture_default_str();
-  cmd->add_option("--min-decode", a->min_decode)->capture_default_str();
-  cmd->add_option("--max-decode", a->max_decode)->capture_default_str();
+  cmd->add_option("--min-prefill", a->min_prefill,
+                  "Fewest prefill workers (0: none at low load, the decode workers prefill; with "
+                  "--prefill-overflow decode)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("--max-prefill", a->max_prefill)
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("--min-decode", a->min_decode)->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-decode", a->max_decode)->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--max-workers", a->max_workers, "Prefill + decode at most (0: no budget)")
       ->capture_default_str();
   cmd->add_option("--scale-down-intervals", a->scale_down_intervals,
@@ -401,6 +412,15 @@ CommandFn RegisterPlanner(CLI::App& app) {
   cmd->add_option("--target-utilization", a->target_utilization,
                   "Plan each worker at most this busy (headroom for bursts and ramps)")
       ->capture_default_str();
+  cmd->add_option(
+         "--prefill-overflow", a->prefill_overflow,
+         "none: enough prefill workers for all the prefill (the count rounds up); decode: the\n"
+         "frontends run with --remote-prefill-max-queue, so a prompt finding every prefill\n"
+         "worker queued is prefilled on its decode worker, and the count rounds down when the\n"
+         "decode workers' ITL headroom takes the remainder (busier prefill workers, none at\n"
+         "low load with --min-prefill 0)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "decode"}));
   cmd->add_flag("--no-correction", a->no_correction,
                 "Take the profile as it is: no correction by observed / profiled latency");
   cmd->add_option("--connector", a->connector,

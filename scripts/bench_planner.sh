@@ -10,7 +10,7 @@
 #
 #   scripts/bench_planner.sh OUT_DIR
 # Environment (defaults below): SCHEDULE, INPUT, OUTPUT, SLA, SPEEDUP, INTERVAL, LAYOUTS, PEAK_P,
-# PEAK_D, MEAN_P, MEAN_D, MAX_P, MAX_D, PLANNER_ARGS, MINT, TOKENIZER.
+# PEAK_D, MEAN_P, MEAN_D, MAX_P, MAX_D, PLANNER_ARGS, FRONTEND_ARGS, START_WORKERS, MINT, TOKENIZER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/cluster.sh
@@ -38,8 +38,9 @@ echo "schedule $SCHEDULE, input $INPUT, output $OUTPUT, SLA $SLA, mocker speedup
 for layout in $LAYOUTS; do
   start_etcd "$OUT/etcd-data" "$OUT/etcd-$layout.log"
   port=$(free_port)
+  # shellcheck disable=SC2086  # FRONTEND_ARGS is a list of flags
   "$MINT" frontend --model "$TOKENIZER" --served-model-name planner-day --etcd "$ETCD_ADDR" \
-    --port "$port" --max-model-len 16384 >"$OUT/frontend-$layout.log" 2>&1 &
+    --port "$port" --max-model-len 16384 ${FRONTEND_ARGS:-} >"$OUT/frontend-$layout.log" 2>&1 &
   PIDS+=($!)
   planner_url=""
   case $layout in
@@ -54,7 +55,7 @@ for layout in $LAYOUTS; do
         --log-dir "$OUT" --metrics-port "$pport" ${PLANNER_ARGS:-} >"$OUT/planner.log" 2>&1 &
       PIDS+=($!)
       planner_url="http://127.0.0.1:$pport/metrics"
-      wait_workers "$port" 2 ;;
+      wait_workers "$port" "${START_WORKERS:-2}" ;;  # the planner's minimum per role, summed
     static-peak|static-mean)
       if [ "$layout" = static-peak ]; then np=$PEAK_P nd=$PEAK_D; else np=$MEAN_P nd=$MEAN_D; fi
       for ((i = 0; i < np; i++)); do

@@ -77,9 +77,9 @@ std::string Decision::Describe(const Observation& o, const FleetState& fleet) co
     why = " (scale-down held by hysteresis)";
   }
   return fmt::format(
-      "planner: prefill {}, decode {}{}; observed {:.1f} req/s arriving, {:.1f} finishing, isl {:.0f}, osl {:.0f}, TTFT "
-      "{:.3f} s, ITL {:.1f} ms; predicted {:.1f} req/s, isl {:.0f}, osl {:.0f}; corrections "
-      "prefill {:.2f} decode {:.2f}; plan {}",
+      "planner: prefill {}, decode {}{}; observed {:.1f} req/s arriving, {:.1f} finishing, isl "
+      "{:.0f}, osl {:.0f}, TTFT {:.3f} s, ITL {:.1f} ms; predicted {:.1f} req/s, isl {:.0f}, osl "
+      "{:.0f}; corrections prefill {:.2f} decode {:.2f}; plan {}",
       change(fleet.prefill, prefill), change(fleet.decode, decode), why,
       o.interval_s > 0 ? o.Offered() / o.interval_s : 0.0,
       o.interval_s > 0 ? o.requests / o.interval_s : 0.0, o.isl, o.osl, o.ttft_s, o.itl_s * 1e3,

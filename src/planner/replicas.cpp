@@ -40,9 +40,6 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
   p.prefill_tokens_per_s_per_worker = ttft > 0 ? isl / ttft * std::max(prefill_util, 0.05) : 0;
   p.prefill_tokens_per_s =
       load.requests * load.isl / interval * std::min(1.0, std::max(0.0, corr.prefill));
-  int prefill = p.prefill_tokens_per_s_per_worker > 0
-                    ? Ceil(p.prefill_tokens_per_s / p.prefill_tokens_per_s_per_worker)
-                    : bounds.max_prefill;
   // Decode.
   const double itl_target = sla.itl_s / (corr.decode > 0 ? corr.decode : 1);
   const double context = load.isl + load.osl / 2;
@@ -66,9 +63,42 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
   p.decode_batch = best;
   p.decode_tokens_per_s_per_worker = best_s > 0 ? static_cast<double>(best) / best_s * headroom : 0;
   p.decode_tokens_per_s = load.requests * load.osl / interval;
-  int decode = p.decode_tokens_per_s_per_worker > 0
-                   ? Ceil(p.decode_tokens_per_s / p.decode_tokens_per_s_per_worker)
-                   : bounds.max_decode;
+  const double decode_exact = p.decode_tokens_per_s_per_worker > 0
+                                  ? p.decode_tokens_per_s / p.decode_tokens_per_s_per_worker
+                                  : bounds.max_decode;
+  int decode = Ceil(decode_exact);
+  int prefill = p.prefill_tokens_per_s_per_worker > 0
+                    ? Ceil(p.prefill_tokens_per_s / p.prefill_tokens_per_s_per_worker)
+                    : bounds.max_prefill;
+  if (worker.decode_takes_prefill_overflow && prefill > bounds.min_prefill && ttft > 0 &&
+      p.decode_tokens_per_s_per_worker > 0) {
+    // One prefill worker fewer: the rest of the prefill, in busy seconds per second at full
+    // speed, runs on the decode workers, whose time it takes from decoding.
+    const int down = prefill - 1;
+    const double left =
+        (p.prefill_tokens_per_s - down * p.prefill_tokens_per_s_per_worker) * ttft / isl;
+    const int decode_down = std::max(Ceil(decode_exact + left), std::max(1, bounds.min_decode));
+    // Their step time at the predicted load: the smallest batch that carries their share of the
+    // decode tokens (the capacity batch if none below it does).
+    const double per_worker = p.decode_tokens_per_s / decode_down;
+    double step = best_s;
+    for (int64_t b = 1; b < best; ++b) {
+      const double s =
+          ExpectedItlSeconds(model, static_cast<double>(b), context, cap, worker.speedup);
+      if (s > 0 && static_cast<double>(b) / s >= per_worker) {
+        step = s;
+        break;
+      }
+    }
+    p.decode_prefill_headroom = decode_down * std::max(0.0, 1 - step / itl_target);
+    // A tie goes to the decode workers too: as many workers, and the prefill ones busier.
+    if (down + decode_down <= prefill + std::max(decode, bounds.min_decode) &&
+        left <= p.decode_prefill_headroom) {
+      prefill = down;
+      decode = decode_down;
+      p.prefill_on_decode = left;
+    }
+  }
   // Bounds, then the budget.
   const int p0 = prefill, d0 = decode;
   prefill =
@@ -88,11 +118,15 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
 
 std::string ReplicaPlan::Describe() const {
   return fmt::format(
-      "prefill {} (need {:.0f} tok/s, {:.0f} per worker{}), decode {} (need {:.1f} tok/s, {:.1f} "
-      "per worker at batch {}{}){}",
+      "prefill {} (need {:.0f} tok/s, {:.0f} per worker{}{}), decode {} (need {:.1f} tok/s, "
+      "{:.1f} per worker at batch {}{}){}",
       prefill, prefill_tokens_per_s, prefill_tokens_per_s_per_worker,
-      ttft_unreachable ? ", one prefill alone misses the TTFT SLA" : "", decode,
-      decode_tokens_per_s, decode_tokens_per_s_per_worker, decode_batch,
+      ttft_unreachable ? ", one prefill alone misses the TTFT SLA" : "",
+      prefill_on_decode > 0
+          ? fmt::format(", {:.2f} worker's prefill to the decode workers, headroom {:.2f}",
+                        prefill_on_decode, decode_prefill_headroom)
+          : "",
+      decode, decode_tokens_per_s, decode_tokens_per_s_per_worker, decode_batch,
       itl_unreachable ? ", batch 1 misses the ITL target" : "", capped ? ", capped by bounds" : "");
 }
 

@@ -8,6 +8,13 @@
 //            most min(max_utilization, 1 - prefill_time / TTFT SLA) busy (the second bound keeps
 //            an M/M/1 queue's mean TTFT, prefill_time / (1 - utilization), within the SLA);
 //            workers = ceil(needed / usable per worker).
+//            With WorkerShape::decode_takes_prefill_overflow, one prefill worker fewer when that
+//            costs no more workers in all: the remainder (busy seconds per second at full speed)
+//            runs on the decode workers, whose count is then ceil(decode need + remainder), and
+//            only if it fits their ITL headroom, decode workers x (1 - step time at their predicted
+//            batch / ITL target) (a decode worker spending a share f of its time on prefill steps
+//            stretches its mean ITL by about 1 / (1 - f)). At low load that can mean no prefill
+//            worker (--min-prefill 0).
 //            (A correction below 1, prefix-cache hits, lowers the need; above 1 queueing is
 //            already in the measured rate, so it does not raise it.)
 //   decode:  the ITL target is the SLA's ITL / decode correction; one worker runs the largest
@@ -58,6 +65,11 @@ struct WorkerShape {
   // Plan each worker at most this busy: headroom for Poisson bursts and for the interval it
   // takes to notice a ramp (--target-utilization).
   double max_utilization = 0.8;
+  // The frontends prefill a prompt on its decode worker when every prefill worker has a queue
+  // (conditional disaggregation: `--remote-prefill-max-queue`). The prefill count may then round
+  // down, leaving the remainder to the decode workers, when their ITL headroom takes it
+  // (--prefill-overflow decode).
+  bool decode_takes_prefill_overflow = false;
 };
 
 struct ReplicaBounds {
@@ -74,6 +86,11 @@ struct ReplicaPlan {
   double decode_tokens_per_s = 0;              // needed
   double decode_tokens_per_s_per_worker = 0;   // one worker at the ITL target, usable
   int64_t decode_batch = 0;                    // sequences per decode worker at the ITL target
+  // Prefill left to the decode workers, in busy seconds per second (worker-equivalents; 0: none),
+  // and what their ITL headroom takes: decode workers x (1 - step time at the predicted load /
+  // ITL target) (0 unless WorkerShape::decode_takes_prefill_overflow).
+  double prefill_on_decode = 0;
+  double decode_prefill_headroom = 0;
   bool ttft_unreachable = false;  // one prompt's prefill alone takes longer than the TTFT SLA
   bool itl_unreachable = false;   // even a batch of 1 misses the (corrected) ITL target
   bool capped = false;            // a bound or the budget cut a count

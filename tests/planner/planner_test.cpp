@@ -114,6 +114,48 @@ TEST(ReplicasTest, HeadroomAndTheTtftBoundLowerWhatAWorkerTakes) {
   EXPECT_EQ(tight.prefill, 10);
 }
 
+TEST(ReplicasTest, DecodeWorkersTakeThePrefillRemainderWhenThatSavesAWorker) {
+  const mocker::TimingModel m = Profile();
+  WorkerShape w = kFull;
+  w.decode_takes_prefill_overflow = true;
+  // 9.5 req/s, isl 2,000, osl 100. Prefill 19,000 tok/s against 9,000 per worker: 3, or 2
+  // leaving 1,000 tok/s x 0.1 ms = 0.1 busy seconds per second. Decode 950 tok/s against 1,078
+  // per worker (batch 32): 0.881 + 0.1 still fits 1 worker, so 2 + 1 beats 3 + 1. That worker
+  // carries 950 tok/s at batch 23 (23 / 23.97 ms = 960), leaving 1 - 23.97 / 30 = 20 % of its
+  // time for prefill >= 0.1.
+  const LoadForecast load{.requests = 570, .isl = 2000, .osl = 100, .interval_s = 60};
+  const ReplicaPlan p = PlanReplicas(m, load, kSla, {}, w, {});
+  EXPECT_EQ(p.prefill, 2);
+  EXPECT_EQ(p.decode, 1);
+  EXPECT_NEAR(p.prefill_on_decode, 0.1, 1e-9);
+  EXPECT_NEAR(p.decode_prefill_headroom, 1 - (10 + 22 * 40.0 / 63) / 30, 1e-9);
+  EXPECT_NE(p.Describe().find("0.10 worker's prefill to the decode workers"), std::string::npos)
+      << p.Describe();
+  EXPECT_EQ(PlanReplicas(m, load, kSla, {}, kFull, {}).prefill, 3);  // without overflow
+  // kLoad: 2 prefill workers leave 0.2, and 1.855 + 0.2 decode workers round up to 3: 2 + 3 as
+  // many workers as 3 + 2, with the prefill workers busier; 3 decode workers at 667 tok/s each
+  // (batch 11, 16.35 ms) leave 3 x 0.455 >= 0.2.
+  const ReplicaPlan tie = PlanReplicas(m, kLoad, kSla, {}, w, {});
+  EXPECT_EQ(tie.prefill, 2);
+  EXPECT_EQ(tie.decode, 3);
+  EXPECT_NEAR(tie.prefill_on_decode, 0.2, 1e-9);
+  EXPECT_NEAR(tie.decode_prefill_headroom, 3 * (1 - (10 + 10 * 40.0 / 63) / 30), 1e-9);
+  // Low load, 1 req/s: prefill 0.2 of a worker; one decode worker carries 200 tok/s at batch 3
+  // (11.27 ms), 62 % headroom: no prefill worker when the bounds allow none.
+  const LoadForecast low{.requests = 60, .isl = 2000, .osl = 200, .interval_s = 60};
+  const ReplicaPlan none = PlanReplicas(m, low, kSla, {}, w, {.min_prefill = 0});
+  EXPECT_EQ(none.prefill, 0);
+  EXPECT_EQ(none.decode, 1);
+  EXPECT_EQ(PlanReplicas(m, low, kSla, {}, w, {}).prefill, 1);  // --min-prefill 1
+  EXPECT_EQ(PlanReplicas(m, low, kSla, {}, kFull, {.min_prefill = 0}).prefill, 1);
+  // An ITL SLA of 12 ms leaves that worker 1 - 11.27 / 12 = 6 % < 0.2: a prefill worker stays.
+  const ReplicaPlan tight =
+      PlanReplicas(m, low, {.ttft_s = 2, .itl_s = 0.012}, {}, w, {.min_prefill = 0});
+  EXPECT_EQ(tight.prefill, 1);
+  EXPECT_EQ(tight.prefill_on_decode, 0);
+  EXPECT_NEAR(tight.decode_prefill_headroom, 1 - (10 + 2 * 40.0 / 63) / 12, 1e-9);
+}
+
 TEST(ReplicasTest, KvCapacityLimitsTheDecodeBatch) {
   // Context 2000 + 200 / 2 = 2,100 tokens; 21,000 tokens of cache hold 10 sequences: 10 / (10 +
   // 9 * 40/63 ms) = 636 tok/s per worker -> ceil(2000 / 636) = 4.
