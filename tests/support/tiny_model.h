@@ -19,7 +19,8 @@
 
 namespace mint::test_support {
 
-// Written under the test temp dir, one file per seed and process (test binaries run at once).
+// Written under the test temp dir, one file per seed and process (test binaries run at once), and
+// removed once loaded (the model maps it; the mapping outlives the name).
 inline std::unique_ptr<model::Model> LoadTinyModel(uint64_t seed) {
   const std::string path =
       (std::filesystem::path(::testing::TempDir()) /
@@ -29,6 +30,8 @@ inline std::unique_ptr<model::Model> LoadTinyModel(uint64_t seed) {
                         .vocab = "builtin"};
   EXPECT_TRUE(model::WriteSynthModel(o, path).ok());
   auto m = model::Model::Load(path);
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? std::move(m).value() : nullptr;
 }
