@@ -24,6 +24,17 @@ namespace {
 
 int Ceil(double x) { return x <= 0 ? 0 : static_cast<int>(std::ceil(x - 1e-9)); }
 
+// A decode worker's step time when it carries `tokens_per_s`: that of the smallest batch below
+// `best` that does, else `best_s` (the capacity batch's).
+double StepAtLoad(const mocker::TimingModel& model, double tokens_per_s, int64_t best,
+                  double best_s, double context, int64_t cap, double speedup) {
+  for (int64_t b = 1; b < best; ++b) {
+    const double s = ExpectedItlSeconds(model, static_cast<double>(b), context, cap, speedup);
+    if (s > 0 && static_cast<double>(b) / s >= tokens_per_s) return s;
+  }
+  return best_s;
+}
+
 }  // namespace
 
 ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& load, const Sla& sla,
@@ -78,18 +89,8 @@ ReplicaPlan PlanReplicas(const mocker::TimingModel& model, const LoadForecast& l
     const double left =
         (p.prefill_tokens_per_s - down * p.prefill_tokens_per_s_per_worker) * ttft / isl;
     const int decode_down = std::max(Ceil(decode_exact + left), std::max(1, bounds.min_decode));
-    // Their step time at the predicted load: the smallest batch that carries their share of the
-    // decode tokens (the capacity batch if none below it does).
-    const double per_worker = p.decode_tokens_per_s / decode_down;
-    double step = best_s;
-    for (int64_t b = 1; b < best; ++b) {
-      const double s =
-          ExpectedItlSeconds(model, static_cast<double>(b), context, cap, worker.speedup);
-      if (s > 0 && static_cast<double>(b) / s >= per_worker) {
-        step = s;
-        break;
-      }
-    }
+    const double step = StepAtLoad(model, p.decode_tokens_per_s / decode_down, best, best_s,
+                                   context, cap, worker.speedup);
     p.decode_prefill_headroom = decode_down * std::max(0.0, 1 - step / itl_target);
     // A tie goes to the decode workers too: as many workers, and the prefill ones busier.
     if (down + decode_down <= prefill + std::max(decode, bounds.min_decode) &&
