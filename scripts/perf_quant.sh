@@ -25,7 +25,7 @@ for f in "$@"; do
   for n in $NPL; do
     "$MINT" run -m "$f" --parallel "$n" --random-prompt 128 -n 128 --ignore-eos --temp 0 \
       -t "$THREADS" --max-model-len 272 --max-num-seqs "$n" --max-num-batched-tokens 512 2>&1 |
-      grep '^parallel'
+      grep -ao 'parallel [0-9]*: .*'  # the summary (stderr) can land after unflushed text
   done
   max=$(echo "$NPL" | tr ' ' '\n' | sort -n | tail -1)
   "$LLAMA_BIN/llama-batched-bench" -m "$f" -c $((256 * max)) -b 512 -ub 512 -npp 128 -ntg 128 \
