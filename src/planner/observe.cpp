@@ -65,12 +65,17 @@ WorkerTotals ReadWorkerTotals(const std::vector<metrics::Sample>& samples) {
 
 BusyByRole BusyTracker::Advance(const std::map<std::string, Reading>& now) {
   BusyByRole b;
-  std::map<std::string, double> next;
+  std::map<std::string, Last> next;
   for (const auto& [id, r] : now) {
     auto it = last_.find(id);
-    const double d = Delta(it == last_.end() ? 0 : it->second, r.busy_seconds);
+    const double d = Delta(it == last_.end() ? 0 : it->second.busy_seconds, r.busy_seconds);
     (r.role == "prefill" ? b.prefill : b.decode) += d;
-    next[id] = r.busy_seconds;
+    next[id] = {.busy_seconds = r.busy_seconds};
+  }
+  for (const auto& [id, l] : last_) {
+    if (now.count(id) == 0 && l.missed + 1 < kForgetAfter) {
+      next[id] = {.busy_seconds = l.busy_seconds, .missed = l.missed + 1};
+    }
   }
   last_ = std::move(next);
   return b;

@@ -37,8 +37,9 @@ WorkerTotals ReadWorkerTotals(const std::vector<metrics::Sample>& samples);
 // Busy step time per role over one interval, from each worker's cumulative counter. Tracked per
 // worker: a fleet-wide sum drops by a stopped worker's whole history when it leaves, which hid the
 // interval's busy time at every scale-down. A worker first seen counts from 0 (it started during
-// the interval); one whose counter went down restarted and counts from 0 too; one gone is
-// forgotten (its last partial interval is lost, as its scrape is).
+// the interval); one whose counter went down restarted and counts from 0 too; one missing from a
+// read (a scrape that failed) keeps its last value for kForgetAfter reads, so its return does not
+// count its whole history again; after that it is forgotten (its last partial interval is lost).
 struct BusyByRole {
   double prefill = 0;
   double decode = 0;  // decode and aggregated workers
@@ -52,9 +53,14 @@ class BusyTracker {
   };
   // `now`: worker id -> its reading. Returns the busy time since the last call.
   BusyByRole Advance(const std::map<std::string, Reading>& now);
+  static constexpr int kForgetAfter = 12;
 
  private:
-  std::map<std::string, double> last_;  // worker id -> cumulative busy seconds
+  struct Last {
+    double busy_seconds = 0;
+    int missed = 0;  // reads in a row without this worker
+  };
+  std::map<std::string, Last> last_;  // worker id -> its last reading
 };
 
 // One interval: what arrived and how it was served. Means are 0 when there was nothing to

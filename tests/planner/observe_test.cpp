@@ -103,6 +103,15 @@ TEST(ObserveTest, BusyTimeIsCountedPerWorkerSoAScaleDownLosesNothing) {
   b = t.Advance({{"p0", R{"prefill", 2}}, {"a0", R{"agg", 3}}, {"d0", R{"decode", 304}}});
   EXPECT_DOUBLE_EQ(b.prefill, 2);
   EXPECT_DOUBLE_EQ(b.decode, 3);
+  // d0's scrape failed once: back with 4 s more, it counts 4, not its 308 s of history.
+  b = t.Advance({{"p0", R{"prefill", 3}}, {"a0", R{"agg", 4}}});
+  EXPECT_DOUBLE_EQ(b.decode, 1);
+  b = t.Advance({{"p0", R{"prefill", 3}}, {"a0", R{"agg", 4}}, {"d0", R{"decode", 308}}});
+  EXPECT_DOUBLE_EQ(b.decode, 4);
+  // Gone for kForgetAfter reads: forgotten, so a worker reusing the id counts from 0.
+  for (int i = 0; i < BusyTracker::kForgetAfter; ++i) t.Advance({{"p0", R{"prefill", 3}}});
+  b = t.Advance({{"d0", R{"decode", 5}}});
+  EXPECT_DOUBLE_EQ(b.decode, 5);
 }
 
 }  // namespace
