@@ -241,7 +241,9 @@ int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa) {
   if (weight_type == DType::kQ5_0) return -16;  // packed codes q in [0, 31]; the decoded path
                                                 // has no offset and ignores the bias
   if (weight_type == DType::kQ4_1 || weight_type == DType::kQ5_1) return 1;  // offset x sum
-  if (weight_type == DType::kQ8_0 && isa == Isa::kAvx512) return -128;
+  if ((weight_type == DType::kQ8_0 || weight_type == DType::kIQ4_NL) && isa == Isa::kAvx512) {
+    return -128;  // codes stored + 128 (IQ4_NL: its table values + 128)
+  }
   return 0;
 }
 

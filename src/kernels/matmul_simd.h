@@ -234,13 +234,50 @@ struct Q4_0Weights {
   struct Codes {
     __m256i u;  // q in [0, 15]: low nibbles (values 0-15) low, high nibbles (16-31) high
   };
-  static Codes Unpack(const Block& b) {
-    const __m256i packed = _mm256_broadcastsi128_si256(Load128(b.qs));
+  // The 32 4-bit codes of a block in value order: low nibbles (values 0-15), then high (16-31).
+  static __m256i Nibbles(const uint8_t* qs) {
+    const __m256i packed = _mm256_broadcastsi128_si256(Load128(qs));
     const __m256i shifted = _mm256_srlv_epi32(packed, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
-    return {_mm256_and_si256(shifted, _mm256_set1_epi8(0x0F))};
+    return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
   }
+  static Codes Unpack(const Block& b) { return {Nibbles(b.qs)}; }
   // The activations' bias (-8 sum) completes the signed dot product.
   static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
+};
+
+// IQ4_NL: Q4_0's nibbles, each an index into the non-linear table (one byte shuffle per block).
+struct IQ4_NLWeights {
+  using Block = BlockIQ4_NL;
+  static constexpr int kBlockBytes = 18;
+  static constexpr int kGroupedMaxTokens = 2;
+#if MINT_MATMUL_AVX512
+  struct Codes {
+    __m256i u;  // table value + 128; the activations' bias (-128 sum) removes the offset
+  };
+  static Codes Unpack(const Block& b) {
+    alignas(16) static constexpr auto kValues = [] {
+      std::array<uint8_t, 16> v{};
+      for (int i = 0; i < 16; ++i) v[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
+      return v;
+    }();
+    const __m256i table = _mm256_broadcastsi128_si256(Load128(kValues.data()));
+    return {_mm256_shuffle_epi8(table, Q4_0Weights::Nibbles(b.qs))};
+  }
+  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
+#else
+  struct Codes {
+    __m256i w, abs;
+  };
+  static Codes Unpack(const Block& b) {
+    const __m256i table = _mm256_broadcastsi128_si256(Load128(kIq4NlValues));
+    const __m256i w = _mm256_shuffle_epi8(table, Q4_0Weights::Nibbles(b.qs));
+    return {w, _mm256_sign_epi8(w, w)};
+  }
+  // |w| x (a with w's sign), as Q8_0's AVX2 path.
+  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) {
+    return DotU8S8(acc, c.abs, _mm256_sign_epi8(a, c.w));
+  }
+#endif
 };
 
 struct Q8_0Weights {
@@ -471,6 +508,7 @@ struct Q8_0FamilyKernel {
 
 using Q4_0Kernel = Q8_0FamilyKernel<Q4_0Weights>;
 using Q8_0Kernel = Q8_0FamilyKernel<Q8_0Weights>;
+using IQ4_NLKernel = Q8_0FamilyKernel<IQ4_NLWeights>;
 
 #if MINT_MATMUL_AVX512
 // Q8_0 weights in the packed layout (kernels.h, PackQ8_0): a tile is 16 rows x NT tokens. Per
@@ -589,6 +627,8 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
       return RunTiles<Q4_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
     case DType::kQ8_0:
       return RunTiles<Q8_0Kernel>(p, row_begin, row_end, p.cols * 9 / 8);
+    case DType::kIQ4_NL:
+      return RunTiles<IQ4_NLKernel>(p, row_begin, row_end, p.cols * 9 / 8);
     case DType::kQ4_K:
       return RunTiles<Q4_KKernel>(p, row_begin, row_end, q8k_bytes);
     case DType::kQ6_K:

@@ -1,5 +1,5 @@
-// Kernels for the decoded types (decode.h: Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, IQ4_NL, IQ4_XS,
-// MXFP4), for matmul_simd.h (same rules: ISA files only).
+// Kernels for the decoded types (decode.h: Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, IQ4_XS, MXFP4;
+// IQ4_NL has its own kernel, IQ4_NLWeights), for matmul_simd.h (same rules: ISA files only).
 //
 // Each weight row is decoded once per token block (scalar, decode.cpp) into per-thread scratch:
 // int8 values, and per 32 values one vector of 8 scales whose lanes line up with DotU8S8's
