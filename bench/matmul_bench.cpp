@@ -114,20 +114,20 @@ void BmMatMul(benchmark::State& state, Case c) {
 }
 
 void RegisterAll() {
-  const DType types[] = {DType::kQ4_0, DType::kQ4_1,   DType::kQ5_0,  DType::kQ5_1, DType::kQ8_0,
-                         DType::kQ2_K, DType::kQ3_K,   DType::kQ4_K,  DType::kQ5_K, DType::kQ6_K,
-                         DType::kIQ4_NL, DType::kIQ4_XS, DType::kMXFP4, DType::kF16, DType::kBF16,
-                         DType::kF32};
+  const DType types[] = {DType::kQ4_0,  DType::kQ4_1, DType::kQ5_0,   DType::kQ5_1,
+                         DType::kQ8_0,  DType::kQ2_K, DType::kQ3_K,   DType::kQ4_K,
+                         DType::kQ5_K,  DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS,
+                         DType::kMXFP4, DType::kF16,  DType::kBF16,   DType::kF32};
   struct Shape {
     int64_t rows, cols;
   };
   // qwen2-0.5B ffn (4864x896, 896x4864), smollm-135M-like (576x1536, 1536x576), llama-3.2-1B ffn
   // (8192x2048, 2048x8192) and llama-3.1-8B ffn_down (4096x14336: the shape of ggml's
   // `test-backend-ops perf -o MUL_MAT` cases, m 4096, k 14336, so the two can be compared).
-  const Shape decode_shapes[] = {{576, 1536},  {1536, 576},  {4864, 896}, {896, 4864},
+  const Shape decode_shapes[] = {{576, 1536},  {1536, 576},  {4864, 896},  {896, 4864},
                                  {8192, 2048}, {2048, 8192}, {4096, 14336}};
-  const Shape prefill_shapes[] = {{4864, 896},  {896, 4864}, {8192, 2048}, {2048, 8192},
-                                  {4096, 14336}};
+  const Shape prefill_shapes[] = {
+      {4864, 896}, {896, 4864}, {8192, 2048}, {2048, 8192}, {4096, 14336}};
   for (DType t : types) {
     for (Isa isa : AvailableIsas()) {
       for (int threads : {1, 2}) {
