@@ -27,8 +27,11 @@ namespace {
 // few reads in flight for the hardware prefetcher to reach DRAM bandwidth (Zen 5, 2 threads,
 // 2048x8192 decode_cold: packed Q4_K 37 GB/s against 53 for the GGUF layout's 4 row streams).
 // Each block asks for the block kPrefetchBlocks ahead (past a group's end: the next group's, which
-// the next tile reads; prefetches never fault).
+// the next tile reads; prefetches never fault). Only for calls of few tokens (decode steps):
+// a prefill tile re-reads its group from L2 for every few tokens, where the prefetches are only
+// instructions.
 constexpr int64_t kPrefetchBlocks = 4;
+constexpr int64_t kPrefetchMaxTokens = 16;
 [[gnu::always_inline]] inline void PrefetchAhead(const uint8_t* g, int64_t block_bytes) {
   const char* ahead = reinterpret_cast<const char*>(g + kPrefetchBlocks * block_bytes);
   for (int64_t o = 0; o < block_bytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
@@ -95,7 +98,7 @@ struct PackedKQuantKernel {
     }();
     const __m512i table = _mm512_broadcast_i32x4(Load128(kValues.data()));
     for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
-      PrefetchAhead(g, kBlockBytes);
+      if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kBlockBytes);
       __m512 wsum[NT];  // per token: the super-block's scale-weighted sums
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) wsum[j] = _mm512_setzero_ps();
@@ -194,7 +197,7 @@ struct PackedQ6_KKernel {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i high2 = _mm512_set1_epi8(0x30);
     for (int64_t b = 0; b < nb; ++b, g += kPackedQ6_KBlockBytes) {
-      PrefetchAhead(g, kPackedQ6_KBlockBytes);
+      if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ6_KBlockBytes);
       __m512 wsum[NT];  // per token: the super-block's scale-weighted sums
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) wsum[j] = _mm512_setzero_ps();
@@ -280,7 +283,7 @@ struct PackedQ5_0Kernel {
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const __m512i bit4 = _mm512_set1_epi8(0x10);
     for (int64_t b = 0; b < nb; ++b, g += kPackedQ5_0BlockBytes) {
-      PrefetchAhead(g, kPackedQ5_0BlockBytes);
+      if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ5_0BlockBytes);
       const __m512i h = _mm512_loadu_si512(g + 256);
       __m512i q[8];
       [&]<int... v>(std::integer_sequence<int, v...>) {
@@ -350,7 +353,7 @@ struct PackedHalfKernel {
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
       for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
-        if (h == 0) PrefetchAhead(g, kBlockBytes);
+        if (h == 0 && p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kBlockBytes);
         __m256i isum[NT];
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) isum[j] = _mm256_setzero_si256();
@@ -470,7 +473,7 @@ struct PackedHalfQ5_0Kernel {
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
       for (int64_t b = 0; b < nb; ++b, g += kPackedQ5_0BlockBytes) {
-        if (h == 0) PrefetchAhead(g, kPackedQ5_0BlockBytes);
+        if (h == 0 && p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ5_0BlockBytes);
         const __m256i hb = Load256(g + 256 + 32 * h);
         __m256i s[NT];
         MINT_UNROLL
@@ -523,7 +526,7 @@ struct PackedHalfQ6_KKernel {
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
       for (int64_t b = 0; b < nb; ++b, g += kPackedQ6_KBlockBytes) {
-        if (h == 0) PrefetchAhead(g, kPackedQ6_KBlockBytes);
+        if (h == 0 && p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ6_KBlockBytes);
         __m256i isum[NT];
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) isum[j] = _mm256_setzero_si256();
