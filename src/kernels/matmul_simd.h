@@ -255,12 +255,7 @@ struct IQ4_NLWeights {
     __m256i u;  // table value + 128; the activations' bias (-128 sum) removes the offset
   };
   static Codes Unpack(const Block& b) {
-    alignas(16) static constexpr auto kValues = [] {
-      std::array<uint8_t, 16> v{};
-      for (int i = 0; i < 16; ++i) v[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
-      return v;
-    }();
-    const __m256i table = _mm256_broadcastsi128_si256(Load128(kValues.data()));
+    const __m256i table = _mm256_broadcastsi128_si256(Load128(kIq4NlValuesU8));
     return {_mm256_shuffle_epi8(table, Q4_0Weights::Nibbles(b.qs))};
   }
   static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }

@@ -91,12 +91,7 @@ struct PackedKQuantKernel {
     }
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const __m512i bit4 = _mm512_set1_epi8(0x10);
-    alignas(16) static constexpr auto kValues = [] {
-      std::array<uint8_t, 16> v{};
-      for (int i = 0; i < 16; ++i) v[i] = static_cast<uint8_t>(kIq4NlValues[i] + 128);
-      return v;
-    }();
-    const __m512i table = _mm512_broadcast_i32x4(Load128(kValues.data()));
+    const __m512i table = _mm512_broadcast_i32x4(Load128(kIq4NlValuesU8));
     for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
       if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kBlockBytes);
       __m512 wsum[NT];  // per token: the super-block's scale-weighted sums

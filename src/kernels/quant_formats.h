@@ -135,6 +135,16 @@ struct BlockMXFP4 {
 
 inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                             1,    13,   25,  38,  53,  69,  89,  113};
+// The same values + 128, as unsigned bytes: the weight operand of a VNNI (u8 x s8) dot product,
+// the +128 removed through the activations' sums.
+inline constexpr uint8_t kIq4NlValuesU8[16] = {1,   24,  45,  63,  79,  93,  106, 118,
+                                               129, 141, 153, 166, 181, 197, 217, 241};
+static_assert([] {
+  for (int i = 0; i < 16; ++i) {
+    if (kIq4NlValuesU8[i] != kIq4NlValues[i] + 128) return false;
+  }
+  return true;
+}());
 inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
