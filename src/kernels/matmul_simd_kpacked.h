@@ -11,8 +11,9 @@
 // stay in place (x16, the 1/16 folded into the float scale), which saves the shift too: the Q4_K
 // tile, the hottest loop of a Q4_K_M prefill, ran 1.3x faster so (prefill512, one thread). The
 // per-sub-block products are exact; only the sum over a super-block's 8 sub-blocks rounds
-// (relative error below 1e-7). The mins term takes 4 16-bit multiply-adds per super-block and
-// token (mins pairs x the activations' per-32 sums).
+// (relative error below 1e-7 of that sum; IQ4_XS removes its codes' +128 after it, so its result
+// can be smaller than the rounded sum and its relative error larger). The mins term takes 4 16-bit
+// multiply-adds per super-block and token (mins pairs x the activations' per-32 sums).
 //
 // Q6_K works the same way per sub-block of 16 columns: 4 chunks rebuilt from a low-nibble and a
 // high-bits plane, 4 VNNI instructions per token, the sub-block's i8 scale as a float FMA; the
