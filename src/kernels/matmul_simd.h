@@ -225,15 +225,28 @@ inline void StoreTile(const Problem& p, int64_t r, int64_t t, const __m256 (&acc
   }
 }
 
-// Weight codes of one block, ready for DotU8S8 against a Q8_0 activation block.
+// Weight codes of one block, ready for DotU8S8 against a Q8_0 activation block, in one of two
+// forms. Unsigned: q in [0, 15] (Q4_0) or the value + 128 (Q8_0, IQ4_NL on AVX-512); the
+// activations' bias (Q8_0BiasMultiplier x their sum) started in the accumulator removes the
+// offset.
+struct UnsignedCodes {
+  __m256i u;
+  __m256i Dot(__m256i acc, __m256i a) const { return DotU8S8(acc, u, a); }
+};
+// Signed (AVX2, no bias): |w| x (a with w's sign), as maddubs needs its first operand unsigned.
+struct SignedCodes {
+  __m256i w, abs;
+  static SignedCodes Of(__m256i w) { return {w, _mm256_sign_epi8(w, w)}; }
+  __m256i Dot(__m256i acc, __m256i a) const { return DotU8S8(acc, abs, _mm256_sign_epi8(a, w)); }
+};
+
 struct Q4_0Weights {
   using Block = BlockQ4_0;
   static constexpr int kBlockBytes = 18;
   // Tiles of up to this many tokens use GroupOf8 on AVX-512 (measured: faster for every tile).
   static constexpr int kGroupedMaxTokens = 2;
-  struct Codes {
-    __m256i u;  // q in [0, 15]: low nibbles (values 0-15) low, high nibbles (16-31) high
-  };
+  // q: low nibbles (values 0-15) low, high nibbles (16-31) high; the bias is -8 x sum.
+  using Codes = UnsignedCodes;
   // The 32 4-bit codes of a block in value order: low nibbles (values 0-15), then high (16-31).
   static __m256i Nibbles(const uint8_t* qs) {
     const __m256i packed = _mm256_broadcastsi128_si256(Load128(qs));
@@ -241,8 +254,6 @@ struct Q4_0Weights {
     return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
   }
   static Codes Unpack(const Block& b) { return {Nibbles(b.qs)}; }
-  // The activations' bias (-8 sum) completes the signed dot product.
-  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
 };
 
 // IQ4_NL: Q4_0's nibbles, each an index into the non-linear table (one byte shuffle per block).
@@ -251,26 +262,16 @@ struct IQ4_NLWeights {
   static constexpr int kBlockBytes = 18;
   static constexpr int kGroupedMaxTokens = 2;
 #if MINT_MATMUL_AVX512
-  struct Codes {
-    __m256i u;  // table value + 128; the activations' bias (-128 sum) removes the offset
-  };
+  using Codes = UnsignedCodes;  // table value + 128; the bias is -128 x sum
   static Codes Unpack(const Block& b) {
     const __m256i table = _mm256_broadcastsi128_si256(Load128(kIq4NlValuesU8));
     return {_mm256_shuffle_epi8(table, Q4_0Weights::Nibbles(b.qs))};
   }
-  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
 #else
-  struct Codes {
-    __m256i w, abs;
-  };
+  using Codes = SignedCodes;
   static Codes Unpack(const Block& b) {
     const __m256i table = _mm256_broadcastsi128_si256(Load128(kIq4NlValues));
-    const __m256i w = _mm256_shuffle_epi8(table, Q4_0Weights::Nibbles(b.qs));
-    return {w, _mm256_sign_epi8(w, w)};
-  }
-  // |w| x (a with w's sign), as Q8_0's AVX2 path.
-  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) {
-    return DotU8S8(acc, c.abs, _mm256_sign_epi8(a, c.w));
+    return SignedCodes::Of(_mm256_shuffle_epi8(table, Q4_0Weights::Nibbles(b.qs)));
   }
 #endif
 };
@@ -281,25 +282,13 @@ struct Q8_0Weights {
   // Grouping pays for decode; for prefill tiles the per-block path is faster.
   static constexpr int kGroupedMaxTokens = 2;
 #if MINT_MATMUL_AVX512
-  struct Codes {
-    __m256i u;  // w + 128; the activations' bias (-128 sum) removes the offset
-  };
+  using Codes = UnsignedCodes;  // w + 128; the bias is -128 x sum
   static Codes Unpack(const Block& b) {
     return {_mm256_xor_si256(Load256(b.qs), _mm256_set1_epi8(static_cast<char>(0x80)))};
   }
-  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) { return DotU8S8(acc, c.u, a); }
 #else
-  struct Codes {
-    __m256i w, abs;
-  };
-  static Codes Unpack(const Block& b) {
-    const __m256i w = Load256(b.qs);
-    return {w, _mm256_sign_epi8(w, w)};
-  }
-  // |w| x (a with w's sign): maddubs needs its first operand unsigned (no bias on AVX2).
-  static __m256i Dot(__m256i acc, const Codes& c, __m256i a) {
-    return DotU8S8(acc, c.abs, _mm256_sign_epi8(a, c.w));
-  }
+  using Codes = SignedCodes;
+  static Codes Unpack(const Block& b) { return SignedCodes::Of(Load256(b.qs)); }
 #endif
 };
 
@@ -399,7 +388,7 @@ struct Q8_0FamilyKernel {
         for (int i = 0; i < NR; ++i) {
           // (dot * dw) * da, not dot * (dw * da): GCC would compute dw * da as a scalar and
           // broadcast it, two operations per row x token instead of one.
-          const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(W::Dot(bias, q[i], av)), dw[i]);
+          const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(q[i].Dot(bias, av)), dw[i]);
           acc[i][j] = _mm256_fmadd_ps(dot, da, acc[i][j]);
         }
       }
@@ -490,7 +479,7 @@ struct Q8_0FamilyKernel {
         __m256i s[8];
         MINT_UNROLL
         for (int k = 0; k < 8; ++k) {
-          s[k] = k < m ? W::Dot(_mm256_setzero_si256(), q[k], Load256(a[j].qs + 32 * (b + k)))
+          s[k] = k < m ? q[k].Dot(_mm256_setzero_si256(), Load256(a[j].qs + 32 * (b + k)))
                        : _mm256_setzero_si256();
         }
         const __m256i sums = _mm256_add_epi32(SumLanes8(s), bias[j]);
