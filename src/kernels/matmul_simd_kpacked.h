@@ -28,12 +28,14 @@ namespace {
 // few reads in flight for the hardware prefetcher to reach DRAM bandwidth (Zen 5, 2 threads,
 // 2048x8192 decode_cold: packed Q4_K 37 GB/s against 53 for the GGUF layout's 4 row streams).
 // Each block asks for the block kPrefetchBlocks ahead (past a group's end: the next group's, which
-// the next tile reads; prefetches never fault). Only for calls of few tokens (decode steps):
+// the next tile reads; prefetches never fault). Only in calls of few tokens (decode steps):
 // a prefill tile re-reads its group from L2 for every few tokens, where the prefetches are only
 // instructions.
 constexpr int64_t kPrefetchBlocks = 4;
 constexpr int64_t kPrefetchMaxTokens = 16;
-[[gnu::always_inline]] inline void PrefetchAhead(const uint8_t* g, int64_t block_bytes) {
+[[gnu::always_inline]] inline void PrefetchAhead(const Problem& p, const uint8_t* g,
+                                                 int64_t block_bytes) {
+  if (p.n_tokens > kPrefetchMaxTokens) return;
   const char* ahead = reinterpret_cast<const char*>(g + kPrefetchBlocks * block_bytes);
   for (int64_t o = 0; o < block_bytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
 }
@@ -94,7 +96,7 @@ struct PackedKQuantKernel {
     const __m512i bit4 = _mm512_set1_epi8(0x10);
     const __m512i table = _mm512_broadcast_i32x4(Load128(kIq4NlValuesU8));
     for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
-      if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kBlockBytes);
+      PrefetchAhead(p, g, kBlockBytes);
       __m512 wsum[NT];  // per token: the super-block's scale-weighted sums
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) wsum[j] = _mm512_setzero_ps();
@@ -193,7 +195,7 @@ struct PackedQ6_KKernel {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i high2 = _mm512_set1_epi8(0x30);
     for (int64_t b = 0; b < nb; ++b, g += kPackedQ6_KBlockBytes) {
-      if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ6_KBlockBytes);
+      PrefetchAhead(p, g, kPackedQ6_KBlockBytes);
       __m512 wsum[NT];  // per token: the super-block's scale-weighted sums
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) wsum[j] = _mm512_setzero_ps();
@@ -279,7 +281,7 @@ struct PackedQ5_0Kernel {
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const __m512i bit4 = _mm512_set1_epi8(0x10);
     for (int64_t b = 0; b < nb; ++b, g += kPackedQ5_0BlockBytes) {
-      if (p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ5_0BlockBytes);
+      PrefetchAhead(p, g, kPackedQ5_0BlockBytes);
       const __m512i h = _mm512_loadu_si512(g + 256);
       __m512i q[8];
       [&]<int... v>(std::integer_sequence<int, v...>) {
@@ -349,7 +351,7 @@ struct PackedHalfKernel {
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
       for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
-        if (h == 0 && p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kBlockBytes);
+        if (h == 0) PrefetchAhead(p, g, kBlockBytes);
         __m256i isum[NT];
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) isum[j] = _mm256_setzero_si256();
@@ -469,7 +471,7 @@ struct PackedHalfQ5_0Kernel {
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
       for (int64_t b = 0; b < nb; ++b, g += kPackedQ5_0BlockBytes) {
-        if (h == 0 && p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ5_0BlockBytes);
+        if (h == 0) PrefetchAhead(p, g, kPackedQ5_0BlockBytes);
         const __m256i hb = Load256(g + 256 + 32 * h);
         __m256i s[NT];
         MINT_UNROLL
@@ -522,7 +524,7 @@ struct PackedHalfQ6_KKernel {
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
       for (int64_t b = 0; b < nb; ++b, g += kPackedQ6_KBlockBytes) {
-        if (h == 0 && p.n_tokens <= kPrefetchMaxTokens) PrefetchAhead(g, kPackedQ6_KBlockBytes);
+        if (h == 0) PrefetchAhead(p, g, kPackedQ6_KBlockBytes);
         __m256i isum[NT];
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) isum[j] = _mm256_setzero_si256();
