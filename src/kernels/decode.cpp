@@ -92,17 +92,6 @@ void DecodeQ2_K(const BlockQ2_K& b, Out o) {
   }
 }
 
-// The 16 six-bit scales of a Q3_K block, minus 32 (ggml's kmask shuffle, unrolled): scale i
-// takes its low 4 bits from nibble i / 8 of scales[i % 8] and its top 2 bits from bits
-// 2 (i / 4) of scales[8 + i % 4].
-void UnpackQ3KScales(const uint8_t* s, int* out) {
-  for (int i = 0; i < 16; ++i) {
-    const int low = (s[i % 8] >> (4 * (i / 8))) & 0xF;
-    const int high = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
-    out[i] = (low | high << 4) - 32;
-  }
-}
-
 void DecodeQ3_K(const BlockQ3_K& b, Out o) {
   const float d = F16ToF32(b.d);
   int sc[16];

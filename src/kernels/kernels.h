@@ -96,6 +96,21 @@ struct WeightView {
 //   [2048, 3072) high 2 bits: per sb 64 bytes, row r's byte 4r + e holding chunks 0..3 at bits
 //                0, 2, 4, 6;
 //   [3072, 3328) scales, i8, [sub-block pair p][row][2]; [3328, 3360) d (f16); 32 bytes padding.
+//
+// Q3_K (kPackedQ3_KBlockBytes), codes q + 4 in [0, 8) (the 2 low bits | the hmask bit << 2),
+// chunks as Q6_K's:
+//   [0, 1024)    low 2 bits: per sb 64 bytes, row r's byte 4r + e holding chunks 0..3 at bits
+//                0, 2, 4, 6;
+//   [1024, 1536) high bits: per sub-block pair p 64 bytes, row r's byte 4r + e holding chunk k
+//                of sub-block 2p at bit k and of 2p + 1 at bit 4 + k;
+//   [1536, 1792) scales - 32, i8, [sub-block pair p][row][2]; [1792, 1824) d (f16); 32 bytes
+//                padding (64-byte aligned groups).
+// 5.5% more bytes than the GGUF rows.
+//
+// Q2_K (kPackedQ2_KBlockBytes, the GGUF rows' size), codes in [0, 4):
+//   [0, 1024)    codes as Q3_K's low 2 bits;
+//   [1024, 1280) scale | min << 4 (the GGUF byte), [sub-block pair p][row][2];
+//   [1280, 1312) d (f16); [1312, 1344) dmin (f16).
 inline constexpr int64_t kPackedRows = 16;
 inline constexpr int64_t kPackedQ8_0BlockBytes = 16 * 4 + 16 * 32;  // scales + codes
 inline constexpr int64_t kPackedQ4_KBlockBytes = 2048 + 64 + 128 + 128;
@@ -103,6 +118,8 @@ inline constexpr int64_t kPackedQ5_0BlockBytes = 256 + 64 + 32;
 inline constexpr int64_t kPackedQ5_KBlockBytes = 2368 + 512;
 inline constexpr int64_t kPackedQ6_KBlockBytes = 2048 + 1024 + 256 + 64;
 inline constexpr int64_t kPackedIQ4_XSBlockBytes = 2048 + 128 + 64;
+inline constexpr int64_t kPackedQ3_KBlockBytes = 1024 + 512 + 256 + 64;
+inline constexpr int64_t kPackedQ2_KBlockBytes = 1024 + 256 + 32 + 32;
 // Whether MatMul has a packed kernel for type t on this ISA (kBest: the running CPU's), i.e.
 // packing pays.
 bool PackedSupported(DType t, Isa isa = Isa::kBest);

@@ -635,6 +635,49 @@ void PackQ6_K(const void* src, int64_t rows, int64_t cols, void* dst) {
   }
 }
 
+// Q3_K and Q2_K: 2-bit planes as Q6_K's high bits (row r's byte 4r + e of sub-block sb holds
+// chunk k, column 16 sb + 4k + e, at bits 2k); Q3_K adds its third bits per sub-block pair.
+template <class Block, DType kType>
+void PackTwoBit(const void* src, int64_t rows, int64_t cols, void* dst) {
+  constexpr bool kQ3 = kType == DType::kQ3_K;
+  constexpr int64_t kBytes = kQ3 ? kPackedQ3_KBlockBytes : kPackedQ2_KBlockBytes;
+  constexpr int64_t kScalesAt = kQ3 ? 1536 : 1024;
+  const int64_t nb = cols / kQK_K;
+  const auto* w = static_cast<const Block*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b, out += kBytes) {
+      std::memset(out, 0, kBytes);
+      uint16_t d[2 * kPackedRows];
+      for (int64_t r = 0; r < kPackedRows; ++r) {
+        const Block& blk = w[(g * kPackedRows + r) * nb + b];
+        int8_t v[kQK_K];
+        float scale[kQK_K / kDecodeGroup], offset[kQK_K / kDecodeGroup];
+        DecodeRow(kType, &blk, kQK_K, v, scale, offset);
+        int sc[16];
+        if constexpr (kQ3) UnpackQ3KScales(blk.scales, sc);
+        for (int sb = 0; sb < 16; ++sb) {
+          for (int k = 0; k < 4; ++k) {
+            for (int e = 0; e < 4; ++e) {
+              const int code = v[16 * sb + 4 * k + e] + (kQ3 ? 4 : 0);  // [0, 8) / [0, 4)
+              out[64 * sb + 4 * r + e] |= static_cast<uint8_t>((code & 3) << (2 * k));
+              if constexpr (kQ3) {
+                out[1024 + 64 * (sb / 2) + 4 * r + e] |=
+                    static_cast<uint8_t>((code >> 2) << (4 * (sb % 2) + k));
+              }
+            }
+          }
+          out[kScalesAt + 32 * (sb / 2) + 2 * r + sb % 2] =
+              kQ3 ? static_cast<uint8_t>(static_cast<int8_t>(sc[sb])) : blk.scales[sb];
+        }
+        d[r] = blk.d;
+        if constexpr (!kQ3) d[kPackedRows + r] = blk.dmin;
+      }
+      std::memcpy(out + kScalesAt + 256, d, (kQ3 ? 1 : 2) * kPackedRows * sizeof(uint16_t));
+    }
+  }
+}
+
 int64_t PackedBlockBytes(DType t) {
   switch (t) {
     case DType::kQ8_0:
@@ -649,6 +692,10 @@ int64_t PackedBlockBytes(DType t) {
       return kPackedQ6_KBlockBytes;
     case DType::kIQ4_XS:
       return kPackedIQ4_XSBlockBytes;
+    case DType::kQ3_K:
+      return kPackedQ3_KBlockBytes;
+    case DType::kQ2_K:
+      return kPackedQ2_KBlockBytes;
     default:
       return 0;
   }
@@ -680,6 +727,8 @@ void PackWeights(DType t, const void* src, int64_t rows, int64_t cols, void* dst
   if (t == DType::kQ5_K) return PackScaleMin<BlockQ5_K>(src, rows, cols, dst);
   if (t == DType::kQ5_0) return PackQ5_0(src, rows, cols, dst);
   if (t == DType::kIQ4_XS) return PackIQ4_XS(src, rows, cols, dst);
+  if (t == DType::kQ3_K) return PackTwoBit<BlockQ3_K, DType::kQ3_K>(src, rows, cols, dst);
+  if (t == DType::kQ2_K) return PackTwoBit<BlockQ2_K, DType::kQ2_K>(src, rows, cols, dst);
   PackQ6_K(src, rows, cols, dst);
 }
 

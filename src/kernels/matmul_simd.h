@@ -588,6 +588,10 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
         return RunPacked<PackedKernels::Q5_K>(p, row_begin, row_end);
       case DType::kQ6_K:
         return RunPacked<PackedKernels::Q6_K>(p, row_begin, row_end);
+      case DType::kQ3_K:
+        return RunPacked<PackedKernels::Q3_K>(p, row_begin, row_end);
+      case DType::kQ2_K:
+        return RunPacked<PackedKernels::Q2_K>(p, row_begin, row_end);
       case DType::kIQ4_XS:
         return RunPacked<PackedKernels::IQ4_XS>(p, row_begin, row_end);
       case DType::kQ5_0:

@@ -5,8 +5,8 @@
 // int8 values, and per 32 values one vector of 8 scales whose lanes line up with DotU8S8's
 // (lanes 0-3: the first group of 16, lanes 4-7: the second). Per 32 values and token the kernel
 // then runs two sign operations, one integer dot product, one conversion, one multiply and one
-// FMA. The decode is the cost of this path (most of a decode step); dedicated layouts for the
-// common types replace it type by type.
+// FMA. The decode is the cost of this path (most of a decode step); the packed layouts replace
+// it for Q5_0, Q2_K, Q3_K, Q5_K and IQ4_XS matrices that can be packed (whole 16-row groups).
 #pragma once
 
 #include <vector>

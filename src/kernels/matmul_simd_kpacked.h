@@ -1,6 +1,7 @@
-// Q4_K and Q6_K weights in the packed layouts (kernels.h, PackWeights) x Q8_K activations, for
-// matmul_simd.h (same rules: ISA files only). AVX-512 VNNI reads a 16-row group per 512-bit
-// vector; AVX2 (at the end) reads the same bytes as two 8-row halves.
+// Weights in the packed layouts (kernels.h, PackWeights): Q4_K, Q5_K, IQ4_XS, Q6_K, Q3_K and Q2_K
+// x Q8_K activations, Q5_0 x Q8_0, for matmul_simd.h (same rules: ISA files only). AVX-512 VNNI
+// reads a 16-row group per 512-bit vector; AVX2 (at the end) reads the same bytes as two 8-row
+// halves.
 //
 // A tile is 16 rows x NT tokens. Per super-block and pair of sub-blocks (64 columns), the 8
 // chunks of codes are loaded once and split into low nibbles (sub-block 2c) and high nibbles
@@ -18,7 +19,9 @@
 // Q6_K works the same way per sub-block of 16 columns: 4 chunks rebuilt from a low-nibble and a
 // high-bits plane, 4 VNNI instructions per token, the sub-block's i8 scale as a float FMA; the
 // codes' +32 is removed once per super-block from the activations' per-16 sums
-// (8 16-bit multiply-adds of scale pairs x sum pairs).
+// (8 16-bit multiply-adds of scale pairs x sum pairs). Q3_K (codes q + 4 from a 2-bit and a
+// 1-bit plane) and Q2_K (2-bit codes, 4-bit scales, and mins per 16 columns taken like Q4_K's)
+// run the same kernel.
 #pragma once
 
 namespace mint::kernels::matmul_detail {
@@ -39,6 +42,20 @@ constexpr int64_t kPrefetchMaxTokens = 16;
   const char* ahead = reinterpret_cast<const char*>(g + kPrefetchBlocks * block_bytes);
   for (int64_t o = 0; o < block_bytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
 }
+
+// The packed layouts of Q6_K, Q3_K and Q2_K (kernels.h): sub-blocks of 16 columns, the 8 pairs'
+// scales at kScalesAt as [pair][row][2] bytes, then d (and Q2_K's dmin) per row as f16.
+template <DType kType>
+struct K16Layout {
+  static_assert(kType == DType::kQ6_K || kType == DType::kQ3_K || kType == DType::kQ2_K);
+  static constexpr bool kQ6 = kType == DType::kQ6_K;
+  static constexpr bool kQ3 = kType == DType::kQ3_K;
+  static constexpr int64_t kBlockBytes = kQ6   ? kPackedQ6_KBlockBytes
+                                         : kQ3 ? kPackedQ3_KBlockBytes
+                                               : kPackedQ2_KBlockBytes;
+  static constexpr int64_t kScalesAt = kQ6 ? 3072 : kQ3 ? 1536 : 1024;
+  static constexpr int64_t kDAt = kScalesAt + 256, kDminAt = kDAt + 32;
+};
 
 #if MINT_MATMUL_AVX512
 // `bits` with bit k of each byte moved to bit 4 (other bits garbage).
@@ -178,13 +195,78 @@ struct PackedKQuantKernel {
   }
 };
 
-struct PackedQ6_KKernel {
+// Q6_K, Q3_K and Q2_K: sub-blocks of 16 columns with a scale each, 4 chunks of 4 columns per
+// sub-block (kernels.h). Per sub-block pair and token: 8 VNNI instructions, two conversions and two
+// FMAs with the pair's scales. Per super-block, the codes' offset (Q6_K + 32, Q3_K + 4) is
+// removed with the scales, or Q2_K's mins term added, from the activations' per-16 sums
+// (8 16-bit multiply-adds of weight pairs x sum pairs).
+template <DType kType>
+struct PackedK16Kernel : K16Layout<kType> {
+  using L = K16Layout<kType>;
+  using L::kBlockBytes, L::kQ3, L::kQ6, L::kScalesAt;
+  static constexpr float kBias = kQ6 ? 32.0f : kQ3 ? 4.0f : 0.0f;  // Q2_K: mins instead
   static constexpr int kTokens = 8;
+
+  // The 4 chunks of codes of sub-block sb.
+  static void Codes(const uint8_t* g, int sb, __m512i w[4]) {
+    if constexpr (kQ6) {
+      const __m512i low4 = _mm512_set1_epi8(0x0F);
+      const __m512i high2 = _mm512_set1_epi8(0x30);
+      const __m512i l01 = _mm512_load_si512(g + 128 * sb);
+      const __m512i l23 = _mm512_load_si512(g + 128 * sb + 64);
+      const __m512i hb = _mm512_load_si512(g + 2048 + 64 * sb);
+      w[0] = _mm512_or_si512(_mm512_and_si512(l01, low4),
+                             _mm512_and_si512(_mm512_slli_epi16(hb, 4), high2));
+      w[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l01, 4), low4),
+                             _mm512_and_si512(_mm512_slli_epi16(hb, 2), high2));
+      w[2] = _mm512_or_si512(_mm512_and_si512(l23, low4), _mm512_and_si512(hb, high2));
+      w[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l23, 4), low4),
+                             _mm512_and_si512(_mm512_srli_epi16(hb, 2), high2));
+    } else {
+      const __m512i three = _mm512_set1_epi8(3);
+      const __m512i lo = _mm512_load_si512(g + 64 * sb);
+      w[0] = _mm512_and_si512(lo, three);
+      w[1] = _mm512_and_si512(_mm512_srli_epi16(lo, 2), three);
+      w[2] = _mm512_and_si512(_mm512_srli_epi16(lo, 4), three);
+      w[3] = _mm512_and_si512(_mm512_srli_epi16(lo, 6), three);
+      if constexpr (kQ3) {  // bit k (sb even) or 4 + k (odd) of the pair's byte, to bit 2
+        const __m512i four = _mm512_set1_epi8(4);
+        __m512i hb = _mm512_load_si512(g + 1024 + 64 * (sb / 2));
+        if (sb % 2 != 0) hb = _mm512_srli_epi16(hb, 4);
+        w[0] = _mm512_or_si512(w[0], _mm512_and_si512(_mm512_slli_epi16(hb, 2), four));
+        w[1] = _mm512_or_si512(w[1], _mm512_and_si512(_mm512_slli_epi16(hb, 1), four));
+        w[2] = _mm512_or_si512(w[2], _mm512_and_si512(hb, four));
+        w[3] = _mm512_or_si512(w[3], _mm512_and_si512(_mm512_srli_epi16(hb, 1), four));
+      }
+    }
+  }
+
+  // Pair p's weights of the activations' per-16 sums, i16 [row][2]: the scales (offset term) or
+  // Q2_K's mins.
+  static __m512i OffsetWeights(const uint8_t* g, int pair) {
+    const __m256i bytes = Load256(g + kScalesAt + 32 * pair);
+    if constexpr (kQ6 || kQ3) return _mm512_cvtepi8_epi16(bytes);
+    return _mm512_srli_epi16(_mm512_cvtepu8_epi16(bytes), 4);
+  }
+
+  // Pair p's scales as floats per row: sub-block 2p (e) and 2p + 1 (o).
+  static void Scales(const uint8_t* g, int pair, __m512* e, __m512* o) {
+    if constexpr (kQ6 || kQ3) {
+      const __m512i sp = _mm512_cvtepi8_epi16(Load256(g + kScalesAt + 32 * pair));
+      *e = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sp, 16), 16));
+      *o = _mm512_cvtepi32_ps(_mm512_srai_epi32(sp, 16));
+    } else {
+      const __m512i sp = _mm512_cvtepu8_epi16(Load256(g + kScalesAt + 32 * pair));
+      const __m512i low4 = _mm512_set1_epi32(0xF);
+      *e = _mm512_cvtepi32_ps(_mm512_and_si512(sp, low4));
+      *o = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(sp, 16), low4));
+    }
+  }
 
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / kQK_K;
-    const uint8_t* g = p.packed + r / kPackedRows * nb * kPackedQ6_KBlockBytes;
+    const uint8_t* g = p.packed + r / kPackedRows * nb * kBlockBytes;
     const BlockQ8_K* a[NT];
     __m512 acc[NT];
     MINT_UNROLL
@@ -192,34 +274,18 @@ struct PackedQ6_KKernel {
       a[j] = p.q8k + (t + j) * nb;
       acc[j] = _mm512_setzero_ps();
     }
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const __m512i high2 = _mm512_set1_epi8(0x30);
-    for (int64_t b = 0; b < nb; ++b, g += kPackedQ6_KBlockBytes) {
-      PrefetchAhead(p, g, kPackedQ6_KBlockBytes);
+    for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
+      PrefetchAhead(p, g, kBlockBytes);
       __m512 wsum[NT];  // per token: the super-block's scale-weighted sums
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) wsum[j] = _mm512_setzero_ps();
       MINT_UNROLL
       for (int pair = 0; pair < 8; ++pair) {
-        // Sub-blocks 2 pair (e) and 2 pair + 1 (o): 4 chunks each.
-        __m512i w[2][4];
-        MINT_UNROLL
-        for (int h = 0; h < 2; ++h) {
-          const int sb = 2 * pair + h;
-          const __m512i l01 = _mm512_load_si512(g + 128 * sb);
-          const __m512i l23 = _mm512_load_si512(g + 128 * sb + 64);
-          const __m512i hb = _mm512_load_si512(g + 2048 + 64 * sb);
-          w[h][0] = _mm512_or_si512(_mm512_and_si512(l01, low4),
-                                    _mm512_and_si512(_mm512_slli_epi16(hb, 4), high2));
-          w[h][1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l01, 4), low4),
-                                    _mm512_and_si512(_mm512_slli_epi16(hb, 2), high2));
-          w[h][2] = _mm512_or_si512(_mm512_and_si512(l23, low4), _mm512_and_si512(hb, high2));
-          w[h][3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l23, 4), low4),
-                                    _mm512_and_si512(_mm512_srli_epi16(hb, 2), high2));
-        }
-        const __m512i sp = _mm512_cvtepi8_epi16(Load256(g + 3072 + 32 * pair));
-        const __m512 sc_e = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sp, 16), 16));
-        const __m512 sc_o = _mm512_cvtepi32_ps(_mm512_srai_epi32(sp, 16));
+        __m512i w[2][4];  // sub-blocks 2 pair + h
+        Codes(g, 2 * pair, w[0]);
+        Codes(g, 2 * pair + 1, w[1]);
+        __m512 sc_e, sc_o;
+        Scales(g, pair, &sc_e, &sc_o);
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           const int8_t* aq = a[j][b].qs + 32 * pair;
@@ -240,20 +306,25 @@ struct PackedQ6_KKernel {
               _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[2], s[3])), sc_o, wsum[j]);
         }
       }
-      const __m512 d = _mm512_cvtph_ps(Load256(g + 3328));
+      const __m512 d = _mm512_cvtph_ps(Load256(g + L::kDAt));
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
-        // Codes are q + 32: subtract 32 * sum over sub-blocks of scale * bsum.
         __m512i osum = _mm512_setzero_si512();
         MINT_UNROLL
         for (int pair = 0; pair < 8; ++pair) {
-          osum = _mm512_dpwssd_epi32(osum, _mm512_cvtepi8_epi16(Load256(g + 3072 + 32 * pair)),
-                                     _mm512_set1_epi32(LoadI32(
-                                         a[j][b].bsums + 2 * pair)));
+          osum = _mm512_dpwssd_epi32(osum, OffsetWeights(g, pair),
+                                     _mm512_set1_epi32(LoadI32(a[j][b].bsums + 2 * pair)));
         }
-        const __m512 dot =
-            _mm512_fnmadd_ps(_mm512_cvtepi32_ps(osum), _mm512_set1_ps(32.0f), wsum[j]);
-        acc[j] = _mm512_fmadd_ps(dot, _mm512_mul_ps(d, _mm512_set1_ps(a[j][b].d)), acc[j]);
+        const __m512 a_d = _mm512_set1_ps(a[j][b].d);
+        if constexpr (kBias != 0.0f) {  // codes are q + kBias
+          const __m512 dot =
+              _mm512_fnmadd_ps(_mm512_cvtepi32_ps(osum), _mm512_set1_ps(kBias), wsum[j]);
+          acc[j] = _mm512_fmadd_ps(dot, _mm512_mul_ps(d, a_d), acc[j]);
+        } else {
+          const __m512 dmin = _mm512_cvtph_ps(Load256(g + L::kDminAt));
+          acc[j] = _mm512_fmadd_ps(wsum[j], _mm512_mul_ps(d, a_d), acc[j]);
+          acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(osum), _mm512_mul_ps(dmin, a_d), acc[j]);
+        }
       }
     }
     MINT_UNROLL
@@ -315,7 +386,9 @@ struct PackedQ5_0Kernel {
 struct PackedKernels {
   using Q4_K = PackedKQuantKernel<DType::kQ4_K>;
   using Q5_K = PackedKQuantKernel<DType::kQ5_K>;
-  using Q6_K = PackedQ6_KKernel;
+  using Q6_K = PackedK16Kernel<DType::kQ6_K>;
+  using Q3_K = PackedK16Kernel<DType::kQ3_K>;
+  using Q2_K = PackedK16Kernel<DType::kQ2_K>;
   using IQ4_XS = PackedKQuantKernel<DType::kIQ4_XS>;
   using Q5_0 = PackedQ5_0Kernel;
 };
@@ -506,74 +579,128 @@ struct PackedHalfQ5_0Kernel {
   }
 };
 
-struct PackedHalfQ6_KKernel {
+// Q6_K, Q3_K and Q2_K (see PackedK16Kernel): per sub-block, maddubs pairs summed in i16 over
+// chunks (Q6_K's codes <= 63: two chunks, <= 2 x 16128; Q3_K's <= 7 and Q2_K's <= 3: all four),
+// then one madd with the sub-block's (scale, scale) pairs.
+template <DType kType>
+struct PackedHalfK16Kernel : K16Layout<kType> {
+  using L = K16Layout<kType>;
+  using L::kBlockBytes, L::kQ3, L::kQ6, L::kScalesAt;
+  static constexpr int kBiasShift = kQ6 ? 5 : kQ3 ? 2 : 0;  // codes are q + 2^shift; Q2_K: mins
+  static constexpr int kI16Run = kQ6 ? 2 : 4;
   static constexpr int kTokens = 2;
+
+  // The 4 chunks of codes of sub-block sb, rows 8h..8h + 7.
+  static void Codes(const uint8_t* g, int sb, int h, __m256i w[4]) {
+    if constexpr (kQ6) {
+      const __m256i low4 = _mm256_set1_epi8(0x0F);
+      const __m256i high2 = _mm256_set1_epi8(0x30);
+      const __m256i l01 = Load256(g + 128 * sb + 32 * h);
+      const __m256i l23 = Load256(g + 128 * sb + 64 + 32 * h);
+      const __m256i hb = Load256(g + 2048 + 64 * sb + 32 * h);
+      w[0] = _mm256_or_si256(_mm256_and_si256(l01, low4),
+                             _mm256_and_si256(_mm256_slli_epi16(hb, 4), high2));
+      w[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l01, 4), low4),
+                             _mm256_and_si256(_mm256_slli_epi16(hb, 2), high2));
+      w[2] = _mm256_or_si256(_mm256_and_si256(l23, low4), _mm256_and_si256(hb, high2));
+      w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l23, 4), low4),
+                             _mm256_and_si256(_mm256_srli_epi16(hb, 2), high2));
+    } else {
+      const __m256i three = _mm256_set1_epi8(3);
+      const __m256i lo = Load256(g + 64 * sb + 32 * h);
+      w[0] = _mm256_and_si256(lo, three);
+      w[1] = _mm256_and_si256(_mm256_srli_epi16(lo, 2), three);
+      w[2] = _mm256_and_si256(_mm256_srli_epi16(lo, 4), three);
+      w[3] = _mm256_and_si256(_mm256_srli_epi16(lo, 6), three);
+      if constexpr (kQ3) {
+        const __m256i four = _mm256_set1_epi8(4);
+        __m256i hb = Load256(g + 1024 + 64 * (sb / 2) + 32 * h);
+        if (sb % 2 != 0) hb = _mm256_srli_epi16(hb, 4);
+        w[0] = _mm256_or_si256(w[0], _mm256_and_si256(_mm256_slli_epi16(hb, 2), four));
+        w[1] = _mm256_or_si256(w[1], _mm256_and_si256(_mm256_slli_epi16(hb, 1), four));
+        w[2] = _mm256_or_si256(w[2], _mm256_and_si256(hb, four));
+        w[3] = _mm256_or_si256(w[3], _mm256_and_si256(_mm256_srli_epi16(hb, 1), four));
+      }
+    }
+  }
+
+  // Pair p's weights of the per-16 activation sums, i16 [row][2] for rows 8h..8h + 7.
+  static __m256i OffsetWeights(const uint8_t* g, int pair, int h) {
+    const __m128i bytes = Load128(g + kScalesAt + 32 * pair + 16 * h);
+    if constexpr (kQ6 || kQ3) return _mm256_cvtepi8_epi16(bytes);
+    return _mm256_srli_epi16(_mm256_cvtepu8_epi16(bytes), 4);
+  }
+
+  // Sub-block sb's scale as an (scale, scale) i16 pair per row (see PackedHalfKernel).
+  static __m256i ScalePairs(const uint8_t* g, int sb, int h) {
+    __m256i sp;  // i16 [row][2]: the scales of sub-blocks 2 (sb / 2) and 2 (sb / 2) + 1
+    if constexpr (kQ6 || kQ3) {
+      sp = _mm256_cvtepi8_epi16(Load128(g + kScalesAt + 32 * (sb / 2) + 16 * h));
+    } else {
+      sp = _mm256_and_si256(_mm256_cvtepu8_epi16(Load128(g + kScalesAt + 32 * (sb / 2) + 16 * h)),
+                            _mm256_set1_epi16(0xF));
+    }
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+    return sb % 2 == 0 ? _mm256_or_si256(_mm256_and_si256(sp, low16), _mm256_slli_epi32(sp, 16))
+                       : _mm256_or_si256(_mm256_srli_epi32(sp, 16), _mm256_andnot_si256(low16, sp));
+  }
 
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / kQK_K;
-    const uint8_t* g0 = p.packed + r / kPackedRows * nb * kPackedQ6_KBlockBytes;
+    const uint8_t* g0 = p.packed + r / kPackedRows * nb * kBlockBytes;
     const BlockQ8_K* a[NT];
     MINT_UNROLL
     for (int j = 0; j < NT; ++j) a[j] = p.q8k + (t + j) * nb;
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const __m256i high2 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; ++h) {
       __m256 acc[NT];
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
-      for (int64_t b = 0; b < nb; ++b, g += kPackedQ6_KBlockBytes) {
-        if (h == 0) PrefetchAhead(p, g, kPackedQ6_KBlockBytes);
+      for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
+        if (h == 0) PrefetchAhead(p, g, kBlockBytes);
         __m256i isum[NT];
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) isum[j] = _mm256_setzero_si256();
         for (int sb = 0; sb < 16; ++sb) {
-          const __m256i l01 = Load256(g + 128 * sb + 32 * h);
-          const __m256i l23 = Load256(g + 128 * sb + 64 + 32 * h);
-          const __m256i hb = Load256(g + 2048 + 64 * sb + 32 * h);
-          const __m256i w[4] = {
-              _mm256_or_si256(_mm256_and_si256(l01, low4),
-                              _mm256_and_si256(_mm256_slli_epi16(hb, 4), high2)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l01, 4), low4),
-                              _mm256_and_si256(_mm256_slli_epi16(hb, 2), high2)),
-              _mm256_or_si256(_mm256_and_si256(l23, low4), _mm256_and_si256(hb, high2)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l23, 4), low4),
-                              _mm256_and_si256(_mm256_srli_epi16(hb, 2), high2))};
-          // The sub-block's scale as an (scale, scale) i16 pair per row (see PackedHalfKernel).
-          const __m256i sp = _mm256_cvtepi8_epi16(Load128(g + 3072 + 32 * (sb / 2) + 16 * h));
-          const __m256i low16 = _mm256_set1_epi32(0xFFFF);
-          const __m256i sc =
-              sb % 2 == 0
-                  ? _mm256_or_si256(_mm256_and_si256(sp, low16), _mm256_slli_epi32(sp, 16))
-                  : _mm256_or_si256(_mm256_srli_epi32(sp, 16), _mm256_andnot_si256(low16, sp));
+          __m256i w[4];
+          Codes(g, sb, h, w);
+          const __m256i sc = ScalePairs(g, sb, h);
           MINT_UNROLL
           for (int j = 0; j < NT; ++j) {
             const int8_t* aq = a[j][b].qs + 16 * sb;
-            // Codes <= 63 against |a| <= 128: two chunks' pair sums (<= 2 x 16128) fit in i16, so
-            // one madd scales two chunks.
             MINT_UNROLL
-            for (int k = 0; k < 4; k += 2) {
-              const __m256i prod = _mm256_add_epi16(
-                  _mm256_maddubs_epi16(w[k], _mm256_set1_epi32(LoadI32(aq + 4 * k))),
-                  _mm256_maddubs_epi16(w[k + 1], _mm256_set1_epi32(LoadI32(aq + 4 * k + 4))));
+            for (int k = 0; k < 4; k += kI16Run) {
+              __m256i prod = _mm256_maddubs_epi16(w[k], _mm256_set1_epi32(LoadI32(aq + 4 * k)));
+              MINT_UNROLL
+              for (int i = 1; i < kI16Run; ++i) {
+                prod = _mm256_add_epi16(
+                    prod,
+                    _mm256_maddubs_epi16(w[k + i], _mm256_set1_epi32(LoadI32(aq + 4 * (k + i)))));
+              }
               isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(prod, sc));
             }
           }
         }
-        const __m256 d = _mm256_cvtph_ps(Load128(g + 3328 + 16 * h));
+        const __m256 d = _mm256_cvtph_ps(Load128(g + L::kDAt + 16 * h));
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           __m256i osum = _mm256_setzero_si256();
           MINT_UNROLL
           for (int pair = 0; pair < 8; ++pair) {
             osum = _mm256_add_epi32(
-                osum, _mm256_madd_epi16(_mm256_cvtepi8_epi16(Load128(g + 3072 + 32 * pair + 16 * h)),
+                osum, _mm256_madd_epi16(OffsetWeights(g, pair, h),
                                         _mm256_set1_epi32(LoadI32(a[j][b].bsums + 2 * pair))));
           }
-          const __m256i dot = _mm256_sub_epi32(isum[j], _mm256_slli_epi32(osum, 5));
-          acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                                   _mm256_mul_ps(d, _mm256_set1_ps(a[j][b].d)), acc[j]);
+          const __m256 a_d = _mm256_set1_ps(a[j][b].d);
+          if constexpr (kBiasShift != 0) {
+            const __m256i dot = _mm256_sub_epi32(isum[j], _mm256_slli_epi32(osum, kBiasShift));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, a_d), acc[j]);
+          } else {
+            const __m256 dmin = _mm256_cvtph_ps(Load128(g + L::kDminAt + 16 * h));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_mul_ps(d, a_d), acc[j]);
+            acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(osum), _mm256_mul_ps(dmin, a_d), acc[j]);
+          }
         }
       }
       MINT_UNROLL
@@ -585,7 +712,9 @@ struct PackedHalfQ6_KKernel {
 struct PackedKernels {
   using Q4_K = PackedHalfKernel<DType::kQ4_K>;
   using Q5_K = PackedHalfKernel<DType::kQ5_K>;
-  using Q6_K = PackedHalfQ6_KKernel;
+  using Q6_K = PackedHalfK16Kernel<DType::kQ6_K>;
+  using Q3_K = PackedHalfK16Kernel<DType::kQ3_K>;
+  using Q2_K = PackedHalfK16Kernel<DType::kQ2_K>;
   using IQ4_XS = PackedHalfKernel<DType::kIQ4_XS>;
   using Q5_0 = PackedHalfQ5_0Kernel;
 };

@@ -175,4 +175,15 @@ inline void UnpackQ4KScale(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// The 16 six-bit scales of a Q3_K block, minus 32 (ggml's kmask shuffle, unrolled): scale i
+// takes its low 4 bits from nibble i / 8 of scales[i % 8] and its top 2 bits from bits
+// 2 (i / 4) of scales[8 + i % 4].
+inline void UnpackQ3KScales(const uint8_t* s, int* out) {
+  for (int i = 0; i < 16; ++i) {
+    const int low = (s[i % 8] >> (4 * (i / 8))) & 0xF;
+    const int high = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+    out[i] = (low | high << 4) - 32;
+  }
+}
+
 }  // namespace mint::kernels

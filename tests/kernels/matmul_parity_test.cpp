@@ -243,7 +243,7 @@ struct Packed {
 
 TEST(PackedWeightsTest, Shapes) {
   for (DType t : {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                  DType::kIQ4_XS}) {
+                  DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K}) {
     const int64_t block = DTypeBlockElements(t);
     EXPECT_TRUE(CanPack(t, 16, block));
     EXPECT_TRUE(CanPack(t, 49152, 2048));
@@ -254,11 +254,13 @@ TEST(PackedWeightsTest, Shapes) {
   }
   // AVX2 reads the K-quant layouts as 8-row halves; packed Q8_0 is AVX-512 only.
   EXPECT_FALSE(PackedSupported(DType::kQ8_0, Isa::kAvx2));
-  EXPECT_FALSE(CanPack(DType::kQ3_K, 16, 256));
+  EXPECT_FALSE(CanPack(DType::kQ4_1, 16, 256));
   EXPECT_FALSE(PackedSupported(DType::kF16, Isa::kAvx512));
   EXPECT_EQ(PackedBytes(DType::kQ8_0, 32, 64), size_t{2 * 2 * 576});
   EXPECT_EQ(PackedBytes(DType::kQ4_K, 32, 512), size_t{2 * 2 * 2368});
   EXPECT_EQ(PackedBytes(DType::kQ6_K, 32, 512), size_t{2 * 2 * 3392});
+  EXPECT_EQ(PackedBytes(DType::kQ3_K, 32, 512), size_t{2 * 2 * 1856});
+  EXPECT_EQ(PackedBytes(DType::kQ2_K, 32, 512), size_t{2 * 2 * 16 * sizeof(BlockQ2_K)});
 }
 
 TEST(PackedWeightsTest, Q8_0Layout) {
@@ -333,6 +335,42 @@ TEST(PackedWeightsTest, Q6_KLayout) {
   }
 }
 
+TEST(PackedWeightsTest, Q3_KAndQ2_KLayouts) {
+  // Row 9 (group 0), super-block 1: every value rebuilt from the packed planes, scales and d
+  // (and Q2_K's mins and dmin) equals its dequantization.
+  for (DType t : {DType::kQ3_K, DType::kQ2_K}) {
+    const bool q3 = t == DType::kQ3_K;
+    const Packed p(t, 16, 512, 7);
+    const int64_t row_bytes = DTypeRowBytes(t, 512);
+    std::vector<float> values(512);
+    DequantizeRow(t, p.w.bytes.data() + 9 * row_bytes, values.data(), 512);
+    const uint8_t* group = p.packed + (q3 ? kPackedQ3_KBlockBytes : kPackedQ2_KBlockBytes);
+    const int64_t scales_at = q3 ? 1536 : 1024;
+    uint16_t d, dmin;
+    std::memcpy(&d, group + scales_at + 256 + 2 * 9, 2);
+    std::memcpy(&dmin, group + scales_at + 288 + 2 * 9, 2);
+    for (int sb = 0; sb < 16; ++sb) {
+      const uint8_t sc = group[scales_at + 32 * (sb / 2) + 2 * 9 + sb % 2];
+      for (int k = 0; k < 4; ++k) {
+        for (int e = 0; e < 4; ++e) {
+          int code = group[64 * sb + 4 * 9 + e] >> (2 * k) & 3;
+          float expect;
+          if (q3) {
+            code |= (group[1024 + 64 * (sb / 2) + 4 * 9 + e] >> (4 * (sb % 2) + k) & 1) << 2;
+            expect = F16ToF32(d) * static_cast<float>(static_cast<int8_t>(sc)) *
+                     static_cast<float>(code - 4);
+          } else {
+            expect = F16ToF32(d) * static_cast<float>(sc & 15) * static_cast<float>(code) -
+                     F16ToF32(dmin) * static_cast<float>(sc >> 4);
+          }
+          EXPECT_EQ(values[256 + 16 * sb + 4 * k + e], expect)
+              << DTypeName(t) << " " << sb << " " << k << " " << e;
+        }
+      }
+    }
+  }
+}
+
 class PackedParity : public ::testing::TestWithParam<DType> {};
 
 // The ISAs with a packed kernel for t on this CPU.
@@ -397,8 +435,10 @@ TEST_P(PackedParity, ZerosAndLargeValues) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedParity, ::testing::Values(DType::kQ8_0, DType::kQ5_0, DType::kQ4_K,
-                                           DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS),
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedParity,
+                         ::testing::Values(DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K,
+                                           DType::kQ6_K, DType::kIQ4_XS, DType::kQ3_K,
+                                           DType::kQ2_K),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 TEST(MatMulTest, ZeroColsGivesZeros) {
