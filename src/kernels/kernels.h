@@ -80,6 +80,9 @@ struct WeightView {
 //   [0, 256) nibbles: 64-byte chunk v holds row r's qs[4v .. 4v + 3] at bytes 4r .. 4r + 3
 //            (columns 4v + e low, 16 + 4v + e high); [256, 320) fifth bits: row r's byte 4r + e
 //            holds column 4k + e's at bit k; [320, 352) d (f16).
+// Q5_1 (kPackedQ5_1BlockBytes, the GGUF rows' size): Q5_0's 352 bytes, then [352, 384) m (f16).
+// Q4_1 (kPackedQ4_1BlockBytes, the GGUF rows' size): Q5_0's nibbles, then [256, 288) d and
+//   [288, 320) m (f16).
 //
 // Q5_K (kPackedQ5_KBlockBytes): Q4_K's 2368 bytes for its nibbles, d, dmin, scales and mins, then
 //   [2368, 2880) fifth bits: per c 128 bytes, row r's byte 4r + e holding at bit k the fifth
@@ -115,6 +118,8 @@ inline constexpr int64_t kPackedRows = 16;
 inline constexpr int64_t kPackedQ8_0BlockBytes = 16 * 4 + 16 * 32;  // scales + codes
 inline constexpr int64_t kPackedQ4_KBlockBytes = 2048 + 64 + 128 + 128;
 inline constexpr int64_t kPackedQ5_0BlockBytes = 256 + 64 + 32;
+inline constexpr int64_t kPackedQ5_1BlockBytes = 256 + 64 + 32 + 32;
+inline constexpr int64_t kPackedQ4_1BlockBytes = 256 + 32 + 32;
 inline constexpr int64_t kPackedQ5_KBlockBytes = 2368 + 512;
 inline constexpr int64_t kPackedQ6_KBlockBytes = 2048 + 1024 + 256 + 64;
 inline constexpr int64_t kPackedIQ4_XSBlockBytes = 2048 + 128 + 64;

@@ -541,29 +541,38 @@ void PackScaleMin(const void* src, int64_t rows, int64_t cols, void* dst) {
   }
 }
 
-// Q5_0: per 16-row group and block of 32 columns, 4 chunks of nibbles (row r's bytes 4r + e are
-// its qs[4v + e]: columns 4v + e low, 16 + 4v + e high), the fifth bits (row r's byte 4r + e
-// holds column 4k + e's at bit k), then the 16 rows' d.
-void PackQ5_0(const void* src, int64_t rows, int64_t cols, void* dst) {
+// Q5_0, Q5_1 and Q4_1: per 16-row group and block of 32 columns, 4 chunks of nibbles (row r's
+// bytes 4r + e are its qs[4v + e]: columns 4v + e low, 16 + 4v + e high), the fifth bits (Q5_0,
+// Q5_1: row r's byte 4r + e holds column 4k + e's at bit k), then the 16 rows' d (and m).
+template <class Block, DType kType>
+void PackSmallBlocks(const void* src, int64_t rows, int64_t cols, void* dst) {
+  constexpr bool kFifth = kType != DType::kQ4_1, kMin = kType != DType::kQ5_0;
+  constexpr int64_t kBytes = kType == DType::kQ5_0   ? kPackedQ5_0BlockBytes
+                             : kType == DType::kQ5_1 ? kPackedQ5_1BlockBytes
+                                                     : kPackedQ4_1BlockBytes;
+  constexpr int64_t kDAt = kFifth ? 320 : 256;
   const int64_t nb = cols / 32;
-  const auto* w = static_cast<const BlockQ5_0*>(src);
+  const auto* w = static_cast<const Block*>(src);
   auto* out = static_cast<uint8_t*>(dst);
   for (int64_t g = 0; g < rows / kPackedRows; ++g) {
-    for (int64_t b = 0; b < nb; ++b, out += kPackedQ5_0BlockBytes) {
-      uint16_t d[kPackedRows];
+    for (int64_t b = 0; b < nb; ++b, out += kBytes) {
+      uint16_t d[2 * kPackedRows];
       for (int64_t r = 0; r < kPackedRows; ++r) {
-        const BlockQ5_0& blk = w[(g * kPackedRows + r) * nb + b];
-        uint32_t qh;
-        std::memcpy(&qh, blk.qh, sizeof(qh));
+        const Block& blk = w[(g * kPackedRows + r) * nb + b];
         for (int v = 0; v < 4; ++v) std::memcpy(out + 64 * v + 4 * r, blk.qs + 4 * v, 4);
-        for (int e = 0; e < 4; ++e) {
-          uint8_t bits = 0;
-          for (int k = 0; k < 8; ++k) bits |= static_cast<uint8_t>((qh >> (4 * k + e) & 1) << k);
-          out[256 + 4 * r + e] = bits;
+        if constexpr (kFifth) {
+          uint32_t qh;
+          std::memcpy(&qh, blk.qh, sizeof(qh));
+          for (int e = 0; e < 4; ++e) {
+            uint8_t bits = 0;
+            for (int k = 0; k < 8; ++k) bits |= static_cast<uint8_t>((qh >> (4 * k + e) & 1) << k);
+            out[256 + 4 * r + e] = bits;
+          }
         }
         d[r] = blk.d;
+        if constexpr (kMin) d[kPackedRows + r] = blk.m;
       }
-      std::memcpy(out + 320, d, sizeof(d));
+      std::memcpy(out + kDAt, d, (kMin ? 2 : 1) * kPackedRows * sizeof(uint16_t));
     }
   }
 }
@@ -696,6 +705,10 @@ int64_t PackedBlockBytes(DType t) {
       return kPackedQ3_KBlockBytes;
     case DType::kQ2_K:
       return kPackedQ2_KBlockBytes;
+    case DType::kQ5_1:
+      return kPackedQ5_1BlockBytes;
+    case DType::kQ4_1:
+      return kPackedQ4_1BlockBytes;
     default:
       return 0;
   }
@@ -725,7 +738,9 @@ void PackWeights(DType t, const void* src, int64_t rows, int64_t cols, void* dst
   if (t == DType::kQ8_0) return PackQ8_0(src, rows, cols, dst);
   if (t == DType::kQ4_K) return PackScaleMin<BlockQ4_K>(src, rows, cols, dst);
   if (t == DType::kQ5_K) return PackScaleMin<BlockQ5_K>(src, rows, cols, dst);
-  if (t == DType::kQ5_0) return PackQ5_0(src, rows, cols, dst);
+  if (t == DType::kQ5_0) return PackSmallBlocks<BlockQ5_0, DType::kQ5_0>(src, rows, cols, dst);
+  if (t == DType::kQ5_1) return PackSmallBlocks<BlockQ5_1, DType::kQ5_1>(src, rows, cols, dst);
+  if (t == DType::kQ4_1) return PackSmallBlocks<BlockQ4_1, DType::kQ4_1>(src, rows, cols, dst);
   if (t == DType::kIQ4_XS) return PackIQ4_XS(src, rows, cols, dst);
   if (t == DType::kQ3_K) return PackTwoBit<BlockQ3_K, DType::kQ3_K>(src, rows, cols, dst);
   if (t == DType::kQ2_K) return PackTwoBit<BlockQ2_K, DType::kQ2_K>(src, rows, cols, dst);

@@ -6,7 +6,8 @@
 // (lanes 0-3: the first group of 16, lanes 4-7: the second). Per 32 values and token the kernel
 // then runs two sign operations, one integer dot product, one conversion, one multiply and one
 // FMA. The decode is the cost of this path (most of a decode step); the packed layouts replace
-// it for Q5_0, Q2_K, Q3_K, Q5_K and IQ4_XS matrices that can be packed (whole 16-row groups).
+// it for Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K and IQ4_XS matrices that can be packed (whole 16-row
+// groups). MXFP4 and matrices that cannot be packed stay on it.
 #pragma once
 
 #include <vector>

@@ -57,6 +57,19 @@ struct K16Layout {
   static constexpr int64_t kDAt = kScalesAt + 256, kDminAt = kDAt + 32;
 };
 
+// The packed layouts of Q5_0, Q5_1 and Q4_1 (kernels.h): blocks of 32 columns, 4 chunks of
+// nibbles, Q5_0's and Q5_1's fifth bits, then d and (Q5_1, Q4_1) m per row as f16.
+template <DType kType>
+struct SmallBlockLayout {
+  static_assert(kType == DType::kQ5_0 || kType == DType::kQ5_1 || kType == DType::kQ4_1);
+  static constexpr bool kFifth = kType != DType::kQ4_1;
+  static constexpr bool kMin = kType != DType::kQ5_0;
+  static constexpr int64_t kBlockBytes = kType == DType::kQ5_0   ? kPackedQ5_0BlockBytes
+                                         : kType == DType::kQ5_1 ? kPackedQ5_1BlockBytes
+                                                                 : kPackedQ4_1BlockBytes;
+  static constexpr int64_t kDAt = kFifth ? 320 : 256, kMAt = kDAt + 32;
+};
+
 #if MINT_MATMUL_AVX512
 // `bits` with bit k of each byte moved to bit 4 (other bits garbage).
 template <int k>
@@ -332,16 +345,21 @@ struct PackedK16Kernel : K16Layout<kType> {
   }
 };
 
-// Q5_0 x Q8_0 activations: codes q in [0, 31] (nibble | fifth bit << 4) against broadcast
-// groups of 4 activations, started from the activation block's bias (-16 sum), so each row's
-// lane ends with the signed block dot product; one conversion and one FMA per block and token.
-struct PackedQ5_0Kernel {
+// Q5_0, Q5_1 and Q4_1 x Q8_0 activations: codes q in [0, 31] (nibble | fifth bit << 4; Q4_1: the
+// nibble) against broadcast groups of 4 activations. Q5_0's sums start from the activation
+// block's bias (-16 sum), so each row's lane ends with the signed block dot product: one
+// conversion and one FMA per block and token. Q5_1 and Q4_1 add m x the block's sum (their
+// bias, multiplier 1) with one more FMA.
+template <DType kType>
+struct PackedSmallKernel : SmallBlockLayout<kType> {
+  using L = SmallBlockLayout<kType>;
+  using L::kBlockBytes, L::kFifth, L::kMin;
   static constexpr int kTokens = 4;
 
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / 32;
-    const uint8_t* g = p.packed + r / kPackedRows * nb * kPackedQ5_0BlockBytes;
+    const uint8_t* g = p.packed + r / kPackedRows * nb * kBlockBytes;
     Q8_0ActView a[NT];
     __m512 acc[NT];
     MINT_UNROLL
@@ -351,23 +369,34 @@ struct PackedQ5_0Kernel {
     }
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const __m512i bit4 = _mm512_set1_epi8(0x10);
-    for (int64_t b = 0; b < nb; ++b, g += kPackedQ5_0BlockBytes) {
-      PrefetchAhead(p, g, kPackedQ5_0BlockBytes);
-      const __m512i h = _mm512_loadu_si512(g + 256);
+    for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
+      PrefetchAhead(p, g, kBlockBytes);
       __m512i q[8];
-      [&]<int... v>(std::integer_sequence<int, v...>) {
-        ((q[v] = _mm512_loadu_si512(g + 64 * v),
-          q[v + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q[v], 4), nibble),
-                                     _mm512_and_si512(BitToFour<v + 4>(h), bit4)),
-          q[v] = _mm512_or_si512(_mm512_and_si512(q[v], nibble),
-                                 _mm512_and_si512(BitToFour<v>(h), bit4))),
-         ...);
-      }(std::make_integer_sequence<int, 4>());
-      const __m512 dw = _mm512_cvtph_ps(Load256(g + 320));
+      if constexpr (kFifth) {
+        const __m512i h = _mm512_loadu_si512(g + 256);
+        [&]<int... v>(std::integer_sequence<int, v...>) {
+          ((q[v] = _mm512_loadu_si512(g + 64 * v),
+            q[v + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q[v], 4), nibble),
+                                       _mm512_and_si512(BitToFour<v + 4>(h), bit4)),
+            q[v] = _mm512_or_si512(_mm512_and_si512(q[v], nibble),
+                                   _mm512_and_si512(BitToFour<v>(h), bit4))),
+           ...);
+        }
+        (std::make_integer_sequence<int, 4>());
+      } else {
+        MINT_UNROLL
+        for (int v = 0; v < 4; ++v) {
+          q[v] = _mm512_loadu_si512(g + 64 * v);
+          q[v + 4] = _mm512_and_si512(_mm512_srli_epi16(q[v], 4), nibble);
+          q[v] = _mm512_and_si512(q[v], nibble);
+        }
+      }
+      const __m512 dw = _mm512_cvtph_ps(Load256(g + L::kDAt));
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         const int8_t* aq = a[j].qs + 32 * b;
-        __m512i s0 = _mm512_set1_epi32(a[j].bias[b]), s1 = _mm512_setzero_si512();
+        __m512i s0 = kMin ? _mm512_setzero_si512() : _mm512_set1_epi32(a[j].bias[b]);
+        __m512i s1 = _mm512_setzero_si512();
         MINT_UNROLL
         for (int k = 0; k < 8; k += 2) {
           s0 = _mm512_dpbusd_epi32(s0, q[k], _mm512_set1_epi32(LoadI32(aq + 4 * k)));
@@ -375,6 +404,11 @@ struct PackedQ5_0Kernel {
         }
         acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
                                  _mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b])), acc[j]);
+        if constexpr (kMin) {
+          acc[j] =
+              _mm512_fmadd_ps(_mm512_cvtph_ps(Load256(g + L::kMAt)),
+                              _mm512_set1_ps(static_cast<float>(a[j].bias[b]) * a[j].d[b]), acc[j]);
+        }
       }
     }
     MINT_UNROLL
@@ -390,7 +424,9 @@ struct PackedKernels {
   using Q3_K = PackedK16Kernel<DType::kQ3_K>;
   using Q2_K = PackedK16Kernel<DType::kQ2_K>;
   using IQ4_XS = PackedKQuantKernel<DType::kIQ4_XS>;
-  using Q5_0 = PackedQ5_0Kernel;
+  using Q5_0 = PackedSmallKernel<DType::kQ5_0>;
+  using Q5_1 = PackedSmallKernel<DType::kQ5_1>;
+  using Q4_1 = PackedSmallKernel<DType::kQ4_1>;
 };
 
 #else  // AVX2: the same layouts, each 16-row group as two halves of 8 rows
@@ -524,14 +560,18 @@ struct PackedHalfKernel {
   }
 };
 
-// Q5_0 (see PackedQ5_0Kernel): maddubs pairs summed by madd, started from the block's bias.
-struct PackedHalfQ5_0Kernel {
+// Q5_0, Q5_1 and Q4_1 (see PackedSmallKernel): maddubs pairs summed by madd, Q5_0's started
+// from the block's bias.
+template <DType kType>
+struct PackedHalfSmallKernel : SmallBlockLayout<kType> {
+  using L = SmallBlockLayout<kType>;
+  using L::kBlockBytes, L::kFifth, L::kMin;
   static constexpr int kTokens = 2;
 
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / 32;
-    const uint8_t* g0 = p.packed + r / kPackedRows * nb * kPackedQ5_0BlockBytes;
+    const uint8_t* g0 = p.packed + r / kPackedRows * nb * kBlockBytes;
     Q8_0ActView a[NT];
     MINT_UNROLL
     for (int j = 0; j < NT; ++j) a[j] = Q8_0Acts(p, t + j);
@@ -543,20 +583,25 @@ struct PackedHalfQ5_0Kernel {
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
       const uint8_t* g = g0;
-      for (int64_t b = 0; b < nb; ++b, g += kPackedQ5_0BlockBytes) {
-        if (h == 0) PrefetchAhead(p, g, kPackedQ5_0BlockBytes);
-        const __m256i hb = Load256(g + 256 + 32 * h);
+      for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
+        if (h == 0) PrefetchAhead(p, g, kBlockBytes);
+        const __m256i hb = kFifth ? Load256(g + 256 + 32 * h) : _mm256_setzero_si256();
         __m256i s[NT];
         MINT_UNROLL
-        for (int j = 0; j < NT; ++j) s[j] = _mm256_set1_epi32(a[j].bias[b]);
+        for (int j = 0; j < NT; ++j) {
+          s[j] = kMin ? _mm256_setzero_si256() : _mm256_set1_epi32(a[j].bias[b]);
+        }
         MINT_UNROLL
         for (int v = 0; v < 4; ++v) {
           const __m256i x = Load256(g + 64 * v + 32 * h);
-          const __m256i sl = _mm256_slli_epi16(hb, 4 - v);  // bit v to bit 4
-          const __m256i sh = _mm256_srli_epi16(hb, v);      // bit v + 4 to bit 4
-          const __m256i lo = _mm256_or_si256(_mm256_and_si256(x, nibble), _mm256_and_si256(sl, bit4));
-          const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), nibble),
-                                             _mm256_and_si256(sh, bit4));
+          __m256i lo = _mm256_and_si256(x, nibble);
+          __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
+          if constexpr (kFifth) {
+            const __m256i sl = _mm256_slli_epi16(hb, 4 - v);  // bit v to bit 4
+            const __m256i sh = _mm256_srli_epi16(hb, v);      // bit v + 4 to bit 4
+            lo = _mm256_or_si256(lo, _mm256_and_si256(sl, bit4));
+            hi = _mm256_or_si256(hi, _mm256_and_si256(sh, bit4));
+          }
           MINT_UNROLL
           for (int j = 0; j < NT; ++j) {
             const int8_t* aq = a[j].qs + 32 * b;
@@ -566,11 +611,16 @@ struct PackedHalfQ5_0Kernel {
             s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(_mm256_add_epi16(pl, ph), ones));
           }
         }
-        const __m256 dw = _mm256_cvtph_ps(Load128(g + 320 + 16 * h));
+        const __m256 dw = _mm256_cvtph_ps(Load128(g + L::kDAt + 16 * h));
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]),
                                    _mm256_mul_ps(dw, _mm256_set1_ps(a[j].d[b])), acc[j]);
+          if constexpr (kMin) {
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtph_ps(Load128(g + L::kMAt + 16 * h)),
+                                     _mm256_set1_ps(static_cast<float>(a[j].bias[b]) * a[j].d[b]),
+                                     acc[j]);
+          }
         }
       }
       MINT_UNROLL
@@ -716,7 +766,9 @@ struct PackedKernels {
   using Q3_K = PackedHalfK16Kernel<DType::kQ3_K>;
   using Q2_K = PackedHalfK16Kernel<DType::kQ2_K>;
   using IQ4_XS = PackedHalfKernel<DType::kIQ4_XS>;
-  using Q5_0 = PackedHalfQ5_0Kernel;
+  using Q5_0 = PackedHalfSmallKernel<DType::kQ5_0>;
+  using Q5_1 = PackedHalfSmallKernel<DType::kQ5_1>;
+  using Q4_1 = PackedHalfSmallKernel<DType::kQ4_1>;
 };
 #endif
 

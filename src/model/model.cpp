@@ -90,10 +90,10 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   return m;
 }
 
-// Matrices whose type has a packed kernel on this CPU (kernels.h, PackedSupported: Q5_0, Q2_K,
-// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS on AVX2 and AVX-512, Q8_0 on AVX-512) get the packed copy, and the
-// file's pages of the originals are released, so memory holds one copy (the embedding's stays:
-// token lookups read its rows).
+// Matrices whose type has a packed kernel on this CPU (kernels.h, PackedSupported: Q4_1, Q5_0,
+// Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS on AVX2 and AVX-512, Q8_0 on AVX-512) get the
+// packed copy, and the file's pages of the originals are released, so memory holds one copy (the
+// embedding's stays: token lookups read its rows).
 void Model::PackWeights() {
   std::vector<Weight*> matrices = {&weights_.output};
   for (auto& l : weights_.layers) {

@@ -243,7 +243,7 @@ struct Packed {
 
 TEST(PackedWeightsTest, Shapes) {
   for (DType t : {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                  DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K}) {
+                  DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K, DType::kQ5_1, DType::kQ4_1}) {
     const int64_t block = DTypeBlockElements(t);
     EXPECT_TRUE(CanPack(t, 16, block));
     EXPECT_TRUE(CanPack(t, 49152, 2048));
@@ -254,13 +254,15 @@ TEST(PackedWeightsTest, Shapes) {
   }
   // AVX2 reads the K-quant layouts as 8-row halves; packed Q8_0 is AVX-512 only.
   EXPECT_FALSE(PackedSupported(DType::kQ8_0, Isa::kAvx2));
-  EXPECT_FALSE(CanPack(DType::kQ4_1, 16, 256));
+  EXPECT_FALSE(CanPack(DType::kMXFP4, 16, 256));
   EXPECT_FALSE(PackedSupported(DType::kF16, Isa::kAvx512));
   EXPECT_EQ(PackedBytes(DType::kQ8_0, 32, 64), size_t{2 * 2 * 576});
   EXPECT_EQ(PackedBytes(DType::kQ4_K, 32, 512), size_t{2 * 2 * 2368});
   EXPECT_EQ(PackedBytes(DType::kQ6_K, 32, 512), size_t{2 * 2 * 3392});
   EXPECT_EQ(PackedBytes(DType::kQ3_K, 32, 512), size_t{2 * 2 * 1856});
   EXPECT_EQ(PackedBytes(DType::kQ2_K, 32, 512), size_t{2 * 2 * 16 * sizeof(BlockQ2_K)});
+  EXPECT_EQ(PackedBytes(DType::kQ5_1, 32, 64), size_t{2 * 2 * 16 * sizeof(BlockQ5_1)});
+  EXPECT_EQ(PackedBytes(DType::kQ4_1, 32, 64), size_t{2 * 2 * 16 * sizeof(BlockQ4_1)});
 }
 
 TEST(PackedWeightsTest, Q8_0Layout) {
@@ -437,8 +439,8 @@ TEST_P(PackedParity, ZerosAndLargeValues) {
 
 INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedParity,
                          ::testing::Values(DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K,
-                                           DType::kQ6_K, DType::kIQ4_XS, DType::kQ3_K,
-                                           DType::kQ2_K),
+                                           DType::kQ6_K, DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K,
+                                           DType::kQ5_1, DType::kQ4_1),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 TEST(MatMulTest, ZeroColsGivesZeros) {
