@@ -83,6 +83,8 @@ struct WeightView {
 // Q5_1 (kPackedQ5_1BlockBytes, the GGUF rows' size): Q5_0's 352 bytes, then [352, 384) m (f16).
 // Q4_1 (kPackedQ4_1BlockBytes, the GGUF rows' size): Q5_0's nibbles, then [256, 288) d and
 //   [288, 320) m (f16).
+// MXFP4 (kPackedMXFP4BlockBytes): Q5_0's nibbles (4-bit table indices), then [256, 288) the
+//   scales 2^(e - 128) as bf16 (exact: 8 exponent bits, subnormals included).
 //
 // Q5_K (kPackedQ5_KBlockBytes): Q4_K's 2368 bytes for its nibbles, d, dmin, scales and mins, then
 //   [2368, 2880) fifth bits: per c 128 bytes, row r's byte 4r + e holding at bit k the fifth
@@ -120,6 +122,7 @@ inline constexpr int64_t kPackedQ4_KBlockBytes = 2048 + 64 + 128 + 128;
 inline constexpr int64_t kPackedQ5_0BlockBytes = 256 + 64 + 32;
 inline constexpr int64_t kPackedQ5_1BlockBytes = 256 + 64 + 32 + 32;
 inline constexpr int64_t kPackedQ4_1BlockBytes = 256 + 32 + 32;
+inline constexpr int64_t kPackedMXFP4BlockBytes = 256 + 32;
 inline constexpr int64_t kPackedQ5_KBlockBytes = 2368 + 512;
 inline constexpr int64_t kPackedQ6_KBlockBytes = 2048 + 1024 + 256 + 64;
 inline constexpr int64_t kPackedIQ4_XSBlockBytes = 2048 + 128 + 64;

@@ -238,8 +238,10 @@ float DotDecoded(const Problem& p, const DecodedRow& d, int64_t t) {
 
 int32_t Q8_0BiasMultiplier(DType weight_type, Isa isa) {
   if (weight_type == DType::kQ4_0) return -8;
-  if (weight_type == DType::kQ5_0) return -16;  // packed codes q in [0, 31]; the decoded path
-                                                // has no offset and ignores the bias
+  // Packed Q5_0 codes are q in [0, 31], packed MXFP4's its table values + 12; the decoded path
+  // (no offset) ignores the bias.
+  if (weight_type == DType::kQ5_0) return -16;
+  if (weight_type == DType::kMXFP4) return -kMxfp4Offset;
   if (weight_type == DType::kQ4_1 || weight_type == DType::kQ5_1) return 1;  // offset x sum
   if ((weight_type == DType::kQ8_0 || weight_type == DType::kIQ4_NL) && isa == Isa::kAvx512) {
     return -128;  // codes stored + 128 (IQ4_NL: its table values + 128)
@@ -541,15 +543,18 @@ void PackScaleMin(const void* src, int64_t rows, int64_t cols, void* dst) {
   }
 }
 
-// Q5_0, Q5_1 and Q4_1: per 16-row group and block of 32 columns, 4 chunks of nibbles (row r's
-// bytes 4r + e are its qs[4v + e]: columns 4v + e low, 16 + 4v + e high), the fifth bits (Q5_0,
-// Q5_1: row r's byte 4r + e holds column 4k + e's at bit k), then the 16 rows' d (and m).
+// Q5_0, Q5_1, Q4_1 and MXFP4: per 16-row group and block of 32 columns, 4 chunks of nibbles (row
+// r's bytes 4r + e are its qs[4v + e]: columns 4v + e low, 16 + 4v + e high), the fifth bits (Q5_0,
+// Q5_1: row r's byte 4r + e holds column 4k + e's at bit k), then the 16 rows' d (and m; MXFP4:
+// its scale as bf16).
 template <class Block, DType kType>
 void PackSmallBlocks(const void* src, int64_t rows, int64_t cols, void* dst) {
-  constexpr bool kFifth = kType != DType::kQ4_1, kMin = kType != DType::kQ5_0;
+  constexpr bool kFifth = kType == DType::kQ5_0 || kType == DType::kQ5_1;
+  constexpr bool kMin = kType == DType::kQ5_1 || kType == DType::kQ4_1;
   constexpr int64_t kBytes = kType == DType::kQ5_0   ? kPackedQ5_0BlockBytes
                              : kType == DType::kQ5_1 ? kPackedQ5_1BlockBytes
-                                                     : kPackedQ4_1BlockBytes;
+                             : kType == DType::kQ4_1 ? kPackedQ4_1BlockBytes
+                                                     : kPackedMXFP4BlockBytes;
   constexpr int64_t kDAt = kFifth ? 320 : 256;
   const int64_t nb = cols / 32;
   const auto* w = static_cast<const Block*>(src);
@@ -569,7 +574,16 @@ void PackSmallBlocks(const void* src, int64_t rows, int64_t cols, void* dst) {
             out[256 + 4 * r + e] = bits;
           }
         }
-        d[r] = blk.d;
+        if constexpr (kType == DType::kMXFP4) {
+          int8_t v[32];
+          float scale[2];
+          DecodeRow(kType, &blk, 32, v, scale, nullptr);
+          uint32_t bits;
+          std::memcpy(&bits, &scale[0], sizeof(bits));
+          d[r] = static_cast<uint16_t>(bits >> 16);  // exact: the low 16 bits are zero
+        } else {
+          d[r] = blk.d;
+        }
         if constexpr (kMin) d[kPackedRows + r] = blk.m;
       }
       std::memcpy(out + kDAt, d, (kMin ? 2 : 1) * kPackedRows * sizeof(uint16_t));
@@ -709,6 +723,8 @@ int64_t PackedBlockBytes(DType t) {
       return kPackedQ5_1BlockBytes;
     case DType::kQ4_1:
       return kPackedQ4_1BlockBytes;
+    case DType::kMXFP4:
+      return kPackedMXFP4BlockBytes;
     default:
       return 0;
   }
@@ -741,6 +757,7 @@ void PackWeights(DType t, const void* src, int64_t rows, int64_t cols, void* dst
   if (t == DType::kQ5_0) return PackSmallBlocks<BlockQ5_0, DType::kQ5_0>(src, rows, cols, dst);
   if (t == DType::kQ5_1) return PackSmallBlocks<BlockQ5_1, DType::kQ5_1>(src, rows, cols, dst);
   if (t == DType::kQ4_1) return PackSmallBlocks<BlockQ4_1, DType::kQ4_1>(src, rows, cols, dst);
+  if (t == DType::kMXFP4) return PackSmallBlocks<BlockMXFP4, DType::kMXFP4>(src, rows, cols, dst);
   if (t == DType::kIQ4_XS) return PackIQ4_XS(src, rows, cols, dst);
   if (t == DType::kQ3_K) return PackTwoBit<BlockQ3_K, DType::kQ3_K>(src, rows, cols, dst);
   if (t == DType::kQ2_K) return PackTwoBit<BlockQ2_K, DType::kQ2_K>(src, rows, cols, dst);

@@ -600,6 +600,8 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
         return RunPacked<PackedKernels::Q5_1>(p, row_begin, row_end);
       case DType::kQ4_1:
         return RunPacked<PackedKernels::Q4_1>(p, row_begin, row_end);
+      case DType::kMXFP4:
+        return RunPacked<PackedKernels::MXFP4>(p, row_begin, row_end);
 #if MINT_MATMUL_AVX512
       case DType::kQ8_0:
         return PackedQ8_0Kernel::Run(p, row_begin, row_end);

@@ -57,16 +57,20 @@ struct K16Layout {
   static constexpr int64_t kDAt = kScalesAt + 256, kDminAt = kDAt + 32;
 };
 
-// The packed layouts of Q5_0, Q5_1 and Q4_1 (kernels.h): blocks of 32 columns, 4 chunks of
-// nibbles, Q5_0's and Q5_1's fifth bits, then d and (Q5_1, Q4_1) m per row as f16.
+// The packed layouts of Q5_0, Q5_1, Q4_1 and MXFP4 (kernels.h): blocks of 32 columns, 4 chunks
+// of nibbles, Q5_0's and Q5_1's fifth bits, then d and (Q5_1, Q4_1) m per row as f16, or MXFP4's
+// scales as bf16.
 template <DType kType>
 struct SmallBlockLayout {
-  static_assert(kType == DType::kQ5_0 || kType == DType::kQ5_1 || kType == DType::kQ4_1);
-  static constexpr bool kFifth = kType != DType::kQ4_1;
-  static constexpr bool kMin = kType != DType::kQ5_0;
+  static_assert(kType == DType::kQ5_0 || kType == DType::kQ5_1 || kType == DType::kQ4_1 ||
+                kType == DType::kMXFP4);
+  static constexpr bool kFifth = kType == DType::kQ5_0 || kType == DType::kQ5_1;
+  static constexpr bool kMin = kType == DType::kQ5_1 || kType == DType::kQ4_1;
+  static constexpr bool kTable = kType == DType::kMXFP4;  // nibbles index kMxfp4ValuesU8
   static constexpr int64_t kBlockBytes = kType == DType::kQ5_0   ? kPackedQ5_0BlockBytes
                                          : kType == DType::kQ5_1 ? kPackedQ5_1BlockBytes
-                                                                 : kPackedQ4_1BlockBytes;
+                                         : kType == DType::kQ4_1 ? kPackedQ4_1BlockBytes
+                                                                 : kPackedMXFP4BlockBytes;
   static constexpr int64_t kDAt = kFifth ? 320 : 256, kMAt = kDAt + 32;
 };
 
@@ -345,21 +349,32 @@ struct PackedK16Kernel : K16Layout<kType> {
   }
 };
 
-// Q5_0, Q5_1 and Q4_1 x Q8_0 activations: codes q in [0, 31] (nibble | fifth bit << 4; Q4_1: the
-// nibble) against broadcast groups of 4 activations. Q5_0's sums start from the activation
-// block's bias (-16 sum), so each row's lane ends with the signed block dot product: one
-// conversion and one FMA per block and token. Q5_1 and Q4_1 add m x the block's sum (their
+// Q5_0, Q5_1, Q4_1 and MXFP4 x Q8_0 activations: codes q in [0, 31] (nibble | fifth bit << 4;
+// Q4_1: the nibble; MXFP4: its table value + 12 by one byte shuffle) against broadcast groups of 4
+// activations. Q5_0's and MXFP4's sums start from the activation block's bias (-16 or -12 sum), so
+// each row's lane ends with the signed block dot product: one conversion and one FMA per block
+// and token. Q5_1 and Q4_1 add m x the block's sum (their
 // bias, multiplier 1) with one more FMA.
 template <DType kType>
 struct PackedSmallKernel : SmallBlockLayout<kType> {
   using L = SmallBlockLayout<kType>;
-  using L::kBlockBytes, L::kFifth, L::kMin;
+  using L::kBlockBytes, L::kFifth, L::kMin, L::kTable;
   static constexpr int kTokens = 4;
+
+  // The 16 rows' d (f16), or MXFP4's scales (bf16).
+  static __m512 Scales(const uint8_t* g) {
+    if constexpr (kTable) {
+      return _mm512_castsi512_ps(
+          _mm512_slli_epi32(_mm512_cvtepu16_epi32(Load256(g + L::kDAt)), 16));
+    }
+    return _mm512_cvtph_ps(Load256(g + L::kDAt));
+  }
 
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
     const int64_t nb = p.cols / 32;
     const uint8_t* g = p.packed + r / kPackedRows * nb * kBlockBytes;
+    const __m512i table = _mm512_broadcast_i32x4(Load128(kMxfp4ValuesU8));
     Q8_0ActView a[NT];
     __m512 acc[NT];
     MINT_UNROLL
@@ -389,9 +404,13 @@ struct PackedSmallKernel : SmallBlockLayout<kType> {
           q[v] = _mm512_loadu_si512(g + 64 * v);
           q[v + 4] = _mm512_and_si512(_mm512_srli_epi16(q[v], 4), nibble);
           q[v] = _mm512_and_si512(q[v], nibble);
+          if constexpr (kTable) {
+            q[v] = _mm512_shuffle_epi8(table, q[v]);
+            q[v + 4] = _mm512_shuffle_epi8(table, q[v + 4]);
+          }
         }
       }
-      const __m512 dw = _mm512_cvtph_ps(Load256(g + L::kDAt));
+      const __m512 dw = Scales(g);
       MINT_UNROLL
       for (int j = 0; j < NT; ++j) {
         const int8_t* aq = a[j].qs + 32 * b;
@@ -427,6 +446,7 @@ struct PackedKernels {
   using Q5_0 = PackedSmallKernel<DType::kQ5_0>;
   using Q5_1 = PackedSmallKernel<DType::kQ5_1>;
   using Q4_1 = PackedSmallKernel<DType::kQ4_1>;
+  using MXFP4 = PackedSmallKernel<DType::kMXFP4>;
 };
 
 #else  // AVX2: the same layouts, each 16-row group as two halves of 8 rows
@@ -560,13 +580,22 @@ struct PackedHalfKernel {
   }
 };
 
-// Q5_0, Q5_1 and Q4_1 (see PackedSmallKernel): maddubs pairs summed by madd, Q5_0's started
-// from the block's bias.
+// Q5_0, Q5_1, Q4_1 and MXFP4 (see PackedSmallKernel): maddubs pairs summed by madd, Q5_0's and
+// MXFP4's started from the block's bias.
 template <DType kType>
 struct PackedHalfSmallKernel : SmallBlockLayout<kType> {
   using L = SmallBlockLayout<kType>;
-  using L::kBlockBytes, L::kFifth, L::kMin;
+  using L::kBlockBytes, L::kFifth, L::kMin, L::kTable;
   static constexpr int kTokens = 2;
+
+  // Rows 8h..8h + 7's d (f16), or MXFP4's scales (bf16).
+  static __m256 Scales(const uint8_t* g, int h) {
+    if constexpr (kTable) {
+      return _mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(g + L::kDAt + 16 * h)), 16));
+    }
+    return _mm256_cvtph_ps(Load128(g + L::kDAt + 16 * h));
+  }
 
   template <int NT>
   static void Tile(const Problem& p, int64_t r, int64_t t) {
@@ -578,6 +607,7 @@ struct PackedHalfSmallKernel : SmallBlockLayout<kType> {
     const __m256i nibble = _mm256_set1_epi8(0x0F);
     const __m256i bit4 = _mm256_set1_epi8(0x10);
     const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i table = _mm256_broadcastsi128_si256(Load128(kMxfp4ValuesU8));
     for (int h = 0; h < 2; ++h) {
       __m256 acc[NT];
       MINT_UNROLL
@@ -596,6 +626,10 @@ struct PackedHalfSmallKernel : SmallBlockLayout<kType> {
           const __m256i x = Load256(g + 64 * v + 32 * h);
           __m256i lo = _mm256_and_si256(x, nibble);
           __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
+          if constexpr (kTable) {
+            lo = _mm256_shuffle_epi8(table, lo);
+            hi = _mm256_shuffle_epi8(table, hi);
+          }
           if constexpr (kFifth) {
             const __m256i sl = _mm256_slli_epi16(hb, 4 - v);  // bit v to bit 4
             const __m256i sh = _mm256_srli_epi16(hb, v);      // bit v + 4 to bit 4
@@ -611,7 +645,7 @@ struct PackedHalfSmallKernel : SmallBlockLayout<kType> {
             s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(_mm256_add_epi16(pl, ph), ones));
           }
         }
-        const __m256 dw = _mm256_cvtph_ps(Load128(g + L::kDAt + 16 * h));
+        const __m256 dw = Scales(g, h);
         MINT_UNROLL
         for (int j = 0; j < NT; ++j) {
           acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]),
@@ -769,6 +803,7 @@ struct PackedKernels {
   using Q5_0 = PackedHalfSmallKernel<DType::kQ5_0>;
   using Q5_1 = PackedHalfSmallKernel<DType::kQ5_1>;
   using Q4_1 = PackedHalfSmallKernel<DType::kQ4_1>;
+  using MXFP4 = PackedHalfSmallKernel<DType::kMXFP4>;
 };
 #endif
 

@@ -146,6 +146,17 @@ static_assert([] {
   return true;
 }());
 inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+// The same values + 12, as unsigned bytes (0..24): the weight operand of u8 x s8 dot products,
+// small enough for 16-bit pair sums, the +12 removed through the activations' sums.
+inline constexpr int32_t kMxfp4Offset = 12;
+inline constexpr uint8_t kMxfp4ValuesU8[16] = {12, 13, 14, 15, 16, 18, 20, 24,
+                                               12, 11, 10, 9,  8,  6,  4,  0};
+static_assert([] {
+  for (int i = 0; i < 16; ++i) {
+    if (kMxfp4ValuesU8[i] != kMxfp4Values[i] + kMxfp4Offset) return false;
+  }
+  return true;
+}());
 
 static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
                   sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 &&

@@ -242,8 +242,9 @@ struct Packed {
 };
 
 TEST(PackedWeightsTest, Shapes) {
-  for (DType t : {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                  DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K, DType::kQ5_1, DType::kQ4_1}) {
+  for (DType t :
+       {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS,
+        DType::kQ3_K, DType::kQ2_K, DType::kQ5_1, DType::kQ4_1, DType::kMXFP4}) {
     const int64_t block = DTypeBlockElements(t);
     EXPECT_TRUE(CanPack(t, 16, block));
     EXPECT_TRUE(CanPack(t, 49152, 2048));
@@ -254,7 +255,7 @@ TEST(PackedWeightsTest, Shapes) {
   }
   // AVX2 reads the K-quant layouts as 8-row halves; packed Q8_0 is AVX-512 only.
   EXPECT_FALSE(PackedSupported(DType::kQ8_0, Isa::kAvx2));
-  EXPECT_FALSE(CanPack(DType::kMXFP4, 16, 256));
+  EXPECT_FALSE(CanPack(DType::kIQ4_NL, 16, 256));
   EXPECT_FALSE(PackedSupported(DType::kF16, Isa::kAvx512));
   EXPECT_EQ(PackedBytes(DType::kQ8_0, 32, 64), size_t{2 * 2 * 576});
   EXPECT_EQ(PackedBytes(DType::kQ4_K, 32, 512), size_t{2 * 2 * 2368});
@@ -373,6 +374,30 @@ TEST(PackedWeightsTest, Q3_KAndQ2_KLayouts) {
   }
 }
 
+TEST(PackedWeightsTest, MXFP4ScalesAreExactBf16) {
+  // Row r's exponent e = kExps[r]: 2^(e - 128), subnormal floats for e < 2, must survive as bf16.
+  constexpr uint8_t kExps[16] = {0,   1,   2,   3,   64,  100, 126, 127,
+                                 128, 129, 130, 140, 160, 200, 250, 254};
+  std::vector<BlockMXFP4> blocks(16);
+  for (int r = 0; r < 16; ++r) {
+    blocks[r].e = kExps[r];
+    std::fill(std::begin(blocks[r].qs), std::end(blocks[r].qs), uint8_t{0x11});  // value 1 x scale
+  }
+  std::vector<uint8_t> packed(PackedBytes(DType::kMXFP4, 16, 32));
+  PackWeights(DType::kMXFP4, blocks.data(), 16, 32, packed.data());
+  for (int r = 0; r < 16; ++r) {
+    float y[32];
+    DequantizeRow(DType::kMXFP4, &blocks[r], y, 32);
+    uint16_t bf16;
+    std::memcpy(&bf16, packed.data() + 256 + 2 * r, 2);
+    const uint32_t bits = static_cast<uint32_t>(bf16) << 16;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof(scale));
+    EXPECT_EQ(scale, y[0]) << "e " << int{kExps[r]};
+    EXPECT_GT(scale, 0.0f) << "e " << int{kExps[r]};
+  }
+}
+
 class PackedParity : public ::testing::TestWithParam<DType> {};
 
 // The ISAs with a packed kernel for t on this CPU.
@@ -440,7 +465,7 @@ TEST_P(PackedParity, ZerosAndLargeValues) {
 INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedParity,
                          ::testing::Values(DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K,
                                            DType::kQ6_K, DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K,
-                                           DType::kQ5_1, DType::kQ4_1),
+                                           DType::kQ5_1, DType::kQ4_1, DType::kMXFP4),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 TEST(MatMulTest, ZeroColsGivesZeros) {
