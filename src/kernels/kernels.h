@@ -85,6 +85,8 @@ struct WeightView {
 //   [288, 320) m (f16).
 // MXFP4 (kPackedMXFP4BlockBytes): Q5_0's nibbles (4-bit table indices), then [256, 288) the
 //   scales 2^(e - 128) as bf16 (exact: 8 exponent bits, subnormals included).
+// F16, F32 (one "block" per column: 16 x 2 or 16 x 4 bytes): the 16 rows' values of each column
+//   in turn, the GGUF rows' size.
 //
 // Q5_K (kPackedQ5_KBlockBytes): Q4_K's 2368 bytes for its nibbles, d, dmin, scales and mins, then
 //   [2368, 2880) fifth bits: per c 128 bytes, row r's byte 4r + e holding at bit k the fifth

@@ -701,6 +701,18 @@ void PackTwoBit(const void* src, int64_t rows, int64_t cols, void* dst) {
   }
 }
 
+// F16 and F32: per 16-row group, column by column, the 16 rows' values.
+template <class Elem>
+void PackColumns(const void* src, int64_t rows, int64_t cols, void* dst) {
+  const auto* w = static_cast<const Elem*>(src);
+  auto* out = static_cast<Elem*>(dst);
+  for (int64_t g = 0; g < rows / kPackedRows; ++g) {
+    for (int64_t c = 0; c < cols; ++c) {
+      for (int64_t r = 0; r < kPackedRows; ++r) *out++ = w[(g * kPackedRows + r) * cols + c];
+    }
+  }
+}
+
 int64_t PackedBlockBytes(DType t) {
   switch (t) {
     case DType::kQ8_0:
@@ -725,6 +737,10 @@ int64_t PackedBlockBytes(DType t) {
       return kPackedQ4_1BlockBytes;
     case DType::kMXFP4:
       return kPackedMXFP4BlockBytes;
+    case DType::kF16:
+      return 16 * 2;  // one column of a group
+    case DType::kF32:
+      return 16 * 4;
     default:
       return 0;
   }
@@ -758,6 +774,8 @@ void PackWeights(DType t, const void* src, int64_t rows, int64_t cols, void* dst
   if (t == DType::kQ5_1) return PackSmallBlocks<BlockQ5_1, DType::kQ5_1>(src, rows, cols, dst);
   if (t == DType::kQ4_1) return PackSmallBlocks<BlockQ4_1, DType::kQ4_1>(src, rows, cols, dst);
   if (t == DType::kMXFP4) return PackSmallBlocks<BlockMXFP4, DType::kMXFP4>(src, rows, cols, dst);
+  if (t == DType::kF16) return PackColumns<uint16_t>(src, rows, cols, dst);
+  if (t == DType::kF32) return PackColumns<float>(src, rows, cols, dst);
   if (t == DType::kIQ4_XS) return PackIQ4_XS(src, rows, cols, dst);
   if (t == DType::kQ3_K) return PackTwoBit<BlockQ3_K, DType::kQ3_K>(src, rows, cols, dst);
   if (t == DType::kQ2_K) return PackTwoBit<BlockQ2_K, DType::kQ2_K>(src, rows, cols, dst);

@@ -602,6 +602,10 @@ void MatMulRowsSimd(const Problem& p, int64_t row_begin, int64_t row_end) {
         return RunPacked<PackedKernels::Q4_1>(p, row_begin, row_end);
       case DType::kMXFP4:
         return RunPacked<PackedKernels::MXFP4>(p, row_begin, row_end);
+      case DType::kF16:
+        return PackedFloatKernel<F16Weights>::Run(p, row_begin, row_end);
+      case DType::kF32:
+        return PackedFloatKernel<F32Weights>::Run(p, row_begin, row_end);
 #if MINT_MATMUL_AVX512
       case DType::kQ8_0:
         return PackedQ8_0Kernel::Run(p, row_begin, row_end);

@@ -21,6 +21,9 @@ inline VecF LoadF16(const uint16_t* p) { return _mm512_cvtph_ps(Load256(p)); }
 inline VecF LoadBf16(const uint16_t* p) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(Load256(p)), 16));
 }
+inline VecF BroadcastF(const float* p) { return _mm512_set1_ps(*p); }
+inline VecF AddF(VecF a, VecF b) { return _mm512_add_ps(a, b); }
+inline void StoreF(float* p, VecF v) { _mm512_storeu_ps(p, v); }
 #else
 using VecF = __m256;
 inline constexpr int kLanes = 8;
@@ -32,6 +35,9 @@ inline VecF LoadF16(const uint16_t* p) { return _mm256_cvtph_ps(Load128(p)); }
 inline VecF LoadBf16(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(p)), 16));
 }
+inline VecF BroadcastF(const float* p) { return _mm256_broadcast_ss(p); }
+inline VecF AddF(VecF a, VecF b) { return _mm256_add_ps(a, b); }
+inline void StoreF(float* p, VecF v) { _mm256_storeu_ps(p, v); }
 #endif
 
 struct F32Weights {
@@ -99,6 +105,107 @@ struct FloatKernel {
         if constexpr (U == 2) sum += HsumF(acc[1][i][j]);
         for (int64_t k = c; k < p.cols; ++k) sum += W::Scalar(w[i] + k) * x[j][k];
         p.y[(t + j) * p.rows + r + i] = sum;
+      }
+    }
+  }
+};
+
+// F32 and F16 weights in the packed layout (kernels.h): outer products. Per column, the 16
+// rows' weights are loaded once (one or two vectors) and multiplied by each token's broadcast
+// activation: one FMA per token and vector, no horizontal sums. Each token keeps kChains sums
+// (columns c % kChains) to cover the FMA latency with few tokens, combined at the end of each
+// pass; a pass covers kBlockCols columns and continues the sums left in y by the previous one.
+// Passes are column blocks so that in prefill a group's block of weights stays in L1 while every
+// token of a token block (whose activations stay in L2) runs over it: without them, each weight
+// would come from memory once per tile of tokens. A token's arithmetic is the same whatever the
+// loop order or the call's token count (batch-invariant).
+template <class W>
+struct PackedFloatKernel {
+  using Elem = typename W::Elem;
+  static constexpr int kVecs = 16 / kLanes;             // vectors per column of 16 rows
+  static constexpr int kChains = 2;                     // FMA latency x throughput / tokens
+  static constexpr int kTokens = kLanes == 16 ? 8 : 2;  // kChains x kTokens x kVecs registers
+  static constexpr int64_t kBlockCols = 512;            // 16 KiB of F16 per group
+  static constexpr int64_t kStreamMaxTokens = 8;
+  static constexpr int64_t kPrefetchBytes = 2048;
+
+  template <int NT>
+  static void Tile(const Problem& p, const Elem* g, int64_t r, int64_t t, int64_t c0, int64_t c1) {
+    VecF acc[kChains][NT][kVecs];
+    MINT_UNROLL
+    for (auto& ch : acc)
+      for (auto& tok : ch)
+        for (auto& v : tok) v = ZeroF();
+    if (c0 > 0) {
+      MINT_UNROLL
+      for (int j = 0; j < NT; ++j) {
+        MINT_UNROLL
+        for (int v = 0; v < kVecs; ++v)
+          acc[0][j][v] = LoadF(p.y + (t + j) * p.rows + r + kLanes * v);
+      }
+    }
+    const float* x[NT];
+    MINT_UNROLL
+    for (int j = 0; j < NT; ++j) x[j] = p.x + (t + j) * p.cols;
+    const bool prefetch = p.n_tokens <= kStreamMaxTokens;
+    auto column = [&](int ch, int64_t c) {
+      VecF w[kVecs];
+      MINT_UNROLL
+      for (int v = 0; v < kVecs; ++v) w[v] = W::Load(g + 16 * c + kLanes * v);
+      MINT_UNROLL
+      for (int j = 0; j < NT; ++j) {
+        const VecF xb = BroadcastF(x[j] + c);
+        MINT_UNROLL
+        for (int v = 0; v < kVecs; ++v) acc[ch][j][v] = Fma(w[v], xb, acc[ch][j][v]);
+      }
+    };
+    int64_t c = c0;
+    for (; c + kChains <= c1; c += kChains) {
+      if (prefetch) {
+        _mm_prefetch(reinterpret_cast<const char*>(g + 16 * c) + kPrefetchBytes, _MM_HINT_T0);
+      }
+      MINT_UNROLL
+      for (int ch = 0; ch < kChains; ++ch) column(ch, c + ch);
+    }
+    for (; c < c1; ++c) column(0, c);
+    MINT_UNROLL
+    for (int j = 0; j < NT; ++j) {
+      MINT_UNROLL
+      for (int v = 0; v < kVecs; ++v) {
+        VecF sum = acc[0][j][v];
+        if constexpr (kChains == 2) sum = AddF(sum, acc[1][j][v]);
+        StoreF(p.y + (t + j) * p.rows + r + kLanes * v, sum);
+      }
+    }
+  }
+
+  // Rows [row_begin, row_end) must be whole groups of 16.
+  static void Run(const Problem& p, int64_t row_begin, int64_t row_end) {
+    using Fn = void (*)(const Problem&, const Elem*, int64_t, int64_t, int64_t, int64_t);
+    static constexpr auto kTiles = []<size_t... I>(std::index_sequence<I...>) {
+      return std::array<Fn, kTokens>{&Tile<static_cast<int>(I) + 1>...};
+    }
+    (std::make_index_sequence<kTokens>());
+    const auto* base = reinterpret_cast<const Elem*>(p.packed);
+    auto pass = [&](int64_t r, int64_t c0, int64_t t0, int64_t t1) {
+      const Elem* g = base + r / 16 * p.cols * 16;
+      const int64_t c1 = std::min(p.cols, c0 + kBlockCols);
+      for (int64_t t = t0; t < t1; t += kTokens) {
+        kTiles[std::min<int64_t>(kTokens, t1 - t) - 1](p, g, r, t, c0, c1);
+      }
+    };
+    if (p.n_tokens <= kStreamMaxTokens) {
+      // Decode: each group's weights as one sequential stream.
+      for (int64_t r = row_begin; r < row_end; r += 16) {
+        for (int64_t c0 = 0; c0 < p.cols; c0 += kBlockCols) pass(r, c0, 0, p.n_tokens);
+      }
+      return;
+    }
+    const int64_t block = TokenBlock(kBlockCols * 4, kTokens);
+    for (int64_t t0 = 0; t0 < p.n_tokens; t0 += block) {
+      const int64_t t1 = std::min(p.n_tokens, t0 + block);
+      for (int64_t c0 = 0; c0 < p.cols; c0 += kBlockCols) {
+        for (int64_t r = row_begin; r < row_end; r += 16) pass(r, c0, t0, t1);
       }
     }
   }

@@ -242,21 +242,21 @@ struct Packed {
 };
 
 TEST(PackedWeightsTest, Shapes) {
-  for (DType t :
-       {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS,
-        DType::kQ3_K, DType::kQ2_K, DType::kQ5_1, DType::kQ4_1, DType::kMXFP4}) {
+  for (DType t : {DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                  DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K, DType::kQ5_1, DType::kQ4_1,
+                  DType::kMXFP4, DType::kF16, DType::kF32}) {
     const int64_t block = DTypeBlockElements(t);
     EXPECT_TRUE(CanPack(t, 16, block));
     EXPECT_TRUE(CanPack(t, 49152, 2048));
     EXPECT_FALSE(CanPack(t, 24, block));              // rows not whole groups of 16
-    EXPECT_FALSE(CanPack(t, 16, block + block / 2));  // cols not whole blocks
+    if (block > 1) EXPECT_FALSE(CanPack(t, 16, block + block / 2));  // cols not whole blocks
     EXPECT_FALSE(CanPack(t, 0, block));
     EXPECT_FALSE(PackedSupported(t, Isa::kScalar));
   }
   // AVX2 reads the K-quant layouts as 8-row halves; packed Q8_0 is AVX-512 only.
   EXPECT_FALSE(PackedSupported(DType::kQ8_0, Isa::kAvx2));
   EXPECT_FALSE(CanPack(DType::kIQ4_NL, 16, 256));
-  EXPECT_FALSE(PackedSupported(DType::kF16, Isa::kAvx512));
+  EXPECT_FALSE(PackedSupported(DType::kBF16, Isa::kAvx512));
   EXPECT_EQ(PackedBytes(DType::kQ8_0, 32, 64), size_t{2 * 2 * 576});
   EXPECT_EQ(PackedBytes(DType::kQ4_K, 32, 512), size_t{2 * 2 * 2368});
   EXPECT_EQ(PackedBytes(DType::kQ6_K, 32, 512), size_t{2 * 2 * 3392});
@@ -465,7 +465,8 @@ TEST_P(PackedParity, ZerosAndLargeValues) {
 INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedParity,
                          ::testing::Values(DType::kQ8_0, DType::kQ5_0, DType::kQ4_K, DType::kQ5_K,
                                            DType::kQ6_K, DType::kIQ4_XS, DType::kQ3_K, DType::kQ2_K,
-                                           DType::kQ5_1, DType::kQ4_1, DType::kMXFP4),
+                                           DType::kQ5_1, DType::kQ4_1, DType::kMXFP4, DType::kF16,
+                                           DType::kF32),
                          [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 TEST(MatMulTest, ZeroColsGivesZeros) {
