@@ -166,12 +166,42 @@ void Attention(const float* q, const float* k, const float* v, const AttentionSh
 
 namespace {
 
-// One query token of a paged batch.
+// The query tokens of one paged work item: `count` consecutive tokens of one sequence, the latest
+// first (token, token - 1, ...); n_keys is the latest's.
 struct PagedRow {
   int32_t seq;
   int32_t token;
+  int32_t count;
   int64_t n_keys;
 };
+
+// Prefill: up to `tokens_per_item` consecutive tokens of a sequence per item, so each K/V block is
+// read once for all of them (the latest token's group first: it reads the most).
+std::vector<PagedRow> GroupPagedRows(std::span<const PagedSeq> seqs, int tokens_per_item) {
+  std::vector<PagedRow> rows;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    for (int64_t t = seqs[i].n_tokens - 1; t >= 0; t -= tokens_per_item) {
+      const auto count = static_cast<int32_t>(std::min<int64_t>(tokens_per_item, t + 1));
+      rows.push_back(
+          {static_cast<int32_t>(i), static_cast<int32_t>(t), count, seqs[i].pos0 + t + 1});
+    }
+  }
+  // Most keys first: the expensive items start early and the cheap ones fill the gaps.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const PagedRow& a, const PagedRow& b) { return a.n_keys > b.n_keys; });
+  return rows;
+}
+
+// out = acc / l for every row, as a kernel's `last` call writes it.
+void FinishAttnRows(const AttnRows& r, float* scratch) {
+  AttnRows state = r;
+  state.first = false;
+  const ops_detail::AttnState st = ops_detail::StartAttnState(state, scratch);
+  for (int rr = 0; rr < r.n_rows; ++rr) {
+    const float inv = 1.0f / st.l[rr];
+    for (int64_t d = 0; d < r.head_dim; ++d) r.out[rr][d] = st.acc[rr * r.head_dim + d] * inv;
+  }
+}
 
 // The cache reads of one work item: kv head g of one sequence, its first n_keys positions.
 struct PagedItemKeys {
@@ -215,9 +245,12 @@ constexpr int64_t kKvPrefetchBlocks = 1;
   for (int64_t b = 0; b < std::min(kKvPrefetchBlocks, n_blocks); ++b) PrefetchKvBlock(kv, it, b);
 }
 
-// Attends the item's query heads over the token's keys, one KV block per kernel call (the online
-// softmax state carries across calls in `scratch`). Blocks of a non-F32 cache are converted to
-// f32 first, into conv (2 * block_size * head_dim floats).
+// Attends the item's query rows (its tokens' heads h0..h1) over their keys, one KV block per kernel
+// call (the online softmax state carries across calls in `scratch`). The blocks every token of
+// the item reads whole are attended once for all its rows; the rest token by token (each token's
+// rows moved to rows [0, nh) of the scratch), so each token's keys go through the same segments as
+// when it is alone: its result does not depend on its batch. Blocks of a non-F32 cache are
+// converted to f32 first, into conv (2 * block_size * head_dim floats).
 void RunPagedItem(const float* q, const PagedKv& kv, std::span<const PagedSeq> seqs,
                   const std::vector<PagedRow>& rows, const AttentionShape& s, const Partition& p,
                   int64_t item, float* out, AttendFn attend, Isa isa, float* scratch, float* conv) {
@@ -230,44 +263,70 @@ void RunPagedItem(const float* q, const PagedKv& kv, std::span<const PagedSeq> s
   const int64_t n_rep = s.n_head / s.n_kv_head;
   const int64_t h0 = g * n_rep + chunk * p.rows_per_item;
   const int64_t h1 = std::min(g * n_rep + n_rep, h0 + p.rows_per_item);
+  const int nh = static_cast<int>(h1 - h0);
   const int64_t hd = s.head_dim;
   const int64_t row = s.n_head * hd;
-  const int64_t batch_row = sq.row0 + pr.token;
+  const int64_t bs = kv.block_size;
 
   AttnRows r;
-  r.n_rows = static_cast<int>(h1 - h0);
-  for (int64_t h = h0; h < h1; ++h) {
-    r.q[h - h0] = q + batch_row * row + h * hd;
-    r.out[h - h0] = out + batch_row * row + h * hd;
+  r.n_rows = nh * pr.count;
+  for (int k = 0; k < pr.count; ++k) {
+    const int64_t batch_row = sq.row0 + pr.token - k;
+    for (int64_t h = h0; h < h1; ++h) {
+      r.q[k * nh + h - h0] = q + batch_row * row + h * hd;
+      r.out[k * nh + h - h0] = out + batch_row * row + h * hd;
+    }
   }
   r.head_dim = hd;
   r.kv_stride = hd;
   r.scale = s.scale;
-  const int64_t n_blocks = (pr.n_keys + kv.block_size - 1) / kv.block_size;
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const int64_t n = std::min(kv.block_size, pr.n_keys - b * kv.block_size);
+  auto run_block = [&](AttnRows& rows_of, int64_t b, int64_t n_keys, bool last) {
+    const int64_t n = std::min(bs, n_keys - b * bs);
     const int32_t block = sq.block_table[b];
     const uint8_t* kb = kv.Row(kv.k, block, g, 0);
     const uint8_t* vb = kv.Row(kv.v, block, g, 0);
-    if (b + kKvPrefetchBlocks < n_blocks) {
-      PrefetchKvBlock(kv, it, b + kKvPrefetchBlocks);
-    }
     if (kv.type == DType::kF32) {
-      r.k = reinterpret_cast<const float*>(kb);
-      r.v = reinterpret_cast<const float*>(vb);
+      rows_of.k = reinterpret_cast<const float*>(kb);
+      rows_of.v = reinterpret_cast<const float*>(vb);
     } else if (kv.type == DType::kF16 && isa == Isa::kAvx512) {
-      r.k16 = reinterpret_cast<const uint16_t*>(kb);
-      r.v16 = reinterpret_cast<const uint16_t*>(vb);
+      rows_of.k16 = reinterpret_cast<const uint16_t*>(kb);
+      rows_of.v16 = reinterpret_cast<const uint16_t*>(vb);
     } else {
       ConvertToF32(kv.type, kb, conv, n * hd, isa);
-      ConvertToF32(kv.type, vb, conv + kv.block_size * hd, n * hd, isa);
-      r.k = conv;
-      r.v = conv + kv.block_size * hd;
+      ConvertToF32(kv.type, vb, conv + bs * hd, n * hd, isa);
+      rows_of.k = conv;
+      rows_of.v = conv + bs * hd;
     }
-    r.n_keys = n;
-    r.first = b == 0;
-    r.last = b == n_blocks - 1;
-    attend(r, scratch);
+    rows_of.n_keys = n;
+    rows_of.first = b == 0;
+    rows_of.last = last;
+    attend(rows_of, scratch);
+  };
+  const int64_t n_blocks = (pr.n_keys + bs - 1) / bs;
+  const int64_t shared_blocks = (pr.n_keys - (pr.count - 1)) / bs;  // whole for every token
+  for (int64_t b = 0; b < shared_blocks; ++b) {
+    if (b + kKvPrefetchBlocks < n_blocks) PrefetchKvBlock(kv, it, b + kKvPrefetchBlocks);
+    run_block(r, b, pr.n_keys, false);
+  }
+  for (int k = 0; k < pr.count; ++k) {
+    const int64_t n_keys = pr.n_keys - k;
+    const int64_t token_blocks = (n_keys + bs - 1) / bs;
+    AttnRows t = r;
+    t.n_rows = nh;
+    for (int i = 0; i < nh; ++i) {
+      t.q[i] = r.q[k * nh + i];
+      t.out[i] = r.out[k * nh + i];
+      if (k > 0 && shared_blocks > 0) ops_detail::MoveAttnRowState(scratch, hd, k * nh + i, i);
+    }
+    if (token_blocks == shared_blocks) {
+      FinishAttnRows(t, scratch);
+      continue;
+    }
+    for (int64_t b = shared_blocks; b < token_blocks; ++b) {
+      if (k == 0 && b + kKvPrefetchBlocks < n_blocks)
+        PrefetchKvBlock(kv, it, b + kKvPrefetchBlocks);
+      run_block(t, b, n_keys, b == token_blocks - 1);
+    }
   }
 }
 
@@ -296,22 +355,22 @@ void PagedAttention(const float* q, const PagedKv& kv, std::span<const PagedSeq>
   assert(shape.n_kv_head > 0 && shape.n_head % shape.n_kv_head == 0);
   assert(kv.row_bytes == DTypeRowBytes(kv.type, shape.head_dim));
   assert(kv.head_stride >= kv.block_size * kv.row_bytes);  // a head's rows are contiguous
+  const int n_threads = pool ? pool->size() : 1;
+  const int64_t n_rep = shape.n_head / shape.n_kv_head;
+  // Tokens per item: as many whole kv groups as fit kMaxAttnRows, unless that leaves too few items
+  // to keep the threads busy (MakePartition then splits groups, and one token per item is better).
+  AttentionShape s = shape;
   std::vector<PagedRow> rows;
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    for (int64_t t = 0; t < seqs[i].n_tokens; ++t) {
-      rows.push_back({static_cast<int32_t>(i), static_cast<int32_t>(t), seqs[i].pos0 + t + 1});
-    }
+  Partition part;
+  for (int tokens = std::max<int64_t>(1, kMaxAttnRows / n_rep);; tokens = 1) {
+    rows = GroupPagedRows(seqs, tokens);
+    s.n_tokens = static_cast<int64_t>(rows.size());
+    part = MakePartition(s, n_threads);
+    if (tokens == 1 || part.rows_per_item == n_rep) break;
   }
   if (rows.empty()) return;
-  // Most keys first: the expensive items start early and the cheap ones fill the gaps.
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const PagedRow& a, const PagedRow& b) { return a.n_keys > b.n_keys; });
-  AttentionShape s = shape;
-  s.n_tokens = static_cast<int64_t>(rows.size());
   const Isa resolved = ops_detail::ResolveIsa(isa);
   const AttendFn attend = SelectKernel(resolved);
-  const int n_threads = pool ? pool->size() : 1;
-  const Partition part = MakePartition(s, n_threads);
   const int64_t scratch_floats =
       ops_detail::AttnScratchFloats(s.head_dim) + 2 * kv.block_size * s.head_dim;
   const int64_t conv_offset = ops_detail::AttnScratchFloats(s.head_dim);

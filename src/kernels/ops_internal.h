@@ -12,6 +12,7 @@
 // Thread-safety: every function here is reentrant and touches only its arguments.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -56,9 +57,10 @@ void RopeHeadAvx512(float* x, int64_t head_dim, RopeMode mode, const float* cos_
                     const float* sin_tab);
 
 // ---- Attention (attention*.cpp) ----
-// Up to kMaxAttnRows query heads that share one kv head and one query token are processed
-// together, so each key and value row is loaded once for all of them.
-inline constexpr int kMaxAttnRows = 8;
+// Up to kMaxAttnRows query rows that share one kv head are processed together, so each key and
+// value row is loaded once for all of them: the query heads of one kv group, and in a prefill of
+// paged attention several consecutive query tokens' heads.
+inline constexpr int kMaxAttnRows = 16;
 // Keys are scored in blocks of this many; the online-softmax rescale happens once per block.
 inline constexpr int64_t kAttnKeyBlock = 64;
 
@@ -107,6 +109,16 @@ inline AttnState StartAttnState(const AttnRows& r, float* scratch) {
     }
   }
   return st;
+}
+// Moves row `from`'s running state (acc, m, l) to row `to` of the same scratch.
+inline void MoveAttnRowState(float* scratch, int64_t head_dim, int from, int to) {
+  AttnRows shape;
+  shape.head_dim = head_dim;
+  shape.first = false;
+  const AttnState st = StartAttnState(shape, scratch);
+  std::copy_n(st.acc + from * head_dim, head_dim, st.acc + to * head_dim);
+  st.m[to] = st.m[from];
+  st.l[to] = st.l[from];
 }
 void AttendRowsScalar(const AttnRows& r, float* scratch);
 void AttendRowsAvx2(const AttnRows& r, float* scratch);

@@ -333,8 +333,9 @@ const AttnCase kAttnCases[] = {
     {5, 130, 14, 2, 64, 0},  // chunked prefill after a prefix (pos0 > 0, spans key blocks)
     {33, 31, 8, 8, 40, 0},   // MHA, head_dim with a tail for every SIMD width
     {9, 64, 4, 1, 36, 12},   // MQA, padded kv stride
-    {3, 70, 16, 2, 128, 0},  // group of 8 = kMaxAttnRows
-    {2, 5, 20, 2, 16, 0},    // group of 10 > kMaxAttnRows: split into runs
+    {3, 70, 16, 2, 128, 0},  // group of 8
+    {2, 5, 32, 2, 16, 0},    // group of 16 = kMaxAttnRows
+    {2, 5, 40, 2, 16, 0},    // group of 20 > kMaxAttnRows: split into runs
     {4, 3, 6, 3, 7, 1},      // odd head_dim
 };
 

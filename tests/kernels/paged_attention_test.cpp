@@ -170,6 +170,39 @@ TEST(PagedAttention, RowsDoNotDependOnBatchNeighbours) {
   }
 }
 
+TEST(PagedAttention, PrefillRowsEqualTokenByTokenRows) {
+  // A prefill's consecutive tokens share work items (each K/V block read once for all of them);
+  // each token's row must still be bit-identical to the token attended alone (a decode step), so
+  // a sequence's output does not depend on how its prompt was chunked. Prompts that start at,
+  // inside and across cache-block boundaries.
+  auto seqs = MakeSeqs(11);
+  ThreadPool pool(2);
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    const Cache c = MakeCache(type);
+    Fill(c, seqs);
+    for (Isa isa : AvailableIsas()) {
+      // One thread groups 4 tokens per item wherever a sequence has 2 groups (2 kv heads x 2 >=
+      // 4 items per thread); two threads where it has 4.
+      for (auto [i, p] :
+           {std::pair<size_t, ThreadPool*>{0, nullptr}, {2, nullptr}, {2, &pool}, {3, nullptr}}) {
+        const SeqData& s = seqs[i];
+        const auto prefill = RunPaged(c, seqs, {i}, isa, p);
+        const int64_t row_floats = kHead * kHd;
+        for (int64_t t = 0; t < s.n_tokens; ++t) {
+          std::vector<SeqData> one = {s};
+          one[0].pos0 = s.pos0 + t;
+          one[0].n_tokens = 1;
+          one[0].q.assign(s.q.begin() + t * row_floats, s.q.begin() + (t + 1) * row_floats);
+          const auto alone = RunPaged(c, one, {0}, isa, nullptr);
+          EXPECT_TRUE(std::equal(alone.begin(), alone.end(), prefill.begin() + t * row_floats))
+              << "sequence " << i << " token " << t << " " << IsaName(isa) << " "
+              << DTypeName(type);
+        }
+      }
+    }
+  }
+}
+
 TEST(PagedAttention, MatchesContiguousAttentionOnOneSequence) {
   // The paged kernel over an F32 cache and the contiguous kernel agree to rounding.
   const auto seqs = MakeSeqs(9);
