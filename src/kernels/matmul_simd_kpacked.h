@@ -1,7 +1,7 @@
 // Weights in the packed layouts (kernels.h, PackWeights): Q4_K, Q5_K, IQ4_XS, Q6_K, Q3_K and Q2_K
-// x Q8_K activations, Q5_0 x Q8_0, for matmul_simd.h (same rules: ISA files only). AVX-512 VNNI
-// reads a 16-row group per 512-bit vector; AVX2 (at the end) reads the same bytes as two 8-row
-// halves.
+// x Q8_K activations, Q5_0, Q5_1, Q4_1 and MXFP4 x Q8_0, for matmul_simd.h (same rules: ISA files
+// only). AVX-512 VNNI reads a 16-row group per 512-bit vector; AVX2 (at the end) reads the same
+// bytes as two 8-row halves.
 //
 // A tile is 16 rows x NT tokens. Per super-block and pair of sub-blocks (64 columns), the 8
 // chunks of codes are loaded once and split into low nibbles (sub-block 2c) and high nibbles
@@ -353,8 +353,7 @@ struct PackedK16Kernel : K16Layout<kType> {
 // Q4_1: the nibble; MXFP4: its table value + 12 by one byte shuffle) against broadcast groups of 4
 // activations. Q5_0's and MXFP4's sums start from the activation block's bias (-16 or -12 sum), so
 // each row's lane ends with the signed block dot product: one conversion and one FMA per block
-// and token. Q5_1 and Q4_1 add m x the block's sum (their
-// bias, multiplier 1) with one more FMA.
+// and token. Q5_1 and Q4_1 add m x the block's sum (their bias, multiplier 1) with one more FMA.
 template <DType kType>
 struct PackedSmallKernel : SmallBlockLayout<kType> {
   using L = SmallBlockLayout<kType>;
