@@ -59,11 +59,7 @@ void AttendRowsScalar(const AttnRows& r, float* scratch) {
       }
     }
   }
-  if (!r.last) return;
-  for (int rr = 0; rr < r.n_rows; ++rr) {
-    const float inv = 1.0f / l[rr];
-    for (int64_t d = 0; d < hd; ++d) r.out[rr][d] = acc[rr * hd + d] * inv;
-  }
+  if (r.last) WriteAttnRows(r, st);
 }
 
 }  // namespace ops_detail
@@ -192,17 +188,6 @@ std::vector<PagedRow> GroupPagedRows(std::span<const PagedSeq> seqs, int tokens_
   return rows;
 }
 
-// out = acc / l for every row, as a kernel's `last` call writes it.
-void FinishAttnRows(const AttnRows& r, float* scratch) {
-  AttnRows state = r;
-  state.first = false;
-  const ops_detail::AttnState st = ops_detail::StartAttnState(state, scratch);
-  for (int rr = 0; rr < r.n_rows; ++rr) {
-    const float inv = 1.0f / st.l[rr];
-    for (int64_t d = 0; d < r.head_dim; ++d) r.out[rr][d] = st.acc[rr * r.head_dim + d] * inv;
-  }
-}
-
 // The cache reads of one work item: kv head g of one sequence, its first n_keys positions.
 struct PagedItemKeys {
   const int32_t* block_table;
@@ -319,7 +304,7 @@ void RunPagedItem(const float* q, const PagedKv& kv, std::span<const PagedSeq> s
       if (k > 0 && shared_blocks > 0) ops_detail::MoveAttnRowState(scratch, hd, k * nh + i, i);
     }
     if (token_blocks == shared_blocks) {
-      FinishAttnRows(t, scratch);
+      ops_detail::WriteAttnRows(t, ops_detail::AttnStateIn(scratch, hd));
       continue;
     }
     for (int64_t b = shared_blocks; b < token_blocks; ++b) {

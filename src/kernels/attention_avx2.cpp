@@ -180,11 +180,7 @@ void AttendRowsAvx2(const AttnRows& r, float* scratch) {
       AccumulateValues(r, p0, nb, s, corr, acc + rr * hd);
     }
   }
-  if (!r.last) return;
-  for (int rr = 0; rr < r.n_rows; ++rr) {
-    const float inv = 1.0f / l[rr];
-    for (int64_t d = 0; d < hd; ++d) r.out[rr][d] = acc[rr * hd + d] * inv;
-  }
+  if (r.last) WriteAttnRows(r, st);
 }
 
 }  // namespace mint::kernels::ops_detail

@@ -96,11 +96,15 @@ struct AttnState {
   float* m;    // n_rows
   float* l;    // n_rows
 };
+// Where a scratch of AttnScratchFloats(head_dim) floats keeps each part.
+inline AttnState AttnStateIn(float* scratch, int64_t head_dim) {
+  return {scratch, scratch + kMaxAttnRows * head_dim,
+          scratch + kMaxAttnRows * (head_dim + kAttnKeyBlock),
+          scratch + kMaxAttnRows * (head_dim + kAttnKeyBlock) + kMaxAttnRows};
+}
 inline AttnState StartAttnState(const AttnRows& r, float* scratch) {
   const int64_t hd = r.head_dim;
-  AttnState st{scratch, scratch + kMaxAttnRows * hd,
-               scratch + kMaxAttnRows * (hd + kAttnKeyBlock),
-               scratch + kMaxAttnRows * (hd + kAttnKeyBlock) + kMaxAttnRows};
+  const AttnState st = AttnStateIn(scratch, hd);
   if (r.first) {
     for (int rr = 0; rr < r.n_rows; ++rr) {
       st.m[rr] = -INFINITY;
@@ -110,12 +114,16 @@ inline AttnState StartAttnState(const AttnRows& r, float* scratch) {
   }
   return st;
 }
+// out = acc / l for every row (a `last` call's end; AVX-512 computes the same products).
+inline void WriteAttnRows(const AttnRows& r, const AttnState& st) {
+  for (int rr = 0; rr < r.n_rows; ++rr) {
+    const float inv = 1.0f / st.l[rr];
+    for (int64_t d = 0; d < r.head_dim; ++d) r.out[rr][d] = st.acc[rr * r.head_dim + d] * inv;
+  }
+}
 // Moves row `from`'s running state (acc, m, l) to row `to` of the same scratch.
 inline void MoveAttnRowState(float* scratch, int64_t head_dim, int from, int to) {
-  AttnRows shape;
-  shape.head_dim = head_dim;
-  shape.first = false;
-  const AttnState st = StartAttnState(shape, scratch);
+  const AttnState st = AttnStateIn(scratch, head_dim);
   std::copy_n(st.acc + from * head_dim, head_dim, st.acc + to * head_dim);
   st.m[to] = st.m[from];
   st.l[to] = st.l[from];
