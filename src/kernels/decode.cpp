@@ -63,9 +63,8 @@ void DecodeIQ4_NL(const BlockIQ4_NL& b, Out o) {
   Fill(o.scale, 2, F16ToF32(b.d));
 }
 
-// ggml_e8m0_to_fp32_half: 2^(e - 128), subnormal for e < 2.
 float E8M0Half(uint8_t e) {
-  const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+  const uint32_t bits = E8M0HalfBits(e);
   float f;
   std::memcpy(&f, &bits, sizeof(f));
   return f;

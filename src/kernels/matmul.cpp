@@ -575,12 +575,7 @@ void PackSmallBlocks(const void* src, int64_t rows, int64_t cols, void* dst) {
           }
         }
         if constexpr (kType == DType::kMXFP4) {
-          int8_t v[32];
-          float scale[2];
-          DecodeRow(kType, &blk, 32, v, scale, nullptr);
-          uint32_t bits;
-          std::memcpy(&bits, &scale[0], sizeof(bits));
-          d[r] = static_cast<uint16_t>(bits >> 16);  // exact: the low 16 bits are zero
+          d[r] = static_cast<uint16_t>(E8M0HalfBits(blk.e) >> 16);  // exact as bf16
         } else {
           d[r] = blk.d;
         }

@@ -173,7 +173,8 @@ struct PackedFloatKernel {
       MINT_UNROLL
       for (int v = 0; v < kVecs; ++v) {
         VecF sum = acc[0][j][v];
-        if constexpr (kChains == 2) sum = AddF(sum, acc[1][j][v]);
+        MINT_UNROLL
+        for (int ch = 1; ch < kChains; ++ch) sum = AddF(sum, acc[ch][j][v]);
         StoreF(p.y + (t + j) * p.rows + r + kLanes * v, sum);
       }
     }

@@ -146,6 +146,11 @@ static_assert([] {
   return true;
 }());
 inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+// The bits of an MXFP4 block's scale as an f32, ggml_e8m0_to_fp32_half: 2^(e - 128), subnormal
+// for e < 2. The low 16 bits are always zero (the scale is exact as a bf16).
+inline constexpr uint32_t E8M0HalfBits(uint8_t e) {
+  return e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+}
 // The same values + 12, as unsigned bytes (0..24): the weight operand of u8 x s8 dot products,
 // small enough for 16-bit pair sums, the +12 removed through the activations' sums.
 inline constexpr int32_t kMxfp4Offset = 12;
