@@ -83,6 +83,30 @@ int RunLogits(const LogitsArgs& a) {
   return 0;
 }
 
+// Registers `mint gguf logits`, filling *a.
+CLI::App* AddLogitsCommand(CLI::App* parent, LogitsArgs* a) {
+  auto* lg = parent->add_subcommand(
+      "logits",
+      "Run token ids through a model and write the last position's logits (raw f32, n_vocab "
+      "values), or compare them with another engine's dump of the same file and ids (NMSE, "
+      "max |diff|, argmax, top-10 overlap). Default ids: n ids (i * 7919 + 1) mod n_vocab.");
+  lg->add_option("file", a->file, "GGUF file")->required();
+  lg->add_option("-o,--output", a->output, "Write the logits here (raw little-endian f32)");
+  lg->add_option("--ids", a->ids, "Token ids, comma-separated (default: -n spread ids)")
+      ->delimiter(',');
+  lg->add_option("-n,--n-tokens", a->n_tokens, "How many spread ids when --ids is not given")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
+  lg->add_option("--compare", a->compare, "Reference logits file (raw f32) to compare with");
+  lg->add_option("--max-nmse", a->max_nmse, "With --compare: exit 1 when NMSE is above this");
+  lg->add_option("-t,--threads", a->threads, "Threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  lg->add_option("--kv-cache-type", a->cache_type, "KV cache element type: f16, f32, bf16, q8_0")
+      ->capture_default_str();
+  return lg;
+}
+
 }  // namespace
 
 CommandFn RegisterGguf(CLI::App& app) {
@@ -121,26 +145,8 @@ CommandFn RegisterGguf(CLI::App& app) {
   deq->add_option("input", *deq_in, "Input GGUF")->required();
   deq->add_option("output", *deq_out, "Output GGUF")->required();
 
-  auto* lg = gguf->add_subcommand(
-      "logits",
-      "Run token ids through a model and write the last position's logits (raw f32, n_vocab "
-      "values), or compare them with another engine's dump of the same file and ids (NMSE, "
-      "max |diff|, argmax, top-10 overlap). Default ids: n ids (i * 7919 + 1) mod n_vocab.");
   auto la = std::make_shared<LogitsArgs>();
-  lg->add_option("file", la->file, "GGUF file")->required();
-  lg->add_option("-o,--output", la->output, "Write the logits here (raw little-endian f32)");
-  lg->add_option("--ids", la->ids, "Token ids, comma-separated (default: -n spread ids)")
-      ->delimiter(',');
-  lg->add_option("-n,--n-tokens", la->n_tokens, "How many spread ids when --ids is not given")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 20));
-  lg->add_option("--compare", la->compare, "Reference logits file (raw f32) to compare with");
-  lg->add_option("--max-nmse", la->max_nmse, "With --compare: exit 1 when NMSE is above this");
-  lg->add_option("-t,--threads", la->threads, "Threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  lg->add_option("--kv-cache-type", la->cache_type, "KV cache element type: f16, f32, bf16, q8_0")
-      ->capture_default_str();
+  CLI::App* lg = AddLogitsCommand(gguf, la.get());
 
   return [=]() -> int {
     if (lg->parsed()) return RunLogits(*la);
