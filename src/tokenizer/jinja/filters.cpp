@@ -346,127 +346,168 @@ Result<Value> Sum(Interpreter&, const Value& in, CallArgs& a) {
   return acc;
 }
 
-Result<Value> StringOp(const Value& in, std::string (*fn)(const std::string&)) {
-  return Value::String(fn(in.ToString()));
+Result<Value> Abs(Interpreter&, const Value& in, CallArgs&) {
+  if (in.is_float()) return Value::Float(std::fabs(in.as_float()));
+  if (in.is_number()) {
+    return in.as_int() == INT64_MIN ? Value::Float(-in.as_float())
+                                    : Value::Int(std::llabs(in.as_int()));
+  }
+  return Status::InvalidArgument(std::string("bad operand type for abs(): '") + in.TypeName() +
+                                 "'");
+}
+
+Result<Value> Default(Interpreter&, const Value& in, CallArgs& a) {
+  Value def = ArgOr(a, 0, "default_value", Value::String(""));
+  bool boolean = ArgOr(a, 1, "boolean", Value::Bool(false)).Truthy();
+  if (in.is_undefined() || (boolean && !in.Truthy())) return def;
+  return in;
+}
+
+Result<Value> Escape(Interpreter&, const Value& in, CallArgs&) {
+  if (in.is_markup()) return in;
+  return Value::Markup(HtmlEscape(in.ToString()));
+}
+
+Result<Value> First(Interpreter&, const Value& in, CallArgs&) {
+  if (in.is_generator()) {  // next(iter(gen)) consumes one item
+    if (in.list().empty()) return Value::Undefined("No first item, sequence was empty.");
+    Value v = in.list().front();
+    in.list().erase(in.list().begin());
+    return v;
+  }
+  MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
+  if (items.empty()) return Value::Undefined("No first item, sequence was empty.");
+  return items.front();
+}
+
+Result<Value> Format(Interpreter&, const Value& in, CallArgs& a) {
+  if (!a.kwargs.empty() && !a.positional.empty()) {
+    return Status::InvalidArgument(
+        "can't handle positional and keyword arguments at the same time");
+  }
+  Value args = Value::MakeTuple(a.positional);
+  if (!a.kwargs.empty()) {
+    args = Value::MakeDict();
+    for (auto& [k, v] : a.kwargs) args.dict().Set(Value::String(k), v);
+  }
+  MINT_ASSIGN_OR_RETURN(std::string s, PercentFormat(in.ToString(), args));
+  return Value::String(std::move(s));
+}
+
+Result<Value> Last(Interpreter&, const Value& in, CallArgs&) {
+  if (in.is_generator()) return Status::InvalidArgument("'generator' object is not reversible");
+  MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
+  if (items.empty()) return Value::Undefined("No last item, sequence was empty.");
+  return items.back();
+}
+
+Result<Value> LengthFilter(Interpreter&, const Value& in, CallArgs&) {
+  MINT_ASSIGN_OR_RETURN(int64_t n, Length(in));
+  return Value::Int(n);
+}
+
+Result<Value> ListFilter(Interpreter&, const Value& in, CallArgs&) {
+  MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
+  return Value::MakeList(std::move(items));
+}
+
+Result<Value> ReplaceFilter(Interpreter&, const Value& in, CallArgs& a) {
+  int64_t count = ArgOr(a, 2, "count", Value::Int(-1)).as_int();
+  return Value::String(Replace(in.ToString(), ArgOr(a, 0, "old", Value::String("")).ToString(),
+                               ArgOr(a, 1, "new", Value::String("")).ToString(), count));
+}
+
+Result<Value> Reverse(Interpreter&, const Value& in, CallArgs&) {
+  if (in.is_string()) {
+    auto cps = SplitCodePoints(in.str());
+    std::string out;
+    for (auto it = cps.rbegin(); it != cps.rend(); ++it) out += *it;
+    return Value::String(std::move(out));
+  }
+  bool was_generator = in.is_generator();
+  MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
+  std::reverse(items.begin(), items.end());
+  // reversed(seq) is an iterator; a generator falls back to a reversed list.
+  if (was_generator) return Value::MakeList(std::move(items));
+  return Value::MakeGenerator(std::move(items));
+}
+
+Result<Value> StringFilter(Interpreter&, const Value& in, CallArgs&) {
+  if (in.is_string()) return in;  // soft_str keeps Markup
+  return Value::String(in.ToString());
+}
+
+Result<Value> Trim(Interpreter&, const Value& in, CallArgs& a) {
+  const Value* chars = a.Get(0, "chars");
+  return Value::String(
+      Strip(in.ToString(), chars != nullptr && !chars->is_none() ? chars : nullptr, true, true));
+}
+
+// Filters that apply one string -> string function.
+template <std::string (*kFn)(const std::string&)>
+Result<Value> StringFn(Interpreter&, const Value& in, CallArgs&) {
+  return Value::String(kFn(in.ToString()));
+}
+
+template <bool kMax>
+Result<Value> MinMaxFilter(Interpreter&, const Value& in, CallArgs& a) {
+  return MinMax(in, a, kMax);
+}
+
+// select / reject / selectattr / rejectattr.
+template <bool kSelect, bool kAttr>
+Result<Value> Select(Interpreter& i, const Value& in, CallArgs& a) {
+  return SelectFilter(i, in, a, kSelect, kAttr);
 }
 
 const std::unordered_map<std::string, FilterFn>& Filters() {
   static const auto* filters = new std::unordered_map<std::string, FilterFn>{
-      {"abs", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         if (in.is_float()) return Value::Float(std::fabs(in.as_float()));
-         if (in.is_number()) {
-           return in.as_int() == INT64_MIN ? Value::Float(-in.as_float())
-                                           : Value::Int(std::llabs(in.as_int()));
-         }
-         return Status::InvalidArgument(std::string("bad operand type for abs(): '") +
-                                        in.TypeName() + "'");
-       }},
-      {"attr", [](Interpreter&, const Value& in, CallArgs& a) -> Result<Value> {
+      {"abs", Abs},
+      {"attr",
+       [](Interpreter&, const Value& in, CallArgs& a) -> Result<Value> {
          return GetAttr(in, ArgOr(a, 0, "name", Value::String("")).ToString());
        }},
       {"batch", Batch},
-      {"capitalize", [](Interpreter&, const Value& in, CallArgs&) { return StringOp(in, Capitalize); }},
-      {"count", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         MINT_ASSIGN_OR_RETURN(int64_t n, Length(in));
-         return Value::Int(n);
-       }},
-      {"default", [](Interpreter&, const Value& in, CallArgs& a) -> Result<Value> {
-         Value def = ArgOr(a, 0, "default_value", Value::String(""));
-         bool boolean = ArgOr(a, 1, "boolean", Value::Bool(false)).Truthy();
-         if (in.is_undefined() || (boolean && !in.Truthy())) return def;
-         return in;
-       }},
+      {"capitalize", StringFn<Capitalize>},
+      {"count", LengthFilter},
+      {"default", Default},
       {"dictsort", DictSort},
-      {"escape", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         if (in.is_markup()) return in;
-         return Value::Markup(HtmlEscape(in.ToString()));
-       }},
-      {"first", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         if (in.is_generator()) {  // next(iter(gen)) consumes one item
-           if (in.list().empty()) return Value::Undefined("No first item, sequence was empty.");
-           Value v = in.list().front();
-           in.list().erase(in.list().begin());
-           return v;
-         }
-         MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
-         if (items.empty()) return Value::Undefined("No first item, sequence was empty.");
-         return items.front();
-       }},
+      {"escape", Escape},
+      {"first", First},
       {"float", ToFloatFilter},
-      {"format", [](Interpreter&, const Value& in, CallArgs& a) -> Result<Value> {
-         if (!a.kwargs.empty() && !a.positional.empty()) {
-           return Status::InvalidArgument("can't handle positional and keyword arguments at the same time");
-         }
-         Value args = Value::MakeTuple(a.positional);
-         if (!a.kwargs.empty()) {
-           args = Value::MakeDict();
-           for (auto& [k, v] : a.kwargs) args.dict().Set(Value::String(k), v);
-         }
-         MINT_ASSIGN_OR_RETURN(std::string s, PercentFormat(in.ToString(), args));
-         return Value::String(std::move(s));
-       }},
+      {"format", Format},
       {"indent", Indent},
       {"int", ToIntFilter},
       {"items", Items},
       {"join", Join},
-      {"last", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         if (in.is_generator()) return Status::InvalidArgument("'generator' object is not reversible");
-         MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
-         if (items.empty()) return Value::Undefined("No last item, sequence was empty.");
-         return items.back();
-       }},
-      {"length", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         MINT_ASSIGN_OR_RETURN(int64_t n, Length(in));
-         return Value::Int(n);
-       }},
-      {"list", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
-         return Value::MakeList(std::move(items));
-       }},
-      {"lower", [](Interpreter&, const Value& in, CallArgs&) { return StringOp(in, AsciiLower); }},
+      {"last", Last},
+      {"length", LengthFilter},
+      {"list", ListFilter},
+      {"lower", StringFn<AsciiLower>},
       {"map", MapFilter},
-      {"max", [](Interpreter&, const Value& in, CallArgs& a) { return MinMax(in, a, true); }},
-      {"min", [](Interpreter&, const Value& in, CallArgs& a) { return MinMax(in, a, false); }},
-      {"reject", [](Interpreter& i, const Value& in, CallArgs& a) { return SelectFilter(i, in, a, false, false); }},
-      {"rejectattr", [](Interpreter& i, const Value& in, CallArgs& a) { return SelectFilter(i, in, a, false, true); }},
-      {"replace", [](Interpreter&, const Value& in, CallArgs& a) -> Result<Value> {
-         int64_t count = ArgOr(a, 2, "count", Value::Int(-1)).as_int();
-         return Value::String(Replace(in.ToString(), ArgOr(a, 0, "old", Value::String("")).ToString(),
-                                      ArgOr(a, 1, "new", Value::String("")).ToString(), count));
-       }},
-      {"reverse", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         if (in.is_string()) {
-           auto cps = SplitCodePoints(in.str());
-           std::string out;
-           for (auto it = cps.rbegin(); it != cps.rend(); ++it) out += *it;
-           return Value::String(std::move(out));
-         }
-         bool was_generator = in.is_generator();
-         MINT_ASSIGN_OR_RETURN(List items, Iterate(in));
-         std::reverse(items.begin(), items.end());
-         // reversed(seq) is an iterator; a generator falls back to a reversed list.
-         if (was_generator) return Value::MakeList(std::move(items));
-         return Value::MakeGenerator(std::move(items));
-       }},
+      {"max", MinMaxFilter<true>},
+      {"min", MinMaxFilter<false>},
+      {"reject", Select<false, false>},
+      {"rejectattr", Select<false, true>},
+      {"replace", ReplaceFilter},
+      {"reverse", Reverse},
       {"round", Round},
-      {"safe", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> { return Value::Markup(in.ToString()); }},
-      {"select", [](Interpreter& i, const Value& in, CallArgs& a) { return SelectFilter(i, in, a, true, false); }},
-      {"selectattr", [](Interpreter& i, const Value& in, CallArgs& a) { return SelectFilter(i, in, a, true, true); }},
+      {"safe",
+       [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
+         return Value::Markup(in.ToString());
+       }},
+      {"select", Select<true, false>},
+      {"selectattr", Select<true, true>},
       {"sort", SortFilter},
-      {"string", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
-         if (in.is_string()) return in;  // soft_str keeps Markup
-         return Value::String(in.ToString());
-       }},
+      {"string", StringFilter},
       {"sum", Sum},
-      {"title", [](Interpreter&, const Value& in, CallArgs&) { return StringOp(in, JinjaTitle); }},
+      {"title", StringFn<JinjaTitle>},
       {"tojson", ToJsonFilter},
-      {"trim", [](Interpreter&, const Value& in, CallArgs& a) -> Result<Value> {
-         const Value* chars = a.Get(0, "chars");
-         return Value::String(Strip(in.ToString(), chars != nullptr && !chars->is_none() ? chars : nullptr, true, true));
-       }},
+      {"trim", Trim},
       {"unique", Unique},
-      {"upper", [](Interpreter&, const Value& in, CallArgs&) { return StringOp(in, AsciiUpper); }},
-      {"wordcount", [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
+      {"upper", StringFn<AsciiUpper>},
+      {"wordcount",
+       [](Interpreter&, const Value& in, CallArgs&) -> Result<Value> {
          return Value::Int(WordCount(in.ToString()));
        }},
   };
