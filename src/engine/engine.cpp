@@ -198,7 +198,19 @@ class Engine::Impl {
 
  private:
   void Loop();
+  // Lowers every compute thread's priority by config_.nice.
+  void LowerThreadPriority();
+  // Takes new requests into the scheduler (loop thread).
+  void Ingest(std::deque<std::unique_ptr<LiveRequest>>& inbox);
+  // After stop: waits for loads in flight, then ends every request as aborted.
+  void AbortAllOnStop();
   void Step();
+  // A plan with nothing to run: waits for loads, or ends a request that can never fit.
+  void OnEmptyPlan();
+  // Fills batch_ / batch_stops_ from the plan; returns how many rows sample.
+  int64_t BuildBatch(const StepPlan& plan);
+  // Samples each sampling sequence's next token from the step's rows and reports or ends it.
+  void EmitTokens(const StepPlan& plan);
   void Finish(LiveRequest* r, FinishReason reason, Status error, RequestOutput out);
   // kv_export: hands the prompt's blocks to the connector instead of releasing them.
   void ExportBlocks(LiveRequest* r, FinishReason* reason, Status* error, RequestOutput* out);
@@ -517,18 +529,33 @@ void Engine::Impl::FinishById(uint64_t id, FinishReason reason, Status error) {
   Finish(it->second.get(), reason, std::move(error), MakeOutput(*it->second));
 }
 
-void Engine::Impl::Loop() {
-  if (config_.nice > 0) {
-    // Every compute thread (this one included) lowers its own priority: niceness is per thread.
-    executor_->OnEachThread([nice = config_.nice] {
-      const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
-      errno = 0;
-      const int now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
-      if (errno == 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), now + nice) != 0) {
-        log::Warn("engine: could not lower thread {}'s priority by {}", tid, nice);
-      }
-    });
+void Engine::Impl::LowerThreadPriority() {
+  // Every compute thread (this one included) lowers its own priority: niceness is per thread.
+  executor_->OnEachThread([nice = config_.nice] {
+    const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    errno = 0;
+    const int now = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+    if (errno == 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), now + nice) != 0) {
+      log::Warn("engine: could not lower thread {}'s priority by {}", tid, nice);
+    }
+  });
+}
+
+void Engine::Impl::Ingest(std::deque<std::unique_ptr<LiveRequest>>& inbox) {
+  for (auto& r : inbox) {
+    LiveRequest* raw = r.get();
+    for (int32_t t : raw->req.prompt) raw->sampler.Accept(t, /*is_prompt=*/true);
+    raw->seq = scheduler_.Add(raw->id, raw->req.prompt, raw->req.priority, raw);
+    ++ingested_.seqs;
+    ingested_.tokens += static_cast<int64_t>(raw->req.prompt.size());
+    if (!raw->req.kv_import.empty()) raw->seq->import_tokens = raw->req.kv_import_tokens;
+    live_[raw->id] = std::move(r);
+    blocked_on_loads_ = false;
   }
+}
+
+void Engine::Impl::Loop() {
+  if (config_.nice > 0) LowerThreadPriority();
   while (true) {
     std::deque<std::unique_ptr<LiveRequest>> inbox;
     std::vector<uint64_t> aborts;
@@ -555,23 +582,18 @@ void Engine::Impl::Loop() {
       loaded.swap(loaded_);
     }
     for (auto& fn : commands) fn();
-    for (auto& r : inbox) {
-      LiveRequest* raw = r.get();
-      for (int32_t t : raw->req.prompt) raw->sampler.Accept(t, /*is_prompt=*/true);
-      raw->seq = scheduler_.Add(raw->id, raw->req.prompt, raw->req.priority, raw);
-      ++ingested_.seqs;
-      ingested_.tokens += static_cast<int64_t>(raw->req.prompt.size());
-      if (!raw->req.kv_import.empty()) raw->seq->import_tokens = raw->req.kv_import_tokens;
-      live_[raw->id] = std::move(r);
-      blocked_on_loads_ = false;
-    }
+    Ingest(inbox);
     for (auto& [id, st] : loaded) OnLoaded(id, std::move(st));
     for (uint64_t id : aborts) FinishById(id, FinishReason::kAbort, Status::Ok());
     if (!aborts.empty() || !commands.empty()) blocked_on_loads_ = false;
     if (scheduler_.HasWork() && !blocked_on_loads_) Step();
     PublishMetrics();
   }
-  // Stopping: loads in flight write into our blocks; wait for them (connectors time out).
+  AbortAllOnStop();
+}
+
+void Engine::Impl::AbortAllOnStop() {
+  // Loads in flight write into our blocks; wait for them (connectors time out).
   while (loads_in_flight_ > 0) {
     std::vector<std::pair<uint64_t, Status>> loaded;
     {
@@ -663,27 +685,23 @@ int32_t Engine::Impl::NextToken(LiveRequest* r, int64_t row, RequestOutput* out)
   return token;
 }
 
-void Engine::Impl::Step() {
-  const StepPlan plan = scheduler_.Schedule();
-  for (SeqState* seq : plan.loads) StartLoad(seq);
-  if (plan.empty() && scheduler_.num_waiting_for_kv() > 0) {
+void Engine::Impl::OnEmptyPlan() {
+  if (scheduler_.num_waiting_for_kv() > 0) {
     // What is left to schedule waits for slots or blocks that loads in flight hold.
     blocked_on_loads_ = true;
     return;
   }
-  if (plan.empty()) {
-    // Nothing fits: the next waiting sequence needs more blocks than the whole cache has (it grew
-    // by generation after a preemption). End it rather than spin.
-    if (SeqState* s = scheduler_.FrontWaiting()) {
-      auto* r = static_cast<LiveRequest*>(s->user);
-      log::Warn("request {}: {} tokens no longer fit in the KV cache; finishing it", r->id,
-                s->num_tokens());
-      Finish(r, FinishReason::kLength, Status::Ok(), MakeOutput(*r));
-    }
-    return;
+  // Nothing fits: the next waiting sequence needs more blocks than the whole cache has (it grew
+  // by generation after a preemption). End it rather than spin.
+  if (SeqState* s = scheduler_.FrontWaiting()) {
+    auto* r = static_cast<LiveRequest*>(s->user);
+    log::Warn("request {}: {} tokens no longer fit in the KV cache; finishing it", r->id,
+              s->num_tokens());
+    Finish(r, FinishReason::kLength, Status::Ok(), MakeOutput(*r));
   }
-  ++steps_;
-  const int64_t n_vocab = n_vocab_;
+}
+
+int64_t Engine::Impl::BuildBatch(const StepPlan& plan) {
   batch_.clear();
   batch_stops_.clear();
   int64_t n_rows = 0;
@@ -699,6 +717,18 @@ void Engine::Impl::Step() {
       prompt_computed_ += std::min(s.num_new, s.seq->num_prompt - s.pos0);
     }
   }
+  return n_rows;
+}
+
+void Engine::Impl::Step() {
+  const StepPlan plan = scheduler_.Schedule();
+  for (SeqState* seq : plan.loads) StartLoad(seq);
+  if (plan.empty()) {
+    OnEmptyPlan();
+    return;
+  }
+  ++steps_;
+  const int64_t n_rows = BuildBatch(plan);
   const StepBatch step{.seqs = batch_,
                        .stop_token_ids = batch_stops_,
                        .back_to_back = steps_ > 1 && !waited_since_step_};
@@ -709,7 +739,7 @@ void Engine::Impl::Step() {
     chosen_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1)));
     st = executor_->ExecuteChoosingTokens(step, chosen_);
   } else {
-    logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab));
+    logits_.resize(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * n_vocab_));
     st = executor_->Execute(step, logits_);
   }
   if (!st.ok()) {
@@ -722,7 +752,10 @@ void Engine::Impl::Step() {
   }
   RecordStep(step, std::chrono::steady_clock::now() - step_start);
   scheduler_.Complete(plan);
+  EmitTokens(plan);
+}
 
+void Engine::Impl::EmitTokens(const StepPlan& plan) {
   int64_t row = 0;
   for (const ScheduledSeq& s : plan.seqs) {
     if (!s.samples) continue;
