@@ -14,6 +14,7 @@
 #include "core/progress.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "model/kv_arena.h"
 #include "model/model.h"
 
 namespace mint::apps {
@@ -65,78 +66,67 @@ double TriadBandwidth(ThreadPool* pool) {
   return best;
 }
 
-int Run(const PerfArgs& a) {
-  auto loaded = LoadModelWithProgress(a.model);
-  if (!loaded.ok()) return Fail(loaded.status());
-  const model::Model& m = **loaded;
-  const auto& cfg = m.config();
-  ThreadPool pool(a.threads);
-  std::printf("model: %s\nfile: %s (%.1f MiB), weights read per token: %.1f MiB\n",
-              cfg.Summary().c_str(), a.model.c_str(), m.file().file_size() / 1048576.0,
-              m.WeightBytesPerToken() / 1048576.0);
-  std::printf("threads: %d, kernels: %s, KV cache: %s, cpu: %s\n", a.threads,
-              kernels::IsaName(kernels::BestIsa()), a.cache_type.c_str(), Cpu().ToString().c_str());
+// One model's timed runs: sequences pre-filled to --depth, pp and tg rates per repetition.
+class PerfRunner {
+ public:
+  PerfRunner(const PerfArgs& a, const model::Model& m, DType kv_type)
+      : a_(a), m_(m), kv_type_(kv_type), pool_(a.threads), logits_(m.config().n_vocab) {
+    prompt_.resize(static_cast<size_t>(a.n_prompt));
+    for (int64_t i = 0; i < a.n_prompt; ++i) {
+      prompt_[i] = static_cast<int32_t>((i * 7919 + 1) % m.config().n_vocab);
+    }
+  }
 
-  std::vector<int32_t> prompt(a.n_prompt);
-  for (int64_t i = 0; i < a.n_prompt; ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 1) % cfg.n_vocab);
-  std::vector<float> logits(cfg.n_vocab);
-  DType kv_type = DType::kF16;
-  if (a.cache_type == "f32") kv_type = DType::kF32;
-  if (a.cache_type == "q8_0") kv_type = DType::kQ8_0;
-  // With --depth, each test's sequence first holds `depth` tokens (filled once, untimed, in
-  // chunks of 512); every repetition rewinds to them, as llama-bench -d measures.
-  auto new_sequence = [&](int64_t n) -> Result<std::unique_ptr<model::Sequence>> {
-    auto seq = m.NewSequence(a.depth + n, kv_type);
+  ThreadPool* pool() { return &pool_; }
+
+  // A sequence with room for n tokens after --depth tokens, which it already holds (filled once,
+  // untimed, in chunks of 512); every repetition rewinds to them, as llama-bench -d measures.
+  Result<std::unique_ptr<model::Sequence>> NewSequence(int64_t n) {
+    auto seq = m_.NewSequence(a_.depth + n, kv_type_);
     std::vector<int32_t> chunk;
-    for (int64_t done = 0; done < a.depth; done += static_cast<int64_t>(chunk.size())) {
-      chunk.resize(static_cast<size_t>(std::min<int64_t>(512, a.depth - done)));
+    for (int64_t done = 0; done < a_.depth; done += static_cast<int64_t>(chunk.size())) {
+      chunk.resize(static_cast<size_t>(std::min<int64_t>(512, a_.depth - done)));
       for (size_t i = 0; i < chunk.size(); ++i) {
-        chunk[i] = static_cast<int32_t>((done + i) * 104729 % cfg.n_vocab);
+        chunk[i] = static_cast<int32_t>((done + i) * 104729 % m_.config().n_vocab);
       }
-      Status s = m.Forward(seq.get(), chunk, logits, false, &pool);
-      if (!s.ok()) return s;
+      MINT_RETURN_IF_ERROR(m_.Forward(seq.get(), chunk, logits_, false, &pool_));
     }
     return seq;
-  };
-  std::unique_ptr<model::Sequence> pp_seq, tg_seq;
-  if (a.n_prompt > 0) {
-    auto seq = new_sequence(a.n_prompt);
-    if (!seq.ok()) return Fail(seq.status());
-    pp_seq = std::move(seq).value();
   }
-  if (a.n_gen > 0) {
-    auto seq = new_sequence(a.n_gen + 1);
-    if (!seq.ok()) return Fail(seq.status());
-    tg_seq = std::move(seq).value();
+
+  // Prompt tokens per second of one -p batch after the depth.
+  Result<double> TimePrompt(model::Sequence* seq) {
+    seq->Truncate(a_.depth);
+    const int64_t t0 = SystemClock::Get().NowNanos();
+    MINT_RETURN_IF_ERROR(m_.Forward(seq, prompt_, logits_, false, &pool_));
+    return a_.n_prompt / ((SystemClock::Get().NowNanos() - t0) * 1e-9);
   }
-  std::vector<double> pp, tg;
-  ProgressBar bar("benchmark", false);
-  const int total_runs = a.reps + 1;
-  for (int rep = 0; rep <= a.reps; ++rep) {  // rep 0 warms up and is not counted
-    if (pp_seq) {
-      pp_seq->Truncate(a.depth);
-      const int64_t t0 = SystemClock::Get().NowNanos();
-      Status s = m.Forward(pp_seq.get(), prompt, logits, false, &pool);
-      const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
-      if (!s.ok()) return Fail(s);
-      if (rep > 0) pp.push_back(a.n_prompt / secs);
+
+  // Tokens per second of -n greedy steps at batch 1 after the depth.
+  Result<double> TimeGeneration(model::Sequence* seq) {
+    seq->Truncate(a_.depth);
+    int32_t token = prompt_.empty() ? 1 : prompt_[0];
+    const int64_t t0 = SystemClock::Get().NowNanos();
+    for (int64_t i = 0; i < a_.n_gen; ++i) {
+      MINT_RETURN_IF_ERROR(m_.Forward(seq, std::span(&token, 1), logits_, false, &pool_));
+      token =
+          static_cast<int32_t>(std::max_element(logits_.begin(), logits_.end()) - logits_.begin());
     }
-    if (tg_seq) {
-      tg_seq->Truncate(a.depth);
-      int32_t token = prompt.empty() ? 1 : prompt[0];
-      const int64_t t0 = SystemClock::Get().NowNanos();
-      for (int64_t i = 0; i < a.n_gen; ++i) {
-        Status s = m.Forward(tg_seq.get(), std::span(&token, 1), logits, false, &pool);
-        if (!s.ok()) return Fail(s);
-        token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
-                                     logits.begin());
-      }
-      const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
-      if (rep > 0) tg.push_back(a.n_gen / secs);
-    }
-    bar.Update(rep + 1, total_runs);
+    return a_.n_gen / ((SystemClock::Get().NowNanos() - t0) * 1e-9);
   }
-  bar.Finish();
+
+ private:
+  const PerfArgs& a_;
+  const model::Model& m_;
+  const DType kv_type_;
+  ThreadPool pool_;
+  std::vector<int32_t> prompt_;
+  std::vector<float> logits_;
+};
+
+// The llama-bench-style table, and the triad bound next to the decode rate.
+void PrintResults(const PerfArgs& a, const model::Model& m, const std::vector<double>& pp,
+                  const std::vector<double>& tg, ThreadPool* pool) {
   const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
   std::printf("| test   |          t/s |\n|--------|-------------:|\n");
   if (!pp.empty()) {
@@ -144,18 +134,55 @@ int Run(const PerfArgs& a) {
     std::printf("| pp%lld%s | %8.2f ± %.2f |\n", static_cast<long long>(a.n_prompt), at.c_str(),
                 s.mean, s.sd);
   }
-  if (!tg.empty()) {
-    Sample s = Summarize(tg);
-    std::printf("| tg%lld%s | %8.2f ± %.2f |\n", static_cast<long long>(a.n_gen), at.c_str(), s.mean,
-                s.sd);
-    if (a.triad) {
-      const double bw = TriadBandwidth(&pool);
-      const double bound = bw * 1e9 / m.WeightBytesPerToken();
-      std::printf("triad bandwidth (%d threads): %.2f GB/s -> decode bound %.1f t/s; "
-                  "measured decode = %.0f%% of bound\n",
-                  a.threads, bw, bound, 100.0 * s.mean / bound);
+  if (tg.empty()) return;
+  Sample s = Summarize(tg);
+  std::printf("| tg%lld%s | %8.2f ± %.2f |\n", static_cast<long long>(a.n_gen), at.c_str(), s.mean,
+              s.sd);
+  if (!a.triad) return;
+  const double bw = TriadBandwidth(pool);
+  const double bound = bw * 1e9 / m.WeightBytesPerToken();
+  std::printf(
+      "triad bandwidth (%d threads): %.2f GB/s -> decode bound %.1f t/s; "
+      "measured decode = %.0f%% of bound\n",
+      a.threads, bw, bound, 100.0 * s.mean / bound);
+}
+
+int Run(const PerfArgs& a) {
+  auto kv_type = model::ParseKvCacheType(a.cache_type);
+  if (!kv_type.ok()) return Fail(kv_type.status());
+  auto loaded = LoadModelWithProgress(a.model);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const model::Model& m = **loaded;
+  std::printf("model: %s\nfile: %s (%.1f MiB), weights read per token: %.1f MiB\n",
+              m.config().Summary().c_str(), a.model.c_str(), m.file().file_size() / 1048576.0,
+              m.WeightBytesPerToken() / 1048576.0);
+  std::printf("threads: %d, kernels: %s, KV cache: %s, cpu: %s\n", a.threads,
+              kernels::IsaName(kernels::BestIsa()), a.cache_type.c_str(), Cpu().ToString().c_str());
+  PerfRunner runner(a, m, *kv_type);
+  // pp and tg each get their own sequence (none when skipped); tg has room for one more token.
+  Result<std::unique_ptr<model::Sequence>> pp_seq = std::unique_ptr<model::Sequence>();
+  Result<std::unique_ptr<model::Sequence>> tg_seq = std::unique_ptr<model::Sequence>();
+  if (a.n_prompt > 0) pp_seq = runner.NewSequence(a.n_prompt);
+  if (!pp_seq.ok()) return Fail(pp_seq.status());
+  if (a.n_gen > 0) tg_seq = runner.NewSequence(a.n_gen + 1);
+  if (!tg_seq.ok()) return Fail(tg_seq.status());
+  std::vector<double> pp, tg;
+  ProgressBar bar("benchmark", false);
+  for (int rep = 0; rep <= a.reps; ++rep) {  // rep 0 warms up and is not counted
+    if (*pp_seq) {
+      auto rate = runner.TimePrompt(pp_seq->get());
+      if (!rate.ok()) return Fail(rate.status());
+      if (rep > 0) pp.push_back(*rate);
     }
+    if (*tg_seq) {
+      auto rate = runner.TimeGeneration(tg_seq->get());
+      if (!rate.ok()) return Fail(rate.status());
+      if (rep > 0) tg.push_back(*rate);
+    }
+    bar.Update(rep + 1, a.reps + 1);
   }
+  bar.Finish();
+  PrintResults(a, m, pp, tg, runner.pool());
   return 0;
 }
 
