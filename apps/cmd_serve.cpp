@@ -108,6 +108,58 @@ struct Engines {
   ~Engines() { Stop(); }
 };
 
+// --workers N / --prefill-workers P in one process: a request-plane worker per engine, found by
+// an embedded discovery, and the frontend's routing backend over them.
+struct Cluster {
+  std::unique_ptr<runtime::Discovery> discovery;
+  std::vector<std::unique_ptr<worker::Worker>> workers;
+  std::unique_ptr<frontend::RemoteBackend> remote;
+
+  Status Start(const ServeArgs& a, const engine::EngineConfig& cfg, const Engines& engines,
+               const std::string& name) {
+    discovery = runtime::NewEmbeddedDiscovery();
+    // The workers' gRPC ports are on loopback, open to every local user: with a key, they
+    // take only this process's own ephemeral cluster certificate.
+    runtime::PlaneTls tls;
+    if (!a.http.api_key.empty() || !a.http.api_key_file.empty()) {
+      auto t = runtime::GeneratePlaneTls();
+      if (!t.ok()) return t.status().WithContext("request-plane TLS");
+      tls = std::move(t).value();
+    }
+    for (size_t i = 0; i < engines.engines.size(); ++i) {
+      const std::string& role = engines.roles[i];
+      worker::WorkerOptions wo;
+      wo.id = role == "prefill" ? "prefill-" + std::to_string(i - a.workers)
+                                : "worker-" + std::to_string(i);
+      wo.model_name = name;
+      wo.role = role;
+      wo.tls = tls;
+      auto w = worker::Worker::Create(engines.engines[i].get(), discovery.get(), wo);
+      if (!w.ok()) return w.status();
+      workers.push_back(std::move(w).value());
+    }
+    auto rc = MakeRouterConfig(a.router);
+    if (!rc.ok()) return rc.status();
+    rc->block_size = cfg.block_size;  // the engines here use this one
+    frontend::RemoteBackendOptions ro;
+    ro.model_name = name;
+    ro.migration_limit = a.migration_limit;
+    ro.max_model_len = cfg.scheduler.max_model_len;
+    ro.router = *rc;
+    MINT_RETURN_IF_ERROR(ApplyDisaggPlan(a.disagg_plan, &ro));
+    auto queue = RouterQueuePolicy(a.router);
+    if (!queue.ok()) return queue.status();
+    ro.router_queue = *queue;
+    ro.router_queue_busy_s = a.router.queue_busy_s;
+    ro.router_queue_max_age_s = a.router.queue_max_age_s;
+    ro.tls = tls;
+    auto r = frontend::RemoteBackend::Create(discovery.get(), ro);
+    if (!r.ok()) return r.status();
+    remote = std::move(r).value();
+    return Status::Ok();
+  }
+};
+
 int Serve(const ServeArgs& a) {
   auto cfg = MakeEngineConfig(a.engine);
   if (!cfg.ok()) return Fail(cfg.status());
@@ -119,10 +171,8 @@ int Serve(const ServeArgs& a) {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tok;
   Engines engines;
-  std::unique_ptr<runtime::Discovery> discovery;
-  std::vector<std::unique_ptr<worker::Worker>> workers;
+  Cluster cluster;
   std::unique_ptr<worker::LocalBackend> local;
-  std::unique_ptr<frontend::RemoteBackend> remote;
   const std::string name = ServedModelName(a.http, a.model);
 
   auto load = [&]() -> Result<Serving> {
@@ -140,10 +190,8 @@ int Serve(const ServeArgs& a) {
                   : "",
               cfg->threads, kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
     engines.prefill_nice = a.prefill_nice;
-    if (Status st = engines.Start(*model, a.model, *cfg, a.tiers, a.workers, a.prefill_workers);
-        !st.ok()) {
-      return st;
-    }
+    MINT_RETURN_IF_ERROR(
+        engines.Start(*model, a.model, *cfg, a.tiers, a.workers, a.prefill_workers));
     Serving s{.tokenizer = tok.get(), .backend = nullptr, .general_name = model->config().name,
               .stop = {}};
     if (n_engines == 1) {
@@ -151,51 +199,13 @@ int Serve(const ServeArgs& a) {
           std::make_unique<TieredLocalBackend>(engines.engines[0].get(), engines.tiers[0].get());
       s.backend = local.get();
     } else {
-      discovery = runtime::NewEmbeddedDiscovery();
-      // The workers' gRPC ports are on loopback, open to every local user: with a key, they
-      // take only this process's own ephemeral cluster certificate.
-      runtime::PlaneTls tls;
-      if (!a.http.api_key.empty() || !a.http.api_key_file.empty()) {
-        auto t = runtime::GeneratePlaneTls();
-        if (!t.ok()) return t.status().WithContext("request-plane TLS");
-        tls = std::move(t).value();
-      }
-      for (int i = 0; i < n_engines; ++i) {
-        const std::string& role = engines.roles[i];
-        worker::WorkerOptions wo;
-        wo.id = role == "prefill" ? "prefill-" + std::to_string(i - a.workers)
-                                  : "worker-" + std::to_string(i);
-        wo.model_name = name;
-        wo.role = role;
-        wo.tls = tls;
-        auto w = worker::Worker::Create(engines.engines[i].get(), discovery.get(), wo);
-        if (!w.ok()) return w.status();
-        workers.push_back(std::move(w).value());
-      }
-      auto rc = MakeRouterConfig(a.router);
-      if (!rc.ok()) return rc.status();
-      rc->block_size = cfg->block_size;  // the engines here use this one
-      frontend::RemoteBackendOptions ro;
-      ro.model_name = name;
-      ro.migration_limit = a.migration_limit;
-      ro.max_model_len = cfg->scheduler.max_model_len;
-      ro.router = *rc;
-      MINT_RETURN_IF_ERROR(ApplyDisaggPlan(a.disagg_plan, &ro));
-      auto queue = RouterQueuePolicy(a.router);
-      if (!queue.ok()) return queue.status();
-      ro.router_queue = *queue;
-      ro.router_queue_busy_s = a.router.queue_busy_s;
-      ro.router_queue_max_age_s = a.router.queue_max_age_s;
-      ro.tls = tls;
-      auto r = frontend::RemoteBackend::Create(discovery.get(), ro);
-      if (!r.ok()) return r.status();
-      remote = std::move(r).value();
-      s.backend = remote.get();
+      MINT_RETURN_IF_ERROR(cluster.Start(a, *cfg, engines, name));
+      s.backend = cluster.remote.get();
     }
     s.stop = [&] {
       if (local) local->Close();
-      if (remote) remote->Close();
-      workers.clear();
+      if (cluster.remote) cluster.remote->Close();
+      cluster.workers.clear();
       engines.Stop();  // aborts what is left; their outputs still find live I/O threads
     };
     return s;
