@@ -107,6 +107,81 @@ struct OpenAiService::Generation {
     return out;
   }
 
+  // The n choices' detokenizers and text stages, before anything is submitted.
+  void InitChoices() {
+    std::lock_guard<std::mutex> lk(mu);
+    choices.resize(static_cast<size_t>(params.n));
+    remaining = params.n;
+    for (auto& c : choices) {
+      c.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*svc->tokenizer_);
+      c.detok->Prime(prompt);
+      if (use_reasoning) c.text.Add(ReasoningStage(reasoning));
+      if (tool_format != ToolCallFormat::kNone)
+        c.text.Add(ToolCallStage(tool_format, tool_options));
+      c.text.Add(StopStringStage(params.stop));
+    }
+  }
+
+  // Choice i's request: the prompt, its sampling (a given seed + i), `room` tokens at most.
+  protocol::GenerateRequest MakeRequest(int i, int64_t room) const {
+    const GenParams& p = params;
+    protocol::GenerateRequest r;
+    r.prompt = prompt;
+    r.sampling = p.sampling;
+    if (r.sampling.has_seed) r.sampling.seed += static_cast<uint64_t>(i);
+    r.max_tokens = p.max_tokens.value_or(room);
+    if (!p.ignore_eos) r.stop_token_ids = svc->eog_ids_;
+    r.stop_token_ids.insert(r.stop_token_ids.end(), p.stop_token_ids.begin(),
+                            p.stop_token_ids.end());
+    r.logprobs = p.logprobs || p.top_logprobs > 0 ? p.top_logprobs : -1;
+    r.grammar = p.grammar;
+    r.grammar_trigger = p.grammar_trigger;
+    return r;
+  }
+
+  // Submits choice `index`. n > 1 is admitted whole or not at all: once one choice is refused,
+  // the rest are not submitted and those already running are aborted.
+  static void SubmitChoice(const std::shared_ptr<Generation>& gen, size_t index,
+                           protocol::GenerateRequest r) {
+    std::unique_lock<std::mutex> lk(gen->mu);
+    if (gen->client_gone || !gen->error.ok()) {
+      gen->choices[index].done = true;
+      if (--gen->remaining == 0) gen->Finish();
+      return;
+    }
+    // mu is not held across Submit (outputs take it): a stop string or a client gone before
+    // request_id is recorded leaves abort_pending / client_gone, and the abort is sent below.
+    lk.unlock();
+    GenerationBackend* backend = gen->svc->backend_;
+    auto id = backend->Submit(
+        std::move(r), [gen, index](const protocol::GenerateOutput& o) { gen->OnOutput(index, o); },
+        gen->params.route);
+    lk.lock();
+    Choice& c = gen->choices[index];
+    if (!id.ok()) {
+      c.done = true;
+      c.finish = protocol::FinishReason::kError;
+      if (gen->error.ok()) gen->error = id.status();
+      std::vector<uint64_t> running;
+      for (Choice& other : gen->choices) {
+        if (other.submitted && !other.done && !other.abort_sent) {
+          other.abort_sent = true;
+          running.push_back(other.request_id);
+        }
+      }
+      if (--gen->remaining == 0) gen->Finish();
+      lk.unlock();
+      for (uint64_t rid : running) backend->Abort(rid);
+      return;
+    }
+    c.request_id = *id;
+    c.submitted = true;
+    const bool abort_now = c.abort_pending || (gen->client_gone && !c.done);
+    c.abort_sent = c.abort_sent || abort_now;
+    lk.unlock();
+    if (abort_now) backend->Abort(*id);
+  }
+
   void OnOutput(size_t index, const protocol::GenerateOutput& out) {
     std::vector<std::pair<uint64_t, bool>> to_abort;  // ids to abort after unlocking
     {
@@ -572,91 +647,28 @@ void OpenAiService::Start(std::shared_ptr<Generation> gen, std::shared_ptr<Respo
   gen->svc = this;
   gen->writer = writer;
   const GenParams& p = gen->params;
-  const int64_t room = backend_->max_model_len() - static_cast<int64_t>(gen->prompt.size());
+  const int64_t context = backend_->max_model_len();
+  const int64_t room = context - static_cast<int64_t>(gen->prompt.size());
+  std::optional<ApiError> e;
   if (room < 1) {
-    const ApiError e = ApiError::InvalidRequest(
-        "messages", "the prompt has " + std::to_string(gen->prompt.size()) +
-                        " tokens; this model's context is " +
-                        std::to_string(backend_->max_model_len()));
-    writer->Respond(e.status, JsonType(), ErrorBody(e));
-    metrics_->RequestFinished(gen->endpoint, e.status);
-    return;
-  }
-  if (p.max_tokens && *p.max_tokens > room) {
-    const ApiError e = ApiError::InvalidRequest(
+    e = ApiError::InvalidRequest("messages",
+                                 "the prompt has " + std::to_string(gen->prompt.size()) +
+                                     " tokens; this model's context is " + std::to_string(context));
+  } else if (p.max_tokens && *p.max_tokens > room) {
+    e = ApiError::InvalidRequest(
         "max_tokens", "max_tokens " + std::to_string(*p.max_tokens) + " plus the prompt's " +
                           std::to_string(gen->prompt.size()) + " tokens exceed the context of " +
-                          std::to_string(backend_->max_model_len()));
-    writer->Respond(e.status, JsonType(), ErrorBody(e));
-    metrics_->RequestFinished(gen->endpoint, e.status);
+                          std::to_string(context));
+  }
+  if (e) {
+    writer->Respond(e->status, JsonType(), ErrorBody(*e));
+    metrics_->RequestFinished(gen->endpoint, e->status);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lk(gen->mu);
-    gen->choices.resize(static_cast<size_t>(p.n));
-    gen->remaining = p.n;
-    for (auto& c : gen->choices) {
-      c.detok = std::make_unique<tokenizer::IncrementalDetokenizer>(*tokenizer_);
-      c.detok->Prime(gen->prompt);
-      if (gen->use_reasoning) c.text.Add(ReasoningStage(gen->reasoning));
-      if (gen->tool_format != ToolCallFormat::kNone) {
-        c.text.Add(ToolCallStage(gen->tool_format, gen->tool_options));
-      }
-      c.text.Add(StopStringStage(p.stop));
-    }
-  }
+  gen->InitChoices();
   writer->OnClientGone([gen] { gen->ClientGone(); });
   for (int i = 0; i < p.n; ++i) {
-    protocol::GenerateRequest r;
-    r.prompt = gen->prompt;
-    r.sampling = p.sampling;
-    if (r.sampling.has_seed) r.sampling.seed += static_cast<uint64_t>(i);
-    r.max_tokens = p.max_tokens.value_or(room);
-    if (!p.ignore_eos) r.stop_token_ids = eog_ids_;
-    r.stop_token_ids.insert(r.stop_token_ids.end(), p.stop_token_ids.begin(),
-                            p.stop_token_ids.end());
-    r.logprobs = p.logprobs || p.top_logprobs > 0 ? p.top_logprobs : -1;
-    r.grammar = p.grammar;
-    r.grammar_trigger = p.grammar_trigger;
-    const size_t index = static_cast<size_t>(i);
-    // Hold the lock across Submit so an output cannot arrive before request_id is recorded.
-    std::unique_lock<std::mutex> lk(gen->mu);
-    // n > 1 is admitted whole or not at all: once one choice is refused, the rest are not
-    // submitted and those already running are aborted below.
-    if (gen->client_gone || !gen->error.ok()) {
-      gen->choices[index].done = true;
-      if (--gen->remaining == 0) gen->Finish();
-      continue;
-    }
-    lk.unlock();
-    auto id = backend_->Submit(
-        std::move(r), [gen, index](const protocol::GenerateOutput& o) { gen->OnOutput(index, o); },
-        p.route);
-    lk.lock();
-    if (!id.ok()) {
-      Generation::Choice& c = gen->choices[index];
-      c.done = true;
-      c.finish = protocol::FinishReason::kError;
-      if (gen->error.ok()) gen->error = id.status();
-      std::vector<uint64_t> running;
-      for (Generation::Choice& other : gen->choices) {
-        if (other.submitted && !other.done && !other.abort_sent) {
-          other.abort_sent = true;
-          running.push_back(other.request_id);
-        }
-      }
-      if (--gen->remaining == 0) gen->Finish();
-      lk.unlock();
-      for (uint64_t rid : running) backend_->Abort(rid);
-      continue;
-    }
-    Generation::Choice& c = gen->choices[index];
-    c.request_id = *id;
-    c.submitted = true;
-    const bool abort_now = c.abort_pending || (gen->client_gone && !c.done);
-    c.abort_sent = c.abort_sent || abort_now;
-    lk.unlock();
-    if (abort_now) backend_->Abort(*id);
+    Generation::SubmitChoice(gen, static_cast<size_t>(i), gen->MakeRequest(i, room));
   }
 }
 
