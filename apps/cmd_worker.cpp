@@ -46,6 +46,30 @@ struct WorkerArgs {
   KvTierArgs tiers;
 };
 
+// Loads the model (progress bar, log lines) and gives cfg the grammar factory over its
+// vocabulary: constrained decoding's grammar arrives as text; masks need the tokenizer.
+Result<std::unique_ptr<model::Model>> LoadWorkerModel(const std::string& path,
+                                                      engine::EngineConfig* cfg) {
+  MINT_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, LoadModelWithProgress(path));
+  log::Info("model: {}", model->config().Summary());
+  log::Info("threads: {}, kernels: {} (cpu: {})", cfg->threads,
+            kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
+  auto tok = tokenizer::Tokenizer::FromGguf(model->file());
+  if (!tok.ok()) return tok.status().WithContext("tokenizer");
+  cfg->logits_processor_factory = GrammarFactory(**tok, model->config().n_vocab);
+  return model;
+}
+
+// /metrics and /health on the internal address (--metrics-port; none when negative).
+Result<std::unique_ptr<frontend::HttpServer>> StartMetricsHttp(const WorkerArgs& a,
+                                                               frontend::FrontendMetrics* metrics) {
+  if (a.metrics_port < 0) return std::unique_ptr<frontend::HttpServer>();
+  auto h = frontend::HttpServer::Start(
+      {.host = a.bind, .port = static_cast<uint16_t>(a.metrics_port), .io_threads = 1}, metrics);
+  if (!h.ok()) return h.status().WithContext("--metrics-port");
+  return std::move(h).value();
+}
+
 int RunWorker(const WorkerArgs& a) {
   BlockStopSignals();
   if (Status st = ValidateDisaggArgs(a.disagg); !st.ok()) return Fail(st);
@@ -63,18 +87,9 @@ int RunWorker(const WorkerArgs& a) {
   auto discovery = MakeDiscovery(a.discovery);
   if (!discovery.ok()) return Fail(discovery.status());
 
-  auto loaded = LoadModelWithProgress(a.model);
+  auto loaded = LoadWorkerModel(a.model, &*cfg);
   if (!loaded.ok()) return Fail(loaded.status());
   std::unique_ptr<model::Model> model = std::move(loaded).value();
-  log::Info("model: {}", model->config().Summary());
-  log::Info("threads: {}, kernels: {} (cpu: {})", cfg->threads,
-            kernels::IsaName(kernels::BestIsa()), Cpu().ToString());
-  {
-    // Constrained decoding: the grammar arrives as text; masks need the model's vocabulary.
-    auto tok = tokenizer::Tokenizer::FromGguf(model->file());
-    if (!tok.ok()) return Fail(tok.status().WithContext("tokenizer"));
-    cfg->logits_processor_factory = GrammarFactory(**tok, model->config().n_vocab);
-  }
   // The tiered KV cache sits in front of the transfer connector (imports and exports pass on).
   auto tiers = MakeKvTiers(a.tiers, *model, a.model, *cfg, kv->get());
   if (!tiers.ok()) return Fail(tiers.status().WithContext("KV tiers"));
@@ -90,16 +105,13 @@ int RunWorker(const WorkerArgs& a) {
   // worker exists.
   frontend::FrontendMetrics metrics({.model = model_name, .device_cost_per_hour = 0});
   WorkerMetricsSource source(eng->get());
-  std::unique_ptr<frontend::HttpServer> http;
-  std::string metrics_url;
-  if (a.metrics_port >= 0) {
-    auto h = frontend::HttpServer::Start(
-        {.host = a.bind, .port = static_cast<uint16_t>(a.metrics_port), .io_threads = 1}, &metrics);
-    if (!h.ok()) return Fail(h.status().WithContext("--metrics-port"));
-    http = std::move(h).value();
-    const std::string host = a.advertise_host.empty() ? a.bind : a.advertise_host;
-    metrics_url = fmt::format("http://{}:{}/metrics", host, http->port());
-  }
+  auto started = StartMetricsHttp(a, &metrics);
+  if (!started.ok()) return Fail(started.status());
+  std::unique_ptr<frontend::HttpServer> http = std::move(started).value();
+  const std::string metrics_url =
+      http ? fmt::format("http://{}:{}/metrics",
+                         a.advertise_host.empty() ? a.bind : a.advertise_host, http->port())
+           : "";
   auto w = worker::Worker::Create(eng->get(), discovery->get(),
                                   {.id = a.id,
                                    .model_name = model_name,
