@@ -210,8 +210,11 @@ const RESPONSE_TOOLS = TOOLS.map((t) => ({ type: 'function', name: t.function.na
 test('responses.create with a function tool, then its output sent back as an item', async () => {
   const input = [{ role: 'user', content: 'Weather in Paris?' }];
   const r = await client.responses.create({
-    model: MODEL, input, instructions: 'Use the tools.', tools: RESPONSE_TOOLS, tool_choice: 'required',
-    max_output_tokens: 300,
+    // A named call: one call with bounded arguments, so the random-weight model always completes
+    // inside max_output_tokens ('required' lets it add call after call, which now and then ran
+    // past 300 tokens and ended 'incomplete').
+    model: MODEL, input, instructions: 'Use the tools.', tools: RESPONSE_TOOLS,
+    tool_choice: { type: 'function', name: 'get_weather' }, max_output_tokens: 300,
   });
   assert.equal(r.object, 'response');
   assert.equal(r.status, 'completed');

@@ -7,7 +7,7 @@ set -euo pipefail
 MINT=$1
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-"$MINT" gguf synth --preset tiny --type q8_0 -o "$OUT/q8.gguf" 2>/dev/null
+"$MINT" gguf synth --preset tiny --vocab builtin --type q8_0 -o "$OUT/q8.gguf" 2>/dev/null
 "$MINT" gguf dequantize "$OUT/q8.gguf" "$OUT/f32.gguf"
 "$MINT" gguf logits "$OUT/f32.gguf" -n 16 -o "$OUT/ref.f32" 2>"$OUT/log.txt"
 grep -q "16 tokens (spread ids)" "$OUT/log.txt"

@@ -6,7 +6,7 @@ set -euo pipefail
 MINT=$1
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-"$MINT" gguf synth --preset tiny --type q8_0 -o "$OUT/m.gguf" 2>/dev/null
+"$MINT" gguf synth --preset tiny --vocab builtin --type q8_0 -o "$OUT/m.gguf" 2>/dev/null
 "$MINT" perf -m "$OUT/m.gguf" -p 32 -n 8 -d 40 -r 2 --no-triad >"$OUT/a.txt" 2>/dev/null
 grep -Eq '^\| pp32 @ d40 \| +[0-9.]+ ± [0-9.]+ \|$' "$OUT/a.txt"
 grep -Eq '^\| tg8 @ d40 \| +[0-9.]+ ± [0-9.]+ \|$' "$OUT/a.txt"
