@@ -15,6 +15,7 @@
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
 #include "model/kv_arena.h"
+#include "model/logits_diff.h"
 #include "model/model.h"
 
 namespace mint::apps {
@@ -70,12 +71,12 @@ double TriadBandwidth(ThreadPool* pool) {
 class PerfRunner {
  public:
   PerfRunner(const PerfArgs& a, const model::Model& m, DType kv_type)
-      : a_(a), m_(m), kv_type_(kv_type), pool_(a.threads), logits_(m.config().n_vocab) {
-    prompt_.resize(static_cast<size_t>(a.n_prompt));
-    for (int64_t i = 0; i < a.n_prompt; ++i) {
-      prompt_[i] = static_cast<int32_t>((i * 7919 + 1) % m.config().n_vocab);
-    }
-  }
+      : a_(a),
+        m_(m),
+        kv_type_(kv_type),
+        pool_(a.threads),
+        prompt_(model::SpreadTokenIds(static_cast<int>(a.n_prompt), m.config().n_vocab)),
+        logits_(m.config().n_vocab) {}
 
   ThreadPool* pool() { return &pool_; }
 
