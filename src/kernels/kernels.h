@@ -164,6 +164,9 @@ void Softmax(float* x, int64_t n, Isa isa = Isa::kBest);
 // The index of the first maximum of x[0, n), n >= 1 (greedy sampling). NaN values are passed
 // over, except that a NaN at index 0 is returned (as std::max_element with operator<).
 int64_t ArgMax(const float* x, int64_t n, Isa isa = Isa::kBest);
+// The largest value of x[0, n), passing over NaN: -inf when n == 0 or every value is NaN. One
+// read of x with the widest loads the ISA has (mint perf's read-bandwidth bound streams it).
+float MaxValue(const float* x, int64_t n, Isa isa = Isa::kBest);
 // y += x
 void Add(const float* x, float* y, int64_t n, Isa isa = Isa::kBest);
 // dst = src as f32: a copy for F32, a SIMD conversion for F16, DequantizeRow otherwise.

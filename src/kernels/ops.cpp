@@ -82,25 +82,36 @@ void Softmax(float* x, int64_t n, Isa isa) {
 int64_t ArgMax(const float* x, int64_t n, Isa isa) {
   if (n <= 0) return 0;
   float best = x[0];
-  int64_t i = 1;
-  const Isa resolved = ops_detail::ResolveIsa(isa);
-  if (resolved != Isa::kScalar && !std::isnan(best) && n >= 64) {
+  if (ops_detail::ResolveIsa(isa) != Isa::kScalar && !std::isnan(best) && n >= 64) {
     // The maximum by SIMD, then the first index holding it: the same answer as the scalar scan
     // (NaN is never greater than anything, so it is passed over there too).
-    const float m = resolved == Isa::kAvx512 ? ops_detail::MaxIgnoringNanAvx512(x, n)
-                                             : ops_detail::MaxIgnoringNanAvx2(x, n);
+    const float m = MaxValue(x, n, isa);
     for (int64_t j = 0; j < n; ++j) {
       if (x[j] == m) return j;
     }
   }
   int64_t arg = 0;
-  for (; i < n; ++i) {
+  for (int64_t i = 1; i < n; ++i) {
     if (x[i] > best) {
       best = x[i];
       arg = i;
     }
   }
   return arg;
+}
+
+float MaxValue(const float* x, int64_t n, Isa isa) {
+  switch (ops_detail::ResolveIsa(isa)) {
+    case Isa::kAvx512:
+      return ops_detail::MaxIgnoringNanAvx512(x, n);
+    case Isa::kAvx2:
+      return ops_detail::MaxIgnoringNanAvx2(x, n);
+    default: {
+      float m = -INFINITY;
+      for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+      return m;
+    }
+  }
 }
 
 void Add(const float* x, float* y, int64_t n, Isa isa) {

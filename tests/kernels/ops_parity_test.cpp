@@ -457,6 +457,23 @@ TEST(OpsParity, ArgMax) {
   }
 }
 
+// The read-bandwidth stream: every ISA gives the scalar maximum, NaN passed over, at every
+// tail length, and -inf for nothing to read.
+TEST(OpsParity, MaxValue) {
+  for (int64_t n : {0, 1, 7, 8, 31, 32, 33, 63, 64, 65, 1000, 49152}) {
+    auto v = RandomVector(n, 300 + n);
+    if (n > 5) v[5] = NAN;
+    if (n > 2) v[n - 1] = 7.5f;  // the last element (a tail lane) holds the maximum
+    float want = -INFINITY;
+    for (float x : v) want = std::isnan(x) ? want : std::max(want, x);
+    EXPECT_EQ(MaxValue(v.data(), n, Isa::kScalar), want) << "n=" << n;
+    for (Isa isa : SimdIsas())
+      EXPECT_EQ(MaxValue(v.data(), n, isa), want) << IsaName(isa) << " n=" << n;
+  }
+  const std::vector<float> nans(100, NAN);
+  for (Isa isa : AvailableIsas()) EXPECT_EQ(MaxValue(nans.data(), 100, isa), -INFINITY);
+}
+
 TEST(OpsParity, Softmax) {
   for (Isa isa : SimdIsas()) {
     for (float stddev : {1.0f, 30.0f}) {
