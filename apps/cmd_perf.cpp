@@ -1,7 +1,9 @@
 // `mint perf`: engine speed on one model, measured the way llama-bench measures it: prompt
 // processing of -p tokens in one batch (pp), and generation of -n tokens one at a time (tg),
-// each repeated -r times; plus STREAM-triad memory bandwidth and the decode bound it implies.
+// each repeated -r times; plus memory bandwidth (a read-only stream, which is what decode does, and
+// the STREAM triad) and the decode bound the read stream implies.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -29,7 +31,7 @@ struct PerfArgs {
   std::string cache_type = "f16";
   int threads = 2;
   int reps = 3;
-  bool triad = true;
+  bool bandwidth = true;
 };
 
 struct Sample {
@@ -44,27 +46,48 @@ Sample Summarize(const std::vector<double>& v) {
   return s;
 }
 
-// STREAM triad a = b + s * c over arrays far larger than the caches; returns GB/s (3 arrays of
-// traffic counted, as STREAM counts them).
-double TriadBandwidth(ThreadPool* pool) {
-  const int64_t n = int64_t{64} << 20;  // 64 Mi floats = 256 MiB per array
-  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
-  pool->ParallelFor(n, 1 << 16, [&](int64_t s, int64_t e) {
-    std::fill(a.begin() + s, a.begin() + e, 0.0f);
-  });
+// Memory bandwidth in GB/s, best of 5 passes over arrays far larger than the caches, split across
+// the pool's threads.
+struct Bandwidth {
+  double read = 0;   // one 512 MiB array read with the widest loads (kernels::MaxValue)
+  double triad = 0;  // STREAM triad a = b + s * c (3 arrays of traffic counted, as STREAM does)
+};
+
+template <typename Fn>
+double BestGbps(ThreadPool* pool, int64_t n, double bytes, Fn&& body) {
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     const int64_t t0 = SystemClock::Get().NowNanos();
-    pool->ParallelFor(n, 1 << 16, [&](int64_t s, int64_t e) {
-      float* pa = a.data();
-      const float* pb = b.data();
-      const float* pc = c.data();
-      for (int64_t i = s; i < e; ++i) pa[i] = pb[i] + 3.0f * pc[i];
-    });
+    pool->ParallelFor(n, 1 << 16, body);
     const double secs = (SystemClock::Get().NowNanos() - t0) * 1e-9;
-    best = std::max(best, 3.0 * n * sizeof(float) / secs / 1e9);
+    best = std::max(best, bytes / secs / 1e9);
   }
   return best;
+}
+
+Bandwidth MeasureBandwidth(ThreadPool* pool) {
+  Bandwidth bw;
+  const int64_t n = int64_t{64} << 20;  // 64 Mi floats = 256 MiB per array
+  {
+    std::vector<float> x(2 * n);
+    pool->ParallelFor(2 * n, 1 << 16, [&](int64_t s, int64_t e) {
+      std::fill(x.begin() + s, x.begin() + e, 1.0f);  // first touch by the reading threads
+    });
+    std::atomic<int64_t> sink{0};
+    bw.read = BestGbps(pool, 2 * n, 2.0 * n * sizeof(float), [&](int64_t s, int64_t e) {
+      if (kernels::MaxValue(x.data() + s, e - s) > 1.0f) sink.fetch_add(1);
+    });
+  }
+  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
+  pool->ParallelFor(n, 1 << 16,
+                    [&](int64_t s, int64_t e) { std::fill(a.begin() + s, a.begin() + e, 0.0f); });
+  bw.triad = BestGbps(pool, n, 3.0 * n * sizeof(float), [&](int64_t s, int64_t e) {
+    float* pa = a.data();
+    const float* pb = b.data();
+    const float* pc = c.data();
+    for (int64_t i = s; i < e; ++i) pa[i] = pb[i] + 3.0f * pc[i];
+  });
+  return bw;
 }
 
 // One model's timed runs: sequences pre-filled to --depth, pp and tg rates per repetition.
@@ -125,7 +148,7 @@ class PerfRunner {
   std::vector<float> logits_;
 };
 
-// The llama-bench-style table, and the triad bound next to the decode rate.
+// The llama-bench-style table, and the bandwidth bound next to the decode rate.
 void PrintResults(const PerfArgs& a, const model::Model& m, const std::vector<double>& pp,
                   const std::vector<double>& tg, ThreadPool* pool) {
   const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
@@ -139,13 +162,13 @@ void PrintResults(const PerfArgs& a, const model::Model& m, const std::vector<do
   Sample s = Summarize(tg);
   std::printf("| tg%lld%s | %8.2f ± %.2f |\n", static_cast<long long>(a.n_gen), at.c_str(), s.mean,
               s.sd);
-  if (!a.triad) return;
-  const double bw = TriadBandwidth(pool);
-  const double bound = bw * 1e9 / m.WeightBytesPerToken();
+  if (!a.bandwidth) return;
+  const Bandwidth bw = MeasureBandwidth(pool);
+  const double bound = bw.read * 1e9 / m.WeightBytesPerToken();
   std::printf(
-      "triad bandwidth (%d threads): %.2f GB/s -> decode bound %.1f t/s; "
-      "measured decode = %.0f%% of bound\n",
-      a.threads, bw, bound, 100.0 * s.mean / bound);
+      "memory bandwidth (%d threads): read %.2f GB/s, triad %.2f GB/s -> decode bound %.1f t/s "
+      "(weights read once per token at the read rate); measured decode = %.0f%% of bound\n",
+      a.threads, bw.read, bw.triad, bound, 100.0 * s.mean / bound);
 }
 
 int Run(const PerfArgs& a) {
@@ -194,7 +217,8 @@ CommandFn RegisterPerf(CLI::App& app) {
       "perf",
       "Measure engine speed on one model like llama-bench: prompt processing (pp) of -p tokens "
       "in one batch and generation (tg) of -n tokens at batch 1, averaged over -r runs after a "
-      "warm-up; then memory bandwidth (STREAM triad) and the decode bound it implies.");
+      "warm-up; then memory bandwidth (a read-only stream and the STREAM triad) and the decode "
+      "bound the read stream implies.");
   auto a = std::make_shared<PerfArgs>();
   cmd->add_option("-m,--model", a->model, "GGUF model")->required()->check(CLI::ExistingFile);
   cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens (0 = skip)")->capture_default_str();
@@ -213,7 +237,8 @@ CommandFn RegisterPerf(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("-r,--repetitions", a->reps, "Timed runs")->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  cmd->add_flag("!--no-triad", a->triad, "Skip the bandwidth measurement");
+  cmd->add_flag("!--no-bandwidth,!--no-triad", a->bandwidth,
+                "Skip the memory bandwidth measurement (read stream and triad)");
   return [a]() { return Run(*a); };
 }
 
