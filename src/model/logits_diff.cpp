@@ -18,19 +18,25 @@ std::vector<int32_t> TopK(std::span<const float> logits, int k) {
   return ids;
 }
 
-LogitsDiff CompareLogits(std::span<const float> ref, std::span<const float> got, int top_k) {
-  assert(ref.size() == got.size() && !ref.empty());
-  LogitsDiff d;
+double Nmse(std::span<const float> ref, std::span<const float> got) {
+  assert(ref.size() == got.size());
   double num = 0, den = 0;
-  bool finite = true;
   for (size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(got[i])) finite = false;
+    if (!std::isfinite(got[i])) return INFINITY;
     const double e = static_cast<double>(got[i]) - ref[i];
     num += e * e;
     den += static_cast<double>(ref[i]) * ref[i];
-    d.max_abs = std::max(d.max_abs, std::fabs(e));
   }
-  d.nmse = !finite ? INFINITY : den == 0 ? num : num / den;
+  return den == 0 ? num : num / den;
+}
+
+LogitsDiff CompareLogits(std::span<const float> ref, std::span<const float> got, int top_k) {
+  assert(ref.size() == got.size() && !ref.empty());
+  LogitsDiff d;
+  d.nmse = Nmse(ref, got);
+  for (size_t i = 0; i < ref.size(); ++i) {
+    d.max_abs = std::max(d.max_abs, std::fabs(static_cast<double>(got[i]) - ref[i]));
+  }
   const std::vector<int32_t> r = TopK(ref, top_k), g = TopK(got, top_k);
   d.top_k = static_cast<int>(r.size());
   d.argmax_ref = r.empty() ? -1 : r[0];

@@ -19,6 +19,10 @@ struct LogitsDiff {
   int top_k_shared = 0;  // how many of ref's k largest are among got's k largest
 };
 
+// sum((got - ref)^2) / sum(ref^2) (the plain sum when ref is all zeros); infinity when got has a
+// non-finite value. Requires ref.size() == got.size().
+double Nmse(std::span<const float> ref, std::span<const float> got);
+
 // Requires ref.size() == got.size() > 0.
 LogitsDiff CompareLogits(std::span<const float> ref, std::span<const float> got, int top_k = 10);
 

@@ -35,6 +35,13 @@ TEST(LogitsDiffTest, NonFiniteIsInfinitelyFar) {
   const std::vector<float> ref = {1.0f, 2.0f};
   const std::vector<float> got = {1.0f, NAN};
   EXPECT_TRUE(std::isinf(CompareLogits(ref, got).nmse));
+  EXPECT_TRUE(std::isinf(Nmse(ref, std::vector<float>{INFINITY, 2.0f})));
+}
+
+TEST(LogitsDiffTest, NmseAgainstZerosIsThePlainSum) {
+  const std::vector<float> zeros = {0.0f, 0.0f, 0.0f};
+  EXPECT_DOUBLE_EQ(Nmse(zeros, std::vector<float>{1.0f, -2.0f, 0.0f}), 5.0);
+  EXPECT_EQ(Nmse(std::vector<float>{}, std::vector<float>{}), 0.0);
 }
 
 TEST(LogitsDiffTest, TopKClampsAndBreaksTiesByLowerId) {

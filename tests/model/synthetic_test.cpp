@@ -9,6 +9,7 @@
 #include <map>
 
 #include "gguf/gguf.h"
+#include "model/logits_diff.h"
 #include "model/model.h"
 #include "model/synth.h"
 
@@ -40,15 +41,6 @@ std::vector<float> AllLogits(const std::string& path, int threads = 2) {
   Status s = (*m)->Forward(seq.get(), prompt, logits, /*all_logits=*/true, &pool);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return logits;
-}
-
-double Nmse(const std::vector<float>& ref, const std::vector<float>& got) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    num += (got[i] - ref[i]) * double(got[i] - ref[i]);
-    den += ref[i] * double(ref[i]);
-  }
-  return num / den;
 }
 
 struct TypeCase {
