@@ -107,45 +107,52 @@ void Scheduler::Preempt(SeqState* seq, StepPlan* plan) {
 StepPlan Scheduler::Schedule() {
   StepPlan plan;
   int64_t budget = config_.max_num_batched_tokens;
+  ScheduleRunning(/*decodes=*/true, &budget, &plan);
+  ScheduleRunning(/*decodes=*/false, &budget, &plan);
+  AdmitWaiting(&budget, &plan);
+  return plan;
+}
 
-  // Phases 1 and 2: running sequences, decodes first, then prefill chunks. A sequence that cannot
-  // get a block preempts the newest other running sequence; if it is the only one left, it
-  // preempts itself (it will recompute when blocks free up).
-  for (int phase = 0; phase < 2; ++phase) {
-    const std::vector<SeqState*> snapshot = running_;
-    for (SeqState* seq : snapshot) {
-      if (budget <= 0) break;
-      if (seq->status != SeqStatus::kRunning) continue;  // preempted earlier in this step
-      const int64_t need = seq->num_tokens() - seq->num_computed;
-      if (need <= 0 || (phase == 0) != (need == 1)) continue;
-      const int64_t chunk = std::min(need, budget);
-      bool ok = true;
-      while (!EnsureBlocks(seq, seq->num_computed + chunk)) {
-        SeqState* victim = NewestRunning(seq);
-        if (victim == nullptr) {
-          Preempt(seq, &plan);
-          ok = false;
-          break;
-        }
-        Preempt(victim, &plan);
+// Running sequences, decodes (one token to compute) in the first pass, prefill chunks in the
+// second. A sequence that cannot get a block preempts the newest other running sequence; if it is
+// the only one left, it preempts itself (it will recompute when blocks free up).
+void Scheduler::ScheduleRunning(bool decodes, int64_t* budget, StepPlan* plan) {
+  const std::vector<SeqState*> snapshot = running_;
+  for (SeqState* seq : snapshot) {
+    if (*budget <= 0) break;
+    if (seq->status != SeqStatus::kRunning) continue;  // preempted earlier in this step
+    const int64_t need = seq->num_tokens() - seq->num_computed;
+    if (need <= 0 || decodes != (need == 1)) continue;
+    const int64_t chunk = std::min(need, *budget);
+    bool ok = true;
+    while (!EnsureBlocks(seq, seq->num_computed + chunk)) {
+      SeqState* victim = NewestRunning(seq);
+      if (victim == nullptr) {
+        Preempt(seq, plan);
+        ok = false;
+        break;
       }
-      if (!ok) continue;
-      plan.seqs.push_back({seq, seq->num_computed, chunk, seq->num_computed + chunk == seq->num_tokens()});
-      plan.num_tokens += chunk;
-      if (phase == 0) ++plan.num_decode;
-      budget -= chunk;
+      Preempt(victim, plan);
     }
+    if (!ok) continue;
+    plan->seqs.push_back(
+        {seq, seq->num_computed, chunk, seq->num_computed + chunk == seq->num_tokens()});
+    plan->num_tokens += chunk;
+    if (decodes) ++plan->num_decode;
+    *budget -= chunk;
   }
+}
 
-  // Phase 3: admit waiting sequences while tokens, sequence slots and blocks last.
+// Waiting sequences, in order, while tokens, sequence slots and blocks last.
+void Scheduler::AdmitWaiting(int64_t* budget, StepPlan* plan) {
   const int64_t bs = pool_->block_size();
-  while (budget > 0 &&
+  while (*budget > 0 &&
          static_cast<int32_t>(running_.size() + loading_.size()) < config_.max_num_seqs &&
          !waiting_.empty()) {
     SeqState* seq = waiting_.front();
     ExtendHashes(seq);
     if (seq->import_tokens > 0) {
-      if (!AdmitForLoad(seq, &plan)) break;
+      if (!AdmitForLoad(seq, plan)) break;
       continue;
     }
     // Leave at least one token to compute: the step that computes it yields the logits.
@@ -158,7 +165,7 @@ StepPlan Scheduler::Schedule() {
       if (more > 0) {
         seq->import_tokens = (cached + more) * bs;
         seq->onboarding = true;
-        if (!AdmitForLoad(seq, &plan)) {
+        if (!AdmitForLoad(seq, plan)) {
           seq->import_tokens = 0;
           seq->onboarding = false;
           break;
@@ -166,28 +173,34 @@ StepPlan Scheduler::Schedule() {
         continue;
       }
     }
-    const int64_t chunk = std::min(seq->num_tokens() - cached * bs, budget);
-    const int64_t fresh = (cached * bs + chunk + bs - 1) / bs - cached;
-    // Conservative: acquiring evictable cached blocks may take them from the free count too.
-    if (pool_->num_free() < fresh + cached) break;
-    seq->blocks = pool_->AcquireCached(lookup);
-    seq->num_computed = static_cast<int64_t>(seq->blocks.size()) * bs;
-    seq->num_committed_blocks = static_cast<int64_t>(seq->blocks.size());
-    if (!seq->admitted_once) {
-      seq->num_cached_prompt = std::min(seq->num_computed, seq->num_prompt);
-      seq->admitted_once = true;
-    }
-    const int64_t n = std::min(seq->num_tokens() - seq->num_computed, budget);
-    const bool allocated = EnsureBlocks(seq, seq->num_computed + n);
-    MINT_CHECK(allocated);
-    waiting_.pop_front();
-    seq->status = SeqStatus::kRunning;
-    running_.push_back(seq);
-    plan.seqs.push_back({seq, seq->num_computed, n, seq->num_computed + n == seq->num_tokens()});
-    plan.num_tokens += n;
-    budget -= n;
+    if (!AdmitComputing(seq, lookup, cached, budget, plan)) break;
   }
-  return plan;
+}
+
+bool Scheduler::AdmitComputing(SeqState* seq, std::span<const BlockHash> lookup, int64_t cached,
+                               int64_t* budget, StepPlan* plan) {
+  const int64_t bs = pool_->block_size();
+  const int64_t chunk = std::min(seq->num_tokens() - cached * bs, *budget);
+  const int64_t fresh = (cached * bs + chunk + bs - 1) / bs - cached;
+  // Conservative: acquiring evictable cached blocks may take them from the free count too.
+  if (pool_->num_free() < fresh + cached) return false;
+  seq->blocks = pool_->AcquireCached(lookup);
+  seq->num_computed = static_cast<int64_t>(seq->blocks.size()) * bs;
+  seq->num_committed_blocks = static_cast<int64_t>(seq->blocks.size());
+  if (!seq->admitted_once) {
+    seq->num_cached_prompt = std::min(seq->num_computed, seq->num_prompt);
+    seq->admitted_once = true;
+  }
+  const int64_t n = std::min(seq->num_tokens() - seq->num_computed, *budget);
+  const bool allocated = EnsureBlocks(seq, seq->num_computed + n);
+  MINT_CHECK(allocated);
+  waiting_.pop_front();
+  seq->status = SeqStatus::kRunning;
+  running_.push_back(seq);
+  plan->seqs.push_back({seq, seq->num_computed, n, seq->num_computed + n == seq->num_tokens()});
+  plan->num_tokens += n;
+  *budget -= n;
+  return true;
 }
 
 bool Scheduler::AdmitForLoad(SeqState* seq, StepPlan* plan) {

@@ -147,8 +147,15 @@ class Scheduler {
   void InsertWaiting(SeqState* seq, bool front);
   // Offers the newly full, computed blocks of `seq` to the prefix cache.
   void CommitFullBlocks(SeqState* seq);
-  // Phase 3 for a sequence that imports its KV; false if its blocks do not fit now.
+  // AdmitWaiting for a sequence that imports its KV; false if its blocks do not fit now.
   bool AdmitForLoad(SeqState* seq, StepPlan* plan);
+  // Schedule()'s phases; each spends from *budget (tokens this step) and adds to *plan.
+  void ScheduleRunning(bool decodes, int64_t* budget, StepPlan* plan);
+  void AdmitWaiting(int64_t* budget, StepPlan* plan);
+  // Admits the front waiting sequence to compute its tokens after its `cached` locally cached
+  // blocks of `lookup`; false (nothing changed) when the free blocks are too few.
+  bool AdmitComputing(SeqState* seq, std::span<const BlockHash> lookup, int64_t cached,
+                      int64_t* budget, StepPlan* plan);
 
   SchedulerConfig config_;
   BlockPool* pool_;
