@@ -77,12 +77,8 @@ Status SetUpPreTokenizer(const std::string& pre, TokenizerData* d) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
-  auto d = std::make_unique<TokenizerData>();
-  MINT_ASSIGN_OR_RETURN(std::string model, f.GetString("tokenizer.ggml.model"));
-  MINT_ASSIGN_OR_RETURN(std::string pre, f.GetStringOr("tokenizer.ggml.pre", "default"));
+// tokenizer.ggml.tokens / scores / token_type -> texts, scores, types and the text index.
+Status LoadVocabulary(const gguf::GgufFile& f, TokenizerData* d) {
   MINT_ASSIGN_OR_RETURN(d->texts, StringArray(f, "tokenizer.ggml.tokens"));
   const auto n = static_cast<int32_t>(d->texts.size());
   if (d->texts.empty()) return Status::Corruption("tokenizer.ggml.tokens is empty");
@@ -101,9 +97,13 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
   for (int32_t i = 0; i < n; ++i) {
     if (!d->texts[i].empty()) d->text_to_id.emplace(d->texts[i], i);
   }
+  return Status::Ok();
+}
 
-  const bool spm = model == "llama";
-  if (spm) {
+// tokenizer.ggml.model (and .pre) -> the model kind, its decoding and pre-tokenizer.
+Status SetUpModel(const gguf::GgufFile& f, const std::string& model, const std::string& pre,
+                  TokenizerData* d) {
+  if (model == "llama") {
     d->model = ModelKind::kSpm;
     d->spm_escape_whitespace = true;
     d->piece_decoding = PieceDecoding::kMetaspace;
@@ -116,8 +116,8 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
     d->model = ModelKind::kBpe;
     d->byte_level = true;
     d->piece_decoding = PieceDecoding::kByteLevel;
-    MINT_RETURN_IF_ERROR(LoadMerges(f, d.get()));
-    MINT_RETURN_IF_ERROR(SetUpPreTokenizer(pre, d.get()));
+    MINT_RETURN_IF_ERROR(LoadMerges(f, d));
+    MINT_RETURN_IF_ERROR(SetUpPreTokenizer(pre, d));
     d->ignore_merges = pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
     d->description = "gpt2 (byte-level bpe, pre=" + pre + ")";
   } else if (model == "bert") {
@@ -128,8 +128,13 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
   } else {
     return Status::Unsupported("tokenizer model '" + model + "'");
   }
-  const bool bert = d->model == ModelKind::kWordPiece;
+  return Status::Ok();
+}
 
+// Special token ids and the add_bos / add_eos flags, with each model kind's defaults.
+Status LoadSpecialTokens(const gguf::GgufFile& f, TokenizerData* d) {
+  const auto n = static_cast<int32_t>(d->texts.size());
+  const bool spm = d->model == ModelKind::kSpm, bert = d->model == ModelKind::kWordPiece;
   // BERT vocabularies name [CLS] and [SEP] instead of BOS and EOS (the key's spelling is
   // llama.cpp's); add_special wraps the text in them.
   int32_t default_bos = spm ? 1 : -1, default_eos = spm ? 2 : -1;
@@ -147,8 +152,6 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
       d->add_bos, f.GetBoolOr("tokenizer.ggml.add_bos_token", spm || d->ignore_merges || bert));
   MINT_ASSIGN_OR_RETURN(bool add_sep, f.GetBoolOr("tokenizer.ggml.add_sep_token", bert));
   MINT_ASSIGN_OR_RETURN(d->add_eos, f.GetBoolOr("tokenizer.ggml.add_eos_token", add_sep));
-  MINT_ASSIGN_OR_RETURN(d->chat_template, f.GetStringOr("tokenizer.chat_template", ""));
-
   // Control and user-defined tokens are matched in raw text before the model runs.
   for (int32_t i = 0; i < n; ++i) {
     const TokenType t = d->types[i];
@@ -159,6 +162,19 @@ Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
     a.special = t == TokenType::kControl;
     d->added.push_back(std::move(a));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TokenizerData>> LoadGgufData(const gguf::GgufFile& f) {
+  auto d = std::make_unique<TokenizerData>();
+  MINT_ASSIGN_OR_RETURN(std::string model, f.GetString("tokenizer.ggml.model"));
+  MINT_ASSIGN_OR_RETURN(std::string pre, f.GetStringOr("tokenizer.ggml.pre", "default"));
+  MINT_RETURN_IF_ERROR(LoadVocabulary(f, d.get()));
+  MINT_RETURN_IF_ERROR(SetUpModel(f, model, pre, d.get()));
+  MINT_RETURN_IF_ERROR(LoadSpecialTokens(f, d.get()));
+  MINT_ASSIGN_OR_RETURN(d->chat_template, f.GetStringOr("tokenizer.chat_template", ""));
   return d;
 }
 
