@@ -75,6 +75,58 @@ Result<Value> Interpreter::EvalSlice(const Expr& e, const ScopePtr& scope) {
   return r;
 }
 
+Result<Value> Interpreter::EvalSequence(const Expr& e, const ScopePtr& scope) {
+  List items;
+  for (const ExprPtr& a : e.args) {
+    MINT_ASSIGN_OR_RETURN(Value v, Eval(*a, scope));
+    items.push_back(std::move(v));
+  }
+  return e.kind == ExprKind::kList ? Value::MakeList(std::move(items))
+                                   : Value::MakeTuple(std::move(items));
+}
+
+Result<Value> Interpreter::EvalDict(const Expr& e, const ScopePtr& scope) {
+  Value d = Value::MakeDict();
+  for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+    MINT_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i], scope));
+    MINT_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1], scope));
+    if (k.is_list() || k.is_dict() || k.is_namespace()) {
+      return AtLine(Status::InvalidArgument(std::string("unhashable type: '") + k.TypeName() + "'"),
+                    e.line);
+    }
+    d.dict().Set(std::move(k), std::move(v));
+  }
+  return d;
+}
+
+Result<Value> Interpreter::EvalUnary(const Expr& e, const ScopePtr& scope) {
+  MINT_ASSIGN_OR_RETURN(Value v, Eval(*e.a, scope));
+  if (e.name == "not") return Value::Bool(!v.Truthy());
+  if (v.is_undefined()) return AtLine(UndefinedError(v), e.line);
+  if (!v.is_number()) {
+    return AtLine(Status::InvalidArgument(std::string("bad operand type for unary ") + e.name +
+                                          ": '" + v.TypeName() + "'"),
+                  e.line);
+  }
+  if (e.name == "+") return v.is_bool() ? Value::Int(v.as_int()) : v;
+  if (v.is_float()) return Value::Float(-v.as_float());
+  if (v.as_int() == INT64_MIN) return Value::Float(-v.as_float());
+  return Value::Int(-v.as_int());
+}
+
+Result<Value> Interpreter::EvalBinary(const Expr& e, const ScopePtr& scope) {
+  MINT_ASSIGN_OR_RETURN(Value l, Eval(*e.a, scope));
+  if (e.name == "and") return l.Truthy() ? Eval(*e.b, scope) : Result<Value>(l);
+  if (e.name == "or") return l.Truthy() ? Result<Value>(l) : Eval(*e.b, scope);
+  MINT_ASSIGN_OR_RETURN(Value r, Eval(*e.b, scope));
+  auto res = BinaryOp(e.name, l, r);
+  if (!res.ok()) return AtLine(res.status(), e.line);
+  if (res->is_string() && res->str().size() > options_.max_output_bytes) {
+    return AtLine(Status::ResourceExhausted("string result too large"), e.line);
+  }
+  return res;
+}
+
 Result<Value> Interpreter::Eval(const Expr& e, const ScopePtr& scope) {
   switch (e.kind) {
     case ExprKind::kLiteral: return e.literal;
@@ -83,53 +135,14 @@ Result<Value> Interpreter::Eval(const Expr& e, const ScopePtr& scope) {
       return Value::Undefined("'" + e.name + "' is undefined");
     }
     case ExprKind::kList:
-    case ExprKind::kTuple: {
-      List items;
-      for (const ExprPtr& a : e.args) {
-        MINT_ASSIGN_OR_RETURN(Value v, Eval(*a, scope));
-        items.push_back(std::move(v));
-      }
-      return e.kind == ExprKind::kList ? Value::MakeList(std::move(items))
-                                       : Value::MakeTuple(std::move(items));
-    }
-    case ExprKind::kDict: {
-      Value d = Value::MakeDict();
-      for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
-        MINT_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i], scope));
-        MINT_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1], scope));
-        if (k.is_list() || k.is_dict() || k.is_namespace()) {
-          return AtLine(Status::InvalidArgument(std::string("unhashable type: '") +
-                                                k.TypeName() + "'"), e.line);
-        }
-        d.dict().Set(std::move(k), std::move(v));
-      }
-      return d;
-    }
-    case ExprKind::kUnary: {
-      MINT_ASSIGN_OR_RETURN(Value v, Eval(*e.a, scope));
-      if (e.name == "not") return Value::Bool(!v.Truthy());
-      if (v.is_undefined()) return AtLine(UndefinedError(v), e.line);
-      if (!v.is_number()) {
-        return AtLine(Status::InvalidArgument(std::string("bad operand type for unary ") +
-                                              e.name + ": '" + v.TypeName() + "'"), e.line);
-      }
-      if (e.name == "+") return v.is_bool() ? Value::Int(v.as_int()) : v;
-      if (v.is_float()) return Value::Float(-v.as_float());
-      if (v.as_int() == INT64_MIN) return Value::Float(-v.as_float());
-      return Value::Int(-v.as_int());
-    }
-    case ExprKind::kBinary: {
-      MINT_ASSIGN_OR_RETURN(Value l, Eval(*e.a, scope));
-      if (e.name == "and") return l.Truthy() ? Eval(*e.b, scope) : Result<Value>(l);
-      if (e.name == "or") return l.Truthy() ? Result<Value>(l) : Eval(*e.b, scope);
-      MINT_ASSIGN_OR_RETURN(Value r, Eval(*e.b, scope));
-      auto res = BinaryOp(e.name, l, r);
-      if (!res.ok()) return AtLine(res.status(), e.line);
-      if (res->is_string() && res->str().size() > options_.max_output_bytes) {
-        return AtLine(Status::ResourceExhausted("string result too large"), e.line);
-      }
-      return res;
-    }
+    case ExprKind::kTuple:
+      return EvalSequence(e, scope);
+    case ExprKind::kDict:
+      return EvalDict(e, scope);
+    case ExprKind::kUnary:
+      return EvalUnary(e, scope);
+    case ExprKind::kBinary:
+      return EvalBinary(e, scope);
     case ExprKind::kCompare: return EvalCompare(e, scope);
     case ExprKind::kCond: {
       MINT_ASSIGN_OR_RETURN(Value c, Eval(*e.b, scope));

@@ -86,6 +86,10 @@ class Interpreter {
   Result<Value> EvalCall(const Expr& e, const ScopePtr& scope);
   Result<Value> EvalFilter(const Expr& e, const ScopePtr& scope);
   Result<Value> EvalTest(const Expr& e, const ScopePtr& scope);
+  Result<Value> EvalSequence(const Expr& e, const ScopePtr& scope);  // list or tuple display
+  Result<Value> EvalDict(const Expr& e, const ScopePtr& scope);
+  Result<Value> EvalUnary(const Expr& e, const ScopePtr& scope);
+  Result<Value> EvalBinary(const Expr& e, const ScopePtr& scope);
   Result<Value> EvalCompare(const Expr& e, const ScopePtr& scope);
   Result<Value> EvalSlice(const Expr& e, const ScopePtr& scope);
   Result<CallArgs> EvalArgs(const Expr& e, const ScopePtr& scope);

@@ -2,6 +2,8 @@
 // Mutating methods fail unless RenderOptions::allow_mutation, as in jinja2's
 // ImmutableSandboxedEnvironment.
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "tokenizer/jinja/builtins.h"
 #include "tokenizer/jinja/interpreter.h"
@@ -124,15 +126,9 @@ Value AllChars(const std::string& s, Pred pred) {
   return Value::Bool(true);
 }
 
-Result<Value> StrMethod(const std::string& s, const std::string& m, CallArgs& a) {
-  auto arg_str = [&](size_t i, const char* name) -> const Value* { return a.Get(i, name); };
-  if (m == "strip" || m == "lstrip" || m == "rstrip") {
-    const Value* chars = arg_str(0, "chars");
-    if (chars != nullptr && chars->is_none()) chars = nullptr;
-    return Value::String(Strip(s, chars, m != "rstrip", m != "lstrip"));
-  }
-  if (m == "split" || m == "rsplit") return SplitMethod(s, a, m == "rsplit");
-  if (m == "startswith" || m == "endswith") return AffixTest(s, a, m == "startswith");
+// The methods that take no argument: case mappings, splitlines and the is*() tests; nullopt for
+// any other name.
+std::optional<Value> StrNoArgMethod(const std::string& s, const std::string& m) {
   if (m == "upper") return Value::String(AsciiUpper(s));
   if (m == "lower" || m == "casefold") return Value::String(AsciiLower(s));
   if (m == "title") return Value::String(PythonTitle(s));
@@ -146,10 +142,6 @@ Result<Value> StrMethod(const std::string& s, const std::string& m, CallArgs& a)
     List out;
     for (auto& l : SplitLines(s)) out.push_back(Value::String(l));
     return Value::MakeList(std::move(out));
-  }
-  if (m == "format") {
-    MINT_ASSIGN_OR_RETURN(std::string r, StrFormat(s, a));
-    return Value::String(std::move(r));
   }
   if (m == "isdigit") return AllChars(s, [](unsigned char c) { return std::isdigit(c) != 0; });
   if (m == "isalpha") return AllChars(s, [](unsigned char c) { return std::isalpha(c) != 0; });
@@ -166,24 +158,29 @@ Result<Value> StrMethod(const std::string& s, const std::string& m, CallArgs& a)
     }
     return Value::Bool(cased && ok);
   }
-  const Value* x = arg_str(0, "x");
-  if (m == "join") {
-    if (x == nullptr) return ArgError("join", "takes exactly one argument");
-    MINT_ASSIGN_OR_RETURN(List items, Iterate(*x));
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!items[i].is_string()) {
-        return Status::InvalidArgument("sequence item " + std::to_string(i) +
-                                       ": expected str instance, " + items[i].TypeName() +
-                                       " found");
-      }
-      if (i > 0) out += s;
-      out += items[i].str();
+  return std::nullopt;
+}
+
+// sep.join(iterable of str).
+Result<Value> StrJoin(const std::string& sep, const Value* x) {
+  if (x == nullptr) return ArgError("join", "takes exactly one argument");
+  MINT_ASSIGN_OR_RETURN(List items, Iterate(*x));
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].is_string()) {
+      return Status::InvalidArgument("sequence item " + std::to_string(i) +
+                                     ": expected str instance, " + items[i].TypeName() + " found");
     }
-    return Value::String(std::move(out));
+    if (i > 0) out += sep;
+    out += items[i].str();
   }
-  if (x == nullptr || !x->is_string()) return ArgError(m, "argument must be str");
-  const std::string& sub = x->str();
+  return Value::String(std::move(out));
+}
+
+// The methods whose first argument is a substring: replace, find / rfind / index, count and
+// removeprefix / removesuffix.
+Result<Value> StrSubstringMethod(const std::string& s, const std::string& m, const std::string& sub,
+                                 CallArgs& a) {
   if (m == "replace") {
     const Value* repl = a.Get(1, "new");
     if (repl == nullptr || !repl->is_string()) return ArgError("replace", "argument 2 must be str");
@@ -212,6 +209,25 @@ Result<Value> StrMethod(const std::string& s, const std::string& m, CallArgs& a)
     return Value::String(has && !sub.empty() ? s.substr(0, s.size() - sub.size()) : s);
   }
   return Status::Unsupported("str." + m + "() is not supported");
+}
+
+Result<Value> StrMethod(const std::string& s, const std::string& m, CallArgs& a) {
+  if (m == "strip" || m == "lstrip" || m == "rstrip") {
+    const Value* chars = a.Get(0, "chars");
+    if (chars != nullptr && chars->is_none()) chars = nullptr;
+    return Value::String(Strip(s, chars, m != "rstrip", m != "lstrip"));
+  }
+  if (m == "split" || m == "rsplit") return SplitMethod(s, a, m == "rsplit");
+  if (m == "startswith" || m == "endswith") return AffixTest(s, a, m == "startswith");
+  if (m == "format") {
+    MINT_ASSIGN_OR_RETURN(std::string r, StrFormat(s, a));
+    return Value::String(std::move(r));
+  }
+  if (std::optional<Value> v = StrNoArgMethod(s, m)) return *std::move(v);
+  const Value* x = a.Get(0, "x");
+  if (m == "join") return StrJoin(s, x);
+  if (x == nullptr || !x->is_string()) return ArgError(m, "argument must be str");
+  return StrSubstringMethod(s, m, x->str(), a);
 }
 
 Result<Value> ListMethod(const Value& self, const std::string& m, CallArgs& a) {
