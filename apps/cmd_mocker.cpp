@@ -202,27 +202,8 @@ int RunMocker(MockerArgs a) {
   return 0;
 }
 
-}  // namespace
-
-CommandFn RegisterMocker(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "mocker",
-      "A worker whose engine is simulated: Mint's real scheduler, KV block pool, prefix cache\n"
-      "and KV events, but no model: each step sleeps for the time a timing model predicts\n"
-      "(Dynamo's mocker polynomials, or a profile from `mint profile`) divided by --speedup,\n"
-      "and emits deterministic synthetic tokens (never a stop token: requests run to\n"
-      "max_tokens). Registers in etcd and serves frontends exactly like `mint worker`.\n"
-      "--count N runs N mockers in this process. Stops cleanly on SIGINT/SIGTERM.");
-  auto a = std::make_shared<MockerArgs>();
-  cmd->add_option("--served-model-name", a->served_model_name,
-                  "Model name announced to frontends (the frontend's model must match)")
-      ->required();
-  cmd->add_option("--id", a->id,
-                  "Worker id in discovery (default: <hostname>-<pid>-<random>; with --count, "
-                  "<id>-<i>)");
-  cmd->add_option("--count", a->count, "Mocker workers to run in this process")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
+// Where a mocker listens and what it publishes: --bind, ports, drain.
+void AddMockerNetworkOptions(CLI::App* cmd, MockerArgs* a) {
   cmd->add_option("--bind", a->bind,
                   "Address the internal ports listen on (0.0.0.0: every interface)")
       ->capture_default_str();
@@ -241,6 +222,15 @@ CommandFn RegisterMocker(CLI::App& app) {
                   "--count, port + i")
       ->capture_default_str()
       ->check(CLI::Range(-1, 65535));
+  cmd->add_option("--metrics-port", a->metrics_port,
+                  "Port of /metrics and /health (on --bind); 0: any free port; -1: none; with "
+                  "--count, port + i")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+}
+
+// The simulated tiered KV cache.
+void AddMockerTierOptions(CLI::App* cmd, MockerArgs* a) {
   cmd->add_option(
          "--kv-host-blocks", a->tiers.host_blocks,
          "Simulated tiered KV cache: host-tier blocks (0: none); blocks the pool evicts go\n"
@@ -257,12 +247,10 @@ CommandFn RegisterMocker(CLI::App& app) {
   cmd->add_option("--kv-bytes-per-token", a->kv_bytes_per_token,
                   "KV bytes per token of the simulated model (tier load and transfer times)")
       ->capture_default_str();
-  cmd->add_option("--metrics-port", a->metrics_port,
-                  "Port of /metrics and /health (on --bind); 0: any free port; -1: none; with "
-                  "--count, port + i")
-      ->capture_default_str()
-      ->check(CLI::Range(-1, 65535));
-  AddDisaggOptions(cmd, &a->disagg, /*simulated=*/true);
+}
+
+// The simulated engine: KV cache, batching limits, timing, synthetic tokens.
+void AddMockerEngineOptions(CLI::App* cmd, MockerArgs* a) {
   auto& e = a->engine;
   cmd->add_option("--block-size", e.block_size,
                   "Tokens per KV block (must match the frontend's router)")
@@ -292,6 +280,33 @@ CommandFn RegisterMocker(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", e.token_seed, "Enters the synthetic token choice")
       ->capture_default_str();
+}
+
+}  // namespace
+
+CommandFn RegisterMocker(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "mocker",
+      "A worker whose engine is simulated: Mint's real scheduler, KV block pool, prefix cache\n"
+      "and KV events, but no model: each step sleeps for the time a timing model predicts\n"
+      "(Dynamo's mocker polynomials, or a profile from `mint profile`) divided by --speedup,\n"
+      "and emits deterministic synthetic tokens (never a stop token: requests run to\n"
+      "max_tokens). Registers in etcd and serves frontends exactly like `mint worker`.\n"
+      "--count N runs N mockers in this process. Stops cleanly on SIGINT/SIGTERM.");
+  auto a = std::make_shared<MockerArgs>();
+  cmd->add_option("--served-model-name", a->served_model_name,
+                  "Model name announced to frontends (the frontend's model must match)")
+      ->required();
+  cmd->add_option("--id", a->id,
+                  "Worker id in discovery (default: <hostname>-<pid>-<random>; with --count, "
+                  "<id>-<i>)");
+  cmd->add_option("--count", a->count, "Mocker workers to run in this process")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  AddMockerNetworkOptions(cmd, a.get());
+  AddMockerTierOptions(cmd, a.get());
+  AddDisaggOptions(cmd, &a->disagg, /*simulated=*/true);
+  AddMockerEngineOptions(cmd, a.get());
   cmd->add_option("--tokenizer", a->tokenizer,
                   "A GGUF or tokenizer.json: enables constrained decoding (response_format, "
                   "guided_*, forced tool calls) over its vocabulary; without it such requests "

@@ -358,25 +358,8 @@ int RunPlanner(const PlannerArgs& a) {
   return 0;
 }
 
-}  // namespace
-
-CommandFn RegisterPlanner(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "planner",
-      "SLA planner: scales prefill and decode workers with the load. Every interval it scrapes "
-      "the frontends' and workers' /metrics, predicts the next interval, sizes each role from the "
-      "timing profile within the SLA, and starts or stops worker processes (local connector). "
-      "Stops on SIGINT/SIGTERM; the workers keep serving and a restarted planner adopts them.");
-  auto a = std::make_shared<PlannerArgs>();
-  AddDiscoveryOptions(cmd, &a->discovery);
-  cmd->add_option("--model", a->model, "The served model name whose workers it scales")->required();
-  cmd->add_option("--frontend", a->frontends,
-                  "A frontend's /metrics URL (repeat for several), e.g. "
-                  "http://127.0.0.1:8000/metrics");
-  cmd->add_option("--profile", a->profile,
-                  "Timing profile from `mint profile` (default: Dynamo's polynomial)");
-  cmd->add_option("--sla", a->sla, "ttft=SECONDS,itl=SECONDS (ms suffix allowed)")
-      ->capture_default_str();
+// How the next interval's load is predicted.
+void AddPredictorOptions(CLI::App* cmd, PlannerArgs* a) {
   cmd->add_option("--adjustment-interval", a->interval, "Seconds between decisions")
       ->capture_default_str();
   cmd->add_option("--predictor", a->predictor, "constant | moving-average | holt")
@@ -386,6 +369,12 @@ CommandFn RegisterPlanner(CLI::App& app) {
   cmd->add_option("--holt-alpha", a->alpha, "holt: level smoothing in (0, 1]")
       ->capture_default_str();
   cmd->add_option("--holt-beta", a->beta, "holt: trend smoothing in [0, 1]")->capture_default_str();
+  cmd->add_flag("--no-correction", a->no_correction,
+                "Take the profile as it is: no correction by observed / profiled latency");
+}
+
+// How many workers of each role, and what one worker can take.
+void AddSizingOptions(CLI::App* cmd, PlannerArgs* a) {
   cmd->add_option("--min-prefill", a->min_prefill,
                   "Fewest prefill workers (0: none at low load, the decode workers prefill; with "
                   "--prefill-overflow decode)")
@@ -421,8 +410,10 @@ CommandFn RegisterPlanner(CLI::App& app) {
          "low load with --min-prefill 0)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "decode"}));
-  cmd->add_flag("--no-correction", a->no_correction,
-                "Take the profile as it is: no correction by observed / profiled latency");
+}
+
+// How decisions reach the workers.
+void AddConnectorOptions(CLI::App* cmd, PlannerArgs* a) {
   cmd->add_option("--connector", a->connector,
                   "local (start/stop processes) | etcd (write the desired counts for an external "
                   "launcher: <--desired-prefix><model>/<role> = {\"replicas\": N, ...}) | none "
@@ -435,6 +426,30 @@ CommandFn RegisterPlanner(CLI::App& app) {
   cmd->add_option("--desired-prefix", a->desired_prefix, "etcd connector: key prefix")
       ->capture_default_str();
   cmd->add_option("--log-dir", a->log_dir, "Where started workers' logs go")->capture_default_str();
+}
+
+}  // namespace
+
+CommandFn RegisterPlanner(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "planner",
+      "SLA planner: scales prefill and decode workers with the load. Every interval it scrapes "
+      "the frontends' and workers' /metrics, predicts the next interval, sizes each role from the "
+      "timing profile within the SLA, and starts or stops worker processes (local connector). "
+      "Stops on SIGINT/SIGTERM; the workers keep serving and a restarted planner adopts them.");
+  auto a = std::make_shared<PlannerArgs>();
+  AddDiscoveryOptions(cmd, &a->discovery);
+  cmd->add_option("--model", a->model, "The served model name whose workers it scales")->required();
+  cmd->add_option("--frontend", a->frontends,
+                  "A frontend's /metrics URL (repeat for several), e.g. "
+                  "http://127.0.0.1:8000/metrics");
+  cmd->add_option("--profile", a->profile,
+                  "Timing profile from `mint profile` (default: Dynamo's polynomial)");
+  cmd->add_option("--sla", a->sla, "ttft=SECONDS,itl=SECONDS (ms suffix allowed)")
+      ->capture_default_str();
+  AddPredictorOptions(cmd, a.get());
+  AddSizingOptions(cmd, a.get());
+  AddConnectorOptions(cmd, a.get());
   cmd->add_option("--bind", a->bind, "Address of the planner's /metrics")->capture_default_str();
   cmd->add_option("--metrics-port", a->metrics_port, "Port of its /metrics (-1: none, 0: any)")
       ->capture_default_str();
